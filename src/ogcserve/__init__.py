@@ -1,0 +1,3 @@
+"""ogcserve: an OGC map server (WMS, WFS, WCS, OGC API) whose behaviour plugins change."""
+
+__version__ = "0.1.0"

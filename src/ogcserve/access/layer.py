@@ -1,0 +1,392 @@
+"""The access layer: every read and write of layer data, by every service, passes through here.
+
+It opens the sources (nothing else in the package may), and before any feature leaves a source
+it applies, for the caller of the current request:
+  read permission -> the layer's own filter AND every plugin expression AND the request's filter
+  (pushed into SQL where they translate) -> plugin subset strings (SQL) -> the attribute list
+  (project exclusions, then each plugin in turn).
+A request may only name attributes the caller can see: a hidden attribute in a filter, a sort
+key or a property list is an unknown property, so its values cannot be probed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ogcserve.errors import (
+    FilterError,
+    InvalidParameterValueError,
+    LayerNotDefinedError,
+    NotFoundError,
+    SecurityError,
+)
+from ogcserve.expressions import Expression, check_properties, conjunction, parse, to_predicate
+from ogcserve.plugins.access import LayerPermissions
+from ogcserve.sources import open_source
+from ogcserve.sources.base import (
+    BBox,
+    CoverageInfo,
+    CoverageRequest,
+    CoverageSource,
+    Feature,
+    FeatureBatch,
+    FeatureQuery,
+    FeatureSource,
+    Schema,
+    SortKey,
+    Transaction,
+)
+from ogcserve.sources.specs import SourceSpec
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+    from ogcserve.context import RequestContext
+    from ogcserve.projects.model import Layer, Project
+
+# Offsets beyond this are refused: no table is that long, and SQLite/PostgreSQL integers
+# overflow at 2**63.
+MAX_OFFSET = 2**53
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    """What a service asks for; the access layer turns it into a `FeatureQuery`."""
+
+    bbox: BBox | None = None
+    bbox_crs: str | None = None  # None: the layer's own CRS
+    filter: Expression | None = None  # the request's own filter (FILTER=, CQL2, FES)
+    properties: Sequence[str] | None = None  # None: every visible attribute
+    sort: Sequence[SortKey] = ()
+    limit: int | None = None
+    offset: int = 0
+    ids: Sequence[Any] | None = None
+    with_geometry: bool = True
+
+
+class AccessLayer:
+    """Opens sources once per project layer and answers reads and writes under access rules."""
+
+    def __init__(self, *, max_features: int = 1_000_000) -> None:
+        self.max_features = max_features
+        self._sources: dict[tuple[Path, SourceSpec], FeatureSource | CoverageSource] = {}
+        self._schemas: dict[tuple[Path, SourceSpec], Schema] = {}
+        self._lock = threading.Lock()
+
+    # --- layers -------------------------------------------------------------------------
+
+    def readable_layers(self, ctx: RequestContext, project: Project) -> list[Layer]:
+        """The layer tree as the caller may see it: unreadable layers and emptied groups vanish."""
+
+        def prune(layer: Layer) -> Layer | None:
+            if not ctx.access.permissions(layer).can_read:
+                return None
+            if not layer.is_group:
+                return layer
+            children = tuple(c for c in (prune(child) for child in layer.children) if c)
+            return replace(layer, children=children) if children else None
+
+        return [kept for kept in (prune(layer) for layer in project.layers) if kept]
+
+    def layer(self, ctx: RequestContext, project: Project, name: str) -> Layer:
+        """The layer called `name`: LayerNotDefined if absent, Security (403) if not readable."""
+        layer = project.layer(name)
+        if layer is None:
+            raise LayerNotDefinedError(f"The layer {name!r} does not exist", locator=name)
+        self._require(ctx, layer, "can_read")
+        return layer
+
+    def permissions(self, ctx: RequestContext, layer: Layer) -> LayerPermissions:
+        """The combined permissions of the caller on `layer`."""
+        return ctx.access.permissions(layer)
+
+    def schema(self, ctx: RequestContext, layer: Layer) -> Schema:
+        """The layer's schema with only the attributes the caller may see."""
+        self._require(ctx, layer, "can_read")
+        schema = self._schema(ctx, layer)
+        visible = set(self.visible_fields(ctx, layer))
+        return replace(schema, fields=tuple(f for f in schema.fields if f.name in visible))
+
+    def visible_fields(self, ctx: RequestContext, layer: Layer) -> tuple[str, ...]:
+        """Attribute names the caller may see, in schema order."""
+        if layer.is_group or layer.is_raster:
+            return ()
+        return ctx.access.attributes(layer, self._schema(ctx, layer).field_names())
+
+    def crs(self, ctx: RequestContext, layer: Layer) -> str:
+        """The native CRS of a layer (not access-controlled: it is in every capabilities)."""
+        source = self._source(ctx, layer)
+        return source.info().crs if isinstance(source, CoverageSource) else source.crs()
+
+    def extent(self, ctx: RequestContext, layer: Layer) -> BBox | None:
+        """The native extent of a layer (of all its rows: extents are public metadata)."""
+        source = self._source(ctx, layer)
+        return source.info().extent if isinstance(source, CoverageSource) else source.extent()
+
+    # --- reads --------------------------------------------------------------------------
+
+    def features(self, ctx: RequestContext, layer: Layer, read: Read) -> Iterator[FeatureBatch]:
+        """Stream the features the caller may see, with only the attributes they may see."""
+        source, query, visible = self._plan(ctx, layer, read)
+        keep = set(visible)
+        for batch in source.query(query):
+            if any(name not in keep for name in batch.columns):
+                batch.columns = {k: v for k, v in batch.columns.items() if k in keep}
+            yield batch
+
+    def count(self, ctx: RequestContext, layer: Layer, read: Read) -> int:
+        """How many features of `read` the caller may see (limit and offset ignored)."""
+        source, query, _ = self._plan(ctx, layer, read)
+        return source.count(query)
+
+    def get(self, ctx: RequestContext, layer: Layer, fid: Any) -> Feature | None:
+        """One feature by id, or None if it does not exist for the caller."""
+        source, query, visible = self._plan(ctx, layer, Read())
+        feature = source.get(fid, query)
+        if feature is not None:
+            feature.properties = {k: v for k, v in feature.properties.items() if k in visible}
+        return feature
+
+    def coverage_info(self, ctx: RequestContext, layer: Layer) -> CoverageInfo:
+        """CRS, extent, size and bands of a raster layer the caller may read."""
+        return self._coverage(ctx, layer).info()
+
+    def coverage(
+        self, ctx: RequestContext, layer: Layer, request: CoverageRequest
+    ) -> npt.NDArray[Any]:
+        """A window of a raster layer the caller may read."""
+        return self._coverage(ctx, layer).read(request)
+
+    def fingerprint(self, ctx: RequestContext, project: Project) -> str:
+        """A digest of the caller's rights on `project`: cache entries are keyed on it."""
+        return ctx.access.fingerprint(project.walk(), lambda l: self._field_names(ctx, l))
+
+    # --- writes -------------------------------------------------------------------------
+
+    @contextmanager
+    def edit(self, ctx: RequestContext, layer: Layer) -> Iterator[Editor]:
+        """A write session in one source transaction: any exception leaves no change at all."""
+        self._require(ctx, layer, "can_read")
+        source = self._feature_source(ctx, layer)
+        _, query, visible = self._plan(ctx, layer, Read())
+        with source.transaction() as transaction:
+            yield Editor(ctx, layer, source, transaction, query, visible)
+
+    # --- sources ------------------------------------------------------------------------
+
+    def check_source(self, spec: SourceSpec, base_dir: Path) -> None:
+        """Open and close a source (for `ogcserve check`): raises if it cannot be opened."""
+        source = open_source(spec, base_dir)
+        try:
+            source.info() if isinstance(source, CoverageSource) else source.schema()
+        finally:
+            source.close()
+
+    def release(self, project: Project) -> None:
+        """Close the sources of a project (its file changed or the server stops)."""
+        with self._lock:
+            keys = [k for k in self._sources if k[0] == project.base_dir]
+            sources = [self._sources.pop(k) for k in keys]
+            for k in keys:
+                self._schemas.pop(k, None)
+        for source in sources:
+            source.close()
+
+    def close(self) -> None:
+        """Close every source."""
+        with self._lock:
+            sources = list(self._sources.values())
+            self._sources.clear()
+            self._schemas.clear()
+        for source in sources:
+            source.close()
+
+    def _source(self, ctx: RequestContext, layer: Layer) -> FeatureSource | CoverageSource:
+        if layer.source is None:
+            raise LayerNotDefinedError(f"{layer.name!r} is a group, it has no data",
+                                       locator=layer.name)
+        key = (_project(ctx).base_dir, layer.source)
+        source = self._sources.get(key)
+        if source is None:
+            with self._lock:
+                source = self._sources.get(key)
+                if source is None:
+                    source = open_source(layer.source, key[0])
+                    self._sources[key] = source
+        return source
+
+    def _feature_source(self, ctx: RequestContext, layer: Layer) -> FeatureSource:
+        source = self._source(ctx, layer)
+        if isinstance(source, CoverageSource):
+            raise InvalidParameterValueError(f"{layer.name!r} is a raster layer", locator=layer.name)
+        return source
+
+    def _coverage(self, ctx: RequestContext, layer: Layer) -> CoverageSource:
+        self._require(ctx, layer, "can_read")
+        source = self._source(ctx, layer)
+        if not isinstance(source, CoverageSource):
+            raise InvalidParameterValueError(f"{layer.name!r} is a vector layer", locator=layer.name)
+        return source
+
+    def _schema(self, ctx: RequestContext, layer: Layer) -> Schema:
+        assert layer.source is not None
+        key = (_project(ctx).base_dir, layer.source)
+        schema = self._schemas.get(key)
+        if schema is None:
+            schema = self._schemas[key] = self._feature_source(ctx, layer).schema()
+        return schema
+
+    def _field_names(self, ctx: RequestContext, layer: Layer) -> list[str]:
+        if layer.is_group or layer.is_raster:
+            return []
+        return self._schema(ctx, layer).field_names()
+
+    def _require(self, ctx: RequestContext, layer: Layer, permission: str) -> None:
+        if not getattr(ctx.access.permissions(layer), permission):
+            what = permission.removeprefix("can_")
+            raise SecurityError(f"You may not {what} the layer {layer.name!r}", locator=layer.name)
+
+    def _plan(
+        self, ctx: RequestContext, layer: Layer, read: Read
+    ) -> tuple[FeatureSource, FeatureQuery, tuple[str, ...]]:
+        """Merge the caller's rights and the request into one query for the source."""
+        self._require(ctx, layer, "can_read")
+        source = self._feature_source(ctx, layer)
+        visible = self.visible_fields(ctx, layer)
+        allowed = (*visible, "$id")
+        if read.filter is not None:
+            check_properties(read.filter, allowed)
+        for key in read.sort:
+            _require_known(key.name, allowed, "SORTBY")
+        properties = tuple(visible) if read.properties is None else tuple(read.properties)
+        for name in properties:
+            _require_known(name, allowed, "PROPERTYNAME")
+        if read.limit is not None and read.limit < 0:
+            raise InvalidParameterValueError(f"A count of {read.limit} is not valid",
+                                             locator="COUNT")
+        if not 0 <= read.offset <= MAX_OFFSET:
+            raise InvalidParameterValueError(f"An offset of {read.offset} is not valid",
+                                             locator="STARTINDEX")
+        limit = self.max_features if read.limit is None else min(read.limit, self.max_features)
+        rules = [_parse_rule(text) for text in ctx.access.expressions(layer)]
+        bbox = read.bbox
+        if bbox is not None and read.bbox_crs is not None:
+            bbox = _transform_bbox(bbox, read.bbox_crs, self.crs(ctx, layer))
+        query = FeatureQuery(
+            bbox=bbox,
+            filter=conjunction([*rules, read.filter]),
+            subsets=ctx.access.subset_strings(layer),
+            properties=tuple(p for p in properties if p != "$id"),
+            sort=tuple(read.sort),
+            limit=limit,
+            offset=read.offset,
+            with_geometry=read.with_geometry,
+            ids=None if read.ids is None else tuple(read.ids),
+        )
+        return source, query, visible
+
+
+class Editor:
+    """Writes to one layer inside one transaction, each checked against the caller's rights."""
+
+    def __init__(
+        self,
+        ctx: RequestContext,
+        layer: Layer,
+        source: FeatureSource,
+        transaction: Transaction,
+        query: FeatureQuery,
+        visible: tuple[str, ...],
+    ) -> None:
+        self._ctx, self._layer, self._source = ctx, layer, source
+        self._tx, self._query, self._visible = transaction, query, visible
+        rows = query.filter
+        self._in_rows = to_predicate(rows) if rows is not None else (lambda _: True)
+
+    def insert(self, features: Sequence[Feature]) -> list[Any]:
+        """Insert features the caller may write; returns their ids."""
+        self._require("can_insert")
+        for feature in features:
+            self._check_attributes(feature.properties)
+            self._check_editable(feature)
+        return self._tx.insert(features)
+
+    def update(self, fid: Any, properties: Mapping[str, Any], geometry: Any | None = None) -> None:
+        """Change a feature the caller may see and edit, into one they still may."""
+        self._require("can_update")
+        self._check_attributes(properties)
+        before = self._visible_feature(fid)
+        after = Feature(before.id, before.geometry if geometry is None else geometry,
+                        {**before.properties, **properties})
+        # Judge the feature as it will be written: an update may not move it out of the
+        # caller's rows (QGIS re-reads it through the filter and lets it through).
+        self._check_editable(after)
+        self._tx.update(fid, properties, geometry)
+
+    def delete(self, fids: Sequence[Any]) -> int:
+        """Delete features the caller may see and edit."""
+        self._require("can_delete")
+        for fid in fids:
+            self._visible_feature(fid)
+        return self._tx.delete(fids)
+
+    def _visible_feature(self, fid: Any) -> Feature:
+        # The row filters and subset strings decide whether the caller sees the feature at all.
+        if self._source.get(fid, self._query) is None:
+            raise NotFoundError(f"No feature {fid!r} in {self._layer.name!r}", locator=str(fid))
+        feature = self._tx.get(fid)
+        if feature is None:
+            raise NotFoundError(f"No feature {fid!r} in {self._layer.name!r}", locator=str(fid))
+        self._check_editable(feature)
+        return feature
+
+    def _check_editable(self, feature: Feature) -> None:
+        if not self._in_rows(feature) or not self._ctx.access.allow_to_edit(self._layer, feature):
+            raise SecurityError(f"You may not edit feature {feature.id!r} of {self._layer.name!r}",
+                                locator=self._layer.name)
+
+    def _check_attributes(self, properties: Mapping[str, Any]) -> None:
+        for name in properties:
+            _require_known(name, self._visible, name)
+
+    def _require(self, permission: str) -> None:
+        if not getattr(self._ctx.access.permissions(self._layer), permission):
+            what = permission.removeprefix("can_")
+            raise SecurityError(f"You may not {what} features of {self._layer.name!r}",
+                                locator=self._layer.name)
+
+
+def _project(ctx: RequestContext) -> Project:
+    if ctx.project is None:
+        raise NotFoundError("No project is served here")
+    return ctx.project
+
+
+def _require_known(name: str, allowed: Sequence[str], locator: str) -> None:
+    if name not in allowed:
+        raise InvalidParameterValueError(f"Unknown property {name!r}", locator=locator)
+
+
+@lru_cache(maxsize=1024)
+def _parse_rule(text: str) -> Expression:
+    # Rules come from the project and from plugins: CQL2 text, or the QGIS-expression subset
+    # that QGIS Server plugins write ("field" = 'value'). Parsed once per distinct text.
+    try:
+        return parse(text, "cql2-text")
+    except FilterError:
+        return parse(text, "qgis")
+
+
+def _transform_bbox(bbox: BBox, from_crs: str, to_crs: str) -> BBox:
+    if from_crs == to_crs:
+        return bbox
+    from pyproj import Transformer
+
+    transformer = Transformer.from_crs(from_crs, to_crs, always_xy=True)
+    return transformer.transform_bounds(*bbox, densify_pts=21)  # type: ignore[no-any-return]

@@ -1,0 +1,43 @@
+"""`create_app(settings)`: the only composition root. Nothing is built at import time."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from starlette.types import ASGIApp
+
+from ogcserve.access.policy import POLICY_PRIORITY, ProjectPolicy
+from ogcserve.http.asgi import asgi_app
+from ogcserve.plugins.cache import MemoryCache
+from ogcserve.plugins.interface import ServerInterface
+from ogcserve.plugins.loader import load_plugins, plugin_folders
+from ogcserve.projects import ProjectStore
+from ogcserve.server import Server
+from ogcserve.services import builtin
+from ogcserve.settings import Settings
+
+
+def build_server(settings: Settings, environ: Mapping[str, str] | None = None) -> Server:
+    """Load the projects, register the built-ins the way plugins register, then load plugins."""
+    environ = os.environ if environ is None else environ
+    server = Server(settings, ProjectStore.from_paths(settings.projects))
+    core = ServerInterface(server, "ogcserve")
+    builtin.setup(core)
+    core.register_access_control(ProjectPolicy(), POLICY_PRIORITY)
+    core.register_cache(MemoryCache(settings.cache_entries), priority=1_000_000)
+    dotted = [("setting", path) for path in settings.plugins]
+    for name in server.projects.names():
+        dotted += [("project", path) for path in server.projects.get(name).plugins]
+    server.plugins = load_plugins(
+        server,
+        plugin_folders(settings.plugin_paths, dict(environ)),
+        dotted,
+        entry_points=settings.load_entry_points,
+    )
+    return server
+
+
+def create_app(settings: Settings | None = None) -> ASGIApp:
+    """The ASGI application serving `settings.projects` (settings from OGCSERVE_* if omitted)."""
+    return asgi_app(build_server(settings or Settings()))

@@ -1,0 +1,117 @@
+"""The command line: `ogcserve serve | check | plugins`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from importlib.resources import files
+from pathlib import Path
+
+from ogcserve.settings import Settings
+
+
+def demo_project() -> Path:
+    """The built-in demo project (Natural Earth data shipped in the package)."""
+    return Path(str(files("ogcserve") / "demo" / "demo.yaml"))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `ogcserve` console script."""
+    parser = argparse.ArgumentParser(prog="ogcserve", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="serve projects over HTTP")
+    serve.add_argument("projects", nargs="*", type=Path,
+                       help="project files (default: the built-in demo)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--workers", type=int, default=1, help="worker processes")
+    serve.add_argument("--plugins", action="append", type=Path, default=[], metavar="DIR",
+                       help="a folder of plugin folders (repeatable)")
+    serve.add_argument("--log-level", default="info")
+
+    check = commands.add_parser("check", help="validate project files and open their sources")
+    check.add_argument("projects", nargs="+", type=Path)
+
+    plugins = commands.add_parser("plugins", help="list loaded and failed plugins")
+    plugins.add_argument("projects", nargs="*", type=Path)
+    plugins.add_argument("--plugins", action="append", type=Path, default=[], metavar="DIR")
+    plugins.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.command == "serve":
+        return _serve(args)
+    if args.command == "check":
+        return _check(args.projects)
+    return _plugins(args)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    projects = [p.resolve() for p in args.projects] or [demo_project()]
+    # Worker processes build their own server from these variables (plugins load per process).
+    os.environ["OGCSERVE_PROJECTS"] = json.dumps([str(p) for p in projects])
+    os.environ["OGCSERVE_PLUGIN_PATHS"] = json.dumps([str(p.resolve()) for p in args.plugins])
+    _check_or_exit(projects)
+    uvicorn.run(
+        "ogcserve.app:create_app", factory=True, host=args.host, port=args.port,
+        workers=args.workers, log_level=args.log_level, access_log=False,
+    )
+    return 0
+
+
+def _check_or_exit(projects: list[Path]) -> None:
+    if _check(projects, quiet=True) != 0:
+        raise SystemExit(2)
+
+
+def _check(projects: Sequence[Path], quiet: bool = False) -> int:
+    from ogcserve.access import AccessLayer
+    from ogcserve.projects import check_project
+
+    data = AccessLayer()
+    failures = 0
+    for path in projects:
+        issues = check_project(path, data.check_source)
+        for issue in issues:
+            print(issue, file=sys.stderr)
+        failures += len(issues)
+        if not issues and not quiet:
+            print(f"{path}: ok")
+    return 1 if failures else 0
+
+
+def _plugins(args: argparse.Namespace) -> int:
+    from ogcserve.app import build_server
+    from ogcserve.http.asgi import plugin_report
+
+    settings = Settings(projects=[p.resolve() for p in args.projects] or [demo_project()],
+                        plugin_paths=args.plugins)
+    report = plugin_report(build_server(settings))
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    for record in report["plugins"]:
+        print(f"{record['name']}  [{record['status']}]  {record['origin']}: {record['location']}")
+        for f in record.get("filters", []):
+            print(f"    filter {f['class']} priority={f['priority']} hooks={','.join(f['hooks'])}")
+        for kind in ("access_controls", "caches"):
+            for f in record.get(kind, []):
+                print(f"    {kind[:-1].replace('_', ' ')} {f['class']} priority={f['priority']}")
+        for service in record.get("services", []):
+            print(f"    service {service}")
+        for route in record.get("routes", []):
+            print(f"    route {route}")
+        for warning in record["warnings"]:
+            print(f"    warning: {warning}")
+        if record["error"]:
+            print("    " + record["error"].rstrip().replace("\n", "\n    "))
+    if not report["plugins"]:
+        print("no plugins found")
+    return 0

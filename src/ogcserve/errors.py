@@ -1,0 +1,105 @@
+"""Errors reported to clients as OGC exceptions: the code and HTTP status live on the class.
+
+Services, sources and plugins raise these; each service renders them in its own format
+(`Service.render_error`), so no code builds an error document by hand.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class ServiceError(Exception):
+    """An error reported to the client as an OGC exception."""
+
+    code: ClassVar[str] = "NoApplicableCode"
+    status: ClassVar[int] = 400
+
+    def __init__(self, message: str, *, locator: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.locator = locator
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r}, locator={self.locator!r})"
+
+
+class InternalError(ServiceError):
+    """Something failed on our side; the message never carries internals."""
+
+    status = 500
+
+
+class OperationNotSupportedError(ServiceError):
+    """REQUEST names an operation the service does not have."""
+
+    code = "OperationNotSupported"
+    # QGIS answers 501; a request for an operation we lack is the client's mistake: 4xx.
+    status = 400
+
+
+class ServiceNotSupportedError(ServiceError):
+    """SERVICE names no registered service."""
+
+    code = "InvalidParameterValue"
+    status = 400
+
+
+class MissingParameterValueError(ServiceError):
+    """A mandatory parameter is absent or empty."""
+
+    code = "MissingParameterValue"
+
+
+class InvalidParameterValueError(ServiceError):
+    """A parameter has a value the operation cannot use."""
+
+    code = "InvalidParameterValue"
+
+
+class VersionNegotiationFailedError(ServiceError):
+    """No version of the service matches the one asked for."""
+
+    code = "VersionNegotiationFailed"
+
+
+class InvalidFormatError(ServiceError):
+    """The requested output format is not offered."""
+
+    code = "InvalidFormat"
+
+
+class InvalidCRSError(ServiceError):
+    """The requested CRS is unknown or not offered."""
+
+    code = "InvalidCRS"
+
+
+class LayerNotDefinedError(ServiceError):
+    """The request names a layer that does not exist (or that the caller may not see)."""
+
+    code = "LayerNotDefined"
+
+
+class FilterError(InvalidParameterValueError):
+    """A filter expression does not parse or names unknown properties."""
+
+
+class SecurityError(ServiceError):
+    """The caller may not do this: named a layer they may not read, or an edit they may not make."""
+
+    code = "Security"
+    status = 403
+
+
+class NotFoundError(ServiceError):
+    """A resource (feature, collection, project) does not exist."""
+
+    code = "NotFound"
+    status = 404
+
+
+class ProjectNotFoundError(NotFoundError):
+    """MAP or the URL names no served project."""
+
+    code = "InvalidParameterValue"

@@ -1,0 +1,207 @@
+"""The ASGI edge: the only code that knows about async. It reads the request, runs the
+synchronous pipeline in a worker thread, and relays what the pipeline sends, chunk by chunk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import anyio.from_thread
+import anyio.to_thread
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from ogcserve import pipeline
+from ogcserve.errors import ServiceError
+from ogcserve.http.request import RequestNotWellFormedError, ServerRequest
+from ogcserve.http.response import ClientDisconnectedError
+
+if TYPE_CHECKING:
+    from ogcserve.server import Server
+
+
+class PayloadTooLargeError(ServiceError):
+    """The request body is larger than the server accepts."""
+
+    code = "InvalidParameterValue"
+    status = 413
+
+
+class _StreamBroken(Exception):
+    """Raised to the ASGI server so that it drops a connection whose response broke off."""
+
+
+class _AsgiSink:
+    """Relays the pipeline's output from its worker thread to the event loop, with backpressure."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.disconnected = threading.Event()
+        self.aborted = False
+
+    def _relay(self, message: dict[str, Any]) -> None:
+        if self.disconnected.is_set():
+            raise ClientDisconnectedError("the client went away")
+        anyio.from_thread.run(self._send, message)
+
+    def start(self, status: int, headers: list[tuple[str, str]]) -> None:
+        self._relay({
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(k.lower().encode("latin-1"), v.encode("latin-1", "replace"))
+                        for k, v in headers],
+        })
+
+    def send(self, chunk: bytes) -> None:
+        self._relay({"type": "http.response.body", "body": chunk, "more_body": True})
+
+    def end(self) -> None:
+        self._relay({"type": "http.response.body", "body": b"", "more_body": False})
+
+    def abort(self) -> None:
+        self.aborted = True
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnectedError("the client went away")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLargeError(f"The request body exceeds {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _url(scope: Scope) -> str:
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+    host = headers.get("host") or "{}:{}".format(*(scope.get("server") or ("localhost", 80)))
+    query = scope.get("query_string", b"").decode("latin-1")
+    path = scope.get("root_path", "") + scope["path"]
+    return f"{scope.get('scheme', 'http')}://{host}{path}" + (f"?{query}" if query else "")
+
+
+def _environ(scope: Scope) -> dict[str, str]:
+    client = scope.get("client") or ("", 0)
+    server = scope.get("server") or ("", 0)
+    return {
+        "REQUEST_METHOD": scope["method"],
+        "QUERY_STRING": scope.get("query_string", b"").decode("latin-1"),
+        "PATH_INFO": scope["path"],
+        "SCRIPT_NAME": scope.get("root_path", ""),
+        "REMOTE_ADDR": str(client[0]),
+        "REMOTE_PORT": str(client[1]),
+        "SERVER_NAME": str(server[0]),
+        "SERVER_PORT": str(server[1]),
+        "HTTPS": "on" if scope.get("scheme") == "https" else "off",
+    }
+
+
+class PipelineEndpoint:
+    """Runs the request pipeline for OWS endpoints (`endpoint="ows"`) and every other path."""
+
+    def __init__(self, server: Server, endpoint: str) -> None:
+        self.server = server
+        self.endpoint = endpoint
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        route = {"endpoint": self.endpoint, **scope.get("path_params", {})}
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        error: ServiceError | None = None
+        body = b""
+        try:
+            body = await _read_body(receive, self.server.settings.max_body_bytes)
+        except ClientDisconnectedError:
+            return
+        except PayloadTooLargeError as too_large:
+            error = too_large
+        try:
+            request = ServerRequest.build(scope["method"], _url(scope), headers=headers,
+                                          body=body, environ=_environ(scope), route=route)
+        except RequestNotWellFormedError as malformed:
+            error = malformed
+            request = ServerRequest.build(scope["method"], _url(scope), headers=headers,
+                                          environ=_environ(scope), route=route)
+        sink = _AsgiSink(send)
+
+        async def watch_disconnect() -> None:
+            with contextlib.suppress(Exception):
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+                sink.disconnected.set()
+
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(watch_disconnect)
+            await anyio.to_thread.run_sync(pipeline.handle, self.server, request, sink, error)
+            tasks.cancel_scope.cancel()
+        if sink.aborted:
+            raise _StreamBroken("the response broke off after it started; see the log")
+
+
+def asgi_app(server: Server) -> Starlette:
+    """Routes: /health, /-/plugins, /ows, /ows/<project>, and everything else to the pipeline."""
+
+    async def health(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok", "projects": server.projects.names()})
+
+    async def plugins(request: Request) -> JSONResponse:
+        return JSONResponse(plugin_report(server))
+
+    ows = PipelineEndpoint(server, "ows")
+    other = PipelineEndpoint(server, "path")
+    methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+    app = Starlette(routes=[
+        Route("/health", health),
+        Route("/-/plugins", plugins),
+        Route("/ows", ows, methods=methods),
+        Route("/ows/{project}", ows, methods=methods),
+        Route("/{path:path}", other, methods=methods),
+    ])
+    app.state.server = server
+    return app
+
+
+def plugin_report(server: Server) -> dict[str, Any]:
+    """Loaded and failed plugins with what each registered (for /-/plugins and the CLI)."""
+    def owned(owner: str) -> dict[str, Any]:
+        return {
+            "filters": [{"class": type(e.item).__name__, "priority": e.priority,
+                         "hooks": server.filters.hooks_of(e.item)}
+                        for e in server.filters if e.owner == owner],
+            "access_controls": [{"class": type(e.item).__name__, "priority": e.priority}
+                                for e in server.access_controls if e.owner == owner],
+            "caches": [{"class": type(e.item).__name__, "priority": e.priority}
+                       for e in server.caches if e.owner == owner],
+            "services": [f"{name} {version}" for name in server.services.names()
+                         for version in server.services.versions(name)
+                         if server.services.owner(server.services.get(name, version))  # type: ignore[arg-type]
+                         == owner],
+            "routes": [r.path for r, o in server.services.routes() if o == owner],
+        }
+
+    return {
+        "plugins": [
+            {"name": r.name, "origin": r.origin, "location": r.location, "status": r.status,
+             "error": r.error, "warnings": r.warnings, "metadata": r.metadata,
+             **(owned(r.name) if r.status == "loaded" else {})}
+            for r in server.plugins
+        ],
+        "core": owned("ogcserve"),
+    }
+
+
+def dumps(report: dict[str, Any]) -> str:
+    """The plugin report as indented JSON."""
+    return json.dumps(report, indent=2)

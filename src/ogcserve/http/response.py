@@ -1,0 +1,164 @@
+"""The response a service writes: status, headers and a body buffer that may be flushed in chunks.
+
+`flush()` is what a streaming service calls: the pipeline's send-response hooks run on the
+current chunk first (and may hold it back), then the chunk goes to the sink. `send()` writes the
+buffer without running hooks (QGIS's `QgsRequestHandler.sendResponse()`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from ogcserve.http.request import Headers
+
+
+class ClientDisconnectedError(Exception):
+    """The client closed the connection: stop producing the response."""
+
+
+class ResponseSink(Protocol):
+    """Where bytes go: the ASGI connection, or a buffer in tests."""
+
+    def start(self, status: int, headers: list[tuple[str, str]]) -> None:
+        """Send the status line and headers (called once, before the first chunk)."""
+        ...
+
+    def send(self, chunk: bytes) -> None:
+        """Send part of the body."""
+        ...
+
+    def end(self) -> None:
+        """Finish the response."""
+        ...
+
+    def abort(self) -> None:
+        """Break the response off: the client must see it as incomplete, not as whole."""
+        ...
+
+
+class ServerResponse:
+    """Status, headers and the not-yet-sent part of the body."""
+
+    def __init__(self, sink: ResponseSink, *, head_only: bool = False) -> None:
+        self.status = 200
+        self.headers = Headers()
+        self._buffer = bytearray()
+        self._sink = sink
+        self._head_only = head_only
+        self.headers_sent = False
+        self.streamed = False  # True once a service flushed: no Content-Length then
+        self.finished = False
+        self.final_flush = False  # True while the pipeline flushes the last chunk
+        self.flush_hook: Callable[[], bool] = lambda: True  # set by the pipeline
+
+    @property
+    def body(self) -> bytes:
+        """The buffered (unsent) body: while streaming, only the current chunk."""
+        return bytes(self._buffer)
+
+    @property
+    def content_type(self) -> str:
+        """The Content-Type header, or ''."""
+        return self.headers.get("Content-Type", "")
+
+    def write(self, data: bytes | str) -> None:
+        """Append to the body buffer."""
+        self._buffer += data.encode("utf-8") if isinstance(data, str) else data
+
+    def replace_body(self, data: bytes | str) -> None:
+        """Swap the buffered body for another one."""
+        self.clear_body()
+        self.write(data)
+
+    def clear_body(self) -> None:
+        """Drop the buffered body (what was already sent stays sent)."""
+        self._buffer.clear()
+
+    def clear(self) -> None:
+        """Drop buffered body and headers, and reset the status to 200.
+
+        QGIS keeps the old status here, which turns a plugin's answer to a custom SERVICE into
+        a 500; starting from a clean 200 is what plugin authors expect (docs/plugins.md).
+        """
+        self._buffer.clear()
+        if not self.headers_sent:
+            self.headers = Headers()
+            self.status = 200
+
+    def set_header(self, name: str, value: str) -> None:
+        """Set a header; ignored once headers were sent (they can no longer change)."""
+        if not self.headers_sent:
+            self.headers[name] = value
+
+    def flush(self) -> None:
+        """Send the buffer as one chunk, after the send-response hooks (streaming services)."""
+        self.streamed = True
+        if self.flush_hook():
+            self.send()
+
+    def send(self) -> None:
+        """Send the buffer now, without running hooks; sends the headers first if needed."""
+        if not self.headers_sent:
+            # Part of the body goes out before the rest exists: its length is unknown.
+            self.headers.pop("Content-Length", None)
+            self._start()
+        if self._buffer:
+            chunk = bytes(self._buffer)
+            self._buffer.clear()
+            if not self._head_only:
+                self._sink.send(chunk)
+
+    def finish(self) -> None:
+        """Send what is left and end the response; Content-Length only if nothing was sent yet."""
+        if self.finished:
+            return
+        if not self.headers_sent:
+            self.headers["Content-Length"] = str(len(self._buffer))
+            self._start()
+        self.send()
+        self.finished = True
+        self._sink.end()
+
+    def abort(self) -> None:
+        """End a response whose headers are out and whose body cannot be completed."""
+        if not self.finished:
+            self.finished = True
+            self._buffer.clear()
+            self._sink.abort()
+
+    def _start(self) -> None:
+        self.headers_sent = True
+        self._sink.start(self.status, list(self.headers.items()))
+
+
+class BufferSink:
+    """A sink that keeps everything in memory (tests and the in-process client)."""
+
+    def __init__(self) -> None:
+        self.status: int | None = None
+        self.headers: list[tuple[str, str]] = []
+        self.chunks: list[bytes] = []
+        self.ended = False
+        self.aborted = False
+
+    def start(self, status: int, headers: list[tuple[str, str]]) -> None:
+        """Record the head."""
+        self.status, self.headers = status, headers
+
+    def send(self, chunk: bytes) -> None:
+        """Record a chunk."""
+        self.chunks.append(chunk)
+
+    def end(self) -> None:
+        """Record the end."""
+        self.ended = True
+
+    def abort(self) -> None:
+        """Record the break."""
+        self.aborted = True
+
+    @property
+    def body(self) -> bytes:
+        """Every chunk joined."""
+        return b"".join(self.chunks)

@@ -1,0 +1,194 @@
+"""The request lifecycle. Read this file and you know what happens to a request.
+
+```
+ctx bound (ContextVar)                  request_handler() works in any thread
+filters: REQUEST_READY                  may rewrite params, pick a project, or answer
+   (a service exception set here skips everything down to RESPONSE_COMPLETE)
+target resolved                         SERVICE/VERSION -> Service, else URL path -> Route
+project resolved                        MAP, /ows/<name>, a filter's choice, or the default
+filters: PROJECT_READY
+cache lookup                            only if the target says the answer is cacheable
+target executed                         streaming targets call ctx.response.flush():
+                                        each flush runs SEND_RESPONSE on that chunk
+filters: RESPONSE_COMPLETE              may replace the unflushed body
+cache store
+final flush                             SEND_RESPONSE once more, only if the target streamed
+```
+Errors are raised, never returned: a `ServiceError` is rendered by the target in its own
+format; anything else (a plugin bug, a crash) is logged with the plugin's name and becomes a
+500 NoApplicableCode without internals. Once the first chunk is out the status cannot change,
+so the stream is broken off and the error logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from ogcserve.context import RequestContext, current_context
+from ogcserve.errors import (
+    InternalError,
+    MissingParameterValueError,
+    NotFoundError,
+    ServiceError,
+    ServiceNotSupportedError,
+)
+from ogcserve.http.response import ClientDisconnectedError, ResponseSink, ServerResponse
+from ogcserve.plugins.cache import CachedResponse
+from ogcserve.plugins.filters import Hook
+from ogcserve.plugins.ordering import PluginError
+from ogcserve.plugins.targets import RouteTarget, ServiceTarget, Target
+
+if TYPE_CHECKING:
+    from ogcserve.http.request import ServerRequest
+    from ogcserve.server import Server
+
+log = logging.getLogger("ogcserve.pipeline")
+
+
+def handle(
+    server: Server,
+    request: ServerRequest,
+    sink: ResponseSink,
+    parse_error: ServiceError | None = None,
+) -> RequestContext:
+    """Answer one request into `sink`; never raises."""
+    response = ServerResponse(sink, head_only=request.method == "HEAD")
+    ctx = RequestContext(server, request, response, service_error=parse_error)
+    # A send-response hook that raises stops the service that flushed: the error reaches the
+    # guard around the service like any other.
+    response.flush_hook = lambda: server.filters.run(Hook.SEND_RESPONSE, ctx)
+    token = current_context.set(ctx)
+    try:
+        _lifecycle(ctx)
+    except ClientDisconnectedError:
+        log.info("client went away: %s %s", request.method, request.url)
+    finally:
+        current_context.reset(token)
+    return ctx
+
+
+def _lifecycle(ctx: RequestContext) -> None:
+    server, response = ctx.server, ctx.response
+    target: Target | None = None
+    cache_key: str | None = None
+
+    def run_service() -> None:
+        nonlocal target, cache_key
+        server.filters.run(Hook.REQUEST_READY, ctx)
+        if ctx.exception_raised:
+            return
+        target = resolve_target(ctx)
+        ctx.project = server.projects_for_request(ctx)
+        server.filters.run(Hook.PROJECT_READY, ctx)
+        if ctx.exception_raised:
+            return
+        kind = target.cache_kind(ctx)
+        if kind is not None and ctx.project is not None:
+            cache_key = _cache_key(ctx)
+            hit = server.caches.get(kind, ctx.project.name, cache_key)
+            if hit is not None:
+                response.set_header("Content-Type", hit.content_type)
+                response.write(hit.body)
+                cache_key = None  # nothing new to store
+                return
+        target.execute(ctx)
+
+    _guarded(ctx, lambda: target, run_service)
+    if ctx.service_error is not None:
+        _write_error(ctx, target, ctx.service_error)
+
+    error_before = ctx.service_error
+    _guarded(ctx, lambda: target, lambda: server.filters.run(Hook.RESPONSE_COMPLETE, ctx))
+    if ctx.service_error is not None and ctx.service_error is not error_before:
+        _write_error(ctx, target, ctx.service_error)  # set in response-complete: replaces body
+
+    if (
+        cache_key is not None and target is not None and ctx.project is not None
+        and response.status == 200 and not response.streamed and not ctx.exception_raised
+    ):
+        kind = target.cache_kind(ctx)
+        if kind is not None:
+            cached = CachedResponse(response.body, response.content_type)
+            _guarded(ctx, lambda: target, lambda: server.caches.set(
+                kind, ctx.project.name, cache_key, cached))  # type: ignore[union-attr]
+
+    if response.finished:
+        return
+    if response.streamed and response.body:
+        response.final_flush = True
+        _guarded(ctx, lambda: target, response.flush)
+    if not response.finished:
+        response.finish()
+
+
+def resolve_target(ctx: RequestContext) -> Target:
+    """SERVICE (+VERSION) names a service; without SERVICE, the URL path names a route."""
+    request, registry = ctx.request, ctx.server.services
+    name = request.parameter("SERVICE").strip()
+    if name:
+        service = registry.get(name, request.parameter("VERSION").strip())
+        if service is None:
+            raise ServiceNotSupportedError(f"Service {name!r} is not supported", locator="SERVICE")
+        return ServiceTarget(service, registry.owner(service))
+    if request.route.get("endpoint") != "ows":
+        found = registry.match_route(request.path)
+        if found is not None:
+            route, captures, owner = found
+            if request.method not in route.methods:
+                raise _MethodNotAllowedError(f"{request.method} is not allowed here")
+            request.route.update(captures)
+            return RouteTarget(route, owner)
+        raise NotFoundError(f"Nothing is served at {request.path}")
+    raise MissingParameterValueError("The SERVICE parameter is missing", locator="SERVICE")
+
+
+class _MethodNotAllowedError(ServiceError):
+    code = "OperationNotSupported"
+    status = 405
+
+
+def _cache_key(ctx: RequestContext) -> str:
+    """Project + canonical request + the caller's access fingerprint."""
+    assert ctx.project is not None
+    params = sorted((k, v) for k, v in ctx.request.params.items())
+    digest = hashlib.blake2b(repr(params).encode(), digest_size=16)
+    digest.update(ctx.server.data.fingerprint(ctx, ctx.project).encode())
+    return digest.hexdigest()
+
+
+def _guarded(
+    ctx: RequestContext, target: Callable[[], Target | None], step: Callable[[], object]
+) -> None:
+    """Run `step`; whatever it raises is rendered (or logged), never propagated."""
+    try:
+        step()
+    except ClientDisconnectedError:
+        raise
+    except ServiceError as error:
+        _write_error(ctx, target(), error)
+    except PluginError as error:
+        log.error("%s", error, exc_info=error.__cause__)
+        _write_error(ctx, target(), InternalError("A server plugin failed; the error was logged"))
+    except Exception:
+        log.exception("request failed: %s %s", ctx.request.method, ctx.request.url)
+        _write_error(ctx, target(), InternalError("The request failed; the error was logged"))
+
+
+def _write_error(ctx: RequestContext, target: Target | None, error: ServiceError) -> None:
+    """Replace the response with `error` in the target's format, if nothing was sent yet."""
+    response = ctx.response
+    if response.headers_sent:
+        log.error("error after the response started, stream broken off: %r", error)
+        response.abort()
+        return
+    body, content_type = (target or _FALLBACK).render_error(error, ctx)
+    response.clear()
+    response.status = error.status
+    response.set_header("Content-Type", content_type)
+    response.write(body)
+
+
+_FALLBACK = ServiceTarget.fallback()

@@ -1,0 +1,95 @@
+"""Priority-ordered registrations shared by request filters, access controls and caches.
+
+Lower priority runs first; equal priorities run the most recently registered first, as QGIS
+Server's QMultiMap does (reference/qgis_server_plugins.md §3.1, tested in tests/plugins).
+Calls into plugin code go through `Registration.call`, so that an exception is tagged with the
+plugin that raised it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from ogcserve.errors import ServiceError
+from ogcserve.http.response import ClientDisconnectedError
+
+T = TypeVar("T")
+
+
+class PluginError(Exception):
+    """A plugin raised something other than a ServiceError; rendered as a 500 without internals."""
+
+    def __init__(self, plugin: str, hook: str) -> None:
+        super().__init__(f"plugin {plugin!r} failed in {hook}")
+        self.plugin = plugin
+        self.hook = hook
+
+
+@dataclass(frozen=True, slots=True)
+class Registration(Generic[T]):
+    """One registered object with its priority and the plugin that registered it."""
+
+    item: T
+    priority: int
+    owner: str
+    seq: int = field(compare=False)
+
+    def call(self, method: str, *args: Any) -> Any:
+        """Call `item.method(*args)`; a non-OGC exception becomes a PluginError naming the owner."""
+        try:
+            return getattr(self.item, method)(*args)
+        except (ServiceError, ClientDisconnectedError):
+            raise
+        except Exception as error:
+            raise PluginError(self.owner, f"{type(self.item).__name__}.{method}") from error
+
+
+class PriorityList(Generic[T]):
+    """Registrations kept sorted by (priority, newest first); safe to read while others add."""
+
+    def __init__(self) -> None:
+        self._ordered: tuple[Registration[T], ...] = ()
+        self._seq = itertools.count()
+        self._lock = threading.Lock()
+
+    def add(self, item: T, priority: int = 0, owner: str = "ogcserve") -> None:
+        """Register `item` at `priority`."""
+        with self._lock:
+            entry = Registration(item, priority, owner, next(self._seq))
+            self._ordered = tuple(
+                sorted((*self._ordered, entry), key=lambda r: (r.priority, -r.seq))
+            )
+
+    def remove(self, item: T) -> None:
+        """Unregister every registration of `item`."""
+        with self._lock:
+            self._ordered = tuple(r for r in self._ordered if r.item is not item)
+
+    def replace(self, by_priority: dict[int, list[T]], owner: str = "ogcserve") -> None:
+        """Replace everything (QGIS `setFilters`): list order within a priority is call order."""
+        with self._lock:
+            entries = []
+            for priority in sorted(by_priority):
+                for item in reversed(by_priority[priority]):
+                    entries.append(Registration(item, priority, owner, next(self._seq)))
+            self._ordered = tuple(sorted(entries, key=lambda r: (r.priority, -r.seq)))
+
+    def by_priority(self) -> dict[int, list[T]]:
+        """Priority -> items in call order (QGIS `filters()`)."""
+        result: dict[int, list[T]] = {}
+        for r in self._ordered:
+            result.setdefault(r.priority, []).append(r.item)
+        return result
+
+    def __iter__(self) -> Iterator[Registration[T]]:
+        return iter(self._ordered)
+
+    def __len__(self) -> int:
+        return len(self._ordered)
+
+    def __bool__(self) -> bool:
+        return bool(self._ordered)

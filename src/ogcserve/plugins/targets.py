@@ -1,0 +1,118 @@
+"""What the pipeline executes: a service or a route, behind one small interface."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from ogcserve.errors import ServiceError
+from ogcserve.http.response import ClientDisconnectedError
+from ogcserve.plugins.cache import CacheKind
+from ogcserve.plugins.ordering import PluginError
+from ogcserve.plugins.services import Route, Service
+from ogcserve.services.ows.exceptions import ows_exception_report
+
+if TYPE_CHECKING:
+    from ogcserve.context import RequestContext
+
+
+class Target(Protocol):
+    """Executes a request and renders its errors."""
+
+    def execute(self, ctx: RequestContext) -> None:
+        """Write the answer into ctx.response."""
+        ...
+
+    def render_error(self, error: ServiceError, ctx: RequestContext) -> tuple[bytes, str]:
+        """The error document and its content type."""
+        ...
+
+    def cache_kind(self, ctx: RequestContext) -> CacheKind | None:
+        """Whether the answer may be cached."""
+        ...
+
+
+def _call(owner: str, what: str, fn: object, *args: object) -> object:
+    try:
+        return fn(*args)  # type: ignore[operator]
+    except (ServiceError, ClientDisconnectedError):
+        raise
+    except Exception as error:
+        if owner == "ogcserve":
+            raise
+        raise PluginError(owner, what) from error
+
+
+@dataclass(frozen=True)
+class ServiceTarget:
+    """A registered Service, called with its owner's name for error reports."""
+
+    service: Service
+    owner: str
+
+    def execute(self, ctx: RequestContext) -> None:
+        """Run the service."""
+        _call(self.owner, f"{type(self.service).__name__}.execute", self.service.execute, ctx)
+
+    def render_error(self, error: ServiceError, ctx: RequestContext) -> tuple[bytes, str]:
+        """The service's own error format (falls back to the OWS report if that fails)."""
+        try:
+            return self.service.render_error(error, ctx)
+        except Exception:
+            return _ows_fallback(error)
+
+    def cache_kind(self, ctx: RequestContext) -> CacheKind | None:
+        """Ask the service."""
+        kind = _call(self.owner, f"{type(self.service).__name__}.cache_kind",
+                     self.service.cache_kind, ctx)
+        return kind if isinstance(kind, CacheKind) else None
+
+    @classmethod
+    def fallback(cls) -> _Fallback:
+        """Renders errors raised before a target was known (unknown SERVICE, filters)."""
+        return _Fallback()
+
+
+@dataclass(frozen=True)
+class RouteTarget:
+    """A URL route; its errors are JSON, as OGC API wants."""
+
+    route: Route
+    owner: str
+
+    def execute(self, ctx: RequestContext) -> None:
+        """Run the route's handler."""
+        _call(self.owner, f"route {self.route.path}", self.route.handler, ctx)
+
+    def render_error(self, error: ServiceError, ctx: RequestContext) -> tuple[bytes, str]:
+        """OGC API Common: a JSON exception (RFC 7807 fields plus the OGC code)."""
+        doc = {"code": error.code, "description": error.message, "status": error.status}
+        return json.dumps(doc).encode(), "application/json"
+
+    def cache_kind(self, ctx: RequestContext) -> CacheKind | None:
+        """Routes are not cached by the pipeline."""
+        return None
+
+
+class _Fallback:
+    def execute(self, ctx: RequestContext) -> None:
+        raise NotImplementedError
+
+    def render_error(self, error: ServiceError, ctx: RequestContext) -> tuple[bytes, str]:
+        name = ctx.request.parameter("SERVICE").strip()
+        if ctx.request.route.get("endpoint") != "ows" and not name:
+            return RouteTarget.render_error(None, error, ctx)  # type: ignore[arg-type]
+        # A filter refused before the service ran: answer in the format the client expects
+        # from the service it asked for.
+        service = ctx.server.services.get(name, ctx.request.parameter("VERSION").strip())
+        if service is not None:
+            return ServiceTarget(service, "ogcserve").render_error(error, ctx)
+        return _ows_fallback(error)
+
+    def cache_kind(self, ctx: RequestContext) -> CacheKind | None:
+        return None
+
+
+def _ows_fallback(error: ServiceError) -> tuple[bytes, str]:
+    return ows_exception_report(error, "1.1.0", "1.1.0")

@@ -1,0 +1,265 @@
+"""What a project is: the schema of a project file and the runtime objects built from it.
+
+Two layers of types live here. The `*Config` pydantic models mirror the YAML file one to one and
+are only used while loading (their validation errors carry the `loc` the loader maps back to YAML
+lines). `Project` and `Layer` are the frozen value objects the rest of the server works with:
+defaults filled in, groups resolved into a tree, `${VAR}` references already expanded.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Annotated, Any, Self
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from ogcserve.sources.specs import RasterSpec, SourceSpec
+
+NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]*$"
+"""Layer and project names: safe in URLs, XML names and OGC API collection ids."""
+
+PLUGIN_PATTERN = r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*(:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*)?$"
+"""`package.module:callable` (the `:callable` part may be left to the plugin loader's default)."""
+
+
+def _check_plugin_path(value: str) -> str:
+    # A plain `pattern=` would say "String should match pattern '^[A-Za-z_]...'", which does not
+    # tell the author what shape is expected.
+    if not re.fullmatch(PLUGIN_PATTERN, value):
+        raise PydanticCustomError(
+            "plugin_path",
+            "'{plugin}' is not a plugin path like 'package.module:setup'",
+            {"plugin": value},
+        )
+    return value
+
+
+PluginPath = Annotated[str, AfterValidator(_check_plugin_path)]
+"""A dotted path naming a plugin setup callable."""
+
+# Options that only make sense for a layer with data; a group setting them is a mistake the
+# author should hear about rather than a value silently ignored.
+_DATA_ONLY_OPTIONS = ("key", "filter", "fields", "style", "wfs", "wcs")
+
+
+class _Config(BaseModel):
+    # extra="forbid" turns typos into errors; frozen because a loaded config is never edited.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FieldsConfig(_Config):
+    """Which attributes a layer publishes: a whitelist (`include`) or a blacklist (`exclude`)."""
+
+    include: tuple[str, ...] | None = None
+    exclude: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Self:
+        if self.include is not None and self.exclude:
+            # ctx["field"] lets the loader point at the `exclude` key rather than the mapping.
+            raise PydanticCustomError(
+                "fields_conflict",
+                "give either 'include' or 'exclude', not both",
+                {"field": "exclude"},
+            )
+        return self
+
+
+class WFSConfig(_Config):
+    """How a layer appears in WFS / OGC API Features: published at all, and which edits it takes."""
+
+    publish: bool = True
+    insert: bool = False
+    update: bool = False
+    delete: bool = False
+
+
+class WCSConfig(_Config):
+    """Whether a raster layer is published through WCS / OGC API Coverages."""
+
+    publish: bool = True
+
+
+class LayerConfig(_Config):
+    """One `layers:` entry: a data layer (`source`) or a group (`layers`), never both."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    title: str | None = None
+    abstract: str | None = None
+    keywords: tuple[str, ...] = ()
+    source: SourceSpec | None = None
+    layers: tuple[LayerConfig, ...] | None = None
+    key: str | None = None
+    filter: str | None = None
+    fields: FieldsConfig | None = None
+    style: dict[str, Any] = Field(default_factory=dict)
+    queryable: bool = True
+    min_scale: float | None = Field(default=None, ge=0)
+    max_scale: float | None = Field(default=None, ge=0)
+    wfs: WFSConfig = Field(default_factory=WFSConfig)
+    wcs: WCSConfig = Field(default_factory=WCSConfig)
+
+    @model_validator(mode="after")
+    def _source_or_layers(self) -> Self:
+        if self.source is not None and self.layers is not None:
+            raise PydanticCustomError(
+                "source_and_layers",
+                "a layer has either 'source' (data) or 'layers' (a group), not both",
+                {"field": "layers"},
+            )
+        if self.source is None and self.layers is None:
+            raise PydanticCustomError(
+                "source_or_layers",
+                "a layer needs either 'source' (data) or 'layers' (a group)",
+            )
+        if self.layers is not None and not self.layers:
+            # Checked here rather than with `min_length`, which pydantic also reports (as a
+            # misleading second error) when the only sub-layer is merely invalid.
+            raise PydanticCustomError(
+                "empty_group", "a group needs at least one layer", {"field": "layers"}
+            )
+        if self.layers is not None:
+            for option in _DATA_ONLY_OPTIONS:
+                if option in self.model_fields_set:
+                    raise PydanticCustomError(
+                        "group_option",
+                        "'{option}' does not apply to a group (a layer without a source)",
+                        {"field": option, "option": option},
+                    )
+        if (
+            self.min_scale is not None
+            and self.max_scale is not None
+            and self.min_scale >= self.max_scale
+        ):
+            raise PydanticCustomError(
+                "scale_range",
+                "max_scale must be greater than min_scale",
+                {"field": "max_scale"},
+            )
+        return self
+
+
+class ProjectConfig(_Config):
+    """A whole project file."""
+
+    name: str | None = Field(default=None, pattern=NAME_PATTERN)
+    title: str | None = None
+    abstract: str | None = None
+    keywords: tuple[str, ...] = ()
+    crs: tuple[str, ...] = ()
+    layers: tuple[LayerConfig, ...]
+    plugins: tuple[PluginPath, ...] = ()
+
+    @model_validator(mode="after")
+    def _has_layers(self) -> Self:
+        # Not `min_length=1`: see LayerConfig (a spurious error when every layer is invalid).
+        if not self.layers:
+            raise PydanticCustomError(
+                "no_layers", "a project needs at least one layer", {"field": "layers"}
+            )
+        return self
+
+
+def freeze(value: Any) -> Any:
+    """A read-only deep copy of YAML data: mappings become `MappingProxyType`, lists tuples."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: freeze(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(freeze(v) for v in value)
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Layer:
+    """A layer of a loaded project: data (`source` set) or a group (`children` set).
+
+    `key` None means "the source's primary key"; `filter` is CQL2 text applied to every read;
+    `fields_include` None means every attribute, minus `fields_exclude`.
+    """
+
+    name: str
+    title: str
+    abstract: str = ""
+    keywords: tuple[str, ...] = ()
+    source: SourceSpec | None = None
+    key: str | None = None
+    filter: str | None = None
+    fields_include: tuple[str, ...] | None = None
+    fields_exclude: tuple[str, ...] = ()
+    # A read-only mapping is not hashable, so it stays out of __hash__ (and __eq__, which must
+    # agree with it); two layers differing only in style are still told apart by name.
+    style: Mapping[str, Any] = field(
+        default_factory=lambda: MappingProxyType({}), compare=False, hash=False
+    )
+    queryable: bool = True
+    min_scale: float | None = None
+    max_scale: float | None = None
+    wfs: WFSConfig = field(default_factory=WFSConfig)
+    wcs: WCSConfig = field(default_factory=WCSConfig)
+    children: tuple[Layer, ...] = ()
+
+    @property
+    def is_group(self) -> bool:
+        """True for a layer without data of its own, only sub-layers."""
+        return self.source is None
+
+    @property
+    def is_raster(self) -> bool:
+        """True when the source is a raster (WMS/WCS), False for vectors and groups."""
+        return isinstance(self.source, RasterSpec)
+
+    def walk(self) -> Iterator[Layer]:
+        """This layer, then every layer below it, depth first."""
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+    def publishes_field(self, name: str) -> bool:
+        """Whether the attribute `name` may be published (the `fields` include/exclude rule)."""
+        if self.fields_include is not None and name not in self.fields_include:
+            return False
+        return name not in self.fields_exclude
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    """A loaded project file: metadata and the layer tree.
+
+    `path` is the absolute path of the file and `base_dir` its folder (source paths are relative
+    to it); `mtime` is the file's modification time when it was read, for reload checks.
+    """
+
+    name: str
+    path: Path
+    base_dir: Path
+    title: str
+    abstract: str = ""
+    keywords: tuple[str, ...] = ()
+    crs: tuple[str, ...] = ()
+    layers: tuple[Layer, ...] = ()
+    plugins: tuple[PluginPath, ...] = ()
+    mtime: float = 0.0
+    # Built once so `layer(name)` is a lookup, not a walk, on every request.
+    _index: Mapping[str, Layer] = field(init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        index = {layer.name: layer for layer in self.walk()}
+        object.__setattr__(self, "_index", MappingProxyType(index))
+
+    def walk(self) -> Iterator[Layer]:
+        """Every layer of the tree, groups included, depth first in file order."""
+        for layer in self.layers:
+            yield from layer.walk()
+
+    def layer(self, name: str) -> Layer | None:
+        """The layer (or group) called `name` anywhere in the tree, or None."""
+        return self._index.get(name)
+
+    def data_layers(self) -> tuple[Layer, ...]:
+        """Every layer that has a source, depth first in file order."""
+        return tuple(layer for layer in self.walk() if not layer.is_group)

@@ -1,0 +1,71 @@
+"""`Server`: the registries a running server holds. Behaviour lives in pipeline.py and services/."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from ogcserve.access import AccessLayer
+from ogcserve.errors import ProjectNotFoundError
+from ogcserve.plugins.access import AccessControl
+from ogcserve.plugins.cache import CacheChain
+from ogcserve.plugins.filters import FilterChain
+from ogcserve.plugins.services import ServiceRegistry
+from ogcserve.projects import Project, ProjectError, ProjectStore
+from ogcserve.settings import Settings
+
+if TYPE_CHECKING:
+    from ogcserve.context import RequestContext
+    from ogcserve.plugins.loader import PluginRecord
+
+log = logging.getLogger("ogcserve.server")
+
+
+class Server:
+    """Filters, access controls, caches, services, projects, the access layer and plugin records."""
+
+    def __init__(self, settings: Settings, projects: ProjectStore) -> None:
+        self.settings = settings
+        self.filters = FilterChain(trace=settings.trace_filters or None)
+        self.access_controls = AccessControl()
+        self.caches = CacheChain()
+        self.services = ServiceRegistry()
+        self.projects = projects
+        self.data = AccessLayer(max_features=settings.max_features)
+        self.plugins: list[PluginRecord] = []
+
+    def projects_for_request(self, ctx: RequestContext) -> Project | None:
+        """The project a request is for: a filter's choice, /ows/<name>, MAP, or the default.
+
+        A project whose file changed since it was loaded is re-read first, and its cached
+        documents and open sources are dropped.
+        """
+        wanted = ctx.config_file_path or ctx.request.route.get("project") or \
+            ctx.request.parameter("MAP")
+        if not self.projects.names():
+            return None
+        project = self._find(wanted) if wanted else self.projects.default()
+        try:
+            reloaded = self.projects.reload_if_changed(project.name)
+        except ProjectError as error:
+            log.error("project %s changed but does not load, still serving the old one:\n%s",
+                      project.name, error)
+            reloaded = None
+        if reloaded is not None:
+            self.caches.clear(project.name)
+            self.data.release(project)
+            project = reloaded
+        ctx.config_file_path = str(project.path)
+        return project
+
+    def _find(self, wanted: str) -> Project:
+        for name in self.projects.names():
+            project = self.projects.get(name)
+            if wanted in (name, str(project.path), project.path.name):
+                return project
+        # The name is not echoed: it may be a path, and paths tell a caller about our files.
+        raise ProjectNotFoundError("The requested project is not served", locator="MAP")
+
+    def close(self) -> None:
+        """Release sources."""
+        self.data.close()

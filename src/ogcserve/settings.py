@@ -1,0 +1,38 @@
+"""Process settings (not what is served: that is the project files). Env prefix OGCSERVE_."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """How this server process runs; every field can be set as OGCSERVE_<NAME>."""
+
+    model_config = SettingsConfigDict(env_prefix="OGCSERVE_", extra="ignore")
+
+    projects: list[Path] = Field(default_factory=list, description="Project files to serve")
+    plugin_paths: list[Path] = Field(
+        default_factory=list, description="Folders holding plugin folders (also OGCSERVE_PLUGINPATH)"
+    )
+    plugins: list[str] = Field(
+        default_factory=list, description="Dotted paths of plugin setup callables (module:func)"
+    )
+    load_entry_points: bool = Field(
+        default=True, description="Load plugins installed with pip (group ogcserve.plugins)"
+    )
+    plugins_config: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Per-plugin configuration blocks"
+    )
+    max_body_bytes: int = Field(
+        default=64 * 1024 * 1024, description="Largest request body accepted"
+    )
+    max_features: int = Field(
+        default=1_000_000, description="Most features one request may ask for"
+    )
+    cache_entries: int = Field(default=512, description="Entries in the built-in memory cache")
+    trace_filters: bool = Field(default=False, description="Log every filter call with timing")
+    log_level: str = Field(default="INFO", description="Python logging level")

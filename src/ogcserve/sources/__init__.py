@@ -1,0 +1,118 @@
+"""Data backends: `open_source` turns a project's source spec into a `FeatureSource` or a
+`CoverageSource`. Backend modules are imported on demand, so importing this package opens
+nothing and loads neither psycopg nor rasterio.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+from typing import TYPE_CHECKING
+
+from ogcserve.sources.base import (
+    BBox,
+    ConstraintError,
+    CoverageInfo,
+    CoverageRequest,
+    CoverageSource,
+    Feature,
+    FeatureBatch,
+    FeatureQuery,
+    FeatureSource,
+    Field,
+    FieldType,
+    ReadOnlySourceError,
+    Schema,
+    SortKey,
+    SourceError,
+    SourceUnavailableError,
+    Transaction,
+)
+from ogcserve.sources.specs import GeoPackageSpec, OGRSpec, PostGISSpec, RasterSpec, SourceSpec
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = [
+    "BBox",
+    "ConstraintError",
+    "CoverageInfo",
+    "CoverageRequest",
+    "CoverageSource",
+    "Feature",
+    "FeatureBatch",
+    "FeatureQuery",
+    "FeatureSource",
+    "Field",
+    "FieldType",
+    "ReadOnlySourceError",
+    "Schema",
+    "SortKey",
+    "SourceError",
+    "SourceSpec",
+    "SourceUnavailableError",
+    "Transaction",
+    "expand_env",
+    "open_source",
+]
+
+
+def expand_env(text: str, environ: Mapping[str, str] | None = None) -> str:
+    """`${NAME}` replaced by the environment variable NAME; an unset variable is an error
+    (a DSN with an empty password would fail later with a far less helpful message)."""
+    env = os.environ if environ is None else environ
+    out: list[str] = []
+    pos = 0
+    while (start := text.find("${", pos)) >= 0:
+        end = text.find("}", start + 2)
+        if end < 0:
+            break
+        name = text[start + 2 : end]
+        if name not in env:
+            raise SourceUnavailableError(f"Environment variable {name!r} is not set")
+        out.append(text[pos:start])
+        out.append(env[name])
+        pos = end + 1
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _resolve(path: str, base_dir: pathlib.Path) -> pathlib.Path:
+    p = pathlib.Path(os.path.expanduser(path))
+    return p if p.is_absolute() else base_dir / p
+
+
+def open_source(spec: SourceSpec, base_dir: pathlib.Path) -> FeatureSource | CoverageSource:
+    """Open the source `spec` names (relative paths are relative to `base_dir`, the project
+    file's folder). Raises `SourceUnavailableError` when the file, table or database is not
+    there; PostGIS sources connect and introspect here so that a project fails at load time.
+    """
+    if isinstance(spec, GeoPackageSpec):
+        from ogcserve.sources.geopackage import GeoPackageSource
+
+        return GeoPackageSource(_resolve(spec.path, base_dir), spec.table)
+    if isinstance(spec, OGRSpec):
+        from ogcserve.sources.ogr import OGRSource
+
+        return OGRSource(_resolve(spec.path, base_dir), spec.layer)
+    if isinstance(spec, RasterSpec):
+        from ogcserve.sources.raster import RasterSource
+
+        return RasterSource(_resolve(spec.path, base_dir))
+    if isinstance(spec, PostGISSpec):
+        from ogcserve.sources.postgis import PostGISSource
+
+        source = PostGISSource(
+            expand_env(spec.dsn),
+            spec.table,
+            geometry=spec.geometry,
+            key=spec.key,
+            pool_size=spec.pool_size,
+        )
+        try:
+            source.schema()
+        except BaseException:
+            source.close()
+            raise
+        return source
+    raise SourceUnavailableError(f"Unknown source type {type(spec).__name__}")

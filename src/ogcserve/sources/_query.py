@@ -1,0 +1,346 @@
+"""What every backend does the same way around its own SQL: validating names against the schema,
+coercing ids and values, and the Python stage (exact bbox test, residual filter, paging) that
+runs after the database whenever part of a query could not be pushed down.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import shapely
+
+from ogcserve.errors import InvalidParameterValueError
+from ogcserve.expressions import ColumnMap, SqlDialect, check_properties, split_sql, to_predicate
+from ogcserve.sources.base import (
+    BBox,
+    ConstraintError,
+    Feature,
+    FeatureBatch,
+    FeatureQuery,
+    Field,
+    FieldType,
+    Schema,
+)
+
+Predicate = Callable[[Feature], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """Which attributes a query reads from the store and which it hands back.
+
+    `fetch` is a superset of `output` when a Python stage needs attributes the caller did not
+    ask for (a residual filter may name any of them).
+    """
+
+    fetch: tuple[str, ...]
+    output: tuple[str, ...]
+    fetch_geometry: bool
+    output_geometry: bool
+
+
+def output_fields(schema: Schema, query: FeatureQuery) -> tuple[str, ...]:
+    """The attributes `query` asks for, in schema order; unknown names are a client error."""
+    names = schema.field_names()
+    if query.properties is None:
+        return tuple(names)
+    known = set(names)
+    # The key and the geometry are always delivered on their own; naming them is not an error.
+    ignorable = {schema.key, schema.geometry_field}
+    wanted = set()
+    for name in query.properties:
+        if name in known:
+            wanted.add(name)
+        elif name not in ignorable:
+            raise InvalidParameterValueError(f"Unknown property {name!r}", locator="properties")
+    return tuple(n for n in names if n in wanted)
+
+
+def selection(schema: Schema, query: FeatureQuery, predicate: bool) -> Selection:
+    """What to read for `query`: a residual `predicate` may name any attribute and the geometry,
+    so it reads them all; an exact bbox test needs the geometry even when none is returned."""
+    output = output_fields(schema, query)
+    has_geometry = schema.geometry_field is not None
+    out_geom = has_geometry and query.with_geometry
+    fetch_geom = has_geometry and (out_geom or predicate or query.bbox is not None)
+    fetch = tuple(schema.field_names()) if predicate else output
+    return Selection(fetch, output, fetch_geom, out_geom)
+
+
+def count_selection(schema: Schema, query: FeatureQuery, predicate: bool) -> Selection:
+    """What a count that runs through the Python stage reads: only what the tests need."""
+    has_geometry = schema.geometry_field is not None
+    fetch_geom = has_geometry and (predicate or query.bbox is not None)
+    fetch = tuple(schema.field_names()) if predicate else ()
+    return Selection(fetch, (), fetch_geom, False)
+
+
+def check_sort(schema: Schema, query: FeatureQuery) -> None:
+    """Sorting is only allowed on attributes and the key: the names end up as SQL identifiers."""
+    allowed = {*schema.field_names(), schema.key}
+    for key in query.sort:
+        if key.name not in allowed:
+            raise InvalidParameterValueError(f"Cannot sort on {key.name!r}", locator="sortBy")
+
+
+def coerce_id(value: Any, key_type: FieldType) -> Any | None:
+    """An id as the store's key type, or None when it cannot be one (so it matches nothing).
+
+    Ids often arrive as strings from URLs and XML; comparing '12' with an integer key would
+    silently match nothing (or fail in PostgreSQL), so they are converted here.
+    """
+    if key_type is FieldType.INTEGER:
+        if isinstance(value, bool):
+            return None
+        if isinstance(value, int):
+            return value
+        try:
+            return int(str(value).strip())
+        except ValueError:
+            return None
+    if key_type is FieldType.TEXT:
+        return str(value)
+    return value
+
+
+def coerce_ids(values: Iterable[Any], key_type: FieldType) -> list[Any]:
+    """`coerce_id` over many ids, dropping those that cannot match."""
+    out = []
+    for v in values:
+        c = coerce_id(v, key_type)
+        if c is not None:
+            out.append(c)
+    return out
+
+
+def coerce_value(f: Field, value: Any) -> Any:
+    """A value written to `f`, converted to its type; a value that cannot be one is a
+    `ConstraintError` (SQLite would otherwise store 'abc' in an INTEGER column without a word).
+    """
+    if value is None:
+        return None
+    try:
+        match f.type:
+            case FieldType.INTEGER:
+                if isinstance(value, bool):
+                    return int(value)
+                if isinstance(value, int):
+                    return value
+                if isinstance(value, float):
+                    if value.is_integer():
+                        return int(value)
+                    raise ValueError(value)
+                return int(str(value).strip())
+            case FieldType.REAL:
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    return float(value)
+                return float(str(value).strip())
+            case FieldType.BOOLEAN:
+                if isinstance(value, bool):
+                    return value
+                if isinstance(value, int) and value in (0, 1):
+                    return bool(value)
+                text = str(value).strip().lower()
+                if text in ("true", "1", "t", "yes"):
+                    return True
+                if text in ("false", "0", "f", "no"):
+                    return False
+                raise ValueError(value)
+            case FieldType.TEXT:
+                if isinstance(value, (bytes, bytearray)):
+                    raise ValueError(value)
+                return value if isinstance(value, str) else str(value)
+            case FieldType.DATE:
+                if isinstance(value, dt.datetime):
+                    return value.date()
+                if isinstance(value, dt.date):
+                    return value
+                return dt.date.fromisoformat(str(value).strip()[:10])
+            case FieldType.DATETIME:
+                if isinstance(value, dt.datetime):
+                    return value
+                if isinstance(value, dt.date):
+                    return dt.datetime(value.year, value.month, value.day)
+                return dt.datetime.fromisoformat(str(value).strip())
+            case FieldType.BINARY:
+                if isinstance(value, (bytes, bytearray, memoryview)):
+                    return bytes(value)
+                raise ValueError(value)
+    except (ValueError, TypeError, OverflowError):
+        pass
+    raise ConstraintError(
+        f"Value {str(value)[:80]!r} is not a valid {f.type.value} for {f.name!r}", locator=f.name
+    )
+
+
+def check_write_properties(schema: Schema, properties: Iterable[str]) -> dict[str, Field]:
+    """The fields a write names, all of which must exist (the key cannot be written)."""
+    by_name = {f.name: f for f in schema.fields}
+    out = {}
+    for name in properties:
+        if name not in by_name:
+            raise ConstraintError(f"Unknown property {name!r}", locator=name)
+        out[name] = by_name[name]
+    return out
+
+
+def promote_geometry(geometry: Any, geometry_type: str | None) -> Any:
+    """A single geometry written to a MULTI* column becomes a one-part multi geometry, as
+    clients routinely send a Polygon for a MultiPolygon layer."""
+    if geometry is None or geometry_type is None or not geometry_type.startswith("MULTI"):
+        return geometry
+    kind = shapely.get_type_id(geometry)
+    if kind == 0:  # Point
+        return shapely.MultiPoint([geometry])
+    if kind == 1:  # LineString
+        return shapely.MultiLineString([geometry])
+    if kind == 3:  # Polygon
+        return shapely.MultiPolygon([geometry])
+    return geometry
+
+
+@dataclass(frozen=True, slots=True)
+class FilterPlan:
+    """A filter split between the database (`sql`, `params`) and Python (`predicate`)."""
+
+    sql: str | None
+    params: tuple[Any, ...]
+    predicate: Predicate | None
+
+
+def plan_filter(
+    expression: Any | None,
+    names: Sequence[str],
+    dialect: str | None,
+    columns: dict[str, str],
+    id_column: str,
+    geometry_column: str | None,
+    srid: int | None,
+) -> FilterPlan:
+    """Check a filter's property names, push what translates into SQL for `dialect` ("sqlite",
+    "postgresql"; None: no SQL at all) and compile the rest into a Python predicate.
+    """
+    if expression is None:
+        return FilterPlan(None, (), None)
+    check_properties(expression, list(names))
+    if dialect is None:
+        return FilterPlan(None, (), to_predicate(expression))
+    colmap = ColumnMap(
+        columns=columns, id_column=id_column, geometry_column=geometry_column, srid=srid
+    )
+    sql_dialect = SqlDialect.SQLITE if dialect == "sqlite" else SqlDialect.POSTGRESQL
+    fragment, residual = split_sql(expression, sql_dialect, colmap)
+    predicate = to_predicate(residual) if residual is not None else None
+    if fragment is None:
+        return FilterPlan(None, (), predicate)
+    return FilterPlan(fragment.sql, tuple(fragment.params), predicate)
+
+
+def needs_python_stage(query: FeatureQuery, predicate: Predicate | None) -> bool:
+    """Whether rows must pass through `refine` (and paging move out of SQL)."""
+    return predicate is not None or query.bbox is not None
+
+
+def refine(
+    batches: Iterator[FeatureBatch],
+    sel: Selection,
+    bbox: BBox | None,
+    predicate: Predicate | None,
+    offset: int,
+    limit: int | None,
+) -> Iterator[FeatureBatch]:
+    """The Python stage: exact bbox intersection, residual filter, then offset/limit, which can
+    only be applied to rows that passed every test.
+
+    `batches` must carry every attribute in `sel.fetch` and the geometry when `sel.fetch_geometry`.
+    The upstream iterator is closed as soon as the limit is reached (or this generator is
+    abandoned), so that database cursors and pooled connections go back promptly.
+    """
+    box = shapely.box(*bbox) if bbox is not None else None
+    if box is not None:
+        shapely.prepare(box)
+    to_skip = max(offset, 0)
+    remaining = limit
+    try:
+        if remaining is not None and remaining <= 0:
+            return
+        for batch in batches:
+            n = len(batch)
+            if n == 0:
+                continue
+            mask = np.ones(n, dtype=bool)
+            if box is not None and batch.geometries is not None:
+                mask &= shapely.intersects(box, batch.geometries)
+            if predicate is not None:
+                names = list(batch.columns)
+                cols = [batch.columns[c] for c in names]
+                geoms = batch.geometries
+                for i in np.flatnonzero(mask):
+                    feature = Feature(
+                        batch.ids[i],
+                        None if geoms is None else geoms[i],
+                        {c: col[i] for c, col in zip(names, cols, strict=True)},
+                    )
+                    mask[i] = bool(predicate(feature))
+            index = np.flatnonzero(mask)
+            if to_skip:
+                skipped = min(to_skip, len(index))
+                index = index[skipped:]
+                to_skip -= skipped
+            if remaining is not None:
+                index = index[:remaining]
+                remaining -= len(index)
+            if len(index):
+                yield take(batch, index, sel)
+            if remaining is not None and remaining <= 0:
+                return
+    finally:
+        close = getattr(batches, "close", None)
+        if close is not None:
+            close()
+
+
+def take(batch: FeatureBatch, index: npt.NDArray[np.intp], sel: Selection) -> FeatureBatch:
+    """The rows `index` of `batch`, reduced to the selection's output."""
+    whole = len(index) == len(batch)
+    ids = batch.ids if whole else [batch.ids[i] for i in index]
+    geoms = None
+    if sel.output_geometry and batch.geometries is not None:
+        geoms = batch.geometries if whole else batch.geometries[index]
+    columns = {}
+    for name in sel.output:
+        col = batch.columns[name]
+        columns[name] = col if whole else [col[i] for i in index]
+    return FeatureBatch(ids, geoms, columns)
+
+
+def concat(batches: Sequence[FeatureBatch]) -> FeatureBatch | None:
+    """The rows of several batches as one (None when there are none)."""
+    if not batches:
+        return None
+    if len(batches) == 1:
+        return batches[0]
+    ids = [i for b in batches for i in b.ids]
+    geoms = None
+    if all(b.geometries is not None for b in batches):
+        geoms = np.concatenate([b.geometries for b in batches if b.geometries is not None])
+    columns = {name: [v for b in batches for v in b.columns[name]] for name in batches[0].columns}
+    return FeatureBatch(ids, geoms, columns)
+
+
+def first_feature(batches: Iterator[FeatureBatch]) -> Feature | None:
+    """The first feature of a result, closing the stream right after."""
+    try:
+        for batch in batches:
+            for feature in batch.rows():
+                return feature
+        return None
+    finally:
+        close = getattr(batches, "close", None)
+        if close is not None:
+            close()

@@ -1,0 +1,255 @@
+"""Shapefile, GeoJSON and FlatGeobuf layers, read-only, through pyogrio's raw (numpy) API.
+
+pyogrio's `where` is an SQL string, so request values never go into it: filters are evaluated in
+Python. Only the bbox (numbers) is pushed to OGR, followed by an exact shapely test. Each read
+opens the file again, which keeps the source safe to call from many threads.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyogrio
+import pyogrio.raw
+import shapely
+from pyogrio.errors import DataLayerError, DataSourceError, FeatureError
+
+from ogcserve.sources._query import (
+    Selection,
+    check_sort,
+    coerce_ids,
+    count_selection,
+    first_feature,
+    plan_filter,
+    refine,
+    selection,
+)
+from ogcserve.sources.base import (
+    BBox,
+    Feature,
+    FeatureBatch,
+    FeatureQuery,
+    Field,
+    FieldType,
+    ReadOnlySourceError,
+    Schema,
+    SortKey,
+    SourceError,
+    SourceUnavailableError,
+    Transaction,
+)
+
+
+def _field_type(dtype: str) -> FieldType:
+    if dtype.startswith(("int", "uint")):
+        return FieldType.INTEGER
+    if dtype.startswith("float"):
+        return FieldType.REAL
+    if dtype == "bool":
+        return FieldType.BOOLEAN
+    if dtype == "datetime64[D]":
+        return FieldType.DATE
+    if dtype.startswith("datetime64"):
+        return FieldType.DATETIME
+    return FieldType.TEXT
+
+
+def _values(array: Any, kind: FieldType) -> list[Any]:
+    values: list[Any] = array.tolist()
+    if kind is FieldType.REAL:
+        # OGR nulls come back as NaN in float columns; the other backends give None.
+        return [None if v != v else v for v in values]
+    return values
+
+
+class OGRSource:
+    """One layer of a vector file, read-only; feature ids are OGR FIDs."""
+
+    def __init__(self, path: str | os.PathLike[str], layer: str | None = None) -> None:
+        self._path = Path(path)
+        self._layer = layer
+        if not self._path.exists():
+            raise SourceUnavailableError(f"Vector file not found: {self._path}")
+        try:
+            info = pyogrio.read_info(self._path, layer=layer)
+        except (DataSourceError, DataLayerError) as exc:
+            what = f"layer {layer!r} of {self._path.name}" if layer else self._path.name
+            raise SourceUnavailableError(f"Cannot open {what}: {exc}") from None
+        names = [str(n) for n in info["fields"]]
+        fields = tuple(
+            Field(n, _field_type(str(d))) for n, d in zip(names, info["dtypes"], strict=True)
+        )
+        key = str(info.get("fid_column") or "") or ("fid" if "fid" not in names else "ogc_fid")
+        geometry_type = info.get("geometry_type")
+        geometry_field: str | None = None
+        if geometry_type:
+            geometry_field = str(info.get("geometry_name") or "") or "geometry"
+        kind = str(geometry_type).upper() if geometry_type else None
+        if kind in ("UNKNOWN", "GEOMETRY"):
+            kind = None
+        self._schema = Schema(key, fields, geometry_field, kind)
+        self._types = {f.name: f.type for f in fields}
+        self._crs = str(info.get("crs") or "")
+        self._features = int(info.get("features") or -1)
+        bounds = info.get("total_bounds")
+        self._extent: BBox | None = None
+        if bounds is not None and np.isfinite(bounds).all():
+            self._extent = (
+                float(bounds[0]),
+                float(bounds[1]),
+                float(bounds[2]),
+                float(bounds[3]),
+            )
+
+    def schema(self) -> Schema:
+        """The layer's attributes; the key is the OGR FID."""
+        return self._schema
+
+    def crs(self) -> str:
+        """The layer's CRS as OGR reports it ('EPSG:4326' when it has an EPSG code)."""
+        return self._crs
+
+    def extent(self) -> BBox | None:
+        """The layer's extent as read when the source opened."""
+        return self._extent
+
+    def _read(
+        self,
+        fetch: tuple[str, ...],
+        geometry: bool,
+        bbox: BBox | None,
+        fids: list[int] | None,
+        skip: int = 0,
+        limit: int | None = None,
+    ) -> FeatureBatch:
+        """One pyogrio read as a batch (values as Python objects, geometries decoded)."""
+        kwargs: dict[str, Any] = {
+            "layer": self._layer,
+            "columns": list(fetch),
+            "read_geometry": geometry and self._schema.geometry_field is not None,
+            "return_fids": True,
+        }
+        if fids is not None:
+            kwargs["fids"] = np.asarray(fids, dtype=np.int64)
+        else:
+            if bbox is not None:
+                kwargs["bbox"] = tuple(float(v) for v in bbox)
+            if skip:
+                kwargs["skip_features"] = skip
+            if limit is not None:
+                kwargs["max_features"] = limit
+        try:
+            meta, fid_array, wkb, field_data = pyogrio.raw.read(self._path, **kwargs)
+        except FeatureError:
+            if fids is None:
+                raise
+            # An unknown FID fails the whole read: keep the ones that exist instead.
+            whole = self._read(fetch, geometry, None, None)
+            keep = np.flatnonzero(np.isin(np.asarray(whole.ids, dtype=np.int64), fids))
+            return _take_all(whole, keep)
+        except (DataSourceError, DataLayerError) as exc:
+            raise SourceError(f"Cannot read {self._path.name}: {exc}") from None
+        names = [str(n) for n in meta["fields"]]
+        columns = {n: _values(a, self._types[n]) for n, a in zip(names, field_data, strict=True)}
+        geometries = None
+        if wkb is not None:
+            geometries = shapely.from_wkb(wkb, on_invalid="warn")
+        return FeatureBatch([int(f) for f in fid_array], geometries, columns)
+
+    def _stream(self, query: FeatureQuery, batch_size: int, count: bool) -> Iterator[FeatureBatch]:
+        schema = self._schema
+        check_sort(schema, query)
+        plan = plan_filter(query.filter, schema.field_names(), None, {}, "", None, None)
+        predicate = plan.predicate
+        sel: Selection = (
+            count_selection(schema, query, predicate is not None)
+            if count
+            else selection(schema, query, predicate is not None)
+        )
+        sort = () if count else query.sort
+        fids = None
+        if query.ids is not None:
+            fids = coerce_ids(query.ids, FieldType.INTEGER)
+            if not fids:
+                return iter(())
+        fetch = tuple(dict.fromkeys([*sel.fetch, *(k.name for k in sort if k.name != schema.key)]))
+        python_paging = bool(predicate is not None or query.bbox is not None or sort or fids)
+        if python_paging:
+            data = self._read(fetch, sel.fetch_geometry, query.bbox, fids)
+        else:
+            data = self._read(fetch, sel.fetch_geometry, None, None, query.offset, query.limit)
+        if sort:
+            data = _take_all(data, _sort_order(data, sort, schema.key))
+        chunks = _chunks(data, max(batch_size, 1))
+        if not python_paging:
+            return (_take_all(b, np.arange(len(b)), sel) for b in chunks)
+        offset, limit = (0, None) if count else (query.offset, query.limit)
+        return refine(chunks, sel, query.bbox, predicate, offset, limit)
+
+    def query(self, query: FeatureQuery, batch_size: int = 1000) -> Iterator[FeatureBatch]:
+        """Matching features in batches (one file read per query; the OGR formats served this
+        way are small enough for it)."""
+        return self._stream(query, batch_size, count=False)
+
+    def count(self, query: FeatureQuery) -> int:
+        """How many features match (the layer's own count when nothing filters)."""
+        unfiltered = query.bbox is None and query.filter is None and query.ids is None
+        if unfiltered and self._features >= 0:
+            return self._features
+        return sum(len(b) for b in self._stream(query, 10_000, count=True))
+
+    def get(self, fid: Any, query: FeatureQuery | None = None) -> Feature | None:
+        """One feature by FID (None when absent or excluded by `query`)."""
+        base = query or FeatureQuery()
+        one = FeatureQuery(
+            bbox=base.bbox,
+            filter=base.filter,
+            properties=base.properties,
+            with_geometry=base.with_geometry,
+            ids=(fid,),
+            limit=1,
+        )
+        return first_feature(self.query(one, 1))
+
+    def transaction(self) -> AbstractContextManager[Transaction]:
+        """OGR files are served read-only."""
+        raise ReadOnlySourceError(f"{self._path.name} is read-only")
+
+    def close(self) -> None:
+        """Nothing stays open between reads."""
+
+
+def _take_all(batch: FeatureBatch, index: Any, sel: Selection | None = None) -> FeatureBatch:
+    names = list(batch.columns) if sel is None else list(sel.output)
+    geometries = batch.geometries
+    if sel is not None and not sel.output_geometry:
+        geometries = None
+    return FeatureBatch(
+        [batch.ids[i] for i in index],
+        None if geometries is None else geometries[index],
+        {n: [batch.columns[n][i] for i in index] for n in names},
+    )
+
+
+def _chunks(batch: FeatureBatch, size: int) -> Iterator[FeatureBatch]:
+    for start in range(0, len(batch), size):
+        yield _take_all(batch, np.arange(start, min(start + size, len(batch))))
+
+
+def _sort_order(batch: FeatureBatch, sort: tuple[SortKey, ...], key: str) -> list[int]:
+    """Row order for `sort` (then the FID), nulls last, as SQL backends order by default."""
+    order = list(range(len(batch)))
+    order.sort(key=lambda i: batch.ids[i])
+    # Stable sorts from the last key to the first give the multi-key order.
+    for k in reversed(sort):
+        values = batch.ids if k.name == key else batch.columns[k.name]
+        present = [i for i in order if values[i] is not None]
+        missing = [i for i in order if values[i] is None]
+        present.sort(key=lambda i: values[i], reverse=k.descending)
+        order = present + missing
+    return order

@@ -1,0 +1,260 @@
+"""PostGISSource against a real server (OGCSERVE_TEST_POSTGIS), skipped when it is not set."""
+
+from __future__ import annotations
+
+import gc
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import shapely
+
+from ogcserve.errors import InvalidParameterValueError
+from ogcserve.sources.base import (
+    ConstraintError,
+    Feature,
+    FeatureBatch,
+    FeatureQuery,
+    FeatureSource,
+    FieldType,
+    SortKey,
+    SourceError,
+    SourceUnavailableError,
+)
+from ogcserve.sources.geopackage import GeoPackageSource
+
+DSN = os.environ.get("OGCSERVE_TEST_POSTGIS")
+
+pytestmark = [
+    pytest.mark.postgis,
+    pytest.mark.skipif(not DSN, reason="OGCSERVE_TEST_POSTGIS is not set"),
+]
+
+
+def collect(batches: Any) -> FeatureBatch:
+    ids: list[Any] = []
+    geoms: list[Any] = []
+    columns: dict[str, list[Any]] = {}
+    for b in batches:
+        ids.extend(b.ids)
+        if b.geometries is not None:
+            geoms.extend(b.geometries)
+        for k, v in b.columns.items():
+            columns.setdefault(k, []).extend(v)
+    return FeatureBatch(ids, np.array(geoms, dtype=object) if geoms else None, columns)
+
+
+@pytest.fixture
+def src(pg_tables: dict[str, str]) -> Iterator[Any]:
+    from ogcserve.sources.postgis import PostGISSource
+
+    assert DSN is not None
+    source = PostGISSource(DSN, pg_tables["countries"], pool_size=2)
+    yield source
+    source.close()
+
+
+@pytest.fixture
+def gpkg(demo_gpkg: Path) -> Iterator[GeoPackageSource]:
+    source = GeoPackageSource(demo_gpkg, "countries")
+    yield source
+    source.close()
+
+
+def test_schema_crs_extent_count(src: Any) -> None:
+    assert isinstance(src, FeatureSource)
+    schema = src.schema()
+    assert schema.key == "fid"
+    assert schema.geometry_field == "geom"
+    assert schema.geometry_type == "MULTIPOLYGON"
+    types = {f.name: f.type for f in schema.fields}
+    assert types == {
+        "pop_est": FieldType.REAL,
+        "continent": FieldType.TEXT,
+        "name": FieldType.TEXT,
+        "iso_a3": FieldType.TEXT,
+        "gdp_md_est": FieldType.INTEGER,
+        "founded": FieldType.DATE,
+        "area": FieldType.REAL,
+    }
+    assert not next(f for f in schema.fields if f.name == "name").nullable
+    assert src.crs() == "EPSG:4326"
+    extent = src.extent()
+    assert extent is not None
+    assert extent == pytest.approx((-180, -90, 180, 83.6), abs=1.0)
+    assert src.count(FeatureQuery()) == 177
+
+
+def test_values_are_python_types(src: Any) -> None:
+    feature = src.get(1)
+    assert feature is not None
+    assert str(feature.properties["founded"]) == "1990-10-03"
+    assert feature.properties["area"] == 357.5 and isinstance(feature.properties["area"], float)
+    assert feature.geometry.geom_type == "MultiPolygon"
+
+
+def test_bbox_matches_shapely_and_geopackage(src: Any, gpkg: GeoPackageSource) -> None:
+    bbox = (0.0, 40.0, 20.0, 55.0)
+    everything = collect(src.query(FeatureQuery()))
+    assert everything.geometries is not None
+    expected = {
+        fid
+        for fid, g in zip(everything.ids, everything.geometries, strict=True)
+        if g.intersects(shapely.box(*bbox))
+    }
+    result = collect(src.query(FeatureQuery(bbox=bbox), batch_size=7))
+    assert set(result.ids) == expected
+    assert set(collect(gpkg.query(FeatureQuery(bbox=bbox))).ids) == expected
+    assert src.count(FeatureQuery(bbox=bbox)) == len(expected)
+
+
+def test_sort_limit_offset_properties(src: Any) -> None:
+    sort = (SortKey("pop_est", descending=True),)
+    top = collect(src.query(FeatureQuery(sort=sort, limit=3, properties=("name",))))
+    assert top.columns == {"name": ["China", "India", "United States of America"]}
+    page = collect(src.query(FeatureQuery(sort=sort, limit=2, offset=1, with_geometry=False)))
+    assert page.columns["name"] == ["India", "United States of America"]
+    assert page.geometries is None
+    with pytest.raises(InvalidParameterValueError):
+        src.query(FeatureQuery(properties=("nope",)))
+    with pytest.raises(InvalidParameterValueError):
+        src.query(FeatureQuery(sort=(SortKey('name"; DROP TABLE x; --'),)))
+
+
+def test_ids_get_subsets(src: Any) -> None:
+    assert sorted(collect(src.query(FeatureQuery(ids=(3, "5", "x")))).ids) == [3, 5]
+    assert src.get(99999) is None
+    assert src.get("1; DROP TABLE countries") is None
+    q = FeatureQuery(subsets=("continent = 'Europe'", "name LIKE 'F%'"))
+    names = collect(src.query(q)).columns["name"]
+    assert "France" in names and all(n.startswith("F") for n in names)
+    assert src.count(q) == len(names)
+    assert src.get(1, FeatureQuery(subsets=("false",))) is None
+
+
+def test_sql_payload_values_never_break_the_table(src: Any) -> None:
+    payload = "x'); DROP TABLE countries; --"
+    with src.transaction() as tx:
+        (fid,) = tx.insert([Feature(None, None, {"name": payload})])
+        tx.update(fid, {"continent": payload})
+    feature = src.get(fid)
+    assert feature is not None
+    assert feature.properties["name"] == payload == feature.properties["continent"]
+    with src.transaction() as tx:
+        assert tx.delete([fid]) == 1
+    assert src.count(FeatureQuery()) == 177
+
+
+def test_transaction_commit(src: Any) -> None:
+    poly = shapely.box(-30, -30, -29, -29)
+    with src.transaction() as tx:
+        ids = tx.insert([Feature(None, poly, {"name": "Atlantis", "gdp_md_est": "42"})])
+        assert ids[0] > 1000
+        seen = tx.get(ids[0])
+        assert seen is not None and seen.properties["gdp_md_est"] == 42
+        tx.update(ids[0], {"pop_est": 1.5}, shapely.box(-31, -31, -30, -30))
+    feature = src.get(ids[0])
+    assert feature is not None
+    assert feature.geometry.equals(shapely.MultiPolygon([shapely.box(-31, -31, -30, -30)]))
+    assert feature.properties["pop_est"] == 1.5
+    assert collect(src.query(FeatureQuery(bbox=(-30.8, -30.8, -30.6, -30.6)))).ids == ids
+    with src.transaction() as tx:
+        assert tx.delete(ids) == 1
+    assert src.get(ids[0]) is None
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        Feature(None, None, {"continent": "no name"}),  # NOT NULL
+        Feature(None, None, {"name": "x", "iso_a3": "TOO LONG"}),  # varchar(3)
+        Feature(None, None, {"name": "x", "gdp_md_est": "abc"}),  # type
+        Feature(1, None, {"name": "duplicate"}),  # unique key
+    ],
+)
+def test_constraint_violation_rolls_back_everything(src: Any, bad: Feature) -> None:
+    before = collect(src.query(FeatureQuery(sort=(SortKey("fid"),))))
+    with pytest.raises(ConstraintError) as info, src.transaction() as tx:
+        tx.insert([Feature(None, shapely.box(0, 0, 1, 1), {"name": "first"})])
+        tx.update(3, {"name": "changed"})
+        tx.delete([4])
+        tx.insert([bad])
+    assert info.value.message
+    after = collect(src.query(FeatureQuery(sort=(SortKey("fid"),))))
+    assert after.ids == before.ids
+    assert after.columns == before.columns
+
+
+def test_missing_table_and_database(pg_tables: dict[str, str]) -> None:
+    from ogcserve.sources.postgis import PostGISSource
+
+    assert DSN is not None
+    missing = PostGISSource(DSN, "no_such_table_xyz")
+    with pytest.raises(SourceUnavailableError, match="no_such_table_xyz"):
+        missing.schema()
+    missing.close()
+    wrong_geom = PostGISSource(DSN, pg_tables["countries"], geometry="nope")
+    with pytest.raises(SourceUnavailableError, match="nope"):
+        wrong_geom.schema()
+    wrong_geom.close()
+
+
+def test_bad_subset_is_a_source_error(src: Any) -> None:
+    with pytest.raises(SourceError):
+        collect(src.query(FeatureQuery(subsets=("no_such_column = 1",))))
+    # The connection went back to the pool in a usable state.
+    assert src.count(FeatureQuery()) == 177
+
+
+def test_abandoned_streams_return_connections(pg_tables: dict[str, str]) -> None:
+    from ogcserve.sources.postgis import PostGISSource
+
+    assert DSN is not None
+    source = PostGISSource(DSN, pg_tables["big"], pool_size=2)
+    try:
+        for _ in range(5):  # more streams than connections: each must be given back
+            stream = source.query(FeatureQuery(), batch_size=100)
+            assert len(next(stream)) == 100
+            stream.close()
+        for _ in range(5):  # dropped without close(): collected, and the finally still runs
+            stream = source.query(FeatureQuery(), batch_size=100)
+            next(stream)
+            del stream
+            gc.collect()
+        first = collect(source.query(FeatureQuery(limit=10, with_geometry=False)))
+        assert len(first) == 10
+        pool = source._pool
+        assert pool is not None
+        assert pool.get_stats().get("pool_available", 0) >= 1
+    finally:
+        source.close()
+
+
+def _rss_kib() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def test_streaming_large_table_in_constant_memory(pg_tables: dict[str, str]) -> None:
+    from ogcserve.sources.postgis import PostGISSource
+
+    assert DSN is not None
+    source = PostGISSource(DSN, pg_tables["big"], pool_size=1)
+    try:
+        stream = source.query(FeatureQuery(), batch_size=5000)
+        total = len(next(stream))
+        start = _rss_kib()
+        peak = start
+        for batch in stream:
+            total += len(batch)
+            peak = max(peak, _rss_kib())
+        assert total == 200_000
+        assert (peak - start) < 100 * 1024, f"RSS grew by {(peak - start) // 1024} MiB"
+    finally:
+        source.close()
