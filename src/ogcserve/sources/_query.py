@@ -222,7 +222,8 @@ def plan_filter(
     geometry_column: str | None,
     srid: int | None,
 ) -> FilterPlan:
-    """Check a filter's property names, push what translates into SQL for `dialect` ("sqlite",
+    """Check a filter's property names (`names`: attributes and the geometry field), push what
+    translates into SQL for `dialect` ("sqlite",
     "postgresql"; None: no SQL at all) and compile the rest into a Python predicate.
     """
     if expression is None:

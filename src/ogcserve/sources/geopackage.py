@@ -328,7 +328,7 @@ class GeoPackageSource:
         names = t.schema.field_names()
         return plan_filter(
             query.filter,
-            names,
+            [*names, *([t.schema.geometry_field] if t.schema.geometry_field else [])],
             "sqlite",
             {n: quote(n) for n in names},
             quote(t.schema.key),

@@ -138,6 +138,16 @@ class PostGISSource:
             if self._closed:
                 raise SourceError(f"PostGIS source {self._table_arg!r} is closed")
             if self._pool is None:
+                # One direct attempt first: the pool would retry quietly until its timeout,
+                # while this fails at once with the server's reason (refused, no database...).
+                try:
+                    psycopg.connect(self._dsn, connect_timeout=10).close()
+                except psycopg.Error as exc:
+                    reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else ""
+                    raise SourceUnavailableError(
+                        f"Cannot connect to {_describe(self._dsn)} for table"
+                        f" {self._table_arg!r}: {reason}"
+                    ) from None
                 pool = ConnectionPool(
                     self._dsn,
                     min_size=1,
@@ -325,7 +335,7 @@ class PostGISSource:
         geometry = t.schema.geometry_field
         return plan_filter(
             query.filter,
-            names,
+            [*names, *([t.schema.geometry_field] if t.schema.geometry_field else [])],
             "postgresql",
             {n: sql.Identifier(n).as_string(None) for n in names},
             sql.Identifier(t.schema.key).as_string(None),

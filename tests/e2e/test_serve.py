@@ -1,0 +1,88 @@
+"""A real `ogcserve serve` process with two workers, spoken to over HTTP."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "plugins"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def base_url() -> Iterator[str]:
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("QGIS_PLUGINPATH",)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ogcserve", "serve", "--port", str(port), "--workers", "2",
+         "--plugins", str(EXAMPLES), "--log-level", "warning"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                out = process.stdout.read().decode() if process.stdout else ""
+                pytest.fail(f"server did not start:\n{out}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_health_lists_the_demo_project(base_url: str) -> None:
+    assert httpx.get(f"{base_url}/health").json()["projects"] == ["demo"]
+
+
+def test_plugins_are_loaded_in_each_worker(base_url: str) -> None:
+    # several requests land on both workers; each must answer with the plugins loaded
+    for _ in range(10):
+        response = httpx.get(f"{base_url}/ows?SERVICE=HELLO")
+        assert response.status_code == 200 and response.text == "HelloServer!"
+    report = httpx.get(f"{base_url}/-/plugins").json()
+    names = {p["name"]: p["status"] for p in report["plugins"]}
+    assert names == {"hello": "loaded", "params": "loaded", "role_access": "loaded",
+                     "echo_service": "loaded"}
+
+
+def test_streamed_response_is_chunked(base_url: str) -> None:
+    with httpx.stream("GET", f"{base_url}/ows?SERVICE=ECHO&REQUEST=Count&N=500") as response:
+        assert response.headers.get("transfer-encoding") == "chunked"
+        assert "content-length" not in response.headers
+        text = "".join(response.iter_text())
+    assert text.count("\n") == 501 and text.endswith("end\n")
+
+
+def test_errors_over_http(base_url: str) -> None:
+    response = httpx.get(f"{base_url}/ows?SERVICE=WMS&VERSION=1.3.0&REQUEST=Nope")
+    assert response.status_code == 400 and "OperationNotSupported" in response.text
+    assert httpx.get(f"{base_url}/echo/x").json() == {"word": "x"}
+
+
+def test_client_disconnect_mid_stream_leaves_the_worker_serving(base_url: str) -> None:
+    with httpx.stream("GET", f"{base_url}/ows?SERVICE=ECHO&REQUEST=Count&N=10000") as response:
+        next(response.iter_bytes())
+    for _ in range(4):
+        assert httpx.get(f"{base_url}/health").status_code == 200
