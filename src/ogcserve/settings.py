@@ -16,7 +16,8 @@ class Settings(BaseSettings):
 
     projects: list[Path] = Field(default_factory=list, description="Project files to serve")
     plugin_paths: list[Path] = Field(
-        default_factory=list, description="Folders holding plugin folders (also OGCSERVE_PLUGINPATH)"
+        default_factory=list,
+        description="Folders holding plugin folders (besides OGCSERVE_PLUGINPATH)",
     )
     plugins: list[str] = Field(
         default_factory=list, description="Dotted paths of plugin setup callables (module:func)"

@@ -19,8 +19,8 @@ from ogcserve.plugins import (
     AccessControlFilter,
     CacheKind,
     LayerPermissions,
-    Service,
     ServerInterface,
+    Service,
 )
 from ogcserve.projects import Layer
 from ogcserve.server import Server
@@ -234,7 +234,7 @@ class LayerList(Service):
         self.runs += 1
         layers = ctx.server.data.readable_layers(ctx, ctx.project)  # type: ignore[arg-type]
         ctx.response.set_header("Content-Type", "text/plain")
-        ctx.response.write(",".join(sorted(l.name for l in layers)))
+        ctx.response.write(",".join(sorted(layer.name for layer in layers)))
 
     def cache_kind(self, ctx: RequestContext) -> CacheKind:
         return CacheKind.DOCUMENT

@@ -13,8 +13,8 @@ from ogcserve.plugins import (
     CacheFilter,
     LayerPermissions,
     RequestFilter,
-    Service,
     ServerInterface,
+    Service,
 )
 from ogcserve.testing import call, make_server
 

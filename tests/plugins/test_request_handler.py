@@ -7,7 +7,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ogcserve.context import RequestContext
-from ogcserve.plugins import RequestFilter, Service, ServerInterface
+from ogcserve.plugins import RequestFilter, ServerInterface, Service
 from ogcserve.testing import call, make_server
 
 

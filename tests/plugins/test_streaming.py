@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ogcserve.context import RequestContext
-from ogcserve.plugins import RequestFilter, Service, ServerInterface
+from ogcserve.plugins import RequestFilter, ServerInterface, Service
 from ogcserve.testing import call, client, make_server
 
 

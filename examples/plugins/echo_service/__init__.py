@@ -9,7 +9,7 @@ import json
 
 from ogcserve.context import RequestContext
 from ogcserve.errors import InvalidParameterValueError, OperationNotSupportedError
-from ogcserve.plugins import Service, ServerInterface
+from ogcserve.plugins import ServerInterface, Service
 
 
 class EchoService(Service):

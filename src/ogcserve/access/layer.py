@@ -19,6 +19,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pyproj import Transformer
+
 from ogcserve.errors import (
     FilterError,
     InvalidParameterValueError,
@@ -165,7 +167,7 @@ class AccessLayer:
 
     def fingerprint(self, ctx: RequestContext, project: Project) -> str:
         """A digest of the caller's rights on `project`: cache entries are keyed on it."""
-        return ctx.access.fingerprint(project.walk(), lambda l: self._field_names(ctx, l))
+        return ctx.access.fingerprint(project.walk(), lambda layer: self._field_names(ctx, layer))
 
     # --- writes -------------------------------------------------------------------------
 
@@ -224,14 +226,18 @@ class AccessLayer:
     def _feature_source(self, ctx: RequestContext, layer: Layer) -> FeatureSource:
         source = self._source(ctx, layer)
         if isinstance(source, CoverageSource):
-            raise InvalidParameterValueError(f"{layer.name!r} is a raster layer", locator=layer.name)
+            raise InvalidParameterValueError(
+                f"{layer.name!r} is a raster layer", locator=layer.name
+            )
         return source
 
     def _coverage(self, ctx: RequestContext, layer: Layer) -> CoverageSource:
         self._require(ctx, layer, "can_read")
         source = self._source(ctx, layer)
         if not isinstance(source, CoverageSource):
-            raise InvalidParameterValueError(f"{layer.name!r} is a vector layer", locator=layer.name)
+            raise InvalidParameterValueError(
+                f"{layer.name!r} is a vector layer", locator=layer.name
+            )
         return source
 
     def _schema(self, ctx: RequestContext, layer: Layer) -> Schema:
@@ -386,7 +392,5 @@ def _parse_rule(text: str) -> Expression:
 def _transform_bbox(bbox: BBox, from_crs: str, to_crs: str) -> BBox:
     if from_crs == to_crs:
         return bbox
-    from pyproj import Transformer
-
     transformer = Transformer.from_crs(from_crs, to_crs, always_xy=True)
-    return transformer.transform_bounds(*bbox, densify_pts=21)  # type: ignore[no-any-return]
+    return transformer.transform_bounds(*bbox, densify_pts=21)

@@ -34,7 +34,7 @@ class PayloadTooLargeError(ServiceError):
     status = 413
 
 
-class _StreamBroken(Exception):
+class _StreamBrokenError(Exception):
     """Raised to the ASGI server so that it drops a connection whose response broke off."""
 
 
@@ -49,7 +49,7 @@ class _AsgiSink:
     def _relay(self, message: dict[str, Any]) -> None:
         if self.disconnected.is_set():
             raise ClientDisconnectedError("the client went away")
-        anyio.from_thread.run(self._send, message)
+        anyio.from_thread.run(self._send, message)  # type: ignore[arg-type]
 
     def start(self, status: int, headers: list[tuple[str, str]]) -> None:
         self._relay({
@@ -147,7 +147,7 @@ class PipelineEndpoint:
             await anyio.to_thread.run_sync(pipeline.handle, self.server, request, sink, error)
             tasks.cancel_scope.cancel()
         if sink.aborted:
-            raise _StreamBroken("the response broke off after it started; see the log")
+            raise _StreamBrokenError("the response broke off after it started; see the log")
 
 
 def asgi_app(server: Server) -> Starlette:

@@ -24,6 +24,7 @@ __all__ = [
     "Hook",
     "LayerPermissions",
     "RequestContext",
+    "RequestFilter",
     "Route",
     "ServerInterface",
     "Service",

@@ -108,13 +108,15 @@ class RequestAccess:
 
     def expressions(self, layer: Layer) -> tuple[str, ...]:
         """Every non-empty filter expression (to be ANDed)."""
-        return self._once("expressions", layer, lambda: self._strings(
-            "layer_filter_expression", layer))  # type: ignore[no-any-return]
+        result: tuple[str, ...] = self._once(
+            "expressions", layer, lambda: self._strings("layer_filter_expression", layer))
+        return result
 
     def subset_strings(self, layer: Layer) -> tuple[str, ...]:
         """Every non-empty subset string (to be ANDed)."""
-        return self._once("subsets", layer, lambda: self._strings(
-            "layer_filter_subset_string", layer))  # type: ignore[no-any-return]
+        result: tuple[str, ...] = self._once(
+            "subsets", layer, lambda: self._strings("layer_filter_subset_string", layer))
+        return result
 
     def attributes(self, layer: Layer, attributes: Iterable[str]) -> tuple[str, ...]:
         """The attribute list passed through every filter in turn."""

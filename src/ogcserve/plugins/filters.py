@@ -1,11 +1,11 @@
 """Request filters: code that runs at fixed points of every request (see pipeline.py).
 
-| hook                   | when                                                   | `False` means           |
-|------------------------|--------------------------------------------------------|-------------------------|
-| `on_request_ready`     | parameters parsed, before cache, project and service   | stop later filters      |
-| `on_project_ready`     | project resolved, before the service                   | stop later filters      |
-| `on_send_response`     | each time a streaming service flushes a chunk          | stop, and hold the chunk|
-| `on_response_complete` | service done, before the final flush                   | stop later filters      |
+| hook                   | when                                         | `False` means          |
+|------------------------|----------------------------------------------|------------------------|
+| `on_request_ready`     | parameters parsed; before project and service| stop later filters     |
+| `on_project_ready`     | project resolved, before the service         | stop later filters     |
+| `on_send_response`     | each time a streaming service flushes        | stop; hold the chunk   |
+| `on_response_complete` | service done, before the final flush         | stop later filters     |
 
 `None` or `True` lets lower-priority filters run.
 """

@@ -21,8 +21,9 @@ import logging
 import os
 import sys
 import traceback
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,7 +53,7 @@ class PluginRecord:
     instance: Any = field(default=None, repr=False)  # what serverClassFactory returned, kept alive
 
 
-def plugin_folders(explicit: Iterable[Path], environ: os._Environ[str] | dict[str, str]) -> list[Path]:
+def plugin_folders(explicit: Iterable[Path], environ: Mapping[str, str]) -> list[Path]:
     """Plugin paths in priority order: explicit ones, OGCSERVE_PLUGINPATH, QGIS_PLUGINPATH."""
     paths = list(explicit)
     for variable in ("OGCSERVE_PLUGINPATH", "QGIS_PLUGINPATH"):
@@ -83,7 +84,7 @@ def load_plugins(
                                   ep.load, "setup", interface))
     for origin, path in dotted:
         records.append(_start(server, PluginRecord(path, origin, path),
-                              lambda p=path: _import_callable(p), "setup", interface))
+                              partial(_import_callable, path), "setup", interface))
     return records
 
 
@@ -143,7 +144,7 @@ def _start(
     what: str,
     interface: InterfaceFactory,
 ) -> PluginRecord:
-    """Import (via `load`) and call the plugin's entry function; undo its registrations on failure."""
+    """Import (via `load`) and call the plugin's entry; on failure undo its registrations."""
     try:
         entry = load()
     except BaseException as error:  # a plugin's import may even call sys.exit
@@ -178,9 +179,7 @@ def _warn(record: PluginRecord, message: str) -> None:
 
 def _unregister(server: Server, owner: str) -> None:
     for registry in (server.filters, server.access_controls, server.caches):
-        for entry in list(registry):
-            if entry.owner == owner:
-                registry.remove(entry.item)  # type: ignore[arg-type]
+        registry.remove_owner(owner)
 
 
 def _hook_typos(server: Server, owner: str) -> Iterator[str]:

@@ -69,6 +69,11 @@ class PriorityList(Generic[T]):
         with self._lock:
             self._ordered = tuple(r for r in self._ordered if r.item is not item)
 
+    def remove_owner(self, owner: str) -> None:
+        """Unregister everything a plugin registered (it failed to start)."""
+        with self._lock:
+            self._ordered = tuple(r for r in self._ordered if r.owner != owner)
+
     def replace(self, by_priority: dict[int, list[T]], owner: str = "ogcserve") -> None:
         """Replace everything (QGIS `setFilters`): list order within a priority is call order."""
         with self._lock:

@@ -1,4 +1,4 @@
-"""The seam every data backend implements: `FeatureSource` for vectors, `CoverageSource` for rasters.
+"""The seam every data backend implements: `FeatureSource` (vectors), `CoverageSource` (rasters).
 
 Only the access layer (`ogcserve.access`) opens sources and calls these methods; services ask the
 access layer, which applies the caller's rights before any feature leaves the source.

@@ -28,7 +28,7 @@ def service_exception_report(error: ServiceError, version: str) -> tuple[bytes, 
         content_type = "application/vnd.ogc.se_xml; charset=utf-8"
     else:
         root = etree.Element(f"{{{OGC_NS}}}ServiceExceptionReport", version=version,
-                             nsmap={None: OGC_NS, "xsi": XSI})
+                             nsmap={None: OGC_NS, "xsi": XSI})  # type: ignore[dict-item]
         root.set(f"{{{XSI}}}schemaLocation", f"{OGC_NS} {_SCHEMAS.get(version, _SCHEMAS['1.3.0'])}")
         content_type = "text/xml; charset=utf-8"
     exception = etree.SubElement(root, f"{{{OGC_NS}}}ServiceException" if version != "1.1.1"
