@@ -32,8 +32,8 @@ from ogcserve.plugins import (
     AccessControlFilter,
     LayerPermissions,
     RequestContext,
-    Service,
     ServerInterface,
+    Service,
 )
 from ogcserve.plugins.filters import RequestFilter
 from ogcserve.projects import Layer

@@ -44,6 +44,38 @@ class RequestContext:
         """True once `set_service_exception` was called."""
         return self.service_error is not None
 
+    def parameter(self, key: str, default: str = "") -> str:
+        """One request parameter (case-insensitive key)."""
+        return self.request.params.get(key, default)
+
+    def set_parameter(self, key: str, value: str) -> None:
+        """Add or replace a parameter (empty keys or values are ignored, as in QGIS)."""
+        if key and value:
+            self.request.params[key] = value
+
+    def remove_parameter(self, key: str) -> None:
+        """Drop a parameter if present."""
+        self.request.params.pop(key, None)
+
+    def parameter_map(self) -> dict[str, str]:
+        """Every parameter, keys upper-cased."""
+        return dict(self.request.params)
+
+    @property
+    def format(self) -> str:
+        """INFO_FORMAT if given, else FORMAT shortened to PNG, JPG, SVG, PDF, ... (as QGIS)."""
+        info = self.request.params.get("INFO_FORMAT", "")
+        if info:
+            return info
+        value = self.request.params.get("FORMAT", "").lower()
+        short = value.split(";")[0].split("/")[-1].split("+")[0]
+        return {"jpeg": "JPG", "svg": "SVG"}.get(short, short.upper())
+
+    @property
+    def info_format(self) -> str:
+        """The INFO_FORMAT parameter."""
+        return self.request.params.get("INFO_FORMAT", "")
+
     def is_operation(self, service: str, request: str) -> bool:
         """Whether this is SERVICE=`service` and REQUEST=`request` (case-insensitive)."""
         params = self.request.params

@@ -63,3 +63,26 @@ def test_no_request_outside_a_request() -> None:
     thread.start()
     thread.join()
     assert seen == [None] and iface.config_file_path() is None and iface.env("X") == ""
+
+
+def test_parameter_helpers_and_format() -> None:
+    seen: dict[str, object] = {}
+
+    class Edit(RequestFilter):
+        def on_request_ready(self, ctx: RequestContext) -> bool:
+            ctx.set_parameter("added", "1")
+            ctx.set_parameter("", "ignored")
+            ctx.set_parameter("EMPTY", "")
+            ctx.remove_parameter("drop")
+            seen.update(map=ctx.parameter_map(), fmt=ctx.format, info=ctx.info_format,
+                        layers=ctx.parameter("layers"))
+            return True
+
+    server = make_server(plugins=[lambda i: i.register_filter(Edit())])
+    call(server, "/ows?SERVICE=WMS&layers=a&DROP=x&FORMAT=image/jpeg")
+    assert seen["map"] == {"SERVICE": "WMS", "LAYERS": "a", "FORMAT": "image/jpeg", "ADDED": "1"}
+    assert seen["fmt"] == "JPG" and seen["info"] == "" and seen["layers"] == "a"
+    call(server, "/ows?SERVICE=WMS&FORMAT=image/png%3B%20mode%3D8bit&INFO_FORMAT=text/html")
+    assert seen["fmt"] == "text/html"
+    call(server, "/ows?SERVICE=WMS&FORMAT=image/png%3B%20mode%3D8bit")
+    assert seen["fmt"] == "PNG"
