@@ -247,8 +247,8 @@ def build_gpkg(path: Path, count: int, seed: int = 42) -> float:
         " 'http://www.geopackage.org/spec/#extension_rtree', 'write-only')",
         (TABLE, GEOMETRY),
     )
-    conn.executescript(_TRIGGERS.format(t=TABLE, g=GEOMETRY, k="fid"))
     conn.execute("COMMIT")
+    conn.executescript(_TRIGGERS.format(t=TABLE, g=GEOMETRY, k="fid"))
     conn.execute("PRAGMA journal_mode = DELETE")
     conn.close()
     os.replace(tmp, path)

@@ -275,3 +275,22 @@ def test_cache_is_keyed_by_decisions_even_with_an_empty_cache_key() -> None:
     admin = call(server, "/ows?SERVICE=LIST", headers={"X-Role": "admin"}).body
     other = call(server, "/ows?SERVICE=LIST").body
     assert b"countries" in admin and b"countries" not in other.replace(b"nc_", b"")
+
+
+def test_cache_is_dropped_when_the_project_file_changes(tmp_path: Path) -> None:
+    import os
+
+    src = demo_project()
+    for data in ("natural_earth.gpkg", "elevation.tif"):
+        shutil.copy(src.parent / data, tmp_path)
+    project = tmp_path / "demo.yaml"
+    project.write_text(src.read_text())
+    service = LayerList()
+    server = make_server([project], plugins=[lambda i: i.register_service(service)])
+    first = call(server, "/ows?SERVICE=LIST").body
+    assert call(server, "/ows?SERVICE=LIST").body == first and service.runs == 1
+    project.write_text(src.read_text().replace("name: nc_counties", "name: counties_nc"))
+    stat = project.stat()
+    os.utime(project, (stat.st_atime, stat.st_mtime + 5))
+    second = call(server, "/ows?SERVICE=LIST").body
+    assert service.runs == 2 and b"counties_nc" in second and b"nc_counties" not in second
