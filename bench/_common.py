@@ -48,8 +48,12 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> Non
     print(line)
     print("  ".join("-" * w for w in widths))
     for row in text:
-        print("  ".join(c.rjust(w) if i else c.ljust(w)
-                        for i, (c, w) in enumerate(zip(row, widths, strict=True))))
+        print("  ".join(c.rjust(w) if _numeric(c) else c.ljust(w)
+                        for c, w in zip(row, widths, strict=True)))
+
+
+def _numeric(cell: str) -> bool:
+    return cell.lstrip("+-").replace(",", "").replace(".", "", 1).isdigit()
 
 
 def write_result(name: str, result: dict[str, Any]) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 
@@ -21,6 +22,7 @@ from ogcserve.settings import Settings
 def build_server(settings: Settings, environ: Mapping[str, str] | None = None) -> Server:
     """Load the projects, register the built-ins the way plugins register, then load plugins."""
     environ = os.environ if environ is None else environ
+    logging.getLogger("ogcserve").setLevel(settings.log_level.upper())
     server = Server(settings, ProjectStore.from_paths(settings.projects))
     core = ServerInterface(server, "ogcserve")
     builtin.setup(core)

@@ -58,6 +58,7 @@ def _serve(args: argparse.Namespace) -> int:
     # Worker processes build their own server from these variables (plugins load per process).
     os.environ["OGCSERVE_PROJECTS"] = json.dumps([str(p) for p in projects])
     os.environ["OGCSERVE_PLUGIN_PATHS"] = json.dumps([str(p.resolve()) for p in args.plugins])
+    os.environ["OGCSERVE_LOG_LEVEL"] = args.log_level.upper()
     _check_or_exit(projects)
     uvicorn.run(
         "ogcserve.app:create_app", factory=True, host=args.host, port=args.port,

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 from ogcserve.errors import ServiceError
 from ogcserve.http.request import ServerRequest
 from ogcserve.http.response import ServerResponse
-from ogcserve.plugins.access import RequestAccess
 
 if TYPE_CHECKING:
+    from ogcserve.plugins.access import RequestAccess
     from ogcserve.projects.model import Project
     from ogcserve.server import Server
 

@@ -96,30 +96,30 @@ def _lifecycle(ctx: RequestContext) -> None:
                 return
         target.execute(ctx)
 
-    _guarded(ctx, lambda: target, run_service)
+    _guarded(ctx, run_service)
     if ctx.service_error is not None:
         _write_error(ctx, target, ctx.service_error)
 
     error_before = ctx.service_error
-    _guarded(ctx, lambda: target, lambda: server.filters.run(Hook.RESPONSE_COMPLETE, ctx))
-    if ctx.service_error is not None and ctx.service_error is not error_before:
-        _write_error(ctx, target, ctx.service_error)  # set in response-complete: replaces body
+    _guarded(ctx, lambda: server.filters.run(Hook.RESPONSE_COMPLETE, ctx))
+    if ctx.service_error is not error_before:
+        _write_error(ctx, target, ctx.service_error)  # type: ignore[arg-type]
 
+    kind = target.cache_kind(ctx) if target is not None and cache_key is not None else None
     if (
-        cache_key is not None and target is not None and ctx.project is not None
-        and response.status == 200 and not response.streamed and not ctx.exception_raised
+        kind is not None and ctx.project is not None and response.status == 200
+        and not response.streamed and not ctx.exception_raised
     ):
-        kind = target.cache_kind(ctx)
-        if kind is not None:
-            cached = CachedResponse(response.body, response.content_type)
-            _guarded(ctx, lambda: target, lambda: server.caches.set(
-                kind, ctx.project.name, cache_key, cached))  # type: ignore[union-attr]
+        entry = CachedResponse(response.body, response.content_type)
+        project, key = ctx.project.name, cache_key or ""
+        _guarded(ctx, lambda: server.caches.set(kind, project, key, entry))
 
-    if response.finished:
-        return
-    if response.streamed and response.body:
+    if response.streamed and response.body and not response.finished:
         response.final_flush = True
-        _guarded(ctx, lambda: target, response.flush)
+        error_before = ctx.service_error
+        _guarded(ctx, response.flush)
+        if ctx.service_error is not error_before:
+            _write_error(ctx, target, ctx.service_error)  # type: ignore[arg-type]
     if not response.finished:
         response.finish()
 
@@ -159,22 +159,23 @@ def _cache_key(ctx: RequestContext) -> str:
     return digest.hexdigest()
 
 
-def _guarded(
-    ctx: RequestContext, target: Callable[[], Target | None], step: Callable[[], object]
-) -> None:
-    """Run `step`; whatever it raises is rendered (or logged), never propagated."""
+def _guarded(ctx: RequestContext, step: Callable[[], object]) -> None:
+    """Run `step`; what it raises becomes `ctx.service_error` (logged unless it is an OGC error).
+
+    Filters that run later see `ctx.exception_raised`, whatever raised the error.
+    """
     try:
         step()
     except ClientDisconnectedError:
         raise
     except ServiceError as error:
-        _write_error(ctx, target(), error)
+        ctx.service_error = error
     except PluginError as error:
         log.error("%s", error, exc_info=error.__cause__)
-        _write_error(ctx, target(), InternalError("A server plugin failed; the error was logged"))
+        ctx.service_error = InternalError("A server plugin failed; the error was logged")
     except Exception:
         log.exception("request failed: %s %s", ctx.request.method, ctx.request.url)
-        _write_error(ctx, target(), InternalError("The request failed; the error was logged"))
+        ctx.service_error = InternalError("The request failed; the error was logged")
 
 
 def _write_error(ctx: RequestContext, target: Target | None, error: ServiceError) -> None:

@@ -210,3 +210,23 @@ def test_dotted_path_plugins_from_settings(tmp_path: Path) -> None:
     finally:
         sys.path.remove(str(tmp_path))
         sys.modules.pop("lp_dotted", None)
+
+
+def test_failed_plugin_loses_its_services_and_routes(plugin_root: Path) -> None:
+    _plugin(plugin_root, "lp_halfway", """
+        from ogcserve.plugins import Service
+
+        class S(Service):
+            name, version = "HALF", "1.0"
+
+            def execute(self, ctx):
+                ctx.response.write("half")
+
+        def serverClassFactory(iface):
+            iface.register_service(S())
+            iface.add_route("/half", lambda ctx: None)
+            raise RuntimeError("late failure")
+    """)
+    server = make_server(plugin_paths=[plugin_root])
+    assert _records(server)["lp_halfway"].status == "failed"
+    assert server.services.get("HALF") is None and server.services.routes() == []

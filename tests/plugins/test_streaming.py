@@ -134,3 +134,42 @@ def test_send_without_hooks_from_a_filter() -> None:
     result = call(_server(Early(), spy), "/ows?SERVICE=BUFFERED")
     assert result.chunks == [b"A", b"B"]
     assert "Content-Length" not in result.headers
+
+
+def test_send_from_a_service_counts_as_streaming_and_is_not_cached() -> None:
+    from ogcserve.plugins import CacheKind
+
+    class Sends(Service):
+        name, version = "SENDS", "1.0.0"
+
+        def execute(self, ctx: RequestContext) -> None:
+            ctx.response.write("AB")
+            ctx.response.send()
+            ctx.response.write("CD")
+
+        def cache_kind(self, ctx: RequestContext) -> CacheKind:
+            return CacheKind.DOCUMENT
+
+    spy = ChunkSpy()
+    server = make_server(plugins=[lambda i: (i.register_service(Sends()), i.register_filter(spy))])
+    first = call(server, "/ows?SERVICE=SENDS")
+    assert first.body == b"ABCD" and "Content-Length" not in first.headers
+    assert spy.chunks == [b"CD"]  # send() skips the hooks; the final flush runs them
+    assert call(server, "/ows?SERVICE=SENDS").body == b"ABCD"  # never a partial cached body
+
+
+def test_a_service_error_raised_in_a_hook_is_visible_to_later_hooks() -> None:
+    from ogcserve.errors import SecurityError
+
+    seen: list[bool] = []
+
+    class Raises(RequestFilter):
+        def on_request_ready(self, ctx: RequestContext) -> bool:
+            raise SecurityError("no")
+
+        def on_response_complete(self, ctx: RequestContext) -> bool:
+            seen.append(ctx.exception_raised)
+            return True
+
+    result = call(_server(Raises()), "/ows?SERVICE=BUFFERED")
+    assert result.status == 403 and seen == [True]

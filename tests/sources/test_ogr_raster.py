@@ -107,6 +107,18 @@ def test_ogr_sort_page_properties_ids(ogr: OGRSource) -> None:
         ogr.query(FeatureQuery(properties=("nope",)))
 
 
+def test_ogr_subset_strings_restrict_rows(ogr: OGRSource) -> None:
+    europe = FeatureQuery(subsets=("continent = 'Europe'",), with_geometry=False,
+                          properties=("continent",))
+    rows = collect(ogr.query(europe))
+    assert len(rows) == ogr.count(europe) > 0
+    assert set(rows.columns["continent"]) == {"Europe"}
+    both = FeatureQuery(subsets=("continent = 'Europe'", "pop_est > 50000000"), ids=rows.ids[:40])
+    assert 0 < len(collect(ogr.query(both))) < 40
+    outside = next(fid for fid in range(177) if fid not in set(rows.ids))
+    assert ogr.get(outside, europe) is None and ogr.get(rows.ids[0], europe) is not None
+
+
 def test_ogr_is_read_only(ogr: OGRSource) -> None:
     with pytest.raises(ReadOnlySourceError):
         ogr.transaction()

@@ -1,6 +1,6 @@
 """Access by role: the caller's role comes from the `X-Role` header (set it in your proxy).
 
-- `admin`: everything, edits included;
+- `admin`: everything, and whatever edits the project's `wfs` flags allow;
 - `user`: no `nc_counties`; only African and European countries; `pop_est` hidden;
 - anyone else: like `user`, and no `nyc_boroughs` either.
 """

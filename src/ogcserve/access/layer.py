@@ -279,7 +279,9 @@ class AccessLayer:
         if not 0 <= read.offset <= MAX_OFFSET:
             raise InvalidParameterValueError(f"An offset of {read.offset} is not valid",
                                              locator="STARTINDEX")
-        limit = self.max_features if read.limit is None else min(read.limit, self.max_features)
+        # An explicit count is capped at the server's maximum (as WFS servers do); no count
+        # means every row: services that must bound their answer say so with a limit.
+        limit = None if read.limit is None else min(read.limit, self.max_features)
         rules = [_parse_rule(text) for text in ctx.access.expressions(layer)]
         bbox = read.bbox
         if bbox is not None and read.bbox_crs is not None:

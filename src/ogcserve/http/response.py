@@ -95,10 +95,14 @@ class ServerResponse:
         """Send the buffer as one chunk, after the send-response hooks (streaming services)."""
         self.streamed = True
         if self.flush_hook():
-            self.send()
+            self._send_buffer()
 
     def send(self) -> None:
         """Send the buffer now, without running hooks; sends the headers first if needed."""
+        self.streamed = True
+        self._send_buffer()
+
+    def _send_buffer(self) -> None:
         if not self.headers_sent:
             # Part of the body goes out before the rest exists: its length is unknown.
             self.headers.pop("Content-Length", None)
@@ -116,7 +120,7 @@ class ServerResponse:
         if not self.headers_sent:
             self.headers["Content-Length"] = str(len(self._buffer))
             self._start()
-        self.send()
+        self._send_buffer()
         self.finished = True
         self._sink.end()
 

@@ -67,6 +67,12 @@ class CacheChain(PriorityList[CacheFilter]):
             if entry.call("set", kind, project, key, value):
                 return
 
+    def delete(self, kind: CacheKind, project: str, key: str) -> None:
+        """Drop an entry from the first filter that has it."""
+        for entry in self:
+            if entry.call("delete", kind, project, key):
+                return
+
     def clear(self, project: str) -> None:
         """Drop every entry of `project` from every filter."""
         for entry in self:

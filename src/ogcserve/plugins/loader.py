@@ -180,6 +180,7 @@ def _warn(record: PluginRecord, message: str) -> None:
 def _unregister(server: Server, owner: str) -> None:
     for registry in (server.filters, server.access_controls, server.caches):
         registry.remove_owner(owner)
+    server.services.remove_owner(owner)
 
 
 def _hook_typos(server: Server, owner: str) -> Iterator[str]:

@@ -90,6 +90,13 @@ class ServiceRegistry:
             self._owners[id(service)] = owner
             return True
 
+    def remove_owner(self, owner: str) -> None:
+        """Drop every service and route a plugin registered (it failed to start)."""
+        with self._lock:
+            for name, versions in self._services.items():
+                self._services[name] = [s for s in versions if self._owners.get(id(s)) != owner]
+            self._routes = tuple((r, o) for r, o in self._routes if o != owner)
+
     def owner(self, service: Service) -> str:
         """The plugin that registered `service`."""
         return self._owners.get(id(service), "ogcserve")

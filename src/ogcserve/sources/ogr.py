@@ -126,6 +126,7 @@ class OGRSource:
         fids: list[int] | None,
         skip: int = 0,
         limit: int | None = None,
+        where: str | None = None,
     ) -> FeatureBatch:
         """One pyogrio read as a batch (values as Python objects, geometries decoded)."""
         kwargs: dict[str, Any] = {
@@ -134,6 +135,17 @@ class OGRSource:
             "read_geometry": geometry and self._schema.geometry_field is not None,
             "return_fids": True,
         }
+        if where:
+            # Subset strings are trusted SQL from the project or plugin code (never from a
+            # request), in the OGR SQL dialect of this file. OGR evaluates it only on fields it
+            # reads, and the fields it names are unknown here: read them all.
+            kwargs["where"] = where
+            kwargs["columns"] = None
+        if fids is not None and where:
+            # OGR cannot combine a FID list with a WHERE clause: filter, then keep the FIDs.
+            whole = self._read(fetch, geometry, None, None, where=where)
+            keep = np.flatnonzero(np.isin(np.asarray(whole.ids, dtype=np.int64), fids))
+            return _take_all(whole, keep)
         if fids is not None:
             kwargs["fids"] = np.asarray(fids, dtype=np.int64)
         else:
@@ -149,7 +161,7 @@ class OGRSource:
             if fids is None:
                 raise
             # An unknown FID fails the whole read: keep the ones that exist instead.
-            whole = self._read(fetch, geometry, None, None)
+            whole = self._read(fetch, geometry, None, None, where=where)
             keep = np.flatnonzero(np.isin(np.asarray(whole.ids, dtype=np.int64), fids))
             return _take_all(whole, keep)
         except (DataSourceError, DataLayerError) as exc:
@@ -178,11 +190,13 @@ class OGRSource:
             if not fids:
                 return iter(())
         fetch = tuple(dict.fromkeys([*sel.fetch, *(k.name for k in sort if k.name != schema.key)]))
+        where = " AND ".join(f"({s})" for s in query.subsets) or None
         python_paging = bool(predicate is not None or query.bbox is not None or sort or fids)
         if python_paging:
-            data = self._read(fetch, sel.fetch_geometry, query.bbox, fids)
+            data = self._read(fetch, sel.fetch_geometry, query.bbox, fids, where=where)
         else:
-            data = self._read(fetch, sel.fetch_geometry, None, None, query.offset, query.limit)
+            data = self._read(fetch, sel.fetch_geometry, None, None, query.offset, query.limit,
+                              where=where)
         if sort:
             data = _take_all(data, _sort_order(data, sort, schema.key))
         chunks = _chunks(data, max(batch_size, 1))
@@ -198,7 +212,8 @@ class OGRSource:
 
     def count(self, query: FeatureQuery) -> int:
         """How many features match (the layer's own count when nothing filters)."""
-        unfiltered = query.bbox is None and query.filter is None and query.ids is None
+        unfiltered = (query.bbox is None and query.filter is None and query.ids is None
+                      and not query.subsets)
         if unfiltered and self._features >= 0:
             return self._features
         return sum(len(b) for b in self._stream(query, 10_000, count=True))
@@ -209,6 +224,7 @@ class OGRSource:
         one = FeatureQuery(
             bbox=base.bbox,
             filter=base.filter,
+            subsets=base.subsets,
             properties=base.properties,
             with_geometry=base.with_geometry,
             ids=(fid,),
