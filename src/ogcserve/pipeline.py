@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ogcserve.context import RequestContext, current_context
@@ -36,7 +37,7 @@ from ogcserve.errors import (
     ServiceNotSupportedError,
 )
 from ogcserve.http.response import ClientDisconnectedError, ResponseSink, ServerResponse
-from ogcserve.plugins.cache import CachedResponse
+from ogcserve.plugins.cache import CachedResponse, CacheKind
 from ogcserve.plugins.filters import Hook
 from ogcserve.plugins.ordering import PluginError
 from ogcserve.plugins.targets import RouteTarget, ServiceTarget, Target
@@ -70,58 +71,62 @@ def handle(
     return ctx
 
 
+@dataclass
+class _Progress:
+    """What the lifecycle has learnt so far about one request."""
+
+    target: Target | None = None
+    cache: tuple[CacheKind, str] | None = None  # kind and key, when the answer may be cached
+    rendered: ServiceError | None = None  # the error whose document the response holds
+
+
 def _lifecycle(ctx: RequestContext) -> None:
     server, response = ctx.server, ctx.response
-    target: Target | None = None
-    cache_key: str | None = None
+    progress = _Progress()
 
     def run_service() -> None:
-        nonlocal target, cache_key
         server.filters.run(Hook.REQUEST_READY, ctx)
         if ctx.exception_raised:
             return
-        target = resolve_target(ctx)
+        target = progress.target = resolve_target(ctx)
         ctx.project = server.projects_for_request(ctx)
         server.filters.run(Hook.PROJECT_READY, ctx)
         if ctx.exception_raised:
             return
         kind = target.cache_kind(ctx)
         if kind is not None and ctx.project is not None:
-            cache_key = _cache_key(ctx)
-            hit = server.caches.get(kind, ctx.project.name, cache_key)
+            key = _cache_key(ctx)
+            hit = server.caches.get(kind, ctx.project.name, key)
             if hit is not None:
                 response.set_header("Content-Type", hit.content_type)
                 response.write(hit.body)
-                cache_key = None  # nothing new to store
                 return
+            progress.cache = (kind, key)
         target.execute(ctx)
 
-    _guarded(ctx, run_service)
-    if ctx.service_error is not None:
-        _write_error(ctx, target, ctx.service_error)
-
-    error_before = ctx.service_error
-    _guarded(ctx, lambda: server.filters.run(Hook.RESPONSE_COMPLETE, ctx))
-    if ctx.service_error is not error_before:
-        _write_error(ctx, target, ctx.service_error)  # type: ignore[arg-type]
-
-    kind = target.cache_kind(ctx) if target is not None and cache_key is not None else None
+    _step(ctx, progress, run_service)
+    _step(ctx, progress, lambda: server.filters.run(Hook.RESPONSE_COMPLETE, ctx))
     if (
-        kind is not None and ctx.project is not None and response.status == 200
+        progress.cache is not None and ctx.project is not None and response.status == 200
         and not response.streamed and not ctx.exception_raised
     ):
+        kind, key = progress.cache
         entry = CachedResponse(response.body, response.content_type)
-        project, key = ctx.project.name, cache_key or ""
-        _guarded(ctx, lambda: server.caches.set(kind, project, key, entry))
-
+        project = ctx.project.name
+        _step(ctx, progress, lambda: server.caches.set(kind, project, key, entry))
     if response.streamed and response.body and not response.finished:
         response.final_flush = True
-        error_before = ctx.service_error
-        _guarded(ctx, response.flush)
-        if ctx.service_error is not error_before:
-            _write_error(ctx, target, ctx.service_error)  # type: ignore[arg-type]
+        _step(ctx, progress, response.flush)
     if not response.finished:
         response.finish()
+
+
+def _step(ctx: RequestContext, progress: _Progress, step: Callable[[], object]) -> None:
+    """Run one stage; if an error appeared (raised or set by a filter), render it."""
+    _guarded(ctx, step)
+    if ctx.service_error is not None and ctx.service_error is not progress.rendered:
+        progress.rendered = ctx.service_error
+        _write_error(ctx, progress.target, ctx.service_error)
 
 
 def resolve_target(ctx: RequestContext) -> Target:
