@@ -394,5 +394,10 @@ def _parse_rule(text: str) -> Expression:
 def _transform_bbox(bbox: BBox, from_crs: str, to_crs: str) -> BBox:
     if from_crs == to_crs:
         return bbox
-    transformer = Transformer.from_crs(from_crs, to_crs, always_xy=True)
-    return transformer.transform_bounds(*bbox, densify_pts=21)
+    return _transformer(from_crs, to_crs).transform_bounds(*bbox, densify_pts=21)
+
+
+@lru_cache(maxsize=256)
+def _transformer(from_crs: str, to_crs: str) -> Transformer:
+    # Building a transformer costs milliseconds; a map request needs one per layer CRS.
+    return Transformer.from_crs(from_crs, to_crs, always_xy=True)
