@@ -394,10 +394,12 @@ def _parse_rule(text: str) -> Expression:
 def _transform_bbox(bbox: BBox, from_crs: str, to_crs: str) -> BBox:
     if from_crs == to_crs:
         return bbox
-    return _transformer(from_crs, to_crs).transform_bounds(*bbox, densify_pts=21)
+    transformer = _transformer(from_crs, to_crs, threading.get_ident())
+    return transformer.transform_bounds(*bbox, densify_pts=21)
 
 
-@lru_cache(maxsize=256)
-def _transformer(from_crs: str, to_crs: str) -> Transformer:
-    # Building a transformer costs milliseconds; a map request needs one per layer CRS.
+@lru_cache(maxsize=1024)
+def _transformer(from_crs: str, to_crs: str, thread: int) -> Transformer:
+    # Building a transformer costs milliseconds, so they are kept; one per thread, because a
+    # PROJ object must not be used by two threads at once.
     return Transformer.from_crs(from_crs, to_crs, always_xy=True)
