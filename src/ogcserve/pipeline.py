@@ -26,6 +26,7 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 from typing import TYPE_CHECKING
 
 from ogcserve.context import RequestContext, current_context
@@ -155,11 +156,23 @@ class _MethodNotAllowedError(ServiceError):
     status = 405
 
 
+_URL_HEADERS = ("X-Forwarded-Proto", "X-Forwarded-Host", "X-Forwarded-Port",
+                "X-Forwarded-Prefix", "Forwarded")
+
+
 def _cache_key(ctx: RequestContext) -> str:
-    """Project + canonical request + the caller's access fingerprint."""
+    """Project + canonical request + the URL it was asked at + the caller's access fingerprint.
+
+    Documents embed URLs built from the host and the X-Forwarded-* headers, so those are part
+    of the key: a forged header may get a client its own odd document, never someone else's.
+    """
     assert ctx.project is not None
-    params = sorted((k, v) for k, v in ctx.request.params.items())
-    digest = hashlib.blake2b(repr(params).encode(), digest_size=16)
+    request = ctx.request
+    params = sorted((k, v) for k, v in request.params.items())
+    origin = [urlsplit(request.url).netloc] + [
+        request.headers.get(h, "") for h in _URL_HEADERS
+    ]
+    digest = hashlib.blake2b(repr((params, origin)).encode(), digest_size=16)
     digest.update(ctx.server.data.fingerprint(ctx, ctx.project).encode())
     return digest.hexdigest()
 

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     max_features: int = Field(
         default=1_000_000, description="Most features one request may ask for"
     )
+    wms_max_size: int = Field(
+        default=4096, ge=1, description="Largest WIDTH or HEIGHT a WMS GetMap may ask for"
+    )
     cache_entries: int = Field(default=512, description="Entries in the built-in memory cache")
     trace_filters: bool = Field(default=False, description="Log every filter call with timing")
     log_level: str = Field(default="INFO", description="Python logging level")

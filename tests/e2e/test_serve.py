@@ -64,7 +64,7 @@ def test_plugins_are_loaded_in_each_worker(base_url: str) -> None:
     report = httpx.get(f"{base_url}/-/plugins").json()
     names = {p["name"]: p["status"] for p in report["plugins"]}
     assert names == {"hello": "loaded", "params": "loaded", "role_access": "loaded",
-                     "echo_service": "loaded"}
+                     "echo_service": "loaded", "watermark": "loaded"}
 
 
 def test_streamed_response_is_chunked(base_url: str) -> None:

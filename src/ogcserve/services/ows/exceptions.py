@@ -33,7 +33,7 @@ def service_exception_report(error: ServiceError, version: str) -> tuple[bytes, 
         content_type = "text/xml; charset=utf-8"
     exception = etree.SubElement(root, f"{{{OGC_NS}}}ServiceException" if version != "1.1.1"
                                  else "ServiceException", code=error.code)
-    if error.locator:
+    if error.locator and version != "1.1.1":  # the WMS 1.1.1 DTD has no locator attribute
         exception.set("locator", error.locator)
     exception.text = error.message
     return _serialize(root), content_type

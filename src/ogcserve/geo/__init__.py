@@ -1,0 +1,34 @@
+"""CRS, axis order, bounding boxes and scale: pure functions, shared by the services."""
+
+from ogcserve.geo.bbox import BBox, from_xy, parse_bbox, swaps_axes, to_xy, transform_bbox, union
+from ogcserve.geo.crs import (
+    UnknownCRSError,
+    crs_object,
+    is_north_first,
+    metres_per_unit,
+    normalize_crs,
+    proj_code,
+    transformer,
+)
+from ogcserve.geo.scale import OGC_PIXEL_SIZE_M, in_scale_range, scale_denominator, scale_hint
+
+__all__ = [
+    "OGC_PIXEL_SIZE_M",
+    "BBox",
+    "UnknownCRSError",
+    "crs_object",
+    "from_xy",
+    "in_scale_range",
+    "is_north_first",
+    "metres_per_unit",
+    "normalize_crs",
+    "parse_bbox",
+    "proj_code",
+    "scale_denominator",
+    "scale_hint",
+    "swaps_axes",
+    "to_xy",
+    "transform_bbox",
+    "transformer",
+    "union",
+]

@@ -1,0 +1,315 @@
+"""From shapely geometries in a layer's CRS to pixel coordinates and Skia paths, in bulk.
+
+Nothing here loops over vertices in Python: coordinates come out of shapely as one numpy array,
+are reprojected with one pyproj call, and each feature's `SkPath` is built by writing Skia's
+path serialization with numpy and reading it back (`Path.readFromMemory`), which is 6-9x faster
+than the tuple API (docs/decisions/0003-rendering-engine.md).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import numpy.typing as npt
+import pyproj
+import shapely
+import skia  # type: ignore[import-not-found,unused-ignore]  # no stubs; see ADR 0003
+
+from .api import MapView
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.intp]
+
+# SkPath serialization (SkPath::writeToMemory, "just public data" version 5, skia-python 144.1):
+# int32 fill type << 8 | version, int32 point count, int32 conic count, int32 verb count,
+# float32 x/y points, conic weights, one byte per verb in order, padded to 4 bytes.
+_PATH_VERSION = 5
+_EVEN_ODD = 1
+_MOVE, _LINE, _CLOSE = 0, 1, 5
+
+# Coordinates further than this many view sizes outside the image are clipped away before
+# drawing: Skia works in float32, and strokes far outside the image cost time for nothing.
+_CLIP_LIMIT = 4.0
+
+
+@dataclass(frozen=True, slots=True)
+class PathBatch:
+    """Serialized SkPath records, one per feature, in one buffer.
+
+    `feature[i]` is the index (into the layer's arrays) of record i, which occupies
+    `buffer[start[i]:start[i] + size[i]]`.
+    """
+
+    buffer: npt.NDArray[np.uint8]
+    feature: IntArray
+    start: IntArray
+    size: IntArray
+
+    def paths(self, records: IntArray | None = None) -> list[tuple[int, skia.Path]]:
+        """(feature index, path) for the given records (default: all)."""
+        view = memoryview(self.buffer)  # type: ignore[arg-type]
+        out = []
+        chosen = range(len(self.feature)) if records is None else records
+        for i in chosen:
+            path = skia.Path()
+            start = int(self.start[i])
+            path.readFromMemory(view[start : start + int(self.size[i])])
+            out.append((int(self.feature[i]), path))
+        return out
+
+
+class Projector:
+    """Layer CRS -> view pixels, with `pyproj.Transformer`s cached per thread.
+
+    pyproj transformers must not be shared between threads, and the pipeline renders in
+    worker threads; each thread keeps its own.
+    """
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def transformer(self, source: str, target: str) -> pyproj.Transformer | None:
+        """The x/y-ordered transformer from `source` to `target` (None: same CRS)."""
+        if same_crs(source, target):
+            return None
+        cache: dict[tuple[str, str], pyproj.Transformer] | None = getattr(
+            self._local, "cache", None
+        )
+        if cache is None:
+            cache = self._local.cache = {}
+        found = cache.get((source, target))
+        if found is None:
+            found = pyproj.Transformer.from_crs(source, target, always_xy=True)
+            cache[(source, target)] = found
+        return found
+
+    def to_pixels(self, view: MapView, layer_crs: str) -> Callable[[FloatArray], FloatArray]:
+        """A function mapping (n, 2) layer coordinates to (n, 2) pixel coordinates."""
+        transformer = self.transformer(layer_crs, view.crs)
+        minx, miny, maxx, maxy = view.bbox
+        sx = view.width / (maxx - minx)
+        sy = view.height / (maxy - miny)
+
+        def apply(xy: FloatArray) -> FloatArray:
+            if len(xy) == 0:
+                return xy.astype(np.float64)
+            if transformer is None:
+                x, y = xy[:, 0], xy[:, 1]
+            else:
+                with np.errstate(all="ignore"):
+                    x, y = transformer.transform(xy[:, 0], xy[:, 1], errcheck=False)
+            out = np.empty((len(xy), 2), dtype=np.float64)
+            out[:, 0] = (np.asarray(x) - minx) * sx
+            out[:, 1] = (maxy - np.asarray(y)) * sy
+            return out
+
+        return apply
+
+    def view_bounds_in(self, view: MapView, layer_crs: str, margin: float) -> FloatArray | None:
+        """The view's bbox (grown by `margin`, a fraction) in the layer CRS (None: unknown)."""
+        minx, miny, maxx, maxy = view.bbox
+        dx, dy = (maxx - minx) * margin, (maxy - miny) * margin
+        grown = (minx - dx, miny - dy, maxx + dx, maxy + dy)
+        transformer = self.transformer(view.crs, layer_crs)
+        if transformer is None:
+            return np.array(grown)
+        try:
+            bounds = transformer.transform_bounds(*grown, densify_pts=21, errcheck=True)
+        except pyproj.exceptions.ProjError:
+            return None
+        result = np.array(bounds, dtype=np.float64)
+        return result if np.all(np.isfinite(result)) else None
+
+
+@lru_cache(maxsize=256)
+def same_crs(a: str, b: str) -> bool:
+    """Whether two CRS identifiers name the same CRS (EPSG:4326 vs epsg:4326, CRS:84 vs OGC)."""
+    if a.strip().upper() == b.strip().upper():
+        return True
+    try:
+        return bool(pyproj.CRS.from_user_input(a) == pyproj.CRS.from_user_input(b))
+    except pyproj.exceptions.CRSError:
+        return False
+
+
+def cull(geometries: npt.NDArray[np.object_], bounds: FloatArray | None) -> IntArray:
+    """Indices of the non-empty geometries whose bbox meets `bounds` (all if None)."""
+    present = ~(shapely.is_missing(geometries) | shapely.is_empty(geometries))
+    if bounds is not None and len(geometries):
+        b = shapely.bounds(geometries)
+        with np.errstate(invalid="ignore"):
+            present &= (
+                (b[:, 0] <= bounds[2])
+                & (b[:, 2] >= bounds[0])
+                & (b[:, 1] <= bounds[3])
+                & (b[:, 3] >= bounds[1])
+            )
+    return np.flatnonzero(present)
+
+
+@dataclass(frozen=True, slots=True)
+class Subpaths:
+    """Rings / line strings in pixels: `coords` split by `counts`, each owned by a feature."""
+
+    coords: FloatArray
+    counts: IntArray
+    feature: IntArray
+    closed: npt.NDArray[np.bool_]
+
+
+def decompose(
+    geometries: npt.NDArray[np.object_], to_pixels: Callable[[FloatArray], FloatArray]
+) -> Subpaths:
+    """Split polygons into rings and lines into parts, and project their coordinates."""
+    parts, part_of = shapely.get_parts(geometries, return_index=True)
+    kinds = shapely.get_type_id(parts)
+    polygon = kinds == shapely.GeometryType.POLYGON
+    lines = parts[~polygon]
+    line_of = part_of[~polygon]
+    rings, ring_of = shapely.get_rings(parts[polygon], return_index=True)
+    ring_of = part_of[polygon][ring_of]
+    every = np.concatenate([rings, lines])
+    owner = np.concatenate([ring_of, line_of]).astype(np.intp)
+    closed = np.concatenate([np.ones(len(rings), bool), np.zeros(len(lines), bool)])
+    # Painter's order is the features' order: keep every feature's subpaths together.
+    order = np.argsort(owner, kind="stable")
+    every, owner, closed = every[order], owner[order], closed[order]
+    counts = shapely.get_num_coordinates(every).astype(np.intp)
+    coords = to_pixels(shapely.get_coordinates(every))
+    return Subpaths(coords, counts, owner, closed)
+
+
+def clip_far(
+    geometries: npt.NDArray[np.object_],
+    subpaths: Subpaths,
+    to_pixels: Callable[[FloatArray], FloatArray],
+    width: int,
+    height: int,
+) -> Subpaths:
+    """Clip the features that reach far outside the image (deep zooms) to a margin around it.
+
+    Only those features are rebuilt (in pixel space, with `shapely.clip_by_rect`); the others
+    keep their subpaths. Features with non-finite coordinates (outside the projection) are
+    dropped.
+    """
+    if len(subpaths.counts) == 0:
+        return subpaths
+    size = max(width, height)
+    lo, hi = -_CLIP_LIMIT * size, (1 + _CLIP_LIMIT) * size
+    starts = np.concatenate([[0], np.cumsum(subpaths.counts)[:-1]])
+    x, y = subpaths.coords[:, 0], subpaths.coords[:, 1]
+    with np.errstate(invalid="ignore"):
+        far_point = ~((x > lo) & (x < hi) & (y > lo) & (y < hi))
+    far_sub = np.logical_or.reduceat(far_point, starts) if len(far_point) else far_point
+    if not far_sub.any():
+        return subpaths
+    far_features = np.unique(subpaths.feature[far_sub])
+    keep_sub = ~np.isin(subpaths.feature, far_features)
+    keep_point = np.repeat(keep_sub, subpaths.counts)
+
+    def pixel_coords(xy: FloatArray) -> FloatArray:
+        out = to_pixels(xy)
+        return np.where(np.isfinite(out), out, np.nan)
+
+    in_pixels = shapely.transform(geometries[far_features], pixel_coords)
+    valid = ~np.isnan(shapely.bounds(in_pixels)).any(axis=1)
+    margin = 0.5 * size
+    clipped = shapely.clip_by_rect(
+        shapely.make_valid(in_pixels[valid]) if valid.any() else in_pixels[valid],
+        -margin,
+        -margin,
+        width + margin,
+        height + margin,
+    )
+    rebuilt = decompose(clipped, lambda xy: xy)
+    rebuilt_feature = far_features[valid][rebuilt.feature]
+
+    coords = np.concatenate([subpaths.coords[keep_point], rebuilt.coords])
+    counts = np.concatenate([subpaths.counts[keep_sub], rebuilt.counts])
+    feature = np.concatenate([subpaths.feature[keep_sub], rebuilt_feature])
+    closed = np.concatenate([subpaths.closed[keep_sub], rebuilt.closed])
+    order = np.argsort(feature, kind="stable")
+    offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    gather = _ranges(offsets[order], counts[order])
+    return Subpaths(coords[gather], counts[order], feature[order], closed[order])
+
+
+def _ranges(starts: IntArray, counts: IntArray) -> IntArray:
+    """Concatenation of arange(s, s + c) for each (s, c), vectorised."""
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.intp)
+    ends = np.cumsum(counts)
+    shift = np.repeat(starts - (ends - counts), counts)
+    result: IntArray = (np.arange(total) + shift).astype(np.intp)
+    return result
+
+
+def serialize(subpaths: Subpaths) -> PathBatch:
+    """One SkPath record per feature (even-odd fill), built in numpy."""
+    counts, closed = subpaths.counts, subpaths.closed
+    ok = counts >= np.where(closed, 4, 2)  # drop degenerate rings and lines
+    if not ok.all():
+        gather = _ranges(np.concatenate([[0], np.cumsum(counts)[:-1]])[ok], counts[ok])
+        subpaths = Subpaths(subpaths.coords[gather], counts[ok], subpaths.feature[ok], closed[ok])
+        counts, closed = subpaths.counts, subpaths.closed
+    n_sub = len(counts)
+    if n_sub == 0:
+        empty = np.zeros(0, dtype=np.intp)
+        return PathBatch(np.zeros(0, dtype=np.uint8), empty, empty, empty)
+
+    # Per coordinate: its verb, and whether it is a point of the path (a closed ring's last
+    # coordinate repeats its first one: it becomes the close verb, not a point).
+    sub_start = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    sub_last = sub_start + counts - 1
+    verbs = np.full(int(counts.sum()), _LINE, dtype=np.uint8)
+    verbs[sub_start] = _MOVE
+    verbs[sub_last[closed]] = _CLOSE
+    is_point = np.ones(len(verbs), dtype=bool)
+    is_point[sub_last[closed]] = False
+
+    # Per feature (record): how many points and verbs, and where the record starts.
+    features, first_sub = np.unique(subpaths.feature, return_index=True)
+    coord_start = sub_start[first_sub]
+    n_verbs = np.diff(np.append(coord_start, len(verbs)))
+    n_points = np.add.reduceat(is_point.astype(np.intp), coord_start)
+    size = 16 + 8 * n_points + ((n_verbs + 3) // 4) * 4
+    start = np.concatenate([[0], np.cumsum(size)[:-1]])
+    buffer = np.zeros(int(size.sum()), dtype=np.uint8)
+
+    header = buffer.view(np.int32)
+    words = start // 4
+    header[words] = (_EVEN_ODD << 8) | _PATH_VERSION
+    header[words + 1] = n_points
+    header[words + 2] = 0
+    header[words + 3] = n_verbs
+
+    floats = buffer.view(np.float32)
+    record_of_coord = np.repeat(np.arange(len(features)), n_verbs)
+    points = subpaths.coords[is_point]
+    record_of_point = record_of_coord[is_point]
+    point_rank = np.arange(len(points)) - np.repeat(
+        np.concatenate([[0], np.cumsum(n_points)[:-1]]), n_points
+    )
+    slot = (start[record_of_point] + 16) // 4 + 2 * point_rank
+    floats[slot] = points[:, 0]
+    floats[slot + 1] = points[:, 1]
+
+    verb_rank = np.arange(len(verbs)) - np.repeat(coord_start, n_verbs)
+    buffer[start[record_of_coord] + 16 + 8 * n_points[record_of_coord] + verb_rank] = verbs
+    return PathBatch(buffer, features.astype(np.intp), start.astype(np.intp), size.astype(np.intp))
+
+
+def point_coords(
+    geometries: npt.NDArray[np.object_], to_pixels: Callable[[FloatArray], FloatArray]
+) -> tuple[FloatArray, IntArray]:
+    """Pixel coordinates of every point (multi-points split) and the feature of each."""
+    parts, part_of = shapely.get_parts(geometries, return_index=True)
+    xy = to_pixels(shapely.get_coordinates(parts))
+    if len(xy) != len(parts):  # not only points: take one point per part
+        xy = to_pixels(shapely.get_coordinates(shapely.point_on_surface(parts)))
+    return xy, part_of.astype(np.intp)

@@ -1,0 +1,74 @@
+"""GetMap (WMS 1.3.0 §7.3, 1.1.1 §7.2): parse -> authorize -> query -> render -> encode."""
+
+from __future__ import annotations
+
+from itertools import chain
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ogcserve.access import Read
+from ogcserve.geo import BBox, in_scale_range, normalize_crs, proj_code, transform_bbox
+from ogcserve.rendering import LayerData, MapView, RasterLayerData, VectorLayerData, encode
+from ogcserve.services.wms.layers import MapLayer, map_layers
+from ogcserve.services.wms.params import GetMapParams
+from ogcserve.sources.base import CoverageRequest
+
+if TYPE_CHECKING:
+    from ogcserve.context import RequestContext
+    from ogcserve.rendering import Renderer
+    from ogcserve.services.wms.service import WMSService
+
+# Features are read this far (a fraction of the view) around it, so that markers and wide
+# strokes of features just outside still show at the edges; the renderer culls the same way.
+READ_MARGIN = 0.1
+
+
+def get_map(ctx: RequestContext, service: WMSService) -> None:
+    """Draw the requested layers and write the encoded image."""
+    params = GetMapParams.parse(ctx.request.params, service.version, service.max_size(ctx))
+    layers = map_layers(ctx, params.layers, params.styles, params.filters)
+    view = MapView(params.bbox, proj_code(params.crs), params.width, params.height,
+                   params.background)
+    scale = view.scale_denominator
+    visible = [m for m in layers if in_scale_range(scale, m.layer.min_scale, m.layer.max_scale)]
+    data = [d for d in (layer_data(ctx, service.renderer, view, m) for m in visible) if d]
+    image = service.renderer.render(view, data)
+    body = encode(image, params.format, transparent=params.transparent, bgcolor=params.bgcolor)
+    ctx.response.set_header("Content-Type", params.format)
+    ctx.response.write(body)
+
+
+def layer_data(
+    ctx: RequestContext, renderer: Renderer, view: MapView, item: MapLayer
+) -> LayerData | None:
+    """One layer's data for the view, read through the access layer (None: nothing there)."""
+    data, layer = ctx.server.data, item.layer
+    if layer.is_raster:
+        request = CoverageRequest(view.bbox, view.crs, view.width, view.height)
+        array = data.coverage(ctx, layer, request)
+        return RasterLayerData(layer.name, layer.title, layer.style, array)
+    crs = data.crs(ctx, layer)
+    try:
+        window = transform_bbox(_grown(view.bbox, READ_MARGIN), normalize_crs(view.crs), crs)
+    except ValueError:
+        return None  # the view lies outside the area where the layer's CRS is defined
+    # Only the attributes the style needs, and of those only the ones the caller may see (a
+    # hidden attribute reads as NULL to the style: it cannot leak through the rendering).
+    fields = sorted(renderer.style_fields(layer.style) & set(data.visible_fields(ctx, layer)))
+    # The window is given in the layer's CRS: our transformers are cached, the access
+    # layer's per-read transformation is not.
+    read = Read(bbox=window, bbox_crs=crs, filter=item.filter, properties=fields)
+    batches = [b for b in data.features(ctx, layer, read) if len(b)]
+    geometries = np.concatenate([b.geometries for b in batches if b.geometries is not None]) \
+        if batches else np.empty(0, dtype=object)
+    columns = {n: list(chain.from_iterable(b.columns.get(n, [None] * len(b)) for b in batches))
+               for n in fields}
+    schema = data.schema(ctx, layer)
+    return VectorLayerData(layer.name, layer.title, layer.style, crs, geometries, columns,
+                           schema.geometry_type)
+
+
+def _grown(bbox: BBox, margin: float) -> BBox:
+    dx, dy = (bbox[2] - bbox[0]) * margin, (bbox[3] - bbox[1]) * margin
+    return bbox[0] - dx, bbox[1] - dy, bbox[2] + dx, bbox[3] + dy
