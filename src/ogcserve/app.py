@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from starlette.types import ASGIApp
 
 from ogcserve.access.policy import POLICY_PRIORITY, ProjectPolicy
+from ogcserve.compat.qgis import folder_interface
 from ogcserve.http.asgi import asgi_app
 from ogcserve.plugins.cache import MemoryCache
 from ogcserve.plugins.interface import ServerInterface
@@ -36,6 +37,7 @@ def build_server(settings: Settings, environ: Mapping[str, str] | None = None) -
         plugin_folders(settings.plugin_paths, dict(environ)),
         dotted,
         entry_points=settings.load_entry_points,
+        folder_interface=folder_interface,  # QGIS plugins get QgsServerInterface and `qgis`
     )
     return server
 

@@ -121,6 +121,11 @@ class AccessLayer:
             return ()
         return ctx.access.attributes(layer, self._schema(ctx, layer).field_names())
 
+    def source_fields(self, ctx: RequestContext, layer: Layer) -> tuple[str, ...]:
+        """Every attribute name of the source, unfiltered: for access-control plugins' own
+        decisions (they may ask while their rights are being computed), never for output."""
+        return tuple(self._field_names(ctx, layer))
+
     def crs(self, ctx: RequestContext, layer: Layer) -> str:
         """The native CRS of a layer (not access-controlled: it is in every capabilities)."""
         source = self._source(ctx, layer)
@@ -267,7 +272,9 @@ class AccessLayer:
         visible = self.visible_fields(ctx, layer)
         allowed = (*visible, "$id")
         if read.filter is not None:
-            check_properties(read.filter, allowed)
+            # Spatial predicates name the geometry column, which is not an attribute.
+            geometry = self._schema(ctx, layer).geometry_field
+            check_properties(read.filter, (*allowed, *([geometry] if geometry else [])))
         for key in read.sort:
             _require_known(key.name, allowed, "SORTBY")
         properties = tuple(visible) if read.properties is None else tuple(read.properties)
@@ -283,6 +290,7 @@ class AccessLayer:
         # means every row: services that must bound their answer say so with a limit.
         limit = None if read.limit is None else min(read.limit, self.max_features)
         rules = [_parse_rule(text) for text in ctx.access.expressions(layer)]
+        key = self._schema(ctx, layer).key
         bbox = read.bbox
         if bbox is not None and read.bbox_crs is not None:
             bbox = _transform_bbox(bbox, read.bbox_crs, self.crs(ctx, layer))
@@ -291,7 +299,8 @@ class AccessLayer:
             filter=conjunction([*rules, read.filter]),
             subsets=ctx.access.subset_strings(layer),
             properties=tuple(p for p in properties if p != "$id"),
-            sort=tuple(read.sort),
+            # "$id" is how requests name the key; the source sorts on the key column.
+            sort=tuple(replace(k, name=key) if k.name == "$id" else k for k in read.sort),
             limit=limit,
             offset=read.offset,
             with_geometry=read.with_geometry,

@@ -9,7 +9,7 @@ and evaluation in Python with the same (three-valued) semantics.
 
 from .evaluate import to_predicate
 from .model import ID, Expression, Language
-from .parse import check_properties, conjunction, parse
+from .parse import check_properties, conjunction, from_ast, parse
 from .sql import ColumnMap, NotTranslatable, SqlDialect, SqlFragment, split_sql, to_sql
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "SqlFragment",
     "check_properties",
     "conjunction",
+    "from_ast",
     "parse",
     "split_sql",
     "to_predicate",

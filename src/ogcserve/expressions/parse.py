@@ -288,6 +288,23 @@ def parse(
         raise FilterError(f"invalid filter: {_describe(exc)}", locator="filter") from None
 
 
+def from_ast(node: Any) -> Expression:
+    """An `Expression` from a pygeofilter AST built elsewhere (the WFS FES/OGC Filter reader),
+    checked and normalised exactly as a parsed text filter is (depth, values, functions, LIKE)."""
+    try:
+        check_depth(node)
+        normal = _condition(_normalise(node))
+        return Expression(normal, render(normal))
+    except FilterError:
+        raise
+    except RecursionError:
+        raise FilterError(
+            f"filter is nested deeper than {MAX_DEPTH} levels", locator="filter"
+        ) from None
+    except Exception as exc:
+        raise FilterError(f"invalid filter: {_describe(exc)}", locator="filter") from None
+
+
 def conjunction(expressions: Iterable[Expression | None]) -> Expression | None:
     """AND of the given expressions, None ones skipped; None when nothing is left."""
     present = [e for e in expressions if e is not None]

@@ -68,8 +68,14 @@ def load_plugins(
     *,
     entry_points: bool = True,
     interface: InterfaceFactory = ServerInterface,
+    folder_interface: InterfaceFactory | None = None,
 ) -> list[PluginRecord]:
-    """Discover and start every plugin; return one record per plugin found."""
+    """Discover and start every plugin; return one record per plugin found.
+
+    `folder_interface` builds what a folder plugin's `serverClassFactory` receives (default:
+    `interface`). It is called before the folder is imported, so that it can prepare the
+    import: app.py passes the QGIS facade's, which installs the `qgis` import shim.
+    """
     records: list[PluginRecord] = []
     seen: set[str] = set()
     for folder in folders:
@@ -77,7 +83,7 @@ def load_plugins(
             if candidate.name in seen:  # the first path holding an id wins, as in QGIS
                 continue
             seen.add(candidate.name)
-            records.append(_load_folder(server, candidate, interface))
+            records.append(_load_folder(server, candidate, folder_interface or interface))
     if entry_points:
         for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
             records.append(_start(server, PluginRecord(ep.name, "entry-point", ep.value),
@@ -114,11 +120,13 @@ def _load_folder(server: Server, folder: Path, interface: InterfaceFactory) -> P
         # QGIS accepts only the exact string "True"; we are lenient but say so.
         _warn(record, f"metadata.txt says server={flag}; QGIS Server only accepts server=True")
 
+    server_iface = interface(server, record.name)  # before the import: see load_plugins
+
     def factory() -> Any:
         module = _import_folder(folder)
         return module.serverClassFactory
 
-    return _start(server, record, factory, "serverClassFactory", interface)
+    return _start(server, record, factory, "serverClassFactory", lambda *_: server_iface)
 
 
 def _import_folder(folder: Path) -> Any:
@@ -128,7 +136,19 @@ def _import_folder(folder: Path) -> Any:
     if parent not in sys.path:
         sys.path.append(parent)
     sys.modules.pop(folder.name, None)
-    return importlib.import_module(folder.name)
+    module = importlib.import_module(folder.name)
+    if (folder / f"{folder.name}.py").is_file() and not hasattr(module, "__getattr__"):
+        # Python 2 plugins (the QGIS 2 cookbook's HelloServer) write `from HelloServer import X`
+        # inside the HelloServer package, meaning the sibling module HelloServer.py (an implicit
+        # relative import); Python 3 looks X up on the package, so we resolve it there lazily.
+        vars(module)["__getattr__"] = partial(_sibling_attribute, f"{folder.name}.{folder.name}")
+    return module
+
+
+def _sibling_attribute(module_name: str, attribute: str) -> Any:
+    if attribute.startswith("__"):
+        raise AttributeError(attribute)
+    return getattr(importlib.import_module(module_name), attribute)
 
 
 def _import_callable(path: str) -> Any:

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -77,6 +77,10 @@ class WFSConfig(_Config):
     insert: bool = False
     update: bool = False
     delete: bool = False
+    # What WFS GetFeature reports as numberMatched: a count query ("exact"), or no count at all
+    # ("unknown"; "estimated" gives the total only when the page itself proves it), so large
+    # tables are not counted for nothing.
+    number_matched: Literal["exact", "estimated", "unknown"] = "exact"
 
 
 class WCSConfig(_Config):

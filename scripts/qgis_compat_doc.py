@@ -1,0 +1,181 @@
+"""Generate docs/qgis-compat.md from the QGIS facade (ogcserve.compat.qgis).
+
+    python scripts/qgis_compat_doc.py          # rewrite docs/qgis-compat.md
+    python scripts/qgis_compat_doc.py --check  # exit 1 if it is out of date
+
+The class and method tables come from the facade itself (each method's docstring is its
+line); the differences from QGIS are written below, by hand. tests/compat/test_docs.py fails
+when the file is out of date or a facade method has no docstring.
+"""
+
+# ruff: noqa: E501 -- the differences are a Markdown table: one row per line.
+from __future__ import annotations
+
+import inspect
+import sys
+from pathlib import Path
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "qgis-compat.md"
+
+INTRO = """\
+# QGIS Server compatibility
+
+Plugins written for QGIS Server (`from qgis.server import *`) run on ogcserve without an edit.
+Put the plugin folder in a folder named by `QGIS_PLUGINPATH`, `OGCSERVE_PLUGINPATH` or
+`--plugins`; as in QGIS, each sub-folder with `__init__.py` and a `metadata.txt` saying
+`server=True` is imported and its `serverClassFactory(serverIface)` called.
+
+How it works:
+
+- `serverIface` is a `QgsServerInterface`, a subclass of ogcserve's `ServerInterface`: QGIS's
+  camelCase methods are one-line delegations to the snake_case ones (which the same object
+  also offers). `QgsServerFilter`, `QgsAccessControlFilter` and `QgsServerCacheFilter` are
+  subclasses of `RequestFilter`, `AccessControlFilter` and `CacheFilter`: the core calls their
+  snake_case methods, which call the camelCase ones a plugin overrides. The facade lives in
+  `ogcserve.compat.qgis`, the only camelCase code of the package; the core never imports it
+  (`app.py`, the composition root, hands its `folder_interface` to the plugin loader).
+- Before a folder plugin is imported, the loader asks that factory for the interface, and the
+  factory installs an import shim: the modules `qgis`, `qgis.server`, `qgis.core`, `qgis.PyQt`
+  and `qgis.PyQt.QtCore`, filled with the classes below. The shim is installed only when the
+  real QGIS bindings cannot be imported (with PyQGIS installed, `import qgis` is the real one).
+- QGIS puts the plugin folder's *parent* on `sys.path` and imports the folder as a package; so
+  does ogcserve. The folder itself is not put on `sys.path` (a plugin's `utils.py` would shadow
+  another's); instead, the one Python 2 idiom the QGIS 2 cookbook relies on works: inside
+  package `HelloServer`, `from HelloServer import HelloServerServer` finds the name in the
+  sibling module `HelloServer.py` (QGIS 3 fails there: elpaso/qgis-helloserver#1).
+- `QgsMessageLog.logMessage(message, tag, level)` logs to the Python logger `qgis.<tag>`:
+  `Qgis.Info` and `Qgis.Success` at INFO, `Qgis.Warning` (the default) at WARNING,
+  `Qgis.Critical` at CRITICAL, `Qgis.NoLevel` at DEBUG; the QGIS 2 names
+  `QgsMessageLog.INFO/WARNING/CRITICAL` too.
+
+The seed examples (the QGIS cookbook's HelloFilter, ParamsFilter, watermark and
+access-control plugin) are in `examples/qgis_plugins/` and are tested as plugin folders by
+`tests/compat/test_seed_examples.py`; `tests/compat/test_contract.py` runs each plugin
+scenario through both APIs and checks that the responses are identical.
+"""
+
+DIFFERENCES = """\
+## Differences from QGIS
+
+Where QGIS's behaviour is a bug, ogcserve does the safe thing:
+
+| QGIS (3.40, reference/qgis_server_plugins.md) | ogcserve |
+|---|---|
+| A Python exception in a bool hook (`onRequestReady`...), an access-control, cache-filter or `QgsService` method **aborts the process** (§3.3). | It is logged with the plugin's name and traceback; the request answers 500 `NoApplicableCode` without internals; the process and the next request are unaffected. |
+| An exception in `requestReady()` sends "Internal Server Error" **and still runs the service**, whose output is appended (§3.3). | The service does not run: the answer is the 500 report alone. |
+| `setServiceException()` in `onProjectReady()` does not stop the service (its output follows the exception XML, §3.4). | It stops the service, as in `onRequestReady()`. |
+| `cacheKey()` is inverted: all filters returning `""` (the default) caches capabilities for everybody, which serves one user's layer list to another; a non-empty key disables caching (§4.3). | Cached documents and images are keyed by an access fingerprint built from the decisions themselves (readable layers, hidden attributes, filters) and every `cacheKey()`; users with the same rights share entries, others never do, whatever `cacheKey()` returns. `None` (which the cookbook suggests) counts as `""`. |
+| `exceptionRaised()` is True only after `setServiceException()`; core errors leave it False, so a `responseComplete` filter (the watermark) may rewrite an error document. | True whenever an error answers the request, the service's own included. |
+| Returning anything but a bool from an `on*` hook aborts the process. | `None` means "continue", like `True`. |
+| `clear()` keeps the status code (an answer to a custom SERVICE becomes a 500). | `clear()` resets the status to 200; so does the QGIS 2 `clearHeaders()` (in QGIS 2 the status was a header). |
+| `setServiceException()` accepts only `QgsServerException` from Python (`QgsOgcServiceException` raises `TypeError`). | Both are accepted, and may also be raised. |
+| A `QgsServerException` is written as `<ServerException>message</ServerException>` (text/xml). | It is written in the error format of the service asked for (an OGC exception report for OWS services, text for custom services, JSON for URL routes), with the exception's status. |
+| Parameter keys other than SERVICE, REQUEST, VERSION, MAP and FILE_NAME are case-sensitive (upper-cased). | Every key is case-insensitive (stored upper-cased). |
+| `setParameter("MAP", ...)` is ignored with a warning. | It chooses the project, like `setConfigFilePath()`. |
+| `getEnv()` reads the process environment (the request's, under FCGI). | It reads the request's environment: headers as `HTTP_*`, `REMOTE_ADDR`, ... |
+| Service names are case-sensitive; an unknown SERVICE answers HTTP 200 "Service configuration error". | Names are case-insensitive; an unknown SERVICE answers 400 `InvalidParameterValue`. |
+| A layer's `id()` is a generated unique id. | It is the layer name (names are unique in a project). |
+| An invalid `layerFilterExpression()` (the cookbook's `$role = 'user'`: `$role` is no QGIS function) silently gives no features. | The request is refused (400) — no rows leak either way; write `"role" = 'user'`. Expressions use the QGIS subset documented in docs/plugins.md. |
+| `layerFilterSubsetString()` is ignored on OGC API Features reads; `allowToEdit()` is never called for OGC API writes; `authorizedLayerAttributes()` is ignored by DescribeFeatureType. | Every rule applies to every read and write of every service: they all go through one access layer. |
+| `authorizedLayerAttributes()` may return names that are not attributes. | Names not in the list it was given are dropped. |
+| A cache filter's `key` is the service URL; image caches ignore access control. | `key` is the server's key (project, request and access fingerprint), for documents and images; the content type of a cached body is read back from its bytes. |
+| A Python exception in an OGC API handler answers 400 with the Python message. | It answers 500 without internals (and is logged). |
+| A streamed response rebuilt in `onResponseComplete` (chunks held back with `onSendResponse` returning False) gets a Content-Length. | It is sent without Content-Length (chunked): the core cannot know that every chunk was held. |
+
+Not supported: `capabilitiesCache()`, `reloadSettings()`, `QgsServiceRegistry.getApi/unregisterApi`,
+`QgsServerParameters`, HTML templates of OGC API handlers (`templatePath`, `staticPath`),
+`QgsServerApiUtils`, `QgsAccessControl.filterFeatures`. The Qt subset is `QByteArray`,
+`QRegularExpression` and `QUrl`: QImage, QPainter and the rest of Qt are not provided (use
+Pillow; see the watermark example). `QgsServerCacheManager` offers `deleteCachedDocuments`,
+`deleteCachedImages` (both drop a project's documents and images) and `registerServerCache`.
+
+Additions: `registerFilter()`, `registerAccessControl()` and `registerServerCache()` also take a
+class (the cookbook writes `registerFilter(HelloFilter, 100)`), which is built with the
+interface; `LayerPermissions(canRead=True, ...)` takes keyword arguments (a bare
+`LayerPermissions()` is all False, as in QGIS); the QGIS 2 request-handler methods `setHeader`,
+`clearHeaders` and `infoFormat` used by the old cookbook exist.
+
+## The seed examples, and what had to change
+
+`examples/qgis_plugins/` holds the cookbook's code as published, with these changes:
+
+- `HelloServer/HelloServer.py`: `HelloServerServer` also registers `ParamsFilter` (200) and
+  `WatermarkFilter` (300), which the cookbook shows as separate snippets (the HelloServer
+  plugin registers all its filters the same way).
+- `HelloServer/WatermarkFilter.py`: Pillow instead of QImage/QPainter/QBuffer (PyQt4, which
+  the cookbook imports, is not available); the checks, the log line, the rectangle
+  `(20, 20, 40, 40)` and the body replacement are the cookbook's.
+- `MyAccessControl/AccessControl.py`: the imports the cookbook leaves out, and
+  `server_iface.registerAccessControl(self, 100)` in the constructor — the cookbook's
+  constructor never registers the filter, so it would never be asked anything (in QGIS
+  either). `MyAccessControl/examples.py` holds each method example verbatim in a subclass.
+- The cookbook's `layerPermissions` example says "read only" but sets `canRead` back to False:
+  it denies the layer, in QGIS as here (tested as such). Its `$role = 'user'` expression is not
+  valid (see above).
+"""
+
+
+def _facade_classes() -> list[type]:
+    from ogcserve.compat import qgis
+
+    skip = {"SERVER_NAMES", "folder_interface"}
+    classes = [getattr(qgis, n) for n in qgis.__all__ if n not in skip]
+    return sorted({c for c in classes if inspect.isclass(c)}, key=lambda c: c.__name__)
+
+
+def facade_methods(cls: type) -> list[tuple[str, str]]:
+    """(name, docstring's first line) of the QGIS methods a facade class offers."""
+    found: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if not klass.__module__.startswith("ogcserve.compat.qgis"):
+            continue
+        for name, value in vars(klass).items():
+            function = value.__func__ if isinstance(value, staticmethod | classmethod) else value
+            if name.startswith("_") or "_" in name or not inspect.isfunction(function):
+                continue
+            doc = (inspect.getdoc(function) or "").splitlines()
+            if doc and (doc[0].startswith("Core") or doc[0].startswith("Itself")):
+                continue  # a bridge to the core, not QGIS API
+            found[name] = doc[0] if doc else ""
+    return sorted(found.items())
+
+
+def _base(cls: type) -> str:
+    core = [k for k in cls.__mro__[1:] if k.__module__.startswith("ogcserve.")
+            and not k.__module__.startswith("ogcserve.compat")]
+    return f" (subclass of `{core[0].__module__}.{core[0].__name__}`)" if core else ""
+
+
+def render() -> str:
+    """The whole of docs/qgis-compat.md."""
+    from ogcserve.compat.qgis import SERVER_NAMES, core, qtcore
+
+    lines = [INTRO, "## Supported classes and methods", "",
+             "Generated by `scripts/qgis_compat_doc.py` from `ogcserve.compat.qgis`.", "",
+             f"`qgis.server`: {', '.join(f'`{n}`' for n in SERVER_NAMES)}.  ",
+             f"`qgis.core`: {', '.join(f'`{n}`' for n in core.__all__)}.  ",
+             f"`qgis.PyQt.QtCore`: {', '.join(f'`{n}`' for n in qtcore.__all__)}.", ""]
+    for cls in _facade_classes():
+        doc = (inspect.getdoc(cls) or "").splitlines()[0]
+        lines += [f"### {cls.__name__}", "", f"{doc}{_base(cls)}", ""]
+        methods = facade_methods(cls)
+        if methods:
+            lines += ["| method | |", "|---|---|"]
+            lines += [f"| `{name}()` | {text.replace('|', '/')} |" for name, text in methods]
+            lines.append("")
+    return "\n".join(lines) + "\n" + DIFFERENCES
+
+
+def main() -> int:
+    """Write the file, or with --check report whether it is up to date."""
+    text = render()
+    if "--check" in sys.argv[1:]:
+        ok = DOC.read_text(encoding="utf-8") == text
+        print("docs/qgis-compat.md is up to date" if ok else "docs/qgis-compat.md is stale")
+        return 0 if ok else 1
+    DOC.write_text(text, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

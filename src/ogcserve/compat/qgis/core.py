@@ -1,0 +1,306 @@
+"""The part of `qgis.core` server plugins use: logging, and the layer, feature and project
+objects that access-control filters and services receive (read-only views of ours)."""
+
+from __future__ import annotations
+
+import logging
+from enum import IntEnum
+from typing import TYPE_CHECKING, Any
+
+from ogcserve.compat.qgis import _bridge
+
+if TYPE_CHECKING:
+    from ogcserve.projects.model import Layer, Project
+    from ogcserve.sources.base import Feature
+
+
+class Qgis:
+    """QGIS's namespace of enums: the message levels."""
+
+    class MessageLevel(IntEnum):
+        """Message levels of QgsMessageLog."""
+
+        Info = 0
+        Warning = 1
+        Critical = 2
+        Success = 3
+        NoLevel = 4
+
+    Info = MessageLevel.Info
+    Warning = MessageLevel.Warning
+    Critical = MessageLevel.Critical
+    Success = MessageLevel.Success
+    NoLevel = MessageLevel.NoLevel
+
+
+class QgsMessageLog:
+    """QGIS's message log, routed to Python logging (logger `qgis.<tag>`).
+
+    Info and Success log at INFO, Warning at WARNING, Critical at CRITICAL, NoLevel at DEBUG.
+    """
+
+    # The QGIS 2 names (the old cookbook writes QgsMessageLog.INFO).
+    INFO = Qgis.Info
+    WARNING = Qgis.Warning
+    CRITICAL = Qgis.Critical
+
+    @staticmethod
+    def logMessage(
+        message: str, tag: str = "", level: int = Qgis.Warning, notifyUser: bool = True
+    ) -> None:
+        """Log `message` under `tag` at `level` (QGIS's default level is Warning)."""
+        _bridge.log_message(message, tag, level)
+
+
+class QgsLogger:
+    """QGIS's debug logger, routed to Python logging (logger `qgis`)."""
+
+    @staticmethod
+    def debug(msg: str, debuglevel: int = 1, file: str | None = None,
+              function: str | None = None, line: int = -1) -> None:
+        """Log at DEBUG."""
+        logging.getLogger("qgis").debug("%s", msg)
+
+    @staticmethod
+    def warning(msg: str) -> None:
+        """Log at WARNING."""
+        logging.getLogger("qgis").warning("%s", msg)
+
+    @staticmethod
+    def critical(msg: str) -> None:
+        """Log at CRITICAL."""
+        logging.getLogger("qgis").critical("%s", msg)
+
+
+class QgsField:
+    """One attribute of a layer."""
+
+    def __init__(self, name: str = "") -> None:
+        self._name = name
+
+    def name(self) -> str:
+        """The attribute name."""
+        return self._name
+
+    def displayName(self) -> str:
+        """The attribute name (no aliases here)."""
+        return self._name
+
+
+class QgsFields:
+    """The attributes of a layer or feature, in order."""
+
+    def __init__(self, names: tuple[str, ...] | list[str] = ()) -> None:
+        self._names = tuple(names)
+
+    def names(self) -> list[str]:
+        """Every attribute name."""
+        return list(self._names)
+
+    def count(self) -> int:
+        """How many attributes."""
+        return len(self._names)
+
+    def size(self) -> int:
+        """How many attributes."""
+        return len(self._names)
+
+    def isEmpty(self) -> bool:
+        """True when there are none."""
+        return not self._names
+
+    def field(self, index_or_name: int | str) -> QgsField:
+        """One attribute by position or name."""
+        return QgsField(_bridge.field_name(self._names, index_or_name))
+
+    def at(self, index: int) -> QgsField:
+        """One attribute by position."""
+        return QgsField(self._names[index])
+
+    def indexOf(self, name: str) -> int:
+        """The position of `name`, -1 if absent."""
+        return _bridge.index_of(self._names, name)
+
+    def indexFromName(self, name: str) -> int:
+        """The position of `name`, -1 if absent."""
+        return _bridge.index_of(self._names, name)
+
+    def lookupField(self, name: str) -> int:
+        """The position of `name`, -1 if absent."""
+        return _bridge.index_of(self._names, name)
+
+    def __iter__(self) -> Any:
+        return iter([QgsField(n) for n in self._names])
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
+class QgsGeometry:
+    """A read-only geometry (a shapely geometry inside)."""
+
+    def __init__(self, geometry: Any | None = None) -> None:
+        self.shape = geometry
+
+    def isNull(self) -> bool:
+        """True when there is no geometry."""
+        return self.shape is None
+
+    def isEmpty(self) -> bool:
+        """True when there is no geometry or it is empty."""
+        return _bridge.geometry_empty(self.shape)
+
+    def asWkt(self, precision: int = 17) -> str:
+        """Well-known text ('' when null)."""
+        return _bridge.geometry_wkt(self.shape, precision)
+
+    def asJson(self, precision: int = 17) -> str:
+        """GeoJSON text ('null' when null)."""
+        return _bridge.geometry_json(self.shape)
+
+    def area(self) -> float:
+        """Planar area in layer units."""
+        return _bridge.geometry_measure(self.shape, "area")
+
+    def length(self) -> float:
+        """Planar length in layer units."""
+        return _bridge.geometry_measure(self.shape, "length")
+
+
+class QgsFeature:
+    """A feature as `allowToEdit` receives it: id, attributes, geometry."""
+
+    def __init__(self, feature: Feature) -> None:
+        self.feature = feature
+
+    def id(self) -> Any:
+        """The feature id."""
+        return self.feature.id
+
+    def attribute(self, name_or_index: str | int) -> Any:
+        """One attribute by name or position (None when absent)."""
+        return _bridge.feature_attribute(self.feature, name_or_index)
+
+    def attributes(self) -> list[Any]:
+        """Every attribute value, in order."""
+        return list(self.feature.properties.values())
+
+    def fields(self) -> QgsFields:
+        """The attribute names."""
+        return QgsFields(list(self.feature.properties))
+
+    def geometry(self) -> QgsGeometry:
+        """The geometry (null geometry when the feature has none)."""
+        return QgsGeometry(self.feature.geometry)
+
+    def hasGeometry(self) -> bool:
+        """Whether the feature has a geometry."""
+        return self.feature.geometry is not None
+
+    def isValid(self) -> bool:
+        """Always True: features come from a source."""
+        return True
+
+    def __getitem__(self, name_or_index: str | int) -> Any:
+        return _bridge.feature_attribute(self.feature, name_or_index)
+
+
+class QgsMapLayer:
+    """A project layer as access-control filters receive it."""
+
+    def __init__(self, layer: Layer) -> None:
+        self.layer = layer
+
+    def name(self) -> str:
+        """The layer name (the name requests use)."""
+        return self.layer.name
+
+    def id(self) -> str:
+        """The layer id: ogcserve layer names are unique, so the name."""
+        return self.layer.name
+
+    def shortName(self) -> str:
+        """The name requests use."""
+        return self.layer.name
+
+    def title(self) -> str:
+        """The title."""
+        return self.layer.title
+
+    def abstract(self) -> str:
+        """The abstract."""
+        return self.layer.abstract
+
+    def keywordList(self) -> str:
+        """The keywords, comma-separated."""
+        return ",".join(self.layer.keywords)
+
+    def isValid(self) -> bool:
+        """Always True: invalid layers do not load."""
+        return True
+
+    def isSpatial(self) -> bool:
+        """Whether the layer has data (groups have none)."""
+        return self.layer.source is not None
+
+
+class QgsVectorLayer(QgsMapLayer):
+    """A vector layer: a map layer with attributes and a subset string."""
+
+    def fields(self) -> QgsFields:
+        """Every attribute of the source (whatever the caller may see)."""
+        return QgsFields(_bridge.layer_fields(self.layer))
+
+    def subsetString(self) -> str:
+        """The project's own row filter for this layer ('' if none)."""
+        return self.layer.filter or ""
+
+    def providerType(self) -> str:
+        """The source type (geopackage, postgis, ogr)."""
+        return _bridge.provider_type(self.layer)
+
+
+class QgsProject:
+    """The project of the current request."""
+
+    def __init__(self, project: Project | None) -> None:
+        self.project = project
+
+    @staticmethod
+    def instance() -> QgsProject:
+        """The project of the current request (an empty one outside a request)."""
+        return QgsProject(_bridge.current_project())
+
+    def fileName(self) -> str:
+        """The project file ('' if none)."""
+        return _bridge.project_text(self.project, "path")
+
+    def title(self) -> str:
+        """The project title."""
+        return _bridge.project_text(self.project, "title")
+
+    def baseName(self) -> str:
+        """The project name."""
+        return _bridge.project_text(self.project, "name")
+
+    def mapLayersByName(self, name: str) -> list[QgsMapLayer]:
+        """The layers called `name` (none or one)."""
+        return [_bridge.map_layer(layer) for layer in _bridge.project_layers(self.project, name)]
+
+    def mapLayers(self) -> dict[str, QgsMapLayer]:
+        """Every layer by id."""
+        return {x.name: _bridge.map_layer(x) for x in _bridge.project_layers(self.project)}
+
+
+__all__ = [
+    "Qgis",
+    "QgsFeature",
+    "QgsField",
+    "QgsFields",
+    "QgsGeometry",
+    "QgsLogger",
+    "QgsMapLayer",
+    "QgsMessageLog",
+    "QgsProject",
+    "QgsVectorLayer",
+]

@@ -1,0 +1,114 @@
+"""The few Qt classes plugins use with server objects (`qgis.PyQt.QtCore` under the shim).
+
+Only what crosses the server API: bodies (`QByteArray`), OGC API handler paths
+(`QRegularExpression`) and URLs (`QUrl`). QImage, QPainter and the rest of Qt are not here:
+use Pillow for images (see examples/qgis_plugins/HelloServer/WatermarkFilter.py).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from ogcserve.compat.qgis import _bridge
+
+
+class QByteArray(bytearray):
+    """Qt's byte array: a `bytearray` with the Qt methods plugins call on bodies."""
+
+    def data(self) -> bytes:
+        """The bytes (PyQt's `QByteArray.data()`)."""
+        return bytes(self)
+
+    def size(self) -> int:
+        """The length in bytes."""
+        return len(self)
+
+    def length(self) -> int:
+        """The length in bytes."""
+        return len(self)
+
+    def isEmpty(self) -> bool:
+        """True when there are no bytes."""
+        return len(self) == 0
+
+    def isNull(self) -> bool:
+        """True when there are no bytes (Qt's null and empty arrays are not told apart)."""
+        return len(self) == 0
+
+    def append(self, data: bytes | str) -> QByteArray:  # type: ignore[override]
+        """Append bytes (or UTF-8 text); returns the array, as Qt does."""
+        return _bridge.extend_bytes(self, data)
+
+
+class QRegularExpressionMatch:
+    """The result of `QRegularExpression.match`."""
+
+    def __init__(self, groups: dict[str, str] | None, captured: tuple[str, ...]) -> None:
+        self._groups = groups
+        self._captured = captured
+
+    def hasMatch(self) -> bool:
+        """Whether the expression matched."""
+        return self._groups is not None
+
+    def captured(self, name_or_index: str | int = 0) -> str:
+        """A captured group by name or number ('' when absent)."""
+        return _bridge.captured(self._groups, self._captured, name_or_index)
+
+    def named(self) -> dict[str, str]:
+        """Core side: the named groups (empty when there was no match)."""
+        return dict(self._groups or {})
+
+
+class QRegularExpression:
+    """A PCRE pattern as Qt spells it (`(?<name>...)` named groups), run with Python's `re`."""
+
+    def __init__(self, pattern: str = "") -> None:
+        self._pattern = pattern
+        self.regex = _bridge.compile_qt_regex(pattern)
+
+    def pattern(self) -> str:
+        """The pattern as given."""
+        return self._pattern
+
+    def isValid(self) -> bool:
+        """Always True: an invalid pattern already raised in the constructor."""
+        return self.regex is not None
+
+    def match(self, subject: str) -> QRegularExpressionMatch:
+        """Search `subject` (unanchored, as Qt does unless the pattern anchors itself)."""
+        return _bridge.regex_match(self.regex, subject)
+
+
+class QUrl:
+    """A URL: the parts plugins read."""
+
+    def __init__(self, url: str = "") -> None:
+        self._url = url
+
+    def toString(self) -> str:
+        """The whole URL."""
+        return self._url
+
+    def path(self) -> str:
+        """The path."""
+        return urlsplit(self._url).path
+
+    def query(self) -> str:
+        """The query string, without '?'."""
+        return urlsplit(self._url).query
+
+    def host(self) -> str:
+        """The host name."""
+        return urlsplit(self._url).hostname or ""
+
+    def scheme(self) -> str:
+        """The scheme (http, https)."""
+        return urlsplit(self._url).scheme
+
+    def isValid(self) -> bool:
+        """Whether the URL is not empty."""
+        return bool(self._url)
+
+
+__all__ = ["QByteArray", "QRegularExpression", "QRegularExpressionMatch", "QUrl"]
