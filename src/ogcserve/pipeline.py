@@ -26,8 +26,8 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from ogcserve.context import RequestContext, current_context
 from ogcserve.errors import (

@@ -290,7 +290,7 @@ class AccessLayer:
         # means every row: services that must bound their answer say so with a limit.
         limit = None if read.limit is None else min(read.limit, self.max_features)
         rules = [_parse_rule(text) for text in ctx.access.expressions(layer)]
-        key = self._schema(ctx, layer).key
+        key_field = self._schema(ctx, layer).key
         bbox = read.bbox
         if bbox is not None and read.bbox_crs is not None:
             bbox = _transform_bbox(bbox, read.bbox_crs, self.crs(ctx, layer))
@@ -300,7 +300,7 @@ class AccessLayer:
             subsets=ctx.access.subset_strings(layer),
             properties=tuple(p for p in properties if p != "$id"),
             # "$id" is how requests name the key; the source sorts on the key column.
-            sort=tuple(replace(k, name=key) if k.name == "$id" else k for k in read.sort),
+            sort=tuple(replace(k, name=key_field) if k.name == "$id" else k for k in read.sort),
             limit=limit,
             offset=read.offset,
             with_geometry=read.with_geometry,
