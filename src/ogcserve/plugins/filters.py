@@ -77,7 +77,14 @@ class FilterChain(PriorityList[RequestFilter]):
         return True
 
     def hooks_of(self, request_filter: RequestFilter) -> list[str]:
-        """The hooks `request_filter` overrides (for `ogcserve plugins`)."""
+        """The hooks `request_filter` overrides (for `ogcserve plugins`).
+
+        A filter that answers hooks by other names (the QGIS facade) says which through an
+        `implemented_hooks()` method.
+        """
+        implemented = getattr(request_filter, "implemented_hooks", None)
+        if callable(implemented):
+            return list(implemented())
         return [
             h.value for h in Hook
             if getattr(type(request_filter), h.value, None) is not getattr(RequestFilter, h.value)

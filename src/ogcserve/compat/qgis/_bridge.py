@@ -383,3 +383,14 @@ def handler_values(
     for parameter in parameters:
         values[parameter.name()] = parameter.value(context)
     return values
+
+
+def overridden_hooks(
+    instance: object, base: type, names: dict[str, tuple[str, ...]]
+) -> list[str]:
+    """The core hooks whose QGIS methods `instance`'s class overrides from `base`."""
+    cls = type(instance)
+    return [
+        hook for hook, methods in names.items()
+        if any(getattr(cls, m, None) is not getattr(base, m, None) for m in methods)
+    ]

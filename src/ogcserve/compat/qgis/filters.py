@@ -55,6 +55,10 @@ class QgsServerFilter(RequestFilter):
     def responseComplete(self) -> None:
         """Deprecated void hook, called by the default `onResponseComplete()`."""
 
+    def implemented_hooks(self) -> list[str]:
+        """Core hook names this filter really answers (for `ogcserve plugins`)."""
+        return _bridge.overridden_hooks(self, QgsServerFilter, _HOOK_NAMES)
+
     # The bridge to the core hooks: the only place the two vocabularies meet.
     def on_request_ready(self, ctx: RequestContext) -> bool | None:
         """Core hook: `onRequestReady()`."""
@@ -71,3 +75,12 @@ class QgsServerFilter(RequestFilter):
     def on_response_complete(self, ctx: RequestContext) -> bool | None:
         """Core hook: `onResponseComplete()`."""
         return self.onResponseComplete()
+
+
+# core hook -> the QGIS methods that implement it (either one overridden counts)
+_HOOK_NAMES: dict[str, tuple[str, ...]] = {
+    "on_request_ready": ("onRequestReady", "requestReady"),
+    "on_project_ready": ("onProjectReady",),
+    "on_send_response": ("onSendResponse", "sendResponse"),
+    "on_response_complete": ("onResponseComplete", "responseComplete"),
+}
