@@ -1,0 +1,362 @@
+"""GetCapabilities (WFS 2.0.0 §8, 1.1.0 §13, 1.0.0 §13): only the types the caller may read,
+and Filter_Capabilities naming exactly what `filters.py` implements. Cached by the pipeline per
+access fingerprint (the service's `cache_kind`)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
+
+from lxml import etree
+from pyproj import Transformer
+
+from ogcserve.errors import VersionNegotiationFailedError
+
+from .crs import urn
+from .filters import COMPARISON_OPERATORS, SPATIAL_OPERATORS
+from .params import (
+    ADVERTISED_FORMATS,
+    FEATURE_PREFIX,
+    VERSIONS,
+    feature_namespace,
+    published_layers,
+    require_project,
+)
+from .xml_input import FES_NS, OGC_NS, WFS_NS
+
+if TYPE_CHECKING:
+    from ogcserve.context import RequestContext
+    from ogcserve.projects.model import Layer, Project
+
+OWS = {"2.0.0": "http://www.opengis.net/ows/1.1", "1.1.0": "http://www.opengis.net/ows"}
+XLINK = "http://www.w3.org/1999/xlink"
+OPERATIONS = ("GetCapabilities", "DescribeFeatureType", "GetFeature", "GetPropertyValue",
+              "ListStoredQueries", "DescribeStoredQueries", "Transaction")
+_OPERATIONS_BY_VERSION = {"2.0.0": OPERATIONS,
+                          "1.1.0": ("GetCapabilities", "DescribeFeatureType", "GetFeature",
+                                    "Transaction"),
+                          "1.0.0": ("GetCapabilities", "DescribeFeatureType", "GetFeature",
+                                    "Transaction")}
+# WFS 2.0 Table 13: every conformance constraint, and whether we implement it.
+_CONFORMANCE = (("ImplementsBasicWFS", True), ("ImplementsTransactionalWFS", True),
+                ("ImplementsLockingWFS", False), ("KVPEncoding", True), ("XMLEncoding", True),
+                ("SOAPEncoding", False), ("ImplementsInheritance", False),
+                ("ImplementsRemoteResolve", False), ("ImplementsResultPaging", True),
+                ("ImplementsStandardJoins", False), ("ImplementsSpatialJoins", False),
+                ("ImplementsTemporalJoins", False), ("ImplementsFeatureVersioning", False),
+                ("ManageStoredQueries", False))
+# FES 2.0 Table 1.
+_FES_CONFORMANCE = (("ImplementsQuery", True), ("ImplementsAdHocQuery", True),
+                    ("ImplementsFunctions", False), ("ImplementsResourceId", True),
+                    ("ImplementsMinStandardFilter", True), ("ImplementsStandardFilter", True),
+                    ("ImplementsMinSpatialFilter", True), ("ImplementsSpatialFilter", True),
+                    ("ImplementsMinTemporalFilter", False), ("ImplementsTemporalFilter", False),
+                    ("ImplementsVersionNav", False), ("ImplementsSorting", True),
+                    ("ImplementsExtendedOperators", False), ("ImplementsMinimumXPath", False),
+                    ("ImplementsSchemaElementFunc", False))
+_GEOMETRY_OPERANDS = ("gml:Envelope", "gml:Point", "gml:LineString", "gml:Polygon",
+                      "gml:MultiPoint", "gml:MultiCurve", "gml:MultiSurface")
+
+
+def get_capabilities(ctx: RequestContext) -> None:
+    """Answer GetCapabilities in the negotiated version."""
+    version = _negotiate(ctx)
+    project = require_project(ctx)
+    layers = published_layers(ctx, project)
+    url = service_url(ctx)
+    build = {"2.0.0": _v2, "1.1.0": _v11, "1.0.0": _v10}[version]
+    root = build(ctx, project, layers, url)
+    ctx.response.set_header("Content-Type", "text/xml; charset=utf-8")
+    ctx.response.write(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+
+
+def _negotiate(ctx: RequestContext) -> str:
+    """OWS Common §7.3.2: ACCEPTVERSIONS picks the first version we have; else VERSION."""
+    accept = ctx.request.parameter("ACCEPTVERSIONS").strip()
+    if accept:
+        for version in (v.strip() for v in accept.split(",")):
+            if version in VERSIONS:
+                return version
+        raise VersionNegotiationFailedError(f"None of {accept!r} is supported",
+                                            locator="ACCEPTVERSIONS")
+    version = ctx.request.parameter("VERSION").strip()
+    return version if version in VERSIONS else VERSIONS[0]
+
+
+def service_url(ctx: RequestContext) -> str:
+    """The URL operations are answered at (MAP kept, so links stay in this project)."""
+    parts = urlsplit(ctx.request.url)
+    query = f"MAP={ctx.request.params['MAP']}&" if "MAP" in ctx.request.params else ""
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
+
+
+def _editable(ctx: RequestContext, layers: list[Layer]) -> bool:
+    for layer in layers:
+        p = ctx.server.data.permissions(ctx, layer)
+        if p.can_insert or p.can_update or p.can_delete:
+            return True
+    return False
+
+
+def _wgs84(ctx: RequestContext, layer: Layer) -> tuple[float, float, float, float]:
+    extent = ctx.server.data.extent(ctx, layer)
+    if extent is None:
+        return (-180.0, -90.0, 180.0, 90.0)
+    crs = ctx.server.data.crs(ctx, layer)
+    if crs in ("EPSG:4326", "OGC:CRS84"):
+        return extent
+    transformer = Transformer.from_crs(crs, "OGC:CRS84", always_xy=True)
+    return tuple(transformer.transform_bounds(*extent, densify_pts=21))  # type: ignore[return-value]
+
+
+def _crs_list(ctx: RequestContext, project: Project, layer: Layer) -> list[str]:
+    native = ctx.server.data.crs(ctx, layer)
+    others = [c for c in project.crs if c != native and c != "CRS:84"]
+    return [native, *others]
+
+
+def _sub(parent: etree._Element, tag: str, text: str | None = None, **attrs: str
+         ) -> etree._Element:
+    element = etree.SubElement(parent, tag, {k.replace("__", ":"): v for k, v in attrs.items()})
+    if text is not None:
+        element.text = text
+    return element
+
+
+def _ows_identification(root: etree._Element, ows: str, project: Project, version: str) -> None:
+    ident = _sub(root, f"{{{ows}}}ServiceIdentification")
+    _sub(ident, f"{{{ows}}}Title", project.title)
+    _sub(ident, f"{{{ows}}}Abstract", project.abstract)
+    if project.keywords:
+        keywords = _sub(ident, f"{{{ows}}}Keywords")
+        for word in project.keywords:
+            _sub(keywords, f"{{{ows}}}Keyword", word)
+    _sub(ident, f"{{{ows}}}ServiceType", "WFS")
+    versions = VERSIONS if version == "2.0.0" else (version,)
+    for v in versions:
+        _sub(ident, f"{{{ows}}}ServiceTypeVersion", v)
+    _sub(ident, f"{{{ows}}}Fees", "NONE")
+    _sub(ident, f"{{{ows}}}AccessConstraints", "NONE")
+    provider = _sub(root, f"{{{ows}}}ServiceProvider")
+    _sub(provider, f"{{{ows}}}ProviderName", "ogcserve")
+    _sub(provider, f"{{{ows}}}ServiceContact")
+
+
+def _ows_operations(root: etree._Element, ows: str, version: str, url: str,
+                    editable: bool) -> None:
+    meta = _sub(root, f"{{{ows}}}OperationsMetadata")
+    for name in _OPERATIONS_BY_VERSION[version]:
+        if name == "Transaction" and not editable:
+            continue
+        op = _sub(meta, f"{{{ows}}}Operation", name=name)
+        http = _sub(_sub(op, f"{{{ows}}}DCP"), f"{{{ows}}}HTTP")
+        _sub(http, f"{{{ows}}}Get", **{f"{{{XLINK}}}href": url})
+        _sub(http, f"{{{ows}}}Post", **{f"{{{XLINK}}}href": url})
+        values: dict[str, tuple[str, ...]] = {}
+        if name == "GetCapabilities":
+            values["AcceptVersions"] = VERSIONS if version == "2.0.0" else (version,)
+            values["AcceptFormats"] = ("text/xml",)
+        elif name in ("GetFeature", "GetPropertyValue"):
+            values["outputFormat"] = ADVERTISED_FORMATS[version]
+            values["resultType"] = ("results", "hits")
+        elif name == "DescribeFeatureType":
+            values["outputFormat"] = (("application/gml+xml; version=3.2", "application/json")
+                                      if version == "2.0.0" else
+                                      ("text/xml; subtype=gml/3.1.1", "application/json"))
+        for pname, allowed in values.items():
+            param = _sub(op, f"{{{ows}}}Parameter", name=pname)
+            holder = _sub(param, f"{{{ows}}}AllowedValues") if version == "2.0.0" else param
+            for value in allowed:
+                _sub(holder, f"{{{ows}}}Value", value)
+    if version == "2.0.0":
+        for cname, on in _CONFORMANCE:
+            if cname == "ImplementsTransactionalWFS":
+                on = editable
+            constraint = _sub(meta, f"{{{ows}}}Constraint", name=cname)
+            _sub(constraint, f"{{{ows}}}NoValues")
+            _sub(constraint, f"{{{ows}}}DefaultValue", "TRUE" if on else "FALSE")
+        constraint = _sub(meta, f"{{{ows}}}Constraint", name="CountDefault")
+        _sub(constraint, f"{{{ows}}}NoValues")
+        _sub(constraint, f"{{{ows}}}DefaultValue", "1000000")
+
+
+def _nsmap(version: str, project: Project) -> dict[str | None, str]:
+    nsmap: dict[str | None, str] = {
+        "wfs": WFS_NS[version], "xlink": XLINK, FEATURE_PREFIX: feature_namespace(project),
+        "xsi": "http://www.w3.org/2001/XMLSchema-instance",
+    }
+    if version in OWS:
+        nsmap["ows"] = OWS[version]
+    if version == "2.0.0":
+        nsmap["fes"] = FES_NS
+        nsmap["gml"] = "http://www.opengis.net/gml/3.2"
+    else:
+        nsmap["ogc"] = OGC_NS
+        nsmap["gml"] = "http://www.opengis.net/gml"
+    return nsmap
+
+
+def _v2(ctx: RequestContext, project: Project, layers: list[Layer], url: str) -> etree._Element:
+    wfs, ows, fes = WFS_NS["2.0.0"], OWS["2.0.0"], FES_NS
+    root = etree.Element(f"{{{wfs}}}WFS_Capabilities", version="2.0.0",
+                         nsmap=_nsmap("2.0.0", project))  # type: ignore[arg-type]
+    root.set("{http://www.w3.org/2001/XMLSchema-instance}schemaLocation",
+             f"{wfs} http://schemas.opengis.net/wfs/2.0/wfs.xsd")
+    _ows_identification(root, ows, project, "2.0.0")
+    _ows_operations(root, ows, "2.0.0", url, _editable(ctx, layers))
+    types = _sub(root, f"{{{wfs}}}FeatureTypeList")
+    for layer in layers:
+        ft = _sub(types, f"{{{wfs}}}FeatureType")
+        _sub(ft, f"{{{wfs}}}Name", f"{FEATURE_PREFIX}:{layer.name}")
+        _sub(ft, f"{{{wfs}}}Title", layer.title)
+        if layer.abstract:
+            _sub(ft, f"{{{wfs}}}Abstract", layer.abstract)
+        if layer.keywords:
+            keywords = _sub(ft, f"{{{ows}}}Keywords")
+            for word in layer.keywords:
+                _sub(keywords, f"{{{ows}}}Keyword", word)
+        crs = _crs_list(ctx, project, layer)
+        _sub(ft, f"{{{wfs}}}DefaultCRS", urn(crs[0]))
+        for other in crs[1:]:
+            _sub(ft, f"{{{wfs}}}OtherCRS", urn(other))
+        formats = _sub(ft, f"{{{wfs}}}OutputFormats")
+        for fmt in ADVERTISED_FORMATS["2.0.0"]:
+            _sub(formats, f"{{{wfs}}}Format", fmt)
+        box = _sub(ft, f"{{{ows}}}WGS84BoundingBox")
+        minx, miny, maxx, maxy = _wgs84(ctx, layer)
+        _sub(box, f"{{{ows}}}LowerCorner", f"{minx!r} {miny!r}")
+        _sub(box, f"{{{ows}}}UpperCorner", f"{maxx!r} {maxy!r}")
+    caps = _sub(root, f"{{{fes}}}Filter_Capabilities")
+    conformance = _sub(caps, f"{{{fes}}}Conformance")
+    for cname, on in _FES_CONFORMANCE:
+        constraint = _sub(conformance, f"{{{fes}}}Constraint", name=cname)
+        _sub(constraint, f"{{{ows}}}NoValues")
+        _sub(constraint, f"{{{ows}}}DefaultValue", "TRUE" if on else "FALSE")
+    ids = _sub(caps, f"{{{fes}}}Id_Capabilities")
+    _sub(ids, f"{{{fes}}}ResourceIdentifier", name="fes:ResourceId")
+    scalar = _sub(caps, f"{{{fes}}}Scalar_Capabilities")
+    _sub(scalar, f"{{{fes}}}LogicalOperators")
+    comparison = _sub(scalar, f"{{{fes}}}ComparisonOperators")
+    for op in COMPARISON_OPERATORS:
+        _sub(comparison, f"{{{fes}}}ComparisonOperator", name=op)
+    spatial = _sub(caps, f"{{{fes}}}Spatial_Capabilities")
+    operands = _sub(spatial, f"{{{fes}}}GeometryOperands")
+    for operand in _GEOMETRY_OPERANDS:
+        _sub(operands, f"{{{fes}}}GeometryOperand", name=operand)
+    operators = _sub(spatial, f"{{{fes}}}SpatialOperators")
+    for op in SPATIAL_OPERATORS:
+        _sub(operators, f"{{{fes}}}SpatialOperator", name=op)
+    return root
+
+
+def _v11(ctx: RequestContext, project: Project, layers: list[Layer], url: str) -> etree._Element:
+    wfs, ows, ogc = WFS_NS["1.1.0"], OWS["1.1.0"], OGC_NS
+    root = etree.Element(f"{{{wfs}}}WFS_Capabilities", version="1.1.0",
+                         nsmap=_nsmap("1.1.0", project))  # type: ignore[arg-type]
+    root.set("{http://www.w3.org/2001/XMLSchema-instance}schemaLocation",
+             f"{wfs} http://schemas.opengis.net/wfs/1.1.0/wfs.xsd")
+    _ows_identification(root, ows, project, "1.1.0")
+    _ows_operations(root, ows, "1.1.0", url, _editable(ctx, layers))
+    types = _sub(root, f"{{{wfs}}}FeatureTypeList")
+    for layer in layers:
+        ft = _sub(types, f"{{{wfs}}}FeatureType")
+        _sub(ft, f"{{{wfs}}}Name", f"{FEATURE_PREFIX}:{layer.name}")
+        _sub(ft, f"{{{wfs}}}Title", layer.title)
+        if layer.abstract:
+            _sub(ft, f"{{{wfs}}}Abstract", layer.abstract)
+        if layer.keywords:
+            keywords = _sub(ft, f"{{{ows}}}Keywords")
+            for word in layer.keywords:
+                _sub(keywords, f"{{{ows}}}Keyword", word)
+        crs = _crs_list(ctx, project, layer)
+        _sub(ft, f"{{{wfs}}}DefaultSRS", urn(crs[0]))
+        for other in crs[1:]:
+            _sub(ft, f"{{{wfs}}}OtherSRS", urn(other))
+        formats = _sub(ft, f"{{{wfs}}}OutputFormats")
+        for fmt in ADVERTISED_FORMATS["1.1.0"]:
+            _sub(formats, f"{{{wfs}}}Format", fmt)
+        box = _sub(ft, f"{{{ows}}}WGS84BoundingBox")
+        minx, miny, maxx, maxy = _wgs84(ctx, layer)
+        _sub(box, f"{{{ows}}}LowerCorner", f"{minx!r} {miny!r}")
+        _sub(box, f"{{{ows}}}UpperCorner", f"{maxx!r} {maxy!r}")
+    caps = _sub(root, f"{{{ogc}}}Filter_Capabilities")
+    spatial = _sub(caps, f"{{{ogc}}}Spatial_Capabilities")
+    operands = _sub(spatial, f"{{{ogc}}}GeometryOperands")
+    # Filter 1.1 filterCapabilities.xsd enumerates the operands; Multi* are not among them
+    # (they are still read).
+    for operand in _GEOMETRY_OPERANDS[:4]:
+        _sub(operands, f"{{{ogc}}}GeometryOperand", operand)
+    operators = _sub(spatial, f"{{{ogc}}}SpatialOperators")
+    for op in SPATIAL_OPERATORS:
+        _sub(operators, f"{{{ogc}}}SpatialOperator", name=op)
+    scalar = _sub(caps, f"{{{ogc}}}Scalar_Capabilities")
+    _sub(scalar, f"{{{ogc}}}LogicalOperators")
+    comparison = _sub(scalar, f"{{{ogc}}}ComparisonOperators")
+    # Filter 1.1 names: EqualTo, LessThan, ..., Like, Between, NullCheck.
+    for op in ("EqualTo", "NotEqualTo", "LessThan", "GreaterThan", "LessThanEqualTo",
+               "GreaterThanEqualTo", "Like", "Between", "NullCheck"):
+        _sub(comparison, f"{{{ogc}}}ComparisonOperator", op)
+    arithmetic = _sub(scalar, f"{{{ogc}}}ArithmeticOperators")
+    _sub(arithmetic, f"{{{ogc}}}SimpleArithmetic")
+    ids = _sub(caps, f"{{{ogc}}}Id_Capabilities")
+    _sub(ids, f"{{{ogc}}}EID")
+    _sub(ids, f"{{{ogc}}}FID")
+    return root
+
+
+def _v10(ctx: RequestContext, project: Project, layers: list[Layer], url: str) -> etree._Element:
+    wfs, ogc = WFS_NS["1.0.0"], OGC_NS
+    nsmap = {None: wfs, "ogc": ogc, FEATURE_PREFIX: feature_namespace(project),
+             "xsi": "http://www.w3.org/2001/XMLSchema-instance"}
+    root = etree.Element(f"{{{wfs}}}WFS_Capabilities", version="1.0.0",
+                         nsmap=nsmap)  # type: ignore[arg-type]
+    root.set("{http://www.w3.org/2001/XMLSchema-instance}schemaLocation",
+             f"{wfs} http://schemas.opengis.net/wfs/1.0.0/WFS-capabilities.xsd")
+    service = _sub(root, f"{{{wfs}}}Service")
+    _sub(service, f"{{{wfs}}}Name", "WFS")
+    _sub(service, f"{{{wfs}}}Title", project.title)
+    _sub(service, f"{{{wfs}}}Abstract", project.abstract)
+    _sub(service, f"{{{wfs}}}Keywords", ", ".join(project.keywords))
+    _sub(service, f"{{{wfs}}}OnlineResource", url)
+    _sub(service, f"{{{wfs}}}Fees", "NONE")
+    _sub(service, f"{{{wfs}}}AccessConstraints", "NONE")
+    request = _sub(_sub(root, f"{{{wfs}}}Capability"), f"{{{wfs}}}Request")
+    editable = _editable(ctx, layers)
+    for name in _OPERATIONS_BY_VERSION["1.0.0"]:
+        if name == "Transaction" and not editable:
+            continue
+        op = _sub(request, f"{{{wfs}}}{name}")
+        if name == "DescribeFeatureType":
+            _sub(_sub(op, f"{{{wfs}}}SchemaDescriptionLanguage"), f"{{{wfs}}}XMLSCHEMA")
+        if name == "GetFeature":
+            # WFS-capabilities.xsd 1.0.0: ResultFormat lists GML2 elements only (the other
+            # formats are still accepted by OUTPUTFORMAT).
+            _sub(_sub(op, f"{{{wfs}}}ResultFormat"), f"{{{wfs}}}GML2")
+        for method in ("Get", "Post"):
+            http = _sub(_sub(op, f"{{{wfs}}}DCPType"), f"{{{wfs}}}HTTP")
+            _sub(http, f"{{{wfs}}}{method}", onlineResource=url)
+    types = _sub(root, f"{{{wfs}}}FeatureTypeList")
+    operations = _sub(types, f"{{{wfs}}}Operations")
+    _sub(operations, f"{{{wfs}}}Query")
+    for layer in layers:
+        ft = _sub(types, f"{{{wfs}}}FeatureType")
+        _sub(ft, f"{{{wfs}}}Name", f"{FEATURE_PREFIX}:{layer.name}")
+        _sub(ft, f"{{{wfs}}}Title", layer.title)
+        if layer.abstract:
+            _sub(ft, f"{{{wfs}}}Abstract", layer.abstract)
+        _sub(ft, f"{{{wfs}}}SRS", ctx.server.data.crs(ctx, layer))
+        minx, miny, maxx, maxy = _wgs84(ctx, layer)
+        _sub(ft, f"{{{wfs}}}LatLongBoundingBox", minx=repr(minx), miny=repr(miny),
+             maxx=repr(maxx), maxy=repr(maxy))
+    caps = _sub(root, f"{{{ogc}}}Filter_Capabilities")
+    spatial = _sub(_sub(caps, f"{{{ogc}}}Spatial_Capabilities"), f"{{{ogc}}}Spatial_Operators")
+    for name in ("BBOX", "Equals", "Disjoint", "Intersect", "Touches", "Crosses", "Within",
+                 "Contains", "Overlaps", "Beyond", "DWithin"):
+        _sub(spatial, f"{{{ogc}}}{name}")
+    scalar = _sub(caps, f"{{{ogc}}}Scalar_Capabilities")
+    _sub(scalar, f"{{{ogc}}}Logical_Operators")
+    comparison = _sub(scalar, f"{{{ogc}}}Comparison_Operators")
+    for name in ("Simple_Comparisons", "Like", "Between", "NullCheck"):
+        _sub(comparison, f"{{{ogc}}}{name}")
+    _sub(_sub(scalar, f"{{{ogc}}}Arithmetic_Operators"), f"{{{ogc}}}Simple_Arithmetic")
+    return root

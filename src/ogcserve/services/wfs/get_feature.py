@@ -1,0 +1,491 @@
+"""GetFeature (WFS 2.0.0 §11, 1.1.0 §9, 1.0.0 §8): KVP and XML, several queries, streamed.
+
+Everything that can be refused is refused while planning, before the first byte is written:
+unknown or forbidden types, unknown properties, bad filters, CRSs and formats. Rows and
+attributes the caller may not see never leave the access layer, so COUNT and numberMatched
+apply to the caller's rows only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from lxml import etree
+
+from ogcserve.access import Read
+from ogcserve.errors import (
+    InvalidParameterValueError,
+    MissingParameterValueError,
+    NotFoundError,
+)
+from ogcserve.expressions import ID, check_properties
+
+from .crs import SrsName, bbox_to_xy, parse_srs, srs_for
+from .filters import LayerTerms, ParsedFilter, feature_id, parse_filter, parse_filter_text
+from .gml_write import GML_URI, escape
+from .output import (
+    CONTENT_TYPES,
+    GML_SCHEMAS,
+    XSI,
+    GeoJSONWriter,
+    GMLWriter,
+    PlannedQuery,
+    Totals,
+    writer_for,
+)
+from .params import (
+    CHUNK,
+    FEATURE_PREFIX,
+    MAX_QUERIES,
+    OutputFormat,
+    feature_layer,
+    feature_namespace,
+    integer,
+    output_format,
+    require_project,
+    sort_keys,
+    split_groups,
+    split_list,
+    type_name,
+)
+from .xml_input import children, local, parse_body, text
+
+if TYPE_CHECKING:
+    from ogcserve.context import RequestContext
+    from ogcserve.sources.base import SortKey
+
+GET_FEATURE_BY_ID = "urn:ogc:def:query:OGC-WFS::GetFeatureById"
+
+
+@dataclass(frozen=True, slots=True)
+class QueryParams:
+    """One wfs:Query (or one KVP typename) as the client wrote it."""
+
+    type_name: str
+    properties: tuple[str, ...] | None = None
+    filter: etree._Element | str | None = None  # an element (XML) or FILTER text (KVP)
+    bbox: tuple[float, float, float, float] | None = None
+    bbox_srs: str | None = None
+    srs_name: str | None = None
+    sort: tuple[SortKey, ...] = ()
+    ids: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GetFeatureParams:
+    """A GetFeature request, KVP or XML."""
+
+    version: str
+    queries: tuple[QueryParams, ...]
+    count: int | None = None
+    start_index: int = 0
+    hits: bool = False
+    output_format: OutputFormat = OutputFormat.GML32
+    by_id: bool = False  # the GetFeatureById stored query: one bare feature, or 404
+    kvp: bool = True
+
+
+def get_feature(ctx: RequestContext) -> None:
+    """Answer GetFeature."""
+    version = ctx.request.parameter("VERSION") or "2.0.0"
+    params = parse_xml(ctx, version) if "REQUEST_BODY" in ctx.request.params else \
+        parse_kvp(ctx, version)
+    run(ctx, params)
+
+
+# --- parameters ---------------------------------------------------------------------------------
+
+
+def parse_kvp(ctx: RequestContext, version: str) -> GetFeatureParams:
+    """WFS 2.0 §7.9.2 / 1.1 §14.7 KVP encoding."""
+    p = ctx.request.params
+    names_text = p.get("TYPENAMES") or p.get("TYPENAME") or ""
+    ids_text = p.get("RESOURCEID") or p.get("FEATUREID") or ""
+    stored = p.get("STOREDQUERY_ID", "")
+    by_id = False
+    if stored:
+        if stored != GET_FEATURE_BY_ID:
+            raise InvalidParameterValueError(f"Unknown stored query {stored!r}",
+                                             locator="STOREDQUERY_ID")
+        if not p.get("ID"):
+            raise MissingParameterValueError("GetFeatureById needs ID", locator="ID")
+        ids_text, by_id, names_text = p["ID"], True, ""
+    names = split_list(names_text.replace("(", "").replace(")", ""))
+    ids = split_list(ids_text)
+    if not names and ids:
+        # WFS 2.0 §7.9.2.4.1: with RESOURCEID the types come from the ids (`type.id`).
+        names = list(dict.fromkeys(i.rpartition(".")[0] for i in ids if "." in i))
+        if not names:
+            raise InvalidParameterValueError("Resource ids must be written type.id",
+                                             locator="RESOURCEID")
+    if not names:
+        raise MissingParameterValueError("TYPENAMES is missing", locator="TYPENAMES")
+    if len(names) > MAX_QUERIES:
+        raise InvalidParameterValueError(f"At most {MAX_QUERIES} types per request",
+                                         locator="TYPENAMES")
+    filters = split_filters(p.get("FILTER", ""))
+    props = split_groups(p["PROPERTYNAME"]) if p.get("PROPERTYNAME") else []
+    sorts = p.get("SORTBY", "")
+    for given, locator in ((filters, "FILTER"), (props, "PROPERTYNAME")):
+        if given and len(given) != len(names):
+            raise InvalidParameterValueError(f"{locator} needs one entry per type name",
+                                             locator=locator)
+    if filters and (ids or p.get("BBOX")):
+        raise InvalidParameterValueError("FILTER, BBOX and RESOURCEID are mutually exclusive",
+                                         locator="FILTER")
+    bbox, bbox_srs = parse_bbox(p.get("BBOX", ""))
+    queries = []
+    for i, name in enumerate(names):
+        queries.append(QueryParams(
+            type_name=name,
+            properties=tuple(split_list(props[i])) if props and props[i].strip() != "*" else None,
+            filter=filters[i] if filters else None,
+            bbox=bbox,
+            bbox_srs=bbox_srs,
+            srs_name=p.get("SRSNAME") or None,
+            sort=sort_keys(sorts) if sorts else (),
+            ids=tuple(ids) if ids else None,
+        ))
+    count_text = p.get("COUNT") or p.get("MAXFEATURES") or ""
+    return GetFeatureParams(
+        version=version,
+        queries=tuple(queries),
+        count=integer(count_text, "COUNT") if count_text else None,
+        start_index=integer(p.get("STARTINDEX") or "0", "STARTINDEX"),
+        hits=result_type(p.get("RESULTTYPE", "")),
+        output_format=output_format(p.get("OUTPUTFORMAT", ""), version),
+        by_id=by_id,
+    )
+
+
+def split_filters(value: str) -> list[str]:
+    """FILTER: one XML filter per type, each in parentheses when there are several."""
+    text = value.strip()
+    if not text:
+        return []
+    if not text.startswith("("):
+        return [text]
+    out, depth, start = [], 0, 0
+    for i, char in enumerate(text):
+        if char == "(" and depth == 0:
+            start, depth = i + 1, 1
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                out.append(text[start:i])
+    return out
+
+
+def parse_bbox(value: str) -> tuple[tuple[float, float, float, float] | None, str | None]:
+    """BBOX=a,b,c,d[,crs] (the corners in the axis order of crs)."""
+    if not value.strip():
+        return None, None
+    parts = split_list(value)
+    if len(parts) not in (4, 5):
+        raise InvalidParameterValueError("BBOX needs four numbers and an optional CRS",
+                                         locator="BBOX")
+    try:
+        a, b, c, d = (float(v) for v in parts[:4])
+    except ValueError:
+        raise InvalidParameterValueError("BBOX needs four numbers", locator="BBOX") from None
+    if a > c or b > d:
+        raise InvalidParameterValueError("BBOX minimum is above its maximum", locator="BBOX")
+    return (a, b, c, d), parts[4] if len(parts) == 5 else None
+
+
+def result_type(value: str) -> bool:
+    """RESULTTYPE: True for hits."""
+    kind = value.strip().lower() or "results"
+    if kind not in ("results", "hits"):
+        raise InvalidParameterValueError(f"Unknown result type {value!r}", locator="RESULTTYPE")
+    return kind == "hits"
+
+
+def parse_xml(ctx: RequestContext, version: str) -> GetFeatureParams:
+    """WFS 2.0 §11.2.2 / 1.1 §9.2 XML encoding."""
+    root = parse_body(ctx.request.params["REQUEST_BODY"])
+    version = root.get("version", version)
+    queries: list[QueryParams] = []
+    by_id = False
+    for element in children(root):
+        name = local(element)
+        if name == "Query":
+            queries.extend(_xml_query(element))
+        elif name == "StoredQuery":
+            if element.get("id") != GET_FEATURE_BY_ID:
+                raise InvalidParameterValueError(f"Unknown stored query {element.get('id')!r}",
+                                                 locator="StoredQuery")
+            ids = [text(c) for c in children(element)
+                   if local(c) == "Parameter" and c.get("name", "").lower() == "id"]
+            if len(ids) != 1 or "." not in ids[0]:
+                raise MissingParameterValueError("GetFeatureById needs one id (type.id)",
+                                                 locator="id")
+            by_id = True
+            queries.append(QueryParams(type_name=ids[0].rpartition(".")[0], ids=(ids[0],)))
+        else:
+            raise InvalidParameterValueError(f"Unexpected element {name!r}", locator=name)
+    if not queries:
+        raise MissingParameterValueError("GetFeature needs a Query", locator="Query")
+    if len(queries) > MAX_QUERIES:
+        raise InvalidParameterValueError(f"At most {MAX_QUERIES} queries per request",
+                                         locator="Query")
+    count_text = root.get("count") or root.get("maxFeatures") or ""
+    return GetFeatureParams(
+        version=version,
+        queries=tuple(queries),
+        count=integer(count_text, "count") if count_text else None,
+        start_index=integer(root.get("startIndex", "0"), "startIndex"),
+        hits=result_type(root.get("resultType", "")),
+        output_format=output_format(root.get("outputFormat", ""), version, "outputFormat"),
+        by_id=by_id,
+        kvp=False,
+    )
+
+
+def _xml_query(element: etree._Element) -> list[QueryParams]:
+    names = (element.get("typeNames") or element.get("typeName") or "").split()
+    if not names:
+        raise MissingParameterValueError("A Query needs typeNames", locator="typeNames")
+    properties: list[str] = []
+    filter_element = None
+    sort: tuple[SortKey, ...] = ()
+    for child in children(element):
+        name = local(child)
+        if name == "PropertyName":
+            properties.append(type_name(text(child)))
+        elif name == "Filter":
+            filter_element = child
+        elif name == "SortBy":
+            keys = []
+            for prop in children(child):
+                parts = {local(c): text(c) for c in children(prop)}
+                field = parts.get("ValueReference") or parts.get("PropertyName") or ""
+                keys.append(f"{field} {parts.get('SortOrder', 'ASC')}")
+            sort = sort_keys(",".join(keys), "SortBy")
+        else:
+            raise InvalidParameterValueError(f"Unexpected element {name!r} in Query",
+                                             locator=name)
+    return [QueryParams(type_name=n, properties=tuple(properties) or None, filter=filter_element,
+                        srs_name=element.get("srsName"), sort=sort) for n in names]
+
+
+# --- planning -----------------------------------------------------------------------------------
+
+
+def plan(ctx: RequestContext, params: GetFeatureParams, query: QueryParams) -> PlannedQuery:
+    """Decide one query; every refusal happens here."""
+    project = require_project(ctx)
+    data = ctx.server.data
+    layer = feature_layer(ctx, project, query.type_name, "TYPENAMES")
+    schema = data.schema(ctx, layer)
+    native = data.crs(ctx, layer)
+    srs = parse_srs(query.srs_name) if query.srs_name else srs_for(native, params.version)
+    if params.version == "1.0.0":
+        srs = SrsName(srs.code, False, srs.text)  # WFS 1.0.0: always x/y
+    if params.output_format is OutputFormat.GEOJSON:
+        # RFC 7946 §4: longitude, latitude in CRS84 unless the client asked for another CRS.
+        srs = parse_srs(query.srs_name) if query.srs_name else parse_srs("OGC:CRS84")
+    if not params.output_format.is_gml:
+        srs = SrsName(srs.code, False, srs.text)  # GeoJSON and WKT are always x/y
+    visible = set(schema.field_names())
+    geometry = schema.geometry_field
+    properties = tuple(f.name for f in schema.fields)
+    with_geometry = geometry is not None
+    if query.properties is not None:
+        wanted = set()
+        for name in query.properties:
+            name = type_name(name)
+            if name == geometry:
+                continue
+            if name not in visible and name != schema.key:
+                raise InvalidParameterValueError(f"Unknown property {name!r}",
+                                                 locator="PROPERTYNAME")
+            wanted.add(name)
+        properties = tuple(n for n in properties if n in wanted)
+        # WFS 2.0 §7.9.2.4.3: the geometry is kept when named; mandatory properties only else.
+        with_geometry = geometry is not None and geometry in {type_name(n) for n in
+                                                              query.properties}
+    sort = tuple(replace(k, name=ID if k.name == schema.key else k.name) for k in query.sort)
+    for key in sort:
+        if key.name not in visible and key.name != ID:
+            raise InvalidParameterValueError(f"Unknown property {key.name!r}", locator="SORTBY")
+    terms = LayerTerms(layer.name, schema, native,
+                       srs if query.srs_name else srs_for(native, params.version))
+    parsed = ParsedFilter(None, None)
+    if isinstance(query.filter, str):
+        parsed = parse_filter_text(query.filter, terms)
+    elif query.filter is not None:
+        parsed = parse_filter(query.filter, terms)
+    if parsed.expression is not None:
+        check_properties(parsed.expression, [*visible, *([geometry] if geometry else [])])
+    ids = parsed.ids
+    if query.ids is not None:
+        ids = tuple(i for i in (feature_id(r, layer.name) for r in query.ids) if i is not None)
+    bbox, bbox_crs = None, None
+    if query.bbox is not None:
+        given = (parse_srs(query.bbox_srs, "BBOX") if query.bbox_srs
+                 else srs_for(native, params.version))
+        if params.version == "1.0.0":
+            given = SrsName(given.code, False, given.text)
+        bbox, bbox_crs = bbox_to_xy(query.bbox, given), given.code
+    read = Read(bbox=bbox, bbox_crs=bbox_crs, filter=parsed.expression,
+                properties=properties, sort=_stable(sort), ids=ids, with_geometry=with_geometry)
+    return PlannedQuery(layer, schema, read, properties, srs, native, layer.wfs.number_matched)
+
+
+def _stable(sort: tuple[SortKey, ...]) -> tuple[SortKey, ...]:
+    # Paging needs a total order: the id breaks ties (and orders unsorted requests), so that
+    # consecutive pages neither repeat nor skip features.
+    from ogcserve.sources.base import SortKey
+
+    if any(k.name == ID for k in sort):
+        return sort
+    return (*sort, SortKey(ID))
+
+
+# --- execution ----------------------------------------------------------------------------------
+
+
+def run(ctx: RequestContext, params: GetFeatureParams) -> None:
+    """Plan every query, then count and stream."""
+    if params.by_id:
+        return _by_id(ctx, params)
+    planned = [plan(ctx, params, q) for q in params.queries]
+    data = ctx.server.data
+    limit = min(params.count, data.max_features) if params.count is not None else \
+        data.max_features
+    # numberMatched: an exact count where the layer asks for it (and always when several
+    # queries need their sizes to place STARTINDEX); None means unknown.
+    matched: list[int | None] = []
+    for q in planned:
+        exact = q.number_matched == "exact" or (len(planned) > 1 and params.start_index > 0)
+        matched.append(data.count(ctx, q.layer, q.read) if exact else None)
+    slices = _slices(ctx, planned, matched, params.start_index, limit)
+    returned = sum(n for _, _, _, n in slices)
+    total = _total(planned, matched, slices, params.start_index, returned, limit)
+    if params.hits:
+        totals = Totals(total, 0)
+        slices = []
+    else:
+        totals = Totals(total, returned, *_links(ctx, params, total, returned, limit))
+    writer = writer_for(ctx.response, params.version, params.output_format)
+    ctx.response.set_header("Content-Type", CONTENT_TYPES[params.output_format])
+    writer.begin(totals, feature_namespace(require_project(ctx)), describe_url(ctx, params))
+    pending = 0
+    for q, offset, count, _ in slices:
+        if count == 0:
+            continue
+        for batch in data.features(ctx, q.layer, replace(q.read, offset=offset, limit=count)):
+            writer.batch(q, batch)
+            pending += len(batch)
+            if pending >= CHUNK:
+                ctx.response.flush()
+                pending = 0
+    writer.end(totals)
+
+
+def _slices(
+    ctx: RequestContext, planned: list[PlannedQuery], matched: list[int | None],
+    start: int, limit: int,
+) -> list[tuple[PlannedQuery, int, int, int]]:
+    """(query, offset, limit, rows it will return) for each query, STARTINDEX and COUNT
+    spread over the queries in order (WFS 2.0 §7.7.3.2: they apply to the whole response)."""
+    out = []
+    skip, left = start, limit
+    for q, size in zip(planned, matched, strict=True):
+        if size is not None:
+            offset = min(skip, size)
+            rows = max(0, min(size - offset, left))
+            skip -= offset
+        else:
+            # No count was asked for: count the page itself by reading ids only (bounded by
+            # COUNT), since a GML 2.0 collection states numberReturned before its members.
+            offset = skip
+            rows = _page_size(ctx, q, offset, left)
+            skip = 0
+        out.append((q, offset, left, rows))
+        left -= rows
+    return out
+
+
+def _page_size(ctx: RequestContext, q: PlannedQuery, offset: int, limit: int) -> int:
+    if limit <= 0:
+        return 0
+    read = replace(q.read, offset=offset, limit=limit, properties=(), with_geometry=False,
+                   sort=())
+    return sum(len(b) for b in ctx.server.data.features(ctx, q.layer, read))
+
+
+def _total(planned: list[PlannedQuery], matched: list[int | None],
+           slices: list[tuple[PlannedQuery, int, int, int]], start: int, returned: int,
+           limit: int) -> int | None:
+    if all(m is not None for m in matched):
+        return sum(m for m in matched if m is not None)
+    if all(q.number_matched == "unknown" for q in planned):
+        return None
+    # "estimated": a page that is not full proves the total (when it starts inside the data).
+    if returned < limit and (returned > 0 or start == 0):
+        return start + returned
+    return None
+
+
+def _links(ctx: RequestContext, params: GetFeatureParams, total: int | None, returned: int,
+           limit: int) -> tuple[str | None, str | None]:
+    """WFS 2.0 §10.2.4.1: next/previous as KVP URLs (only for KVP requests with COUNT)."""
+    if params.version != "2.0.0" or not params.kvp or params.count is None:
+        return None, None
+    start = params.start_index
+    more = returned == limit and (total is None or start + returned < total)
+    nxt = _page_url(ctx, start + limit, limit) if more else None
+    prev = _page_url(ctx, max(0, start - limit), limit) if start > 0 else None
+    return nxt, prev
+
+
+def _page_url(ctx: RequestContext, start: int, count: int) -> str:
+    parts = urlsplit(ctx.request.url)
+    query = {k: v for k, v in ctx.request.params.items()
+             if k not in ("STARTINDEX", "COUNT", "MAXFEATURES")}
+    query.update(STARTINDEX=str(start), COUNT=str(count))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))
+
+
+def describe_url(ctx: RequestContext, params: GetFeatureParams) -> str:
+    """Where the schema of the returned types is (xsi:schemaLocation)."""
+    parts = urlsplit(ctx.request.url)
+    names = ",".join(dict.fromkeys(type_name(q.type_name) for q in params.queries))
+    query = {"SERVICE": "WFS", "VERSION": params.version, "REQUEST": "DescribeFeatureType",
+             "TYPENAME" if params.version != "2.0.0" else "TYPENAMES": names}
+    if "MAP" in ctx.request.params:
+        query["MAP"] = ctx.request.params["MAP"]
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))
+
+
+def _by_id(ctx: RequestContext, params: GetFeatureParams) -> None:
+    """WFS 2.0 §7.9.3.6: GetFeatureById answers the bare feature, or 404."""
+    query = plan(ctx, params, params.queries[0])
+    if not query.read.ids:
+        raise NotFoundError("No such feature", locator="ID")
+    read = replace(query.read, limit=1)
+    batches = [b for b in ctx.server.data.features(ctx, query.layer, read) if len(b)]
+    if not batches:
+        raise NotFoundError(f"No feature {params.queries[0].ids!r}", locator="ID")
+    fmt = params.output_format
+    ctx.response.set_header("Content-Type", CONTENT_TYPES[fmt])
+    if fmt is OutputFormat.GEOJSON:
+        ctx.response.write(GeoJSONWriter(ctx.response, params.version, fmt)
+                           .features(query, batches[0])[0])
+    elif fmt is OutputFormat.CSV:
+        writer = writer_for(ctx.response, params.version, fmt)
+        writer.begin(Totals(1, 1), "", "")
+        writer.batch(query, batches[0])
+    else:
+        namespace = feature_namespace(require_project(ctx))
+        bare = (f'xmlns:{FEATURE_PREFIX}="{escape(namespace)}" xmlns:gml="{GML_URI[fmt]}" '
+                f'xmlns:xsi="{XSI}" xsi:schemaLocation="{escape(namespace)} '
+                f'{escape(describe_url(ctx, params))} {GML_URI[fmt]} {GML_SCHEMAS[fmt]}"')
+        ctx.response.write('<?xml version="1.0" encoding="UTF-8"?>\n')
+        GMLWriter(ctx.response, params.version, fmt, bare=bare).batch(query, batches[0])
