@@ -19,8 +19,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pyproj import Transformer
-
 from ogcserve.errors import (
     FilterError,
     InvalidParameterValueError,
@@ -29,6 +27,7 @@ from ogcserve.errors import (
     SecurityError,
 )
 from ogcserve.expressions import Expression, check_properties, conjunction, parse, to_predicate
+from ogcserve.geo import transformer
 from ogcserve.plugins.access import LayerPermissions
 from ogcserve.sources import open_source
 from ogcserve.sources.base import (
@@ -403,12 +402,4 @@ def _parse_rule(text: str) -> Expression:
 def _transform_bbox(bbox: BBox, from_crs: str, to_crs: str) -> BBox:
     if from_crs == to_crs:
         return bbox
-    transformer = _transformer(from_crs, to_crs, threading.get_ident())
-    return transformer.transform_bounds(*bbox, densify_pts=21)
-
-
-@lru_cache(maxsize=1024)
-def _transformer(from_crs: str, to_crs: str, thread: int) -> Transformer:
-    # Building a transformer costs milliseconds, so they are kept; one per thread, because a
-    # PROJ object must not be used by two threads at once.
-    return Transformer.from_crs(from_crs, to_crs, always_xy=True)
+    return transformer(from_crs, to_crs).transform_bounds(*bbox, densify_pts=21)

@@ -8,7 +8,6 @@ than the tuple API (docs/decisions/0003-rendering-engine.md).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -18,6 +17,8 @@ import numpy.typing as npt
 import pyproj
 import shapely
 import skia  # type: ignore[import-not-found,unused-ignore]  # no stubs; see ADR 0003
+
+from ogcserve.geo import transformer
 
 from .api import MapView
 
@@ -63,29 +64,13 @@ class PathBatch:
 
 
 class Projector:
-    """Layer CRS -> view pixels, with `pyproj.Transformer`s cached per thread.
-
-    pyproj transformers must not be shared between threads, and the pipeline renders in
-    worker threads; each thread keeps its own.
-    """
-
-    def __init__(self) -> None:
-        self._local = threading.local()
+    """Layer CRS -> view pixels, with the process-wide cached transformers of `ogcserve.geo`."""
 
     def transformer(self, source: str, target: str) -> pyproj.Transformer | None:
         """The x/y-ordered transformer from `source` to `target` (None: same CRS)."""
         if same_crs(source, target):
             return None
-        cache: dict[tuple[str, str], pyproj.Transformer] | None = getattr(
-            self._local, "cache", None
-        )
-        if cache is None:
-            cache = self._local.cache = {}
-        found = cache.get((source, target))
-        if found is None:
-            found = pyproj.Transformer.from_crs(source, target, always_xy=True)
-            cache[(source, target)] = found
-        return found
+        return transformer(source, target)
 
     def to_pixels(self, view: MapView, layer_crs: str) -> Callable[[FloatArray], FloatArray]:
         """A function mapping (n, 2) layer coordinates to (n, 2) pixel coordinates."""

@@ -20,6 +20,7 @@ from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 
 from ogcserve.errors import InvalidCRSError
+from ogcserve.geo import transformer
 
 _URN = re.compile(r"^urn:(?:x-)?ogc:def:crs:([A-Za-z]+):[^:]*:(\w+)$", re.IGNORECASE)
 _URI = re.compile(r"^https?://www\.opengis\.net/def/crs/([A-Za-z]+)/[^/]+/(\w+)$", re.IGNORECASE)
@@ -85,9 +86,8 @@ def _north_first(crs: CRS) -> bool:
     return bool(axes) and axes[0].direction.lower() in ("north", "south")
 
 
-@lru_cache(maxsize=64)
 def _transformer(source: str, target: str) -> Transformer:
-    return Transformer.from_crs(_crs(source), _crs(target), always_xy=True)
+    return transformer(source, target)
 
 
 def is_geographic(code: str) -> bool:
