@@ -196,14 +196,11 @@ def _nsmap(version: str, project: Project) -> dict[str | None, str]:
     return nsmap
 
 
-def _v2(ctx: RequestContext, project: Project, layers: list[Layer], url: str) -> etree._Element:
-    wfs, ows, fes = WFS_NS["2.0.0"], OWS["2.0.0"], FES_NS
-    root = etree.Element(f"{{{wfs}}}WFS_Capabilities", version="2.0.0",
-                         nsmap=_nsmap("2.0.0", project))  # type: ignore[arg-type]
-    root.set("{http://www.w3.org/2001/XMLSchema-instance}schemaLocation",
-             f"{wfs} http://schemas.opengis.net/wfs/2.0/wfs.xsd")
-    _ows_identification(root, ows, project, "2.0.0")
-    _ows_operations(root, ows, "2.0.0", url, _editable(ctx, layers))
+def _feature_types(root: etree._Element, ctx: RequestContext, project: Project,
+                   layers: list[Layer], version: str) -> None:
+    """The FeatureTypeList of WFS 1.1.0 and 2.0.0 (they differ only in the CRS element names)."""
+    wfs, ows = WFS_NS[version], OWS[version]
+    crs_tag = "CRS" if version == "2.0.0" else "SRS"
     types = _sub(root, f"{{{wfs}}}FeatureTypeList")
     for layer in layers:
         ft = _sub(types, f"{{{wfs}}}FeatureType")
@@ -216,16 +213,27 @@ def _v2(ctx: RequestContext, project: Project, layers: list[Layer], url: str) ->
             for word in layer.keywords:
                 _sub(keywords, f"{{{ows}}}Keyword", word)
         crs = _crs_list(ctx, project, layer)
-        _sub(ft, f"{{{wfs}}}DefaultCRS", urn(crs[0]))
+        _sub(ft, f"{{{wfs}}}Default{crs_tag}", urn(crs[0]))
         for other in crs[1:]:
-            _sub(ft, f"{{{wfs}}}OtherCRS", urn(other))
+            _sub(ft, f"{{{wfs}}}Other{crs_tag}", urn(other))
         formats = _sub(ft, f"{{{wfs}}}OutputFormats")
-        for fmt in ADVERTISED_FORMATS["2.0.0"]:
+        for fmt in ADVERTISED_FORMATS[version]:
             _sub(formats, f"{{{wfs}}}Format", fmt)
         box = _sub(ft, f"{{{ows}}}WGS84BoundingBox")
         minx, miny, maxx, maxy = _wgs84(ctx, layer)
         _sub(box, f"{{{ows}}}LowerCorner", f"{minx!r} {miny!r}")
         _sub(box, f"{{{ows}}}UpperCorner", f"{maxx!r} {maxy!r}")
+
+
+def _v2(ctx: RequestContext, project: Project, layers: list[Layer], url: str) -> etree._Element:
+    wfs, ows, fes = WFS_NS["2.0.0"], OWS["2.0.0"], FES_NS
+    root = etree.Element(f"{{{wfs}}}WFS_Capabilities", version="2.0.0",
+                         nsmap=_nsmap("2.0.0", project))  # type: ignore[arg-type]
+    root.set("{http://www.w3.org/2001/XMLSchema-instance}schemaLocation",
+             f"{wfs} http://schemas.opengis.net/wfs/2.0/wfs.xsd")
+    _ows_identification(root, ows, project, "2.0.0")
+    _ows_operations(root, ows, "2.0.0", url, _editable(ctx, layers))
+    _feature_types(root, ctx, project, layers, "2.0.0")
     caps = _sub(root, f"{{{fes}}}Filter_Capabilities")
     conformance = _sub(caps, f"{{{fes}}}Conformance")
     for cname, on in _FES_CONFORMANCE:
@@ -257,28 +265,7 @@ def _v11(ctx: RequestContext, project: Project, layers: list[Layer], url: str) -
              f"{wfs} http://schemas.opengis.net/wfs/1.1.0/wfs.xsd")
     _ows_identification(root, ows, project, "1.1.0")
     _ows_operations(root, ows, "1.1.0", url, _editable(ctx, layers))
-    types = _sub(root, f"{{{wfs}}}FeatureTypeList")
-    for layer in layers:
-        ft = _sub(types, f"{{{wfs}}}FeatureType")
-        _sub(ft, f"{{{wfs}}}Name", f"{FEATURE_PREFIX}:{layer.name}")
-        _sub(ft, f"{{{wfs}}}Title", layer.title)
-        if layer.abstract:
-            _sub(ft, f"{{{wfs}}}Abstract", layer.abstract)
-        if layer.keywords:
-            keywords = _sub(ft, f"{{{ows}}}Keywords")
-            for word in layer.keywords:
-                _sub(keywords, f"{{{ows}}}Keyword", word)
-        crs = _crs_list(ctx, project, layer)
-        _sub(ft, f"{{{wfs}}}DefaultSRS", urn(crs[0]))
-        for other in crs[1:]:
-            _sub(ft, f"{{{wfs}}}OtherSRS", urn(other))
-        formats = _sub(ft, f"{{{wfs}}}OutputFormats")
-        for fmt in ADVERTISED_FORMATS["1.1.0"]:
-            _sub(formats, f"{{{wfs}}}Format", fmt)
-        box = _sub(ft, f"{{{ows}}}WGS84BoundingBox")
-        minx, miny, maxx, maxy = _wgs84(ctx, layer)
-        _sub(box, f"{{{ows}}}LowerCorner", f"{minx!r} {miny!r}")
-        _sub(box, f"{{{ows}}}UpperCorner", f"{maxx!r} {maxy!r}")
+    _feature_types(root, ctx, project, layers, "1.1.0")
     caps = _sub(root, f"{{{ogc}}}Filter_Capabilities")
     spatial = _sub(caps, f"{{{ogc}}}Spatial_Capabilities")
     operands = _sub(spatial, f"{{{ogc}}}GeometryOperands")
