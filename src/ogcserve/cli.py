@@ -6,10 +6,14 @@ import argparse
 import json
 import logging
 import os
+import socket
 import sys
 from collections.abc import Sequence
 from importlib.resources import files
 from pathlib import Path
+
+import uvicorn
+from uvicorn.supervisors import Multiprocess
 
 from ogcserve.settings import Settings
 
@@ -51,19 +55,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _plugins(args)
 
 
-def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
+class _NoDelayConfig(uvicorn.Config):
+    """uvicorn's config, with Nagle's algorithm off on the shared listening socket.
 
+    With several workers, uvicorn hands the workers a socket that asyncio does not treat as
+    TCP, so accepted connections keep Nagle on and a response written as headers then body
+    waits ~40 ms for the client's delayed ACK (uvicorn issue #3149). Linux passes TCP_NODELAY
+    from the listening socket on to every connection it accepts.
+    """
+
+    def bind_socket(self) -> socket.socket:
+        sock = super().bind_socket()
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+
+
+def _serve(args: argparse.Namespace) -> int:
     projects = [p.resolve() for p in args.projects] or [demo_project()]
     # Worker processes build their own server from these variables (plugins load per process).
     os.environ["OGCSERVE_PROJECTS"] = json.dumps([str(p) for p in projects])
     os.environ["OGCSERVE_PLUGIN_PATHS"] = json.dumps([str(p.resolve()) for p in args.plugins])
     os.environ["OGCSERVE_LOG_LEVEL"] = args.log_level.upper()
     _check_or_exit(projects)
-    uvicorn.run(
+    config = _NoDelayConfig(
         "ogcserve.app:create_app", factory=True, host=args.host, port=args.port,
         workers=args.workers, log_level=args.log_level, access_log=False,
     )
+    if config.workers > 1:
+        Multiprocess(config, sockets=[config.bind_socket()]).run()
+    else:
+        uvicorn.Server(config).run()
     return 0
 
 
