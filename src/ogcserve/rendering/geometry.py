@@ -149,23 +149,70 @@ class Subpaths:
 def decompose(
     geometries: npt.NDArray[np.object_], to_pixels: Callable[[FloatArray], FloatArray]
 ) -> Subpaths:
-    """Split polygons into rings and lines into parts, and project their coordinates."""
+    """Split polygons into rings and lines into parts, and project their coordinates.
+
+    Works on coordinate arrays straight out of GEOS: a part without holes is one subpath, so
+    its point count and coordinates come in bulk (`get_num_coordinates`, `get_coordinates`);
+    only polygons with holes go through `to_ragged_array`. Making a geometry object per ring
+    (`get_rings`) cost more than drawing them on a 10k-polygon map.
+    """
+    kinds = shapely.get_type_id(geometries)
+    present = ~shapely.is_empty(geometries) & (kinds >= 0)
+    pieces: list[tuple[FloatArray, IntArray, IntArray, bool]] = []
+    for family, areal in ((_AREAL, True), (_LINEAR, False)):
+        index = np.flatnonzero(present & np.isin(kinds, family))
+        if not len(index):
+            continue
+        parts, part_of = _single_parts(geometries[index], kinds[index])
+        owner = index[part_of]
+        simple = np.ones(len(parts), dtype=bool)
+        if areal:
+            simple = shapely.get_num_interior_rings(parts) == 0
+        if simple.any():
+            counts = shapely.get_num_coordinates(parts[simple]).astype(np.intp)
+            pieces.append((shapely.get_coordinates(parts[simple]), counts, owner[simple], areal))
+        if not simple.all():
+            coords, counts, ring_of = _ragged_rings(parts[~simple])
+            pieces.append((coords, counts, owner[~simple][ring_of], areal))
+    if not pieces:
+        empty = np.zeros(0, dtype=np.intp)
+        return Subpaths(np.zeros((0, 2)), empty, empty, np.zeros(0, dtype=bool))
+    coords = np.concatenate([p[0] for p in pieces])
+    counts = np.concatenate([p[1] for p in pieces])
+    owner = np.concatenate([p[2] for p in pieces])
+    closed = np.concatenate([np.full(len(p[1]), p[3]) for p in pieces])
+    if len(pieces) > 1 or not np.all(owner[:-1] <= owner[1:]):
+        # Painter's order is the features' order: keep every feature's subpaths together.
+        order = np.argsort(owner, kind="stable")
+        offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        coords = coords[_ranges(offsets[order], counts[order])]
+        counts, owner, closed = counts[order], owner[order], closed[order]
+    return Subpaths(to_pixels(coords), counts, owner.astype(np.intp), closed)
+
+
+_AREAL = (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON)
+_LINEAR = (shapely.GeometryType.LINESTRING, shapely.GeometryType.LINEARRING,
+           shapely.GeometryType.MULTILINESTRING)
+_MULTI = (shapely.GeometryType.MULTIPOLYGON, shapely.GeometryType.MULTILINESTRING)
+
+
+def _single_parts(
+    geometries: npt.NDArray[np.object_], kinds: IntArray
+) -> tuple[npt.NDArray[np.object_], IntArray]:
+    """Polygons / lines, with the index of the geometry each came from."""
+    if not np.isin(kinds, _MULTI).any():
+        return geometries, np.arange(len(geometries))
     parts, part_of = shapely.get_parts(geometries, return_index=True)
-    kinds = shapely.get_type_id(parts)
-    polygon = kinds == shapely.GeometryType.POLYGON
-    lines = parts[~polygon]
-    line_of = part_of[~polygon]
-    rings, ring_of = shapely.get_rings(parts[polygon], return_index=True)
-    ring_of = part_of[polygon][ring_of]
-    every = np.concatenate([rings, lines])
-    owner = np.concatenate([ring_of, line_of]).astype(np.intp)
-    closed = np.concatenate([np.ones(len(rings), bool), np.zeros(len(lines), bool)])
-    # Painter's order is the features' order: keep every feature's subpaths together.
-    order = np.argsort(owner, kind="stable")
-    every, owner, closed = every[order], owner[order], closed[order]
-    counts = shapely.get_num_coordinates(every).astype(np.intp)
-    coords = to_pixels(shapely.get_coordinates(every))
-    return Subpaths(coords, counts, owner, closed)
+    return parts, part_of.astype(np.intp)
+
+
+def _ragged_rings(polygons: npt.NDArray[np.object_]) -> tuple[FloatArray, IntArray, IntArray]:
+    """Coordinates, per-ring point counts and each ring's polygon, for polygons with holes."""
+    _, coords, (ring_offsets, polygon_offsets) = shapely.to_ragged_array(polygons,
+                                                                          include_z=False)
+    ring_of = np.repeat(np.arange(len(polygons)), np.diff(polygon_offsets))
+    counts = np.diff(ring_offsets).astype(np.intp)
+    return np.asarray(coords, dtype=np.float64), counts, ring_of.astype(np.intp)
 
 
 def clip_far(
@@ -234,10 +281,16 @@ def _ranges(starts: IntArray, counts: IntArray) -> IntArray:
     return result
 
 
-def serialize(subpaths: Subpaths) -> PathBatch:
-    """One SkPath record per feature (even-odd fill), built in numpy."""
+def serialize(subpaths: Subpaths, keep: npt.NDArray[np.bool_] | None = None) -> PathBatch:
+    """One SkPath record per feature (even-odd fill), built in numpy.
+
+    `keep` selects subpaths (the others are left out); give every kept subpath the same
+    feature number to get them all in one record.
+    """
     counts, closed = subpaths.counts, subpaths.closed
     ok = counts >= np.where(closed, 4, 2)  # drop degenerate rings and lines
+    if keep is not None:
+        ok &= keep
     if not ok.all():
         gather = _ranges(np.concatenate([[0], np.cumsum(counts)[:-1]])[ok], counts[ok])
         subpaths = Subpaths(subpaths.coords[gather], counts[ok], subpaths.feature[ok], closed[ok])

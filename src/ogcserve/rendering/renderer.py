@@ -24,7 +24,16 @@ from ogcserve.expressions import to_predicate
 from ogcserve.sources.base import Feature
 
 from .api import LayerData, MapView, RasterLayerData, VectorLayerData
-from .geometry import PathBatch, Projector, clip_far, cull, decompose, point_coords, serialize
+from .geometry import (
+    PathBatch,
+    Projector,
+    Subpaths,
+    clip_far,
+    cull,
+    decompose,
+    point_coords,
+    serialize,
+)
 from .labels import Candidate, Fonts, anchors, draw_labels, label_texts
 from .legend import draw_legend
 from .raster import colorize
@@ -262,14 +271,25 @@ class Renderer:
             records, local = records[keep], local[keep]
             fill = fill_paint(p.symbol)
             stroke = stroke_paint(p.symbol)
-            starts, ends = batch.start[records], batch.start[records] + batch.size[records]
-            for start, end, area in zip(
-                starts.tolist(), ends.tolist(), is_area[local].tolist(), strict=True
-            ):
-                read(raw[start:end])
-                if fill is not None and area:
+            if fill is not None:
+                areas = records[is_area[local]]
+                starts, ends = batch.start[areas], batch.start[areas] + batch.size[areas]
+                # One draw per feature: each feature is its own even-odd path (holes stay
+                # holes, and overlapping translucent features add up as in QGIS).
+                for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+                    read(raw[start:end])
                     draw(path, fill)
-                if stroke is not None:
+            if stroke is not None:
+                # Outlines go on top of every fill of the pass, in one path: one draw call
+                # instead of one per feature, and a shared border is not half-covered by the
+                # neighbour's fill.
+                chosen_features = np.isin(subpaths.feature, local)
+                merged = serialize(Subpaths(
+                    subpaths.coords, subpaths.counts, np.where(chosen_features, 0, -1),
+                    subpaths.closed,
+                ), keep=chosen_features)
+                if len(merged.feature):
+                    path.readFromMemory(merged.buffer.tobytes())
                     draw(path, stroke)
 
     def _draw_markers(
