@@ -36,9 +36,22 @@ def test_every_format_finds_france(wms: Server, fmt: str) -> None:
         doc = json.loads(result.body)
         [feature] = doc["features"]
         assert feature["properties"]["name"] == "France"
-        assert feature["geometry"]["type"] == "MultiPolygon"
+        assert feature["geometry"] is None  # only with WITH_GEOMETRY=TRUE, as in QGIS
     elif "xml" in fmt or "gml" in fmt:
         etree.fromstring(result.body)
+
+
+@pytest.mark.parametrize("fmt", ["application/json", "application/vnd.ogc.gml",
+                                 "application/vnd.ogc.gml/3.1.1"])
+def test_geometries_only_with_with_geometry(wms: Server, fmt: str) -> None:
+    without = get(wms, _info(fmt)).body
+    with_geometry = get(wms, _info(fmt, extra="&WITH_GEOMETRY=TRUE")).body
+    assert b"France" in without and b"France" in with_geometry
+    if fmt == "application/json":
+        assert json.loads(without)["features"][0]["geometry"] is None
+        assert json.loads(with_geometry)["features"][0]["geometry"]["type"] == "MultiPolygon"
+    else:
+        assert b"<gml:Polygon" not in without and b"<gml:Polygon" in with_geometry
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

@@ -52,7 +52,7 @@ def get_feature_info(ctx: RequestContext, service: WMSService) -> None:
                     view.crs if item.layer.is_raster else data.crs(ctx, item.layer))
         for item in targets
     ]
-    body, content_type = write_info(params.info_format, results, view.crs)
+    body, content_type = write_info(params.info_format, results, view.crs, params.with_geometry)
     ctx.response.set_header("Content-Type", content_type)
     ctx.response.write(body)
 

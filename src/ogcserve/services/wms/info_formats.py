@@ -10,7 +10,7 @@ import html
 import json
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -45,9 +45,12 @@ class LayerResult:
 
 
 def write_info(
-    info_format: InfoFormat, results: list[LayerResult], crs: str
+    info_format: InfoFormat, results: list[LayerResult], crs: str, with_geometry: bool = False
 ) -> tuple[bytes, str]:
-    """The document and its content type."""
+    """The document and its content type; geometries only when asked (WITH_GEOMETRY)."""
+    if not with_geometry:
+        results = [replace(r, features=[Feature(f.id, None, f.properties) for f in r.features])
+                   for r in results]
     writer: Callable[[list[LayerResult], str], bytes] = _WRITERS[info_format]
     content_type = info_format.value
     if info_format in (InfoFormat.TEXT, InfoFormat.HTML, InfoFormat.XML):

@@ -191,6 +191,8 @@ class GetFeatureInfoParams:
     i: int  # column of the clicked pixel, from the left
     j: int  # row, from the top
     feature_count: int
+    # Vendor parameter, as in QGIS Server: geometries are left out of the answer unless asked.
+    with_geometry: bool = False
 
     @classmethod
     def parse(cls, params: Mapping[str, str], version: str, max_size: int) -> GetFeatureInfoParams:
@@ -209,8 +211,9 @@ class GetFeatureInfoParams:
         if count < 1:
             raise InvalidParameterValueError("FEATURE_COUNT must be at least 1",
                                              locator="FEATURE_COUNT")
+        with_geometry = params.get("WITH_GEOMETRY", "").strip().upper() in ("TRUE", "1", "YES")
         return cls(map_params, query_layers, info_format(params.get("INFO_FORMAT", "")), i, j,
-                   min(count, 1000))
+                   min(count, 1000), with_geometry)
 
 
 @dataclass(frozen=True, slots=True)
