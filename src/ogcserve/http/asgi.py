@@ -4,6 +4,7 @@ synchronous pipeline in a worker thread, and relays what the pipeline sends, chu
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import threading
@@ -41,10 +42,13 @@ class _StreamBrokenError(Exception):
 class _AsgiSink:
     """Relays the pipeline's output from its worker thread to the event loop, with backpressure."""
 
-    def __init__(self, send: Send) -> None:
+    def __init__(self, send: Send, receive: Receive) -> None:
         self._send = send
+        self._receive = receive
+        self.watcher: asyncio.Task[None] | None = None
         self.disconnected = threading.Event()
         self.aborted = False
+        self.pending: list[dict[str, Any]] = []  # a whole response, sent once the thread is done
 
     def _relay(self, message: dict[str, Any]) -> None:
         if self.disconnected.is_set():
@@ -52,12 +56,19 @@ class _AsgiSink:
         anyio.from_thread.run(self._send, message)  # type: ignore[arg-type]
 
     def start(self, status: int, headers: list[tuple[str, str]]) -> None:
-        self._relay({
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(k.lower().encode("latin-1"), v.encode("latin-1", "replace"))
-                        for k, v in headers],
-        })
+        # A response that streams may run long: from now on, watch for the client leaving so
+        # that the pipeline stops producing (buffered answers never pay for the watcher).
+        anyio.from_thread.run_sync(self._watch)
+        self._relay({"type": "http.response.start", "status": status, "headers": _encode(headers)})
+
+    def _watch(self) -> None:
+        async def watch() -> None:
+            with contextlib.suppress(Exception):
+                while (await self._receive())["type"] != "http.disconnect":
+                    pass
+                self.disconnected.set()
+
+        self.watcher = asyncio.ensure_future(watch())
 
     def send(self, chunk: bytes) -> None:
         self._relay({"type": "http.response.body", "body": chunk, "more_body": True})
@@ -65,8 +76,19 @@ class _AsgiSink:
     def end(self) -> None:
         self._relay({"type": "http.response.body", "body": b"", "more_body": False})
 
+    def complete(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        # No round trip to the event loop from the worker thread: the endpoint sends these.
+        self.pending = [
+            {"type": "http.response.start", "status": status, "headers": _encode(headers)},
+            {"type": "http.response.body", "body": body, "more_body": False},
+        ]
+
     def abort(self) -> None:
         self.aborted = True
+
+
+def _encode(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    return [(k.lower().encode("latin-1"), v.encode("latin-1", "replace")) for k, v in headers]
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes:
@@ -134,18 +156,14 @@ class PipelineEndpoint:
             error = malformed
             request = ServerRequest.build(scope["method"], _url(scope), headers=headers,
                                           environ=_environ(scope), route=route)
-        sink = _AsgiSink(send)
-
-        async def watch_disconnect() -> None:
-            with contextlib.suppress(Exception):
-                while (await receive())["type"] != "http.disconnect":
-                    pass
-                sink.disconnected.set()
-
-        async with anyio.create_task_group() as tasks:
-            tasks.start_soon(watch_disconnect)
+        sink = _AsgiSink(send, receive)
+        try:
             await anyio.to_thread.run_sync(pipeline.handle, self.server, request, sink, error)
-            tasks.cancel_scope.cancel()
+        finally:
+            if sink.watcher is not None:
+                sink.watcher.cancel()
+        for message in sink.pending:
+            await send(message)
         if sink.aborted:
             raise _StreamBrokenError("the response broke off after it started; see the log")
 

@@ -32,6 +32,10 @@ class ResponseSink(Protocol):
         """Finish the response."""
         ...
 
+    def complete(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        """A whole response at once (nothing was streamed): head, body and end together."""
+        ...
+
     def abort(self) -> None:
         """Break the response off: the client must see it as incomplete, not as whole."""
         ...
@@ -117,11 +121,17 @@ class ServerResponse:
         """Send what is left and end the response; Content-Length only if nothing was sent yet."""
         if self.finished:
             return
-        if not self.headers_sent:
-            self.headers["Content-Length"] = str(len(self._buffer))
-            self._start()
-        self._send_buffer()
         self.finished = True
+        if not self.headers_sent:
+            # Nothing went out yet: the whole answer in one call, which lets the ASGI edge
+            # send it without a round trip per part.
+            self.headers["Content-Length"] = str(len(self._buffer))
+            self.headers_sent = True
+            body = b"" if self._head_only else bytes(self._buffer)
+            self._buffer.clear()
+            self._sink.complete(self.status, list(self.headers.items()), body)
+            return
+        self._send_buffer()
         self._sink.end()
 
     def abort(self) -> None:
@@ -157,6 +167,13 @@ class BufferSink:
     def end(self) -> None:
         """Record the end."""
         self.ended = True
+
+    def complete(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        """Record a whole response."""
+        self.start(status, headers)
+        if body:
+            self.send(body)
+        self.end()
 
     def abort(self) -> None:
         """Record the break."""

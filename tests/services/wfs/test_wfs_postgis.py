@@ -135,6 +135,10 @@ class CountingSink:
     def end(self) -> None:
         pass
 
+    def complete(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        self.status = status
+        self.sizes.append(len(body))
+
     def abort(self) -> None:
         raise AssertionError("stream broken off")
 
