@@ -156,13 +156,14 @@ class RequestAccess:
         QGIS's cacheKey (reference §4.3) it is derived from the decisions themselves, so a
         plugin that leaves `cache_key()` empty still cannot leak one user's document to another.
         """
-        digest = hashlib.blake2b(digest_size=16)
-        digest.update(repr(self.cache_keys()).encode())
+        decisions: list[object] = [self.cache_keys()]
         for layer in layers:
             perms = self.permissions(layer)
-            digest.update(repr((layer.name, perms)).encode())
             if perms.can_read and not layer.is_group:
-                digest.update(repr((self.expressions(layer), self.subset_strings(layer))).encode())
-                digest.update(repr(self.attributes(layer, field_names(layer))).encode())
-        return digest.hexdigest()
+                decisions.append((layer.name, perms, self.expressions(layer),
+                                  self.subset_strings(layer),
+                                  self.attributes(layer, field_names(layer))))
+            else:
+                decisions.append((layer.name, perms))
+        return hashlib.blake2b(repr(decisions).encode(), digest_size=16).hexdigest()
 
