@@ -109,8 +109,12 @@ class Renderer:
             candidates.sort(key=lambda item: item[0])
             draw_labels(canvas, [c for _, c in candidates], self._fonts(), view.width, view.height)
         out = np.empty((view.height, view.width, 4), dtype=np.uint8)
+        # On an opaque background every pixel is opaque: premultiplied and straight RGBA are
+        # the same bytes, and reading them back needs no division.
+        alpha_type = (skia.kPremul_AlphaType if view.background[3] == 255
+                      else skia.kUnpremul_AlphaType)
         info = skia.ImageInfo.Make(
-            view.width, view.height, skia.kRGBA_8888_ColorType, skia.kUnpremul_AlphaType
+            view.width, view.height, skia.kRGBA_8888_ColorType, alpha_type
         )
         surface.readPixels(info, out)
         return out
