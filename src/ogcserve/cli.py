@@ -13,8 +13,8 @@ from importlib.resources import files
 from pathlib import Path
 
 import uvicorn
-from uvicorn.supervisors import Multiprocess
 
+from ogcserve.http import dispatch
 from ogcserve.settings import Settings
 
 
@@ -80,10 +80,10 @@ def _serve(args: argparse.Namespace) -> int:
     _check_or_exit(projects)
     config = _NoDelayConfig(
         "ogcserve.app:create_app", factory=True, host=args.host, port=args.port,
-        workers=args.workers, log_level=args.log_level, access_log=False,
+        log_level=args.log_level, access_log=False,
     )
-    if config.workers > 1:
-        Multiprocess(config, sockets=[config.bind_socket()]).run()
+    if args.workers > 1:
+        dispatch.serve(config, args.workers)
     else:
         uvicorn.Server(config).run()
     return 0

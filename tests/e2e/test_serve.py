@@ -56,6 +56,15 @@ def test_health_lists_the_demo_project(base_url: str) -> None:
     assert httpx.get(f"{base_url}/health").json()["projects"] == ["demo"]
 
 
+def test_kept_alive_connections_are_spread_over_the_workers(base_url: str) -> None:
+    # Two clients, each keeping its connection: the parent hands them to different workers
+    # (least busy first), where a shared accept socket often gave both to one process.
+    with httpx.Client() as first, httpx.Client() as second:
+        one = {first.get(f"{base_url}/health").json()["worker"] for _ in range(3)}
+        two = {second.get(f"{base_url}/health").json()["worker"] for _ in range(3)}
+    assert len(one) == 1 and len(two) == 1 and one != two
+
+
 def test_plugins_are_loaded_in_each_worker(base_url: str) -> None:
     # several requests land on both workers; each must answer with the plugins loaded
     for _ in range(10):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -172,7 +173,8 @@ def asgi_app(server: Server) -> Starlette:
     """Routes: /health, /-/plugins, /ows, /ows/<project>, and everything else to the pipeline."""
 
     async def health(request: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok", "projects": server.projects.names()})
+        return JSONResponse({"status": "ok", "projects": server.projects.names(),
+                             "worker": os.getpid()})
 
     async def plugins(request: Request) -> JSONResponse:
         return JSONResponse(plugin_report(server))
