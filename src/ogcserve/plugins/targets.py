@@ -86,9 +86,8 @@ class RouteTarget:
         _call(self.owner, f"route {self.route.path}", self.route.handler, ctx)
 
     def render_error(self, error: ServiceError, ctx: RequestContext) -> tuple[bytes, str]:
-        """OGC API Common: a JSON exception (RFC 7807 fields plus the OGC code)."""
-        doc = {"code": error.code, "description": error.message, "status": error.status}
-        return json.dumps(doc).encode(), "application/json"
+        """OGC API Common: a JSON exception."""
+        return _json_error(error)
 
     def cache_kind(self, ctx: RequestContext) -> CacheKind | None:
         """Routes are not cached by the pipeline."""
@@ -102,7 +101,7 @@ class _Fallback:
     def render_error(self, error: ServiceError, ctx: RequestContext) -> tuple[bytes, str]:
         name = ctx.request.parameter("SERVICE").strip()
         if ctx.request.route.get("endpoint") != "ows" and not name:
-            return RouteTarget.render_error(None, error, ctx)  # type: ignore[arg-type]
+            return _json_error(error)
         # A filter refused before the service ran: answer in the format the client expects
         # from the service it asked for.
         service = ctx.server.services.get(name, ctx.request.parameter("VERSION").strip())
@@ -112,6 +111,12 @@ class _Fallback:
 
     def cache_kind(self, ctx: RequestContext) -> CacheKind | None:
         return None
+
+
+def _json_error(error: ServiceError) -> tuple[bytes, str]:
+    # OGC API Common: the OGC code, a description and the HTTP status, as JSON.
+    doc = {"code": error.code, "description": error.message, "status": error.status}
+    return json.dumps(doc).encode(), "application/json"
 
 
 def _ows_fallback(error: ServiceError) -> tuple[bytes, str]:
