@@ -8,12 +8,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 from starlette.testclient import TestClient
 
 from ogcserve import pipeline
@@ -27,7 +34,7 @@ from ogcserve.plugins.interface import ServerInterface
 from ogcserve.server import Server
 from ogcserve.settings import Settings
 
-__all__ = ["Result", "call", "client", "demo_project", "make_server"]
+__all__ = ["Result", "call", "client", "demo_project", "make_server", "serve_process"]
 
 
 def make_server(
@@ -98,3 +105,45 @@ def call(
     request = ServerRequest.build(method, full, headers=headers or {}, body=body, route=route)
     ctx = pipeline.handle(server, request, sink)
     return Result(sink.status, dict(sink.headers), sink.chunks, sink.aborted, ctx)
+
+
+@contextmanager
+def serve_process(
+    *args: str | Path, workers: int = 2, env: Mapping[str, str] | None = None,
+    startup_timeout: float = 30.0,
+) -> Iterator[str]:
+    """Run a real `ogcserve serve ARGS --workers N` on a free 127.0.0.1 port.
+
+    Yields its base URL once `/health` answers, and stops it afterwards. Plugin folders come
+    only from ARGS (`--plugins DIR`): OGCSERVE_PLUGINPATH and QGIS_PLUGINPATH are not passed on.
+    """
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    environ = {k: v for k, v in (env if env is not None else os.environ).items()
+               if k not in ("OGCSERVE_PLUGINPATH", "QGIS_PLUGINPATH")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ogcserve", "serve", *map(str, args), "--port", str(port),
+         "--workers", str(workers), "--log-level", "warning"],
+        env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + startup_timeout
+        while not _answers(f"{url}/health"):
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                output = process.stdout.read().decode() if process.stdout else ""
+                raise RuntimeError(f"ogcserve serve did not start:\n{output}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False

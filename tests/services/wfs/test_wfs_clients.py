@@ -4,69 +4,25 @@ pyogrio's bundled GDAL) copying whole layers page by page, from GeoPackage and P
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
+
+from ogcserve.testing import serve_process
 
 pytestmark = pytest.mark.e2e
 
 DEMO = Path(__file__).resolve().parents[3] / "src" / "ogcserve" / "demo"
-PLUGIN = '''
-from ogcserve.services import wfs
-
-
-def setup(iface):
-    iface.server.services.unregister("WFS")
-    wfs.setup(iface)
-'''
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _serve(tmp: Path, projects: list[Path]) -> Iterator[str]:
-    (tmp / "wfs_e2e_plugin.py").write_text(PLUGIN)
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("QGIS_PLUGINPATH",)}
-    env["PYTHONPATH"] = f"{tmp}{os.pathsep}{env.get('PYTHONPATH', '')}"
-    env["OGCSERVE_PLUGINS"] = '["wfs_e2e_plugin:setup"]'
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ogcserve", "serve", *map(str, projects), "--port", str(port),
-         "--workers", "2", "--log-level", "warning"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                out = process.stdout.read().decode() if process.stdout else ""
-                pytest.fail(f"server did not start:\n{out}")
-            time.sleep(0.2)
+def _serve(projects: list[Path]) -> Iterator[str]:
+    with serve_process(*projects) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
 def demo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    yield from _serve(tmp_path_factory.mktemp("wfs_demo"), [DEMO / "demo.yaml"])
+    yield from _serve([DEMO / "demo.yaml"])
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +47,7 @@ def pg_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         f"    source: {{type: postgis, dsn: '{dsn}', table: {table}}}\n"
         f"    wfs: {{insert: true, update: true, delete: true}}\n")
     try:
-        yield from _serve(tmp, [project])
+        yield from _serve([project])
     finally:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(f"DROP TABLE IF EXISTS {table}")

@@ -3,52 +3,22 @@
 from __future__ import annotations
 
 import io
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
 from PIL import Image
+
+from ogcserve.testing import serve_process
 
 owslib_wms = pytest.importorskip("owslib.wms")
 
 pytestmark = pytest.mark.e2e
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def url() -> Iterator[str]:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("QGIS_PLUGINPATH",
-                                                           "OGCSERVE_PLUGINPATH")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ogcserve", "serve", "--port", str(port), "--log-level",
-         "warning"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("server did not start")
-            time.sleep(0.2)
+    with serve_process() as base:
         yield f"{base}/ows"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.mark.parametrize("version", ["1.3.0", "1.1.1"])

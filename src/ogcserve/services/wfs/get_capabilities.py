@@ -225,15 +225,23 @@ def _feature_types(root: etree._Element, ctx: RequestContext, project: Project,
         _sub(box, f"{{{ows}}}UpperCorner", f"{maxx!r} {maxy!r}")
 
 
-def _v2(ctx: RequestContext, project: Project, layers: list[Layer], url: str) -> etree._Element:
-    wfs, ows, fes = WFS_NS["2.0.0"], OWS["2.0.0"], FES_NS
-    root = etree.Element(f"{{{wfs}}}WFS_Capabilities", version="2.0.0",
-                         nsmap=_nsmap("2.0.0", project))  # type: ignore[arg-type]
+def _ows_document(ctx: RequestContext, project: Project, layers: list[Layer], url: str,
+                  version: str, schema: str) -> etree._Element:
+    """The parts WFS 1.1.0 and 2.0.0 capabilities share (OWS Common sections, feature types)."""
+    wfs, ows = WFS_NS[version], OWS[version]
+    root = etree.Element(f"{{{wfs}}}WFS_Capabilities", version=version,
+                         nsmap=_nsmap(version, project))  # type: ignore[arg-type]
     root.set("{http://www.w3.org/2001/XMLSchema-instance}schemaLocation",
-             f"{wfs} http://schemas.opengis.net/wfs/2.0/wfs.xsd")
-    _ows_identification(root, ows, project, "2.0.0")
-    _ows_operations(root, ows, "2.0.0", url, _editable(ctx, layers))
-    _feature_types(root, ctx, project, layers, "2.0.0")
+             f"{wfs} http://schemas.opengis.net/{schema}")
+    _ows_identification(root, ows, project, version)
+    _ows_operations(root, ows, version, url, _editable(ctx, layers))
+    _feature_types(root, ctx, project, layers, version)
+    return root
+
+
+def _v2(ctx: RequestContext, project: Project, layers: list[Layer], url: str) -> etree._Element:
+    ows, fes = OWS["2.0.0"], FES_NS
+    root = _ows_document(ctx, project, layers, url, "2.0.0", "wfs/2.0/wfs.xsd")
     caps = _sub(root, f"{{{fes}}}Filter_Capabilities")
     conformance = _sub(caps, f"{{{fes}}}Conformance")
     for cname, on in _FES_CONFORMANCE:
@@ -258,14 +266,8 @@ def _v2(ctx: RequestContext, project: Project, layers: list[Layer], url: str) ->
 
 
 def _v11(ctx: RequestContext, project: Project, layers: list[Layer], url: str) -> etree._Element:
-    wfs, ows, ogc = WFS_NS["1.1.0"], OWS["1.1.0"], OGC_NS
-    root = etree.Element(f"{{{wfs}}}WFS_Capabilities", version="1.1.0",
-                         nsmap=_nsmap("1.1.0", project))  # type: ignore[arg-type]
-    root.set("{http://www.w3.org/2001/XMLSchema-instance}schemaLocation",
-             f"{wfs} http://schemas.opengis.net/wfs/1.1.0/wfs.xsd")
-    _ows_identification(root, ows, project, "1.1.0")
-    _ows_operations(root, ows, "1.1.0", url, _editable(ctx, layers))
-    _feature_types(root, ctx, project, layers, "1.1.0")
+    ogc = OGC_NS
+    root = _ows_document(ctx, project, layers, url, "1.1.0", "wfs/1.1.0/wfs.xsd")
     caps = _sub(root, f"{{{ogc}}}Filter_Capabilities")
     spatial = _sub(caps, f"{{{ogc}}}Spatial_Capabilities")
     operands = _sub(spatial, f"{{{ogc}}}GeometryOperands")
