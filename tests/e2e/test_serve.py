@@ -34,6 +34,22 @@ def test_kept_alive_connections_are_spread_over_the_workers(base_url: str) -> No
     assert len(one) == 1 and len(two) == 1 and one != two
 
 
+def test_clients_that_reconnect_at_once_are_spread_again(base_url: str) -> None:
+    # Two clients hang up while their workers are busy, and two others connect at once
+    # (a benchmark between two runs): the parent sees the hang-ups itself before accepting, so
+    # the new clients do not both land on the idle worker.
+    for _ in range(5):
+        busy = f"{base_url}/ows?SERVICE=ECHO&REQUEST=Count&N=2000000"
+        with httpx.Client() as first, httpx.Client() as second, \
+                first.stream("GET", busy) as one_stream, second.stream("GET", busy) as two_stream:
+            next(one_stream.iter_bytes())
+            next(two_stream.iter_bytes())
+        with httpx.Client() as third, httpx.Client() as fourth:
+            one = third.get(f"{base_url}/health").json()["worker"]
+            two = fourth.get(f"{base_url}/health").json()["worker"]
+        assert one != two
+
+
 def test_plugins_are_loaded_in_each_worker(base_url: str) -> None:
     # several requests land on both workers; each must answer with the plugins loaded
     for _ in range(10):

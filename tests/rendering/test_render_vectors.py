@@ -263,6 +263,29 @@ def test_path_serialization_round_trips_through_skia() -> None:
     assert p0.contains(1, 1) and not p0.contains(3, 3)
 
 
+def test_merged_path_joins_the_chosen_records_in_order() -> None:
+    squares = [shapely.box(i * 10, 0, i * 10 + 5, 5) for i in range(3)]
+    batch = serialize(decompose(np.array(squares, dtype=object), lambda xy: xy))
+    for records, xs in ((np.arange(3), [0, 10, 20]), (np.array([0, 2]), [0, 20])):
+        path = skia.Path()
+        assert path.readFromMemory(batch.merged(records)) > 0
+        assert path.countPoints() == 4 * len(xs)
+        # shapely.box rings start at their lower right corner
+        assert [path.getPoint(4 * k).x() for k in range(len(xs))] == [x + 5 for x in xs]
+        assert path.getBounds() == skia.Rect.MakeLTRB(xs[0], 0, xs[-1] + 5, 5)
+
+
+def test_reach_is_how_far_symbols_draw_beyond_their_geometry() -> None:
+    renderer = Renderer()
+    assert renderer.reach({"fill": "#fff", "stroke": "#000", "stroke_width": 0.5}) == 1.25
+    assert renderer.reach({"stroke": "#000", "stroke_width": 2, "line_join": "miter"}) == 5.0
+    assert renderer.reach({"fill": "#fff", "stroke": "none"}) == 1.0
+    marker = renderer.reach({"marker": "square", "size": 10, "stroke": "#000",
+                             "stroke_width": 2})
+    assert marker == pytest.approx(10 * 2 ** 0.5 / 2 + 1 + 1)
+    assert renderer.reach({"fill": "#fff", "label": {"field": "name"}}) == 128.0
+
+
 def test_style_fields_lists_every_attribute_read() -> None:
     style = {
         "rules": [

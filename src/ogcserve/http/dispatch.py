@@ -5,19 +5,30 @@ Why not uvicorn's own `--workers`: its workers share the listening socket, and t
 wake accepts every connection waiting, so a few kept-alive clients (a QGIS desktop project, a
 benchmark at concurrency 2) often all land on one Python process while the others idle. Here
 the parent accepts, counts each worker's open connections, and passes the socket (SCM_RIGHTS)
-to the one with the fewest; a worker reports every connection it closes.
+to the one with the fewest.
+
+The count must be right at the moment of accepting, which a report from the worker cannot
+guarantee: a client that closes its connections and reconnects at once (a benchmark between
+two runs, a browser reloading) is accepted again before a busy worker has noticed the close,
+and both new connections went to the other worker. So the parent keeps a duplicate of every
+connection it hands out and watches it for the peer's hang-up (EPOLLRDHUP, which reads no
+data), and handles those events before accepting. The worker reports the connections it closes
+itself (keep-alive timeout, `Connection: close`), so that the parent closes its duplicate and
+the FIN goes out.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
-import selectors
+import select
 import signal
 import socket
+import struct
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from multiprocessing.process import BaseProcess
 from types import FrameType
@@ -28,7 +39,10 @@ from uvicorn._subprocess import get_subprocess
 
 log = logging.getLogger("ogcserve.dispatch")
 
-_CLOSED = b"."  # what a worker writes on its channel when one of its connections closes
+# Parent and worker speak in 8-byte connection numbers: one with each socket handed over, one
+# back for each connection the worker closes.
+_ID = struct.Struct("<Q")
+_RDHUP = select.EPOLLRDHUP | select.EPOLLHUP | select.EPOLLERR
 
 
 class WorkerServer(uvicorn.Server):
@@ -45,7 +59,7 @@ class WorkerServer(uvicorn.Server):
         loop = asyncio.get_running_loop()
         config, state = self.config, self.server_state
 
-        def create_protocol() -> asyncio.Protocol:
+        def create_protocol(ident: bytes) -> asyncio.Protocol:
             protocol: Any = config.http_protocol_class(  # type: ignore[call-arg]
                 config=config, server_state=state, app_state=self.lifespan.state
             )
@@ -54,7 +68,7 @@ class WorkerServer(uvicorn.Server):
             def connection_lost(exc: Exception | None) -> None:
                 lost(exc)
                 with contextlib.suppress(OSError):
-                    channel.send(_CLOSED)
+                    channel.send(ident)
 
             protocol.connection_lost = connection_lost
             return protocol  # type: ignore[no-any-return]
@@ -63,18 +77,23 @@ class WorkerServer(uvicorn.Server):
 
         def receive() -> None:
             try:
-                data, fds, _, _ = socket.recv_fds(channel, 64, 64)
+                data, fds, _, _ = socket.recv_fds(channel, _ID.size * 64, 64)
             except BlockingIOError:
                 return
             if not data and not fds:  # the parent is gone
                 loop.remove_reader(channel.fileno())
                 self.should_exit = True
                 return
-            for fd in fds:
+            # Each socket comes with its number (one sendmsg each: a read never splits them).
+            idents = [data[i:i + _ID.size] for i in range(0, len(data), _ID.size)]
+            for fd, ident in zip(fds, idents, strict=False):
                 connection = socket.socket(fileno=fd)
-                task = loop.create_task(loop.connect_accepted_socket(create_protocol, connection))
+                task = loop.create_task(loop.connect_accepted_socket(
+                    partial(create_protocol, ident), connection))
                 opening.add(task)
                 task.add_done_callback(opening.discard)
+            for fd in fds[len(idents):]:
+                socket.close(fd)
 
         loop.add_reader(channel.fileno(), receive)
         self.servers = []
@@ -89,81 +108,132 @@ def _run_worker(config: uvicorn.Config, sockets: list[socket.socket]) -> None:
 class _Worker:
     process: BaseProcess
     channel: socket.socket
-    connections: int = 0
+    # connection number -> the parent's duplicate of that connection
+    connections: dict[int, socket.socket] = field(default_factory=dict)
+    unread: bytes = b""  # the start of a report that has not fully arrived
+
+
+class _Dispatcher:
+    """The parent's loop: accept, hand over, watch the connections handed over."""
+
+    def __init__(self, config: uvicorn.Config, workers: int) -> None:
+        self.config = config
+        self.listener = config.bind_socket()
+        self.listener.listen(config.backlog)  # uvicorn binds; its servers would call listen()
+        self.listener.setblocking(False)
+        self.poll = select.epoll()
+        self.poll.register(self.listener.fileno(), select.EPOLLIN)
+        self.channels: dict[int, _Worker] = {}
+        self.watched: dict[int, tuple[_Worker, int]] = {}  # duplicate's fd -> owner, number
+        self.numbers = itertools.count(1)
+        self.turn = itertools.count()
+        self.pool = [self._start() for _ in range(workers)]
+
+    def run(self) -> None:
+        stopping = False
+
+        def stop(signum: int, frame: FrameType | None) -> None:
+            nonlocal stopping
+            stopping = True
+
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, stop)
+        try:
+            while not stopping:
+                events = self.poll.poll(0.5)
+                # Hang-ups and worker reports first: the counts must be current when the
+                # connections waiting in this same batch are accepted.
+                accept = False
+                for fd, _ in events:
+                    if fd == self.listener.fileno():
+                        accept = True
+                    elif fd in self.watched:
+                        worker, number = self.watched[fd]
+                        self._forget(worker, number)
+                    elif fd in self.channels:
+                        self._collect(self.channels[fd])
+                if accept:
+                    self._accept()
+        finally:
+            for worker in self.pool:
+                worker.process.terminate()
+            for worker in self.pool:
+                worker.process.join(timeout=self.config.timeout_graceful_shutdown or 10)
+            self.listener.close()
+            self.poll.close()
+
+    def _start(self) -> _Worker:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        process = get_subprocess(self.config, target=partial(_run_worker, self.config),
+                                 sockets=[theirs])
+        process.start()
+        theirs.close()
+        ours.setblocking(False)
+        worker = _Worker(process, ours)
+        self.channels[ours.fileno()] = worker
+        self.poll.register(ours.fileno(), select.EPOLLIN)
+        return worker
+
+    def _least_busy(self) -> _Worker:
+        # Ties go round: two idle workers get one new connection each.
+        start = next(self.turn) % len(self.pool)
+        ring = self.pool[start:] + self.pool[:start]
+        return min(ring, key=lambda w: len(w.connections))
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except BlockingIOError:
+                return
+            worker = self._least_busy()
+            number = next(self.numbers)
+            try:
+                socket.send_fds(worker.channel, [_ID.pack(number)], [connection.fileno()])
+            except OSError as error:
+                log.error("could not hand a connection to worker %s: %s", worker.process.pid,
+                          error)
+                connection.close()
+                continue
+            # Keep the accepted socket as the duplicate: the worker has its own now.
+            worker.connections[number] = connection
+            self.watched[connection.fileno()] = (worker, number)
+            self.poll.register(connection.fileno(), _RDHUP)
+
+    def _forget(self, worker: _Worker, number: int) -> None:
+        """A connection is over (the peer hung up or the worker closed it): close our copy."""
+        duplicate = worker.connections.pop(number, None)
+        if duplicate is None:
+            return
+        self.watched.pop(duplicate.fileno(), None)
+        with contextlib.suppress(OSError):
+            self.poll.unregister(duplicate.fileno())
+        duplicate.close()
+
+    def _collect(self, worker: _Worker) -> None:
+        try:
+            data = worker.channel.recv(_ID.size * 512)
+        except BlockingIOError:
+            return
+        if data:
+            data, worker.unread = worker.unread + data, b""
+            whole = len(data) - len(data) % _ID.size
+            worker.unread = data[whole:]
+            for (number,) in _ID.iter_unpack(data[:whole]):
+                self._forget(worker, number)
+            return
+        # The worker died: replace it so that the server keeps its capacity.
+        log.error("worker %s exited (code %s); starting another", worker.process.pid,
+                  worker.process.exitcode)
+        for number in list(worker.connections):
+            self._forget(worker, number)
+        self.poll.unregister(worker.channel.fileno())
+        del self.channels[worker.channel.fileno()]
+        worker.channel.close()
+        worker.process.join(timeout=1)
+        self.pool[self.pool.index(worker)] = self._start()
 
 
 def serve(config: uvicorn.Config, workers: int) -> None:
     """Accept on `config`'s socket and dispatch to `workers` processes until a signal."""
-    listener = config.bind_socket()
-    listener.listen(config.backlog)  # uvicorn binds; its servers would call listen() themselves
-    listener.setblocking(False)
-    selector = selectors.DefaultSelector()
-    selector.register(listener, selectors.EVENT_READ)
-    pool = [_start(config, selector) for _ in range(workers)]
-    stopping = False
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        nonlocal stopping
-        stopping = True
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, stop)
-    try:
-        while not stopping:
-            for key, _ in selector.select(timeout=0.5):
-                if key.fileobj is listener:
-                    _dispatch(listener, pool)
-                else:
-                    _collect(key.data, selector, pool, config)
-    finally:
-        for worker in pool:
-            worker.process.terminate()
-        for worker in pool:
-            worker.process.join(timeout=config.timeout_graceful_shutdown or 10)
-        listener.close()
-
-
-def _start(config: uvicorn.Config, selector: selectors.BaseSelector) -> _Worker:
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-    process = get_subprocess(config, target=partial(_run_worker, config), sockets=[theirs])
-    process.start()
-    theirs.close()
-    ours.setblocking(False)
-    worker = _Worker(process, ours)
-    selector.register(ours, selectors.EVENT_READ, worker)
-    return worker
-
-
-def _dispatch(listener: socket.socket, pool: list[_Worker]) -> None:
-    while True:
-        try:
-            connection, _ = listener.accept()
-        except BlockingIOError:
-            return
-        worker = min(pool, key=lambda w: w.connections)
-        try:
-            socket.send_fds(worker.channel, [b"c"], [connection.fileno()])
-            worker.connections += 1
-        except OSError as error:
-            log.error("could not hand a connection to worker %s: %s", worker.process.pid, error)
-        finally:
-            connection.close()
-
-
-def _collect(
-    worker: _Worker, selector: selectors.BaseSelector, pool: list[_Worker], config: uvicorn.Config
-) -> None:
-    try:
-        data = worker.channel.recv(4096)
-    except BlockingIOError:
-        return
-    if data:
-        worker.connections = max(0, worker.connections - data.count(_CLOSED))
-        return
-    # The worker died: replace it so that the server keeps its capacity.
-    log.error("worker %s exited (code %s); starting another", worker.process.pid,
-              worker.process.exitcode)
-    selector.unregister(worker.channel)
-    worker.channel.close()
-    worker.process.join(timeout=1)
-    pool[pool.index(worker)] = _start(config, selector)
+    _Dispatcher(config, workers).run()

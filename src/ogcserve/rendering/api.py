@@ -47,6 +47,13 @@ class MapView:
         if self.width < 1 or self.height < 1:
             raise ValueError(f"image size {self.width}x{self.height} is empty")
 
+    def grown(self, pixels: float) -> BBox:
+        """The bbox grown by `pixels` on every side (what a symbol that far away may touch)."""
+        minx, miny, maxx, maxy = self.bbox
+        dx = (maxx - minx) / self.width * pixels
+        dy = (maxy - miny) / self.height * pixels
+        return minx - dx, miny - dy, maxx + dx, maxy + dy
+
     @property
     def scale_denominator(self) -> float:
         """The OGC scale denominator (0.28 mm pixels; degrees at the equator for geographic)."""

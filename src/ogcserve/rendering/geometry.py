@@ -49,6 +49,29 @@ class PathBatch:
     feature: IntArray
     start: IntArray
     size: IntArray
+    # Every record's points (float32 x/y) and verbs, concatenated, with each record's share:
+    # what `merged` joins into one path without serializing again.
+    points: npt.NDArray[np.float32]
+    verbs: npt.NDArray[np.uint8]
+    point_start: IntArray
+    n_points: IntArray
+    verb_start: IntArray
+    n_verbs: IntArray
+
+    def merged(self, records: IntArray) -> bytes:
+        """One SkPath record holding the subpaths of `records`, in their order (to stroke
+        many features with one draw)."""
+        if len(records) == len(self.feature) and np.array_equal(
+            records, np.arange(len(records))
+        ):
+            points, verbs = self.points, self.verbs
+        else:
+            points = self.points[_ranges(self.point_start[records], self.n_points[records])]
+            verbs = self.verbs[_ranges(self.verb_start[records], self.n_verbs[records])]
+        header = np.array([(_EVEN_ODD << 8) | _PATH_VERSION, len(points), 0, len(verbs)],
+                          dtype=np.int32)
+        padding = bytes(-len(verbs) % 4)
+        return header.tobytes() + points.tobytes() + verbs.tobytes() + padding
 
     def paths(self, records: IntArray | None = None) -> list[tuple[int, skia.Path]]:
         """(feature index, path) for the given records (default: all)."""
@@ -94,11 +117,9 @@ class Projector:
 
         return apply
 
-    def view_bounds_in(self, view: MapView, layer_crs: str, margin: float) -> FloatArray | None:
-        """The view's bbox (grown by `margin`, a fraction) in the layer CRS (None: unknown)."""
-        minx, miny, maxx, maxy = view.bbox
-        dx, dy = (maxx - minx) * margin, (maxy - miny) * margin
-        grown = (minx - dx, miny - dy, maxx + dx, maxy + dy)
+    def view_bounds_in(self, view: MapView, layer_crs: str, pixels: float) -> FloatArray | None:
+        """The view's bbox (grown by `pixels` on each side) in the layer CRS (None: unknown)."""
+        grown = view.grown(pixels)
         transformer = self.transformer(view.crs, layer_crs)
         if transformer is None:
             return np.array(grown)
@@ -281,16 +302,10 @@ def _ranges(starts: IntArray, counts: IntArray) -> IntArray:
     return result
 
 
-def serialize(subpaths: Subpaths, keep: npt.NDArray[np.bool_] | None = None) -> PathBatch:
-    """One SkPath record per feature (even-odd fill), built in numpy.
-
-    `keep` selects subpaths (the others are left out); give every kept subpath the same
-    feature number to get them all in one record.
-    """
+def serialize(subpaths: Subpaths) -> PathBatch:
+    """One SkPath record per feature (even-odd fill), built in numpy."""
     counts, closed = subpaths.counts, subpaths.closed
     ok = counts >= np.where(closed, 4, 2)  # drop degenerate rings and lines
-    if keep is not None:
-        ok &= keep
     if not ok.all():
         gather = _ranges(np.concatenate([[0], np.cumsum(counts)[:-1]])[ok], counts[ok])
         subpaths = Subpaths(subpaths.coords[gather], counts[ok], subpaths.feature[ok], closed[ok])
@@ -298,7 +313,9 @@ def serialize(subpaths: Subpaths, keep: npt.NDArray[np.bool_] | None = None) -> 
     n_sub = len(counts)
     if n_sub == 0:
         empty = np.zeros(0, dtype=np.intp)
-        return PathBatch(np.zeros(0, dtype=np.uint8), empty, empty, empty)
+        return PathBatch(np.zeros(0, dtype=np.uint8), empty, empty, empty,
+                         np.zeros((0, 2), dtype=np.float32), np.zeros(0, dtype=np.uint8),
+                         empty, empty, empty, empty)
 
     # Per coordinate: its verb, and whether it is a point of the path (a closed ring's last
     # coordinate repeats its first one: it becomes the close verb, not a point).
@@ -328,18 +345,19 @@ def serialize(subpaths: Subpaths, keep: npt.NDArray[np.bool_] | None = None) -> 
 
     floats = buffer.view(np.float32)
     record_of_coord = np.repeat(np.arange(len(features)), n_verbs)
-    points = subpaths.coords[is_point]
+    points = subpaths.coords[is_point].astype(np.float32)
     record_of_point = record_of_coord[is_point]
-    point_rank = np.arange(len(points)) - np.repeat(
-        np.concatenate([[0], np.cumsum(n_points)[:-1]]), n_points
-    )
+    point_start = np.concatenate([[0], np.cumsum(n_points)[:-1]])
+    point_rank = np.arange(len(points)) - np.repeat(point_start, n_points)
     slot = (start[record_of_point] + 16) // 4 + 2 * point_rank
     floats[slot] = points[:, 0]
     floats[slot + 1] = points[:, 1]
 
     verb_rank = np.arange(len(verbs)) - np.repeat(coord_start, n_verbs)
     buffer[start[record_of_coord] + 16 + 8 * n_points[record_of_coord] + verb_rank] = verbs
-    return PathBatch(buffer, features.astype(np.intp), start.astype(np.intp), size.astype(np.intp))
+    return PathBatch(buffer, features.astype(np.intp), start.astype(np.intp), size.astype(np.intp),
+                     points, verbs, point_start.astype(np.intp), n_points.astype(np.intp),
+                     coord_start.astype(np.intp), n_verbs.astype(np.intp))
 
 
 def point_coords(

@@ -27,7 +27,6 @@ from .api import LayerData, MapView, RasterLayerData, VectorLayerData
 from .geometry import (
     PathBatch,
     Projector,
-    Subpaths,
     clip_far,
     cull,
     decompose,
@@ -43,7 +42,6 @@ from .symbols import Sprite, color, fill_paint, stroke_paint
 IntArray = npt.NDArray[np.intp]
 Image = npt.NDArray[np.uint8]
 
-_CULL_MARGIN = 0.1  # fraction of the view kept around it, so wide strokes and markers still show
 _STYLE_CACHE_SIZE = 512
 _POINT_TYPES = (shapely.GeometryType.POINT, shapely.GeometryType.MULTIPOINT)
 
@@ -77,6 +75,11 @@ class Renderer:
         """The attributes a style reads: categorized/graduated field, rule filters' properties,
         label field or template fields, label priority and marker rotation fields."""
         return self.parsed(style).fields()
+
+    def reach(self, style: Mapping[str, Any]) -> float:
+        """How many pixels beyond the view a feature may lie and still be seen (wide strokes,
+        markers, labels): callers read features from `view.grown(reach)`."""
+        return self.parsed(style).reach()
 
     def parsed(self, style: Mapping[str, Any]) -> Style:
         """The validated `Style` of a style block (cached; raises `ValueError` if invalid)."""
@@ -140,7 +143,7 @@ class Renderer:
     ) -> list[tuple[tuple[float, ...], Candidate]]:
         style = self.parsed(layer.style)
         geometries = np.asarray(layer.geometries, dtype=object)
-        bounds = self._projector.view_bounds_in(view, layer.crs, _CULL_MARGIN)
+        bounds = self._projector.view_bounds_in(view, layer.crs, style.reach())
         rows = cull(geometries, bounds)
         passes = self._passes(style, layer, rows, scale) if len(rows) else []
         labelled_only = style.kind == "single" and style.label is not None and len(rows) > 0
@@ -283,18 +286,12 @@ class Renderer:
                 for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
                     read(raw[start:end])
                     draw(path, fill)
-            if stroke is not None:
+            if stroke is not None and len(records):
                 # Outlines go on top of every fill of the pass, in one path: one draw call
                 # instead of one per feature, and a shared border is not half-covered by the
                 # neighbour's fill.
-                chosen_features = np.isin(subpaths.feature, local)
-                merged = serialize(Subpaths(
-                    subpaths.coords, subpaths.counts, np.where(chosen_features, 0, -1),
-                    subpaths.closed,
-                ), keep=chosen_features)
-                if len(merged.feature):
-                    path.readFromMemory(merged.buffer.tobytes())
-                    draw(path, stroke)
+                path.readFromMemory(batch.merged(np.sort(records)))
+                draw(path, stroke)
 
     def _draw_markers(
         self,

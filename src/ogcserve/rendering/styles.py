@@ -427,6 +427,22 @@ class Style(_Model):
             return [r.symbol for r in self.rules]
         return [self.symbol] if self.symbol is not None else []
 
+    def reach(self) -> float:
+        """How far, in pixels, drawing may reach beyond a feature's geometry: half the widest
+        stroke (four times that at miter joins, Skia's default miter limit), half a marker's
+        diagonal plus its outline, and a pixel of anti-aliasing. A label runs beyond its anchor:
+        labelled styles reach at least `LABEL_REACH` pixels."""
+        widest = 0.0
+        for symbol in self.symbols():
+            if symbol.stroke is not None:
+                spike = _MITER_LIMIT if symbol.line_join is LineJoin.MITER else 1.0
+                widest = max(widest, spike * symbol.stroke_width / 2)
+            marker = symbol.marker
+            if marker is not None:
+                outline = (marker.stroke_width or 0.0) if marker.stroke is not None else 0.0
+                widest = max(widest, marker.size * _SQRT2 / 2 + outline / 2)
+        return max(widest + 1.0, LABEL_REACH if self.label is not None else 0.0)
+
     def fields(self) -> set[str]:
         """The attributes the style reads (categories, ranges, rule filters, labels, rotation)."""
         names: set[str] = set()
@@ -448,6 +464,9 @@ class Style(_Model):
 
 
 _POINT, _LINE, _POLYGON = "point", "line", "polygon"
+_MITER_LIMIT = 4.0
+LABEL_REACH = 128.0  # pixels: half of a long label
+_SQRT2 = 2 ** 0.5
 
 
 def geometry_family(geometry_type: str | None) -> str | None:

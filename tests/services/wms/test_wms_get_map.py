@@ -228,3 +228,16 @@ def test_nothing_kills_a_worker(wms: Server) -> None:
                   _map(extra="&FILTER=" + quote("countries:" + "(" * 500 + "1=1" + ")" * 500))]:
         assert get(wms, query).status == 400
     assert get(wms, _map()).status == 200
+
+
+def test_a_marker_just_outside_the_view_still_shows_its_edge(wms: Server) -> None:
+    # Tiles must meet without seams: Paris lies 2 px beyond the right edge of this 100 px tile
+    # (0.01 degree pixels), and its 6 px marker reaches into the last column.
+    lon, lat = 2.3529924615392135, 48.85809231626911
+    east = lon - 0.02
+    where = f"CRS=EPSG:4326&BBOX={lat - 0.5},{east - 1},{lat + 0.5},{east}"
+    query = (f"SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=cities&STYLES=&{where}"
+             "&WIDTH=100&HEIGHT=100&FORMAT=image/png&TRANSPARENT=TRUE")
+    picture = image(get(wms, query)).convert("RGBA")
+    assert picture.getpixel((99, 50))[3] > 0
+    assert picture.getpixel((99, 40))[3] == 0 and picture.getpixel((90, 50))[3] == 0

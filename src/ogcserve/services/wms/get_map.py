@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ogcserve.access import Read
-from ogcserve.geo import BBox, in_scale_range, normalize_crs, proj_code, transform_bbox
+from ogcserve.geo import in_scale_range, normalize_crs, proj_code, transform_bbox
 from ogcserve.rendering import LayerData, MapView, RasterLayerData, VectorLayerData, encode
 from ogcserve.services.wms.layers import MapLayer, map_layers
 from ogcserve.services.wms.params import GetMapParams
@@ -18,11 +18,6 @@ if TYPE_CHECKING:
     from ogcserve.context import RequestContext
     from ogcserve.rendering import Renderer
     from ogcserve.services.wms.service import WMSService
-
-# Features are read this far (a fraction of the view) around it, so that markers and wide
-# strokes of features just outside still show at the edges; the renderer culls the same way.
-READ_MARGIN = 0.1
-
 
 def get_map(ctx: RequestContext, service: WMSService) -> None:
     """Draw the requested layers and write the encoded image."""
@@ -50,7 +45,10 @@ def layer_data(
         return RasterLayerData(layer.name, layer.title, layer.style, array)
     crs = data.crs(ctx, layer)
     try:
-        window = transform_bbox(_grown(view.bbox, READ_MARGIN), normalize_crs(view.crs), crs)
+        # Features just outside the view are read as far as their symbols reach into it (wide
+        # strokes, markers, labels), so that tiles meet seamlessly; the renderer culls the same.
+        grown = view.grown(renderer.reach(layer.style))
+        window = transform_bbox(grown, normalize_crs(view.crs), crs)
     except ValueError:
         return None  # the view lies outside the area where the layer's CRS is defined
     # Only the attributes the style needs, and of those only the ones the caller may see (a
@@ -68,7 +66,3 @@ def layer_data(
     return VectorLayerData(layer.name, layer.title, layer.style, crs, geometries, columns,
                            schema.geometry_type)
 
-
-def _grown(bbox: BBox, margin: float) -> BBox:
-    dx, dy = (bbox[2] - bbox[0]) * margin, (bbox[3] - bbox[1]) * margin
-    return bbox[0] - dx, bbox[1] - dy, bbox[2] + dx, bbox[3] + dy
