@@ -120,6 +120,27 @@ def test_bbox_matches_shapely_intersects(countries: GeoPackageSource) -> None:
     assert countries.count(FeatureQuery(bbox=bbox)) == len(expected)
 
 
+@pytest.mark.parametrize("bbox", [
+    (-180.0, -90.0, 180.0, 90.0),  # every envelope inside
+    (-30.0, 30.0, 60.0, 75.0),  # many inside, many across the edges
+    (-25.0, 35.0, -10.0, 45.0),  # Atlantic: envelopes (France, Spain...) cross, land does not
+    (5.9, 45.8, 10.5, 47.8),  # inside one country's envelope
+])
+@pytest.mark.parametrize("subsets", [(), ("continent = 'Europe'",)])
+def test_count_with_a_bbox_is_exact(
+    countries: GeoPackageSource, bbox: tuple[float, float, float, float],
+    subsets: tuple[str, ...],
+) -> None:
+    # Envelopes inside the bbox are counted from the R-tree, the others by their geometry:
+    # the total must be the exact intersects count all the same.
+    everything = collect(countries.query(FeatureQuery(subsets=subsets)))
+    assert everything.geometries is not None
+    box = shapely.box(*bbox)
+    expected = sum(1 for g in everything.geometries if g.intersects(box))
+    assert countries.count(FeatureQuery(bbox=bbox, subsets=subsets)) == expected
+    assert len(collect(countries.query(FeatureQuery(bbox=bbox, subsets=subsets)))) == expected
+
+
 def test_bbox_without_geometry(countries: GeoPackageSource) -> None:
     result = collect(countries.query(FeatureQuery(bbox=(0, 40, 20, 55), with_geometry=False)))
     assert result.geometries is None

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from ogcserve.errors import InvalidParameterValueError, MissingParameterValueError
 
-from .gml_write import GeometryWriter, escape, value_text, wkt_batch
+from .gml_write import GeometryTexts, GeometryWriter, escape, value_text
 from .output import PlannedQuery, timestamp
 from .params import CHUNK, FEATURE_PREFIX, OutputFormat, feature_namespace, require_project
 from .params import type_name as strip_prefix
@@ -57,7 +57,7 @@ def get_property_value(ctx: RequestContext) -> None:
     if not params.hits:
         pending = 0
         for batch in data.features(ctx, planned.layer, read):
-            out = []
+            out: list[str] = []
             if name == geometry:
                 convert = planned.transform()
                 geoms = batch.geometries
@@ -65,10 +65,10 @@ def get_property_value(ctx: RequestContext) -> None:
                     import shapely
 
                     geoms = shapely.transform(geoms, convert)
-                wkts = wkt_batch(geoms) if geoms is not None else []
-                for i, wkt in enumerate(wkts):
-                    out.append(f"<wfs:member>{writer.write(wkt, f'{name}.{batch.ids[i]}')}"
-                               "</wfs:member>")
+                if geoms is not None:
+                    gml = writer.write_many(GeometryTexts.wkt(geoms),
+                                            [f"{name}.{fid}" for fid in batch.ids])
+                    out.extend(f"<wfs:member>{g}</wfs:member>" for g in gml)
             else:
                 for value in batch.columns.get(name, []):
                     if value is not None:

@@ -8,7 +8,8 @@ posList / coordinates strings.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -33,6 +34,11 @@ def escape(value: str) -> str:
 
 def value_text(value: Any) -> str:
     """An attribute value as xsd text."""
+    return escape(_raw_text(value))
+
+
+def _raw_text(value: Any) -> str:
+    """An attribute value as xsd text, not yet escaped."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
@@ -41,7 +47,7 @@ def value_text(value: Any) -> str:
         return value.isoformat()
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value).hex()
-    return escape(str(value))
+    return str(value)
 
 
 def column_elements(tag: str, values: list[Any], kind: FieldType) -> list[str]:
@@ -49,10 +55,16 @@ def column_elements(tag: str, values: list[Any], kind: FieldType) -> list[str]:
     per batch rather than dispatched per value."""
     start, end = f"<{tag}>", f"</{tag}>"
     if kind in (FieldType.INTEGER, FieldType.TEXT):
-        # str() then escape also covers values of another type (SQLite's loose typing).
-        return [f"{start}{str(v).translate(_ESCAPES)}{end}"
-                if v is not None and type(v) is not bool else
-                (f"{start}{value_text(v)}{end}" if v is not None else "") for v in values]
+        # Integers need no escaping; text is escaped for the whole column in one translate
+        # (NUL, which XML cannot carry anyway, separates the values). Other types still get
+        # through (SQLite's loose typing) by value_text.
+        texts = [v if type(v) is str else (str(v) if type(v) is int else
+                 (_raw_text(v) if v is not None else "")) for v in values]
+        if kind is FieldType.TEXT or any(type(v) is str for v in values):
+            escaped = "\x00".join(texts).translate(_ESCAPES).split("\x00")
+            texts = escaped if len(escaped) == len(texts) else [escape(t) for t in texts]
+        return [f"{start}{t}{end}" if v is not None else ""
+                for t, v in zip(texts, values, strict=True)]
     if kind is FieldType.REAL:
         return [f"{start}{v!r}{end}" if type(v) is float else
                 (f"{start}{value_text(v)}{end}" if v is not None else "") for v in values]
@@ -65,15 +77,60 @@ def wkt_batch(geometries: npt.NDArray[np.object_]) -> list[str | None]:
     return list(texts)
 
 
+@dataclass(frozen=True, slots=True)
+class GeometryTexts:
+    """A batch's geometries as text (WKT or GeoJSON), written by GEOS in one call, and their
+    shapely type ids (-1 missing, -2 empty)."""
+
+    texts: list[str | None]
+    kinds: npt.NDArray[np.int64]
+
+    @classmethod
+    def wkt(cls, geometries: npt.NDArray[np.object_]) -> GeometryTexts:
+        """WKT, full precision, 2D."""
+        return cls(wkt_batch(geometries), _kinds(geometries))
+
+    @classmethod
+    def geojson(cls, geometries: npt.NDArray[np.object_]) -> GeometryTexts:
+        """RFC 7946 geometry objects."""
+        return cls(list(shapely.to_geojson(geometries)), _kinds(geometries))
+
+
+def _kinds(geometries: npt.NDArray[np.object_]) -> npt.NDArray[np.int64]:
+    kinds: npt.NDArray[np.int64] = np.where(shapely.is_empty(geometries), -2,
+                                            shapely.get_type_id(geometries))
+    return kinds
+
+
 def _coordinates(text: str, fmt: OutputFormat) -> str:
     """WKT coordinates `x y, x y` as a posList `x y x y` or GML 2 `x,y x,y`."""
     if fmt is OutputFormat.GML2:
-        return text.replace(", ", "|").replace(" ", ",").replace("|", " ")
+        return _gml2_coordinates(text)
+    return _poslist(text)
+
+
+def _poslist(text: str) -> str:
     return text.replace(",", "")
 
 
+def _gml2_coordinates(text: str) -> str:
+    return text.replace(", ", "|").replace(" ", ",").replace("|", " ")
+
+
+# The shapes most features have, written from one template per batch (`write_many`): shapely
+# type -> (WKT name, a WKT body with a coordinates marker, where the coordinates start and end
+# in the WKT, text that means the shape has more than one ring or part).
+_COORDS, _GID = "\x00", "\x01"
+_SIMPLE: dict[int, tuple[str, str, int, int, str | None]] = {
+    shapely.GeometryType.POINT: ("POINT", f"({_COORDS})", 7, -1, None),
+    shapely.GeometryType.LINESTRING: ("LINESTRING", f"({_COORDS})", 12, -1, None),
+    shapely.GeometryType.POLYGON: ("POLYGON", f"(({_COORDS}))", 10, -2, "), ("),
+    shapely.GeometryType.MULTIPOLYGON: ("MULTIPOLYGON", f"((({_COORDS})))", 16, -3, "), ("),
+}
+
+
 class GeometryWriter:
-    """Writes one geometry per call, in one GML flavour, with one srsName."""
+    """Writes geometries in one GML flavour, with one srsName."""
 
     def __init__(self, fmt: OutputFormat, srs_name: str) -> None:
         self.fmt = fmt
@@ -85,6 +142,34 @@ class GeometryWriter:
             "MULTIPOINT": self.multipoint, "MULTILINESTRING": self.multiline,
             "MULTIPOLYGON": self.multipolygon,
         }
+        # The templates come from the writers themselves, fed markers: both paths write the
+        # same bytes. (pieces around the gml:ids, WKT slice, nesting sign, text after.)
+        self._templates: dict[int, tuple[list[str], int, int, str | None, str]] = {}
+        for kind, (name, body, start, end, nested) in _SIMPLE.items():
+            head, tail = self._writers[name](body, _GID).split(_COORDS)
+            self._templates[kind] = (head.split(_GID), start, end, nested, tail)
+
+    def write_many(self, texts: GeometryTexts, gids: Sequence[str]) -> list[str]:
+        """The GML of each geometry of a batch ('' for none or empty); `gids` as in `write`.
+
+        Points, lines, and polygons and multipolygons of one ring take a template filled with
+        string slices of the batch's WKT: the per-feature Python work is one f-string.
+        """
+        wkts, kinds = texts.texts, texts.kinds
+        out = [""] * len(wkts)
+        convert = _gml2_coordinates if self.v2 else _poslist
+        for kind, (pieces, start, end, nested, tail) in self._templates.items():
+            for i in np.flatnonzero(kinds == kind).tolist():
+                wkt = wkts[i]
+                if wkt is None:
+                    continue
+                if nested is not None and nested in wkt:
+                    out[i] = self.write(wkt, gids[i])
+                else:
+                    out[i] = f"{gids[i].join(pieces)}{convert(wkt[start:end])}{tail}"
+        for i in np.flatnonzero(~np.isin(kinds, list(self._templates)) & (kinds >= 0)).tolist():
+            out[i] = self.write(wkts[i], gids[i])
+        return out
 
     def write(self, wkt: str | None, gid: str) -> str:
         """The GML of a WKT geometry ('' for none or empty); `gid` seeds the gml:ids (3.2)."""

@@ -18,7 +18,7 @@ import orjson
 import shapely
 
 from .crs import SrsName, coordinate_function
-from .gml_write import GML_URI, GeometryWriter, column_elements, escape, wkt_batch
+from .gml_write import GML_URI, GeometryTexts, GeometryWriter, column_elements, escape
 from .params import FEATURE_PREFIX, OutputFormat
 from .xml_input import WFS_NS
 
@@ -78,8 +78,17 @@ def timestamp() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A batch with its geometries reprojected and written as text by GEOS, in bulk
+    (`CollectionWriter.prepare`), before `CollectionWriter.write` formats the members."""
+
+    batch: FeatureBatch
+    geometries: GeometryTexts | None  # None: no geometry in the output
+
+
 class CollectionWriter:
-    """Base of the writers: begin, batches, end."""
+    """Base of the writers: begin, batches (prepare, then write), end."""
 
     content_type = ""
 
@@ -92,6 +101,15 @@ class CollectionWriter:
 
     def batch(self, query: PlannedQuery, batch: FeatureBatch) -> None:
         """Some features."""
+        self.write(query, self.prepare(query, batch))
+
+    def prepare(self, query: PlannedQuery, batch: FeatureBatch) -> Prepared:
+        """The batch with its geometries as text (WKT by default)."""
+        geoms = self.geometries(query, batch)
+        return Prepared(batch, None if geoms is None else GeometryTexts.wkt(geoms))
+
+    def write(self, query: PlannedQuery, prepared: Prepared) -> None:
+        """Write a prepared batch."""
 
     def end(self, totals: Totals) -> None:
         """The collection's tail."""
@@ -159,23 +177,21 @@ class GMLWriter(CollectionWriter):
             self._templates[name] = cached
         return cached
 
-    def batch(self, query: PlannedQuery, batch: FeatureBatch) -> None:
+    def write(self, query: PlannedQuery, prepared: Prepared) -> None:
         """Members of a batch, built column by column (one list comprehension per attribute)
         and joined row by row in C, so that the per-feature Python work stays small."""
         open_, close, geometry = self._template(query)
+        batch = prepared.batch
         n = len(batch.ids)
-        idents = [escape(str(fid)) for fid in batch.ids]
+        idents = [str(fid) if type(fid) is int else escape(str(fid)) for fid in batch.ids]
         parts: list[Iterable[str]] = [repeat(open_, n), idents, repeat('">', n)]
-        geoms = self.geometries(query, batch)
         geom_tag = query.schema.geometry_field
-        if geoms is not None and geom_tag:
+        if prepared.geometries is not None and geom_tag:
             start, end = f"<{FEATURE_PREFIX}:{geom_tag}>", f"</{FEATURE_PREFIX}:{geom_tag}>"
             prefix = f"{query.layer.name}."
-            write = geometry.write
-            parts.append([
-                f"{start}{gml}{end}" if (gml := write(wkt, f"{prefix}{ident}.g")) else ""
-                for wkt, ident in zip(wkt_batch(geoms), idents, strict=True)
-            ])
+            gids = [f"{prefix}{ident}.g" for ident in idents] if geometry.v32 else [""] * n
+            parts.append([f"{start}{gml}{end}" if gml else ""
+                          for gml in geometry.write_many(prepared.geometries, gids)])
         types = {f.name: f.type for f in query.schema.fields}
         for name in query.properties:
             values = batch.columns.get(name)
@@ -205,24 +221,31 @@ class GeoJSONWriter(CollectionWriter):
         self._first = True
         self._crs: str | None = None
 
-    def batch(self, query: PlannedQuery, batch: FeatureBatch) -> None:
+    def prepare(self, query: PlannedQuery, batch: FeatureBatch) -> Prepared:
+        """The batch with its geometries as GeoJSON text."""
+        geoms = self.geometries(query, batch)
+        return Prepared(batch, None if geoms is None else GeometryTexts.geojson(geoms))
+
+    def write(self, query: PlannedQuery, prepared: Prepared) -> None:
         """Features serialised by orjson, geometries pre-rendered by GEOS."""
-        if not len(batch):
+        if not len(prepared.batch):
             return
         # One orjson call per batch: the list's brackets are cut off, the members stay.
-        text = orjson.dumps(self._dicts(query, batch), default=_json_default)[1:-1]
+        text = orjson.dumps(self._dicts(query, prepared), default=_json_default)[1:-1]
         self.response.write(text if self._first else b"," + text)
         self._first = False
-        self.written += len(batch)
+        self.written += len(prepared.batch)
 
     def features(self, query: PlannedQuery, batch: FeatureBatch) -> list[bytes]:
         """Each feature of the batch as a GeoJSON Feature."""
-        return [orjson.dumps(f, default=_json_default) for f in self._dicts(query, batch)]
+        dicts = self._dicts(query, self.prepare(query, batch))
+        return [orjson.dumps(f, default=_json_default) for f in dicts]
 
-    def _dicts(self, query: PlannedQuery, batch: FeatureBatch) -> list[dict[str, Any]]:
-        geoms = self.geometries(query, batch)
+    def _dicts(self, query: PlannedQuery, prepared: Prepared) -> list[dict[str, Any]]:
+        batch = prepared.batch
         n = len(batch.ids)
-        texts = shapely.to_geojson(geoms) if geoms is not None else repeat(None, n)
+        texts = prepared.geometries.texts if prepared.geometries is not None else \
+            repeat(None, n)
         # GEOS writes the geometry JSON in C; orjson splices it in as a fragment.
         geometries = [orjson.Fragment(t) if t is not None else None for t in texts]
         names = [name for name in query.properties if name in batch.columns]
@@ -263,16 +286,17 @@ class CSVWriter(CollectionWriter):
         """Nothing yet: the header is the first query's columns."""
         self._header: Sequence[str] | None = None
 
-    def batch(self, query: PlannedQuery, batch: FeatureBatch) -> None:
+    def write(self, query: PlannedQuery, prepared: Prepared) -> None:
         """Rows through the csv module."""
+        batch = prepared.batch
         buffer = io.StringIO()
         out = csv.writer(buffer, lineterminator="\r\n")
         names = [n for n in query.properties if n in batch.columns]
         if self._header is None:
             self._header = ["id", *names, "geometry"]
             out.writerow(self._header)
-        geoms = self.geometries(query, batch)
-        wkts = wkt_batch(geoms) if geoms is not None else [None] * len(batch.ids)
+        wkts = prepared.geometries.texts if prepared.geometries is not None else \
+            [None] * len(batch.ids)
         cols = [batch.columns[n] for n in names]
         layer = query.layer.name
         for i, fid in enumerate(batch.ids):
