@@ -18,6 +18,7 @@ import shapely
 
 from ogcserve.sources.base import FieldType
 
+from .geojson_write import geojson_texts
 from .params import OutputFormat
 
 GML_URI = {OutputFormat.GML32: "http://www.opengis.net/gml/3.2",
@@ -93,7 +94,7 @@ class GeometryTexts:
     @classmethod
     def geojson(cls, geometries: npt.NDArray[np.object_]) -> GeometryTexts:
         """RFC 7946 geometry objects."""
-        return cls(list(shapely.to_geojson(geometries)), _kinds(geometries))
+        return cls(geojson_texts(geometries), _kinds(geometries))
 
 
 def _kinds(geometries: npt.NDArray[np.object_]) -> npt.NDArray[np.int64]:
