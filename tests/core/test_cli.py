@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -60,3 +61,13 @@ def test_plugins_command_lists_loaded_and_failed(tmp_path: Path, capsys: pytest.
     assert "on_response_complete" in out
     assert "cli_broken  [failed]" in out and "ImportError: nope" in out
     assert "service ECHO 1.0.0" in out and "route /echo/{word}" in out
+
+
+def test_serve_keeps_freed_memory_for_the_next_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ogcserve import cli
+
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "12345")  # a user's own setting wins
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    cli._tune_allocator()
+    assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "12345"
+    assert os.environ["MALLOC_MMAP_THRESHOLD_"] == str(32 << 20)  # inherited by the workers
