@@ -105,6 +105,9 @@ def _serve(args: argparse.Namespace) -> int:
         log_level=args.log_level, access_log=False,
     )
     if args.workers > 1:
+        if not dispatch.SUPPORTED:
+            raise SystemExit("--workers above 1 needs Linux (epoll); elsewhere run one worker "
+                             "per port behind a proxy")
         dispatch.serve(config, args.workers)
     else:
         uvicorn.Server(config).run()

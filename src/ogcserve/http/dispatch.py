@@ -42,7 +42,9 @@ log = logging.getLogger("ogcserve.dispatch")
 # Parent and worker speak in 8-byte connection numbers: one with each socket handed over, one
 # back for each connection the worker closes.
 _ID = struct.Struct("<Q")
-_RDHUP = select.EPOLLRDHUP | select.EPOLLHUP | select.EPOLLERR
+SUPPORTED = hasattr(select, "epoll")  # Linux: epoll with EPOLLRDHUP, and SCM_RIGHTS
+_RDHUP = getattr(select, "EPOLLRDHUP", 0) | getattr(select, "EPOLLHUP", 0) | \
+    getattr(select, "EPOLLERR", 0)
 
 
 class WorkerServer(uvicorn.Server):
