@@ -19,6 +19,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from typing_extensions import TypeIs
+
 from ogcserve.errors import (
     FilterError,
     InvalidParameterValueError,
@@ -79,6 +81,7 @@ class AccessLayer:
         self._sources: dict[tuple[Path, SourceSpec], FeatureSource | CoverageSource] = {}
         self._schemas: dict[tuple[Path, SourceSpec], Schema] = {}
         self._lock = threading.Lock()
+        self._coverage_classes: dict[type, bool] = {}
 
     # --- layers -------------------------------------------------------------------------
 
@@ -128,12 +131,12 @@ class AccessLayer:
     def crs(self, ctx: RequestContext, layer: Layer) -> str:
         """The native CRS of a layer (not access-controlled: it is in every capabilities)."""
         source = self._source(ctx, layer)
-        return source.info().crs if isinstance(source, CoverageSource) else source.crs()
+        return source.info().crs if self._is_coverage(source) else source.crs()
 
     def extent(self, ctx: RequestContext, layer: Layer) -> BBox | None:
         """The native extent of a layer (of all its rows: extents are public metadata)."""
         source = self._source(ctx, layer)
-        return source.info().extent if isinstance(source, CoverageSource) else source.extent()
+        return source.info().extent if self._is_coverage(source) else source.extent()
 
     # --- reads --------------------------------------------------------------------------
 
@@ -190,7 +193,7 @@ class AccessLayer:
         """Open and close a source (for `ogcserve check`): raises if it cannot be opened."""
         source = open_source(spec, base_dir)
         try:
-            source.info() if isinstance(source, CoverageSource) else source.schema()
+            source.info() if self._is_coverage(source) else source.schema()
         finally:
             source.close()
 
@@ -227,9 +230,18 @@ class AccessLayer:
                     self._sources[key] = source
         return source
 
+    def _is_coverage(self, source: object) -> TypeIs[CoverageSource]:
+        """Whether a source is a raster. An isinstance check on a Protocol walks its members
+        each time (10 µs, several times a request): the answer is kept per class."""
+        kind = type(source)
+        found = self._coverage_classes.get(kind)
+        if found is None:
+            found = self._coverage_classes[kind] = isinstance(source, CoverageSource)
+        return found
+
     def _feature_source(self, ctx: RequestContext, layer: Layer) -> FeatureSource:
         source = self._source(ctx, layer)
-        if isinstance(source, CoverageSource):
+        if self._is_coverage(source):
             raise InvalidParameterValueError(
                 f"{layer.name!r} is a raster layer", locator=layer.name
             )
@@ -238,7 +250,7 @@ class AccessLayer:
     def _coverage(self, ctx: RequestContext, layer: Layer) -> CoverageSource:
         self._require(ctx, layer, "can_read")
         source = self._source(ctx, layer)
-        if not isinstance(source, CoverageSource):
+        if not self._is_coverage(source):
             raise InvalidParameterValueError(
                 f"{layer.name!r} is a vector layer", locator=layer.name
             )

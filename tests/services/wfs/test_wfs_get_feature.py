@@ -277,6 +277,33 @@ def test_number_matched_modes(tmp_path, mode: str) -> None:  # type: ignore[no-u
     srv.close()
 
 
+@pytest.mark.parametrize("mode", ["exact", "estimated", "unknown"])
+def test_number_matched_in_geojson_comes_after_the_features(tmp_path, mode: str) -> None:  # type: ignore[no-untyped-def]
+    # GeoJSON states its counts at the end: a page that is not full tells the total, so only
+    # full pages (and pages past the end) are counted, after streaming.
+    from wfs_support import DEMO
+
+    (tmp_path / "p.yaml").write_text(
+        f"name: p\ntitle: p\nlayers:\n  - name: cities\n    source: {{type: geopackage, "
+        f"path: {DEMO / 'natural_earth.gpkg'}, table: cities}}\n    key: fid\n"
+        f"    wfs: {{number_matched: {mode}}}\n")
+    srv = build([tmp_path / "p.yaml"])
+    pages = {start: json.loads(get(srv, f"{GF}&TYPENAMES=cities&COUNT=10&STARTINDEX={start}"
+                                        "&OUTPUTFORMAT=application/json").body)
+             for start in (0, 240, 300)}
+    everything = json.loads(get(srv, f"{GF}&TYPENAMES=cities&OUTPUTFORMAT=application/json").body)
+    assert [len(pages[s]["features"]) for s in (0, 240, 300)] == [10, 3, 0]
+    assert [pages[s]["numberReturned"] for s in (0, 240, 300)] == [10, 3, 0]
+    matched = [pages[s].get("numberMatched") for s in (0, 240, 300)]
+    assert matched == {"exact": [243, 243, 243], "estimated": [None, 243, None],
+                       "unknown": [None, None, None]}[mode]
+    assert everything["numberReturned"] == 243
+    assert everything.get("numberMatched") == (None if mode == "unknown" else 243)
+    assert [link["rel"] for link in pages[0]["links"]] == ["next"]
+    assert [link["rel"] for link in pages[240]["links"]] == ["previous"]
+    srv.close()
+
+
 def test_xml_post_hits_and_describe(server: Server) -> None:
     hits = post(server, f'<wfs:GetFeature service="WFS" version="2.0.0" resultType="hits" '
                         f'xmlns:wfs="{NS["wfs"]}"><wfs:Query typeNames="cities"/>'

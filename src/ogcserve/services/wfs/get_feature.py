@@ -358,6 +358,8 @@ def run(ctx: RequestContext, params: GetFeatureParams) -> None:
     data = ctx.server.data
     limit = min(params.count, data.max_features) if params.count is not None else \
         data.max_features
+    if len(planned) == 1 and not params.hits and not params.output_format.is_gml:
+        return _counted_after(ctx, params, planned[0], limit)
     # numberMatched: an exact count where the layer asks for it (and always when several
     # queries need their sizes to place STARTINDEX); None means unknown.
     matched: list[int | None] = []
@@ -386,6 +388,35 @@ def run(ctx: RequestContext, params: GetFeatureParams) -> None:
                 ctx.response.flush()
                 pending = 0
     writer.end(totals)
+
+
+def _counted_after(
+    ctx: RequestContext, params: GetFeatureParams, q: PlannedQuery, limit: int
+) -> None:
+    """One query in a format whose counts come after the features (GeoJSON, CSV): stream
+    first; a page that is not full tells numberMatched, so only a full page (or one past the
+    end) is counted, once the features are out."""
+    data = ctx.server.data
+    start = params.start_index
+    writer = writer_for(ctx.response, params.version, params.output_format)
+    ctx.response.set_header("Content-Type", CONTENT_TYPES[params.output_format])
+    writer.begin(Totals(None, None), feature_namespace(require_project(ctx)),
+                 describe_url(ctx, params))
+    pending = 0
+    for batch in data.features(ctx, q.layer, replace(q.read, offset=start, limit=limit)):
+        writer.batch(q, batch)
+        pending += len(batch)
+        if pending >= CHUNK:
+            ctx.response.flush()
+            pending = 0
+    returned = writer.written
+    total: int | None = None
+    if q.number_matched != "unknown":
+        if returned < limit and (returned > 0 or start == 0):
+            total = start + returned
+        elif q.number_matched == "exact":
+            total = data.count(ctx, q.layer, q.read)
+    writer.end(Totals(total, returned, *_links(ctx, params, total, returned, limit)))
 
 
 def _slices(
