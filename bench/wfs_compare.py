@@ -350,17 +350,18 @@ def download_with_memory(url: str, pids: list[int], baseline: float,
             "hwm_growth_mb": round(sampler.hwm - baseline, 1), "samples": len(sampler.samples)}
 
 
-def connection_spread(port: int, into: dict[str, int]) -> None:
-    """Established connections on `port` per server process (from `ss -tnp`), into `into`.
+def connection_spread(port: int, workers: list[int], into: dict[str, int]) -> None:
+    """Established connections on `port` per worker process (from `ss -tnp`), into `into`.
 
-    With `--workers N` uvicorn's workers share one listening socket and a kept-alive
-    connection stays with the worker that accepted it: at concurrency 2 both of wrk's
-    connections may land on the same worker, which then serves them one at a time (the GIL).
+    A kept-alive connection stays with the worker it was handed to: if both of wrk's
+    connections sat on one worker, it would serve them one at a time (the GIL). The
+    dispatching parent also holds a copy of each connection (to see hang-ups): not counted.
     """
     done = subprocess.run(["ss", "-tnpH", "state", "established", f"( sport = :{port} )"],
                           capture_output=True, text=True)
     for pid in re.findall(r"pid=(\d+)", done.stdout):
-        into[pid] = into.get(pid, 0) + 1
+        if int(pid) in workers:
+            into[pid] = into.get(pid, 0) + 1
 
 
 def worker_pids(server: str, procs: wms.Processes) -> list[int]:
@@ -552,7 +553,7 @@ def main() -> int:
                     spread: dict[str, int] = {}
                     if server == "ogcserve":  # which uvicorn worker holds each connection
                         probe = threading.Timer(min(2.0, args.duration / 2), connection_spread,
-                                                (ports[server], spread))
+                                                (ports[server], pids, spread))
                         probe.start()
                     with Sampler(pids) as sampler:
                         run = wms.wrk(url, args.duration, args.connections)

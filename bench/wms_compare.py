@@ -439,6 +439,9 @@ def write_ogcserve_project(layers: list[dict[str, Any]]) -> None:
                 "key": "fid",
                 "style": {k: layer[k] for k in ("fill", "stroke", "stroke_width")},
                 "queryable": True,
+                # The decimals QGIS Server writes in WFS (WFSLayersPrecision 8 in its project,
+                # bench/_qgs_project_wfs.py); MapServer writes 6.
+                "wfs": {"precision": 8},
             }
             for layer in layers
         ],

@@ -81,6 +81,9 @@ class WFSConfig(_Config):
     # ("unknown"; "estimated" gives the total only when the page itself proves it), so large
     # tables are not counted for nothing.
     number_matched: Literal["exact", "estimated", "unknown"] = "exact"
+    # Decimals written for coordinates in GetFeature output (as QGIS Server's
+    # WFSLayersPrecision, GeoServer's numDecimals); None writes every double in full.
+    precision: int | None = Field(default=None, ge=0, le=17)
 
 
 class WCSConfig(_Config):

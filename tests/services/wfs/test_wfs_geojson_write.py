@@ -41,3 +41,14 @@ def test_batch_writes_what_geos_writes(name: str) -> None:
 
 def test_empty_batch() -> None:
     assert geojson_texts(np.array([], dtype=object)) == []
+
+
+@pytest.mark.parametrize("name", ["single-ring polygons", "polygons", "mixed", "3d"])
+def test_precision_rounds_every_coordinate(name: str) -> None:
+    geometries = np.array(BATCHES[name], dtype=object)
+    for text, geometry in zip(geojson_texts(geometries, precision=2), BATCHES[name], strict=True):
+        rounded = shapely.transform(geometry, lambda xy: np.round(xy, 2), include_z=True)
+        assert shapely.from_geojson(text).equals_exact(rounded, 1e-12)
+        numbers = text.replace("[", ",").replace("]", ",").split(",")
+        decimals = [n.partition(".")[2] for n in numbers if "." in n and "type" not in n]
+        assert decimals and all(len(d) <= 2 for d in decimals)

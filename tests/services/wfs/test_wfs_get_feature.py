@@ -304,6 +304,30 @@ def test_number_matched_in_geojson_comes_after_the_features(tmp_path, mode: str)
     srv.close()
 
 
+def test_layer_precision_limits_the_decimals_of_every_format(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import re
+
+    from wfs_support import DEMO
+
+    (tmp_path / "p.yaml").write_text(
+        f"name: p\ntitle: p\nlayers:\n  - name: cities\n    source: {{type: geopackage, "
+        f"path: {DEMO / 'natural_earth.gpkg'}, table: cities}}\n    key: fid\n"
+        f"    wfs: {{precision: 3}}\n")
+    srv = build([tmp_path / "p.yaml"])
+    paris = "RESOURCEID=cities.1&TYPENAMES=cities"
+    gml = get(srv, f"{GF}&{paris}").body.decode()
+    pos = re.search(r"<gml:pos>([^<]+)</gml:pos>", gml)
+    assert pos is not None
+    doc = json.loads(get(srv, f"{GF}&{paris}&OUTPUTFORMAT=application/json").body)
+    csv_text = get(srv, f"{GF}&{paris}&OUTPUTFORMAT=text/csv").body.decode()
+    numbers = [*pos.group(1).split(), *map(str, doc["features"][0]["geometry"]["coordinates"]),
+               *re.findall(r"POINT \(([^)]+)\)", csv_text)[0].split()]
+    assert len(numbers) == 6
+    assert all(len(n.partition(".")[2]) <= 3 for n in numbers), numbers
+    assert any(len(n.partition(".")[2]) == 3 for n in numbers), numbers
+    srv.close()
+
+
 def test_xml_post_hits_and_describe(server: Server) -> None:
     hits = post(server, f'<wfs:GetFeature service="WFS" version="2.0.0" resultType="hits" '
                         f'xmlns:wfs="{NS["wfs"]}"><wfs:Query typeNames="cities"/>'

@@ -26,32 +26,62 @@ _TYPES = {
 _SEPARATOR = ",[null,null],"  # how orjson writes the NaN row put between two sequences
 
 
-def geojson_texts(geometries: npt.NDArray[np.object_]) -> list[str | None]:
-    """Each geometry as a GeoJSON geometry object (None for a missing one)."""
+def geojson_texts(
+    geometries: npt.NDArray[np.object_],
+    kinds: npt.NDArray[np.int64] | None = None,
+    precision: int | None = None,
+) -> list[str | None]:
+    """Each geometry as a GeoJSON geometry object (None for a missing one), coordinates
+    rounded to `precision` decimals when given. `kinds`: the shapely type ids, with -2 for
+    empty geometries, when the caller has them already."""
     n = len(geometries)
     if n == 0:
         return []
-    kinds = shapely.get_type_id(geometries)
+    if kinds is None:
+        kinds = np.where(shapely.is_empty(geometries), -2, shapely.get_type_id(geometries))
     kind = int(kinds[0])
-    if (
-        kind not in _TYPES
-        or not (kinds == kind).all()
-        or shapely.is_empty(geometries).any()
-        or shapely.has_z(geometries).any()
-    ):
-        return list(shapely.to_geojson(geometries))
-    _, coords, offsets = shapely.to_ragged_array(geometries, include_z=False)
-    if np.isnan(coords).any():
-        return list(shapely.to_geojson(geometries))
+    if kind not in _TYPES or not (kinds == kind).all() or shapely.has_z(geometries).any():
+        return _by_geos(geometries, precision)
+    head = f'{{"type":"{_TYPES[kind]}","coordinates":'
     if kind == shapely.GeometryType.POINT:
-        # Each point is a sequence of one position, and its coordinates are that position.
-        texts = _sequences(coords, np.arange(n + 1))
+        coords = shapely.get_coordinates(geometries)
+        bounds: npt.NDArray[np.int64] = np.arange(n + 1)
+    elif kind in (shapely.GeometryType.LINESTRING, shapely.GeometryType.POLYGON) and not (
+        kind == shapely.GeometryType.POLYGON and shapely.get_num_interior_rings(geometries).any()
+    ):
+        # One sequence per geometry: its coordinates straight from GEOS, no ragged levels.
+        coords = shapely.get_coordinates(geometries)
+        bounds = np.concatenate([[0], np.cumsum(shapely.get_num_coordinates(geometries))])
     else:
-        texts = [f"[{s}]" for s in _sequences(coords, offsets[0])]
+        _, coords, offsets = shapely.to_ragged_array(geometries, include_z=False)
+        if np.isnan(coords).any():
+            return _by_geos(geometries, precision)
+        texts = [f"[{s}]" for s in _sequences(_rounded(coords, precision), offsets[0])]
         for level in offsets[1:]:
             texts = _group(texts, level)
-    head = f'{{"type":"{_TYPES[kind]}","coordinates":'
-    return [f"{head}{t}}}" for t in texts]
+        return [f"{head}{t}}}" for t in texts]
+    if np.isnan(coords).any():
+        return _by_geos(geometries, precision)
+    sequences = _sequences(_rounded(coords, precision), bounds)
+    if kind == shapely.GeometryType.POINT:
+        return [f"{head}{s}}}" for s in sequences]
+    if kind == shapely.GeometryType.LINESTRING:
+        return [f"{head}[{s}]}}" for s in sequences]
+    return [f"{head}[[{s}]]}}" for s in sequences]
+
+
+def _rounded(coords: npt.NDArray[np.float64], precision: int | None) -> npt.NDArray[np.float64]:
+    # orjson writes the shortest text that reads back as the same double: a rounded double
+    # comes out with at most `precision` decimals.
+    return coords if precision is None else np.round(coords, precision)
+
+
+def _by_geos(geometries: npt.NDArray[np.object_], precision: int | None) -> list[str | None]:
+    """GEOS's writer, for what the fast path does not cover (rounded first if asked)."""
+    if precision is not None:
+        geometries = shapely.transform(geometries, lambda xy: np.round(xy, precision),
+                                       include_z=True)
+    return list(shapely.to_geojson(geometries))
 
 
 def _sequences(coords: npt.NDArray[np.float64], bounds: npt.NDArray[np.int64]) -> list[str]:

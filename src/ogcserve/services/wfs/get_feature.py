@@ -334,7 +334,8 @@ def plan(ctx: RequestContext, params: GetFeatureParams, query: QueryParams) -> P
         bbox, bbox_crs = bbox_to_xy(query.bbox, given), given.code
     read = Read(bbox=bbox, bbox_crs=bbox_crs, filter=parsed.expression,
                 properties=properties, sort=_stable(sort), ids=ids, with_geometry=with_geometry)
-    return PlannedQuery(layer, schema, read, properties, srs, native, layer.wfs.number_matched)
+    return PlannedQuery(layer, schema, read, properties, srs, native, layer.wfs.number_matched,
+                        layer.wfs.precision)
 
 
 def _stable(sort: tuple[SortKey, ...]) -> tuple[SortKey, ...]:

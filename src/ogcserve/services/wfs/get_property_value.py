@@ -66,7 +66,7 @@ def get_property_value(ctx: RequestContext) -> None:
 
                     geoms = shapely.transform(geoms, convert)
                 if geoms is not None:
-                    gml = writer.write_many(GeometryTexts.wkt(geoms),
+                    gml = writer.write_many(GeometryTexts.wkt(geoms, planned.precision),
                                             [f"{name}.{fid}" for fid in batch.ids])
                     out.extend(f"<wfs:member>{g}</wfs:member>" for g in gml)
             else:

@@ -72,9 +72,13 @@ def column_elements(tag: str, values: list[Any], kind: FieldType) -> list[str]:
     return [f"{start}{value_text(v)}{end}" if v is not None else "" for v in values]
 
 
-def wkt_batch(geometries: npt.NDArray[np.object_]) -> list[str | None]:
-    """WKT of a batch at full precision, 2D; None for missing geometries."""
-    texts = shapely.to_wkt(geometries, rounding_precision=-1, output_dimension=2)
+def wkt_batch(
+    geometries: npt.NDArray[np.object_], precision: int | None = None
+) -> list[str | None]:
+    """WKT of a batch, 2D, at full precision or with at most `precision` decimals; None for
+    missing geometries."""
+    texts = shapely.to_wkt(geometries, rounding_precision=-1 if precision is None else precision,
+                           trim=True, output_dimension=2)
     return list(texts)
 
 
@@ -87,14 +91,17 @@ class GeometryTexts:
     kinds: npt.NDArray[np.int64]
 
     @classmethod
-    def wkt(cls, geometries: npt.NDArray[np.object_]) -> GeometryTexts:
-        """WKT, full precision, 2D."""
-        return cls(wkt_batch(geometries), _kinds(geometries))
+    def wkt(cls, geometries: npt.NDArray[np.object_],
+            precision: int | None = None) -> GeometryTexts:
+        """WKT, 2D, with at most `precision` decimals (None: full precision)."""
+        return cls(wkt_batch(geometries, precision), _kinds(geometries))
 
     @classmethod
-    def geojson(cls, geometries: npt.NDArray[np.object_]) -> GeometryTexts:
-        """RFC 7946 geometry objects."""
-        return cls(geojson_texts(geometries), _kinds(geometries))
+    def geojson(cls, geometries: npt.NDArray[np.object_],
+                precision: int | None = None) -> GeometryTexts:
+        """RFC 7946 geometry objects, with at most `precision` decimals (None: full)."""
+        kinds = _kinds(geometries)
+        return cls(geojson_texts(geometries, kinds, precision), kinds)
 
 
 def _kinds(geometries: npt.NDArray[np.object_]) -> npt.NDArray[np.int64]:

@@ -57,6 +57,7 @@ class PlannedQuery:
     srs: SrsName  # output CRS and axis order
     native_crs: str
     number_matched: str  # exact | estimated | unknown
+    precision: int | None = None  # coordinate decimals written (None: full)
 
     def transform(self) -> Callable[[Any], Any] | None:
         """The coordinate function from the layer's CRS to the output's (None: as stored)."""
@@ -106,7 +107,8 @@ class CollectionWriter:
     def prepare(self, query: PlannedQuery, batch: FeatureBatch) -> Prepared:
         """The batch with its geometries as text (WKT by default)."""
         geoms = self.geometries(query, batch)
-        return Prepared(batch, None if geoms is None else GeometryTexts.wkt(geoms))
+        return Prepared(batch, None if geoms is None else
+                        GeometryTexts.wkt(geoms, query.precision))
 
     def write(self, query: PlannedQuery, prepared: Prepared) -> None:
         """Write a prepared batch."""
@@ -224,7 +226,8 @@ class GeoJSONWriter(CollectionWriter):
     def prepare(self, query: PlannedQuery, batch: FeatureBatch) -> Prepared:
         """The batch with its geometries as GeoJSON text."""
         geoms = self.geometries(query, batch)
-        return Prepared(batch, None if geoms is None else GeometryTexts.geojson(geoms))
+        return Prepared(batch, None if geoms is None else
+                        GeometryTexts.geojson(geoms, query.precision))
 
     def write(self, query: PlannedQuery, prepared: Prepared) -> None:
         """Features serialised by orjson, geometries pre-rendered by GEOS."""
