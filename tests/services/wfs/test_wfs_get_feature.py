@@ -224,6 +224,11 @@ def test_streams_in_chunks_of_about_1000(tmp_path) -> None:  # type: ignore[no-u
     assert r.status == 200
     assert len(r.chunks) >= 5  # flushed every ~1,000 features, not at the end
     assert len(json.loads(r.body)["features"]) == 5243
+    # One chunk's worth is not streamed: it goes out whole, with its length.
+    for fmt in ("application/json", "GML32"):
+        one = get(srv, f"{GF}&TYPENAMES=cities&COUNT=1000&OUTPUTFORMAT={fmt}")
+        assert one.status == 200 and len(one.chunks) == 1
+        assert one.headers["Content-Length"] == str(len(one.body))
     srv.close()
 
 

@@ -383,11 +383,13 @@ def run(ctx: RequestContext, params: GetFeatureParams) -> None:
         if count == 0:
             continue
         for batch in data.features(ctx, q.layer, replace(q.read, offset=offset, limit=count)):
-            writer.batch(q, batch)
-            pending += len(batch)
+            # Flush what is written once more follows: an answer of one chunk stays buffered
+            # and goes out in one piece with its Content-Length.
             if pending >= CHUNK:
                 ctx.response.flush()
                 pending = 0
+            writer.batch(q, batch)
+            pending += len(batch)
     writer.end(totals)
 
 
@@ -405,11 +407,11 @@ def _counted_after(
                  describe_url(ctx, params))
     pending = 0
     for batch in data.features(ctx, q.layer, replace(q.read, offset=start, limit=limit)):
-        writer.batch(q, batch)
-        pending += len(batch)
-        if pending >= CHUNK:
+        if pending >= CHUNK:  # as in `run`: flushed once more follows
             ctx.response.flush()
             pending = 0
+        writer.batch(q, batch)
+        pending += len(batch)
     returned = writer.written
     total: int | None = None
     if q.number_matched != "unknown":

@@ -57,6 +57,9 @@ def get_property_value(ctx: RequestContext) -> None:
     if not params.hits:
         pending = 0
         for batch in data.features(ctx, planned.layer, read):
+            if pending >= CHUNK:  # flushed once more follows (see get_feature.run)
+                ctx.response.flush()
+                pending = 0
             out: list[str] = []
             if name == geometry:
                 convert = planned.transform()
@@ -75,7 +78,4 @@ def get_property_value(ctx: RequestContext) -> None:
                         out.append(f"<wfs:member><{tag}>{value_text(value)}</{tag}></wfs:member>")
             ctx.response.write("".join(out))
             pending += len(batch)
-            if pending >= CHUNK:
-                ctx.response.flush()
-                pending = 0
     ctx.response.write("</wfs:ValueCollection>\n")
