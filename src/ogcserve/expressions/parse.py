@@ -20,7 +20,8 @@ from __future__ import annotations
 import json
 import math
 import os.path
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -273,11 +274,25 @@ def parse(
         lang = Language(language)
     except ValueError:
         raise FilterError(f"unknown filter language {language!r}", locator="filter-lang") from None
-    try:
+    with _client_errors():
         tree = _parse_json(source) if lang is Language.CQL2_JSON else _parse_text(source, lang)
-        check_depth(tree)
-        node = _condition(_normalise(tree))
-        return Expression(node, render(node))
+    return from_ast(tree)
+
+
+def from_ast(node: Any) -> Expression:
+    """An `Expression` from a pygeofilter AST built elsewhere (the WFS FES/OGC Filter reader),
+    checked and normalised exactly as a parsed text filter is (depth, values, functions, LIKE)."""
+    with _client_errors():
+        check_depth(node)
+        normal = _condition(_normalise(node))
+        return Expression(normal, render(normal))
+
+
+@contextmanager
+def _client_errors() -> Iterator[None]:
+    """Any failure inside is the client's bad filter: a FilterError, never a traceback."""
+    try:
+        yield
     except FilterError:
         raise
     except RecursionError:
@@ -285,23 +300,6 @@ def parse(
             f"filter is nested deeper than {MAX_DEPTH} levels", locator="filter"
         ) from None
     except Exception as exc:  # a parser's internal error is still the client's bad filter
-        raise FilterError(f"invalid filter: {_describe(exc)}", locator="filter") from None
-
-
-def from_ast(node: Any) -> Expression:
-    """An `Expression` from a pygeofilter AST built elsewhere (the WFS FES/OGC Filter reader),
-    checked and normalised exactly as a parsed text filter is (depth, values, functions, LIKE)."""
-    try:
-        check_depth(node)
-        normal = _condition(_normalise(node))
-        return Expression(normal, render(normal))
-    except FilterError:
-        raise
-    except RecursionError:
-        raise FilterError(
-            f"filter is nested deeper than {MAX_DEPTH} levels", locator="filter"
-        ) from None
-    except Exception as exc:
         raise FilterError(f"invalid filter: {_describe(exc)}", locator="filter") from None
 
 

@@ -75,6 +75,14 @@ _ENVELOPE_TESTS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
+def _envelope_test(bbox: BBox, envelopes: str) -> tuple[str, list[float]]:
+    """An R-tree test of `_ENVELOPE_TESTS` against `bbox`, with its parameters."""
+    test, order = _ENVELOPE_TESTS[envelopes]
+    minx, miny, maxx, maxy = bbox
+    values = {"minx": minx, "miny": miny, "maxx": maxx, "maxy": maxy}
+    return test, [values[name] for name in order]
+
+
 def strip_gpkg_headers(blobs: Sequence[bytes | None]) -> list[bytes | None]:
     """The WKB inside GeoPackage binary blobs (None for NULL or invalid ones).
 
@@ -368,11 +376,9 @@ class GeoPackageSource:
             terms.append(f"{key} IN (SELECT value FROM json_each(?))")
             params.append(json.dumps(ids))
         if query.bbox is not None and t.rtree is not None:
-            test, order = _ENVELOPE_TESTS[envelopes]
-            minx, miny, maxx, maxy = query.bbox
-            values = {"minx": minx, "miny": miny, "maxx": maxx, "maxy": maxy}
+            test, values = _envelope_test(query.bbox, envelopes)
             terms.append(f"{key} IN (SELECT id FROM {quote(t.rtree)} WHERE {test})")
-            params.extend(values[name] for name in order)
+            params.extend(values)
         if plan.sql:
             terms.append(f"({plan.sql})")
             params.extend(plan.params)
@@ -469,42 +475,36 @@ class GeoPackageSource:
         unpaged = FeatureQuery(
             bbox=query.bbox, filter=query.filter, subsets=query.subsets, ids=query.ids
         )
+        t = self._table
         if predicate is None and query.bbox is None:
             where = self._where(unpaged, plan)
-            if where is None:
-                return 0
-            clause, params = where
-            row = (
-                self._reader()
-                .execute(f"SELECT COUNT(*) FROM {quote(self._table.name)}{clause}", params)
-                .fetchone()
-            )
-            return int(row[0])
+            return 0 if where is None else self._count_rows(t.name, *where)
         inside = 0
         envelopes = _INTERSECTING
-        if predicate is None and self._table.rtree is not None:
+        if predicate is None and query.bbox is not None and t.rtree is not None:
             # A feature whose envelope lies inside the bbox intersects it: those are counted
-            # from the R-tree alone (its float32 bounds are rounded outwards, so "inside" is
-            # never wrong). Only envelopes across the bbox's edge need their geometry read.
-            alone = not (plan.sql or query.subsets or query.ids is not None)
-            where = self._where(unpaged, plan, _INSIDE)
-            if where is None:
-                return 0
-            clause, params = where
-            if alone:  # nothing else to test: the R-tree holds the answer
-                test, _ = _ENVELOPE_TESTS[_INSIDE]
-                clause = f" WHERE {test}"
-            table = self._table.rtree if alone else self._table.name
-            row = self._reader().execute(
-                f"SELECT COUNT(*) FROM {quote(table)}{clause}", params
-            ).fetchone()
-            inside, envelopes = int(row[0]), _ACROSS
-        sel = count_selection(self._table.schema, unpaged, predicate is not None)
+            # from the R-tree (its float32 bounds are rounded outwards, so "inside" is never
+            # wrong). Only envelopes across the bbox's edge need their geometry read.
+            if plan.sql or query.subsets or query.ids is not None:
+                where = self._where(unpaged, plan, _INSIDE)
+                if where is None:
+                    return 0
+                inside = self._count_rows(t.name, *where)
+            else:  # nothing else to test: the R-tree alone holds the answer
+                test, params = _envelope_test(query.bbox, _INSIDE)
+                inside = self._count_rows(t.rtree, f" WHERE {test}", params)
+            envelopes = _ACROSS
+        sel = count_selection(t.schema, unpaged, predicate is not None)
         statement = self._select(unpaged, plan, sel, paged=False, envelopes=envelopes)
         if statement is None:
             return 0
         rows = self._rows(self._reader(), statement[0], statement[1], sel, 1000)
         return inside + sum(len(b) for b in refine(rows, sel, query.bbox, predicate, 0, None))
+
+    def _count_rows(self, table: str, clause: str, params: Sequence[Any]) -> int:
+        row = self._reader().execute(f"SELECT COUNT(*) FROM {quote(table)}{clause}",
+                                     params).fetchone()
+        return int(row[0])
 
     def get(self, fid: Any, query: FeatureQuery | None = None) -> Feature | None:
         """One feature by id (None when absent or excluded by `query`)."""

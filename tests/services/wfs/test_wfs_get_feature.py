@@ -264,15 +264,20 @@ def test_one_forbidden_type_refuses_everything_before_streaming(role_server: Ser
     assert get(role_server, f"{GF}&TYPENAMES=countries,nc_counties", role="admin").status == 200
 
 
-@pytest.mark.parametrize("mode", ["exact", "estimated", "unknown"])
-def test_number_matched_modes(tmp_path, mode: str) -> None:  # type: ignore[no-untyped-def]
+def _cities(tmp_path, wfs: str) -> Server:  # type: ignore[no-untyped-def]
+    """A server over the demo's cities alone, with the layer's `wfs:` options."""
     from wfs_support import DEMO
 
     (tmp_path / "p.yaml").write_text(
         f"name: p\ntitle: p\nlayers:\n  - name: cities\n    source: {{type: geopackage, "
         f"path: {DEMO / 'natural_earth.gpkg'}, table: cities}}\n    key: fid\n"
-        f"    wfs: {{number_matched: {mode}}}\n")
-    srv = build([tmp_path / "p.yaml"])
+        f"    wfs: {{{wfs}}}\n")
+    return build([tmp_path / "p.yaml"])
+
+
+@pytest.mark.parametrize("mode", ["exact", "estimated", "unknown"])
+def test_number_matched_modes(tmp_path, mode: str) -> None:  # type: ignore[no-untyped-def]
+    srv = _cities(tmp_path, f"number_matched: {mode}")
     full = xml(get(srv, f"{GF}&TYPENAMES=cities&COUNT=10"))
     tail = xml(get(srv, f"{GF}&TYPENAMES=cities&COUNT=10&STARTINDEX=240"))
     assert full.get("numberReturned") == "10" and tail.get("numberReturned") == "3"
@@ -286,13 +291,7 @@ def test_number_matched_modes(tmp_path, mode: str) -> None:  # type: ignore[no-u
 def test_number_matched_in_geojson_comes_after_the_features(tmp_path, mode: str) -> None:  # type: ignore[no-untyped-def]
     # GeoJSON states its counts at the end: a page that is not full tells the total, so only
     # full pages (and pages past the end) are counted, after streaming.
-    from wfs_support import DEMO
-
-    (tmp_path / "p.yaml").write_text(
-        f"name: p\ntitle: p\nlayers:\n  - name: cities\n    source: {{type: geopackage, "
-        f"path: {DEMO / 'natural_earth.gpkg'}, table: cities}}\n    key: fid\n"
-        f"    wfs: {{number_matched: {mode}}}\n")
-    srv = build([tmp_path / "p.yaml"])
+    srv = _cities(tmp_path, f"number_matched: {mode}")
     pages = {start: json.loads(get(srv, f"{GF}&TYPENAMES=cities&COUNT=10&STARTINDEX={start}"
                                         "&OUTPUTFORMAT=application/json").body)
              for start in (0, 240, 300)}
@@ -312,13 +311,7 @@ def test_number_matched_in_geojson_comes_after_the_features(tmp_path, mode: str)
 def test_layer_precision_limits_the_decimals_of_every_format(tmp_path) -> None:  # type: ignore[no-untyped-def]
     import re
 
-    from wfs_support import DEMO
-
-    (tmp_path / "p.yaml").write_text(
-        f"name: p\ntitle: p\nlayers:\n  - name: cities\n    source: {{type: geopackage, "
-        f"path: {DEMO / 'natural_earth.gpkg'}, table: cities}}\n    key: fid\n"
-        f"    wfs: {{precision: 3}}\n")
-    srv = build([tmp_path / "p.yaml"])
+    srv = _cities(tmp_path, "precision: 3")
     paris = "RESOURCEID=cities.1&TYPENAMES=cities"
     gml = get(srv, f"{GF}&{paris}").body.decode()
     pos = re.search(r"<gml:pos>([^<]+)</gml:pos>", gml)

@@ -196,6 +196,16 @@ def _nsmap(version: str, project: Project) -> dict[str | None, str]:
     return nsmap
 
 
+def _feature_type(types: etree._Element, wfs: str, layer: Layer) -> etree._Element:
+    """A FeatureType with what every version starts it with: name, title, abstract."""
+    ft = _sub(types, f"{{{wfs}}}FeatureType")
+    _sub(ft, f"{{{wfs}}}Name", f"{FEATURE_PREFIX}:{layer.name}")
+    _sub(ft, f"{{{wfs}}}Title", layer.title)
+    if layer.abstract:
+        _sub(ft, f"{{{wfs}}}Abstract", layer.abstract)
+    return ft
+
+
 def _feature_types(root: etree._Element, ctx: RequestContext, project: Project,
                    layers: list[Layer], version: str) -> None:
     """The FeatureTypeList of WFS 1.1.0 and 2.0.0 (they differ only in the CRS element names)."""
@@ -203,11 +213,7 @@ def _feature_types(root: etree._Element, ctx: RequestContext, project: Project,
     crs_tag = "CRS" if version == "2.0.0" else "SRS"
     types = _sub(root, f"{{{wfs}}}FeatureTypeList")
     for layer in layers:
-        ft = _sub(types, f"{{{wfs}}}FeatureType")
-        _sub(ft, f"{{{wfs}}}Name", f"{FEATURE_PREFIX}:{layer.name}")
-        _sub(ft, f"{{{wfs}}}Title", layer.title)
-        if layer.abstract:
-            _sub(ft, f"{{{wfs}}}Abstract", layer.abstract)
+        ft = _feature_type(types, wfs, layer)
         if layer.keywords:
             keywords = _sub(ft, f"{{{ows}}}Keywords")
             for word in layer.keywords:
@@ -328,11 +334,7 @@ def _v10(ctx: RequestContext, project: Project, layers: list[Layer], url: str) -
     operations = _sub(types, f"{{{wfs}}}Operations")
     _sub(operations, f"{{{wfs}}}Query")
     for layer in layers:
-        ft = _sub(types, f"{{{wfs}}}FeatureType")
-        _sub(ft, f"{{{wfs}}}Name", f"{FEATURE_PREFIX}:{layer.name}")
-        _sub(ft, f"{{{wfs}}}Title", layer.title)
-        if layer.abstract:
-            _sub(ft, f"{{{wfs}}}Abstract", layer.abstract)
+        ft = _feature_type(types, wfs, layer)
         _sub(ft, f"{{{wfs}}}SRS", ctx.server.data.crs(ctx, layer))
         minx, miny, maxx, maxy = _wgs84(ctx, layer)
         _sub(ft, f"{{{wfs}}}LatLongBoundingBox", minx=repr(minx), miny=repr(miny),

@@ -29,6 +29,7 @@ from .output import (
     CONTENT_TYPES,
     GML_SCHEMAS,
     XSI,
+    CollectionWriter,
     GeoJSONWriter,
     GMLWriter,
     PlannedQuery,
@@ -375,21 +376,12 @@ def run(ctx: RequestContext, params: GetFeatureParams) -> None:
         slices = []
     else:
         totals = Totals(total, returned, *_links(ctx, params, total, returned, limit))
-    writer = writer_for(ctx.response, params.version, params.output_format)
-    ctx.response.set_header("Content-Type", CONTENT_TYPES[params.output_format])
-    writer.begin(totals, feature_namespace(require_project(ctx)), describe_url(ctx, params))
+    writer = _begin(ctx, params, totals)
     pending = 0
     for q, offset, count, _ in slices:
-        if count == 0:
-            continue
-        for batch in data.features(ctx, q.layer, replace(q.read, offset=offset, limit=count)):
-            # Flush what is written once more follows: an answer of one chunk stays buffered
-            # and goes out in one piece with its Content-Length.
-            if pending >= CHUNK:
-                ctx.response.flush()
-                pending = 0
-            writer.batch(q, batch)
-            pending += len(batch)
+        if count:
+            pending = _write(ctx, writer, q, replace(q.read, offset=offset, limit=count),
+                             pending)
     writer.end(totals)
 
 
@@ -399,27 +391,45 @@ def _counted_after(
     """One query in a format whose counts come after the features (GeoJSON, CSV): stream
     first; a page that is not full tells numberMatched, so only a full page (or one past the
     end) is counted, once the features are out."""
-    data = ctx.server.data
     start = params.start_index
+    writer = _begin(ctx, params, Totals(None, None))
+    _write(ctx, writer, q, replace(q.read, offset=start, limit=limit), 0)
+    returned = writer.written
+    total = None if q.number_matched == "unknown" else _proven_total(start, returned, limit)
+    if total is None and q.number_matched == "exact":
+        total = ctx.server.data.count(ctx, q.layer, q.read)
+    writer.end(Totals(total, returned, *_links(ctx, params, total, returned, limit)))
+
+
+def _begin(ctx: RequestContext, params: GetFeatureParams, totals: Totals) -> CollectionWriter:
+    """The writer of the request's format, with the collection's head written."""
     writer = writer_for(ctx.response, params.version, params.output_format)
     ctx.response.set_header("Content-Type", CONTENT_TYPES[params.output_format])
-    writer.begin(Totals(None, None), feature_namespace(require_project(ctx)),
-                 describe_url(ctx, params))
-    pending = 0
-    for batch in data.features(ctx, q.layer, replace(q.read, offset=start, limit=limit)):
-        if pending >= CHUNK:  # as in `run`: flushed once more follows
+    writer.begin(totals, feature_namespace(require_project(ctx)), describe_url(ctx, params))
+    return writer
+
+
+def _write(ctx: RequestContext, writer: CollectionWriter, q: PlannedQuery, read: Read,
+           pending: int) -> int:
+    """Write the features of `read`, flushing every CHUNK features; `pending`: how many are
+    written and not flushed yet (returned updated, for the next query)."""
+    for batch in ctx.server.data.features(ctx, q.layer, read):
+        # Flush what is written once more follows: an answer of one chunk stays buffered and
+        # goes out in one piece with its Content-Length.
+        if pending >= CHUNK:
             ctx.response.flush()
             pending = 0
         writer.batch(q, batch)
         pending += len(batch)
-    returned = writer.written
-    total: int | None = None
-    if q.number_matched != "unknown":
-        if returned < limit and (returned > 0 or start == 0):
-            total = start + returned
-        elif q.number_matched == "exact":
-            total = data.count(ctx, q.layer, q.read)
-    writer.end(Totals(total, returned, *_links(ctx, params, total, returned, limit)))
+    return pending
+
+
+def _proven_total(start: int, returned: int, limit: int) -> int | None:
+    """The total a page proves: one that is not full ends the data (when it starts inside
+    it); None when it proves nothing."""
+    if returned < limit and (returned > 0 or start == 0):
+        return start + returned
+    return None
 
 
 def _slices(
@@ -461,10 +471,7 @@ def _total(planned: list[PlannedQuery], matched: list[int | None],
         return sum(m for m in matched if m is not None)
     if all(q.number_matched == "unknown" for q in planned):
         return None
-    # "estimated": a page that is not full proves the total (when it starts inside the data).
-    if returned < limit and (returned > 0 or start == 0):
-        return start + returned
-    return None
+    return _proven_total(start, returned, limit)  # "estimated"
 
 
 def _links(ctx: RequestContext, params: GetFeatureParams, total: int | None, returned: int,

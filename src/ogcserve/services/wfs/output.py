@@ -79,17 +79,8 @@ def timestamp() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-@dataclass(frozen=True, slots=True)
-class Prepared:
-    """A batch with its geometries reprojected and written as text by GEOS, in bulk
-    (`CollectionWriter.prepare`), before `CollectionWriter.write` formats the members."""
-
-    batch: FeatureBatch
-    geometries: GeometryTexts | None  # None: no geometry in the output
-
-
 class CollectionWriter:
-    """Base of the writers: begin, batches (prepare, then write), end."""
+    """Base of the writers: begin, batches, end."""
 
     content_type = ""
 
@@ -102,16 +93,12 @@ class CollectionWriter:
 
     def batch(self, query: PlannedQuery, batch: FeatureBatch) -> None:
         """Some features."""
-        self.write(query, self.prepare(query, batch))
 
-    def prepare(self, query: PlannedQuery, batch: FeatureBatch) -> Prepared:
-        """The batch with its geometries as text (WKT by default)."""
+    def texts(self, query: PlannedQuery, batch: FeatureBatch) -> GeometryTexts | None:
+        """The batch's geometries in the output CRS as text, all at once (WKT by default;
+        None: no geometry)."""
         geoms = self.geometries(query, batch)
-        return Prepared(batch, None if geoms is None else
-                        GeometryTexts.wkt(geoms, query.precision))
-
-    def write(self, query: PlannedQuery, prepared: Prepared) -> None:
-        """Write a prepared batch."""
+        return None if geoms is None else GeometryTexts.wkt(geoms, query.precision)
 
     def end(self, totals: Totals) -> None:
         """The collection's tail."""
@@ -179,21 +166,21 @@ class GMLWriter(CollectionWriter):
             self._templates[name] = cached
         return cached
 
-    def write(self, query: PlannedQuery, prepared: Prepared) -> None:
+    def batch(self, query: PlannedQuery, batch: FeatureBatch) -> None:
         """Members of a batch, built column by column (one list comprehension per attribute)
         and joined row by row in C, so that the per-feature Python work stays small."""
         open_, close, geometry = self._template(query)
-        batch = prepared.batch
         n = len(batch.ids)
         idents = [str(fid) if type(fid) is int else escape(str(fid)) for fid in batch.ids]
         parts: list[Iterable[str]] = [repeat(open_, n), idents, repeat('">', n)]
         geom_tag = query.schema.geometry_field
-        if prepared.geometries is not None and geom_tag:
+        texts = self.texts(query, batch) if geom_tag else None
+        if texts is not None:
             start, end = f"<{FEATURE_PREFIX}:{geom_tag}>", f"</{FEATURE_PREFIX}:{geom_tag}>"
             prefix = f"{query.layer.name}."
             gids = [f"{prefix}{ident}.g" for ident in idents] if geometry.v32 else [""] * n
             parts.append([f"{start}{gml}{end}" if gml else ""
-                          for gml in geometry.write_many(prepared.geometries, gids)])
+                          for gml in geometry.write_many(texts, gids)])
         types = {f.name: f.type for f in query.schema.fields}
         for name in query.properties:
             values = batch.columns.get(name)
@@ -223,32 +210,29 @@ class GeoJSONWriter(CollectionWriter):
         self._first = True
         self._crs: str | None = None
 
-    def prepare(self, query: PlannedQuery, batch: FeatureBatch) -> Prepared:
-        """The batch with its geometries as GeoJSON text."""
+    def texts(self, query: PlannedQuery, batch: FeatureBatch) -> GeometryTexts | None:
+        """The batch's geometries as GeoJSON text."""
         geoms = self.geometries(query, batch)
-        return Prepared(batch, None if geoms is None else
-                        GeometryTexts.geojson(geoms, query.precision))
+        return None if geoms is None else GeometryTexts.geojson(geoms, query.precision)
 
-    def write(self, query: PlannedQuery, prepared: Prepared) -> None:
-        """Features serialised by orjson, geometries pre-rendered by GEOS."""
-        if not len(prepared.batch):
+    def batch(self, query: PlannedQuery, batch: FeatureBatch) -> None:
+        """Features serialised by orjson, geometries pre-rendered in bulk."""
+        if not len(batch):
             return
         # One orjson call per batch: the list's brackets are cut off, the members stay.
-        text = orjson.dumps(self._dicts(query, prepared), default=_json_default)[1:-1]
+        text = orjson.dumps(self._dicts(query, batch), default=_json_default)[1:-1]
         self.response.write(text if self._first else b"," + text)
         self._first = False
-        self.written += len(prepared.batch)
+        self.written += len(batch)
 
     def features(self, query: PlannedQuery, batch: FeatureBatch) -> list[bytes]:
         """Each feature of the batch as a GeoJSON Feature."""
-        dicts = self._dicts(query, self.prepare(query, batch))
-        return [orjson.dumps(f, default=_json_default) for f in dicts]
+        return [orjson.dumps(f, default=_json_default) for f in self._dicts(query, batch)]
 
-    def _dicts(self, query: PlannedQuery, prepared: Prepared) -> list[dict[str, Any]]:
-        batch = prepared.batch
+    def _dicts(self, query: PlannedQuery, batch: FeatureBatch) -> list[dict[str, Any]]:
         n = len(batch.ids)
-        texts = prepared.geometries.texts if prepared.geometries is not None else \
-            repeat(None, n)
+        geometry_texts = self.texts(query, batch)
+        texts = geometry_texts.texts if geometry_texts is not None else repeat(None, n)
         # GEOS writes the geometry JSON in C; orjson splices it in as a fragment.
         geometries = [orjson.Fragment(t) if t is not None else None for t in texts]
         names = [name for name in query.properties if name in batch.columns]
@@ -289,17 +273,16 @@ class CSVWriter(CollectionWriter):
         """Nothing yet: the header is the first query's columns."""
         self._header: Sequence[str] | None = None
 
-    def write(self, query: PlannedQuery, prepared: Prepared) -> None:
+    def batch(self, query: PlannedQuery, batch: FeatureBatch) -> None:
         """Rows through the csv module."""
-        batch = prepared.batch
         buffer = io.StringIO()
         out = csv.writer(buffer, lineterminator="\r\n")
         names = [n for n in query.properties if n in batch.columns]
         if self._header is None:
             self._header = ["id", *names, "geometry"]
             out.writerow(self._header)
-        wkts = prepared.geometries.texts if prepared.geometries is not None else \
-            [None] * len(batch.ids)
+        geometry_texts = self.texts(query, batch)
+        wkts = geometry_texts.texts if geometry_texts is not None else [None] * len(batch.ids)
         cols = [batch.columns[n] for n in names]
         layer = query.layer.name
         for i, fid in enumerate(batch.ids):
