@@ -26,6 +26,8 @@ def test_check_accepts_the_demo(capsys: pytest.CaptureFixture[str]) -> None:
         (lambda t: t.replace("queryable: true", "queryable: [1, 2]", 1), "queryable", ""),
         (lambda t: t + "  - {name: countries, source: {type: raster, path: elevation.tif}}\n",
          "name", "countries"),
+        (lambda t: t.replace("wfs: {publish: true, insert: false", "wfs: {precision: -1, "
+                             "publish: true, insert: false", 1), "precision", "0"),
     ],
 )
 def test_check_reports_file_line_and_key(
@@ -71,3 +73,14 @@ def test_serve_keeps_freed_memory_for_the_next_request(monkeypatch: pytest.Monke
     cli._tune_allocator()
     assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "12345"
     assert os.environ["MALLOC_MMAP_THRESHOLD_"] == str(32 << 20)  # inherited by the workers
+
+
+def test_serve_with_workers_needs_epoll(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ogcserve.http import dispatch
+
+    monkeypatch.setattr(dispatch, "SUPPORTED", False)
+    for name in ("OGCSERVE_PROJECTS", "OGCSERVE_PLUGIN_PATHS", "OGCSERVE_LOG_LEVEL",
+                 "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"):
+        monkeypatch.setenv(name, os.environ.get(name, ""))  # serve sets them: restored after
+    with pytest.raises(SystemExit, match="needs Linux"):
+        main(["serve", "--workers", "2"])
