@@ -71,6 +71,10 @@ class Read:
     offset: int = 0
     ids: Sequence[Any] | None = None
     with_geometry: bool = True
+    # For drawing (see `FeatureQuery`): envelopes may stand for shapes against the bbox, and
+    # geometries may come as WKB (`FeatureBatch.wkb`).
+    exact: bool = True
+    wkb: bool = False
 
 
 class AccessLayer:
@@ -316,6 +320,8 @@ class AccessLayer:
             offset=read.offset,
             with_geometry=read.with_geometry,
             ids=None if read.ids is None else tuple(read.ids),
+            exact=read.exact,
+            wkb=read.wkb,
         )
         return source, query, visible
 

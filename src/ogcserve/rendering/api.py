@@ -17,6 +17,8 @@ import numpy as np
 import numpy.typing as npt
 import pyproj
 
+from ogcserve.geo.wkb import WKBColumn
+
 BBox = tuple[float, float, float, float]
 RGBA = tuple[int, int, int, int]
 
@@ -79,7 +81,8 @@ class VectorLayerData:
     title: str
     style: Mapping[str, Any]  # the layer's `style:` block of the project file
     crs: str
-    geometries: npt.NDArray[np.object_]  # shapely geometries (None allowed)
+    # shapely geometries (None allowed), or the same as WKB, which the renderer reads itself
+    geometries: npt.NDArray[np.object_] | WKBColumn
     columns: Mapping[str, Sequence[Any]] = field(default_factory=dict)  # fields the style uses
     geometry_type: str | None = None  # POINT, MULTIPOLYGON, ... (schema's)
 

@@ -19,6 +19,7 @@ import shapely
 import skia  # type: ignore[import-not-found,unused-ignore]  # no stubs; see ADR 0003
 
 from ogcserve.geo import transformer
+from ogcserve.geo.wkb import Rings, WKBColumn, ranges, read_rings
 
 from .api import MapView
 
@@ -66,8 +67,8 @@ class PathBatch:
         ):
             points, verbs = self.points, self.verbs
         else:
-            points = self.points[_ranges(self.point_start[records], self.n_points[records])]
-            verbs = self.verbs[_ranges(self.verb_start[records], self.n_verbs[records])]
+            points = self.points[ranges(self.point_start[records], self.n_points[records])]
+            verbs = self.verbs[ranges(self.verb_start[records], self.n_verbs[records])]
         header = np.array([(_EVEN_ODD << 8) | _PATH_VERSION, len(points), 0, len(verbs)],
                           dtype=np.int32)
         padding = bytes(-len(verbs) % 4)
@@ -142,19 +143,18 @@ def same_crs(a: str, b: str) -> bool:
         return False
 
 
-def cull(geometries: npt.NDArray[np.object_], bounds: FloatArray | None) -> IntArray:
-    """Indices of the non-empty geometries whose bbox meets `bounds` (all if None)."""
-    present = ~(shapely.is_missing(geometries) | shapely.is_empty(geometries))
-    if bounds is not None and len(geometries):
-        b = shapely.bounds(geometries)
-        with np.errstate(invalid="ignore"):
-            present &= (
-                (b[:, 0] <= bounds[2])
-                & (b[:, 2] >= bounds[0])
-                & (b[:, 1] <= bounds[3])
-                & (b[:, 3] >= bounds[1])
-            )
-    return np.flatnonzero(present)
+def cull(bounds: FloatArray, view: FloatArray | None) -> IntArray:
+    """Indices of the rows whose (minx, miny, maxx, maxy) meet `view` (all if None); NaN
+    bounds (a missing or empty geometry) never do."""
+    with np.errstate(invalid="ignore"):
+        if view is None:
+            return np.flatnonzero(~np.isnan(bounds).any(axis=1))
+        return np.flatnonzero(
+            (bounds[:, 0] <= view[2])
+            & (bounds[:, 2] >= view[0])
+            & (bounds[:, 1] <= view[3])
+            & (bounds[:, 3] >= view[1])
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,20 +195,94 @@ def decompose(
         if not simple.all():
             coords, counts, ring_of = _ragged_rings(parts[~simple])
             pieces.append((coords, counts, owner[~simple][ring_of], areal))
+    merged = _in_feature_order(
+        [Subpaths(c, n, o, np.full(len(n), areal)) for c, n, o, areal in pieces])
+    return Subpaths(to_pixels(merged.coords), merged.counts, merged.feature, merged.closed)
+
+
+def _in_feature_order(pieces: list[Subpaths]) -> Subpaths:
+    """The subpaths of `pieces`, every feature's together and features in order (painter's
+    order is the features' order)."""
     if not pieces:
         empty = np.zeros(0, dtype=np.intp)
         return Subpaths(np.zeros((0, 2)), empty, empty, np.zeros(0, dtype=bool))
-    coords = np.concatenate([p[0] for p in pieces])
-    counts = np.concatenate([p[1] for p in pieces])
-    owner = np.concatenate([p[2] for p in pieces])
-    closed = np.concatenate([np.full(len(p[1]), p[3]) for p in pieces])
+    coords = np.concatenate([p.coords for p in pieces])
+    counts = np.concatenate([p.counts for p in pieces])
+    owner = np.concatenate([p.feature for p in pieces]).astype(np.intp)
+    closed = np.concatenate([p.closed for p in pieces])
     if len(pieces) > 1 or not np.all(owner[:-1] <= owner[1:]):
-        # Painter's order is the features' order: keep every feature's subpaths together.
         order = np.argsort(owner, kind="stable")
         offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        coords = coords[_ranges(offsets[order], counts[order])]
+        coords = coords[ranges(offsets[order], counts[order])]
         counts, owner, closed = counts[order], owner[order], closed[order]
-    return Subpaths(to_pixels(coords), counts, owner.astype(np.intp), closed)
+    return Subpaths(coords, counts, owner, closed)
+
+
+class Shapes:
+    """A layer's geometries as drawing needs them: every row's type and bounds, shapely objects
+    for the rows asked for, and rings in pixels.
+
+    From shapely objects, or from WKB: then the rings of (multi)polygons and lines are read
+    straight off the bytes (`ogcserve.geo.wkb.read_rings`, no GEOS object made), and shapely
+    decodes only the other rows, or a row that something else needs as an object (labels,
+    clipping at deep zoom).
+    """
+
+    def __init__(self, geometries: npt.NDArray[np.object_] | WKBColumn) -> None:
+        self._column: WKBColumn | None = None
+        self._rings: Rings | None = None
+        if isinstance(geometries, WKBColumn):
+            self._column = geometries
+            self._rings = rings = read_rings(geometries)
+            self._objects = np.full(len(geometries), None, dtype=object)
+            self._decoded = np.zeros(len(geometries), dtype=bool)
+            self.kinds: IntArray = rings.kind.astype(np.intp)
+            self.bounds: FloatArray = rings.bounds
+            other = np.flatnonzero(~rings.read)
+            if len(other):
+                objects = self.objects(other)
+                self.kinds[other] = shapely.get_type_id(objects)
+                self.bounds[other] = shapely.bounds(objects)
+        else:
+            self._objects = np.asarray(geometries, dtype=object)
+            self._decoded = np.ones(len(geometries), dtype=bool)
+            self.kinds = shapely.get_type_id(self._objects).astype(np.intp)
+            self.bounds = shapely.bounds(self._objects)
+
+    def __len__(self) -> int:
+        return len(self._objects)
+
+    def objects(self, rows: IntArray) -> npt.NDArray[np.object_]:
+        """Shapely geometries of `rows` (decoded from WKB once, when first asked for)."""
+        missing = rows[~self._decoded[rows]]
+        if len(missing) and self._column is not None:
+            missing = np.unique(missing)
+            self._objects[missing] = self._column.take(missing).geometries()
+            self._decoded[missing] = True
+        result: npt.NDArray[np.object_] = self._objects[rows]
+        return result
+
+    def subpaths(self, rows: IntArray, to_pixels: Callable[[FloatArray], FloatArray]) -> Subpaths:
+        """The rings and lines of `rows` (sorted), in pixels; `feature` indexes `rows`."""
+        rings = self._rings
+        if rings is None:
+            return decompose(self._objects[rows], to_pixels)
+        read = rings.read[rows]
+        local = np.full(len(self), -1, dtype=np.intp)
+        local[rows[read]] = np.flatnonzero(read)
+        mine = local[rings.owner] >= 0
+        coords, counts, owner, closed = rings.coords, rings.counts, rings.owner, rings.closed
+        if not mine.all():
+            offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
+            coords = coords[ranges(offsets[mine], counts[mine])]
+            counts, owner, closed = counts[mine], owner[mine], closed[mine]
+        found = Subpaths(to_pixels(coords), counts, local[owner], closed)
+        if read.all():
+            return found
+        rest = np.flatnonzero(~read)
+        others = decompose(self.objects(rows[rest]), to_pixels)
+        return _in_feature_order([found, Subpaths(others.coords, others.counts,
+                                                  rest[others.feature], others.closed)])
 
 
 _AREAL = (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON)
@@ -237,7 +311,7 @@ def _ragged_rings(polygons: npt.NDArray[np.object_]) -> tuple[FloatArray, IntArr
 
 
 def clip_far(
-    geometries: npt.NDArray[np.object_],
+    objects: Callable[[IntArray], npt.NDArray[np.object_]],
     subpaths: Subpaths,
     to_pixels: Callable[[FloatArray], FloatArray],
     width: int,
@@ -245,9 +319,9 @@ def clip_far(
 ) -> Subpaths:
     """Clip the features that reach far outside the image (deep zooms) to a margin around it.
 
-    Only those features are rebuilt (in pixel space, with `shapely.clip_by_rect`); the others
-    keep their subpaths. Features with non-finite coordinates (outside the projection) are
-    dropped.
+    Only those features are rebuilt (in pixel space, with `shapely.clip_by_rect`, from the
+    shapely objects `objects(features)` gives); the others keep their subpaths. Features with
+    non-finite coordinates (outside the projection) are dropped.
     """
     if len(subpaths.counts) == 0:
         return subpaths
@@ -268,7 +342,7 @@ def clip_far(
         out = to_pixels(xy)
         return np.where(np.isfinite(out), out, np.nan)
 
-    in_pixels = shapely.transform(geometries[far_features], pixel_coords)
+    in_pixels = shapely.transform(objects(far_features), pixel_coords)
     valid = ~np.isnan(shapely.bounds(in_pixels)).any(axis=1)
     margin = 0.5 * size
     clipped = shapely.clip_by_rect(
@@ -287,19 +361,8 @@ def clip_far(
     closed = np.concatenate([subpaths.closed[keep_sub], rebuilt.closed])
     order = np.argsort(feature, kind="stable")
     offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    gather = _ranges(offsets[order], counts[order])
+    gather = ranges(offsets[order], counts[order])
     return Subpaths(coords[gather], counts[order], feature[order], closed[order])
-
-
-def _ranges(starts: IntArray, counts: IntArray) -> IntArray:
-    """Concatenation of arange(s, s + c) for each (s, c), vectorised."""
-    total = int(counts.sum())
-    if total == 0:
-        return np.zeros(0, dtype=np.intp)
-    ends = np.cumsum(counts)
-    shift = np.repeat(starts - (ends - counts), counts)
-    result: IntArray = (np.arange(total) + shift).astype(np.intp)
-    return result
 
 
 def serialize(subpaths: Subpaths) -> PathBatch:
@@ -307,7 +370,7 @@ def serialize(subpaths: Subpaths) -> PathBatch:
     counts, closed = subpaths.counts, subpaths.closed
     ok = counts >= np.where(closed, 4, 2)  # drop degenerate rings and lines
     if not ok.all():
-        gather = _ranges(np.concatenate([[0], np.cumsum(counts)[:-1]])[ok], counts[ok])
+        gather = ranges(np.concatenate([[0], np.cumsum(counts)[:-1]])[ok], counts[ok])
         subpaths = Subpaths(subpaths.coords[gather], counts[ok], subpaths.feature[ok], closed[ok])
         counts, closed = subpaths.counts, subpaths.closed
     n_sub = len(counts)

@@ -27,9 +27,9 @@ from .api import LayerData, MapView, RasterLayerData, VectorLayerData
 from .geometry import (
     PathBatch,
     Projector,
+    Shapes,
     clip_far,
     cull,
-    decompose,
     point_coords,
     serialize,
 )
@@ -142,9 +142,9 @@ class Renderer:
         self, canvas: skia.Canvas, view: MapView, layer: VectorLayerData, scale: float
     ) -> list[tuple[tuple[float, ...], Candidate]]:
         style = self.parsed(layer.style)
-        geometries = np.asarray(layer.geometries, dtype=object)
+        shapes = Shapes(layer.geometries)
         bounds = self._projector.view_bounds_in(view, layer.crs, style.reach())
-        rows = cull(geometries, bounds)
+        rows = cull(shapes.bounds, bounds)
         passes = self._passes(style, layer, rows, scale) if len(rows) else []
         labelled_only = style.kind == "single" and style.label is not None and len(rows) > 0
         if not passes and not labelled_only:
@@ -152,20 +152,20 @@ class Renderer:
         to_pixels = self._projector.to_pixels(view, layer.crs)
         # A labels-only style (no symbol) labels every feature in view.
         drawn = np.unique(np.concatenate([p.rows for p in passes])) if passes else rows
-        is_point = np.isin(shapely.get_type_id(geometries[drawn]), _POINT_TYPES)
+        is_point = np.isin(shapes.kinds[drawn], _POINT_TYPES)
 
         layer_alpha = style.opacity < 1
         if layer_alpha:
             canvas.saveLayerAlpha(None, round(255 * style.opacity))
         if (~is_point).any():
-            self._draw_paths(canvas, view, geometries, drawn[~is_point], passes, to_pixels)
+            self._draw_paths(canvas, view, shapes, drawn[~is_point], passes, to_pixels)
         if is_point.any():
-            self._draw_markers(canvas, view, layer, drawn[is_point], passes, to_pixels)
+            self._draw_markers(canvas, view, layer, shapes, drawn[is_point], passes, to_pixels)
         if layer_alpha:
             canvas.restore()
         if style.label is None:
             return []
-        return self._label_candidates(style, layer, geometries, drawn, passes, to_pixels)
+        return self._label_candidates(style, layer, shapes, drawn, passes, to_pixels)
 
     def _passes(
         self, style: Style, layer: VectorLayerData, rows: IntArray, scale: float
@@ -248,22 +248,21 @@ class Renderer:
         self,
         canvas: skia.Canvas,
         view: MapView,
-        geometries: npt.NDArray[np.object_],
+        shapes: Shapes,
         rows: IntArray,
         passes: list[Pass],
         to_pixels: Callable[[npt.NDArray[np.float64]], npt.NDArray[np.float64]],
     ) -> None:
-        chosen = geometries[rows]
-        subpaths = decompose(chosen, to_pixels)
-        subpaths = clip_far(chosen, subpaths, to_pixels, view.width, view.height)
+        subpaths = shapes.subpaths(rows, to_pixels)
+        subpaths = clip_far(lambda k: shapes.objects(rows[k]), subpaths, to_pixels,
+                            view.width, view.height)
         batch: PathBatch = serialize(subpaths)
         if len(batch.feature) == 0:
             return
         record_of_row = np.full(len(rows), -1, dtype=np.intp)
         record_of_row[batch.feature] = np.arange(len(batch.feature))
         is_area = np.isin(
-            shapely.get_type_id(chosen),
-            (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON),
+            shapes.kinds[rows], (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON)
         )
         raw = batch.buffer.tobytes()
         path = skia.Path()  # one path, re-read per feature: no allocation in the loop
@@ -298,12 +297,12 @@ class Renderer:
         canvas: skia.Canvas,
         view: MapView,
         layer: VectorLayerData,
+        shapes: Shapes,
         rows: IntArray,
         passes: list[Pass],
         to_pixels: Callable[[npt.NDArray[np.float64]], npt.NDArray[np.float64]],
     ) -> None:
-        geometries = np.asarray(layer.geometries, dtype=object)
-        xy, part_of = point_coords(geometries[rows], to_pixels)
+        xy, part_of = point_coords(shapes.objects(rows), to_pixels)
         row_of_part = rows[part_of]
         for p in passes:
             marker = p.symbol.marker
@@ -323,7 +322,7 @@ class Renderer:
                 continue
             rotations = None
             if marker.rotation_field:
-                values = _column(layer.columns, marker.rotation_field, len(geometries))
+                values = _column(layer.columns, marker.rotation_field, len(shapes))
                 rotations = _numbers(values, row_of_part[inside])
             sprite.blit(canvas, xy[inside], rotations)
 
@@ -342,7 +341,7 @@ class Renderer:
         self,
         style: Style,
         layer: VectorLayerData,
-        geometries: npt.NDArray[np.object_],
+        shapes: Shapes,
         rows: IntArray,
         passes: list[Pass],
         to_pixels: Callable[[npt.NDArray[np.float64]], npt.NDArray[np.float64]],
@@ -355,13 +354,14 @@ class Renderer:
             return []
         rows = rows[has_text]
         texts = [t for t, keep in zip(texts, has_text.tolist(), strict=True) if keep]
-        family = geometry_family(layer.geometry_type) or _family_of(geometries[rows[0]])
+        geometries = shapes.objects(rows)
+        family = geometry_family(layer.geometry_type) or _family_of(geometries[0])
         placement = spec.placement or {"point": Placement.POINT, "line": Placement.LINE}.get(
             family, Placement.CENTROID
         )
-        xy, angles, sizes = anchors(geometries[rows], placement, to_pixels)
+        xy, angles, sizes = anchors(geometries, placement, to_pixels)
         priority = (
-            _numbers(_column(layer.columns, spec.priority_field, len(geometries)), rows)
+            _numbers(_column(layer.columns, spec.priority_field, len(shapes)), rows)
             if spec.priority_field
             else np.zeros(len(rows))
         )

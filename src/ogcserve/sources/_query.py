@@ -310,14 +310,16 @@ def take(batch: FeatureBatch, index: npt.NDArray[np.intp], sel: Selection) -> Fe
     """The rows `index` of `batch`, reduced to the selection's output."""
     whole = len(index) == len(batch)
     ids = batch.ids if whole else [batch.ids[i] for i in index]
-    geoms = None
+    geoms = wkb = None
     if sel.output_geometry and batch.geometries is not None:
         geoms = batch.geometries if whole else batch.geometries[index]
+    if sel.output_geometry and batch.wkb is not None:
+        wkb = batch.wkb if whole else batch.wkb.take(index)
     columns = {}
     for name in sel.output:
         col = batch.columns[name]
         columns[name] = col if whole else [col[i] for i in index]
-    return FeatureBatch(ids, geoms, columns)
+    return FeatureBatch(ids, geoms, columns, wkb)
 
 
 def concat(batches: Sequence[FeatureBatch]) -> FeatureBatch | None:

@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ogcserve.errors import ServiceError
+from ogcserve.geo.wkb import WKBColumn
 
 BBox = tuple[float, float, float, float]
 """minx, miny, maxx, maxy in the CRS it is given in (x = easting/longitude)."""
@@ -83,6 +84,11 @@ class FeatureQuery:
     offset: int = 0
     with_geometry: bool = True
     ids: tuple[Any, ...] | None = None  # restrict to these feature ids
+    # For drawing. `exact=False`: with a bbox, a feature whose envelope meets it may be returned
+    # even if its shape does not (drawing it shows nothing). `wkb=True`: the source may hand its
+    # geometries over undecoded, as `FeatureBatch.wkb`, instead of as shapely objects.
+    exact: bool = True
+    wkb: bool = False
 
 
 @dataclass(slots=True)
@@ -91,12 +97,14 @@ class FeatureBatch:
 
     `geometries` is a numpy object array of shapely geometries (or None entries), decoded in bulk
     with `shapely.from_wkb`; `columns` maps each requested property to its values, row-aligned
-    with `ids`.
+    with `ids`. When the query asked for `wkb` and the source could skip decoding, the geometries
+    are in `wkb` instead and `geometries` is None.
     """
 
     ids: list[Any]
     geometries: npt.NDArray[np.object_] | None
     columns: dict[str, list[Any]]
+    wkb: WKBColumn | None = None
 
     def __len__(self) -> int:
         return len(self.ids)

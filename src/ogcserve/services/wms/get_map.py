@@ -6,13 +6,15 @@ from itertools import chain
 from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 
 from ogcserve.access import Read
 from ogcserve.geo import in_scale_range, normalize_crs, proj_code, transform_bbox
+from ogcserve.geo.wkb import WKBColumn
 from ogcserve.rendering import LayerData, MapView, RasterLayerData, VectorLayerData, encode
 from ogcserve.services.wms.layers import MapLayer, map_layers
 from ogcserve.services.wms.params import GetMapParams
-from ogcserve.sources.base import CoverageRequest
+from ogcserve.sources.base import CoverageRequest, FeatureBatch
 
 if TYPE_CHECKING:
     from ogcserve.context import RequestContext
@@ -56,13 +58,26 @@ def layer_data(
     fields = sorted(renderer.style_fields(layer.style) & set(data.visible_fields(ctx, layer)))
     # The window is given in the layer's CRS: our transformers are cached, the access
     # layer's per-read transformation is not.
-    read = Read(bbox=window, bbox_crs=crs, filter=item.filter, properties=fields)
+    # Drawing needs no exact test against the window (the renderer culls on envelopes), and
+    # reads WKB itself where the source can hand it over undecoded.
+    read = Read(bbox=window, bbox_crs=crs, filter=item.filter, properties=fields, exact=False,
+                wkb=True)
     batches = [b for b in data.features(ctx, layer, read) if len(b)]
-    geometries = np.concatenate([b.geometries for b in batches if b.geometries is not None]) \
-        if batches else np.empty(0, dtype=object)
+    geometries = _geometries(batches)
     columns = {n: list(chain.from_iterable(b.columns.get(n, [None] * len(b)) for b in batches))
                for n in fields}
     schema = data.schema(ctx, layer)
     return VectorLayerData(layer.name, layer.title, layer.style, crs, geometries, columns,
                            schema.geometry_type)
 
+
+
+def _geometries(batches: list[FeatureBatch]) -> npt.NDArray[np.object_] | WKBColumn:
+    """The batches' geometries as one WKB column if all came as WKB, else as shapely objects."""
+    if batches and all(b.wkb is not None for b in batches):
+        return WKBColumn.concat([b.wkb for b in batches if b.wkb is not None])
+    parts = [b.geometries if b.geometries is not None
+             else b.wkb.geometries() if b.wkb is not None
+             else np.full(len(b), None, dtype=object)
+             for b in batches]
+    return np.concatenate(parts) if parts else np.empty(0, dtype=object)
