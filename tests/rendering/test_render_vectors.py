@@ -303,3 +303,33 @@ def test_style_fields_lists_every_attribute_read() -> None:
             "label": {"field": "n", "priority_field": "rank"},
         }
     ) == {"c", "n", "rank"}
+
+
+@pytest.mark.parametrize("bbox", [(0.0, 0.0, 100.0, 100.0), (40.0, 40.0, 40.5, 40.5)])
+def test_layer_given_as_wkb_draws_the_same_pixels_as_shapely_objects(
+    bbox: tuple[float, float, float, float],
+) -> None:
+    from ogcserve.geo.wkb import WKBColumn
+
+    islands = shapely.MultiPolygon([shapely.box(60 + i, 5, 60.6 + i, 9) for i in range(30)])
+    geoms = [
+        shapely.box(10, 10, 50, 50).difference(shapely.box(20, 20, 30, 30)),  # with a hole
+        shapely.MultiPolygon([shapely.box(35, 35, 80, 80), shapely.box(0, 60, 20, 95)]),
+        islands,  # many parts: left to shapely inside the WKB path
+        shapely.LineString([(0, 0), (100, 90)]),
+        shapely.Point(70, 30),
+        None,
+        shapely.Polygon(),
+    ]
+    style = {"fill": "#3366cc", "opacity": 0.6, "stroke": "#000000", "stroke_width": 2,
+             "marker": "circle", "size": 8, "label": {"field": "name"}}
+    names = [f"n{i}" for i in range(len(geoms))]
+    deep = MapView(bbox, "EPSG:3857", 120, 120)
+    objects = VectorLayerData("l", "L", style, "EPSG:3857", np.array(geoms, dtype=object),
+                              {"name": names})
+    packed = WKBColumn.pack(
+        [None if g is None else bytes(shapely.to_wkb(g, byte_order=1)) for g in geoms])
+    as_wkb = VectorLayerData("l", "L", style, "EPSG:3857", packed, {"name": names})
+    expected = Renderer().render(deep, [objects])
+    assert (expected[..., 3] > 0).any()
+    np.testing.assert_array_equal(Renderer().render(deep, [as_wkb]), expected)

@@ -27,6 +27,7 @@ from ogcserve.sources.geopackage import (
     GeoPackageSource,
     encode_gpkg_geometry,
     gpkg_envelope,
+    gpkg_wkb,
     strip_gpkg_headers,
 )
 
@@ -268,6 +269,43 @@ def test_gp_header_roundtrip() -> None:
     assert gpkg_envelope(bare) == (5.0, 5.0, 6.0, 6.0)
     assert shapely.from_wkb(strip_gpkg_headers([bare])[0]).equals(shapely.Point(5, 6))
     assert strip_gpkg_headers([None, b"GP"]) == [None, None]
+
+
+def test_packed_wkb_is_the_same_cut_as_strip_gpkg_headers(demo_gpkg: Path) -> None:
+    with sqlite3.connect(demo_gpkg) as conn:
+        blobs = [row[0] for row in conn.execute("SELECT geom FROM countries")]
+    bare = b"GP\x00\x01" + (4326).to_bytes(4, "little") + shapely.Point(5, 6).wkb
+    bad_code = b"GP\x00\x0b" + bytes(80)  # envelope code 5: invalid
+    blobs += [None, b"GP", bare, bad_code, b""]
+    assert gpkg_wkb(blobs).blobs() == strip_gpkg_headers(blobs)
+
+
+@pytest.mark.parametrize("exact", [True, False])
+def test_drawing_reads_hand_over_wkb_when_nothing_needs_shapely(
+    countries: GeoPackageSource, exact: bool
+) -> None:
+    bbox = (-25.0, 35.0, -10.0, 45.0)  # envelopes of France, Spain... cross; their land does not
+    batches = list(countries.query(FeatureQuery(bbox=bbox, exact=exact, wkb=True)))
+    fids = [fid for b in batches for fid in b.ids]
+    if exact:  # the exact test needs shapely objects: they come decoded, and fewer
+        assert all(b.wkb is None and b.geometries is not None for b in batches)
+        by_envelope = [f for b in countries.query(FeatureQuery(bbox=bbox, exact=False))
+                       for f in b.ids]
+        assert len(fids) < len(by_envelope) and set(fids) <= set(by_envelope)
+    else:
+        assert all(b.geometries is None and b.wkb is not None for b in batches)
+        everything = collect(countries.query(FeatureQuery(ids=tuple(fids))))
+        assert everything.geometries is not None
+        wkb = [g for b in batches if b.wkb is not None for g in b.wkb.geometries()]
+        assert all(shapely.equals(a, b) for a, b in zip(wkb, everything.geometries, strict=True))
+        assert "France" in [n for b in batches for n in b.columns["name"]]
+    # A filter evaluated in Python needs the objects too.
+    from ogcserve.expressions import parse
+
+    python_filter = parse("S_INTERSECTS(geom, POLYGON((-20 38, -12 38, -12 44, -20 44, -20 38)))")
+    filtered = list(countries.query(FeatureQuery(bbox=bbox, exact=False, wkb=True,
+                                                 filter=python_filter)))
+    assert all(b.wkb is None for b in filtered)
 
 
 # -- writes ------------------------------------------------------------------------------------

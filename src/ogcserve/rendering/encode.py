@@ -70,8 +70,8 @@ def encode(
         raise ValueError(f"expected a (height, width, 4) uint8 image, got {image.shape}")
     keep_alpha = transparent and fmt != JPEG
     if fmt == PNG and not keep_alpha and int(image[..., 3].min()) == 255:
-        # An opaque map (the usual TRANSPARENT=FALSE case): let libvips drop the alpha band
-        # while it encodes, instead of copying 3 bytes of every 4 in numpy first.
+        # An opaque map (the usual TRANSPARENT=FALSE case): the alpha band is dropped while the
+        # scanlines are laid out, with no separate RGB copy first.
         return _png(np.ascontiguousarray(image), drop_alpha=True)
     pixels = np.ascontiguousarray(image if keep_alpha else flatten(image, bgcolor))
     if fmt == PNG:
