@@ -302,16 +302,21 @@ def timed(runs: dict[str, Callable[[], int]], repeat: int) -> dict[str, tuple[li
     return {name: (samples[name], counts[name]) for name in runs}
 
 
-def rtree_candidates(gpkg: Path, bbox: BBox) -> int:
+def rtree_count(conn: sqlite3.Connection, bbox: tuple[float, ...]) -> int:
     """How many rows the R-tree hands over for `bbox` (before the exact intersects test)."""
-    with sqlite3.connect(gpkg.resolve().as_uri() + "?mode=ro", uri=True) as conn:
-        minx, miny, maxx, maxy = bbox
-        row = conn.execute(
-            f'SELECT count(*) FROM "rtree_{TABLE}_{GEOMETRY}"'
-            " WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?",
-            (maxx, minx, maxy, miny),
-        ).fetchone()
+    minx, miny, maxx, maxy = bbox
+    row = conn.execute(
+        f'SELECT count(*) FROM "rtree_{TABLE}_{GEOMETRY}"'
+        " WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?",
+        (maxx, minx, maxy, miny),
+    ).fetchone()
     return int(row[0])
+
+
+def rtree_candidates(gpkg: Path, bbox: BBox) -> int:
+    """`rtree_count` on the file `gpkg`."""
+    with sqlite3.connect(gpkg.resolve().as_uri() + "?mode=ro", uri=True) as conn:
+        return rtree_count(conn, bbox)
 
 
 def request_context(server: Server) -> RequestContext:

@@ -57,7 +57,7 @@ from xml.etree import ElementTree
 
 import yaml
 from _common import BENCH_DIR, DATA_DIR, OUT_DIR, machine, print_table, write_result
-from gpkg_bbox import CELL, GEOMETRY, GRID, SRS_ID, TABLE, X0, Y0, build_gpkg
+from gpkg_bbox import CELL, GRID, SRS_ID, TABLE, X0, Y0, build_gpkg, rtree_count
 from PIL import Image
 
 REPO = BENCH_DIR.parent
@@ -207,16 +207,6 @@ def make_cases(
 
 
 # --- windows on the 1,000,000-polygon layer -------------------------------------------------
-
-
-def rtree_count(conn: sqlite3.Connection, bbox: tuple[float, ...]) -> int:
-    minx, miny, maxx, maxy = bbox
-    row = conn.execute(
-        f'SELECT count(*) FROM "rtree_{TABLE}_{GEOMETRY}"'
-        " WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?",
-        (maxx, minx, maxy, miny),
-    ).fetchone()
-    return int(row[0])
 
 
 def pick_window(conn: sqlite3.Connection, target: int) -> tuple[tuple[float, ...], int]:

@@ -19,7 +19,7 @@ import shapely
 import skia  # type: ignore[import-not-found,unused-ignore]  # no stubs; see ADR 0003
 
 from ogcserve.geo import transformer
-from ogcserve.geo.wkb import Rings, WKBColumn, ranges, read_rings
+from ogcserve.geo.wkb import Rings, WKBColumn, ranges, read_rings, starts_of
 
 from .api import MapView
 
@@ -212,7 +212,7 @@ def _in_feature_order(pieces: list[Subpaths]) -> Subpaths:
     closed = np.concatenate([p.closed for p in pieces])
     if len(pieces) > 1 or not np.all(owner[:-1] <= owner[1:]):
         order = np.argsort(owner, kind="stable")
-        offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        offsets = starts_of(counts)
         coords = coords[ranges(offsets[order], counts[order])]
         counts, owner, closed = counts[order], owner[order], closed[order]
     return Subpaths(coords, counts, owner, closed)
@@ -273,7 +273,7 @@ class Shapes:
         mine = local[rings.owner] >= 0
         coords, counts, owner, closed = rings.coords, rings.counts, rings.owner, rings.closed
         if not mine.all():
-            offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
+            offsets = starts_of(counts)
             coords = coords[ranges(offsets[mine], counts[mine])]
             counts, owner, closed = counts[mine], owner[mine], closed[mine]
         found = Subpaths(to_pixels(coords), counts, local[owner], closed)
@@ -327,7 +327,7 @@ def clip_far(
         return subpaths
     size = max(width, height)
     lo, hi = -_CLIP_LIMIT * size, (1 + _CLIP_LIMIT) * size
-    starts = np.concatenate([[0], np.cumsum(subpaths.counts)[:-1]])
+    starts = starts_of(subpaths.counts)
     x, y = subpaths.coords[:, 0], subpaths.coords[:, 1]
     with np.errstate(invalid="ignore"):
         far_point = ~((x > lo) & (x < hi) & (y > lo) & (y < hi))
@@ -360,7 +360,7 @@ def clip_far(
     feature = np.concatenate([subpaths.feature[keep_sub], rebuilt_feature])
     closed = np.concatenate([subpaths.closed[keep_sub], rebuilt.closed])
     order = np.argsort(feature, kind="stable")
-    offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    offsets = starts_of(counts)
     gather = ranges(offsets[order], counts[order])
     return Subpaths(coords[gather], counts[order], feature[order], closed[order])
 
@@ -370,7 +370,7 @@ def serialize(subpaths: Subpaths) -> PathBatch:
     counts, closed = subpaths.counts, subpaths.closed
     ok = counts >= np.where(closed, 4, 2)  # drop degenerate rings and lines
     if not ok.all():
-        gather = ranges(np.concatenate([[0], np.cumsum(counts)[:-1]])[ok], counts[ok])
+        gather = ranges(starts_of(counts)[ok], counts[ok])
         subpaths = Subpaths(subpaths.coords[gather], counts[ok], subpaths.feature[ok], closed[ok])
         counts, closed = subpaths.counts, subpaths.closed
     n_sub = len(counts)
@@ -382,7 +382,7 @@ def serialize(subpaths: Subpaths) -> PathBatch:
 
     # Per coordinate: its verb, and whether it is a point of the path (a closed ring's last
     # coordinate repeats its first one: it becomes the close verb, not a point).
-    sub_start = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    sub_start = starts_of(counts)
     sub_last = sub_start + counts - 1
     verbs = np.full(int(counts.sum()), _LINE, dtype=np.uint8)
     verbs[sub_start] = _MOVE
@@ -396,7 +396,7 @@ def serialize(subpaths: Subpaths) -> PathBatch:
     n_verbs = np.diff(np.append(coord_start, len(verbs)))
     n_points = np.add.reduceat(is_point.astype(np.intp), coord_start)
     size = 16 + 8 * n_points + ((n_verbs + 3) // 4) * 4
-    start = np.concatenate([[0], np.cumsum(size)[:-1]])
+    start = starts_of(size)
     buffer = np.zeros(int(size.sum()), dtype=np.uint8)
 
     header = buffer.view(np.int32)
@@ -410,7 +410,7 @@ def serialize(subpaths: Subpaths) -> PathBatch:
     record_of_coord = np.repeat(np.arange(len(features)), n_verbs)
     points = subpaths.coords[is_point].astype(np.float32)
     record_of_point = record_of_coord[is_point]
-    point_start = np.concatenate([[0], np.cumsum(n_points)[:-1]])
+    point_start = starts_of(n_points)
     point_rank = np.arange(len(points)) - np.repeat(point_start, n_points)
     slot = (start[record_of_point] + 16) // 4 + 2 * point_rank
     floats[slot] = points[:, 0]

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import shapely
 
-from ogcserve.geo.wkb import WKBColumn
+from ogcserve.geo.wkb import WKBColumn, decode_wkb
 from ogcserve.sources._query import (
     FilterPlan,
     Selection,
@@ -441,19 +441,12 @@ class GeoPackageSource:
         cols = list(zip(*rows, strict=True))
         ids = list(cols[0])
         pos = 1
-        geometries = None
-        packed = None
-        if sel.fetch_geometry and self._table.schema.geometry_field is not None and raw:
-            packed = gpkg_wkb(cols[1])
-            pos = 2
-        elif sel.fetch_geometry and self._table.schema.geometry_field is not None:
-            wkb = np.array(strip_gpkg_headers(cols[1]), dtype=object)
-            try:
-                # The strict reader is 30 % faster than the forgiving one; only a batch with a
-                # broken blob pays for both (and warns, with the broken geometry as None).
-                geometries = shapely.from_wkb(wkb)
-            except shapely.errors.GEOSException:
-                geometries = shapely.from_wkb(wkb, on_invalid="warn")
+        geometries = packed = None
+        if sel.fetch_geometry and self._table.schema.geometry_field is not None:
+            if raw:
+                packed = gpkg_wkb(cols[1])
+            else:
+                geometries = decode_wkb(strip_gpkg_headers(cols[1]))
             pos = 2
         columns: dict[str, list[Any]] = {}
         for i, name in enumerate(sel.fetch):

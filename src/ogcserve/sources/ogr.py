@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import pyogrio
 import pyogrio.raw
-import shapely
 from pyogrio.errors import DataLayerError, DataSourceError, FeatureError
 
+from ogcserve.geo.wkb import decode_wkb
 from ogcserve.sources._query import (
     Selection,
     check_sort,
@@ -170,7 +170,7 @@ class OGRSource:
         columns = {n: _values(a, self._types[n]) for n, a in zip(names, field_data, strict=True)}
         geometries = None
         if wkb is not None:
-            geometries = shapely.from_wkb(wkb, on_invalid="warn")
+            geometries = decode_wkb(wkb)
         return FeatureBatch([int(f) for f in fid_array], geometries, columns)
 
     def _stream(self, query: FeatureQuery, batch_size: int, count: bool) -> Iterator[FeatureBatch]:

@@ -16,13 +16,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import psycopg
 import shapely
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from ogcserve.geo.wkb import decode_wkb
 from ogcserve.sources._query import (
     FilterPlan,
     Selection,
@@ -406,7 +406,7 @@ class PostGISSource:
         pos = 1
         geometries = None
         if sel.fetch_geometry and self._meta().schema.geometry_field is not None:
-            geometries = shapely.from_wkb(np.array(cols[1], dtype=object), on_invalid="warn")
+            geometries = decode_wkb(cols[1])
             pos = 2
         columns = {name: list(cols[pos + i]) for i, name in enumerate(sel.fetch)}
         return FeatureBatch(list(cols[0]), geometries, columns)
