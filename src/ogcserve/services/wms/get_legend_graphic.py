@@ -36,8 +36,9 @@ def legend_image(
     members = [m for m in layer.walk() if not m.is_group]  # a group has one at least
     images = []
     for member in members:
-        geometry_type = None if member.is_raster else \
-            ctx.server.data.schema(ctx, member).geometry_type
+        geometry_type = (
+            None if member.is_raster else ctx.server.data.schema(ctx, member).geometry_type
+        )
         images.append(service.renderer.legend(member.title, member.style, geometry_type, scale))
     return _stack(images)
 

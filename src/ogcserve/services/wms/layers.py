@@ -46,8 +46,9 @@ def check_style(layer: Layer, style: str, locator: str = "STYLES") -> str:
     if not style or style.lower() == DEFAULT_STYLE:
         return DEFAULT_STYLE
     if style not in style_names(layer):
-        raise StyleNotDefinedError(f"The layer {layer.name!r} has no style {style!r}",
-                                   locator=locator)
+        raise StyleNotDefinedError(
+            f"The layer {layer.name!r} has no style {style!r}", locator=locator
+        )
     return style
 
 
@@ -75,8 +76,13 @@ def project_layer(ctx: RequestContext, project: Project) -> Layer:
     children = tuple(ctx.server.data.readable_layers(ctx, project))
     if not children:
         raise LayerNotDefinedError.named(project.name)
-    return Layer(name=project.name, title=project.title, abstract=project.abstract,
-                 keywords=project.keywords, children=children)
+    return Layer(
+        name=project.name,
+        title=project.title,
+        abstract=project.abstract,
+        keywords=project.keywords,
+        children=children,
+    )
 
 
 def root_name(ctx: RequestContext, project: Project) -> str | None:
