@@ -40,9 +40,11 @@ def atlas_project(folder: Path, name: str = "atlas") -> Path:
 
     def layer(table: str, style: str, indent: int) -> str:
         pad = " " * indent
-        return (f"\n{pad}- name: {table}\n{pad}  title: {table.replace('_', ' ').title()}"
-                f"\n{pad}  source: {{type: geopackage, path: {data}, table: {table}}}"
-                f"\n{pad}  style: {style}")
+        return (
+            f"\n{pad}- name: {table}\n{pad}  title: {table.replace('_', ' ').title()}"
+            f"\n{pad}  source: {{type: geopackage, path: {data}, table: {table}}}"
+            f"\n{pad}  style: {style}"
+        )
 
     path = folder / f"{name}.yaml"
     path.write_text(f"""
