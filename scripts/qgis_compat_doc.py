@@ -95,6 +95,22 @@ interface; `LayerPermissions(canRead=True, ...)` takes keyword arguments (a bare
 `LayerPermissions()` is all False, as in QGIS); the QGIS 2 request-handler methods `setHeader`,
 `clearHeaders` and `infoFormat` used by the old cookbook exist.
 
+## WMS: the project, groups and forbidden layers
+
+Observed against Debian's QGIS Server 3.22 (`qgis_mapserv.fcgi` as CGI on a `.qgs` made with
+PyQGIS) and QGIS 3.40's documented behaviour (reference/qgis_server_plugins.md §4.1):
+
+| QGIS | ogcserve |
+|---|---|
+| The root layer's Name is the project setting `WMSRootName`, else the project title. | The project's `name` (default: the file's stem). |
+| A root name equal to a layer's name is listed twice under one Name; GetMap then draws the layer but GetFeatureInfo queries the whole project (3.22, observed). | The layer wins in every operation, and the root layer has no Name. |
+| Before 3.40 (PR #58073): a group with any forbidden member is 403 `Security`. 3.40: forbidden members are dropped; a group with none left is 400 `LayerNotDefined` (GetMap, GetLegendGraphic). | As 3.40, in every operation (DescribeLayer, GetStyles and FILTER too), with the very answer a name that does not exist gets. |
+| A group or the project draws its first layer (the top of the layer tree) on top; capabilities and legends list it first. | Project order is drawing order: the first layer of the file is at the bottom, for a group and the project too; capabilities and legends list the file's order. |
+| A group's legend: its layers' legends stacked, each under its layer's name, no group heading (3.22, observed). | The same, with the layers' titles. |
+| Groups and the root have no `Style`/`LegendURL` in the capabilities (3.22, observed). | The same. |
+| `STYLES` has one entry for a group, applied to each member; an unknown style is an error (3.22, observed: 400). | The same (`StyleNotDefined`); every layer has only its `default` style. |
+| GetFeatureInfo checks read permission on `LAYERS` and `QUERY_LAYERS`. | The same: `Security` (403) for a forbidden layer in either, `LayerNotDefined` for an unknown one. |
+
 ## The seed examples, and what had to change
 
 `examples/qgis_plugins/` holds the cookbook's code as published, with these changes:

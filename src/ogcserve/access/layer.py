@@ -91,24 +91,26 @@ class AccessLayer:
 
     def readable_layers(self, ctx: RequestContext, project: Project) -> list[Layer]:
         """The layer tree as the caller may see it: unreadable layers and emptied groups vanish."""
-
-        def prune(layer: Layer) -> Layer | None:
-            if not ctx.access.permissions(layer).can_read:
-                return None
-            if not layer.is_group:
-                return layer
-            children = tuple(c for c in (prune(child) for child in layer.children) if c)
-            return replace(layer, children=children) if children else None
-
-        return [kept for kept in (prune(layer) for layer in project.layers) if kept]
+        return [kept for kept in (self._prune(ctx, layer) for layer in project.layers) if kept]
 
     def layer(self, ctx: RequestContext, project: Project, name: str) -> Layer:
         """The layer called `name`: LayerNotDefined if absent, Security (403) if not readable."""
         layer = project.layer(name)
         if layer is None:
-            raise LayerNotDefinedError(f"The layer {name!r} does not exist", locator=name)
+            raise LayerNotDefinedError.named(name)
         self._require(ctx, layer, "can_read")
         return layer
+
+    def readable_layer(self, ctx: RequestContext, project: Project, name: str) -> Layer:
+        """The layer or group `name` as the caller may see it: a group pruned to its readable
+        members. As `layer`, except that a group none of whose members the caller may read is
+        LayerNotDefined, word for word as a name that does not exist (its existence stays
+        hidden, as in the capabilities)."""
+        layer = self.layer(ctx, project, name)
+        pruned = self._prune(ctx, layer)
+        if pruned is None:
+            raise LayerNotDefinedError.named(name)
+        return pruned
 
     def permissions(self, ctx: RequestContext, layer: Layer) -> LayerPermissions:
         """The combined permissions of the caller on `layer`."""
@@ -272,6 +274,15 @@ class AccessLayer:
         if layer.is_group or layer.is_raster:
             return []
         return self._schema(ctx, layer).field_names()
+
+    def _prune(self, ctx: RequestContext, layer: Layer) -> Layer | None:
+        """`layer` without what the caller may not read; None if nothing of it is left."""
+        if not ctx.access.permissions(layer).can_read:
+            return None
+        if not layer.is_group:
+            return layer
+        children = tuple(c for c in (self._prune(ctx, child) for child in layer.children) if c)
+        return replace(layer, children=children) if children else None
 
     def _require(self, ctx: RequestContext, layer: Layer, permission: str) -> None:
         if not getattr(ctx.access.permissions(layer), permission):
