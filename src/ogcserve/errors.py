@@ -6,6 +6,7 @@ Services, sources and plugins raise these; each service renders them in its own 
 
 from __future__ import annotations
 
+import copy
 from typing import ClassVar
 
 
@@ -23,11 +24,41 @@ class ServiceError(Exception):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r}, locator={self.locator!r})"
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the error response carries besides Content-Type."""
+        return {}
+
+    def relabelled(self, message: str, *, locator: str | None = None) -> ServiceError:
+        """The same error (class and extras such as Retry-After kept) with another message, and
+        another locator if one is given."""
+        other = copy.copy(self)
+        other.message = message
+        other.args = (message,)
+        if locator is not None:
+            other.locator = locator
+        return other
+
 
 class InternalError(ServiceError):
     """Something failed on our side; the message never carries internals."""
 
     status = 500
+
+
+class ServiceUnavailableError(ServiceError):
+    """A resource the request needs is down or saturated: 503, with Retry-After."""
+
+    status = 503
+
+    def __init__(self, message: str, *, locator: str | None = None, retry_after: int = 1) -> None:
+        super().__init__(message, locator=locator)
+        self.retry_after = retry_after
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Retry-After, in whole seconds."""
+        return {"Retry-After": str(self.retry_after)}
 
 
 class OperationNotSupportedError(ServiceError):

@@ -207,6 +207,8 @@ def _write_error(ctx: RequestContext, target: Target | None, error: ServiceError
     response.clear()
     response.status = error.status
     response.set_header("Content-Type", content_type)
+    for name, value in error.headers.items():
+        response.set_header(name, value)
     response.write(body)
 
 

@@ -31,7 +31,7 @@ class Server:
         self.caches = CacheChain()
         self.services = ServiceRegistry()
         self.projects = projects
-        self.data = AccessLayer(max_features=settings.max_features)
+        self.data = AccessLayer(max_features=settings.max_features, limits=settings.source_limits())
         self.plugins: list[PluginRecord] = []
 
     def projects_for_request(self, ctx: RequestContext) -> Project | None:

@@ -8,6 +8,8 @@ from typing import Any
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ogcserve.sources.limits import SourceLimits
+
 
 class Settings(BaseSettings):
     """How this server process runs; every field can be set as OGCSERVE_<NAME>."""
@@ -40,3 +42,39 @@ class Settings(BaseSettings):
     cache_entries: int = Field(default=512, description="Entries in the built-in memory cache")
     trace_filters: bool = Field(default=False, description="Log every filter call with timing")
     log_level: str = Field(default="INFO", description="Python logging level")
+    source_connect_timeout: float = Field(
+        default=5.0, gt=0, description="Seconds to open a connection to a database source"
+    )
+    source_query_timeout: float = Field(
+        default=60.0, ge=0, description="Seconds one database statement may run (0: no limit)"
+    )
+    source_retry_after: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds a source that failed to connect answers 503 at once, before a probe",
+    )
+    source_queue_timeout: float = Field(
+        default=5.0, gt=0, description="Seconds a request waits for a pooled connection"
+    )
+    source_max_waiting: int = Field(
+        default=16, ge=0, description="Requests that may wait for one source's pool (0: no cap)"
+    )
+    source_stream_connections: int = Field(
+        default=8, ge=1, description="Connections outside the pool per source for long streams"
+    )
+    write_timeout: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds a client may take to accept the next part of a response",
+    )
+
+    def source_limits(self) -> SourceLimits:
+        """The source_* settings, as the sources take them."""
+        return SourceLimits(
+            connect_timeout=self.source_connect_timeout,
+            query_timeout=self.source_query_timeout,
+            retry_after=self.source_retry_after,
+            queue_timeout=self.source_queue_timeout,
+            max_waiting=self.source_max_waiting,
+            stream_connections=self.source_stream_connections,
+        )

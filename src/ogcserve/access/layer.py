@@ -31,9 +31,10 @@ from ogcserve.errors import (
 from ogcserve.expressions import Expression, check_properties, conjunction, parse, to_predicate
 from ogcserve.geo import transformer
 from ogcserve.plugins.access import LayerPermissions
-from ogcserve.sources import open_source
+from ogcserve.sources import SourceLimits, open_source
 from ogcserve.sources.base import (
     BBox,
+    ConstraintError,
     CoverageInfo,
     CoverageRequest,
     CoverageSource,
@@ -80,8 +81,11 @@ class Read:
 class AccessLayer:
     """Opens sources once per project layer and answers reads and writes under access rules."""
 
-    def __init__(self, *, max_features: int = 1_000_000) -> None:
+    def __init__(
+        self, *, max_features: int = 1_000_000, limits: SourceLimits | None = None
+    ) -> None:
         self.max_features = max_features
+        self._limits = limits
         self._sources: dict[tuple[Path, SourceSpec], FeatureSource | CoverageSource] = {}
         self._schemas: dict[tuple[Path, SourceSpec], Schema] = {}
         self._lock = threading.Lock()
@@ -232,7 +236,7 @@ class AccessLayer:
             with self._lock:
                 source = self._sources.get(key)
                 if source is None:
-                    source = open_source(layer.source, key[0])
+                    source = open_source(layer.source, key[0], self._limits)
                     self._sources[key] = source
         return source
 
@@ -360,7 +364,8 @@ class Editor:
         for feature in features:
             self._check_attributes(feature.properties)
             self._check_editable(feature)
-        return self._tx.insert(features)
+        with self._naming_columns():
+            return self._tx.insert(features)
 
     def update(self, fid: Any, properties: Mapping[str, Any], geometry: Any | None = None) -> None:
         """Change a feature the caller may see and edit, into one they still may."""
@@ -372,14 +377,30 @@ class Editor:
         # Judge the feature as it will be written: an update may not move it out of the
         # caller's rows (QGIS re-reads it through the filter and lets it through).
         self._check_editable(after)
-        self._tx.update(fid, properties, geometry)
+        with self._naming_columns():
+            self._tx.update(fid, properties, geometry)
 
     def delete(self, fids: Sequence[Any]) -> int:
         """Delete features the caller may see and edit."""
         self._require("can_delete")
         for fid in fids:
             self._visible_feature(fid)
-        return self._tx.delete(fids)
+        with self._naming_columns():
+            return self._tx.delete(fids)
+
+    @contextmanager
+    def _naming_columns(self) -> Iterator[None]:
+        """A constraint on one attribute (NOT NULL) is named to callers who may read it; to
+        others the source's message stays, which names no attribute."""
+        try:
+            yield
+        except ConstraintError as error:
+            if error.column is None or error.column not in self._visible:
+                raise
+            raise error.relabelled(
+                f"the attribute {error.column!r} needs a value (NOT NULL constraint)",
+                locator=error.column,
+            ) from error
 
     def _visible_feature(self, fid: Any) -> Feature:
         # The row filters and subset strings decide whether the caller sees the feature at all.

@@ -8,6 +8,8 @@ import asyncio
 import contextlib
 import json
 import os
+import socket
+import struct
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -43,9 +45,10 @@ class _StreamBrokenError(Exception):
 class _AsgiSink:
     """Relays the pipeline's output from its worker thread to the event loop, with backpressure."""
 
-    def __init__(self, send: Send, receive: Receive) -> None:
+    def __init__(self, send: Send, receive: Receive, write_timeout: float = 60.0) -> None:
         self._send = send
         self._receive = receive
+        self._write_timeout = write_timeout
         self.watcher: asyncio.Task[None] | None = None
         self.disconnected = threading.Event()
         self.aborted = False
@@ -54,7 +57,21 @@ class _AsgiSink:
     def _relay(self, message: dict[str, Any]) -> None:
         if self.disconnected.is_set():
             raise ClientDisconnectedError("the client went away")
-        anyio.from_thread.run(self._send, message)  # type: ignore[arg-type]
+        anyio.from_thread.run(self.deliver, message)
+
+    async def deliver(self, message: dict[str, Any]) -> None:
+        """Send one message; a client that accepts nothing for `write_timeout` seconds is cut
+        off (its connection reset), so that it holds neither a worker thread nor, through the
+        stream it stalls, a database connection."""
+        try:
+            with anyio.fail_after(self._write_timeout):
+                await self._send(message)
+        except TimeoutError:
+            self.disconnected.set()
+            _reset(self._receive)
+            raise ClientDisconnectedError(
+                f"the client accepted nothing for {self._write_timeout:g} s: cut off"
+            ) from None
 
     def start(self, status: int, headers: list[tuple[str, str]]) -> None:
         # A response that streams may run long: from now on, watch for the client leaving so
@@ -86,6 +103,22 @@ class _AsgiSink:
 
     def abort(self) -> None:
         self.aborted = True
+
+
+def _reset(receive: Receive) -> None:
+    """Drop the connection now, unsent data and all (RST). ASGI has no word for it, and the
+    server's own close waits for its buffer to drain, which a stalled client never lets happen:
+    the transport is reached through uvicorn's `receive` (a bound method of its per-request
+    cycle, which holds the transport). Elsewhere the server closes the connection when the
+    endpoint returns."""
+    transport = getattr(getattr(receive, "__self__", None), "transport", None)
+    if transport is None:
+        return
+    with contextlib.suppress(Exception):
+        transport.get_extra_info("socket").setsockopt(
+            socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+        )
+    transport.abort()
 
 
 def _encode(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
@@ -157,14 +190,17 @@ class PipelineEndpoint:
             error = malformed
             request = ServerRequest.build(scope["method"], _url(scope), headers=headers,
                                           environ=_environ(scope), route=route)
-        sink = _AsgiSink(send, receive)
+        sink = _AsgiSink(send, receive, self.server.settings.write_timeout)
         try:
             await anyio.to_thread.run_sync(pipeline.handle, self.server, request, sink, error)
         finally:
             if sink.watcher is not None:
                 sink.watcher.cancel()
-        for message in sink.pending:
-            await send(message)
+        try:
+            for message in sink.pending:
+                await sink.deliver(message)
+        except ClientDisconnectedError:
+            return
         if sink.aborted:
             raise _StreamBrokenError("the response broke off after it started; see the log")
 

@@ -28,6 +28,7 @@ from ogcserve.sources.base import (
     SourceUnavailableError,
     Transaction,
 )
+from ogcserve.sources.limits import SourceLimits
 from ogcserve.sources.specs import GeoPackageSpec, OGRSpec, PostGISSpec, RasterSpec, SourceSpec
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ __all__ = [
     "Schema",
     "SortKey",
     "SourceError",
+    "SourceLimits",
     "SourceSpec",
     "SourceUnavailableError",
     "Transaction",
@@ -82,10 +84,13 @@ def _resolve(path: str, base_dir: pathlib.Path) -> pathlib.Path:
     return p if p.is_absolute() else base_dir / p
 
 
-def open_source(spec: SourceSpec, base_dir: pathlib.Path) -> FeatureSource | CoverageSource:
+def open_source(
+    spec: SourceSpec, base_dir: pathlib.Path, limits: SourceLimits | None = None
+) -> FeatureSource | CoverageSource:
     """Open the source `spec` names (relative paths are relative to `base_dir`, the project
     file's folder). Raises `SourceUnavailableError` when the file, table or database is not
     there; PostGIS sources connect and introspect here so that a project fails at load time.
+    `limits` bounds the waits of networked sources (PostGIS).
     """
     if isinstance(spec, GeoPackageSpec):
         from ogcserve.sources.geopackage import GeoPackageSource
@@ -108,6 +113,7 @@ def open_source(spec: SourceSpec, base_dir: pathlib.Path) -> FeatureSource | Cov
             geometry=spec.geometry,
             key=spec.key,
             pool_size=spec.pool_size,
+            limits=limits,
         )
         try:
             source.schema()

@@ -253,7 +253,17 @@ class ReadOnlySourceError(SourceError):
 
 
 class ConstraintError(SourceError):
-    """A write broke a constraint of the database (NOT NULL, type, unique)."""
+    """A write broke a constraint of the database (NOT NULL, type, unique).
+
+    The message names the constraint, never the row; `column` is the attribute a NOT NULL
+    constraint is on, for the access layer to name to callers who may read it.
+    """
 
     code = "InvalidParameterValue"
     status = 400
+
+    def __init__(
+        self, message: str, *, locator: str | None = None, column: str | None = None
+    ) -> None:
+        super().__init__(message, locator=locator)
+        self.column = column

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
+import re
 import sqlite3
 import struct
 import threading
@@ -24,6 +26,7 @@ from typing import Any
 import numpy as np
 import shapely
 
+from ogcserve.errors import ServiceError
 from ogcserve.geo.wkb import WKBColumn, decode_wkb
 from ogcserve.sources._query import (
     FilterPlan,
@@ -53,6 +56,9 @@ from ogcserve.sources.base import (
     SourceUnavailableError,
     Transaction,
 )
+from ogcserve.sources.limits import SourceBusyError
+
+log = logging.getLogger("ogcserve.sources.geopackage")
 
 # Where the WKB starts inside a GeoPackage binary blob, by envelope code (bits 1-3 of the flags
 # byte): 8 header bytes plus an envelope of 0, 32, 48, 48 or 64 bytes; codes 5-7 are invalid.
@@ -550,7 +556,7 @@ class GeoPackageSource:
                 # than halfway through our statements.
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
-                raise SourceError(f"Cannot write to {self._path.name}: {exc}") from None
+                raise _translate(exc, "write", conn, self._table.name, self._path) from None
             tx = _GeoPackageTransaction(self, conn)
             try:
                 yield tx
@@ -563,9 +569,10 @@ class GeoPackageSource:
             try:
                 conn.execute("COMMIT")
             except sqlite3.Error as exc:
+                error = _translate(exc, "commit", conn, self._table.name, self._path)
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
-                raise SourceError(f"Cannot commit to {self._path.name}: {exc}") from None
+                raise error from None
 
     def close(self) -> None:
         """Close every connection this source opened."""
@@ -579,6 +586,49 @@ class GeoPackageSource:
             if self._writer is not None:
                 self._writer.close()
                 self._writer = None
+
+
+def _translate(
+    exc: sqlite3.Error, what: str, conn: sqlite3.Connection, table: str, path: Path
+) -> ServiceError:
+    """A SQLite error as the client may see it: the kind of constraint and, for CHECK, its name
+    if the table declares one (an unnamed CHECK is reported by SQLite as its expression, and a
+    UNIQUE one by its columns, which may be hidden ones). The whole message goes to the log."""
+    name = getattr(exc, "sqlite_errorname", "")
+    log.warning("GeoPackage %s on %s (%s) failed [%s]: %s", what, path.name, table, name, exc)
+    text = str(exc)
+    if name == "SQLITE_CONSTRAINT_NOTNULL":
+        column = text.rpartition(".")[2] if text.startswith("NOT NULL") else None
+        return ConstraintError("a value is required (NOT NULL constraint)", column=column)
+    if name == "SQLITE_CONSTRAINT_CHECK":
+        said = text.partition(":")[2].strip()
+        named = f" {said!r}" if said in _constraint_names(conn, table) else ""
+        return ConstraintError(f"the change violates the CHECK constraint{named}")
+    if name in ("SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"):
+        return ConstraintError("the change violates a UNIQUE constraint")
+    if name == "SQLITE_CONSTRAINT_FOREIGNKEY":
+        return ConstraintError("the change violates a FOREIGN KEY constraint")
+    if name == "SQLITE_CONSTRAINT_TRIGGER":
+        return ConstraintError("a trigger of the table refused the change")
+    if isinstance(exc, sqlite3.IntegrityError):
+        return ConstraintError("the change violates a constraint of the table")
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return SourceBusyError("The GeoPackage is busy with another writer", retry_after=1)
+    return SourceError(f"The GeoPackage refused the {what}")
+
+
+_CONSTRAINT_NAME = re.compile(r"""CONSTRAINT\s+(?:"([^"]+)"|`([^`]+)`|\[([^\]]+)\]|(\w+))""",
+                              re.IGNORECASE)
+
+
+def _constraint_names(conn: sqlite3.Connection, table: str) -> set[str]:
+    """The names the table's DDL gives its constraints."""
+    try:
+        row = conn.execute("SELECT sql FROM sqlite_master WHERE name = ?", (table,)).fetchone()
+    except sqlite3.Error:
+        return set()
+    ddl = str(row[0] or "") if row else ""
+    return {next(g for g in m.groups() if g) for m in _CONSTRAINT_NAME.finditer(ddl)}
 
 
 def _alive(ref: weakref.ref[threading.Thread]) -> bool:
@@ -625,12 +675,11 @@ class _GeoPackageTransaction:
             raise ConstraintError(f"Transaction already failed: {self.failed}")
         try:
             return self._conn.execute(sql, params)
-        except sqlite3.IntegrityError as exc:
-            self.failed = str(exc)
-            raise ConstraintError(f"Constraint violated: {exc}") from None
         except sqlite3.Error as exc:
-            self.failed = str(exc)
-            raise SourceError(f"Write failed: {exc}") from None
+            what = sql.split(None, 1)[0].lower()
+            error = _translate(exc, what, self._conn, self._table.name, self._source._path)
+            self.failed = error.message
+            raise error from None
 
     def _values(self, properties: Mapping[str, Any]) -> list[tuple[str, Any]]:
         try:

@@ -7,6 +7,7 @@ opens the file again, which keeps the source safe to call from many threads.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
@@ -165,7 +166,11 @@ class OGRSource:
             keep = np.flatnonzero(np.isin(np.asarray(whole.ids, dtype=np.int64), fids))
             return _take_all(whole, keep)
         except (DataSourceError, DataLayerError) as exc:
-            raise SourceError(f"Cannot read {self._path.name}: {exc}") from None
+            # GDAL's message may quote the subset's SQL or the file's path: log it, say less.
+            logging.getLogger("ogcserve.sources.ogr").warning(
+                "OGR read of %s failed: %s", self._path, exc
+            )
+            raise SourceError(f"Cannot read the data of {self._path.name}") from None
         names = [str(n) for n in meta["fields"]]
         columns = {n: _values(a, self._types[n]) for n, a in zip(names, field_data, strict=True)}
         geometries = None

@@ -1,27 +1,38 @@
 """PostGIS tables and views through psycopg 3 and a connection pool.
 
-Reads stream through a server-side (named) cursor inside a read transaction, so a million rows
-pass in constant memory; geometries come as WKB (`ST_AsBinary`) and decode per batch with one
-`shapely.from_wkb` call. Identifiers are always composed with `psycopg.sql.Identifier`; request
-values only ever travel as bound parameters.
+Reads stream through a server-side (named) cursor, so a million rows pass in constant memory;
+geometries come as WKB (`ST_AsBinary`) and decode per batch with one `shapely.from_wkb` call.
+Identifiers are always composed with `psycopg.sql.Identifier`; request values only ever travel
+as bound parameters.
+
+Connections (docs/decisions/0005-streams-off-the-pool.md): every use of the database passes
+`_pooled()`, which asks the circuit breaker first (a source that failed to connect answers 503
+at once for a while), waits a bounded time for a pooled connection (503 when the pool stays
+busy), and turns every database error into what the client may see (`_translate`, the one
+translation seam: the action and the constraint's name, never the row or the SQL; the full
+message goes to the log). A streamed read takes its first batch on a pooled connection and gives
+it back before the batch is yielded; a longer answer continues on a connection of its own,
+outside the pool, so that a client that reads slowly never holds a pooled connection.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import psycopg
 import shapely
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool import ConnectionPool, PoolTimeout, TooManyRequests
 
+from ogcserve.errors import ServiceError
 from ogcserve.geo.wkb import decode_wkb
 from ogcserve.sources._query import (
     FilterPlan,
@@ -51,6 +62,14 @@ from ogcserve.sources.base import (
     SourceUnavailableError,
     Transaction,
 )
+from ogcserve.sources.limits import (
+    CircuitBreaker,
+    SourceBusyError,
+    SourceLimits,
+    SourceTimeoutError,
+)
+
+log = logging.getLogger("ogcserve.sources.postgis")
 
 _TYPES: dict[str, FieldType] = {
     "int2": FieldType.INTEGER,
@@ -100,12 +119,39 @@ def _describe(dsn: str) -> str:
     return f"database {params.get('dbname') or '?'!s} on {host!s}"
 
 
-def _constraint_message(exc: psycopg.Error) -> str:
-    diag = exc.diag
-    parts = [diag.message_primary or str(exc).strip().splitlines()[0]]
-    if diag.message_detail:
-        parts.append(diag.message_detail)
-    return "; ".join(parts)
+_CONSTRAINTS = {
+    "23502": "NOT NULL",
+    "23505": "UNIQUE",
+    "23503": "FOREIGN KEY",
+    "23514": "CHECK",
+    "23P01": "EXCLUSION",
+}
+
+
+def _translate(exc: psycopg.Error, what: str, table: str) -> ServiceError:
+    """A database error as the client may see it. PostgreSQL's messages carry values ("Failing
+    row contains (...)" lists every column of the row, hidden ones included; "Key (x)=(v)
+    already exists"), so none of its text is passed on: only the kind of failure and a
+    constraint's name. The whole message goes to the log."""
+    state = exc.sqlstate or ""
+    log.warning("PostGIS %s on %r failed [%s]: %s", what, table, state, str(exc).strip())
+    if state in _CONSTRAINTS:
+        kind = _CONSTRAINTS[state]
+        name = exc.diag.constraint_name
+        if state == "23502":
+            # The column is named by the access layer, and only to callers who may read it.
+            return ConstraintError(
+                "a value is required (NOT NULL constraint)", column=exc.diag.column_name
+            )
+        named = f" {name!r}" if name else ""
+        return ConstraintError(f"the change violates the {kind} constraint{named}")
+    if state.startswith("22"):
+        return ConstraintError(f"a value does not fit its column (SQLSTATE {state})")
+    if state == "57014":
+        return SourceTimeoutError("The database did not answer in time", retry_after=1)
+    if isinstance(exc, psycopg.OperationalError):
+        return SourceBusyError("The connection to the layer's database was lost", retry_after=1)
+    return SourceError(f"The database refused the {what} (SQLSTATE {state or 'unknown'})")
 
 
 class PostGISSource:
@@ -118,6 +164,7 @@ class PostGISSource:
         geometry: str | None = None,
         key: str | None = None,
         pool_size: int = 4,
+        limits: SourceLimits | None = None,
     ) -> None:
         self._dsn = dsn
         self._table_arg = table
@@ -126,6 +173,9 @@ class PostGISSource:
         self._geometry_arg = geometry
         self._key_arg = key
         self._pool_size = pool_size
+        self._limits = limits or SourceLimits()
+        self._breaker = CircuitBreaker(self._limits.retry_after)
+        self._streams = threading.BoundedSemaphore(max(self._limits.stream_connections, 1))
         self._lock = threading.Lock()
         self._pool: ConnectionPool | None = None
         self._table: _Table | None = None
@@ -133,52 +183,123 @@ class PostGISSource:
 
     # -- connections and metadata ------------------------------------------------------------
 
-    def _get_pool(self) -> ConnectionPool:
+    def _connect_args(self) -> dict[str, Any]:
+        limits = self._limits
+        options = f"-c statement_timeout={int(limits.query_timeout * 1000)}"
+        return {
+            "connect_timeout": max(1, round(limits.connect_timeout)),
+            "options": options,
+            # A peer that vanished (no RST) is noticed instead of waited on for hours.
+            "keepalives": 1,
+            "keepalives_idle": 10,
+            "keepalives_interval": 5,
+            "keepalives_count": 3,
+        }
+
+    def _down(self, exc: Exception) -> ServiceError:
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        log.warning(
+            "Cannot connect to %s for table %r: %s", _describe(self._dsn), self._table_arg, reason
+        )
+        return self._breaker.failed()
+
+    def _admit(self) -> tuple[ConnectionPool, bool]:
+        """The pool (opened on first use) and whether this request probes a source that was
+        down; raises `SourceDownError` while it is known to be down."""
         with self._lock:
             if self._closed:
                 raise SourceError(f"PostGIS source {self._table_arg!r} is closed")
+            probe = self._breaker.admit()
             if self._pool is None:
                 # One direct attempt first: the pool would retry quietly until its timeout,
                 # while this fails at once with the server's reason (refused, no database...).
                 try:
-                    psycopg.connect(self._dsn, connect_timeout=10).close()
+                    psycopg.connect(self._dsn, **self._connect_args()).close()
                 except psycopg.Error as exc:
-                    reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else ""
-                    raise SourceUnavailableError(
-                        f"Cannot connect to {_describe(self._dsn)} for table"
-                        f" {self._table_arg!r}: {reason}"
-                    ) from None
+                    raise self._down(exc) from None
                 pool = ConnectionPool(
                     self._dsn,
+                    kwargs=self._connect_args(),
                     min_size=1,
                     max_size=self._pool_size,
                     open=False,
+                    timeout=self._limits.queue_timeout,
+                    max_waiting=self._limits.max_waiting,
                     # A server restart must not leave dead connections in the pool.
                     check=ConnectionPool.check_connection,
                     name=f"ogcserve:{self._table_arg}",
                 )
-                try:
-                    pool.open(wait=True, timeout=10.0)
-                except PoolTimeout:
-                    pool.close()
-                    raise SourceUnavailableError(
-                        f"Cannot connect to {_describe(self._dsn)} for table {self._table_arg!r}"
-                    ) from None
+                pool.open(wait=False)
                 self._pool = pool
-            return self._pool
+                if probe:
+                    self._breaker.succeeded()
+                    probe = False
+            return self._pool, probe
+
+    @contextmanager
+    def _pooled(self, what: str) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled connection for the block (given back rolled back); database errors inside
+        the block leave it translated for the client."""
+        pool, probe = self._admit()
+        try:
+            conn = pool.getconn()
+        except TooManyRequests:
+            if probe:
+                self._breaker.failed()
+            raise SourceBusyError(
+                "Too many requests wait for this layer's database", retry_after=1
+            ) from None
+        except PoolTimeout:
+            # Busy, or down: a direct attempt tells which (the pool only logs its failures).
+            try:
+                psycopg.connect(self._dsn, **self._connect_args()).close()
+            except psycopg.Error as exc:
+                raise self._down(exc) from None
+            self._breaker.succeeded()
+            raise SourceBusyError(
+                "Every connection to this layer's database is in use", retry_after=1
+            ) from None
+        if probe:
+            self._breaker.succeeded()
+        try:
+            yield conn
+        except psycopg.Error as exc:
+            raise _translate(exc, what, self._table_arg) from None
+        finally:
+            _rollback(conn)
+            pool.putconn(conn)
+
+    @contextmanager
+    def _dedicated(self, what: str) -> Iterator[psycopg.Connection[Any]]:
+        """A connection outside the pool for the rest of a streamed answer, closed after it.
+        Past `stream_connections` of them at once, a pooled one serves instead."""
+        if not self._streams.acquire(blocking=False):
+            log.info("stream connections of %r all in use: using the pool", self._table_arg)
+            with self._pooled(what) as pooled:
+                yield pooled
+            return
+        try:
+            try:
+                conn = psycopg.connect(
+                    self._dsn, **self._connect_args(), application_name="ogcserve stream"
+                )
+            except psycopg.Error as exc:
+                raise self._down(exc) from None
+            try:
+                yield conn
+            except psycopg.Error as exc:
+                raise _translate(exc, what, self._table_arg) from None
+            finally:
+                conn.close()
+        finally:
+            self._streams.release()
 
     def _meta(self) -> _Table:
         table = self._table
         if table is not None:
             return table
-        pool = self._get_pool()
-        try:
-            with pool.connection() as conn:
-                table = self._introspect(conn)
-        except psycopg.Error as exc:
-            raise SourceUnavailableError(
-                f"Cannot read table {self._table_arg!r}: {str(exc).strip()}"
-            ) from None
+        with self._pooled("introspection") as conn:
+            table = self._introspect(conn)
         self._table = table
         return table
 
@@ -311,12 +432,14 @@ class PostGISSource:
         corners = sql.SQL("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM ({}) s(e)")
         estimated = corners.format(sql.SQL("SELECT ST_EstimatedExtent(%s, %s, %s)"))
         exact = corners.format(sql.SQL("SELECT ST_Extent({}) FROM {}").format(g, t.ident))
-        with self._get_pool().connection() as conn:
+        with self._pooled("extent") as conn:
             row = None
             try:
                 row = conn.execute(
                     estimated, (t.schema_name, t.name, t.schema.geometry_field)
                 ).fetchone()
+            except psycopg.errors.QueryCanceled:
+                raise
             except psycopg.Error:
                 # Views and never-analysed tables have no statistics to estimate from.
                 conn.rollback()
@@ -411,35 +534,73 @@ class PostGISSource:
         columns = {name: list(cols[pos + i]) for i, name in enumerate(sel.fetch)}
         return FeatureBatch(list(cols[0]), geometries, columns)
 
-    def _rows(
+    def _cursor(
         self,
-        conn: psycopg.Connection[Any] | None,
+        conn: psycopg.Connection[Any],
         statement: sql.Composed,
         params: list[Any],
         sel: Selection,
         size: int,
+    ) -> Generator[FeatureBatch]:
+        # A named cursor keeps the result on the server; each fetchmany is one round trip.
+        with conn.cursor(name=f"ogcserve_{uuid.uuid4().hex}", binary=True) as cur:
+            cur.execute(statement, params)
+            while rows := cur.fetchmany(size):
+                yield self._batch(rows, sel)
+
+    def _rows(
+        self,
+        conn: psycopg.Connection[Any] | None,
+        query: FeatureQuery,
+        plan: FilterPlan,
+        sel: Selection,
+        paged: bool,
+        size: int,
     ) -> Iterator[FeatureBatch]:
-        """Batches from a named cursor. With no `conn`, a pooled connection is taken on the
-        first `next()` and given back when the stream ends, fails or is closed/collected."""
-        pool = None if conn is not None else self._get_pool()
-        own = pool.getconn() if pool is not None else None
-        active = conn if conn is not None else own
-        assert active is not None
-        try:
-            # A named cursor keeps the result on the server; each fetchmany is one round trip.
-            with active.cursor(name=f"ogcserve_{uuid.uuid4().hex}", binary=True) as cur:
-                cur.execute(statement, params)
-                while rows := cur.fetchmany(size):
-                    yield self._batch(rows, sel)
-        except psycopg.Error as exc:
-            raise SourceError(f"Query on {self._table_arg!r} failed: {str(exc).strip()}") from None
-        finally:
-            if pool is not None and own is not None:
-                # Ends the read transaction the cursor lived in; a broken connection is
-                # checked and replaced by the pool.
-                with contextlib.suppress(psycopg.Error):
-                    own.rollback()
-                pool.putconn(own)
+        """Batches of `query`. With `conn` (a transaction's), all of them from it. Without, the
+        first batch comes from a pooled connection, given back before the batch is yielded, and
+        the rest (the query again, less the rows already sent) from a dedicated connection, so
+        that a consumer that waits on a slow client holds nothing the pool lends."""
+        statement = self._select(query, plan, sel, paged)
+        if statement is None:
+            return
+        if conn is not None:
+            try:
+                yield from self._cursor(conn, *statement, sel, size)
+            except psycopg.Error as exc:
+                raise _translate(exc, "read", self._table_arg) from None
+            return
+        with self._pooled("read") as pooled:
+            batches = self._cursor(pooled, *statement, sel, size)
+            try:
+                first = next(batches, None)
+            finally:
+                batches.close()
+        if first is None:
+            return
+        yield first
+        rest = self._rest(query, first, paged) if len(first) >= size else None
+        statement = None if rest is None else self._select(rest, plan, sel, paged)
+        if statement is None:
+            return
+        with self._dedicated("read") as own:
+            yield from self._cursor(own, *statement, sel, size)
+
+    def _rest(self, query: FeatureQuery, first: FeatureBatch, paged: bool) -> FeatureQuery | None:
+        """`query` less the rows of its first batch (None when its limit is reached). Paging
+        stays right: the rows left out all come after the offset, so the offset is unchanged
+        and the limit shrinks by the rows sent."""
+        limit = query.limit
+        if paged and limit is not None:
+            limit -= len(first)
+            if limit <= 0:
+                return None
+        key = sql.Identifier(self._meta().schema.key)
+        sent = [fid for fid in first.ids if fid is not None]
+        excluded = sql.SQL("({k} IS NULL OR {k} <> ALL({ids}))").format(
+            k=key, ids=sql.Literal(sent)
+        )
+        return replace(query, subsets=(*query.subsets, excluded.as_string(None)), limit=limit)
 
     def _stream(
         self, conn: psycopg.Connection[Any] | None, query: FeatureQuery, batch_size: int
@@ -447,10 +608,7 @@ class PostGISSource:
         plan = self._plan(query)
         predicate = plan.predicate
         sel = selection(self._meta().schema, query, predicate is not None)
-        statement = self._select(query, plan, sel, paged=predicate is None)
-        if statement is None:
-            return iter(())
-        rows = self._rows(conn, statement[0], statement[1], sel, max(batch_size, 1))
+        rows = self._rows(conn, query, plan, sel, predicate is None, max(batch_size, 1))
         if predicate is None:
             return rows
         return refine(rows, sel, None, predicate, query.offset, query.limit)
@@ -467,21 +625,15 @@ class PostGISSource:
         )
         if plan.predicate is not None:
             sel = count_selection(self._meta().schema, unpaged, True)
-            statement = self._select(unpaged, plan, sel, paged=False)
-            if statement is None:
-                return 0
-            rows = self._rows(None, statement[0], statement[1], sel, 5000)
+            rows = self._rows(None, unpaged, plan, sel, False, 5000)
             return sum(len(b) for b in refine(rows, sel, None, plan.predicate, 0, None))
         where = self._where(unpaged, plan)
         if where is None:
             return 0
         clause, params = where
         counting = sql.SQL("SELECT COUNT(*) FROM {}").format(self._meta().ident) + clause
-        try:
-            with self._get_pool().connection() as conn:
-                row = conn.execute(counting, params).fetchone()
-        except psycopg.Error as exc:
-            raise SourceError(f"Count on {self._table_arg!r} failed: {str(exc).strip()}") from None
+        with self._pooled("count") as conn:
+            row = conn.execute(counting, params).fetchone()
         return int(row[0]) if row else 0
 
     def get(self, fid: Any, query: FeatureQuery | None = None) -> Feature | None:
@@ -510,9 +662,7 @@ class PostGISSource:
         """One connection, one database transaction: committed at the end of the block, rolled
         back when it raises (or when a write inside it failed)."""
         self._meta()
-        pool = self._get_pool()
-        conn = pool.getconn()
-        try:
+        with self._pooled("commit") as conn:
             tx = _PostGISTransaction(self, conn)
             try:
                 yield tx
@@ -522,16 +672,7 @@ class PostGISSource:
             if tx.failed is not None:
                 _rollback(conn)
                 raise ConstraintError(f"Transaction rolled back: {tx.failed}")
-            try:
-                conn.commit()
-            except (psycopg.IntegrityError, psycopg.DataError) as exc:
-                _rollback(conn)
-                raise ConstraintError(_constraint_message(exc)) from None
-            except psycopg.Error as exc:
-                _rollback(conn)
-                raise SourceError(f"Commit failed: {str(exc).strip()}") from None
-        finally:
-            pool.putconn(conn)
+            conn.commit()
 
     def close(self) -> None:
         """Close the pool (connections still lent out close when given back)."""
@@ -557,17 +698,17 @@ class _PostGISTransaction:
         self._table = source._meta()
         self.failed: str | None = None
 
-    def _execute(self, statement: sql.Composed, params: Sequence[Any]) -> psycopg.Cursor[Any]:
+    def _execute(
+        self, what: str, statement: sql.Composed, params: Sequence[Any]
+    ) -> psycopg.Cursor[Any]:
         if self.failed is not None:
             raise ConstraintError(f"Transaction already failed: {self.failed}")
         try:
             return self._conn.execute(statement, params)
-        except (psycopg.IntegrityError, psycopg.DataError) as exc:
-            self.failed = _constraint_message(exc)
-            raise ConstraintError(f"Constraint violated: {self.failed}") from None
         except psycopg.Error as exc:
-            self.failed = str(exc).strip()
-            raise SourceError(f"Write failed: {self.failed}") from None
+            error = _translate(exc, what, self._source._table_arg)
+            self.failed = error.message
+            raise error from None
 
     def _values(self, properties: Mapping[str, Any]) -> list[tuple[sql.Composable, Any]]:
         try:
@@ -621,7 +762,7 @@ class _PostGISTransaction:
                 statement = sql.SQL("INSERT INTO {} DEFAULT VALUES RETURNING {}").format(
                     t.ident, key
                 )
-            row = self._execute(statement, [v for _, v in pairs]).fetchone()
+            row = self._execute("insert", statement, [v for _, v in pairs]).fetchone()
             ids.append(row[0] if row else None)
         return ids
 
@@ -640,7 +781,7 @@ class _PostGISTransaction:
         statement = sql.SQL("UPDATE {} SET {} WHERE {} = %s").format(
             t.ident, sets, sql.Identifier(t.schema.key)
         )
-        self._execute(statement, [*(v for _, v in pairs), key])
+        self._execute("update", statement, [*(v for _, v in pairs), key])
 
     def delete(self, fids: Sequence[Any]) -> int:
         """Delete features by id; return how many were deleted."""
@@ -651,7 +792,7 @@ class _PostGISTransaction:
         statement = sql.SQL("DELETE FROM {} WHERE {} = ANY(%s)").format(
             t.ident, sql.Identifier(t.schema.key)
         )
-        return int(self._execute(statement, [ids]).rowcount)
+        return int(self._execute("delete", statement, [ids]).rowcount)
 
     def get(self, fid: Any) -> Feature | None:
         """One feature as this transaction sees it."""

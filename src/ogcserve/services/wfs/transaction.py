@@ -258,8 +258,8 @@ def _execute(ctx: RequestContext, actions: list[Action]) -> Outcome:
             except ServiceError as error:
                 # The whole transaction rolls back (ExitStack unwinds every edit); the report
                 # names the action that failed.
-                raise type(error)(f"{action.label(index)} failed: {error.message}",
-                                  locator=action.handle or action.kind) from error
+                raise error.relabelled(f"{action.label(index)} failed: {error.message}",
+                                       locator=action.handle or action.kind) from error
     return outcome
 
 
