@@ -189,6 +189,7 @@ class PostGISSource:
         return {
             "connect_timeout": max(1, round(limits.connect_timeout)),
             "options": options,
+            "application_name": "ogcserve",
             # A peer that vanished (no RST) is noticed instead of waited on for hours.
             "keepalives": 1,
             "keepalives_idle": 10,
@@ -280,9 +281,8 @@ class PostGISSource:
             return
         try:
             try:
-                conn = psycopg.connect(
-                    self._dsn, **self._connect_args(), application_name="ogcserve stream"
-                )
+                args = {**self._connect_args(), "application_name": "ogcserve stream"}
+                conn = psycopg.connect(self._dsn, **args)
             except psycopg.Error as exc:
                 raise self._down(exc) from None
             try:
