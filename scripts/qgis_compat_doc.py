@@ -111,6 +111,16 @@ PyQGIS) and QGIS 3.40's documented behaviour (reference/qgis_server_plugins.md Â
 | `STYLES` has one entry for a group, applied to each member; an unknown style is an error (3.22, observed: 400). | The same (`StyleNotDefined`); every layer has only its `default` style. |
 | GetFeatureInfo checks read permission on `LAYERS` and `QUERY_LAYERS`. | The same: `Security` (403) for a forbidden layer in either, `LayerNotDefined` for an unknown one. |
 
+## Data sources: outages, slow clients, database errors
+
+From QGIS Server's documentation (not observed here):
+
+| QGIS Server | ogcserve |
+|---|---|
+| A layer whose data source is unavailable when the project loads makes the whole project unavailable, unless `QGIS_SERVER_IGNORE_BAD_LAYERS` is set. | A project loads if its sources open at start-up (`ogcserve check`); a database that goes down later costs only its layers' requests: 503 with `Retry-After` at once while it is known to be down. |
+| Slow clients are the front web server's business (FastCGI behind nginx or Apache). | `write_timeout` cuts off a client that stops reading; a streamed answer holds no pooled database connection meanwhile. |
+| How much of a database's error message reaches a WFS-T client was not compared. | The action and the constraint's kind and name; never the row, the values or the SQL. |
+
 ## The seed examples, and what had to change
 
 `examples/qgis_plugins/` holds the cookbook's code as published, with these changes:

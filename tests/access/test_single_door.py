@@ -6,8 +6,8 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "ogcserve"
-# Modules of ogcserve.sources that anyone may import: protocols, value types and specs.
-PUBLIC = {"ogcserve.sources.base", "ogcserve.sources.specs"}
+# Modules of ogcserve.sources that anyone may import: protocols, value types, specs, limits.
+PUBLIC = {"ogcserve.sources.base", "ogcserve.sources.specs", "ogcserve.sources.limits"}
 BACKEND_CLASSES = {"GeoPackageSource", "PostGISSource", "OGRSource", "RasterSource", "open_source"}
 
 

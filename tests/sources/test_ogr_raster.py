@@ -217,12 +217,23 @@ def test_open_source_missing(tmp_path: Path, vector_files: dict[str, Path]) -> N
 
 
 def test_open_source_unreachable_database(tmp_path: Path) -> None:
+    from ogcserve.access import AccessLayer
+
     spec = PostGISSpec(
         type="postgis", dsn="postgresql://nobody@127.0.0.1:1/none?connect_timeout=1", table="t"
     )
+    # The check (`ogcserve check`, `serve` at start-up) tells the operator which database...
     with pytest.raises(SourceUnavailableError) as info:
-        open_source(spec, tmp_path)
+        AccessLayer().check_source(spec, tmp_path)
     assert "none" in info.value.message and "Traceback" not in info.value.message
+    # ...a request is told it is down (503), not where it is; the source connects on first use.
+    source = open_source(spec, tmp_path)
+    try:
+        with pytest.raises(SourceUnavailableError) as down:
+            source.schema()  # type: ignore[union-attr]
+        assert down.value.status == 503 and "none" not in down.value.message
+    finally:
+        source.close()
 
 
 def test_expand_env() -> None:

@@ -82,6 +82,15 @@ def test_breaker_fails_fast_while_open_then_lets_one_probe_through() -> None:
         breaker.admit()  # others fail fast while the probe runs
     breaker.succeeded()
     assert breaker.admit() is False
+    breaker.failed()
+    now[0] += 5
+    assert breaker.admit() is True
+    breaker.settle()  # a probe that ended otherwise: down for another interval
+    with pytest.raises(SourceDownError):
+        breaker.admit()
+    breaker.settle()  # no probe running: nothing changes
+    now[0] += 5
+    assert breaker.admit() is True
 
 
 # --- unreachable databases -----------------------------------------------------------------------
@@ -278,3 +287,38 @@ def test_a_stream_continued_elsewhere_loses_and_repeats_nothing(
             assert got == expected
     finally:
         source.close()
+
+
+def test_a_layer_whose_database_hangs_costs_its_own_requests_only(tmp_path: Any) -> None:
+    """A PostGIS layer first used while its database hangs: one connect timeout, then 503 at
+    once; the demo's layers answer throughout (the source is opened lazily, under its breaker,
+    not under the access layer's lock)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ogcserve.cli import demo_project
+    from ogcserve.testing import call, make_server
+
+    silent = SilentServer()
+    project = tmp_path / "hang.yaml"
+    project.write_text(
+        "name: hang\ntitle: hangs\nlayers:\n  - name: stuck\n    title: Stuck\n"
+        f"    source: {{type: postgis, dsn: 'postgresql://u@127.0.0.1:{silent.port}/db',"
+        " table: t}\n"
+    )
+    server = make_server([demo_project(), project], source_connect_timeout=2, source_retry_after=30)
+    stuck = "/ows/hang?SERVICE=WFS&VERSION=2.0.0&REQUEST=GetFeature&TYPENAMES=stuck&COUNT=1"
+    demo = "/ows/demo?SERVICE=WFS&VERSION=2.0.0&REQUEST=GetFeature&TYPENAMES=cities&COUNT=1"
+    try:
+        with ThreadPoolExecutor(max_workers=12) as pool:
+            layer = [pool.submit(call, server, stuck) for _ in range(8)]
+            others = [pool.submit(call, server, demo) for _ in range(4)]
+            assert [f.result(timeout=30).status for f in others] == [200] * 4
+            results = [f.result(timeout=30) for f in layer]
+        assert {r.status for r in results} == {503}
+        assert all(r.headers.get("Retry-After") for r in results)
+        attempts = len(silent.accepted)
+        assert call(server, stuck).status == 503
+        assert len(silent.accepted) == attempts  # known down: not even tried
+    finally:
+        server.close()
+        silent.close()

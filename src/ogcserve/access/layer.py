@@ -31,7 +31,7 @@ from ogcserve.errors import (
 from ogcserve.expressions import Expression, check_properties, conjunction, parse, to_predicate
 from ogcserve.geo import transformer
 from ogcserve.plugins.access import LayerPermissions
-from ogcserve.sources import SourceLimits, open_source
+from ogcserve.sources import SourceLimits, SourceUnavailableError, open_source
 from ogcserve.sources.base import (
     BBox,
     ConstraintError,
@@ -46,6 +46,7 @@ from ogcserve.sources.base import (
     SortKey,
     Transaction,
 )
+from ogcserve.sources.limits import SourceDownError
 from ogcserve.sources.specs import SourceSpec
 
 if TYPE_CHECKING:
@@ -201,9 +202,12 @@ class AccessLayer:
 
     def check_source(self, spec: SourceSpec, base_dir: Path) -> None:
         """Open and close a source (for `ogcserve check`): raises if it cannot be opened."""
-        source = open_source(spec, base_dir)
+        source = open_source(spec, base_dir, self._limits)
         try:
             source.info() if self._is_coverage(source) else source.schema()
+        except SourceDownError as error:
+            # The operator is told which database and why; a client never is.
+            raise SourceUnavailableError(error.detail or error.message) from None
         finally:
             source.close()
 

@@ -88,9 +88,10 @@ def open_source(
     spec: SourceSpec, base_dir: pathlib.Path, limits: SourceLimits | None = None
 ) -> FeatureSource | CoverageSource:
     """Open the source `spec` names (relative paths are relative to `base_dir`, the project
-    file's folder). Raises `SourceUnavailableError` when the file, table or database is not
-    there; PostGIS sources connect and introspect here so that a project fails at load time.
-    `limits` bounds the waits of networked sources (PostGIS).
+    file's folder). Raises `SourceUnavailableError` when the file or table is not there.
+    PostGIS sources connect on first use, under their circuit breaker and `limits`, so that a
+    database that is down costs each request a bounded wait at most (`ogcserve check` and
+    `AccessLayer.check_source` introspect them at once).
     """
     if isinstance(spec, GeoPackageSpec):
         from ogcserve.sources.geopackage import GeoPackageSource
@@ -107,7 +108,7 @@ def open_source(
     if isinstance(spec, PostGISSpec):
         from ogcserve.sources.postgis import PostGISSource
 
-        source = PostGISSource(
+        return PostGISSource(
             expand_env(spec.dsn),
             spec.table,
             geometry=spec.geometry,
@@ -115,10 +116,4 @@ def open_source(
             pool_size=spec.pool_size,
             limits=limits,
         )
-        try:
-            source.schema()
-        except BaseException:
-            source.close()
-            raise
-        return source
     raise SourceUnavailableError(f"Unknown source type {type(spec).__name__}")

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ogcserve.errors import ServiceUnavailableError
+from ogcserve.sources.base import SourceError, SourceUnavailableError
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,15 +31,21 @@ class SourceLimits:
     stream_connections: int = 8  # connections outside the pool for streamed answers
 
 
-class SourceDownError(ServiceUnavailableError):
-    """The source's database cannot be reached; the client may retry after a while."""
+class SourceDownError(ServiceUnavailableError, SourceUnavailableError):
+    """The source's database cannot be reached; the client may retry after a while.
+
+    `detail` says which database and why, for the operator (`ogcserve check`, the log), never
+    for the client.
+    """
+
+    detail: str | None = None
 
 
-class SourceBusyError(ServiceUnavailableError):
+class SourceBusyError(ServiceUnavailableError, SourceError):
     """Every connection of the source is in use and too many requests already wait."""
 
 
-class SourceTimeoutError(ServiceUnavailableError):
+class SourceTimeoutError(ServiceUnavailableError, SourceError):
     """A statement ran past the query timeout and was cancelled by the database."""
 
 
@@ -71,19 +78,29 @@ class CircuitBreaker:
             self._probing = True
             return True
 
+    def settle(self) -> None:
+        """End a probe that neither succeeded nor failed (it was refused for another reason):
+        the source stays down for another interval rather than wait for a probe forever."""
+        with self._lock:
+            if not self._probing:
+                return
+        self.failed()
+
     def succeeded(self) -> None:
         """A connection worked: the source is up."""
         with self._lock:
             self._down_until = None
             self._probing = False
 
-    def failed(self) -> SourceDownError:
+    def failed(self, detail: str | None = None) -> SourceDownError:
         """A connection failed: the source is down for `retry_after` seconds. Returns the error
         to raise."""
         with self._lock:
             self._down_until = self._clock() + self._retry_after
             self._probing = False
-            return self._error(self._retry_after)
+            error = self._error(self._retry_after)
+            error.detail = detail
+            return error
 
     def _error(self, wait: float) -> SourceDownError:
         return SourceDownError(

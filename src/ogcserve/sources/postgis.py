@@ -30,7 +30,7 @@ import psycopg
 import shapely
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
-from psycopg_pool import ConnectionPool, PoolTimeout, TooManyRequests
+from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout, TooManyRequests
 
 from ogcserve.errors import ServiceError
 from ogcserve.geo.wkb import decode_wkb
@@ -199,69 +199,61 @@ class PostGISSource:
 
     def _down(self, exc: Exception) -> ServiceError:
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        log.warning(
-            "Cannot connect to %s for table %r: %s", _describe(self._dsn), self._table_arg, reason
-        )
-        return self._breaker.failed()
+        detail = f"Cannot connect to {_describe(self._dsn)} for table {self._table_arg!r}: {reason}"
+        log.warning("%s", detail)
+        return self._breaker.failed(detail)
 
-    def _admit(self) -> tuple[ConnectionPool, bool]:
-        """The pool (opened on first use) and whether this request probes a source that was
-        down; raises `SourceDownError` while it is known to be down."""
+    def _admit(self) -> ConnectionPool:
+        """The pool, opened on first use; raises `SourceDownError` while the database is known
+        to be down. The first request after that is the probe, and opens a fresh pool: the old
+        one may be waiting out its reconnection back-off, and holds only dead connections."""
         with self._lock:
             if self._closed:
                 raise SourceError(f"PostGIS source {self._table_arg!r} is closed")
             probe = self._breaker.admit()
-            if self._pool is None:
-                # One direct attempt first: the pool would retry quietly until its timeout,
-                # while this fails at once with the server's reason (refused, no database...).
-                try:
-                    psycopg.connect(self._dsn, **self._connect_args()).close()
-                except psycopg.Error as exc:
-                    raise self._down(exc) from None
-                pool = ConnectionPool(
-                    self._dsn,
-                    kwargs=self._connect_args(),
-                    min_size=1,
-                    max_size=self._pool_size,
-                    open=False,
-                    timeout=self._limits.queue_timeout,
-                    max_waiting=self._limits.max_waiting,
-                    # A server restart must not leave dead connections in the pool.
-                    check=ConnectionPool.check_connection,
-                    name=f"ogcserve:{self._table_arg}",
-                )
-                pool.open(wait=False)
-                self._pool = pool
+            if self._pool is not None and not probe:
+                return self._pool
+            try:
+                pool = self._open_pool()
+            except BaseException:
                 if probe:
-                    self._breaker.succeeded()
-                    probe = False
-            return self._pool, probe
+                    self._breaker.settle()  # a probe that failed otherwise than to connect
+                raise
+            old, self._pool = self._pool, pool
+        if probe:
+            self._breaker.succeeded()
+        if old is not None:
+            old.close(timeout=0)
+        return pool
+
+    def _open_pool(self) -> ConnectionPool:
+        # One direct attempt first: the pool would retry quietly until its timeout, while this
+        # fails at once with the server's reason (refused, no database...).
+        try:
+            psycopg.connect(self._dsn, **self._connect_args()).close()
+        except psycopg.Error as exc:
+            raise self._down(exc) from None
+        pool = ConnectionPool(
+            self._dsn,
+            kwargs=self._connect_args(),
+            min_size=1,
+            max_size=self._pool_size,
+            open=False,
+            timeout=self._limits.queue_timeout,
+            max_waiting=self._limits.max_waiting,
+            # A server restart must not leave dead connections in the pool.
+            check=ConnectionPool.check_connection,
+            name=f"ogcserve:{self._table_arg}",
+        )
+        pool.open(wait=False)
+        return pool
 
     @contextmanager
     def _pooled(self, what: str) -> Iterator[psycopg.Connection[Any]]:
         """A pooled connection for the block (given back rolled back); database errors inside
         the block leave it translated for the client."""
-        pool, probe = self._admit()
-        try:
-            conn = pool.getconn()
-        except TooManyRequests:
-            if probe:
-                self._breaker.failed()
-            raise SourceBusyError(
-                "Too many requests wait for this layer's database", retry_after=1
-            ) from None
-        except PoolTimeout:
-            # Busy, or down: a direct attempt tells which (the pool only logs its failures).
-            try:
-                psycopg.connect(self._dsn, **self._connect_args()).close()
-            except psycopg.Error as exc:
-                raise self._down(exc) from None
-            self._breaker.succeeded()
-            raise SourceBusyError(
-                "Every connection to this layer's database is in use", retry_after=1
-            ) from None
-        if probe:
-            self._breaker.succeeded()
+        pool = self._admit()
+        conn = self._getconn(pool)
         try:
             yield conn
         except psycopg.Error as exc:
@@ -269,6 +261,26 @@ class PostGISSource:
         finally:
             _rollback(conn)
             pool.putconn(conn)
+
+    def _getconn(self, pool: ConnectionPool) -> psycopg.Connection[Any]:
+        try:
+            return pool.getconn()
+        except TooManyRequests:
+            raise SourceBusyError(
+                "Too many requests wait for this layer's database", retry_after=1
+            ) from None
+        except PoolClosed:
+            # Replaced by a fresh pool after an outage while this request waited.
+            raise SourceBusyError("The layer's database is reconnecting", retry_after=1) from None
+        except PoolTimeout:
+            pass
+        # Busy, or down: a direct attempt tells which (the pool only logs its failures).
+        try:
+            psycopg.connect(self._dsn, **self._connect_args()).close()
+        except psycopg.Error as exc:
+            raise self._down(exc) from None
+        self._breaker.succeeded()
+        raise SourceBusyError("Every connection to this layer's database is in use", retry_after=1)
 
     @contextmanager
     def _dedicated(self, what: str) -> Iterator[psycopg.Connection[Any]]:
