@@ -195,11 +195,13 @@ class AccessLayer:
 
     # --- sources ------------------------------------------------------------------------
 
-    def check_source(self, spec: SourceSpec, base_dir: Path) -> None:
-        """Open and close a source (for `ogcserve check`): raises if it cannot be opened."""
+    def check_source(self, spec: SourceSpec, base_dir: Path) -> Schema | CoverageInfo:
+        """Open a source, read its schema (vector) or description (raster) and close it: how
+        projects are checked when they load (`ogcserve check`, the server). Raises if it
+        cannot be opened."""
         source = open_source(spec, base_dir)
         try:
-            source.info() if self._is_coverage(source) else source.schema()
+            return source.info() if self._is_coverage(source) else source.schema()
         finally:
             source.close()
 
