@@ -38,6 +38,13 @@ How it works:
   factory installs an import shim: the modules `qgis`, `qgis.server`, `qgis.core`, `qgis.PyQt`
   and `qgis.PyQt.QtCore`, filled with the classes below. The shim is installed only when the
   real QGIS bindings cannot be imported (with PyQGIS installed, `import qgis` is the real one).
+- With the `qt` extra (`pip install 'ogcserve[qt]'`, PyQt5 from PyPI), `qgis.PyQt.<module>` is
+  the real `PyQt5.<module>` — `QtCore`, `QtGui` (`QImage`, `QPainter`), `QtWidgets` and the
+  rest — and so are the QGIS 2 names `PyQt4.QtCore` and `PyQt4.QtGui` (the latter with the
+  widgets, as in PyQt4); the facade's bodies and URLs are then PyQt5's `QByteArray` and `QUrl`,
+  and PyQt5 objects a plugin returns are accepted. Without it, `qgis.PyQt.QtCore` is the subset
+  below and any other Qt import raises an `ImportError` naming the extra. No `QApplication` is
+  created (`QImage` and `QPainter` need none, nor a display).
 - QGIS puts the plugin folder's *parent* on `sys.path` and imports the folder as a package; so
   does ogcserve. The folder itself is not put on `sys.path` (a plugin's `utils.py` would shadow
   another's); instead, the one Python 2 idiom the QGIS 2 cookbook relies on works: inside
@@ -84,9 +91,10 @@ Where QGIS's behaviour is a bug, ogcserve does the safe thing:
 
 Not supported: `capabilitiesCache()`, `reloadSettings()`, `QgsServiceRegistry.getApi/unregisterApi`,
 `QgsServerParameters`, HTML templates of OGC API handlers (`templatePath`, `staticPath`),
-`QgsServerApiUtils`, `QgsAccessControl.filterFeatures`. The Qt subset is `QByteArray`,
-`QRegularExpression` and `QUrl`: QImage, QPainter and the rest of Qt are not provided (use
-Pillow; see the watermark example). `QgsServerCacheManager` offers `deleteCachedDocuments`,
+`QgsServerApiUtils`, `QgsAccessControl.filterFeatures`. Without the `qt` extra, the Qt subset
+is `QByteArray`, `QRegularExpression` and `QUrl` (QImage, QPainter and the rest of Qt come
+with the extra; or use Pillow, as `HelloServer/WatermarkFilter.py` does). With it, a plugin
+that draws text needs its own `QGuiApplication` (QGIS Server has one). `QgsServerCacheManager` offers `deleteCachedDocuments`,
 `deleteCachedImages` (both drop a project's documents and images) and `registerServerCache`.
 
 Additions: `registerFilter()`, `registerAccessControl()` and `registerServerCache()` also take a
@@ -118,9 +126,13 @@ PyQGIS) and QGIS 3.40's documented behaviour (reference/qgis_server_plugins.md �
 - `HelloServer/HelloServer.py`: `HelloServerServer` also registers `ParamsFilter` (200) and
   `WatermarkFilter` (300), which the cookbook shows as separate snippets (the HelloServer
   plugin registers all its filters the same way).
-- `HelloServer/WatermarkFilter.py`: Pillow instead of QImage/QPainter/QBuffer (PyQt4, which
-  the cookbook imports, is not available); the checks, the log line, the rectangle
-  `(20, 20, 40, 40)` and the body replacement are the cookbook's.
+- `HelloServer/WatermarkFilter.py`: Pillow instead of QImage/QPainter/QBuffer, so that it runs
+  without the `qt` extra; the checks, the log line, the rectangle `(20, 20, 40, 40)` and the
+  body replacement are the cookbook's. The cookbook's own version, as printed (PyQt4 imports,
+  QImage, QPainter, QBuffer), is `tests/compat/qt_plugins/CookbookWatermark/WatermarkFilter.py`
+  (the printed page lost its indentation, restored there): under the `qt` extra it runs
+  unmodified in a real `ogcserve serve` (`tests/compat/test_qt.py`), also with QGIS 3's
+  `qgis.PyQt` imports.
 - `MyAccessControl/AccessControl.py`: the imports the cookbook leaves out, and
   `server_iface.registerAccessControl(self, 100)` in the constructor — the cookbook's
   constructor never registers the filter, so it would never be asked anything (in QGIS
