@@ -295,3 +295,34 @@ def test_serve_exits_with_the_issues(tmp_path: Path) -> None:
     assert (
         f"{path}:10: layers[0].style.categorized.field: unknown field 'contnent'" in result.stderr
     )
+
+
+@pytest.mark.postgis
+def test_postgis_fields_and_primary_key_are_checked(tmp_path: Path) -> None:
+    dsn = os.environ.get("OGCSERVE_TEST_POSTGIS")
+    if not dsn:
+        pytest.skip("OGCSERVE_TEST_POSTGIS is not set")
+    import psycopg
+
+    table = f"check_fields_{os.getpid()}"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            f"CREATE TABLE {table} (pk serial PRIMARY KEY, name text, geom geometry(Point, 4326))"
+        )
+    try:
+        text = f"""\
+            layers:
+              - name: places
+                source: {{type: postgis, dsn: "{dsn}", table: {table}}}
+                key: pk
+                filter: "pk IN (1, 2) AND nme <> 'x'"
+                style: {{marker: circle, fill: red, label: {{field: name}}}}
+            """
+        path = project(tmp_path, text)
+        assert found(path) == [
+            (5, "layers[0].filter", "unknown field in the filter 'nme' (did you mean 'name'?)")
+        ]
+        assert check(project(tmp_path, text.replace("nme", "name"))) == []
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f"DROP TABLE {table}")
