@@ -101,7 +101,10 @@ Additions: `registerFilter()`, `registerAccessControl()` and `registerServerCach
 class (the cookbook writes `registerFilter(HelloFilter, 100)`), which is built with the
 interface; `LayerPermissions(canRead=True, ...)` takes keyword arguments (a bare
 `LayerPermissions()` is all False, as in QGIS); the QGIS 2 request-handler methods `setHeader`,
-`clearHeaders` and `infoFormat` used by the old cookbook exist.
+`clearHeaders` and `infoFormat` used by the old cookbook exist, and so do, under the `qt`
+extra, its `PyQt4.QtCore` / `PyQt4.QtGui` imports. QGIS 3 has none of these (checked on QGIS
+3.22: no `infoFormat`, no `QgsMessageLog.INFO`, no `PyQt4`), so the cookbook's watermark
+filter as printed runs on ogcserve but not on QGIS 3.
 
 ## WMS: the project, groups and forbidden layers
 
