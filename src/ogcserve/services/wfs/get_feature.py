@@ -302,7 +302,7 @@ def plan(ctx: RequestContext, params: GetFeatureParams, query: QueryParams) -> P
             name = type_name(name)
             if name == geometry:
                 continue
-            if name not in visible and name != schema.key:
+            if name not in visible:
                 raise InvalidParameterValueError(f"Unknown property {name!r}",
                                                  locator="PROPERTYNAME")
             wanted.add(name)
@@ -310,7 +310,7 @@ def plan(ctx: RequestContext, params: GetFeatureParams, query: QueryParams) -> P
         # WFS 2.0 §7.9.2.4.3: the geometry is kept when named; mandatory properties only else.
         with_geometry = geometry is not None and geometry in {type_name(n) for n in
                                                               query.properties}
-    sort = tuple(replace(k, name=ID if k.name == schema.key else k.name) for k in query.sort)
+    sort = query.sort
     for key in sort:
         if key.name not in visible and key.name != ID:
             raise InvalidParameterValueError(f"Unknown property {key.name!r}", locator="SORTBY")
