@@ -694,11 +694,15 @@ class _GeoPackageTransaction:
             elif t.schema.key == t.rowid:
                 ids.append(self._execute(sql, [v for _, v in pairs]).lastrowid)
             else:
-                # A key other than the rowid: whatever the table made of it (a default, a
-                # trigger's value, or NULL when nothing fills it).
+                # A key other than the rowid: whatever the table made of it (a default or a
+                # trigger's value); a row left without one could never be found again.
                 rows = self._execute(f"{sql} RETURNING {quote(t.schema.key)}",
                                      [v for _, v in pairs]).fetchall()
-                ids.append(rows[0][0] if rows else None)
+                if not rows or rows[0][0] is None:
+                    self.failed = f"no value for the key {t.schema.key!r}"
+                    raise ConstraintError(f"The key {t.schema.key!r} has no default: give it",
+                                          locator=t.schema.key)
+                ids.append(rows[0][0])
         self._touch(bounds)
         return ids
 

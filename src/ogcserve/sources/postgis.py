@@ -628,7 +628,12 @@ class _PostGISTransaction:
                     t.ident, key
                 )
             row = self._execute(statement, [v for _, v in pairs]).fetchone()
-            ids.append(row[0] if row else None)
+            if row is None or row[0] is None:
+                # A key column without a default (a layer `key` on a plain column).
+                self.failed = f"no value for the key {t.schema.key!r}"
+                raise ConstraintError(f"The key {t.schema.key!r} has no default: give it",
+                                      locator=t.schema.key)
+            ids.append(row[0])
         return ids
 
     def update(self, fid: Any, properties: Mapping[str, Any], geometry: Any | None = None) -> None:
