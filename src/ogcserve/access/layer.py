@@ -32,6 +32,7 @@ from ogcserve.expressions import Expression, check_properties, conjunction, pars
 from ogcserve.geo import transformer
 from ogcserve.plugins.access import LayerPermissions
 from ogcserve.sources import open_source
+from ogcserve.sources._query import coerce_value
 from ogcserve.sources.base import (
     BBox,
     CoverageInfo,
@@ -193,9 +194,9 @@ class AccessLayer:
         self._require(ctx, layer, "can_read")
         source = self._feature_source(ctx, layer)
         _, query, visible = self._plan(ctx, layer, Read())
-        key = self._schema(ctx, layer).key
+        schema = self._schema(ctx, layer)
         with source.transaction() as transaction:
-            yield Editor(ctx, layer, source, transaction, query, visible, key)
+            yield Editor(ctx, layer, source, transaction, query, visible, schema)
 
     # --- sources ------------------------------------------------------------------------
 
@@ -346,7 +347,9 @@ class Editor:
 
     The key is an attribute to clients (they read it, and send it back): given in an insert it
     becomes the new feature's id (omitted or empty, the source generates one); given in an
-    update it must keep its value, as QGIS refuses to change a feature's id.
+    update it must keep its value, as QGIS refuses to change a feature's id. Features are
+    judged (row rules, `allow_to_edit`) with their values typed as the source types them,
+    the key included, since clients send text.
     """
 
     def __init__(
@@ -357,11 +360,12 @@ class Editor:
         transaction: Transaction,
         query: FeatureQuery,
         visible: tuple[str, ...],
-        key: str,
+        schema: Schema,
     ) -> None:
         self._ctx, self._layer, self._source = ctx, layer, source
         self._tx, self._query, self._visible = transaction, query, visible
-        self._key = key
+        self._key = schema.key
+        self._fields = {f.name: f for f in schema.fields}
         rows = query.filter
         self._in_rows = to_predicate(rows) if rows is not None else (lambda _: True)
 
@@ -374,7 +378,7 @@ class Editor:
             row = self._key_as_id(feature)
             # Judged with its key when it has one: a row filter may name the key.
             seen = row.properties if row.id is None else {**row.properties, self._key: row.id}
-            self._check_editable(Feature(row.id, row.geometry, seen))
+            self._check_editable(Feature(row.id, row.geometry, self._typed(seen)))
             rows.append(row)
         return self._tx.insert(rows)
 
@@ -391,7 +395,7 @@ class Editor:
             properties = {k: v for k, v in properties.items() if k != self._key}
         before = self._visible_feature(fid)
         after = Feature(before.id, before.geometry if geometry is None else geometry,
-                        {**before.properties, **properties})
+                        {**before.properties, **self._typed(properties)})
         # Judge the feature as it will be written: an update may not move it out of the
         # caller's rows (QGIS re-reads it through the filter and lets it through).
         self._check_editable(after)
@@ -413,6 +417,10 @@ class Editor:
             raise NotFoundError(f"No feature {fid!r} in {self._layer.name!r}", locator=str(fid))
         self._check_editable(feature)
         return feature
+
+    def _typed(self, properties: Mapping[str, Any]) -> dict[str, Any]:
+        return {name: coerce_value(self._fields[name], value) if name in self._fields else value
+                for name, value in properties.items()}
 
     def _key_as_id(self, feature: Feature) -> Feature:
         """`feature` with a key given among its attributes moved to its id."""

@@ -141,6 +141,7 @@ def coerce_ids(values: Iterable[Any], key_type: FieldType) -> list[Any]:
 def coerce_value(f: Field, value: Any) -> Any:
     """A value written to `f`, converted to its type; a value that cannot be one is a
     `ConstraintError` (SQLite would otherwise store 'abc' in an INTEGER column without a word).
+    Also how the access layer types what a client sends (GML has no types) before judging it.
     """
     if value is None:
         return None

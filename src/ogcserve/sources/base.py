@@ -51,17 +51,14 @@ class Schema:
     `fields`, typed as the source types it, as QGIS Server publishes a GeoPackage's fid column
     or a PostGIS primary key. Everything that lists, filters, sorts, hides or writes attributes
     therefore sees it as an attribute like any other; only its values double as the ids
-    (`FeatureBatch.ids`).
+    (`FeatureBatch.ids`). A source's schema always lists it; a caller's view of it (see
+    `AccessLayer.schema`) may not, when the key is hidden from them.
     """
 
     key: str
     fields: tuple[Field, ...]
     geometry_field: str | None
     geometry_type: str | None  # POINT, MULTIPOLYGON, ... (OGC names, upper case)
-
-    def __post_init__(self) -> None:
-        if not any(f.name == self.key for f in self.fields):
-            raise ValueError(f"the key {self.key!r} is not one of the schema's fields")
 
     def field_names(self) -> list[str]:
         """Attribute names in schema order (the key included, the geometry not)."""
