@@ -1,16 +1,21 @@
-"""WMS and the feature key: GetFeatureInfo shows it in every format, and FILTER (CQL2 or QGIS
-expressions, `$id` included) selects on it."""
+"""WMS and the feature key: GetFeatureInfo shows it in every format, FILTER (CQL2 or QGIS
+expressions, `$id` included) selects on it in GetFeatureInfo and GetMap, and style rules name
+it."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 from lxml import etree
-from wms_helpers import get
+from wms_helpers import get, image
 
 from ogcserve.server import Server
+from ogcserve.testing import make_server
+
+DEMO_GPKG = Path(__file__).resolve().parents[3] / "src" / "ogcserve" / "demo" / "natural_earth.gpkg"
 
 FORMATS = [
     "text/plain",
@@ -69,3 +74,46 @@ def test_filter_on_the_key_selects(wms: Server, expression: str) -> None:
 def test_a_filter_on_an_unknown_key_name_is_refused(wms: Server) -> None:
     result = get(wms, _info("application/json", "&FILTER=countries:pk%3D1"))
     assert result.status == 400 and b"pk" in result.body
+
+
+FILL = (207, 227, 196)  # the demo's countries fill, #cfe3c4
+RED = (228, 26, 28)
+FRANCE_PX, GERMANY_PX = (182, 44), (190, 38)  # lon+180, 90-lat on a 360x180 world map
+
+
+def _map(extra: str = "", layers: str = "countries") -> str:
+    return (
+        f"SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS={layers}&STYLES=&"
+        "CRS=EPSG:4326&BBOX=-90,-180,90,180&WIDTH=360&HEIGHT=180&FORMAT=image/png"
+        f"&TRANSPARENT=TRUE{extra}"
+    )
+
+
+def _close(pixel: tuple[int, ...], rgb: tuple[int, int, int]) -> bool:
+    return all(abs(a - b) <= 12 for a, b in zip(pixel[:3], rgb, strict=False))
+
+
+@pytest.mark.parametrize("expression", [f'"fid" = {FRANCE}', f"$id = {FRANCE}"])
+def test_get_map_filter_on_the_key(wms: Server, expression: str) -> None:
+    picture = image(get(wms, _map(f"&FILTER=countries:{quote(expression)}")))
+    assert _close(picture.getpixel(FRANCE_PX), FILL)
+    assert picture.getpixel(GERMANY_PX)[3] == 0
+
+
+def test_a_style_rule_on_the_key(tmp_path: Path) -> None:
+    (tmp_path / "rules.yaml").write_text(
+        "name: rules\ntitle: Rules\nlayers:\n  - name: countries\n    title: Countries\n"
+        f"    source: {{type: geopackage, path: {DEMO_GPKG}, table: countries}}\n"
+        "    style:\n      rules:\n"
+        f"        - {{filter: 'fid = {FRANCE}', fill: '#e41a1c', stroke: '#e41a1c'}}\n"
+        "        - {else: true, fill: '#cfe3c4', stroke: '#cfe3c4'}\n"
+    )
+    server = make_server([tmp_path / "rules.yaml"])
+    try:
+        result = get(server, _map())
+        assert result.status == 200, result.body
+        picture = image(result)
+        assert _close(picture.getpixel(FRANCE_PX), RED)
+        assert _close(picture.getpixel(GERMANY_PX), FILL)
+    finally:
+        server.close()
