@@ -373,3 +373,60 @@ def test_row_rule_on_the_key_governs_edits(edit_project: Path) -> None:
             assert conn.execute("SELECT fid FROM parcels WHERE fid >= 50").fetchall() == [(50,)]
     finally:
         server.close()
+
+
+# --- a layer `key` naming another column ------------------------------------------------------------
+
+
+@pytest.fixture
+def text_key(tmp_path: Path) -> Iterator[tuple[Server, Path]]:
+    """A writable copy of the countries, keyed by the project on `iso_a3` (text)."""
+    data = tmp_path / "world.gpkg"
+    data.write_bytes((DEMO / "natural_earth.gpkg").read_bytes())
+    (tmp_path / "keyed.yaml").write_text(
+        "name: keyed\ntitle: Keyed\nlayers:\n  - name: countries\n    title: Countries\n"
+        "    source: {type: geopackage, path: world.gpkg, table: countries}\n"
+        "    key: iso_a3\n    wfs: {insert: true, update: true}\n"
+    )
+    server = build([tmp_path / "keyed.yaml"])
+    yield server, data
+    server.close()
+
+
+def test_the_project_key_names_the_ids(text_key: tuple[Server, Path]) -> None:
+    server, data = text_key
+    gf = "SERVICE=WFS&VERSION=2.0.0&REQUEST=GetFeature"
+    r = get(server, f"{gf}&RESOURCEID=countries.FRA&OUTPUTFORMAT=application/json")
+    [france] = json.loads(r.body)["features"]
+    assert france["id"] == "countries.FRA"
+    assert france["properties"]["iso_a3"] == "FRA" and france["properties"]["fid"] == 44
+    dft = xml(get(server, f"{gf.replace('GetFeature', 'DescribeFeatureType')}&TYPENAMES=countries"))
+    types = {
+        e.get("name"): (e.get("type"), e.get("nillable"))
+        for e in dft.iterfind(".//xsd:sequence/xsd:element", NS)
+    }
+    assert types["iso_a3"] == ("xsd:string", "false") and types["fid"][0] == "xsd:long"
+    sorted_ = get(
+        server,
+        f"{gf}&TYPENAMES=countries&SORTBY=iso_a3%20DESC&COUNT=2&OUTPUTFORMAT=application/json",
+    )
+    assert [f["id"] for f in json.loads(sorted_.body)["features"]] == [
+        "countries.ZWE",
+        "countries.ZMB",
+    ]
+    body = (
+        f'<wfs:Transaction service="WFS" version="2.0.0" xmlns:wfs="{NS["wfs"]}" '
+        f'xmlns:gml="{NS["gml"]}" xmlns:k="https://ogcserve.org/keyed"><wfs:Insert>'
+        "<k:countries><k:iso_a3>ZZZ</k:iso_a3><k:name>Zed</k:name></k:countries>"
+        "</wfs:Insert></wfs:Transaction>"
+    )
+    r = post(server, body)
+    assert r.status == 200, r.body.decode()
+    assert _inserted(r) == ["countries.ZZZ"]
+    with sqlite3.connect(data) as conn:
+        assert conn.execute("SELECT name FROM countries WHERE iso_a3 = 'ZZZ'").fetchall() == [
+            ("Zed",)
+        ]
+    # Without a key the row could never be found again: refused, nothing written.
+    r = post(server, body.replace("<k:iso_a3>ZZZ</k:iso_a3>", ""))
+    assert r.status == 400 and exception_code(r) == "InvalidParameterValue"
