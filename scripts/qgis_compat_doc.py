@@ -122,6 +122,18 @@ PyQGIS) and QGIS 3.40's documented behaviour (reference/qgis_server_plugins.md Â
 | `STYLES` has one entry for a group, applied to each member; an unknown style is an error (3.22, observed: 400). | The same (`StyleNotDefined`); every layer has only its `default` style. |
 | GetFeatureInfo checks read permission on `LAYERS` and `QUERY_LAYERS`. | The same: `Security` (403) for a forbidden layer in either, `LayerNotDefined` for an unknown one. |
 
+## The feature key
+
+As in QGIS Server, a GeoPackage's `fid` and a PostGIS primary key are attributes: in every
+output and DescribeFeatureType, and named by filters and by plugins' rules (`"fid" = 1`,
+`"pk" IN (3, 4)`, `$id`). Differences:
+
+| QGIS | ogcserve |
+|---|---|
+| A Shapefile's or GeoJSON file's FID is no attribute (only formats with a FID column, like GeoPackage, show one). | Every OGR source publishes its FID as `fid` (`ogc_fid` when the file has a `fid` attribute); `fields: {exclude: [fid]}` gives QGIS's view. |
+| `EXP_FILTER` with several type names is ignored (a log line); with `FILTER`, the FILTER replaces it. | Several type names are refused (400); it is ANDed with `FILTER`, `BBOX` and `RESOURCEID`. |
+| The key column comes from the data source (the `key=` of a PostGIS URI). | A layer's `key` may name any unique column of a GeoPackage, PostGIS or OGR source. |
+
 ## The seed examples, and what had to change
 
 `examples/qgis_plugins/` holds the cookbook's code as published, with these changes:

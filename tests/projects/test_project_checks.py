@@ -82,7 +82,7 @@ def test_a_good_project_passes_with_filters_on_the_key(tmp_path: Path) -> None:
             "exclude: [gdp]",
             6,
             "layers[0].fields.exclude[0]",
-            "unknown field 'gdp' (the source has: pop_est, continent, name, iso_a3, gdp_md_est, fid)",
+            "unknown field 'gdp' (the source has: fid, pop_est, continent, name, iso_a3, gdp_md_est)",
         ),
         (
             "exclude: [gdp_md_est]",
@@ -118,7 +118,7 @@ def test_a_good_project_passes_with_filters_on_the_key(tmp_path: Path) -> None:
             "rotation_field: angle",
             18,
             "layers[1].style.marker.rotation_field",
-            "unknown field 'angle' (the source has: name, fid)",
+            "unknown field 'angle' (the source has: fid, name)",
         ),
     ],
 )
@@ -326,3 +326,17 @@ def test_postgis_fields_and_primary_key_are_checked(tmp_path: Path) -> None:
     finally:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(f"DROP TABLE {table}")
+
+
+def test_a_layer_key_that_is_no_field_is_reported_at_the_key(tmp_path: Path) -> None:
+    """The source is opened with the layer's key, as the server opens it; a wrong key is named
+    at its own line rather than as a source that does not open."""
+    path = project(
+        tmp_path,
+        "name: p\nlayers:\n  - name: countries\n"
+        "    source: {type: geopackage, path: natural_earth.gpkg, table: countries}\n"
+        "    key: nmae\n",
+    )
+    issues = check_project(path, AccessLayer().check_source)
+    assert [(i.line, i.key) for i in issues] == [(5, "layers[0].key")]
+    assert "unknown field 'nmae'" in issues[0].message

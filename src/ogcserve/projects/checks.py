@@ -28,8 +28,9 @@ from ogcserve.rendering.styles import Marker, Style, Symbol, template_fields, va
 from ogcserve.sources.base import CoverageInfo, Schema
 from ogcserve.sources.specs import GeoPackageSpec, OGRSpec, RasterSpec, SourceSpec
 
-OpenSource = Callable[[SourceSpec, Path], object]
-"""Opens a source spec (relative paths resolved against the given folder) and returns its
+OpenSource = Callable[[SourceSpec, Path, str | None], object]
+"""Opens a source spec (relative paths resolved against the given folder, keyed on the given
+field or, with None, the source's primary key) and returns its
 `Schema` (vector) or `CoverageInfo` (raster); raises on failure. Field names are checked only
 against what it returns."""
 
@@ -119,7 +120,7 @@ def source_issues(
         if not check.openable or check.config.source is None:
             continue
         try:
-            opened = opener(check.config.source, base_dir)
+            opened = _open(opener, check, base_dir)
         except Exception as exc:  # any failure of a source is a finding, not a crash of the check
             detail = str(exc) or type(exc).__name__
             issues.append(doc.issue((*check.loc, "source"), f"the source does not open: {detail}"))
@@ -129,6 +130,19 @@ def source_issues(
         elif isinstance(opened, CoverageInfo):
             issues += _raster_issues(check, doc)
     return issues
+
+
+def _open(opener: OpenSource, check: LayerCheck, base_dir: Path) -> object:
+    """Open the source as the server will, with the layer's `key`; when only the key is wrong,
+    open it without one so that the key is reported as an unknown field, at its own line."""
+    source, key = check.config.source, check.config.key
+    assert source is not None
+    try:
+        return opener(source, base_dir, key)
+    except Exception:
+        if key is None:
+            raise
+        return opener(source, base_dir, None)
 
 
 def parse_rule(text: str) -> Expression:
@@ -148,7 +162,7 @@ def parse_rule(text: str) -> Expression:
 def _vector_issues(check: LayerCheck, schema: Schema, doc: Document) -> Iterator[ProjectIssue]:
     layer, loc = check.config, check.loc
     # The key column is an attribute like any other (QGIS publishes a GeoPackage's fid too).
-    fields = list(dict.fromkeys([*schema.field_names(), schema.key]))
+    fields = schema.field_names()
 
     def unknown(name: str, what: str = "field") -> str:
         hint = suggestion(name, fields)

@@ -103,7 +103,7 @@ def test_describe_feature_type_hides_what_the_caller_cannot_see(role_server: Ser
     q = "SERVICE=WFS&VERSION=2.0.0&REQUEST=DescribeFeatureType&TYPENAMES=countries"
     names = {e.get("name") for e in xml(get(role_server, q, role="user")).iterfind(
         ".//xsd:sequence/xsd:element", NS)}
-    assert names == {"geom", "continent", "name", "iso_a3", "gdp_md_est"}  # no pop_est
+    assert names == {"geom", "fid", "continent", "name", "iso_a3", "gdp_md_est"}  # no pop_est
     admin = {e.get("name") for e in xml(get(role_server, q, role="admin")).iterfind(
         ".//xsd:sequence/xsd:element", NS)}
     assert "pop_est" in admin

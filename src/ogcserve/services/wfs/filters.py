@@ -247,8 +247,6 @@ class _Reader:
         name = raw.rsplit("/", 1)[-1].rsplit(":", 1)[-1]
         if name in ("id", "@id", "@gml:id") and raw.startswith("@"):
             return ast.Attribute(ID)
-        if name == self.terms.schema.key:
-            return ast.Attribute(ID)
         if not name:
             raise self.fail("empty property name")
         return ast.Attribute(name)

@@ -16,11 +16,12 @@ from lxml import etree
 
 from ogcserve.access import Read
 from ogcserve.errors import (
+    FilterError,
     InvalidParameterValueError,
     MissingParameterValueError,
     NotFoundError,
 )
-from ogcserve.expressions import ID, check_properties
+from ogcserve.expressions import ID, Expression, check_properties, conjunction, parse
 
 from .crs import SrsName, bbox_to_xy, parse_srs, srs_for
 from .filters import LayerTerms, ParsedFilter, feature_id, parse_filter, parse_filter_text
@@ -72,6 +73,7 @@ class QueryParams:
     srs_name: str | None = None
     sort: tuple[SortKey, ...] = ()
     ids: tuple[str, ...] | None = None
+    expression: Expression | None = None  # EXP_FILTER (QGIS Server's vendor parameter)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +139,7 @@ def parse_kvp(ctx: RequestContext, version: str) -> GetFeatureParams:
         raise InvalidParameterValueError("FILTER, BBOX and RESOURCEID are mutually exclusive",
                                          locator="FILTER")
     bbox, bbox_srs = parse_bbox(p.get("BBOX", ""))
+    expression = exp_filter(p.get("EXP_FILTER", ""), len(names))
     queries = []
     for i, name in enumerate(names):
         queries.append(QueryParams(
@@ -148,6 +151,7 @@ def parse_kvp(ctx: RequestContext, version: str) -> GetFeatureParams:
             srs_name=p.get("SRSNAME") or None,
             sort=sort_keys(sorts) if sorts else (),
             ids=tuple(ids) if ids else None,
+            expression=expression,
         ))
     count_text = p.get("COUNT") or p.get("MAXFEATURES") or ""
     return GetFeatureParams(
@@ -159,6 +163,21 @@ def parse_kvp(ctx: RequestContext, version: str) -> GetFeatureParams:
         output_format=output_format(p.get("OUTPUTFORMAT", ""), version),
         by_id=by_id,
     )
+
+
+def exp_filter(value: str, types: int) -> Expression | None:
+    """EXP_FILTER: one QGIS expression, ANDed with the query's other filters. QGIS Server takes
+    it for a single type name and ignores it (with a log line) for several; ignoring a filter
+    would return rows the client asked to exclude, so that is refused here."""
+    if not value.strip():
+        return None
+    if types != 1:
+        raise InvalidParameterValueError("EXP_FILTER applies to a single type name",
+                                         locator="EXP_FILTER")
+    try:
+        return parse(value, "qgis")
+    except FilterError as error:
+        raise FilterError(f"EXP_FILTER: {error.message}", locator="EXP_FILTER") from None
 
 
 def split_filters(value: str) -> list[str]:
@@ -302,7 +321,7 @@ def plan(ctx: RequestContext, params: GetFeatureParams, query: QueryParams) -> P
             name = type_name(name)
             if name == geometry:
                 continue
-            if name not in visible and name != schema.key:
+            if name not in visible:
                 raise InvalidParameterValueError(f"Unknown property {name!r}",
                                                  locator="PROPERTYNAME")
             wanted.add(name)
@@ -310,7 +329,7 @@ def plan(ctx: RequestContext, params: GetFeatureParams, query: QueryParams) -> P
         # WFS 2.0 §7.9.2.4.3: the geometry is kept when named; mandatory properties only else.
         with_geometry = geometry is not None and geometry in {type_name(n) for n in
                                                               query.properties}
-    sort = tuple(replace(k, name=ID if k.name == schema.key else k.name) for k in query.sort)
+    sort = query.sort
     for key in sort:
         if key.name not in visible and key.name != ID:
             raise InvalidParameterValueError(f"Unknown property {key.name!r}", locator="SORTBY")
@@ -321,8 +340,9 @@ def plan(ctx: RequestContext, params: GetFeatureParams, query: QueryParams) -> P
         parsed = parse_filter_text(query.filter, terms)
     elif query.filter is not None:
         parsed = parse_filter(query.filter, terms)
-    if parsed.expression is not None:
-        check_properties(parsed.expression, [*visible, *([geometry] if geometry else [])])
+    expression = conjunction([parsed.expression, query.expression])
+    if expression is not None:
+        check_properties(expression, [*visible, *([geometry] if geometry else [])])
     ids = parsed.ids
     if query.ids is not None:
         ids = tuple(i for i in (feature_id(r, layer.name) for r in query.ids) if i is not None)
@@ -333,7 +353,7 @@ def plan(ctx: RequestContext, params: GetFeatureParams, query: QueryParams) -> P
         if params.version == "1.0.0":
             given = SrsName(given.code, False, given.text)
         bbox, bbox_crs = bbox_to_xy(query.bbox, given), given.code
-    read = Read(bbox=bbox, bbox_crs=bbox_crs, filter=parsed.expression,
+    read = Read(bbox=bbox, bbox_crs=bbox_crs, filter=expression,
                 properties=properties, sort=_stable(sort), ids=ids, with_geometry=with_geometry)
     return PlannedQuery(layer, schema, read, properties, srs, native, layer.wfs.number_matched,
                         layer.wfs.precision)
