@@ -84,6 +84,20 @@ def output_format(value: str, version: str, locator: str = "OUTPUTFORMAT") -> Ou
     return found
 
 
+# GeoJSON is named several ways; the answer's Content-Type is the media type the client named
+# (OpenLayers, GDAL and GeoServer's clients say application/json, RFC 7946 application/geo+json),
+# so that what is advertised, asked for and answered agree.
+_JSON_MEDIA_TYPES = {"application/json": "application/json", "json": "application/json",
+                     "application/vnd.geo+json": "application/vnd.geo+json"}
+
+
+def media_type(value: str, fmt: OutputFormat) -> str | None:
+    """The Content-Type for OUTPUTFORMAT `value` when it is not the format's usual one."""
+    if fmt is not OutputFormat.GEOJSON:
+        return None
+    return _JSON_MEDIA_TYPES.get(value.strip().lower().replace(" ", ""))
+
+
 def integer(value: str, locator: str, *, minimum: int = 0) -> int:
     """A non-negative integer parameter (COUNT, STARTINDEX, MAXFEATURES), at most 2**53
     (the access layer's largest offset; beyond it databases overflow)."""
