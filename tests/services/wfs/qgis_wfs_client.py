@@ -1,6 +1,6 @@
 """QGIS desktop's WFS provider against an ogcserve URL; run by Debian's /usr/bin/python3.
 
-    qgis_wfs_client.py URL TYPENAME VERSION [insert X Y]
+    qgis_wfs_client.py URL TYPENAME VERSION [insert X Y NAME]
 
 Every request QGIS sends goes through a small recording proxy, so the report shows the exact
 GET queries and POST bodies (e.g. the Transaction QGIS writes). Prints one JSON object: whether
@@ -68,12 +68,12 @@ def _proxy(target: str) -> tuple[ThreadingHTTPServer, list[dict[str, str]]]:
     return server, seen
 
 
-def _layer(url: str, typename: str, version: str):  # type: ignore[no-untyped-def]
+def _layer(url: str, typename: str, version: str, extra: str = ""):  # type: ignore[no-untyped-def]
     from qgis.core import QgsVectorLayer
 
     uri = (
         f"url='{url}/ows' typename='{typename}' version='{version}' "
-        "srsname='EPSG:4326' restrictToRequestBBOX='0'"
+        f"srsname='EPSG:4326' restrictToRequestBBOX='0'{extra}"
     )
     return QgsVectorLayer(uri, "x", "WFS")
 
@@ -81,6 +81,7 @@ def _layer(url: str, typename: str, version: str):  # type: ignore[no-untyped-de
 def main() -> None:
     url, typename, version = sys.argv[1:4]
     insert = [float(v) for v in sys.argv[5:7]] if sys.argv[4:5] == ["insert"] else None
+    name = sys.argv[7] if len(sys.argv) > 7 else "Paris"
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from qgis.core import (
         QgsApplication,
@@ -114,15 +115,15 @@ def main() -> None:
             feature = QgsFeature(layer.fields())
             for field in layer.fields():
                 if field.name() == "name":
-                    feature.setAttribute("name", "Paris")
+                    feature.setAttribute("name", name)
                 elif field.name() == "role":
                     feature.setAttribute("role", "a")
             feature.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(*insert)))
             report["added"] = layer.addFeature(feature)
             report["committed"] = layer.commitChanges()
             report["commit_errors"] = layer.commitErrors()
-            again = _layer(base, typename, version)
-            again.dataProvider().reloadData()  # layers of one URI share a cache
+            # Layers of one URI share a cache: another URI reads the server afresh.
+            again = _layer(base, typename, version, " maxNumFeatures='100000'")
             report["wkt_after"] = [f.geometry().asWkt(6) for f in again.getFeatures()]
     report["messages"] = messages
     report["requests"] = seen

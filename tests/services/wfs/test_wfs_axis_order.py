@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 import pytest
 import shapely
+from client_transactions import GDAL_INSERTS, QGIS_INSERTS
 from wfs_support import DEMO, EDIT_YAML, NS, build, exception_code, get, make_parcels, post
 
 from ogcserve.server import Server
@@ -266,60 +267,22 @@ def test_projected_insert_in_a_north_first_crs(srv: Server, project: Path) -> No
         assert abs(x - PARIS[0]) < 1e-6 and abs(y - PARIS[1]) < 1e-6
 
 
-# --- what QGIS desktop posts --------------------------------------------------------------------
+# --- what QGIS desktop and GDAL post -----------------------------------------------------------
 
-# The Transactions QGIS desktop 3.22 posts to insert Paris (captured by test_wfs_qgis.py through
-# its recording proxy), by the WFS version the layer was opened with.
-QGIS_INSERTS = {
-    "2.0.0": (
-        '<Transaction xmlns="http://www.opengis.net/wfs" '
-        'xsi:schemaLocation="https://ogcserve.org/edit '
-        'http://127.0.0.1:8080/ows?SERVICE=WFS&amp;REQUEST=DescribeFeatureType&amp;VERSION=1.0.0&amp;TYPENAME=parcels" '
-        'service="WFS" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
-        'xmlns:gml="http://www.opengis.net/gml" version="1.0.0"><Insert '
-        'xmlns="http://www.opengis.net/wfs"><parcels xmlns="https://ogcserve.org/edit"><role '
-        'xmlns="https://ogcserve.org/edit">a</role><name '
-        'xmlns="https://ogcserve.org/edit">NAME</name><geom '
-        'xmlns="https://ogcserve.org/edit"><gml:Point srsName="urn:ogc:def:crs:EPSG::4326">'
-        '<gml:coordinates cs="," ts=" '
-        '">2.35219999999999985,48.85660000000000025</gml:coordinates></gml:Point></geom>'
-        "</parcels></Insert></Transaction>"
-    ),
-    "1.1.0": (
-        '<Transaction xmlns="http://www.opengis.net/wfs" version="1.1.0" '
-        'xmlns:gml="http://www.opengis.net/gml" '
-        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
-        'xsi:schemaLocation="https://ogcserve.org/edit '
-        'http://127.0.0.1:8080/ows?SERVICE=WFS&amp;REQUEST=DescribeFeatureType&amp;VERSION=1.0.0&amp;TYPENAME=parcels" '
-        'service="WFS"><Insert xmlns="http://www.opengis.net/wfs"><parcels '
-        'xmlns="https://ogcserve.org/edit"><role xmlns="https://ogcserve.org/edit">a</role>'
-        '<name xmlns="https://ogcserve.org/edit">NAME</name><geom '
-        'xmlns="https://ogcserve.org/edit"><gml:Point srsName="urn:ogc:def:crs:EPSG::4326">'
-        '<gml:pos srsDimension="2">48.85660000000000025 2.35219999999999985</gml:pos>'
-        "</gml:Point></geom></parcels></Insert></Transaction>"
-    ),
-    "1.0.0": (
-        '<Transaction xmlns="http://www.opengis.net/wfs" '
-        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" version="1.0.0" '
-        'xmlns:gml="http://www.opengis.net/gml" service="WFS" '
-        'xsi:schemaLocation="https://ogcserve.org/edit '
-        'http://127.0.0.1:8080/ows?SERVICE=WFS&amp;REQUEST=DescribeFeatureType&amp;VERSION=1.0.0&amp;TYPENAME=parcels">'
-        '<Insert xmlns="http://www.opengis.net/wfs"><parcels '
-        'xmlns="https://ogcserve.org/edit"><role xmlns="https://ogcserve.org/edit">a</role>'
-        '<name xmlns="https://ogcserve.org/edit">NAME</name><geom '
-        'xmlns="https://ogcserve.org/edit"><gml:Point srsName="EPSG:4326"><gml:coordinates '
-        'cs="," ts=" ">2.35219999999999985,48.85660000000000025</gml:coordinates></gml:Point>'
-        "</geom></parcels></Insert></Transaction>"
-    ),
+
+CAPTURED = {
+    **{f"qgis-{v}": b for v, b in QGIS_INSERTS.items()},
+    **{f"gdal-{v}": b for v, b in GDAL_INSERTS.items()},
 }
 
 
-@pytest.mark.parametrize("layer_version", QGIS_INSERTS)
-def test_what_qgis_posts_lands_in_paris(srv: Server, project: Path, layer_version: str) -> None:
-    # 2.0.0: a 1.0.0 Transaction, GML 2 x,y under the URN; 1.1.0: a 1.1.0 Transaction, GML 3
-    # latitude, longitude under the URN; 1.0.0: GML 2 x,y under EPSG:4326.
-    name = f"qgis{next(_names)}"
-    r = post(srv, QGIS_INSERTS[layer_version].replace("NAME", name))
+@pytest.mark.parametrize("client", CAPTURED)
+def test_what_qgis_and_gdal_post_lands_in_paris(srv: Server, project: Path, client: str) -> None:
+    # QGIS, layer in 2.0.0: a 1.0.0 Transaction, GML 2 x,y under the URN; in 1.1.0: GML 3
+    # latitude, longitude under the URN; in 1.0.0: GML 2 x,y under EPSG:4326. GDAL in 2.0.0:
+    # GML 3 latitude, longitude under the URN.
+    name = f"client{next(_names)}"
+    r = post(srv, CAPTURED[client].replace("NAME", name))
     assert r.status == 200, r.body
     assert b"<wfs:SUCCESS/>" in r.body or b"<wfs:totalInserted>1<" in r.body, r.body
     x, y = stored(project, name)

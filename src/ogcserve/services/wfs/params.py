@@ -84,18 +84,17 @@ def output_format(value: str, version: str, locator: str = "OUTPUTFORMAT") -> Ou
     return found
 
 
-# GeoJSON is named several ways; the answer's Content-Type is the media type the client named
-# (OpenLayers, GDAL and GeoServer's clients say application/json, RFC 7946 application/geo+json),
-# so that what is advertised, asked for and answered agree.
-_JSON_MEDIA_TYPES = {"application/json": "application/json", "json": "application/json",
-                     "application/vnd.geo+json": "application/vnd.geo+json"}
-
-
 def media_type(value: str, fmt: OutputFormat) -> str | None:
-    """The Content-Type for OUTPUTFORMAT `value` when it is not the format's usual one."""
-    if fmt is not OutputFormat.GEOJSON:
+    """The Content-Type answering OUTPUTFORMAT `value`, when it is not CONTENT_TYPES[fmt]: a
+    format asked for by one of its media types is answered with that media type (as advertised:
+    `text/xml; subtype=gml/3.2`, `application/json`...), so that what the capabilities list,
+    the client asks for and the answer says agree; `json` is application/json."""
+    key = value.strip().lower().replace(" ", "").replace('"', "")
+    if _BY_NAME.get(key) is not fmt:
         return None
-    return _JSON_MEDIA_TYPES.get(value.strip().lower().replace(" ", ""))
+    if key == "json":
+        return "application/json"
+    return key.replace(";", "; ") if "/" in key else None
 
 
 def integer(value: str, locator: str, *, minimum: int = 0) -> int:

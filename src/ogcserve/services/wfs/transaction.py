@@ -87,6 +87,10 @@ def transaction(ctx: RequestContext) -> None:
                                          locator="REQUEST")
     root = parse_body(body)
     version = root.get("version") or ctx.request.parameter("VERSION") or "2.0.0"
+    if version == "2.0.0" and etree.QName(root).namespace == WFS_NS["1.1.0"]:
+        # GDAL's WFS driver writes version="2.0.0" on a Transaction in the WFS 1.x namespace
+        # with 1.1.0 content, and reads the answer as 1.1.0 (ogc:FeatureId): the namespace wins.
+        version = "1.1.0"
     actions = _parse(ctx, root, version)
     _check_rights(ctx, actions)
     outcome = _execute(ctx, actions)
