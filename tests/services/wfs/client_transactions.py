@@ -47,6 +47,53 @@ QGIS_INSERTS = {
 }
 
 
+# QGIS 3.22 moving parcel 2 to 2.3522 E 48.8666 N (an Update of the geometry by feature id).
+QGIS_UPDATES = {
+    "2.0.0": (
+        '<Transaction xmlns="http://www.opengis.net/wfs" '
+        'xsi:schemaLocation="https://ogcserve.org/edit '
+        'http://127.0.0.1:8080/ows?SERVICE=WFS&amp;REQUEST=DescribeFeatureType&amp;VERSION=1.0.0&amp;TYPENAME=parcels" '
+        'service="WFS" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" version="1.0.0" '
+        'xmlns:gml="http://www.opengis.net/gml"><Update xmlns="http://www.opengis.net/wfs" '
+        'typeName="parcels"><Property xmlns="http://www.opengis.net/wfs"><Name '
+        'xmlns="http://www.opengis.net/wfs">geom</Name><Value '
+        'xmlns="http://www.opengis.net/wfs"><gml:Point srsName="urn:ogc:def:crs:EPSG::4326">'
+        '<gml:coordinates ts=" " '
+        'cs=",">2.35219999999999985,48.86659999999999826</gml:coordinates></gml:Point>'
+        '</Value></Property><Filter xmlns="http://www.opengis.net/ogc"><FeatureId '
+        'xmlns="http://www.opengis.net/ogc" fid="parcels.2"/></Filter></Update></Transaction>'
+    ),
+    "1.1.0": (
+        '<Transaction xmlns="http://www.opengis.net/wfs" '
+        'xmlns:gml="http://www.opengis.net/gml" service="WFS" version="1.1.0" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+        'xsi:schemaLocation="https://ogcserve.org/edit '
+        'http://127.0.0.1:8080/ows?SERVICE=WFS&amp;REQUEST=DescribeFeatureType&amp;VERSION=1.0.0&amp;TYPENAME=parcels">'
+        '<Update xmlns="http://www.opengis.net/wfs" typeName="parcels"><Property '
+        'xmlns="http://www.opengis.net/wfs"><Name '
+        'xmlns="http://www.opengis.net/wfs">geom</Name><Value '
+        'xmlns="http://www.opengis.net/wfs"><gml:Point srsName="urn:ogc:def:crs:EPSG::4326">'
+        '<gml:pos srsDimension="2">48.86659999999999826 2.35219999999999985</gml:pos>'
+        '</gml:Point></Value></Property><Filter xmlns="http://www.opengis.net/ogc">'
+        '<FeatureId xmlns="http://www.opengis.net/ogc" fid="parcels.2"/></Filter></Update>'
+        "</Transaction>"
+    ),
+    "1.0.0": (
+        '<Transaction xmlns="http://www.opengis.net/wfs" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" service="WFS" version="1.0.0" '
+        'xsi:schemaLocation="https://ogcserve.org/edit '
+        'http://127.0.0.1:8080/ows?SERVICE=WFS&amp;REQUEST=DescribeFeatureType&amp;VERSION=1.0.0&amp;TYPENAME=parcels" '
+        'xmlns:gml="http://www.opengis.net/gml"><Update xmlns="http://www.opengis.net/wfs" '
+        'typeName="parcels"><Property xmlns="http://www.opengis.net/wfs"><Name '
+        'xmlns="http://www.opengis.net/wfs">geom</Name><Value '
+        'xmlns="http://www.opengis.net/wfs"><gml:Point srsName="EPSG:4326"><gml:coordinates '
+        'ts=" " cs=",">2.35219999999999985,48.86659999999999826</gml:coordinates></gml:Point>'
+        '</Value></Property><Filter xmlns="http://www.opengis.net/ogc"><FeatureId '
+        'xmlns="http://www.opengis.net/ogc" fid="parcels.2"/></Filter></Update></Transaction>'
+    ),
+}
+
+
 # GDAL 3.6 (`ogr2ogr -append WFS:...`), by the VERSION of the WFS: URL. In 2.0.0 it writes
 # version="2.0.0" in the WFS 1.x namespace, GML 3.1.1 latitude, longitude under the URN.
 GDAL_INSERTS = {

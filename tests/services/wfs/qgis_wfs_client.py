@@ -86,8 +86,10 @@ def main() -> None:
     from qgis.core import (
         QgsApplication,
         QgsFeature,
+        QgsFeatureRequest,
         QgsGeometry,
         QgsPointXY,
+        QgsRectangle,
         QgsVectorDataProvider,
     )
 
@@ -122,9 +124,23 @@ def main() -> None:
             report["added"] = layer.addFeature(feature)
             report["committed"] = layer.commitChanges()
             report["commit_errors"] = layer.commitErrors()
+            # Then move the feature named "parcel 2" to the same point, 0.01 degree north
+            # (QGIS posts an Update of the geometry, by feature id).
+            layer.startEditing()
+            moved = next(f for f in layer.getFeatures() if f["name"] == "parcel 2")
+            target = QgsGeometry.fromPointXY(QgsPointXY(insert[0], insert[1] + 0.01))
+            report["moved"] = layer.changeGeometry(moved.id(), target)
+            report["moved_committed"] = layer.commitChanges()
             # Layers of one URI share a cache: another URI reads the server afresh.
             again = _layer(base, typename, version, " maxNumFeatures='100000'")
             report["wkt_after"] = [f.geometry().asWkt(6) for f in again.getFeatures()]
+            # A spatial request around the point: QGIS sends it as BBOX in its srsname.
+            boxed = _layer(base, typename, version, " restrictToRequestBBOX='1'")
+            near = QgsRectangle(
+                insert[0] - 0.05, insert[1] - 0.05, insert[0] + 0.05, insert[1] + 0.05
+            )
+            request = QgsFeatureRequest().setFilterRect(near)
+            report["wkt_in_bbox"] = [f.geometry().asWkt(6) for f in boxed.getFeatures(request)]
     report["messages"] = messages
     report["requests"] = seen
     proxy.shutdown()

@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 import pytest
 import shapely
-from client_transactions import GDAL_INSERTS, QGIS_INSERTS
+from client_transactions import GDAL_INSERTS, QGIS_INSERTS, QGIS_UPDATES
 from wfs_support import DEMO, EDIT_YAML, NS, build, exception_code, get, make_parcels, post
 
 from ogcserve.server import Server
@@ -287,6 +287,20 @@ def test_what_qgis_and_gdal_post_lands_in_paris(srv: Server, project: Path, clie
     assert b"<wfs:SUCCESS/>" in r.body or b"<wfs:totalInserted>1<" in r.body, r.body
     x, y = stored(project, name)
     assert abs(x - PARIS[0]) < 1e-9 and abs(y - PARIS[1]) < 1e-9
+
+
+@pytest.mark.parametrize("layer_version", QGIS_UPDATES)
+def test_qgis_geometry_updates_land_where_they_were_drawn(
+    srv: Server, project: Path, layer_version: str
+) -> None:
+    # 2.0.0 and 1.0.0 layers: GML 2 x,y (URN / EPSG:4326); 1.1.0: GML 3 lat,lon under the URN.
+    with sqlite3.connect(project.parent / "data.gpkg") as conn:
+        conn.execute("UPDATE parcels SET geom = NULL WHERE fid = 2")
+    r = post(srv, QGIS_UPDATES[layer_version])
+    assert r.status == 200, r.body
+    assert b"<wfs:SUCCESS/>" in r.body or b"<wfs:totalUpdated>1<" in r.body, r.body
+    x, y = stored(project, "parcel 2")
+    assert abs(x - 2.3522) < 1e-9 and abs(y - 48.8666) < 1e-9
 
 
 # --- BBOX (KVP and filter) and filter geometries ------------------------------------------------

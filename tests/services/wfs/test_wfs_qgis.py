@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import shapely
-from client_transactions import QGIS_INSERTS
+from client_transactions import QGIS_INSERTS, QGIS_UPDATES
 from lxml import etree
 from wfs_support import DEMO, EDIT_YAML, make_parcels
 
@@ -117,10 +117,23 @@ def test_qgis_reads_counts_and_edits_by_the_bare_name(
     assert set(after) - set(before) == {name}
     assert after[name] == pytest.approx(PARIS, abs=1e-9)
     assert "Point (2.3522 48.8566)" in report["wkt_after"]
-    # The Transaction QGIS posted is the one the unit-test matrix replays.
+    # Moving parcel 2 to 0.01 degree north of it: an Update, stored and read back there.
+    assert report["moved"] and report["moved_committed"]
+    assert after["parcel 2"] == pytest.approx((PARIS[0], PARIS[1] + 0.01), abs=1e-9)
+    assert "Point (2.3522 48.8666)" in report["wkt_after"]
+    # A request restricted to a box around it: QGIS sends BBOX in its srsname's axis order;
+    # exactly the stored points inside the box come back.
+    inside = [
+        p for p in after.values() if abs(p[0] - PARIS[0]) < 0.05 and abs(p[1] - PARIS[1]) < 0.05
+    ]
+    assert sorted(report["wkt_in_bbox"]) == sorted(f"Point ({x:g} {y:g})" for x, y in inside)
+    bbox = [r["path"] for r in report["requests"] if "BBOX=" in r["path"]]
+    assert bbox and ("BBOX=48.8" in bbox[-1]) is (version != "1.0.0"), bbox
+    # The Transactions QGIS posted are the ones the unit-test matrix replays.
     posted = [r["body"] for r in report["requests"] if r["method"] == "POST"]
-    assert len(posted) == 1
+    assert len(posted) == 2
     assert canonical(posted[0].replace(f">{name}<", ">NAME<")) == canonical(QGIS_INSERTS[version])
+    assert canonical(posted[1]) == canonical(QGIS_UPDATES[version])
 
 
 def test_qgis_prefixed_name_needs_the_prefixed_listing(tmp_path: Path, qgis: None) -> None:
