@@ -80,6 +80,9 @@ def test_owslib_capabilities_and_getfeature(demo_url: str) -> None:
             response = service.getfeature(typename=[name], maxfeatures=5)
             body = response.read()
             assert body.count(b"<ogcserve:cities ") == 5, body[:400]
+        # A lon/lat bbox around Paris: OWSLib writes it in the version's axis order.
+        near = service.getfeature(typename=["cities"], bbox=(2.2, 48.7, 2.5, 49.0)).read()
+        assert near.count(b"<ogcserve:cities ") == 1 and b">Paris<" in near, near[:400]
     service = WebFeatureService(f"{demo_url}/ows", version="2.0.0")
     schema = service.get_schema("countries")
     assert set(schema["properties"]) >= {"name", "continent", "pop_est"}
