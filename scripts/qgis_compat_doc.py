@@ -122,6 +122,24 @@ PyQGIS) and QGIS 3.40's documented behaviour (reference/qgis_server_plugins.md Â
 | `STYLES` has one entry for a group, applied to each member; an unknown style is an error (3.22, observed: 400). | The same (`StyleNotDefined`); every layer has only its `default` style. |
 | GetFeatureInfo checks read permission on `LAYERS` and `QUERY_LAYERS`. | The same: `Security` (403) for a forbidden layer in either, `LayerNotDefined` for an unknown one. |
 
+## WFS as clients see it
+
+Compared with QGIS Server's WFS (3.22â€“3.40), as QGIS desktop, GDAL and OWSLib meet it:
+
+- Type names: both list bare names (`countries`); ogcserve also accepts `ogcserve:countries`
+  in every request, and can list the prefixed form instead (`wfs_prefixed_type_names`). QGIS
+  desktop matches its layer's typename exactly against the capabilities, so a QGIS project
+  saved with `typename='ogcserve:countries'` needs that setting (or the bare name).
+- Axis order: QGIS Server advertises `EPSG:4326` and reads a URN `srsName` latitude first in
+  WFS 1.0.0 too (its PR #41242). ogcserve advertises URNs from 1.1.0 on and reads WFS 1.0.0
+  always x/y (GeoServer's rule): QGIS desktop 3.22 posts 1.0.0 Transactions with GML 2 x,y
+  under the URN it read from the capabilities.
+- Per-type `<Operations>` in 1.0.0/1.1.0 capabilities list what the caller may do on that type
+  (QGIS Server lists the layer's configured edits).
+- `RESULTTYPE=hits` in 1.1.0 answers `numberOfFeatures`; WFS 1.0.0 ignores RESULTTYPE.
+- GeoJSON is answered with the media type asked for (`application/json`, `application/geo+json`,
+  `application/vnd.geo+json`); QGIS Server answers `application/vnd.geo+json` whatever the name.
+
 ## The seed examples, and what had to change
 
 `examples/qgis_plugins/` holds the cookbook's code as published, with these changes:
