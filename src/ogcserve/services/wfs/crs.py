@@ -5,15 +5,16 @@ The rule is GeoServer's ("Axis ordering" in its WFS manual), which QGIS desktop 
 expect:
 
 - WFS 1.0.0 is always x/y (easting, northing / longitude, latitude), whatever the srsName says
-  and whatever GML is used. QGIS desktop relies on it: up to 3.22 its WFS provider posts every
-  Transaction as 1.0.0 with GML 2 `gml:coordinates` in x,y under
-  `srsName="urn:ogc:def:crs:EPSG::4326"`.
+  and whatever GML is used. QGIS desktop 3.22 relies on it: it posts the Transactions of a layer
+  opened in WFS 2.0.0 as WFS 1.0.0, with GML 2 `gml:coordinates` in x,y under the
+  `srsName="urn:ogc:def:crs:EPSG::4326"` it read from the capabilities.
 - From WFS 1.1.0 on, a CRS written as an OGC URN (`urn:ogc:def:crs:EPSG::4326`,
   `urn:x-ogc:def:crs:EPSG:4326`) or an OGC http URI (`http://www.opengis.net/def/crs/EPSG/0/4326`)
   has the axis order of its authority's definition (EPSG:4326 is latitude, longitude); the short
   `EPSG:4326` form and `http://www.opengis.net/gml/srs/epsg.xml#4326` stay x/y, and CRS84 in any
-  spelling is longitude, latitude. The GML version (2, 3.1.1, 3.2) does not change it: newer
-  QGIS posts 1.1.0 Transactions in GML 2 or 3 with the same rule.
+  spelling is longitude, latitude. The GML version (2, 3.1.1, 3.2) does not change it: QGIS
+  posts a 1.1.0 layer's Transactions as 1.1.0 with GML 3 latitude, longitude under the URN
+  (newer QGIS also 2.0.0 layers', in GML 2 for servers that prefer it), GDAL likewise.
 
 The WFS version is the request's (the `version` attribute of an XML request, else VERSION).
 """
