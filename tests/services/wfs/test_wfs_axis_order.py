@@ -177,6 +177,19 @@ def test_each_notation_has_its_axis_order_in_each_version(srs: str, version: str
     assert parsed.code == ("OGC:CRS84" if "84" in srs else "EPSG:4326")
 
 
+@pytest.mark.parametrize("srs", LAT_FIRST)
+def test_wfs_1_0_answers_name_the_crs_as_x_y(srv: Server, srs: str) -> None:
+    # In 1.0.0 a URN would tell GML readers (GDAL's, QGIS's) to read latitude first: the
+    # answer names the CRS in a form read x/y everywhere.
+    r = get(
+        srv,
+        f"SERVICE=WFS&REQUEST=GetFeature&VERSION=1.0.0&TYPENAME=parcels"
+        f"&MAXFEATURES=1&SRSNAME={quote(srs)}",
+    )
+    found = set(re.findall(rb'srsName="([^"]+)"', r.body))
+    assert found and all(parse_srs(n.decode(), "2.0.0").swap is False for n in found), found
+
+
 @pytest.mark.parametrize(
     ("srs", "swap"),
     [

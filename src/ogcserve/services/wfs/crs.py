@@ -49,7 +49,7 @@ class SrsName:
 
     code: str  # "EPSG:4326"
     swap: bool  # coordinates are written northing first (in the request's WFS version)
-    text: str  # as the client wrote it (echoed in srsName attributes)
+    text: str  # as the client wrote it, echoed in srsName attributes (in 1.0.0 the code)
 
 
 def parse_srs(text: str, version: str, locator: str = "SRSNAME") -> SrsName:
@@ -73,7 +73,11 @@ def parse_srs(text: str, version: str, locator: str = "SRSNAME") -> SrsName:
         crs = _crs(code)
     except CRSError:
         raise InvalidCRSError(f"Unknown CRS {text!r}", locator=locator) from None
-    return SrsName(code, version != "1.0.0" and uri_form and _north_first(crs), value)
+    if version == "1.0.0" and uri_form:
+        # Coordinates are x/y here: echoing the URN would tell GML readers (GDAL's, QGIS's)
+        # to read them in the authority's order.
+        return SrsName(code, False, code)
+    return SrsName(code, uri_form and _north_first(crs), value)
 
 
 def urn(code: str) -> str:
