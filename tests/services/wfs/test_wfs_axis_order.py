@@ -141,8 +141,9 @@ def update(version: str, name: str, geometry: str) -> str:
     )
 
 
-def read_back(srv: Server, version: str, name: str, srs: str) -> tuple[float, float]:
-    """The parcel's point as GetFeature writes it in `version` with SRSNAME=`srs`."""
+def read_back(srv: Server, version: str, name: str, srs: str, fmt: str = "") -> tuple[float, float]:
+    """The parcel's point as GetFeature writes it in `version` with SRSNAME=`srs` (in GML `fmt`,
+    else the version's default)."""
     names = "TYPENAMES" if version == "2.0.0" else "TYPENAME"
     value = "ValueReference" if version == "2.0.0" else "PropertyName"
     ns = NS["fes"] if version == "2.0.0" else NS["ogc"]
@@ -153,7 +154,7 @@ def read_back(srv: Server, version: str, name: str, srs: str) -> tuple[float, fl
     r = get(
         srv,
         f"SERVICE=WFS&REQUEST=GetFeature&VERSION={version}&{names}=parcels"
-        f"&SRSNAME={quote(srs)}&FILTER={quote(flt)}",
+        f"&SRSNAME={quote(srs)}&FILTER={quote(flt)}&OUTPUTFORMAT={quote(fmt)}",
     )
     assert r.status == 200, r.body[:500]
     found = re.findall(rb"<gml:(?:pos|coordinates)[^>]*>([^<]+)<", r.body)
@@ -221,6 +222,21 @@ def test_insert_round_trip(srv: Server, project: Path, srs: str, version: str, g
     urn = "urn:ogc:def:crs:EPSG::4326"
     assert close(read_back(srv, "2.0.0", name, urn), (PARIS[1], PARIS[0]))
     assert close(read_back(srv, "1.0.0", name, urn), PARIS)
+
+
+@pytest.mark.parametrize(
+    "fmt",
+    [
+        "application/gml+xml; version=3.2",
+        "text/xml; subtype=gml/3.1.1",
+        "text/xml; subtype=gml/2.1.2",
+    ],
+)
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("srs", LAT_FIRST)
+def test_every_gml_output_follows_the_rule(srv: Server, srs: str, version: str, fmt: str) -> None:
+    # Parcel 1 is stored at x=1, y=0.5; the GML version of the answer does not change its order.
+    assert close(read_back(srv, version, "parcel 1", srs, fmt), written((1.0, 0.5), srs, version))
 
 
 @pytest.mark.parametrize("gml", GMLS)
