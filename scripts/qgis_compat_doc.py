@@ -134,6 +134,24 @@ output and DescribeFeatureType, and named by filters and by plugins' rules (`"fi
 | `EXP_FILTER` with several type names is ignored (a log line); with `FILTER`, the FILTER replaces it. | Several type names are refused (400); it is ANDed with `FILTER`, `BBOX` and `RESOURCEID`. |
 | The key column comes from the data source (the `key=` of a PostGIS URI). | A layer's `key` may name any unique column of a GeoPackage, PostGIS or OGR source. |
 
+## WFS as clients see it
+
+Compared with QGIS Server's WFS (3.22–3.40), as QGIS desktop, GDAL and OWSLib meet it:
+
+- Type names: both list bare names (`countries`); ogcserve also accepts `ogcserve:countries`
+  in every request, and can list the prefixed form instead (`wfs_prefixed_type_names`). QGIS
+  desktop matches its layer's typename exactly against the capabilities, so a QGIS project
+  saved with `typename='ogcserve:countries'` needs that setting (or the bare name).
+- Axis order: QGIS Server advertises `EPSG:4326` and reads a URN `srsName` latitude first in
+  WFS 1.0.0 too (its PR #41242). ogcserve advertises URNs from 1.1.0 on and reads WFS 1.0.0
+  always x/y (GeoServer's rule): QGIS desktop 3.22 posts 1.0.0 Transactions with GML 2 x,y
+  under the URN it read from the capabilities.
+- Per-type `<Operations>` in 1.0.0/1.1.0 capabilities list what the caller may do on that type
+  (QGIS Server lists the layer's configured edits).
+- `RESULTTYPE=hits` in 1.1.0 answers `numberOfFeatures`; WFS 1.0.0 ignores RESULTTYPE.
+- GeoJSON is answered with the media type asked for (`application/json`, `application/geo+json`,
+  `application/vnd.geo+json`); QGIS Server answers `application/vnd.geo+json` whatever the name.
+
 ## The seed examples, and what had to change
 
 `examples/qgis_plugins/` holds the cookbook's code as published, with these changes:

@@ -105,10 +105,10 @@ def _ogrinfo(*args: str) -> str:
 @pytest.mark.parametrize("version", ["2.0.0", "1.1.0", "1.0.0"])
 def test_gdal_sees_the_key_as_a_field(demo_url: str, version: str) -> None:
     source = f"WFS:{demo_url}/ows?SERVICE=WFS&VERSION={version}"
-    summary = _ogrinfo("-so", source, "ogcserve:cities")
+    summary = _ogrinfo("-so", source, "cities")
     assert "fid: Integer64" in summary and "name: String" in summary
     # GDAL turns the attribute filter into a FES filter on the field.
-    found = _ogrinfo(source, "ogcserve:cities", "-where", "fid = 3")
+    found = _ogrinfo(source, "cities", "-where", "fid = 3")
     assert "fid (Integer64) = 3" in found and "Vaduz" in found
     assert found.count("OGRFeature(") == 1
 
@@ -119,7 +119,7 @@ def test_clients_read_postgis_rows_a_plugin_rule_on_the_key_allows(pg_url: str) 
     service = WebFeatureService(f"{pg_url}/ows", version="2.0.0")
     body = service.getfeature(typename=["ogcserve:points"], outputFormat="application/json").read()
     assert [f["properties"]["pk"] for f in json.loads(body)["features"]] == [1, 2]
-    listing = _ogrinfo(f"WFS:{pg_url}/ows?SERVICE=WFS&VERSION=2.0.0", "ogcserve:points")
+    listing = _ogrinfo(f"WFS:{pg_url}/ows?SERVICE=WFS&VERSION=2.0.0", "points")
     assert "pk: Integer64" in listing
     assert listing.count("OGRFeature(") == 2 and "pk (Integer64) = 3" not in listing
 
@@ -187,7 +187,7 @@ def test_qgis_wfs_provider_sees_filters_and_writes_the_key(tmp_path: Path) -> No
     with serve_process(tmp_path / "edit.yaml") as url:
         for version, key in keys.items():
             done = subprocess.run(
-                [python, str(script), url, "ogcserve:parcels", version, key],
+                [python, str(script), url, "parcels", version, key],
                 capture_output=True,
                 text=True,
                 env=env,
