@@ -155,7 +155,7 @@ def test_geojson(server: Server) -> None:
 def test_csv(server: Server) -> None:
     r = get(server, f"{GF}&TYPENAMES=cities&COUNT=2&OUTPUTFORMAT=csv")
     rows = list(csv.reader(io.StringIO(r.body.decode())))
-    assert rows[0] == ["id", "fid", "name", "geometry"]
+    assert rows[0] == ["gml_id", "fid", "name", "geometry"]
     assert rows[1][:2] == ["cities.1", "1"] and rows[1][3].startswith("POINT (12.45")
 
 
