@@ -131,7 +131,7 @@ def _json_schema(ctx: RequestContext, layers: list[Layer]) -> dict[str, Any]:
     types = {}
     for layer in layers:
         schema = ctx.server.data.schema(ctx, layer)
-        properties = {f.name: {"type": [_JSON_TYPES[f.type], "null"]} |
+        properties = {f.name: {"type": [_JSON_TYPES[f.type], *(["null"] if f.nullable else [])]} |
                       ({"format": "date"} if f.type is FieldType.DATE else {}) |
                       ({"format": "date-time"} if f.type is FieldType.DATETIME else {})
                       for f in schema.fields}
