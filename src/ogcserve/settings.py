@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     wms_max_size: int = Field(
         default=4096, ge=1, description="Largest WIDTH or HEIGHT a WMS GetMap may ask for"
     )
+    wfs_prefixed_type_names: bool = Field(
+        default=False,
+        description="List WFS feature types as ogcserve:<name> (GeoServer's way) instead of the"
+        " bare layer name (QGIS Server's and MapServer's); requests accept both forms",
+    )
     cache_entries: int = Field(default=512, description="Entries in the built-in memory cache")
     trace_filters: bool = Field(default=False, description="Log every filter call with timing")
     log_level: str = Field(default="INFO", description="Python logging level")

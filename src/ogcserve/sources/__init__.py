@@ -85,34 +85,45 @@ def _resolve(path: str, base_dir: pathlib.Path) -> pathlib.Path:
 
 
 def open_source(
-    spec: SourceSpec, base_dir: pathlib.Path, limits: SourceLimits | None = None
+    spec: SourceSpec,
+    base_dir: pathlib.Path,
+    key: str | None = None,
+    limits: SourceLimits | None = None,
 ) -> FeatureSource | CoverageSource:
     """Open the source `spec` names (relative paths are relative to `base_dir`, the project
-    file's folder). Raises `SourceUnavailableError` when the file or table is not there.
-    PostGIS sources connect on first use, under their circuit breaker and `limits`, so that a
-    database that is down costs each request a bounded wait at most (`ogcserve check` and
-    `AccessLayer.check_source` introspect them at once).
+    file's folder). `key` is the layer's `key`: the attribute whose values are the feature ids
+    (default: the source's primary key). Raises `SourceUnavailableError` when the file, table
+    or key column is not there. PostGIS sources connect on first use, under their circuit
+    breaker and `limits`, so that a database that is down costs each request a bounded wait at
+    most (`ogcserve check`, the server's project checks and `AccessLayer.check_source`
+    introspect them at once).
     """
     if isinstance(spec, GeoPackageSpec):
         from ogcserve.sources.geopackage import GeoPackageSource
 
-        return GeoPackageSource(_resolve(spec.path, base_dir), spec.table)
+        return GeoPackageSource(_resolve(spec.path, base_dir), spec.table, key)
     if isinstance(spec, OGRSpec):
         from ogcserve.sources.ogr import OGRSource
 
-        return OGRSource(_resolve(spec.path, base_dir), spec.layer)
+        return OGRSource(_resolve(spec.path, base_dir), spec.layer, key)
     if isinstance(spec, RasterSpec):
+        if key is not None:
+            raise SourceUnavailableError("A raster layer has no key")
         from ogcserve.sources.raster import RasterSource
 
         return RasterSource(_resolve(spec.path, base_dir))
     if isinstance(spec, PostGISSpec):
         from ogcserve.sources.postgis import PostGISSource
 
+        if key is not None and spec.key is not None and key != spec.key:
+            raise SourceUnavailableError(
+                f"The layer's key {key!r} and its source's key {spec.key!r} differ: give one"
+            )
         return PostGISSource(
             expand_env(spec.dsn),
             spec.table,
             geometry=spec.geometry,
-            key=spec.key,
+            key=key or spec.key,
             pool_size=spec.pool_size,
             limits=limits,
         )
