@@ -101,12 +101,15 @@ class OwnPostgres:
     def freeze(self) -> None:
         """Stop every process of this cluster: connections are accepted by the kernel and then
         nothing answers, as with a server that hangs."""
-        for pid in self._pids():
-            os.kill(pid, signal.SIGSTOP)
+        self._signal(signal.SIGSTOP)
 
     def thaw(self) -> None:
+        self._signal(signal.SIGCONT)
+
+    def _signal(self, signum: int) -> None:
         for pid in self._pids():
-            os.kill(pid, signal.SIGCONT)
+            with suppress(ProcessLookupError):  # a backend that has just ended
+                os.kill(pid, signum)
 
 
 @contextmanager
