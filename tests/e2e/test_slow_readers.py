@@ -39,15 +39,19 @@ def cluster() -> Iterator[OwnPostgres]:
         yield pg
 
 
-@pytest.fixture(scope="module")
-def base_url(cluster: OwnPostgres, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@pytest.fixture(scope="module", params=[1, 2], ids=["one worker", "two workers"])
+def base_url(
+    cluster: OwnPostgres, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[str]:
+    # One worker: the four readers share its pool of four (where they used to hold all of it).
+    # Two: the parent holds a duplicate of each connection, closed on the worker's report.
     project = tmp_path_factory.mktemp("slow") / "slow.yaml"
     project.write_text(
         "name: slow\ntitle: slow readers\nlayers:\n  - name: big\n    title: Big\n"
         f"    source: {{type: postgis, dsn: '{cluster.dsn}', table: big, pool_size: 4}}\n"
     )
     env = {**os.environ, "OGCSERVE_WRITE_TIMEOUT": str(WRITE_TIMEOUT)}
-    with serve_process(project, workers=1, env=env) as url:
+    with serve_process(project, workers=request.param, env=env) as url:
         yield url
 
 

@@ -205,25 +205,49 @@ class PostGISSource:
 
     def _admit(self) -> ConnectionPool:
         """The pool, opened on first use; raises `SourceDownError` while the database is known
-        to be down. The first request after that is the probe, and opens a fresh pool: the old
-        one may be waiting out its reconnection back-off, and holds only dead connections."""
+        to be down, before taking any lock. The first request after that is the probe, and
+        opens a fresh pool: the old one may be waiting out its reconnection back-off, and holds
+        only dead connections."""
+        if self._closed:
+            raise SourceError(f"PostGIS source {self._table_arg!r} is closed")
+        if self._breaker.admit():
+            return self._replace_pool()
+        pool = self._pool
+        if pool is not None:
+            return pool
         with self._lock:
+            # First use: one request connects, the others wait for it (a connect timeout at
+            # most) and then fail fast if it failed.
             if self._closed:
                 raise SourceError(f"PostGIS source {self._table_arg!r} is closed")
-            probe = self._breaker.admit()
-            if self._pool is not None and not probe:
-                return self._pool
-            try:
-                pool = self._open_pool()
-            except BaseException:
+            if self._pool is None:
+                probe = self._breaker.admit()
+                try:
+                    self._pool = self._open_pool()
+                except BaseException:
+                    if probe:
+                        self._breaker.settle()
+                    raise
                 if probe:
-                    self._breaker.settle()  # a probe that failed otherwise than to connect
-                raise
+                    self._breaker.succeeded()
+            return self._pool
+
+    def _replace_pool(self) -> ConnectionPool:
+        """The probe: a fresh pool if the database answers (the breaker closes)."""
+        try:
+            pool = self._open_pool()
+        except BaseException:
+            self._breaker.settle()  # a probe that failed otherwise than to connect
+            raise
+        with self._lock:
             old, self._pool = self._pool, pool
-        if probe:
-            self._breaker.succeeded()
+            closed = self._closed
+        self._breaker.succeeded()
         if old is not None:
             old.close(timeout=0)
+        if closed:
+            pool.close()
+            raise SourceError(f"PostGIS source {self._table_arg!r} is closed")
         return pool
 
     def _open_pool(self) -> ConnectionPool:
@@ -784,8 +808,9 @@ class _PostGISTransaction:
             if row is None or row[0] is None:
                 # A key column without a default (a layer `key` on a plain column).
                 self.failed = f"no value for the key {t.schema.key!r}"
-                raise ConstraintError(f"The key {t.schema.key!r} has no default: give it",
-                                      locator=t.schema.key)
+                raise ConstraintError(
+                    f"The key {t.schema.key!r} has no default: give it", locator=t.schema.key
+                )
             ids.append(row[0])
         return ids
 
