@@ -303,7 +303,6 @@ class PostGISSource:
             psycopg.connect(self._dsn, **self._connect_args()).close()
         except psycopg.Error as exc:
             raise self._down(exc) from None
-        self._breaker.succeeded()
         raise SourceBusyError("Every connection to this layer's database is in use", retry_after=1)
 
     @contextmanager
