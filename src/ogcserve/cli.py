@@ -6,6 +6,7 @@ import argparse
 import ctypes
 import json
 import logging
+import math
 import os
 import socket
 import sys
@@ -16,6 +17,7 @@ from pathlib import Path
 import uvicorn
 
 from ogcserve.http import dispatch
+from ogcserve.http.shutdown import GracefulServer
 from ogcserve.settings import Settings
 
 
@@ -103,6 +105,8 @@ def _serve(args: argparse.Namespace) -> int:
     config = _NoDelayConfig(
         "ogcserve.app:create_app", factory=True, host=args.host, port=args.port,
         log_level=args.log_level, access_log=False,
+        # Then the running requests are cancelled (http/shutdown.py).
+        timeout_graceful_shutdown=math.ceil(Settings().shutdown_grace),
     )
     if args.workers > 1:
         if not dispatch.SUPPORTED:
@@ -110,7 +114,7 @@ def _serve(args: argparse.Namespace) -> int:
                              "per port behind a proxy")
         dispatch.serve(config, args.workers)
     else:
-        uvicorn.Server(config).run()
+        GracefulServer(config).run()
     return 0
 
 

@@ -14,6 +14,8 @@ filters: RESPONSE_COMPLETE              may replace the unflushed body
 cache store
 final flush                             SEND_RESPONSE once more, only if the target streamed
 ```
+The work stops when `ctx.deadline` says so (time budget spent, client gone, server stopping):
+the access layer, the renderer and every flush check it (`deadline.py`).
 Errors are raised, never returned: a `ServiceError` is rendered by the target in its own
 format; anything else (a plugin bug, a crash) is logged with the plugin's name and becomes a
 500 NoApplicableCode without internals. Once the first chunk is out the status cannot change,
@@ -30,6 +32,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from ogcserve.context import RequestContext, current_context
+from ogcserve.deadline import Deadline
 from ogcserve.errors import (
     InternalError,
     MissingParameterValueError,
@@ -55,18 +58,27 @@ def handle(
     request: ServerRequest,
     sink: ResponseSink,
     parse_error: ServiceError | None = None,
+    deadline: Deadline | None = None,
 ) -> RequestContext:
     """Answer one request into `sink`; never raises."""
     response = ServerResponse(sink, head_only=request.method == "HEAD")
-    ctx = RequestContext(server, request, response, service_error=parse_error)
-    # A send-response hook that raises stops the service that flushed: the error reaches the
-    # guard around the service like any other.
-    response.flush_hook = lambda: server.filters.run(Hook.SEND_RESPONSE, ctx)
+    deadline = deadline or Deadline(server.settings.request_timeout)
+    ctx = RequestContext(server, request, response, service_error=parse_error,
+                         deadline=deadline)
+
+    def flush_hook() -> bool:
+        # Every chunk written is a point where the work may be stopped. A send-response hook
+        # that raises stops the service that flushed: the error reaches the guard around the
+        # service like any other.
+        deadline.check()
+        return server.filters.run(Hook.SEND_RESPONSE, ctx)
+
+    response.flush_hook = flush_hook
     token = current_context.set(ctx)
     try:
         _lifecycle(ctx)
-    except ClientDisconnectedError:
-        log.info("client went away: %s %s", request.method, request.url)
+    except ClientDisconnectedError as stopped:
+        log.info("request stopped (%s): %s %s", stopped, request.method, request.url)
     finally:
         current_context.reset(token)
     return ctx

@@ -37,6 +37,28 @@ class Settings(BaseSettings):
     wms_max_size: int = Field(
         default=4096, ge=1, description="Largest WIDTH or HEIGHT a WMS GetMap may ask for"
     )
+    max_layers: int = Field(
+        default=100, ge=1,
+        description="Most layers one request may name (WMS LAYERS, QUERY_LAYERS, WFS TYPENAMES)",
+    )
+    request_timeout: float = Field(
+        default=60.0, ge=0,
+        description="Seconds of work a request may take before it is stopped (0: no limit)",
+    )
+    shutdown_grace: float = Field(
+        default=10.0, ge=0,
+        description="Seconds running requests get to finish when the server stops",
+    )
+    xml_max_attributes: int = Field(
+        default=100, ge=1,
+        description="Most attributes (and namespace declarations) on one element of request XML",
+    )
+    xml_max_depth: int = Field(
+        default=100, ge=1, le=256, description="Deepest nesting of elements in request XML"
+    )
+    xml_max_elements: int = Field(
+        default=1_000_000, ge=1, description="Most elements in one request XML document"
+    )
     cache_entries: int = Field(default=512, description="Entries in the built-in memory cache")
     trace_filters: bool = Field(default=False, description="Log every filter call with timing")
     log_level: str = Field(default="INFO", description="Python logging level")

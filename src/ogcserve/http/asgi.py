@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import json
 import os
-import threading
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -21,6 +21,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from ogcserve import pipeline
+from ogcserve.deadline import Deadline
 from ogcserve.errors import ServiceError
 from ogcserve.http.request import RequestNotWellFormedError, ServerRequest
 from ogcserve.http.response import ClientDisconnectedError
@@ -40,36 +41,51 @@ class _StreamBrokenError(Exception):
     """Raised to the ASGI server so that it drops a connection whose response broke off."""
 
 
+# A request still running after this long starts watching for its client leaving (answers
+# quicker than that never pay for the watcher).
+_WATCH_AFTER = 0.2
+
+
 class _AsgiSink:
     """Relays the pipeline's output from its worker thread to the event loop, with backpressure."""
 
-    def __init__(self, send: Send, receive: Receive) -> None:
+    def __init__(self, send: Send, receive: Receive, deadline: Deadline) -> None:
         self._send = send
         self._receive = receive
+        self.deadline = deadline
         self.watcher: asyncio.Task[None] | None = None
-        self.disconnected = threading.Event()
+        self.timer: asyncio.TimerHandle | None = None
         self.aborted = False
         self.pending: list[dict[str, Any]] = []  # a whole response, sent once the thread is done
 
     def _relay(self, message: dict[str, Any]) -> None:
-        if self.disconnected.is_set():
-            raise ClientDisconnectedError("the client went away")
+        self.deadline.check()
         anyio.from_thread.run(self._send, message)  # type: ignore[arg-type]
 
     def start(self, status: int, headers: list[tuple[str, str]]) -> None:
-        # A response that streams may run long: from now on, watch for the client leaving so
-        # that the pipeline stops producing (buffered answers never pay for the watcher).
-        anyio.from_thread.run_sync(self._watch)
+        # A response that streams may run long: from now on, watch for the client leaving.
+        anyio.from_thread.run_sync(self.watch)
         self._relay({"type": "http.response.start", "status": status, "headers": _encode(headers)})
 
-    def _watch(self) -> None:
+    def watch(self) -> None:
+        """Cancel the request's work when the client disconnects (runs on the event loop)."""
+        if self.watcher is not None:
+            return
+
         async def watch() -> None:
             with contextlib.suppress(Exception):
                 while (await self._receive())["type"] != "http.disconnect":
                     pass
-                self.disconnected.set()
+                self.deadline.cancel("the client went away")
 
         self.watcher = asyncio.ensure_future(watch())
+
+    def stop_watching(self) -> None:
+        """The request is over: no more watching."""
+        if self.timer is not None:
+            self.timer.cancel()
+        if self.watcher is not None:
+            self.watcher.cancel()
 
     def send(self, chunk: bytes) -> None:
         self._relay({"type": "http.response.body", "body": chunk, "more_body": True})
@@ -135,9 +151,10 @@ def _environ(scope: Scope) -> dict[str, str]:
 class PipelineEndpoint:
     """Runs the request pipeline for OWS endpoints (`endpoint="ows"`) and every other path."""
 
-    def __init__(self, server: Server, endpoint: str) -> None:
+    def __init__(self, server: Server, endpoint: str, running: set[Deadline]) -> None:
         self.server = server
         self.endpoint = endpoint
+        self.running = running  # the deadlines of the requests in progress (for shutdown)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         route = {"endpoint": self.endpoint, **scope.get("path_params", {})}
@@ -157,12 +174,16 @@ class PipelineEndpoint:
             error = malformed
             request = ServerRequest.build(scope["method"], _url(scope), headers=headers,
                                           environ=_environ(scope), route=route)
-        sink = _AsgiSink(send, receive)
+        deadline = Deadline(self.server.settings.request_timeout)
+        sink = _AsgiSink(send, receive, deadline)
+        sink.timer = asyncio.get_running_loop().call_later(_WATCH_AFTER, sink.watch)
+        self.running.add(deadline)
         try:
-            await anyio.to_thread.run_sync(pipeline.handle, self.server, request, sink, error)
+            await anyio.to_thread.run_sync(pipeline.handle, self.server, request, sink, error,
+                                           deadline)
         finally:
-            if sink.watcher is not None:
-                sink.watcher.cancel()
+            self.running.discard(deadline)
+            sink.stop_watching()
         for message in sink.pending:
             await send(message)
         if sink.aborted:
@@ -179,10 +200,20 @@ def asgi_app(server: Server) -> Starlette:
     async def plugins(request: Request) -> JSONResponse:
         return JSONResponse(plugin_report(server))
 
-    ows = PipelineEndpoint(server, "ows")
-    other = PipelineEndpoint(server, "path")
+    running: set[Deadline] = set()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        # The ASGI server gave running requests their grace time (`serve`: shutdown_grace)
+        # and is stopping: their work stops at its next check instead of running on.
+        for deadline in list(running):
+            deadline.cancel("the server is shutting down")
+
+    ows = PipelineEndpoint(server, "ows", running)
+    other = PipelineEndpoint(server, "path", running)
     methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-    app = Starlette(routes=[
+    app = Starlette(lifespan=lifespan, routes=[
         Route("/health", health),
         Route("/-/plugins", plugins),
         Route("/ows", ows, methods=methods),
