@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import json
 import os
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -151,10 +150,9 @@ def _environ(scope: Scope) -> dict[str, str]:
 class PipelineEndpoint:
     """Runs the request pipeline for OWS endpoints (`endpoint="ows"`) and every other path."""
 
-    def __init__(self, server: Server, endpoint: str, running: set[Deadline]) -> None:
+    def __init__(self, server: Server, endpoint: str) -> None:
         self.server = server
         self.endpoint = endpoint
-        self.running = running  # the deadlines of the requests in progress (for shutdown)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         route = {"endpoint": self.endpoint, **scope.get("path_params", {})}
@@ -177,12 +175,16 @@ class PipelineEndpoint:
         deadline = Deadline(self.server.settings.request_timeout)
         sink = _AsgiSink(send, receive, deadline)
         sink.timer = asyncio.get_running_loop().call_later(_WATCH_AFTER, sink.watch)
-        self.running.add(deadline)
         try:
             await anyio.to_thread.run_sync(pipeline.handle, self.server, request, sink, error,
                                            deadline)
+        except BaseException:
+            # Cancelled, typically because the ASGI server is stopping and the grace time is
+            # over (`serve`: shutdown_grace). The thread cannot be interrupted; its work
+            # stops at its next check instead of running on unseen.
+            deadline.cancel("the request was cancelled")
+            raise
         finally:
-            self.running.discard(deadline)
             sink.stop_watching()
         for message in sink.pending:
             await send(message)
@@ -200,20 +202,10 @@ def asgi_app(server: Server) -> Starlette:
     async def plugins(request: Request) -> JSONResponse:
         return JSONResponse(plugin_report(server))
 
-    running: set[Deadline] = set()
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
-        # The ASGI server gave running requests their grace time (`serve`: shutdown_grace)
-        # and is stopping: their work stops at its next check instead of running on.
-        for deadline in list(running):
-            deadline.cancel("the server is shutting down")
-
-    ows = PipelineEndpoint(server, "ows", running)
-    other = PipelineEndpoint(server, "path", running)
+    ows = PipelineEndpoint(server, "ows")
+    other = PipelineEndpoint(server, "path")
     methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-    app = Starlette(lifespan=lifespan, routes=[
+    app = Starlette(routes=[
         Route("/health", health),
         Route("/-/plugins", plugins),
         Route("/ows", ows, methods=methods),

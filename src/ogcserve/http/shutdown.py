@@ -1,9 +1,9 @@
 """Stopping `ogcserve serve` in bounded time.
 
 On SIGTERM or SIGINT uvicorn stops accepting and waits for running requests, for at most
-`timeout_graceful_shutdown` seconds (`shutdown_grace`); it then cancels them and runs the
-app's lifespan shutdown, which cancels their deadlines, so that the worker threads stop at
-their next check (`ogcserve.deadline`). A thread can still be stuck in a C call that does not
+`timeout_graceful_shutdown` seconds (`shutdown_grace`); it then cancels them, and the ASGI
+edge cancels their deadlines, so that the worker threads stop at their next check
+(`ogcserve.deadline`). A thread can still be stuck in a C call that does not
 return (a database query without a timeout): the process then ends anyway, a few seconds
 later, rather than wait for it forever.
 """
