@@ -141,3 +141,34 @@ def exited(pid: int) -> bool:
     except FileNotFoundError:
         return True
     return "State:\tZ" in status
+
+
+def test_an_xml_body_with_many_attributes_is_refused_and_health_answers(tmp_path: Path) -> None:
+    # 400 KB whose root has 40,000 attributes took 10 s (reading them is quadratic), with the
+    # event loop blocked: /health waited too.
+    attributes = " ".join(f'a{i}="x"' for i in range(40_000))
+    body = f'<GetFeature service="WFS" version="2.0.0" {attributes}/>'.encode()
+    with slow_server(tmp_path, workers=1) as url:
+        answers: list[httpx.Response] = []
+
+        def attack() -> None:
+            for _ in range(5):
+                answers.append(
+                    httpx.post(
+                        f"{url}/ows",
+                        content=body,
+                        timeout=HANG,
+                        headers={"Content-Type": "text/xml"},
+                    )
+                )
+
+        attackers = [threading.Thread(target=attack) for _ in range(3)]
+        for thread in attackers:
+            thread.start()
+        while any(thread.is_alive() for thread in attackers):
+            assert httpx.get(f"{url}/health", timeout=HANG).status_code == 200
+        assert len(answers) == 15
+        for answer in answers:
+            assert answer.status_code == 400
+            assert "OperationParsingFailed" in answer.text
+            assert "more than 100 attributes" in answer.text

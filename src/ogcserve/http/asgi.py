@@ -22,7 +22,7 @@ from starlette.types import Receive, Scope, Send
 from ogcserve import pipeline
 from ogcserve.deadline import Deadline
 from ogcserve.errors import ServiceError
-from ogcserve.http.request import RequestNotWellFormedError, ServerRequest
+from ogcserve.http.request import RequestNotWellFormedError, ServerRequest, XMLLimits
 from ogcserve.http.response import ClientDisconnectedError
 
 if TYPE_CHECKING:
@@ -165,9 +165,13 @@ class PipelineEndpoint:
             return
         except PayloadTooLargeError as too_large:
             error = too_large
+        settings = self.server.settings
+        limits = XMLLimits(settings.xml_max_attributes, settings.xml_max_depth,
+                           settings.xml_max_elements)
         try:
             request = ServerRequest.build(scope["method"], _url(scope), headers=headers,
-                                          body=body, environ=_environ(scope), route=route)
+                                          body=body, environ=_environ(scope), route=route,
+                                          xml_limits=limits)
         except RequestNotWellFormedError as malformed:
             error = malformed
             request = ServerRequest.build(scope["method"], _url(scope), headers=headers,

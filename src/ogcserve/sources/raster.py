@@ -222,7 +222,7 @@ class RasterSource:
             array = ds.read(bands, out_shape=shape, resampling=Resampling.nearest)
         except Exception as exc:
             raise SourceError(f"Cannot read {self._path.name}: {exc}") from None
-        to_pixel = ~(ds.transform * Affine.scale(ds.width / shape[2], ds.height / shape[1]))
+        to_pixel = ~(ds.transform @ Affine.scale(ds.width / shape[2], ds.height / shape[1]))
         with np.errstate(all="ignore"):
             col, row = to_pixel * (np.asarray(sx), np.asarray(sy))
             inside &= np.isfinite(col) & np.isfinite(row)
@@ -299,7 +299,7 @@ class RasterSource:
             array = ds.read(bands, window=src, out_shape=shape, resampling=resampling)
         except Exception as exc:
             raise SourceError(f"Cannot read {self._path.name}: {exc}") from None
-        transform = ds.window_transform(src) * Affine.scale(src.width / shape[2],
+        transform = ds.window_transform(src) @ Affine.scale(src.width / shape[2],
                                                             src.height / shape[1])
         return array, transform
 

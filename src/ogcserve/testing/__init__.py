@@ -28,7 +28,7 @@ from ogcserve.app import build_server
 from ogcserve.cli import demo_project
 from ogcserve.context import RequestContext
 from ogcserve.http.asgi import asgi_app
-from ogcserve.http.request import ServerRequest
+from ogcserve.http.request import ServerRequest, XMLLimits
 from ogcserve.http.response import BufferSink
 from ogcserve.plugins.interface import ServerInterface
 from ogcserve.server import Server
@@ -102,7 +102,11 @@ def call(
         route = {"endpoint": "ows"}
         if path.startswith("/ows/"):
             route["project"] = path.removeprefix("/ows/")
-    request = ServerRequest.build(method, full, headers=headers or {}, body=body, route=route)
+    settings = server.settings
+    limits = XMLLimits(settings.xml_max_attributes, settings.xml_max_depth,
+                       settings.xml_max_elements)
+    request = ServerRequest.build(method, full, headers=headers or {}, body=body, route=route,
+                                  xml_limits=limits)
     ctx = pipeline.handle(server, request, sink)
     return Result(sink.status, dict(sink.headers), sink.chunks, sink.aborted, ctx)
 

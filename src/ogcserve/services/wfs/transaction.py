@@ -85,7 +85,7 @@ def transaction(ctx: RequestContext) -> None:
     if not body:
         raise OperationNotSupportedError("Transaction is only accepted as XML POST",
                                          locator="REQUEST")
-    root = parse_body(body)
+    root = parse_body(body, ctx.request.xml_limits)
     version = root.get("version") or ctx.request.parameter("VERSION") or "2.0.0"
     actions = _parse(ctx, root, version)
     _check_rights(ctx, actions)
