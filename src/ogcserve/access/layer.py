@@ -127,6 +127,11 @@ class AccessLayer:
             return ()
         return ctx.access.attributes(layer, self._schema(ctx, layer).field_names())
 
+    def hidden_fields(self, ctx: RequestContext, layer: Layer) -> frozenset[str]:
+        """Attribute names of the source the caller may not see (styles and legends leave out
+        what reads them)."""
+        return frozenset(self._field_names(ctx, layer)) - set(self.visible_fields(ctx, layer))
+
     def source_fields(self, ctx: RequestContext, layer: Layer) -> tuple[str, ...]:
         """Every attribute name of the source, unfiltered: for access-control plugins' own
         decisions (they may ask while their rights are being computed), never for output."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import math
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from typing import Any
 
@@ -136,10 +136,12 @@ class Renderer:
         style: Mapping[str, Any],
         geometry_type: str | None,
         scale_denominator: float | None = None,
+        hidden: Set[str] = frozenset(),
     ) -> Image:
         """A legend: `title`, then one entry per rule (visible at the scale, if given),
-        category, class or ramp stop, each with a swatch drawn with its real symbol."""
-        parsed = self.parsed(style)
+        category, class or ramp stop, each with a swatch drawn with its real symbol; without
+        what reads the `hidden` attributes (`Style.without`)."""
+        parsed = self.parsed(style).without(hidden)
         return draw_legend(
             title, parsed, geometry_type, scale_denominator, self._fonts(), self._sprite
         )
