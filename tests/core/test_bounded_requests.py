@@ -73,6 +73,30 @@ def test_a_request_over_its_budget_stops_with_a_503(timed: Server, reader: Reade
     assert reader.rounds >= 1  # it did work, and then stopped
 
 
+class Streamer(Service):
+    """Writes chunks forever (each flush is a check)."""
+
+    name = "STREAMER"
+    version = "1.0"
+
+    def execute(self, ctx: RequestContext) -> None:
+        while True:
+            ctx.response.write(b"x" * 1024)
+            ctx.response.flush()
+
+
+def test_a_stream_over_its_budget_is_broken_off() -> None:
+    srv = make_server(
+        plugins=[lambda iface: iface.register_service(Streamer())], request_timeout=0.2
+    )
+    try:
+        result = call(srv, "/ows?SERVICE=STREAMER")
+    finally:
+        srv.close()
+    # The headers were out: the status cannot change, the stream is broken off.
+    assert result.status == 200 and result.aborted and len(result.chunks) > 1
+
+
 def test_a_cancelled_deadline_stops_at_the_next_check() -> None:
     deadline = Deadline(None)
     deadline.check()
@@ -245,6 +269,16 @@ def test_too_many_layers_are_refused(query: str) -> None:
         assert result.status == 400
         assert b"InvalidParameterValue" in result.body
         assert b"names 4 layers; at most 3 are allowed per request" in result.body
+    finally:
+        srv.close()
+
+
+def test_the_layer_limit_is_advertised() -> None:
+    srv = make_server(max_layers=7)
+    try:
+        result = call(srv, "/ows?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetCapabilities")
+        limit = etree.fromstring(result.body).find(".//{http://www.opengis.net/wms}LayerLimit")
+        assert limit is not None and limit.text == "7"
     finally:
         srv.close()
 

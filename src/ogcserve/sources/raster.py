@@ -224,12 +224,14 @@ class RasterSource:
             raise SourceError(f"Cannot read {self._path.name}: {exc}") from None
         to_pixel = ~(ds.transform @ Affine.scale(ds.width / shape[2], ds.height / shape[1]))
         with np.errstate(all="ignore"):
-            col, row = to_pixel * (np.asarray(sx), np.asarray(sy))
+            a, b, c, d, e, f = to_pixel[:6]
+            col = a * np.asarray(sx) + b * np.asarray(sy) + c
+            row = d * np.asarray(sx) + e * np.asarray(sy) + f
             inside &= np.isfinite(col) & np.isfinite(row)
             inside &= (col >= 0) & (col < shape[2]) & (row >= 0) & (row < shape[1])
-        c = np.where(inside, col, 0).astype(np.intp)
-        r = np.where(inside, row, 0).astype(np.intp)
-        values = array[:, r, c]
+        cols_at = np.where(inside, col, 0).astype(np.intp)
+        rows_at = np.where(inside, row, 0).astype(np.intp)
+        values = array[:, rows_at, cols_at]
         dest[:-1] = np.where(inside, values, fill)
         valid = inside if info.nodata is None else inside & (values[0] != info.nodata)
         dest[-1] = np.where(valid, 255, 0)
