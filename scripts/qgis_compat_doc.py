@@ -82,6 +82,14 @@ Where QGIS's behaviour is a bug, ogcserve does the safe thing:
 | A Python exception in an OGC API handler answers 400 with the Python message. | It answers 500 without internals (and is logged). |
 | A streamed response rebuilt in `onResponseComplete` (chunks held back with `onSendResponse` returning False) gets a Content-Length. | It is sent without Content-Length (chunked): the core cannot know that every chunk was held. |
 
+### Bounded requests (issue 11)
+
+| QGIS Server | ogcserve |
+|---|---|
+| No time limit on a request (the FCGI host's timeout kills the process). | Setting `request_timeout` (60 s): the work stops at its next check and the client gets a 503 `NoApplicableCode` report. |
+| A project caps GetMap's width and height (`WMSMaxWidth`, `WMSMaxHeight`). | Setting `max_layers` (100) for every layer list of WMS and WFS, advertised as WMS 1.3.0 `LayerLimit`; `wms_max_size` for the image. |
+| GetStyles returns the project's style whatever the access control hides. | Parts of a style reading hidden attributes are left out of GetStyles and legends (services/wms.md). |
+
 Not supported: `capabilitiesCache()`, `reloadSettings()`, `QgsServiceRegistry.getApi/unregisterApi`,
 `QgsServerParameters`, HTML templates of OGC API handlers (`templatePath`, `staticPath`),
 `QgsServerApiUtils`, `QgsAccessControl.filterFeatures`. The Qt subset is `QByteArray`,

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -24,6 +26,7 @@ from ogcserve.deadline import Deadline
 from ogcserve.errors import ServiceError
 from ogcserve.http.request import RequestNotWellFormedError, ServerRequest, XMLLimits
 from ogcserve.http.response import ClientDisconnectedError
+from ogcserve.http.shutdown import RunningRequests
 
 if TYPE_CHECKING:
     from ogcserve.server import Server
@@ -151,9 +154,10 @@ def _environ(scope: Scope) -> dict[str, str]:
 class PipelineEndpoint:
     """Runs the request pipeline for OWS endpoints (`endpoint="ows"`) and every other path."""
 
-    def __init__(self, server: Server, endpoint: str) -> None:
+    def __init__(self, server: Server, endpoint: str, running: RunningRequests) -> None:
         self.server = server
         self.endpoint = endpoint
+        self.running = running
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         route = {"endpoint": self.endpoint, **scope.get("path_params", {})}
@@ -181,8 +185,8 @@ class PipelineEndpoint:
         sink = _AsgiSink(send, receive, deadline)
         sink.timer = asyncio.get_running_loop().call_later(_WATCH_AFTER, sink.watch)
         try:
-            await anyio.to_thread.run_sync(pipeline.handle, self.server, request, sink, error,
-                                           deadline)
+            await anyio.to_thread.run_sync(self.running.run, deadline, functools.partial(
+                pipeline.handle, self.server, request, sink, error, deadline))
         except BaseException:
             # Cancelled, typically because the ASGI server is stopping and the grace time is
             # over (`serve`: shutdown_grace). The thread cannot be interrupted; its work
@@ -207,10 +211,17 @@ def asgi_app(server: Server) -> Starlette:
     async def plugins(request: Request) -> JSONResponse:
         return JSONResponse(plugin_report(server))
 
-    ows = PipelineEndpoint(server, "ows")
-    other = PipelineEndpoint(server, "path")
+    running = RunningRequests()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await running.stop()  # the server is stopping: no request works on unseen
+
+    ows = PipelineEndpoint(server, "ows", running)
+    other = PipelineEndpoint(server, "path", running)
     methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-    app = Starlette(routes=[
+    app = Starlette(lifespan=lifespan, routes=[
         Route("/health", health),
         Route("/-/plugins", plugins),
         Route("/ows", ows, methods=methods),

@@ -1,26 +1,57 @@
 """Stopping `ogcserve serve` in bounded time.
 
 On SIGTERM or SIGINT uvicorn stops accepting and waits for running requests, for at most
-`timeout_graceful_shutdown` seconds (`shutdown_grace`); it then cancels them, and the ASGI
-edge cancels their deadlines, so that the worker threads stop at their next check
-(`ogcserve.deadline`). A thread can still be stuck in a C call that does not
-return (a database query without a timeout): the process then ends anyway, a few seconds
-later, rather than wait for it forever.
+`timeout_graceful_shutdown` seconds (`shutdown_grace`). It then cancels them (the ASGI edge
+cancels their deadlines) and runs the app's lifespan shutdown, which cancels whatever still
+runs and waits up to `HARD_EXIT_AFTER` seconds for the worker threads to stop at their next
+check (`ogcserve.deadline`) and clean up. A thread can still be stuck in a C call that does not
+return (a database query without a timeout): the process then ends anyway, rather than wait
+for it forever.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import threading
+import time
+from collections.abc import Callable
 from types import FrameType
 
 import uvicorn
+
+from ogcserve.deadline import Deadline
 
 log = logging.getLogger("ogcserve.shutdown")
 
 # After the grace time, how long cancelled work gets to notice before the process just exits.
 HARD_EXIT_AFTER = 5.0
+
+
+class RunningRequests:
+    """The requests whose pipeline thread is still working, cancelled or not: at shutdown
+    their work is cancelled and given a moment to stop cleanly (rolling back, closing) before
+    the process ends."""
+
+    def __init__(self) -> None:
+        self._deadlines: set[Deadline] = set()
+
+    def run(self, deadline: Deadline, work: Callable[[], object]) -> None:
+        """Call `work` (in the request's thread), registered under `deadline`."""
+        self._deadlines.add(deadline)
+        try:
+            work()
+        finally:
+            self._deadlines.discard(deadline)
+
+    async def stop(self, patience: float = HARD_EXIT_AFTER) -> None:
+        """Cancel every running request and wait, at most `patience` seconds, for them."""
+        for deadline in list(self._deadlines):
+            deadline.cancel("the server is shutting down")
+        limit = time.monotonic() + patience
+        while self._deadlines and time.monotonic() < limit:
+            await asyncio.sleep(0.05)
 
 
 class GracefulServer(uvicorn.Server):
