@@ -170,23 +170,12 @@ class PipelineEndpoint:
             return
         except PayloadTooLargeError as too_large:
             error = too_large
-        settings = self.server.settings
-        limits = XMLLimits(settings.xml_max_attributes, settings.xml_max_depth,
-                           settings.xml_max_elements)
-        try:
-            request = ServerRequest.build(scope["method"], _url(scope), headers=headers,
-                                          body=body, environ=_environ(scope), route=route,
-                                          xml_limits=limits)
-        except RequestNotWellFormedError as malformed:
-            error = malformed
-            request = ServerRequest.build(scope["method"], _url(scope), headers=headers,
-                                          environ=_environ(scope), route=route)
         deadline = Deadline(self.server.settings.request_timeout)
         sink = _AsgiSink(send, receive, deadline)
         sink.timer = asyncio.get_running_loop().call_later(_WATCH_AFTER, sink.watch)
         try:
             await anyio.to_thread.run_sync(self.running.run, deadline, functools.partial(
-                pipeline.handle, self.server, request, sink, error, deadline))
+                self._answer, scope, headers, body, route, error, sink, deadline))
         except BaseException:
             # Cancelled, typically because the ASGI server is stopping and the grace time is
             # over (`serve`: shutdown_grace). The thread cannot be interrupted; its work
@@ -199,6 +188,25 @@ class PipelineEndpoint:
             await send(message)
         if sink.aborted:
             raise _StreamBrokenError("the response broke off after it started; see the log")
+
+    def _answer(
+        self, scope: Scope, headers: list[tuple[str, str]], body: bytes, route: dict[str, str],
+        error: ServiceError | None, sink: _AsgiSink, deadline: Deadline,
+    ) -> None:
+        """Build the request and run the pipeline, in a worker thread: an XML body is parsed
+        here, off the event loop, which keeps answering /health meanwhile."""
+        settings = self.server.settings
+        limits = XMLLimits(settings.xml_max_attributes, settings.xml_max_depth,
+                           settings.xml_max_elements)
+        try:
+            request = ServerRequest.build(scope["method"], _url(scope), headers=headers,
+                                          body=body, environ=_environ(scope), route=route,
+                                          xml_limits=limits)
+        except RequestNotWellFormedError as malformed:
+            error = malformed
+            request = ServerRequest.build(scope["method"], _url(scope), headers=headers,
+                                          environ=_environ(scope), route=route)
+        pipeline.handle(self.server, request, sink, error, deadline)
 
 
 def asgi_app(server: Server) -> Starlette:

@@ -8,7 +8,6 @@ them; sizes are checked before anything is allocated.
 from __future__ import annotations
 
 import math
-
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
