@@ -38,6 +38,13 @@ How it works:
   factory installs an import shim: the modules `qgis`, `qgis.server`, `qgis.core`, `qgis.PyQt`
   and `qgis.PyQt.QtCore`, filled with the classes below. The shim is installed only when the
   real QGIS bindings cannot be imported (with PyQGIS installed, `import qgis` is the real one).
+- With the `qt` extra (`pip install 'ogcserve[qt]'`, PyQt5 from PyPI), `qgis.PyQt.<module>` is
+  the real `PyQt5.<module>` — `QtCore`, `QtGui` (`QImage`, `QPainter`), `QtWidgets` and the
+  rest — and so are the QGIS 2 names `PyQt4.QtCore` and `PyQt4.QtGui` (the latter with the
+  widgets, as in PyQt4); the facade's bodies and URLs are then PyQt5's `QByteArray` and `QUrl`,
+  and PyQt5 objects a plugin returns are accepted. Without it, `qgis.PyQt.QtCore` is the subset
+  below and any other Qt import raises an `ImportError` naming the extra. No `QApplication` is
+  created (`QImage` and `QPainter` need none, nor a display).
 - QGIS puts the plugin folder's *parent* on `sys.path` and imports the folder as a package; so
   does ogcserve. The folder itself is not put on `sys.path` (a plugin's `utils.py` would shadow
   another's); instead, the one Python 2 idiom the QGIS 2 cookbook relies on works: inside
@@ -92,16 +99,66 @@ Where QGIS's behaviour is a bug, ogcserve does the safe thing:
 
 Not supported: `capabilitiesCache()`, `reloadSettings()`, `QgsServiceRegistry.getApi/unregisterApi`,
 `QgsServerParameters`, HTML templates of OGC API handlers (`templatePath`, `staticPath`),
-`QgsServerApiUtils`, `QgsAccessControl.filterFeatures`. The Qt subset is `QByteArray`,
-`QRegularExpression` and `QUrl`: QImage, QPainter and the rest of Qt are not provided (use
-Pillow; see the watermark example). `QgsServerCacheManager` offers `deleteCachedDocuments`,
+`QgsServerApiUtils`, `QgsAccessControl.filterFeatures`. Without the `qt` extra, the Qt subset
+is `QByteArray`, `QRegularExpression` and `QUrl` (QImage, QPainter and the rest of Qt come
+with the extra; or use Pillow, as `HelloServer/WatermarkFilter.py` does). With it, a plugin
+that draws text needs its own `QGuiApplication` (QGIS Server has one). `QgsServerCacheManager` offers `deleteCachedDocuments`,
 `deleteCachedImages` (both drop a project's documents and images) and `registerServerCache`.
 
 Additions: `registerFilter()`, `registerAccessControl()` and `registerServerCache()` also take a
 class (the cookbook writes `registerFilter(HelloFilter, 100)`), which is built with the
 interface; `LayerPermissions(canRead=True, ...)` takes keyword arguments (a bare
 `LayerPermissions()` is all False, as in QGIS); the QGIS 2 request-handler methods `setHeader`,
-`clearHeaders` and `infoFormat` used by the old cookbook exist.
+`clearHeaders` and `infoFormat` used by the old cookbook exist, and so do, under the `qt`
+extra, its `PyQt4.QtCore` / `PyQt4.QtGui` imports. QGIS 3 has none of these (checked on QGIS
+3.22: no `infoFormat`, no `QgsMessageLog.INFO`, no `PyQt4`), so the cookbook's watermark
+filter as printed runs on ogcserve but not on QGIS 3.
+
+## WMS: the project, groups and forbidden layers
+
+Observed against Debian's QGIS Server 3.22 (`qgis_mapserv.fcgi` as CGI on a `.qgs` made with
+PyQGIS) and QGIS 3.40's documented behaviour (reference/qgis_server_plugins.md §4.1):
+
+| QGIS | ogcserve |
+|---|---|
+| The root layer's Name is the project setting `WMSRootName`, else the project title. | The project's `name` (default: the file's stem). |
+| A root name equal to a layer's name is listed twice under one Name; GetMap then draws the layer but GetFeatureInfo queries the whole project (3.22, observed). | The layer wins in every operation, and the root layer has no Name. |
+| Before 3.40 (PR #58073): a group with any forbidden member is 403 `Security`. 3.40: forbidden members are dropped; a group with none left is 400 `LayerNotDefined` (GetMap, GetLegendGraphic). | As 3.40, in every operation (DescribeLayer, GetStyles and FILTER too), with the very answer a name that does not exist gets. |
+| A group or the project draws its first layer (the top of the layer tree) on top; capabilities and legends list it first. | Project order is drawing order: the first layer of the file is at the bottom, for a group and the project too; capabilities and legends list the file's order. |
+| A group's legend: its layers' legends stacked, each under its layer's name, no group heading (3.22, observed). | The same, with the layers' titles. |
+| Groups and the root have no `Style`/`LegendURL` in the capabilities (3.22, observed). | The same. |
+| `STYLES` has one entry for a group, applied to each member; an unknown style is an error (3.22, observed: 400). | The same (`StyleNotDefined`); every layer has only its `default` style. |
+| GetFeatureInfo checks read permission on `LAYERS` and `QUERY_LAYERS`. | The same: `Security` (403) for a forbidden layer in either, `LayerNotDefined` for an unknown one. |
+
+## The feature key
+
+As in QGIS Server, a GeoPackage's `fid` and a PostGIS primary key are attributes: in every
+output and DescribeFeatureType, and named by filters and by plugins' rules (`"fid" = 1`,
+`"pk" IN (3, 4)`, `$id`). Differences:
+
+| QGIS | ogcserve |
+|---|---|
+| A Shapefile's or GeoJSON file's FID is no attribute (only formats with a FID column, like GeoPackage, show one). | Every OGR source publishes its FID as `fid` (`ogc_fid` when the file has a `fid` attribute); `fields: {exclude: [fid]}` gives QGIS's view. |
+| `EXP_FILTER` with several type names is ignored (a log line); with `FILTER`, the FILTER replaces it. | Several type names are refused (400); it is ANDed with `FILTER`, `BBOX` and `RESOURCEID`. |
+| The key column comes from the data source (the `key=` of a PostGIS URI). | A layer's `key` may name any unique column of a GeoPackage, PostGIS or OGR source. |
+
+## WFS as clients see it
+
+Compared with QGIS Server's WFS (3.22–3.40), as QGIS desktop, GDAL and OWSLib meet it:
+
+- Type names: both list bare names (`countries`); ogcserve also accepts `ogcserve:countries`
+  in every request, and can list the prefixed form instead (`wfs_prefixed_type_names`). QGIS
+  desktop matches its layer's typename exactly against the capabilities, so a QGIS project
+  saved with `typename='ogcserve:countries'` needs that setting (or the bare name).
+- Axis order: QGIS Server advertises `EPSG:4326` and reads a URN `srsName` latitude first in
+  WFS 1.0.0 too (its PR #41242). ogcserve advertises URNs from 1.1.0 on and reads WFS 1.0.0
+  always x/y (GeoServer's rule): QGIS desktop 3.22 posts 1.0.0 Transactions with GML 2 x,y
+  under the URN it read from the capabilities.
+- Per-type `<Operations>` in 1.0.0/1.1.0 capabilities list what the caller may do on that type
+  (QGIS Server lists the layer's configured edits).
+- `RESULTTYPE=hits` in 1.1.0 answers `numberOfFeatures`; WFS 1.0.0 ignores RESULTTYPE.
+- GeoJSON is answered with the media type asked for (`application/json`, `application/geo+json`,
+  `application/vnd.geo+json`); QGIS Server answers `application/vnd.geo+json` whatever the name.
 
 ## The seed examples, and what had to change
 
@@ -110,9 +167,13 @@ interface; `LayerPermissions(canRead=True, ...)` takes keyword arguments (a bare
 - `HelloServer/HelloServer.py`: `HelloServerServer` also registers `ParamsFilter` (200) and
   `WatermarkFilter` (300), which the cookbook shows as separate snippets (the HelloServer
   plugin registers all its filters the same way).
-- `HelloServer/WatermarkFilter.py`: Pillow instead of QImage/QPainter/QBuffer (PyQt4, which
-  the cookbook imports, is not available); the checks, the log line, the rectangle
-  `(20, 20, 40, 40)` and the body replacement are the cookbook's.
+- `HelloServer/WatermarkFilter.py`: Pillow instead of QImage/QPainter/QBuffer, so that it runs
+  without the `qt` extra; the checks, the log line, the rectangle `(20, 20, 40, 40)` and the
+  body replacement are the cookbook's. The cookbook's own version, as printed (PyQt4 imports,
+  QImage, QPainter, QBuffer), is `tests/compat/qt_plugins/CookbookWatermark/WatermarkFilter.py`
+  (the printed page lost its indentation, restored there): under the `qt` extra it runs
+  unmodified in a real `ogcserve serve` (`tests/compat/test_qt.py`), also with QGIS 3's
+  `qgis.PyQt` imports.
 - `MyAccessControl/AccessControl.py`: the imports the cookbook leaves out, and
   `server_iface.registerAccessControl(self, 100)` in the constructor — the cookbook's
   constructor never registers the filter, so it would never be asked anything (in QGIS

@@ -5,16 +5,18 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
+from functools import partial
 
 from starlette.types import ASGIApp
 
+from ogcserve.access import AccessLayer
 from ogcserve.access.policy import POLICY_PRIORITY, ProjectPolicy
 from ogcserve.compat.qgis import folder_interface
 from ogcserve.http.asgi import asgi_app
 from ogcserve.plugins.cache import MemoryCache
 from ogcserve.plugins.interface import ServerInterface
 from ogcserve.plugins.loader import load_plugins, plugin_folders
-from ogcserve.projects import ProjectStore
+from ogcserve.projects import ProjectStore, load_project
 from ogcserve.server import Server
 from ogcserve.services import builtin
 from ogcserve.settings import Settings
@@ -24,7 +26,9 @@ def build_server(settings: Settings, environ: Mapping[str, str] | None = None) -
     """Load the projects, register the built-ins the way plugins register, then load plugins."""
     environ = os.environ if environ is None else environ
     logging.getLogger("ogcserve").setLevel(settings.log_level.upper())
-    server = Server(settings, ProjectStore.from_paths(settings.projects))
+    # Projects load as `ogcserve check` checks them: sources open, field names are theirs.
+    loader = partial(load_project, opener=AccessLayer().check_source)
+    server = Server(settings, ProjectStore.from_paths(settings.projects, loader=loader))
     core = ServerInterface(server, "ogcserve")
     builtin.setup(core)
     core.register_access_control(ProjectPolicy(), POLICY_PRIORITY)

@@ -80,6 +80,12 @@ class LayerNotDefinedError(ServiceError):
 
     code = "LayerNotDefined"
 
+    @classmethod
+    def named(cls, name: str) -> LayerNotDefinedError:
+        """The one answer for a name the caller cannot use, whether it is unknown or names
+        something the caller may not see any of: the two must not be told apart."""
+        return cls(f"The layer {name!r} does not exist", locator=name)
+
 
 class FilterError(InvalidParameterValueError):
     """A filter expression does not parse or names unknown properties."""

@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     xml_max_elements: int = Field(
         default=1_000_000, ge=1, description="Most elements in one request XML document"
     )
+    wfs_prefixed_type_names: bool = Field(
+        default=False,
+        description="List WFS feature types as ogcserve:<name> (GeoServer's way) instead of the"
+        " bare layer name (QGIS Server's and MapServer's); requests accept both forms",
+    )
     cache_entries: int = Field(default=512, description="Entries in the built-in memory cache")
     trace_filters: bool = Field(default=False, description="Log every filter call with timing")
     log_level: str = Field(default="INFO", description="Python logging level")

@@ -12,7 +12,7 @@ import pytest
 from ogcserve.access import Read
 from ogcserve.cli import demo_project
 from ogcserve.context import RequestContext
-from ogcserve.errors import NotFoundError, SecurityError
+from ogcserve.errors import LayerNotDefinedError, NotFoundError, SecurityError
 from ogcserve.http.request import ServerRequest
 from ogcserve.http.response import BufferSink, ServerResponse
 from ogcserve.plugins import (
@@ -134,6 +134,27 @@ def test_groups_whose_members_are_all_hidden_disappear(server: Server) -> None:
     ctx = _ctx(server)
     names = [layer.name for layer in server.data.readable_layers(ctx, ctx.project)]  # type: ignore[arg-type]
     assert "places" not in names and "countries" in names
+
+
+def test_a_group_is_named_as_the_caller_sees_it(server: Server) -> None:
+    class NoCitiesNoCounties(AccessControlFilter):
+        def layer_permissions(self, layer: Layer) -> LayerPermissions:
+            return LayerPermissions(can_read=layer.name not in ("cities", "nc_counties"))
+
+    ServerInterface(server, "t").register_access_control(NoCitiesNoCounties())
+    ctx = _ctx(server)
+    project = ctx.project
+    assert project is not None
+    assert server.data.readable_layer(ctx, project, "countries").name == "countries"
+    # A group with nothing readable left answers as a name that does not exist, word for word.
+    with pytest.raises(LayerNotDefinedError) as hidden:
+        server.data.readable_layer(ctx, project, "places")
+    with pytest.raises(LayerNotDefinedError) as unknown:
+        server.data.readable_layer(ctx, project, "atlantis")
+    assert str(hidden.value).replace("places", "atlantis") == str(unknown.value)
+    assert hidden.value.locator == "places"
+    with pytest.raises(SecurityError):
+        server.data.readable_layer(ctx, project, "nc_counties")
 
 
 def _ctx(server: Server, role: str = "admin") -> RequestContext:

@@ -314,7 +314,7 @@ EXPECTED: dict[str, Callable[[int | None, dict[str, str], bytes], bool]] = {
     "deny a layer": lambda s, h, b: s == 403 and json.loads(b)["code"] == "Security",
     "hide an attribute": lambda s, h, b: (
         s == 200 and [sorted(f["properties"]) for f in json.loads(b)["features"]]
-        == [["name", "role"]] * 4),
+        == [["fid", "name", "role"]] * 4),
     "filter rows by expression": lambda s, h, b: (
         s == 200 and [f["properties"]["name"] for f in json.loads(b)["features"]]
         == ["alice", "carol"]),

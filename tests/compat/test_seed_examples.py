@@ -114,7 +114,7 @@ def _example(name: str) -> Callable[[ServerInterface], Any]:
 def test_access_control_skeleton_gives_full_access(qgis_server: Build) -> None:
     status, doc = _rows(qgis_server())
     assert status == 200 and doc["count"] == 4
-    assert sorted(doc["features"][0]["properties"]) == ["name", "role", "salary"]
+    assert sorted(doc["features"][0]["properties"]) == ["fid", "name", "role", "salary"]
 
 
 def test_subset_string_example_keeps_the_users(qgis_server: Build) -> None:
@@ -139,7 +139,7 @@ def test_permissions_example_denies_the_layer(qgis_server: Build) -> None:
 def test_attributes_example_hides_role(qgis_server: Build) -> None:
     status, doc = _rows(qgis_server(_example("HideRole")))
     assert status == 200 and doc["count"] == 4
-    assert all(sorted(f["properties"]) == ["name", "salary"] for f in doc["features"])
+    assert all(sorted(f["properties"]) == ["fid", "name", "salary"] for f in doc["features"])
 
 
 @pytest.mark.parametrize(("fid", "status"), [(1, 200), (2, 403), (4, 403)])

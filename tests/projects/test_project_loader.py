@@ -97,7 +97,7 @@ def test_demo_loads() -> None:
 
 def test_demo_checks_with_every_source_opening() -> None:
     opened: list[tuple[SourceSpec, Path]] = []
-    assert check_project(DEMO, lambda spec, base: opened.append((spec, base)), env={}) == []
+    assert check_project(DEMO, lambda spec, base, key: opened.append((spec, base)), env={}) == []
     assert len(opened) == 5
     assert {base for _, base in opened} == {DEMO.absolute().parent}
 
@@ -160,7 +160,7 @@ def test_layer_options(tmp_path: Path) -> None:
         key: fid
         filter: "continent <> 'Antarctica'"
         fields: {exclude: [internal_note]}
-        style: {fill: "#a6cee3", ramp: [[1, "#000"]]}
+        style: {fill: "#a6cee3", dash: [4, 2]}
         queryable: false
         min_scale: 1000
         max_scale: 5e7
@@ -174,7 +174,7 @@ def test_layer_options(tmp_path: Path) -> None:
     assert layer.fields_exclude == ("internal_note",)
     assert layer.publishes_field("name") and not layer.publishes_field("internal_note")
     assert layer.style["fill"] == "#a6cee3"
-    assert layer.style["ramp"] == ((1, "#000"),)  # frozen: lists become tuples
+    assert layer.style["dash"] == (4, 2)  # frozen: lists become tuples
     with pytest.raises(TypeError):
         layer.style["fill"] = "red"  # type: ignore[index]
     assert not layer.queryable
@@ -416,7 +416,7 @@ def test_bad_filter(tmp_path: Path) -> None:
 
 
 def test_check_project_reports_sources_that_fail_to_open(tmp_path: Path) -> None:
-    def open_source(spec: SourceSpec, base_dir: Path) -> object:
+    def open_source(spec: SourceSpec, base_dir: Path, key: str | None) -> object:
         assert base_dir == tmp_path.absolute()
         if isinstance(spec, GeoPackageSpec) and spec.table == "cities":
             raise RuntimeError("no such table: cities")
@@ -427,12 +427,13 @@ def test_check_project_reports_sources_that_fail_to_open(tmp_path: Path) -> None
     assert "no such table: cities" in issue.message
 
 
-def test_check_project_stops_at_the_failing_stage(tmp_path: Path) -> None:
+def test_check_project_opens_the_sources_of_the_valid_layers(tmp_path: Path) -> None:
     calls: list[SourceSpec] = []
     text = GOOD.replace("table: countries}", "table: countries, extra: 1}")
-    issues = check_project(write(tmp_path, text), lambda spec, _: calls.append(spec), env={})
+    issues = check_project(write(tmp_path, text), lambda spec, _base, _key: calls.append(spec), env={})
     assert [(i.line, i.key) for i in issues] == [(6, "layers[0].source.extra")]
-    assert calls == []
+    # The invalid layer's source is not opened; the other layers' are (all errors, one run).
+    assert [getattr(spec, "table", spec.path) for spec in calls] == ["cities", "dem.tif"]
 
 
 def test_empty_layer_lists(tmp_path: Path) -> None:

@@ -69,8 +69,10 @@ def test_schema_crs_extent(countries: GeoPackageSource) -> None:
     assert schema.key == "fid"
     assert schema.geometry_field == "geom"
     assert schema.geometry_type == "MULTIPOLYGON"
-    assert schema.field_names() == ["pop_est", "continent", "name", "iso_a3", "gdp_md_est"]
+    # The key is an attribute, first as in the table (QGIS Server publishes it the same way).
+    assert schema.field_names() == ["fid", "pop_est", "continent", "name", "iso_a3", "gdp_md_est"]
     types = {f.name: f.type for f in schema.fields}
+    assert types["fid"] is FieldType.INTEGER
     assert types["pop_est"] is FieldType.REAL
     assert types["gdp_md_est"] is FieldType.INTEGER
     assert types["name"] is FieldType.TEXT
@@ -98,7 +100,8 @@ def test_full_read_decodes_all_geometries(countries: GeoPackageSource) -> None:
     assert len(result) == 177
     assert result.geometries is not None
     assert all(g.geom_type == "MultiPolygon" and g.is_valid for g in result.geometries)
-    assert set(result.columns) == {"pop_est", "continent", "name", "iso_a3", "gdp_md_est"}
+    assert set(result.columns) == {"fid", "pop_est", "continent", "name", "iso_a3", "gdp_md_est"}
+    assert result.columns["fid"] == result.ids
 
 
 def test_batches_respect_batch_size(countries: GeoPackageSource) -> None:
@@ -171,7 +174,8 @@ def test_sort_limit_offset_with_bbox_paged_in_python(countries: GeoPackageSource
 
 def test_properties_and_unknown_names(countries: GeoPackageSource) -> None:
     result = collect(countries.query(FeatureQuery(properties=("iso_a3", "fid"), limit=2)))
-    assert list(result.columns) == ["iso_a3"]
+    assert list(result.columns) == ["fid", "iso_a3"]  # schema order; the key is an attribute
+    assert result.columns["fid"] == result.ids
     with pytest.raises(InvalidParameterValueError):
         countries.query(FeatureQuery(properties=("nope",)))
     with pytest.raises(InvalidParameterValueError):
@@ -185,7 +189,9 @@ def test_ids_and_get(countries: GeoPackageSource) -> None:
     assert feature is not None
     assert feature.id == 1
     assert feature.geometry is not None
-    assert set(feature.properties) == {"pop_est", "continent", "name", "iso_a3", "gdp_md_est"}
+    assert set(feature.properties) == {"fid", "pop_est", "continent", "name", "iso_a3",
+                                       "gdp_md_est"}
+    assert feature.properties["fid"] == 1
     assert countries.get(99999) is None
     assert countries.get("not-a-number") is None
 

@@ -71,8 +71,10 @@ def ogr(request: pytest.FixtureRequest, vector_files: dict[str, Path]) -> Any:
 def test_ogr_schema_crs_extent_count(ogr: OGRSource) -> None:
     assert isinstance(ogr, FeatureSource)
     schema = ogr.schema()
-    assert schema.field_names() == FIELDS
+    # The FID is an attribute, first, under the name the driver gives it (else "fid").
+    assert schema.key == "fid" and schema.field_names() == ["fid", *FIELDS]
     types = {f.name: f.type for f in schema.fields}
+    assert types["fid"] is FieldType.INTEGER
     assert types["pop_est"] is FieldType.REAL and types["name"] is FieldType.TEXT
     assert types["gdp_md_est"] is FieldType.INTEGER
     assert ogr.crs() == "EPSG:4326"

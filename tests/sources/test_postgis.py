@@ -72,6 +72,7 @@ def test_schema_crs_extent_count(src: Any) -> None:
     assert schema.geometry_type == "MULTIPOLYGON"
     types = {f.name: f.type for f in schema.fields}
     assert types == {
+        "fid": FieldType.INTEGER,  # the primary key is an attribute too
         "pop_est": FieldType.REAL,
         "continent": FieldType.TEXT,
         "name": FieldType.TEXT,

@@ -32,6 +32,7 @@ from ogcserve.expressions import Expression, check_properties, conjunction, pars
 from ogcserve.geo import read_window
 from ogcserve.plugins.access import LayerPermissions
 from ogcserve.sources import open_source
+from ogcserve.sources._query import coerce_value
 from ogcserve.sources.base import (
     BBox,
     CoverageInfo,
@@ -52,6 +53,8 @@ if TYPE_CHECKING:
 
     from ogcserve.context import RequestContext
     from ogcserve.projects.model import Layer, Project
+
+_SourceKey = tuple[Path, SourceSpec, str | None]
 
 # Offsets beyond this are refused: no table is that long, and SQLite/PostgreSQL integers
 # overflow at 2**63.
@@ -82,8 +85,9 @@ class AccessLayer:
 
     def __init__(self, *, max_features: int = 1_000_000) -> None:
         self.max_features = max_features
-        self._sources: dict[tuple[Path, SourceSpec], FeatureSource | CoverageSource] = {}
-        self._schemas: dict[tuple[Path, SourceSpec], Schema] = {}
+        # Keyed by project folder, source and the layer's `key` (which decides the ids).
+        self._sources: dict[_SourceKey, FeatureSource | CoverageSource] = {}
+        self._schemas: dict[_SourceKey, Schema] = {}
         self._lock = threading.Lock()
         self._coverage_classes: dict[type, bool] = {}
 
@@ -91,24 +95,26 @@ class AccessLayer:
 
     def readable_layers(self, ctx: RequestContext, project: Project) -> list[Layer]:
         """The layer tree as the caller may see it: unreadable layers and emptied groups vanish."""
-
-        def prune(layer: Layer) -> Layer | None:
-            if not ctx.access.permissions(layer).can_read:
-                return None
-            if not layer.is_group:
-                return layer
-            children = tuple(c for c in (prune(child) for child in layer.children) if c)
-            return replace(layer, children=children) if children else None
-
-        return [kept for kept in (prune(layer) for layer in project.layers) if kept]
+        return [kept for kept in (self._prune(ctx, layer) for layer in project.layers) if kept]
 
     def layer(self, ctx: RequestContext, project: Project, name: str) -> Layer:
         """The layer called `name`: LayerNotDefined if absent, Security (403) if not readable."""
         layer = project.layer(name)
         if layer is None:
-            raise LayerNotDefinedError(f"The layer {name!r} does not exist", locator=name)
+            raise LayerNotDefinedError.named(name)
         self._require(ctx, layer, "can_read")
         return layer
+
+    def readable_layer(self, ctx: RequestContext, project: Project, name: str) -> Layer:
+        """The layer or group `name` as the caller may see it: a group pruned to its readable
+        members. As `layer`, except that a group none of whose members the caller may read is
+        LayerNotDefined, word for word as a name that does not exist (its existence stays
+        hidden, as in the capabilities)."""
+        layer = self.layer(ctx, project, name)
+        pruned = self._prune(ctx, layer)
+        if pruned is None:
+            raise LayerNotDefinedError.named(name)
+        return pruned
 
     def permissions(self, ctx: RequestContext, layer: Layer) -> LayerPermissions:
         """The combined permissions of the caller on `layer`."""
@@ -196,16 +202,21 @@ class AccessLayer:
         self._require(ctx, layer, "can_read")
         source = self._feature_source(ctx, layer)
         _, query, visible = self._plan(ctx, layer, Read())
+        schema = self._schema(ctx, layer)
         with source.transaction() as transaction:
-            yield Editor(ctx, layer, source, transaction, query, visible)
+            yield Editor(ctx, layer, source, transaction, query, visible, schema)
 
     # --- sources ------------------------------------------------------------------------
 
-    def check_source(self, spec: SourceSpec, base_dir: Path) -> None:
-        """Open and close a source (for `ogcserve check`): raises if it cannot be opened."""
-        source = open_source(spec, base_dir)
+    def check_source(
+        self, spec: SourceSpec, base_dir: Path, key: str | None = None
+    ) -> Schema | CoverageInfo:
+        """Open a source, read its schema (vector) or description (raster) and close it: how
+        projects are checked when they load (`ogcserve check`, the server). Raises if it
+        cannot be opened."""
+        source = open_source(spec, base_dir, key)
         try:
-            source.info() if self._is_coverage(source) else source.schema()
+            return source.info() if self._is_coverage(source) else source.schema()
         finally:
             source.close()
 
@@ -232,13 +243,13 @@ class AccessLayer:
         if layer.source is None:
             raise LayerNotDefinedError(f"{layer.name!r} is a group, it has no data",
                                        locator=layer.name)
-        key = (_project(ctx).base_dir, layer.source)
+        key = (_project(ctx).base_dir, layer.source, layer.key)
         source = self._sources.get(key)
         if source is None:
             with self._lock:
                 source = self._sources.get(key)
                 if source is None:
-                    source = open_source(layer.source, key[0])
+                    source = open_source(layer.source, key[0], layer.key)
                     self._sources[key] = source
         return source
 
@@ -270,7 +281,7 @@ class AccessLayer:
 
     def _schema(self, ctx: RequestContext, layer: Layer) -> Schema:
         assert layer.source is not None
-        key = (_project(ctx).base_dir, layer.source)
+        key = (_project(ctx).base_dir, layer.source, layer.key)
         schema = self._schemas.get(key)
         if schema is None:
             schema = self._schemas[key] = self._feature_source(ctx, layer).schema()
@@ -280,6 +291,15 @@ class AccessLayer:
         if layer.is_group or layer.is_raster:
             return []
         return self._schema(ctx, layer).field_names()
+
+    def _prune(self, ctx: RequestContext, layer: Layer) -> Layer | None:
+        """`layer` without what the caller may not read; None if nothing of it is left."""
+        if not ctx.access.permissions(layer).can_read:
+            return None
+        if not layer.is_group:
+            return layer
+        children = tuple(c for c in (self._prune(ctx, child) for child in layer.children) if c)
+        return replace(layer, children=children) if children else None
 
     def _require(self, ctx: RequestContext, layer: Layer, permission: str) -> None:
         if not getattr(ctx.access.permissions(layer), permission):
@@ -338,7 +358,14 @@ class AccessLayer:
 
 
 class Editor:
-    """Writes to one layer inside one transaction, each checked against the caller's rights."""
+    """Writes to one layer inside one transaction, each checked against the caller's rights.
+
+    The key is an attribute to clients (they read it, and send it back): given in an insert it
+    becomes the new feature's id (omitted or empty, the source generates one); given in an
+    update it must keep its value, as QGIS refuses to change a feature's id. Features are
+    judged (row rules, `allow_to_edit`) with their values typed as the source types them,
+    the key included, since clients send text.
+    """
 
     def __init__(
         self,
@@ -348,27 +375,42 @@ class Editor:
         transaction: Transaction,
         query: FeatureQuery,
         visible: tuple[str, ...],
+        schema: Schema,
     ) -> None:
         self._ctx, self._layer, self._source = ctx, layer, source
         self._tx, self._query, self._visible = transaction, query, visible
+        self._key = schema.key
+        self._fields = {f.name: f for f in schema.fields}
         rows = query.filter
         self._in_rows = to_predicate(rows) if rows is not None else (lambda _: True)
 
     def insert(self, features: Sequence[Feature]) -> list[Any]:
         """Insert features the caller may write; returns their ids."""
         self._require("can_insert")
+        rows = []
         for feature in features:
             self._check_attributes(feature.properties)
-            self._check_editable(feature)
-        return self._tx.insert(features)
+            row = self._key_as_id(feature)
+            # Judged with its key when it has one: a row filter may name the key.
+            seen = row.properties if row.id is None else {**row.properties, self._key: row.id}
+            self._check_editable(Feature(row.id, row.geometry, self._typed(seen)))
+            rows.append(row)
+        return self._tx.insert(rows)
 
     def update(self, fid: Any, properties: Mapping[str, Any], geometry: Any | None = None) -> None:
         """Change a feature the caller may see and edit, into one they still may."""
         self._require("can_update")
         self._check_attributes(properties)
+        if self._key in properties:
+            value = properties[self._key]
+            if value is not None and value != "" and not _same_id(fid, value):
+                raise InvalidParameterValueError(
+                    f"The key {self._key!r} of feature {fid!r} cannot be changed",
+                    locator=self._key)
+            properties = {k: v for k, v in properties.items() if k != self._key}
         before = self._visible_feature(fid)
         after = Feature(before.id, before.geometry if geometry is None else geometry,
-                        {**before.properties, **properties})
+                        {**before.properties, **self._typed(properties)})
         # Judge the feature as it will be written: an update may not move it out of the
         # caller's rows (QGIS re-reads it through the filter and lets it through).
         self._check_editable(after)
@@ -391,6 +433,24 @@ class Editor:
         self._check_editable(feature)
         return feature
 
+    def _typed(self, properties: Mapping[str, Any]) -> dict[str, Any]:
+        return {name: coerce_value(self._fields[name], value) if name in self._fields else value
+                for name, value in properties.items()}
+
+    def _key_as_id(self, feature: Feature) -> Feature:
+        """`feature` with a key given among its attributes moved to its id."""
+        if self._key not in feature.properties:
+            return feature
+        properties = dict(feature.properties)
+        value = properties.pop(self._key)
+        if value is None or value == "":
+            return Feature(feature.id, feature.geometry, properties)
+        if feature.id is not None and not _same_id(feature.id, value):
+            raise InvalidParameterValueError(
+                f"The feature's id {feature.id!r} and its key {self._key!r} ({value!r}) differ",
+                locator=self._key)
+        return Feature(value if feature.id is None else feature.id, feature.geometry, properties)
+
     def _check_editable(self, feature: Feature) -> None:
         if not self._in_rows(feature) or not self._ctx.access.allow_to_edit(self._layer, feature):
             raise SecurityError(f"You may not edit feature {feature.id!r} of {self._layer.name!r}",
@@ -411,6 +471,16 @@ def _project(ctx: RequestContext) -> Project:
     if ctx.project is None:
         raise NotFoundError("No project is served here")
     return ctx.project
+
+
+def _same_id(fid: Any, value: Any) -> bool:
+    """Whether an id and a key value sent as text (GML has no types) are the same."""
+    if fid == value:
+        return True
+    text = str(value).strip()
+    if isinstance(fid, int) and not isinstance(fid, bool):
+        return text.lstrip("+-").isdigit() and int(text) == fid
+    return str(fid) == text
 
 
 def _require_known(name: str, allowed: Sequence[str], locator: str) -> None:

@@ -7,7 +7,9 @@
 3. dotted paths `module:callable` from the settings and the projects.
 
 A plugin that fails to import or to start is recorded with its traceback and skipped (what it
-registered before failing is removed); the server starts anyway.
+registered before failing is removed); the server starts anyway. A plugin found twice (two
+folders, a folder and an entry point, one callable listed twice) is started once, and one that
+registers nothing is loaded with a warning.
 """
 
 from __future__ import annotations
@@ -77,21 +79,48 @@ def load_plugins(
     import: app.py passes the QGIS facade's, which installs the `qgis` import shim.
     """
     records: list[PluginRecord] = []
-    seen: set[str] = set()
+    # What is loaded already, by folder name and by `module:callable`: a plugin found twice is
+    # started once (twice would register every filter twice), and the first one says why.
+    by_name: dict[str, PluginRecord] = {}
+    by_callable: dict[str, PluginRecord] = {}
     for folder in folders:
         for candidate in _folder_plugins(folder):
-            if candidate.name in seen:  # the first path holding an id wins, as in QGIS
+            first = by_name.get(candidate.name)
+            if first is not None:  # the first path holding an id wins, as in QGIS
+                _warn(first, f"found again in {candidate}, which is not loaded")
                 continue
-            seen.add(candidate.name)
-            records.append(_load_folder(server, candidate, folder_interface or interface))
+            record = _load_folder(server, candidate, folder_interface or interface)
+            by_name[candidate.name] = record
+            records.append(record)
     if entry_points:
         for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-            records.append(_start(server, PluginRecord(ep.name, "entry-point", ep.value),
-                                  ep.load, "setup", interface))
+            first = by_name.get(ep.name) or by_name.get(ep.module.partition(".")[0])
+            if first is not None and first.origin == "folder":
+                _warn(first, f"also installed as the entry point {ep.name} = {ep.value}, "
+                             "which is not loaded")
+                continue
+            record = _start(server, PluginRecord(ep.name, "entry-point", ep.value),
+                            ep.load, "setup", interface)
+            by_callable[_callable_id(ep.value)] = record
+            records.append(record)
     for origin, path in dotted:
-        records.append(_start(server, PluginRecord(path, origin, path),
-                              partial(_import_callable, path), "setup", interface))
+        first = by_callable.get(_callable_id(path))
+        if first is not None:
+            # Two projects naming one plugin is normal; starting it a second time is not.
+            if first.origin == "entry-point":
+                _warn(first, f"also listed in the {origin} plugins as {path}, not loaded again")
+            continue
+        record = _start(server, PluginRecord(path, origin, path),
+                        partial(_import_callable, path), "setup", interface)
+        by_callable[_callable_id(path)] = record
+        records.append(record)
     return records
+
+
+def _callable_id(path: str) -> str:
+    """`module:callable` with the default callable spelled out."""
+    module, _, attribute = path.strip().partition(":")
+    return f"{module.strip()}:{attribute.strip() or 'setup'}"
 
 
 def _folder_plugins(folder: Path) -> Iterator[Path]:
@@ -180,6 +209,9 @@ def _start(
         return _failed(record, f"{what}() failed:\n{traceback.format_exc()}", unload=record.name)
     for message in _hook_typos(server, record.name):
         _warn(record, message)
+    if not _registered_anything(server, record.name):
+        _warn(record, f"{what}() registered nothing (no filter, service, access control, "
+                      "cache filter or route): the plugin has no effect")
     log.info("plugin %s loaded (%s)", record.name, record.origin)
     return record
 
@@ -201,6 +233,13 @@ def _unregister(server: Server, owner: str) -> None:
     for registry in (server.filters, server.access_controls, server.caches):
         registry.remove_owner(owner)
     server.services.remove_owner(owner)
+
+
+def _registered_anything(server: Server, owner: str) -> bool:
+    registries = (server.filters, server.access_controls, server.caches)
+    return server.services.registered_by(owner) or any(
+        entry.owner == owner for registry in registries for entry in registry
+    )
 
 
 def _hook_typos(server: Server, owner: str) -> Iterator[str]:

@@ -97,6 +97,14 @@ class ServiceRegistry:
                 self._services[name] = [s for s in versions if self._owners.get(id(s)) != owner]
             self._routes = tuple((r, o) for r, o in self._routes if o != owner)
 
+    def registered_by(self, owner: str) -> bool:
+        """Whether the plugin `owner` has a service or a route here."""
+        with self._lock:
+            services = (s for versions in self._services.values() for s in versions)
+            return any(self._owners.get(id(s)) == owner for s in services) or any(
+                o == owner for _, o in self._routes
+            )
+
     def owner(self, service: Service) -> str:
         """The plugin that registered `service`."""
         return self._owners.get(id(service), "ogcserve")

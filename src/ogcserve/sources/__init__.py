@@ -82,31 +82,41 @@ def _resolve(path: str, base_dir: pathlib.Path) -> pathlib.Path:
     return p if p.is_absolute() else base_dir / p
 
 
-def open_source(spec: SourceSpec, base_dir: pathlib.Path) -> FeatureSource | CoverageSource:
+def open_source(
+    spec: SourceSpec, base_dir: pathlib.Path, key: str | None = None
+) -> FeatureSource | CoverageSource:
     """Open the source `spec` names (relative paths are relative to `base_dir`, the project
-    file's folder). Raises `SourceUnavailableError` when the file, table or database is not
-    there; PostGIS sources connect and introspect here so that a project fails at load time.
+    file's folder). `key` is the layer's `key`: the attribute whose values are the feature ids
+    (default: the source's primary key). Raises `SourceUnavailableError` when the file, table,
+    database or key column is not there; PostGIS sources connect and introspect here so that a
+    project fails at load time.
     """
     if isinstance(spec, GeoPackageSpec):
         from ogcserve.sources.geopackage import GeoPackageSource
 
-        return GeoPackageSource(_resolve(spec.path, base_dir), spec.table)
+        return GeoPackageSource(_resolve(spec.path, base_dir), spec.table, key)
     if isinstance(spec, OGRSpec):
         from ogcserve.sources.ogr import OGRSource
 
-        return OGRSource(_resolve(spec.path, base_dir), spec.layer)
+        return OGRSource(_resolve(spec.path, base_dir), spec.layer, key)
     if isinstance(spec, RasterSpec):
+        if key is not None:
+            raise SourceUnavailableError("A raster layer has no key")
         from ogcserve.sources.raster import RasterSource
 
         return RasterSource(_resolve(spec.path, base_dir))
     if isinstance(spec, PostGISSpec):
         from ogcserve.sources.postgis import PostGISSource
 
+        if key is not None and spec.key is not None and key != spec.key:
+            raise SourceUnavailableError(
+                f"The layer's key {key!r} and its source's key {spec.key!r} differ: give one"
+            )
         source = PostGISSource(
             expand_env(spec.dsn),
             spec.table,
             geometry=spec.geometry,
-            key=spec.key,
+            key=key or spec.key,
             pool_size=spec.pool_size,
         )
         try:

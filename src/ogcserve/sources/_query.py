@@ -35,13 +35,34 @@ class Selection:
     """Which attributes a query reads from the store and which it hands back.
 
     `fetch` is a superset of `output` when a Python stage needs attributes the caller did not
-    ask for (a residual filter may name any of them).
+    ask for (a residual filter may name any of them). The key's values come from the store once,
+    as the ids: `stored` is `fetch` without it (the columns to select besides the key), and `key`
+    names it when `fetch` does, so that its column is the ids list (see `key_column`).
     """
 
     fetch: tuple[str, ...]
     output: tuple[str, ...]
     fetch_geometry: bool
     output_geometry: bool
+    key: str | None = None
+    stored: tuple[str, ...] = ()
+
+    @classmethod
+    def of(
+        cls, schema: Schema, fetch: tuple[str, ...], output: tuple[str, ...],
+        fetch_geometry: bool, output_geometry: bool,
+    ) -> Selection:
+        """A selection of `schema`'s attributes."""
+        key = schema.key if schema.key in fetch else None
+        stored = fetch if key is None else tuple(n for n in fetch if n != key)
+        return cls(fetch, output, fetch_geometry, output_geometry, key, stored)
+
+    def columns(self, ids: list[Any], stored: Sequence[list[Any]]) -> dict[str, list[Any]]:
+        """The batch columns in `fetch` order, from the ids and the `stored` columns' values."""
+        if self.key is None:
+            return dict(zip(self.stored, stored, strict=True))
+        values = iter(stored)
+        return {name: ids if name == self.key else next(values) for name in self.fetch}
 
 
 def output_fields(schema: Schema, query: FeatureQuery) -> tuple[str, ...]:
@@ -50,13 +71,11 @@ def output_fields(schema: Schema, query: FeatureQuery) -> tuple[str, ...]:
     if query.properties is None:
         return tuple(names)
     known = set(names)
-    # The key and the geometry are always delivered on their own; naming them is not an error.
-    ignorable = {schema.key, schema.geometry_field}
     wanted = set()
     for name in query.properties:
         if name in known:
             wanted.add(name)
-        elif name not in ignorable:
+        elif name != schema.geometry_field:  # delivered on its own; naming it is no error
             raise InvalidParameterValueError(f"Unknown property {name!r}", locator="properties")
     return tuple(n for n in names if n in wanted)
 
@@ -69,7 +88,7 @@ def selection(schema: Schema, query: FeatureQuery, predicate: bool) -> Selection
     out_geom = has_geometry and query.with_geometry
     fetch_geom = has_geometry and (out_geom or predicate or query.bbox is not None)
     fetch = tuple(schema.field_names()) if predicate else output
-    return Selection(fetch, output, fetch_geom, out_geom)
+    return Selection.of(schema, fetch, output, fetch_geom, out_geom)
 
 
 def count_selection(schema: Schema, query: FeatureQuery, predicate: bool) -> Selection:
@@ -77,12 +96,13 @@ def count_selection(schema: Schema, query: FeatureQuery, predicate: bool) -> Sel
     has_geometry = schema.geometry_field is not None
     fetch_geom = has_geometry and (predicate or query.bbox is not None)
     fetch = tuple(schema.field_names()) if predicate else ()
-    return Selection(fetch, (), fetch_geom, False)
+    return Selection.of(schema, fetch, (), fetch_geom, False)
 
 
 def check_sort(schema: Schema, query: FeatureQuery) -> None:
-    """Sorting is only allowed on attributes and the key: the names end up as SQL identifiers."""
-    allowed = {*schema.field_names(), schema.key}
+    """Sorting is only allowed on attributes (the key is one): the names end up as SQL
+    identifiers."""
+    allowed = set(schema.field_names())
     for key in query.sort:
         if key.name not in allowed:
             raise InvalidParameterValueError(f"Cannot sort on {key.name!r}", locator="sortBy")
@@ -121,6 +141,7 @@ def coerce_ids(values: Iterable[Any], key_type: FieldType) -> list[Any]:
 def coerce_value(f: Field, value: Any) -> Any:
     """A value written to `f`, converted to its type; a value that cannot be one is a
     `ConstraintError` (SQLite would otherwise store 'abc' in an INTEGER column without a word).
+    Also how the access layer types what a client sends (GML has no types) before judging it.
     """
     if value is None:
         return None
@@ -179,10 +200,13 @@ def coerce_value(f: Field, value: Any) -> Any:
 
 
 def check_write_properties(schema: Schema, properties: Iterable[str]) -> dict[str, Field]:
-    """The fields a write names, all of which must exist (the key cannot be written)."""
+    """The fields a write names, all of which must exist. The key is not among them: a write
+    gives it as the feature's id (`access.Editor` moves it there from the attributes)."""
     by_name = {f.name: f for f in schema.fields}
     out = {}
     for name in properties:
+        if name == schema.key:
+            raise ConstraintError(f"The key {name!r} is written as the feature id", locator=name)
         if name not in by_name:
             raise ConstraintError(f"Unknown property {name!r}", locator=name)
         out[name] = by_name[name]
@@ -318,7 +342,7 @@ def take(batch: FeatureBatch, index: npt.NDArray[np.intp], sel: Selection) -> Fe
     columns = {}
     for name in sel.output:
         col = batch.columns[name]
-        columns[name] = col if whole else [col[i] for i in index]
+        columns[name] = col if whole else ids if name == sel.key else [col[i] for i in index]
     return FeatureBatch(ids, geoms, columns, wkb)
 
 

@@ -45,7 +45,15 @@ class Field:
 
 @dataclass(frozen=True, slots=True)
 class Schema:
-    """What a feature type is made of: its key, attributes and geometry."""
+    """What a feature type is made of: its key, attributes and geometry.
+
+    The key (the feature id: the layer's `key`, else the source's primary key) is one of the
+    `fields`, typed as the source types it, as QGIS Server publishes a GeoPackage's fid column
+    or a PostGIS primary key. Everything that lists, filters, sorts, hides or writes attributes
+    therefore sees it as an attribute like any other; only its values double as the ids
+    (`FeatureBatch.ids`). A source's schema always lists it; a caller's view of it (see
+    `AccessLayer.schema`) may not, when the key is hidden from them.
+    """
 
     key: str
     fields: tuple[Field, ...]
@@ -53,7 +61,7 @@ class Schema:
     geometry_type: str | None  # POINT, MULTIPOLYGON, ... (OGC names, upper case)
 
     def field_names(self) -> list[str]:
-        """Attribute names in schema order (neither key nor geometry)."""
+        """Attribute names in schema order (the key included, the geometry not)."""
         return [f.name for f in self.fields]
 
 
@@ -97,8 +105,9 @@ class FeatureBatch:
 
     `geometries` is a numpy object array of shapely geometries (or None entries), decoded in bulk
     with `shapely.from_wkb`; `columns` maps each requested property to its values, row-aligned
-    with `ids`. When the query asked for `wkb` and the source could skip decoding, the geometries
-    are in `wkb` instead and `geometries` is None.
+    with `ids` (the key, when requested, is the `ids` list itself: read once, never copied).
+    When the query asked for `wkb` and the source could skip decoding, the geometries are in
+    `wkb` instead and `geometries` is None.
     """
 
     ids: list[Any]
@@ -127,7 +136,7 @@ class Feature:
     properties: dict[str, Any] = field(default_factory=dict)
 
     def attribute(self, name: str) -> Any:
-        """The value of one attribute (the key field answers with the id)."""
+        """The value of one attribute ("$id" answers with the id)."""
         return self.properties.get(name, self.id if name == "$id" else None)
 
 

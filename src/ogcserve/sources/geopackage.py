@@ -193,6 +193,7 @@ class _Table:
     name: str
     schema: Schema
     key_type: FieldType
+    rowid: str  # the column the R-tree's ids are: the INTEGER PRIMARY KEY, else "rowid"
     srs_id: int
     crs: str
     rtree: str | None
@@ -202,7 +203,10 @@ class _Table:
 class GeoPackageSource:
     """One table of a GeoPackage file, readable from many threads and writable in transactions."""
 
-    def __init__(self, path: str | os.PathLike[str], table: str) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], table: str, key: str | None = None
+    ) -> None:
+        """`key`: the column whose values are the feature ids (default: the primary key)."""
         self._path = Path(path)
         self._local = threading.local()
         self._lock = threading.Lock()
@@ -215,7 +219,7 @@ class GeoPackageSource:
         if not self._path.is_file():
             raise SourceUnavailableError(f"GeoPackage file not found: {self._path}")
         try:
-            self._table = self._introspect(self._reader(), table)
+            self._table = self._introspect(self._reader(), table, key)
         except sqlite3.Error as exc:
             self.close()
             raise SourceUnavailableError(
@@ -272,7 +276,7 @@ class GeoPackageSource:
 
     # -- metadata ----------------------------------------------------------------------------
 
-    def _introspect(self, conn: sqlite3.Connection, table: str) -> _Table:
+    def _introspect(self, conn: sqlite3.Connection, table: str, key_arg: str | None) -> _Table:
         row = conn.execute(
             "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')"
             " AND lower(name) = lower(?)",
@@ -294,13 +298,29 @@ class GeoPackageSource:
 
         columns = conn.execute(f"PRAGMA table_info({quote(name)})").fetchall()
         pks = [c for c in columns if c[5]]
+        # SQLite: only a column declared exactly INTEGER PRIMARY KEY is the rowid (GeoPackage
+        # feature tables have one, fid by convention); the R-tree is keyed on it.
+        rowid = pks[0][1] if len(pks) == 1 and str(pks[0][2]).upper() == "INTEGER" else "rowid"
         key = pks[0][1] if len(pks) == 1 else "rowid"
-        key_type = _field_type(pks[0][2]) if len(pks) == 1 else FieldType.INTEGER
-        fields = tuple(
-            Field(c[1], _field_type(c[2] or ""), nullable=not c[3])
+        if key_arg is not None:
+            found = next((c[1] for c in columns if c[1].lower() == key_arg.lower()), None)
+            if found is None and key_arg.lower() != "rowid":
+                raise SourceUnavailableError(
+                    f"Table {name!r} of {self._path.name} has no column {key_arg!r} for the key"
+                )
+            key = found or "rowid"
+            if geometry is not None and key.lower() == geometry.lower():
+                raise SourceUnavailableError(f"The geometry of {name!r} cannot be its key")
+        fields = [
+            # The key is never null, whatever the column says (an INTEGER PRIMARY KEY may be
+            # declared without NOT NULL and still holds the rowid).
+            Field(c[1], _field_type(c[2] or ""), nullable=not c[3] and c[1] != key)
             for c in columns
-            if c[1] != key and (geometry is None or c[1].lower() != geometry.lower())
-        )
+            if geometry is None or c[1].lower() != geometry.lower()
+        ]
+        if key == "rowid" and not any(f.name == key for f in fields):
+            fields.insert(0, Field(key, FieldType.INTEGER, nullable=False))
+        key_type = next(f.type for f in fields if f.name == key)
         if geometry is not None:
             geometry = next((c[1] for c in columns if c[1].lower() == geometry.lower()), geometry)
 
@@ -310,8 +330,9 @@ class GeoPackageSource:
             candidate = f"rtree_{name}_{geometry}"
             if conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (candidate,)).fetchone():
                 rtree = candidate
-        schema = Schema(key, fields, geometry, geometry_type)
-        return _Table(name, schema, key_type, srs_id, crs, rtree, {f.name: f for f in fields})
+        schema = Schema(key, tuple(fields), geometry, geometry_type)
+        return _Table(name, schema, key_type, rowid, srs_id, crs, rtree,
+                      {f.name: f for f in fields})
 
     def _crs_name(self, conn: sqlite3.Connection, srs_id: int) -> str:
         row = conn.execute(
@@ -390,7 +411,7 @@ class GeoPackageSource:
             params.append(json.dumps(ids))
         if query.bbox is not None and t.rtree is not None:
             test, values = _envelope_test(query.bbox, envelopes)
-            terms.append(f"{key} IN (SELECT id FROM {quote(t.rtree)} WHERE {test})")
+            terms.append(f"{quote(t.rowid)} IN (SELECT id FROM {quote(t.rtree)} WHERE {test})")
             params.extend(values)
         if plan.sql:
             terms.append(f"({plan.sql})")
@@ -411,7 +432,7 @@ class GeoPackageSource:
         cols = [quote(t.schema.key)]
         if sel.fetch_geometry and t.schema.geometry_field is not None:
             cols.append(quote(t.schema.geometry_field))
-        cols.extend(quote(n) for n in sel.fetch)
+        cols.extend(quote(n) for n in sel.stored)
         sql = f"SELECT {', '.join(cols)} FROM {quote(t.name)}{clause}"
         order = [f"{quote(k.name)}{' DESC' if k.descending else ''}" for k in query.sort]
         # The key breaks ties so pages never overlap; without sort or paging the natural
@@ -448,16 +469,16 @@ class GeoPackageSource:
             else:
                 geometries = decode_wkb(strip_gpkg_headers(cols[1]))
             pos = 2
-        columns: dict[str, list[Any]] = {}
-        for i, name in enumerate(sel.fetch):
+        stored: list[list[Any]] = []
+        for i, name in enumerate(sel.stored):
             values = list(cols[pos + i])
             kind = self._table.fields[name].type
             if kind is FieldType.BOOLEAN:
                 values = [None if v is None else bool(v) for v in values]
             elif kind is FieldType.DATE or kind is FieldType.DATETIME:
                 values = [_parse_time(v, kind) for v in values]
-            columns[name] = values
-        return FeatureBatch(ids, geometries, columns, packed)
+            stored.append(values)
+        return FeatureBatch(ids, geometries, sel.columns(ids, stored), packed)
 
     def _stream(
         self, conn: sqlite3.Connection | None, query: FeatureQuery, batch_size: int
@@ -667,8 +688,21 @@ class _GeoPackageTransaction:
                 sql = f"INSERT INTO {quote(t.name)} ({names}) VALUES ({marks})"
             else:
                 sql = f"INSERT INTO {quote(t.name)} DEFAULT VALUES"
-            cur = self._execute(sql, [v for _, v in pairs])
-            ids.append(cur.lastrowid if feature.id is None else pairs[0][1])
+            if feature.id is not None:
+                self._execute(sql, [v for _, v in pairs])
+                ids.append(pairs[0][1])
+            elif t.schema.key == t.rowid:
+                ids.append(self._execute(sql, [v for _, v in pairs]).lastrowid)
+            else:
+                # A key other than the rowid: whatever the table made of it (a default or a
+                # trigger's value); a row left without one could never be found again.
+                rows = self._execute(f"{sql} RETURNING {quote(t.schema.key)}",
+                                     [v for _, v in pairs]).fetchall()
+                if not rows or rows[0][0] is None:
+                    self.failed = f"no value for the key {t.schema.key!r}"
+                    raise ConstraintError(f"The key {t.schema.key!r} has no default: give it",
+                                          locator=t.schema.key)
+                ids.append(rows[0][0])
         self._touch(bounds)
         return ids
 

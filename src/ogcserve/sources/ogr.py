@@ -68,9 +68,12 @@ def _values(array: Any, kind: FieldType) -> list[Any]:
 
 
 class OGRSource:
-    """One layer of a vector file, read-only; feature ids are OGR FIDs."""
+    """One layer of a vector file, read-only; feature ids are OGR FIDs, or the values of the
+    attribute named as `key`."""
 
-    def __init__(self, path: str | os.PathLike[str], layer: str | None = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], layer: str | None = None, key: str | None = None
+    ) -> None:
         self._path = Path(path)
         self._layer = layer
         if not self._path.exists():
@@ -81,10 +84,19 @@ class OGRSource:
             what = f"layer {layer!r} of {self._path.name}" if layer else self._path.name
             raise SourceUnavailableError(f"Cannot open {what}: {exc}") from None
         names = [str(n) for n in info["fields"]]
-        fields = tuple(
+        fields = [
             Field(n, _field_type(str(d))) for n, d in zip(names, info["dtypes"], strict=True)
-        )
-        key = str(info.get("fid_column") or "") or ("fid" if "fid" not in names else "ogc_fid")
+        ]
+        # The FID is published as an attribute (QGIS does so for a GeoPackage's fid column),
+        # named as the driver names it, else "fid".
+        fid = str(info.get("fid_column") or "") or ("fid" if "fid" not in names else "ogc_fid")
+        if key is None or key.lower() == fid.lower():
+            fields.insert(0, Field(fid, FieldType.INTEGER, nullable=False))
+            key = fid
+        elif key not in names:
+            raise SourceUnavailableError(f"{self._path.name} has no attribute {key!r} for the key")
+        # None: the key is the FID; else the attribute whose values are the ids.
+        self._key_column = None if key == fid else key
         geometry_type = info.get("geometry_type")
         geometry_field: str | None = None
         if geometry_type:
@@ -92,7 +104,7 @@ class OGRSource:
         kind = str(geometry_type).upper() if geometry_type else None
         if kind in ("UNKNOWN", "GEOMETRY"):
             kind = None
-        self._schema = Schema(key, fields, geometry_field, kind)
+        self._schema = Schema(key, tuple(fields), geometry_field, kind)
         self._types = {f.name: f.type for f in fields}
         self._crs = str(info.get("crs") or "")
         self._features = int(info.get("features") or -1)
@@ -107,7 +119,7 @@ class OGRSource:
             )
 
     def schema(self) -> Schema:
-        """The layer's attributes; the key is the OGR FID."""
+        """The layer's attributes, the key among them."""
         return self._schema
 
     def crs(self) -> str:
@@ -128,10 +140,14 @@ class OGRSource:
         limit: int | None = None,
         where: str | None = None,
     ) -> FeatureBatch:
-        """One pyogrio read as a batch (values as Python objects, geometries decoded)."""
+        """One pyogrio read as a batch (values as Python objects, geometries decoded); its
+        columns are `fetch`."""
+        key, key_column = self._schema.key, self._key_column
         kwargs: dict[str, Any] = {
             "layer": self._layer,
-            "columns": list(fetch),
+            # The FID is no column; an attribute key is always read, for the ids.
+            "columns": list(dict.fromkeys([*(n for n in fetch if n != key),
+                                           *([key_column] if key_column else [])])),
             "read_geometry": geometry and self._schema.geometry_field is not None,
             "return_fids": True,
         }
@@ -167,11 +183,13 @@ class OGRSource:
         except (DataSourceError, DataLayerError) as exc:
             raise SourceError(f"Cannot read {self._path.name}: {exc}") from None
         names = [str(n) for n in meta["fields"]]
-        columns = {n: _values(a, self._types[n]) for n, a in zip(names, field_data, strict=True)}
+        read = {n: _values(a, self._types[n]) for n, a in zip(names, field_data, strict=True)}
+        ids = [int(f) for f in fid_array] if key_column is None else read[key_column]
         geometries = None
         if wkb is not None:
             geometries = decode_wkb(wkb)
-        return FeatureBatch([int(f) for f in fid_array], geometries, columns)
+        columns = {n: ids if n == key else read[n] for n in fetch}
+        return FeatureBatch(ids, geometries, columns)
 
     def _stream(self, query: FeatureQuery, batch_size: int, count: bool) -> Iterator[FeatureBatch]:
         schema = self._schema
@@ -184,16 +202,23 @@ class OGRSource:
             else selection(schema, query, predicate is not None)
         )
         sort = () if count else query.sort
-        fids = None
+        fids = wanted = None
         if query.ids is not None:
-            fids = coerce_ids(query.ids, FieldType.INTEGER)
-            if not fids:
+            key_type = next(f.type for f in schema.fields if f.name == schema.key)
+            wanted = coerce_ids(query.ids, key_type)
+            if not wanted:
                 return iter(())
+            if self._key_column is None:
+                fids, wanted = wanted, None
         fetch = tuple(dict.fromkeys([*sel.fetch, *(k.name for k in sort if k.name != schema.key)]))
         where = " AND ".join(f"({s})" for s in query.subsets) or None
-        python_paging = bool(predicate is not None or query.bbox is not None or sort or fids)
+        python_paging = bool(predicate is not None or query.bbox is not None or sort
+                             or query.ids is not None)
         if python_paging:
             data = self._read(fetch, sel.fetch_geometry, query.bbox, fids, where=where)
+            if wanted is not None:
+                keep = set(wanted)
+                data = _take_all(data, [i for i, v in enumerate(data.ids) if v in keep])
         else:
             data = self._read(fetch, sel.fetch_geometry, None, None, query.offset, query.limit,
                               where=where)

@@ -233,6 +233,8 @@ class PostGISSource:
             key = str(pks[0][0])
         elif key not in names:
             raise SourceUnavailableError(f"Table {self._table_arg!r} has no column {key!r}")
+        if key == geometry:
+            raise SourceUnavailableError(f"The geometry of {self._table_arg!r} cannot be its key")
 
         srid, geometry_type = 0, None
         if geometry is not None:
@@ -267,7 +269,10 @@ class PostGISSource:
         for col, typname, notnull in columns:
             kind = _TYPES.get(typname)
             if col == key:
+                # The key is an attribute too (QGIS Server publishes it); its values are the
+                # ids, selected once as they are (see `_select`).
                 key_type = kind or FieldType.TEXT
+                fields.append(Field(col, key_type, nullable=False))
                 continue
             if typname in ("geometry", "geography"):
                 continue
@@ -384,7 +389,7 @@ class PostGISSource:
         cols: list[sql.Composable] = [sql.Identifier(t.schema.key)]
         if sel.fetch_geometry and t.schema.geometry_field is not None:
             cols.append(sql.SQL("ST_AsBinary({})").format(sql.Identifier(t.schema.geometry_field)))
-        cols.extend(t.select[n] for n in sel.fetch)
+        cols.extend(t.select[n] for n in sel.stored)
         statement = sql.SQL("SELECT {} FROM {}").format(sql.SQL(", ").join(cols), t.ident)
         statement += clause
         order: list[sql.Composable] = [
@@ -408,8 +413,9 @@ class PostGISSource:
         if sel.fetch_geometry and self._meta().schema.geometry_field is not None:
             geometries = decode_wkb(cols[1])
             pos = 2
-        columns = {name: list(cols[pos + i]) for i, name in enumerate(sel.fetch)}
-        return FeatureBatch(list(cols[0]), geometries, columns)
+        ids = list(cols[0])
+        stored = [list(cols[pos + i]) for i in range(len(sel.stored))]
+        return FeatureBatch(ids, geometries, sel.columns(ids, stored))
 
     def _rows(
         self,
@@ -622,7 +628,12 @@ class _PostGISTransaction:
                     t.ident, key
                 )
             row = self._execute(statement, [v for _, v in pairs]).fetchone()
-            ids.append(row[0] if row else None)
+            if row is None or row[0] is None:
+                # A key column without a default (a layer `key` on a plain column).
+                self.failed = f"no value for the key {t.schema.key!r}"
+                raise ConstraintError(f"The key {t.schema.key!r} has no default: give it",
+                                      locator=t.schema.key)
+            ids.append(row[0])
         return ids
 
     def update(self, fid: Any, properties: Mapping[str, Any], geometry: Any | None = None) -> None:

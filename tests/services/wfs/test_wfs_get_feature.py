@@ -147,14 +147,16 @@ def test_geojson(server: Server) -> None:
     assert feature["id"] == "countries.1" and feature["geometry"]["type"] == "MultiPolygon"
     lon, lat = feature["geometry"]["coordinates"][0][0][0]
     assert -180 <= lon <= 180 and -90 <= lat <= 90
-    assert set(feature["properties"]) == {"pop_est", "continent", "name", "iso_a3", "gdp_md_est"}
+    assert set(feature["properties"]) == {"fid", "pop_est", "continent", "name", "iso_a3",
+                                          "gdp_md_est"}
+    assert feature["properties"]["fid"] == 1
 
 
 def test_csv(server: Server) -> None:
     r = get(server, f"{GF}&TYPENAMES=cities&COUNT=2&OUTPUTFORMAT=csv")
     rows = list(csv.reader(io.StringIO(r.body.decode())))
-    assert rows[0] == ["id", "name", "geometry"]
-    assert rows[1][0] == "cities.1" and rows[1][2].startswith("POINT (12.45")
+    assert rows[0] == ["gml_id", "fid", "name", "geometry"]
+    assert rows[1][:2] == ["cities.1", "1"] and rows[1][3].startswith("POINT (12.45")
 
 
 def test_get_feature_by_id(server: Server) -> None:

@@ -20,7 +20,7 @@ def test_capabilities_are_schema_valid(wms: Server, version: str) -> None:
     result = get(wms, f"SERVICE=WMS&VERSION={version}&REQUEST=GetCapabilities")
     assert result.status == 200
     doc = validate_capabilities(result.body, version)
-    assert _names(doc, version) == {"countries", "places", "cities", "nyc_boroughs",
+    assert _names(doc, version) == {"demo", "countries", "places", "cities", "nyc_boroughs",
                                     "nc_counties", "elevation"}
 
 

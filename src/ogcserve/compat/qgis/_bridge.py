@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import shapely
 
+from ogcserve.compat.qgis.qt import body_bytes, named_captures
 from ogcserve.context import RequestContext, current_context
 from ogcserve.errors import ServiceError
 from ogcserve.plugins.cache import CachedResponse, CacheKind
@@ -219,7 +220,7 @@ def write_response(ctx: RequestContext, data: Any) -> None:
     if hasattr(data, "service_error"):
         ctx.set_service_exception(data.service_error())
     else:
-        ctx.response.write(data)
+        ctx.response.write(body_bytes(data))
 
 
 def write_json(data: Any, ctx: RequestContext, content_type: int) -> None:
@@ -283,10 +284,10 @@ def cache_get(cache: Any, kind: CacheKind, key: str) -> CachedResponse | None:
 
 def cache_set(cache: Any, kind: CacheKind, key: str, value: CachedResponse) -> bool:
     """setCachedDocument/setCachedImage with the body's bytes."""
-    from ogcserve.compat.qgis.qtcore import QByteArray
+    from ogcserve.compat.qgis.qtcore import byte_array
 
     method = cache.setCachedImage if kind is CacheKind.IMAGE else cache.setCachedDocument
-    return bool(method(QByteArray(value.body), *_cache_args(key)))
+    return bool(method(byte_array(value.body), *_cache_args(key)))
 
 
 def cache_delete(cache: Any, kind: CacheKind, key: str) -> bool:
@@ -343,9 +344,10 @@ def dispatch_api(handlers: Sequence[QgsServerOgcApiHandler], context: QgsServerA
 
     path = context.handlerPath()
     for handler in handlers:
-        found = handler.path().match(path)
+        regex = handler.path()
+        found = regex.match(path)
         if found.hasMatch():
-            context.match = found.named()
+            context.match = named_captures(regex, found)
             handler.handleRequest(context)
             return
     raise QgsServerApiBadRequestException("Requested URI does not match any registered API handler")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import TYPE_CHECKING
 
-from ogcserve.compat.qgis import _bridge
+from ogcserve.compat.qgis import _bridge, qt, qtcore
 from ogcserve.compat.qgis.qtcore import QByteArray, QUrl
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ class QgsRequestHandler:
 
     def data(self) -> QByteArray:
         """The request body (POST, PUT, PATCH)."""
-        return QByteArray(self.ctx.request.body)
+        return qtcore.byte_array(self.ctx.request.body)
 
     def url(self) -> str:
         """The full request URL."""
@@ -94,9 +94,9 @@ class QgsRequestHandler:
         """QGIS 2: drop every response header; the status, a header in QGIS 2, goes back to 200."""
         _bridge.clear_headers(self.ctx.response)
 
-    def appendBody(self, body: bytes | str) -> None:
-        """Append to the unsent body (text is written as UTF-8)."""
-        self.ctx.response.write(body)
+    def appendBody(self, body: bytes | str | QByteArray) -> None:
+        """Append to the unsent body (text is written as UTF-8; any Qt QByteArray is taken)."""
+        self.ctx.response.write(qt.body_bytes(body))
 
     def clearBody(self) -> None:
         """Drop the unsent body."""
@@ -104,7 +104,7 @@ class QgsRequestHandler:
 
     def body(self) -> QByteArray:
         """The unsent body: while streaming, only the current chunk."""
-        return QByteArray(self.ctx.response.body)
+        return qtcore.byte_array(self.ctx.response.body)
 
     def clear(self) -> None:
         """Drop unsent body and headers, and reset the status to 200 (QGIS keeps the status)."""
@@ -168,11 +168,11 @@ class QgsServerRequest:
 
     def url(self) -> QUrl:
         """The request URL."""
-        return QUrl(self.ctx.request.url)
+        return qtcore.url(self.ctx.request.url)
 
     def originalUrl(self) -> QUrl:
         """The request URL as received."""
-        return QUrl(self.ctx.request.url)
+        return qtcore.url(self.ctx.request.url)
 
     def method(self) -> QgsServerRequest.Method:
         """The HTTP method."""
@@ -216,7 +216,7 @@ class QgsServerRequest:
 
     def data(self) -> QByteArray:
         """The request body."""
-        return QByteArray(self.ctx.request.body)
+        return qtcore.byte_array(self.ctx.request.body)
 
 
 class QgsServerResponse:
@@ -271,7 +271,7 @@ class QgsServerResponse:
 
     def data(self) -> QByteArray:
         """The unsent body."""
-        return QByteArray(self.ctx.response.body)
+        return qtcore.byte_array(self.ctx.response.body)
 
     def truncate(self) -> None:
         """Drop the unsent body."""

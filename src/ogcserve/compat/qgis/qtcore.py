@@ -1,15 +1,40 @@
-"""The few Qt classes plugins use with server objects (`qgis.PyQt.QtCore` under the shim).
+"""The few Qt classes plugins use with server objects (`qgis.PyQt.QtCore` under the shim when
+PyQt5 is not installed).
 
 Only what crosses the server API: bodies (`QByteArray`), OGC API handler paths
-(`QRegularExpression`) and URLs (`QUrl`). QImage, QPainter and the rest of Qt are not here:
-use Pillow for images (see examples/qgis_plugins/HelloServer/WatermarkFilter.py).
+(`QRegularExpression`) and URLs (`QUrl`). For QImage, QPainter and the rest of Qt, install the
+`qt` extra: `qgis.PyQt` is then real PyQt5 (qt.py), and `byte_array` / `url` make the objects
+the facade hands to plugins (`body()`, `data()`, `url()`) PyQt5's as well, so a plugin sees one
+QByteArray type whichever way it got one.
 """
 
 from __future__ import annotations
 
+import sys
+from typing import Any
 from urllib.parse import urlsplit
 
 from ogcserve.compat.qgis import _bridge
+
+
+def byte_array(data: bytes | bytearray = b"") -> QByteArray:
+    """A QByteArray of the Qt that plugins import: PyQt5's under the qt extra (or with
+    PyQGIS), else this module's. Both offer the methods plugins call on bodies."""
+    made: QByteArray = _qt_class("QByteArray", QByteArray)(bytes(data))
+    return made
+
+
+def url(text: str) -> QUrl:
+    """A QUrl of the Qt that plugins import (see `byte_array`)."""
+    made: QUrl = _qt_class("QUrl", QUrl)(text)
+    return made
+
+
+def _qt_class(name: str, fallback: type) -> Any:
+    # `qgis.PyQt.QtCore` as plugins import it: PyQt5's module, or the shim's copy of this one.
+    module = sys.modules.get("qgis.PyQt.QtCore")
+    found = vars(module).get(name) if module is not None else None
+    return found if isinstance(found, type) else fallback
 
 
 class QByteArray(bytearray):

@@ -1,5 +1,6 @@
 """The `qgis` import shim: `from qgis.server import *`, `from qgis.core import QgsMessageLog`,
-`from qgis.PyQt.QtCore import QByteArray` give the facade's classes.
+`from qgis.PyQt.QtCore import QByteArray` give the facade's classes, and `qgis.PyQt.QtGui`
+and the rest of Qt are real PyQt5 when the `qt` extra is installed (qt.py).
 
 Installed by the loader's factory for folder plugins (`interface.folder_interface`), and only
 when the real QGIS bindings cannot be imported: with PyQGIS installed, plugins get the real thing.
@@ -7,20 +8,28 @@ when the real QGIS bindings cannot be imported: with PyQGIS installed, plugins g
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import sys
 from types import ModuleType
 
+from ogcserve.compat.qgis import qt
+
 MODULES = ("qgis", "qgis.server", "qgis.core", "qgis.PyQt", "qgis.PyQt.QtCore")
+_STAND_IN = qt.STAND_IN
 
 
-def install() -> bool:
-    """Put the shim modules in `sys.modules`; False if `qgis` is importable already."""
+def install(with_qt: bool | None = None) -> bool:
+    """Put the shim modules in `sys.modules`; False if `qgis` is importable already.
+
+    `with_qt` says whether `qgis.PyQt` is PyQt5 (default: when PyQt5 can be imported).
+    """
     if "qgis" in sys.modules or importlib.util.find_spec("qgis") is not None:
         return False
     from ogcserve.compat import qgis as facade
     from ogcserve.compat.qgis import core, qtcore
 
+    with_qt = qt.available() if with_qt is None else with_qt
     contents = {
         "qgis": [],
         "qgis.server": list(facade.SERVER_NAMES),
@@ -29,8 +38,9 @@ def install() -> bool:
         "qgis.PyQt.QtCore": list(qtcore.__all__),
     }
     sources = {"qgis.server": facade, "qgis.core": core, "qgis.PyQt.QtCore": qtcore}
-    for name in MODULES:
-        module = ModuleType(name, f"ogcserve's stand-in for {name} (ogcserve.compat.qgis)")
+    # With Qt, `qgis.PyQt.QtCore` is left to the finder, which gives PyQt5's.
+    for name in MODULES[:-1] if with_qt else MODULES:
+        module = ModuleType(name, f"{_STAND_IN} for {name} (ogcserve.compat.qgis)")
         module.__path__ = []  # a package, so that submodules import
         vars(module)["__all__"] = contents[name]
         for attribute in contents[name]:
@@ -39,12 +49,24 @@ def install() -> bool:
         parent, _, child = name.rpartition(".")
         if parent:
             setattr(sys.modules[parent], child, module)
+    if not with_qt:
+        vars(sys.modules["qgis.PyQt.QtCore"])["__getattr__"] = qt.missing_name("qgis.PyQt.QtCore")
+    # Before the path finders, but for PyQt4 only where no real PyQt4 exists.
+    pyqt4 = "PyQt4" not in sys.modules and importlib.util.find_spec("PyQt4") is None
+    sys.meta_path.insert(0, qt.QtFinder(with_qt, pyqt4))
+    if with_qt:
+        # Now rather than at a plugin's first Qt import: the facade's bodies and URLs are made
+        # with whatever `qgis.PyQt.QtCore` is (qtcore.byte_array), from the first request on.
+        importlib.import_module("qgis.PyQt.QtCore")
     return True
 
 
 def uninstall() -> None:
-    """Remove the shim modules (tests)."""
-    for name in MODULES:
-        module = sys.modules.get(name)
-        if module is not None and (module.__doc__ or "").startswith("ogcserve's stand-in"):
+    """Remove the shim modules, the Qt finder and the Qt modules it aliased (tests)."""
+    sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, qt.QtFinder)]
+    for name, module in list(sys.modules.items()):
+        if not (name in MODULES or name == "PyQt4" or name.startswith(("qgis.PyQt.", "PyQt4."))):
+            continue
+        # Ours: a stand-in, or a PyQt5 module registered under another name.
+        if module.__name__ != name or (module.__doc__ or "").startswith(_STAND_IN):
             del sys.modules[name]

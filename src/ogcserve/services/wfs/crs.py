@@ -1,9 +1,22 @@
-"""CRS names as WFS clients write them, and the axis order each form implies.
+"""CRS names as WFS clients write them, and the axis order each form implies: the one place
+where ogcserve decides how coordinates in a request are read and in a response are written.
 
-WFS 1.0.0 is always x/y (easting, northing / longitude, latitude). From WFS 1.1.0 on, a CRS
-written as an OGC URN or an http://www.opengis.net/def/crs URI has the axis order of its
-authority's definition (EPSG:4326 is latitude, longitude); the short `EPSG:4326` form and the
-`http://www.opengis.net/gml/srs/epsg.xml#` form stay x/y, as GeoServer, MapServer and GDAL agree.
+The rule is GeoServer's ("Axis ordering" in its WFS manual), which QGIS desktop and GDAL
+expect:
+
+- WFS 1.0.0 is always x/y (easting, northing / longitude, latitude), whatever the srsName says
+  and whatever GML is used. QGIS desktop 3.22 relies on it: it posts the Transactions of a layer
+  opened in WFS 2.0.0 as WFS 1.0.0, with GML 2 `gml:coordinates` in x,y under the
+  `srsName="urn:ogc:def:crs:EPSG::4326"` it read from the capabilities.
+- From WFS 1.1.0 on, a CRS written as an OGC URN (`urn:ogc:def:crs:EPSG::4326`,
+  `urn:x-ogc:def:crs:EPSG:4326`) or an OGC http URI (`http://www.opengis.net/def/crs/EPSG/0/4326`)
+  has the axis order of its authority's definition (EPSG:4326 is latitude, longitude); the short
+  `EPSG:4326` form and `http://www.opengis.net/gml/srs/epsg.xml#4326` stay x/y, and CRS84 in any
+  spelling is longitude, latitude. The GML version (2, 3.1.1, 3.2) does not change it: QGIS
+  posts a 1.1.0 layer's Transactions as 1.1.0 with GML 3 latitude, longitude under the URN
+  (newer QGIS also 2.0.0 layers', in GML 2 for servers that prefer it), GDAL likewise.
+
+The WFS version is the request's (the `version` attribute of an XML request, else VERSION).
 """
 
 from __future__ import annotations
@@ -22,7 +35,9 @@ from pyproj.exceptions import CRSError
 from ogcserve.errors import InvalidCRSError
 from ogcserve.geo import transformer
 
-_URN = re.compile(r"^urn:(?:x-)?ogc:def:crs:([A-Za-z]+):[^:]*:(\w+)$", re.IGNORECASE)
+# urn:ogc:def:crs:EPSG::4326, urn:ogc:def:crs:EPSG:9.9:4326, urn:x-ogc:def:crs:EPSG:4326,
+# urn:ogc:def:crs:OGC:1.3:CRS84
+_URN = re.compile(r"^urn:(?:x-)?ogc:def:crs:([A-Za-z]+):(?:[^:]*:)?(\w+)$", re.IGNORECASE)
 _URI = re.compile(r"^https?://www\.opengis\.net/def/crs/([A-Za-z]+)/[^/]+/(\w+)$", re.IGNORECASE)
 _XML = re.compile(r"^https?://www\.opengis\.net/gml/srs/epsg\.xml#(\d+)$", re.IGNORECASE)
 _SHORT = re.compile(r"^([A-Za-z]+):(\w+)$")
@@ -33,12 +48,13 @@ class SrsName:
     """A parsed srsName: the authority code, whether coordinates are y/x, the text to echo."""
 
     code: str  # "EPSG:4326"
-    swap: bool  # coordinates are written northing first
-    text: str  # as the client wrote it (echoed in srsName attributes)
+    swap: bool  # coordinates are written northing first (in the request's WFS version)
+    text: str  # as the client wrote it, echoed in srsName attributes (in 1.0.0 the code)
 
 
-def parse_srs(text: str, locator: str = "SRSNAME") -> SrsName:
-    """Read any of the usual spellings; InvalidCRS when it names nothing pyproj knows."""
+def parse_srs(text: str, version: str, locator: str = "SRSNAME") -> SrsName:
+    """Read any of the usual spellings, with the axis order it has in WFS `version`;
+    InvalidCRS when it names nothing pyproj knows."""
     value = text.strip()
     uri_form = False
     if found := _URN.match(value) or _URI.match(value):
@@ -57,6 +73,10 @@ def parse_srs(text: str, locator: str = "SRSNAME") -> SrsName:
         crs = _crs(code)
     except CRSError:
         raise InvalidCRSError(f"Unknown CRS {text!r}", locator=locator) from None
+    if version == "1.0.0" and uri_form:
+        # Coordinates are x/y here: echoing the URN would tell GML readers (GDAL's, QGIS's)
+        # to read them in the authority's order.
+        return SrsName(code, False, code)
     return SrsName(code, uri_form and _north_first(crs), value)
 
 
@@ -70,7 +90,7 @@ def urn(code: str) -> str:
 
 def srs_for(code: str, version: str) -> SrsName:
     """The default srsName of a feature type in `version` (the URN from 1.1 on)."""
-    return parse_srs(code if version == "1.0.0" else urn(code))
+    return parse_srs(code if version == "1.0.0" else urn(code), version)
 
 
 _WGS84 = {"EPSG:4326", "OGC:CRS84"}

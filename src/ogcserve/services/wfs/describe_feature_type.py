@@ -15,6 +15,7 @@ from ogcserve.errors import InvalidFormatError
 from ogcserve.sources.base import FieldType
 
 from .gml_write import geometry_type_name
+from .output import CONTENT_TYPES
 from .params import (
     FEATURE_PREFIX,
     OutputFormat,
@@ -57,7 +58,10 @@ def describe_feature_type(ctx: RequestContext) -> None:
               else published_layers(ctx, project))
     fmt = _format(output_format, version)
     if fmt is None:
-        ctx.response.set_header("Content-Type", "application/schema+json")
+        # As advertised: application/json when asked so, else the JSON Schema media type.
+        plain = output_format.strip().lower() in ("application/json", "json")
+        ctx.response.set_header("Content-Type",
+                                "application/json" if plain else "application/schema+json")
         ctx.response.write(orjson.dumps(_json_schema(ctx, layers), option=orjson.OPT_INDENT_2))
         return
     namespace = feature_namespace(project)
@@ -87,8 +91,8 @@ def describe_feature_type(ctx: RequestContext) -> None:
         head = "gml:AbstractFeature" if fmt is OutputFormat.GML32 else "gml:_Feature"
         etree.SubElement(root, f"{{{XSD}}}element", name=layer.name,
                          type=f"{FEATURE_PREFIX}:{type_name}", substitutionGroup=head)
-    ctx.response.set_header("Content-Type", "text/xml; subtype=gml/3.2" if
-                            fmt is OutputFormat.GML32 else "text/xml; charset=utf-8")
+    # The media type of the schema's GML, as the capabilities advertise it.
+    ctx.response.set_header("Content-Type", CONTENT_TYPES[fmt])
     ctx.response.write(etree.tostring(root, xml_declaration=True, encoding="UTF-8",
                                       pretty_print=True))
 
@@ -127,7 +131,7 @@ def _json_schema(ctx: RequestContext, layers: list[Layer]) -> dict[str, Any]:
     types = {}
     for layer in layers:
         schema = ctx.server.data.schema(ctx, layer)
-        properties = {f.name: {"type": [_JSON_TYPES[f.type], "null"]} |
+        properties = {f.name: {"type": [_JSON_TYPES[f.type], *(["null"] if f.nullable else [])]} |
                       ({"format": "date"} if f.type is FieldType.DATE else {}) |
                       ({"format": "date-time"} if f.type is FieldType.DATETIME else {})
                       for f in schema.fields}

@@ -72,12 +72,14 @@ ARITHMETIC_OPERATORS = tuple(_ARITHMETIC)
 
 @dataclass(frozen=True, slots=True)
 class LayerTerms:
-    """What a filter may name on one layer: its schema, name and CRS."""
+    """What a filter may name on one layer: its schema, name and CRS, and how the request
+    writes coordinates (its default srsName and WFS version, for the axis order)."""
 
     name: str
     schema: Schema
     crs: str
     default_srs: SrsName
+    version: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,8 +251,6 @@ class _Reader:
         name = raw.rsplit("/", 1)[-1].rsplit(":", 1)[-1]
         if name in ("id", "@id", "@gml:id") and raw.startswith("@"):
             return ast.Attribute(ID)
-        if name == self.terms.schema.key:
-            return ast.Attribute(ID)
         if not name:
             raise self.fail("empty property name")
         return ast.Attribute(name)
@@ -266,7 +266,8 @@ class _Reader:
 
     def geometry(self, element: etree._Element) -> values.Geometry:
         try:
-            shape = read_geometry(element, self.terms.default_srs, self.terms.crs)
+            shape = read_geometry(element, self.terms.default_srs, self.terms.crs,
+                                  self.terms.version)
         except GeometryError as error:
             raise self.fail(error.message, error.locator or "FILTER") from None
         return values.Geometry(shapely.geometry.mapping(shape))
@@ -283,7 +284,7 @@ class _Reader:
         if local(box) not in ("Envelope", "Box"):
             raise self.fail("BBOX needs a gml:Envelope (or a GML 2 gml:Box)")
         try:
-            shape = read_geometry(box, self.terms.default_srs, self.terms.crs)
+            shape = read_geometry(box, self.terms.default_srs, self.terms.crs, self.terms.version)
         except GeometryError as error:
             raise self.fail(error.message, error.locator or "FILTER") from None
         return ast.GeometryIntersects(lhs, values.Geometry(shapely.geometry.mapping(shape)))

@@ -196,14 +196,47 @@ def _nsmap(version: str, project: Project) -> dict[str | None, str]:
     return nsmap
 
 
-def _feature_type(types: etree._Element, wfs: str, layer: Layer) -> etree._Element:
-    """A FeatureType with what every version starts it with: name, title, abstract."""
+def _feature_type(ctx: RequestContext, types: etree._Element, version: str, layer: Layer,
+                  namespace: str) -> etree._Element:
+    """A FeatureType with what every version starts it with: name, title, abstract.
+
+    The name is bare, as QGIS Server and MapServer list it: QGIS desktop looks the typename of
+    its layer up by exact match, and users type the layer's name. From WFS 1.1.0 on the Name is
+    a QName, so it declares the feature types' namespace as its default namespace. The setting
+    `wfs_prefixed_type_names` lists `ogcserve:<name>` instead (GeoServer's way; GDAL then finds
+    a layer by either name, QGIS desktop only by the prefixed one). Requests accept both forms
+    whatever is listed (`params.type_name`).
+    """
+    wfs = WFS_NS[version]
     ft = _sub(types, f"{{{wfs}}}FeatureType")
-    _sub(ft, f"{{{wfs}}}Name", f"{FEATURE_PREFIX}:{layer.name}")
+    if ctx.server.settings.wfs_prefixed_type_names:
+        _sub(ft, f"{{{wfs}}}Name", f"{FEATURE_PREFIX}:{layer.name}")
+    else:
+        nsmap = {None: namespace} if version != "1.0.0" else None
+        name = etree.SubElement(ft, f"{{{wfs}}}Name", nsmap=nsmap)  # type: ignore[arg-type]
+        name.text = layer.name
     _sub(ft, f"{{{wfs}}}Title", layer.title)
     if layer.abstract:
         _sub(ft, f"{{{wfs}}}Abstract", layer.abstract)
     return ft
+
+
+def _operations(ctx: RequestContext, parent: etree._Element, version: str, layer: Layer) -> None:
+    """WFS 1.0.0 / 1.1.0: the operations the caller may run on one feature type. QGIS desktop
+    reads its editing capabilities from here (1.0.0 `<Insert/>`, 1.1.0
+    `<Operation>Insert</Operation>`); WFS 2.0 has no such element (QGIS then takes the
+    Transaction operation of OperationsMetadata to mean every edit)."""
+    wfs = WFS_NS[version]
+    permissions = ctx.server.data.permissions(ctx, layer)
+    allowed = ["Query"] + [name for name, on in (("Insert", permissions.can_insert),
+                                                 ("Update", permissions.can_update),
+                                                 ("Delete", permissions.can_delete)) if on]
+    operations = _sub(parent, f"{{{wfs}}}Operations")
+    for name in allowed:
+        if version == "1.0.0":
+            _sub(operations, f"{{{wfs}}}{name}")
+        else:
+            _sub(operations, f"{{{wfs}}}Operation", name)
 
 
 def _feature_types(root: etree._Element, ctx: RequestContext, project: Project,
@@ -213,7 +246,7 @@ def _feature_types(root: etree._Element, ctx: RequestContext, project: Project,
     crs_tag = "CRS" if version == "2.0.0" else "SRS"
     types = _sub(root, f"{{{wfs}}}FeatureTypeList")
     for layer in layers:
-        ft = _feature_type(types, wfs, layer)
+        ft = _feature_type(ctx, types, version, layer, feature_namespace(project))
         if layer.keywords:
             keywords = _sub(ft, f"{{{ows}}}Keywords")
             for word in layer.keywords:
@@ -222,6 +255,8 @@ def _feature_types(root: etree._Element, ctx: RequestContext, project: Project,
         _sub(ft, f"{{{wfs}}}Default{crs_tag}", urn(crs[0]))
         for other in crs[1:]:
             _sub(ft, f"{{{wfs}}}Other{crs_tag}", urn(other))
+        if version == "1.1.0":
+            _operations(ctx, ft, version, layer)
         formats = _sub(ft, f"{{{wfs}}}OutputFormats")
         for fmt in ADVERTISED_FORMATS[version]:
             _sub(formats, f"{{{wfs}}}Format", fmt)
@@ -334,8 +369,9 @@ def _v10(ctx: RequestContext, project: Project, layers: list[Layer], url: str) -
     operations = _sub(types, f"{{{wfs}}}Operations")
     _sub(operations, f"{{{wfs}}}Query")
     for layer in layers:
-        ft = _feature_type(types, wfs, layer)
+        ft = _feature_type(ctx, types, "1.0.0", layer, feature_namespace(project))
         _sub(ft, f"{{{wfs}}}SRS", ctx.server.data.crs(ctx, layer))
+        _operations(ctx, ft, "1.0.0", layer)
         minx, miny, maxx, maxy = _wgs84(ctx, layer)
         _sub(ft, f"{{{wfs}}}LatLongBoundingBox", minx=repr(minx), miny=repr(miny),
              maxx=repr(maxx), maxy=repr(maxy))

@@ -17,11 +17,12 @@ from lxml import etree
 
 from ogcserve.access import Read
 from ogcserve.errors import (
+    FilterError,
     InvalidParameterValueError,
     MissingParameterValueError,
     NotFoundError,
 )
-from ogcserve.expressions import ID, check_properties
+from ogcserve.expressions import ID, Expression, check_properties, conjunction, parse
 
 from .crs import SrsName, bbox_to_xy, parse_srs, srs_for
 from .filters import LayerTerms, ParsedFilter, feature_id, parse_filter, parse_filter_text
@@ -45,6 +46,7 @@ from .params import (
     feature_layer,
     feature_namespace,
     integer,
+    media_type,
     output_format,
     require_project,
     sort_keys,
@@ -73,6 +75,7 @@ class QueryParams:
     srs_name: str | None = None
     sort: tuple[SortKey, ...] = ()
     ids: tuple[str, ...] | None = None
+    expression: Expression | None = None  # EXP_FILTER (QGIS Server's vendor parameter)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +88,7 @@ class GetFeatureParams:
     start_index: int = 0
     hits: bool = False
     output_format: OutputFormat = OutputFormat.GML32
+    media_type: str | None = None  # the Content-Type, when not CONTENT_TYPES[output_format]
     by_id: bool = False  # the GetFeatureById stored query: one bare feature, or 404
     kvp: bool = True
 
@@ -138,6 +142,7 @@ def parse_kvp(ctx: RequestContext, version: str) -> GetFeatureParams:
         raise InvalidParameterValueError("FILTER, BBOX and RESOURCEID are mutually exclusive",
                                          locator="FILTER")
     bbox, bbox_srs = parse_bbox(p.get("BBOX", ""))
+    expression = exp_filter(p.get("EXP_FILTER", ""), len(names))
     queries = []
     for i, name in enumerate(names):
         queries.append(QueryParams(
@@ -149,17 +154,35 @@ def parse_kvp(ctx: RequestContext, version: str) -> GetFeatureParams:
             srs_name=p.get("SRSNAME") or None,
             sort=sort_keys(sorts) if sorts else (),
             ids=tuple(ids) if ids else None,
+            expression=expression,
         ))
     count_text = p.get("COUNT") or p.get("MAXFEATURES") or ""
+    fmt = output_format(p.get("OUTPUTFORMAT", ""), version)
     return GetFeatureParams(
         version=version,
         queries=tuple(queries),
         count=integer(count_text, "COUNT") if count_text else None,
         start_index=integer(p.get("STARTINDEX") or "0", "STARTINDEX"),
-        hits=result_type(p.get("RESULTTYPE", "")),
-        output_format=output_format(p.get("OUTPUTFORMAT", ""), version),
+        hits=result_type(p.get("RESULTTYPE", ""), version),
+        output_format=fmt,
+        media_type=media_type(p.get("OUTPUTFORMAT", ""), fmt),
         by_id=by_id,
     )
+
+
+def exp_filter(value: str, types: int) -> Expression | None:
+    """EXP_FILTER: one QGIS expression, ANDed with the query's other filters. QGIS Server takes
+    it for a single type name and ignores it (with a log line) for several; ignoring a filter
+    would return rows the client asked to exclude, so that is refused here."""
+    if not value.strip():
+        return None
+    if types != 1:
+        raise InvalidParameterValueError("EXP_FILTER applies to a single type name",
+                                         locator="EXP_FILTER")
+    try:
+        return parse(value, "qgis")
+    except FilterError as error:
+        raise FilterError(f"EXP_FILTER: {error.message}", locator="EXP_FILTER") from None
 
 
 def split_filters(value: str) -> list[str]:
@@ -201,12 +224,13 @@ def parse_bbox(value: str) -> tuple[tuple[float, float, float, float] | None, st
     return (a, b, c, d), parts[4] if len(parts) == 5 else None
 
 
-def result_type(value: str) -> bool:
-    """RESULTTYPE: True for hits."""
+def result_type(value: str, version: str) -> bool:
+    """RESULTTYPE: True for hits. WFS 1.0.0 has no such parameter, and its collection no count
+    to answer hits with: it is ignored there (features are returned), as GeoServer does."""
     kind = value.strip().lower() or "results"
     if kind not in ("results", "hits"):
         raise InvalidParameterValueError(f"Unknown result type {value!r}", locator="RESULTTYPE")
-    return kind == "hits"
+    return kind == "hits" and version != "1.0.0"
 
 
 def parse_xml(ctx: RequestContext, version: str) -> GetFeatureParams:
@@ -238,13 +262,15 @@ def parse_xml(ctx: RequestContext, version: str) -> GetFeatureParams:
         raise InvalidParameterValueError(f"At most {MAX_QUERIES} queries per request",
                                          locator="Query")
     count_text = root.get("count") or root.get("maxFeatures") or ""
+    fmt = output_format(root.get("outputFormat", ""), version, "outputFormat")
     return GetFeatureParams(
         version=version,
         queries=tuple(queries),
         count=integer(count_text, "count") if count_text else None,
         start_index=integer(root.get("startIndex", "0"), "startIndex"),
-        hits=result_type(root.get("resultType", "")),
-        output_format=output_format(root.get("outputFormat", ""), version, "outputFormat"),
+        hits=result_type(root.get("resultType", ""), version),
+        output_format=fmt,
+        media_type=media_type(root.get("outputFormat", ""), fmt),
         by_id=by_id,
         kvp=False,
     )
@@ -287,12 +313,14 @@ def plan(ctx: RequestContext, params: GetFeatureParams, query: QueryParams) -> P
     layer = feature_layer(ctx, project, query.type_name, "TYPENAMES")
     schema = data.schema(ctx, layer)
     native = data.crs(ctx, layer)
-    srs = parse_srs(query.srs_name) if query.srs_name else srs_for(native, params.version)
-    if params.version == "1.0.0":
-        srs = SrsName(srs.code, False, srs.text)  # WFS 1.0.0: always x/y
+    version = params.version
+    # How the request writes coordinates (filter geometries without an srsName)...
+    given = parse_srs(query.srs_name, version) if query.srs_name else srs_for(native, version)
+    # ... and how the answer does.
+    srs = given
     if params.output_format is OutputFormat.GEOJSON:
         # RFC 7946 §4: longitude, latitude in CRS84 unless the client asked for another CRS.
-        srs = parse_srs(query.srs_name) if query.srs_name else parse_srs("OGC:CRS84")
+        srs = given if query.srs_name else parse_srs("OGC:CRS84", version)
     if not params.output_format.is_gml:
         srs = SrsName(srs.code, False, srs.text)  # GeoJSON and WKT are always x/y
     visible = set(schema.field_names())
@@ -305,7 +333,7 @@ def plan(ctx: RequestContext, params: GetFeatureParams, query: QueryParams) -> P
             name = type_name(name)
             if name == geometry:
                 continue
-            if name not in visible and name != schema.key:
+            if name not in visible:
                 raise InvalidParameterValueError(f"Unknown property {name!r}",
                                                  locator="PROPERTYNAME")
             wanted.add(name)
@@ -313,30 +341,28 @@ def plan(ctx: RequestContext, params: GetFeatureParams, query: QueryParams) -> P
         # WFS 2.0 §7.9.2.4.3: the geometry is kept when named; mandatory properties only else.
         with_geometry = geometry is not None and geometry in {type_name(n) for n in
                                                               query.properties}
-    sort = tuple(replace(k, name=ID if k.name == schema.key else k.name) for k in query.sort)
+    sort = query.sort
     for key in sort:
         if key.name not in visible and key.name != ID:
             raise InvalidParameterValueError(f"Unknown property {key.name!r}", locator="SORTBY")
-    terms = LayerTerms(layer.name, schema, native,
-                       srs if query.srs_name else srs_for(native, params.version))
+    terms = LayerTerms(layer.name, schema, native, given, version)
     parsed = ParsedFilter(None, None)
     if isinstance(query.filter, str):
         parsed = parse_filter_text(query.filter, terms, ctx.request.xml_limits)
     elif query.filter is not None:
         parsed = parse_filter(query.filter, terms)
-    if parsed.expression is not None:
-        check_properties(parsed.expression, [*visible, *([geometry] if geometry else [])])
+    expression = conjunction([parsed.expression, query.expression])
+    if expression is not None:
+        check_properties(expression, [*visible, *([geometry] if geometry else [])])
     ids = parsed.ids
     if query.ids is not None:
         ids = tuple(i for i in (feature_id(r, layer.name) for r in query.ids) if i is not None)
     bbox, bbox_crs = None, None
     if query.bbox is not None:
-        given = (parse_srs(query.bbox_srs, "BBOX") if query.bbox_srs
-                 else srs_for(native, params.version))
-        if params.version == "1.0.0":
-            given = SrsName(given.code, False, given.text)
-        bbox, bbox_crs = bbox_to_xy(query.bbox, given), given.code
-    read = Read(bbox=bbox, bbox_crs=bbox_crs, filter=parsed.expression,
+        corners = (parse_srs(query.bbox_srs, version, "BBOX") if query.bbox_srs
+                   else srs_for(native, version))
+        bbox, bbox_crs = bbox_to_xy(query.bbox, corners), corners.code
+    read = Read(bbox=bbox, bbox_crs=bbox_crs, filter=expression,
                 properties=properties, sort=_stable(sort), ids=ids, with_geometry=with_geometry)
     return PlannedQuery(layer, schema, read, properties, srs, native, layer.wfs.number_matched,
                         layer.wfs.precision)
@@ -375,7 +401,9 @@ def run(ctx: RequestContext, params: GetFeatureParams) -> None:
     returned = sum(n for _, _, _, n in slices)
     total = _total(planned, matched, slices, params.start_index, returned, limit)
     if params.hits:
-        totals = Totals(total, 0)
+        # WFS 2.0 §11.3.3.5: numberMatched, and numberReturned="0". WFS 1.1.0 §9.3 has a single
+        # count, numberOfFeatures: how many features the same request would return.
+        totals = Totals(total, returned if params.version == "1.1.0" else 0)
         slices = []
     else:
         totals = Totals(total, returned, *_links(ctx, params, total, returned, limit))
@@ -407,7 +435,8 @@ def _counted_after(
 def _begin(ctx: RequestContext, params: GetFeatureParams, totals: Totals) -> CollectionWriter:
     """The writer of the request's format, with the collection's head written."""
     writer = writer_for(ctx.response, params.version, params.output_format)
-    ctx.response.set_header("Content-Type", CONTENT_TYPES[params.output_format])
+    ctx.response.set_header("Content-Type",
+                            params.media_type or CONTENT_TYPES[params.output_format])
     writer.begin(totals, feature_namespace(require_project(ctx)), describe_url(ctx, params))
     return writer
 
@@ -518,7 +547,7 @@ def _by_id(ctx: RequestContext, params: GetFeatureParams) -> None:
     if not batches:
         raise NotFoundError(f"No feature {params.queries[0].ids!r}", locator="ID")
     fmt = params.output_format
-    ctx.response.set_header("Content-Type", CONTENT_TYPES[fmt])
+    ctx.response.set_header("Content-Type", params.media_type or CONTENT_TYPES[fmt])
     if fmt is OutputFormat.GEOJSON:
         ctx.response.write(GeoJSONWriter(ctx.response, params.version, fmt)
                            .features(query, batches[0])[0])

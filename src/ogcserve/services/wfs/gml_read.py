@@ -23,15 +23,17 @@ class GeometryError(InvalidParameterValueError):
     """A geometry in the request cannot be read."""
 
 
-def read_geometry(element: etree._Element, default_srs: SrsName, target_crs: str) -> Any:
+def read_geometry(element: etree._Element, default_srs: SrsName, target_crs: str,
+                  version: str) -> Any:
     """A GML geometry element as a shapely geometry in x/y of `target_crs`.
 
-    The srsName of the element (else `default_srs`) says how the coordinates are written.
+    The srsName of the element (else `default_srs`) and the request's WFS `version` say how the
+    coordinates are written (crs.py holds the rule).
     """
     if etree.QName(element).namespace not in GML_NAMESPACES:
         raise GeometryError(f"{local(element)} is not a GML geometry", locator="geometry")
     srs = element.get("srsName")
-    given = parse_srs(srs, "srsName") if srs else default_srs
+    given = parse_srs(srs, version, "srsName") if srs else default_srs
     geometry = _geometry(element)
     if geometry.is_empty:
         raise GeometryError("empty geometry", locator="geometry")

@@ -267,7 +267,9 @@ def _urn(code: str) -> str:
 
 
 class CSVWriter(CollectionWriter):
-    """One row per feature: id, attributes, WKT geometry (the header comes from the first query)."""
+    """One row per feature: gml_id, attributes, WKT geometry (the header comes from the first
+    query). The id column is `gml_id` (the name GDAL's GML reader gives it) so that an attribute
+    named `id`, a feature key say, keeps a column of its own."""
 
     def begin(self, totals: Totals, namespace: str, schema_location: str) -> None:
         """Nothing yet: the header is the first query's columns."""
@@ -279,7 +281,7 @@ class CSVWriter(CollectionWriter):
         out = csv.writer(buffer, lineterminator="\r\n")
         names = [n for n in query.properties if n in batch.columns]
         if self._header is None:
-            self._header = ["id", *names, "geometry"]
+            self._header = ["gml_id", *names, "geometry"]
             out.writerow(self._header)
         geometry_texts = self.texts(query, batch)
         wkts = geometry_texts.texts if geometry_texts is not None else [None] * len(batch.ids)
@@ -293,7 +295,7 @@ class CSVWriter(CollectionWriter):
     def end(self, totals: Totals) -> None:
         """A header even for an empty result."""
         if self._header is None:
-            self.response.write("id,geometry\r\n")
+            self.response.write("gml_id,geometry\r\n")
 
 
 def writer_for(response: ServerResponse, version: str, fmt: OutputFormat) -> CollectionWriter:

@@ -84,6 +84,19 @@ def output_format(value: str, version: str, locator: str = "OUTPUTFORMAT") -> Ou
     return found
 
 
+def media_type(value: str, fmt: OutputFormat) -> str | None:
+    """The Content-Type answering OUTPUTFORMAT `value`, when it is not CONTENT_TYPES[fmt]: a
+    format asked for by one of its media types is answered with that media type (as advertised:
+    `text/xml; subtype=gml/3.2`, `application/json`...), so that what the capabilities list,
+    the client asks for and the answer says agree; `json` is application/json."""
+    key = value.strip().lower().replace(" ", "").replace('"', "")
+    if _BY_NAME.get(key) is not fmt:
+        return None
+    if key == "json":
+        return "application/json"
+    return key.replace(";", "; ") if "/" in key else None
+
+
 def integer(value: str, locator: str, *, minimum: int = 0) -> int:
     """A non-negative integer parameter (COUNT, STARTINDEX, MAXFEATURES), at most 2**53
     (the access layer's largest offset; beyond it databases overflow)."""

@@ -33,7 +33,7 @@ from ogcserve.errors import (
 from ogcserve.sources.base import Feature
 from ogcserve.sources.specs import GeoPackageSpec
 
-from .crs import SrsName, parse_srs, srs_for
+from .crs import parse_srs, srs_for
 from .filters import LayerTerms, ParsedFilter, parse_filter
 from .gml_read import read_geometry
 from .gml_write import escape
@@ -87,6 +87,10 @@ def transaction(ctx: RequestContext) -> None:
                                          locator="REQUEST")
     root = parse_body(body, ctx.request.xml_limits)
     version = root.get("version") or ctx.request.parameter("VERSION") or "2.0.0"
+    if version == "2.0.0" and etree.QName(root).namespace == WFS_NS["1.1.0"]:
+        # GDAL's WFS driver writes version="2.0.0" on a Transaction in the WFS 1.x namespace
+        # with 1.1.0 content, and reads the answer as 1.1.0 (ogc:FeatureId): the namespace wins.
+        version = "1.1.0"
     actions = _parse(ctx, root, version)
     _check_rights(ctx, actions)
     outcome = _execute(ctx, actions)
@@ -158,10 +162,8 @@ def _parse(ctx: RequestContext, root: etree._Element, version: str) -> list[Acti
 def _terms(ctx: RequestContext, layer: Layer, version: str, srs: str | None) -> LayerTerms:
     schema = ctx.server.data.schema(ctx, layer)
     native = ctx.server.data.crs(ctx, layer)
-    default = parse_srs(srs) if srs else srs_for(native, version)
-    if version == "1.0.0":
-        default = SrsName(default.code, False, default.text)
-    return LayerTerms(layer.name, schema, native, default)
+    default = parse_srs(srs, version) if srs else srs_for(native, version)
+    return LayerTerms(layer.name, schema, native, default, version)
 
 
 def _filter(ctx: RequestContext, layer: Layer, element: etree._Element, version: str,
@@ -181,7 +183,7 @@ def _feature(ctx: RequestContext, layer: Layer, element: etree._Element, version
         if name == geometry_field:
             shapes = children(child)
             if shapes:
-                geometry = read_geometry(shapes[0], terms.default_srs, terms.crs)
+                geometry = read_geometry(shapes[0], terms.default_srs, terms.crs, version)
         elif name in visible:
             properties[name] = None if child.get(XSI_NIL) == "true" else text(child)
         elif name in ("boundedBy", "name", "description"):
@@ -206,7 +208,7 @@ def _property(ctx: RequestContext, action: Action, element: etree._Element, vers
         shapes = children(value_el) if value_el is not None else []
         if not shapes:
             raise InvalidParameterValueError("The geometry cannot be removed", locator=name)
-        action.geometry = read_geometry(shapes[0], terms.default_srs, terms.crs)
+        action.geometry = read_geometry(shapes[0], terms.default_srs, terms.crs, version)
         return
     if name not in terms.schema.field_names():
         raise InvalidParameterValueError(f"Unknown property {name!r} of {action.layer.name!r}",

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from lxml import etree
 
 from ogcserve.geo import BBox, from_xy, scale_hint, transform_bbox, union
-from ogcserve.services.wms.layers import project_of, style_names
+from ogcserve.services.wms.layers import project_of, root_name, style_names
 from ogcserve.services.wms.params import MAP_FORMATS, VERSIONS, InfoFormat
 from ogcserve.services.wms.urls import online_resource, operation_url
 from ogcserve.services.wms.xml import Maker
@@ -148,7 +148,12 @@ class _Builder:
         crs_list = tuple(dict.fromkeys(project.crs or DEFAULT_CRS))
         boxes = [self.lonlat(layer) for layer in layers]
         extent = union([b for b in boxes if b is not None]) or _WORLD
-        root = w.Layer(w.Title(project.title))
+        # Named, the root is a layer clients may request: every readable layer (as QGIS).
+        name = root_name(self.ctx, project)
+        root = w.Layer(*([w.Name(name)] if name else []), w.Title(project.title))
+        if name:
+            queryable = any(self.queryable(layer) for layer in layers)
+            root.set("queryable", "1" if queryable else "0")
         if project.abstract:
             root.append(w.Abstract(project.abstract))
         if project.keywords:

@@ -58,7 +58,13 @@ def get_feature_info(ctx: RequestContext, service: WMSService) -> None:
 
 
 def query_layers(ctx: RequestContext, params: GetFeatureInfoParams) -> list[MapLayer]:
-    """QUERY_LAYERS as readable data layers; LayerNotQueryable for a layer that is not."""
+    """QUERY_LAYERS as readable data layers; LayerNotQueryable for a layer that is not.
+
+    LAYERS (the map clicked on) is resolved too, as QGIS Server does: a layer there that does
+    not exist is LayerNotDefined, one the caller may not read is Security, even when only
+    readable layers are queried.
+    """
+    map_layers(ctx, params.map.layers, params.map.styles, params.map.filters)
     result = []
     for name in params.query_layers:
         members = map_layers(ctx, [name], [""], params.map.filters)

@@ -8,7 +8,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ogcserve.rendering import encode
-from ogcserve.services.wms.layers import check_style, named_layers
+from ogcserve.services.wms.layers import check_style, named_layer
 from ogcserve.services.wms.params import GetLegendGraphicParams
 
 if TYPE_CHECKING:
@@ -18,9 +18,10 @@ if TYPE_CHECKING:
 
 
 def get_legend_graphic(ctx: RequestContext, service: WMSService) -> None:
-    """Write the legend of LAYER (a group: its readable members' legends, one under another)."""
+    """Write the legend of LAYER (a group or the project: its readable members' legends, one
+    under another)."""
     params = GetLegendGraphicParams.parse(ctx.request.params)
-    [layer] = named_layers(ctx, [params.layer])
+    layer = named_layer(ctx, params.layer)
     check_style(layer, params.style, locator="STYLE")
     image = legend_image(ctx, service, layer, params.scale)
     body = encode(image, params.format, transparent=params.transparent)
@@ -32,16 +33,16 @@ def legend_image(
     ctx: RequestContext, service: WMSService, layer: Layer, scale: float | None
 ) -> npt.NDArray[np.uint8]:
     """The legend as RGBA pixels: title, then one entry per rule/category/class/ramp stop."""
-    members = [m for m in layer.walk() if not m.is_group]
-    if not members:
-        return np.zeros((1, 1, 4), dtype=np.uint8)
+    members = [m for m in layer.walk() if not m.is_group]  # a group has one at least
     images = []
     for member in members:
-        geometry_type = None if member.is_raster else \
-            ctx.server.data.schema(ctx, member).geometry_type
+        geometry_type = (
+            None if member.is_raster else ctx.server.data.schema(ctx, member).geometry_type
+        )
         hidden = ctx.server.data.hidden_fields(ctx, member)
-        images.append(service.renderer.legend(member.title, member.style, geometry_type, scale,
-                                              hidden))
+        images.append(
+            service.renderer.legend(member.title, member.style, geometry_type, scale, hidden)
+        )
     return _stack(images)
 
 

@@ -6,17 +6,18 @@ Shared by GetMap, GetFeatureInfo, GetLegendGraphic, DescribeLayer and GetStyles.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ogcserve.errors import NotFoundError
+from ogcserve.errors import LayerNotDefinedError, NotFoundError
 from ogcserve.expressions import Expression, conjunction
+from ogcserve.projects.model import Layer
 from ogcserve.services.wms.exceptions import StyleNotDefinedError
 from ogcserve.services.wms.params import DEFAULT_STYLE
 
 if TYPE_CHECKING:
     from ogcserve.context import RequestContext
-    from ogcserve.projects.model import Layer, Project
+    from ogcserve.projects.model import Project
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,25 +46,51 @@ def check_style(layer: Layer, style: str, locator: str = "STYLES") -> str:
     if not style or style.lower() == DEFAULT_STYLE:
         return DEFAULT_STYLE
     if style not in style_names(layer):
-        raise StyleNotDefinedError(f"The layer {layer.name!r} has no style {style!r}",
-                                   locator=locator)
+        raise StyleNotDefinedError(
+            f"The layer {layer.name!r} has no style {style!r}", locator=locator
+        )
     return style
 
 
 def named_layers(ctx: RequestContext, names: Sequence[str]) -> list[Layer]:
-    """Each named layer as the caller may see it (groups pruned to their readable members).
+    """Each named layer as the caller may see it (see `named_layer`)."""
+    return [named_layer(ctx, name) for name in names]
 
-    LayerNotDefined for an unknown name, Security (403) for a layer the caller may not read.
+
+def named_layer(ctx: RequestContext, name: str) -> Layer:
+    """A layer, a group pruned to its readable members, or the project itself.
+
+    As in QGIS Server, the project is a layer named after the project (the root layer of the
+    capabilities) standing for every readable layer; a layer or group of the same name wins.
+    LayerNotDefined for an unknown name and for a group (or project) of which the caller may
+    read nothing, Security (403) for a layer the caller may not read (the access layer decides).
     """
     project, data = project_of(ctx), ctx.server.data
-    readable = {layer.name: layer for root in data.readable_layers(ctx, project)
-                for layer in root.walk()}
-    found = []
-    for name in names:
-        layer = data.layer(ctx, project, name)
-        # A readable group whose members are all hidden is absent from the pruned tree.
-        found.append(readable.get(name) or replace(layer, children=()))
-    return found
+    if project.layer(name) is None and name == project.name:
+        return project_layer(ctx, project)
+    return data.readable_layer(ctx, project, name)
+
+
+def project_layer(ctx: RequestContext, project: Project) -> Layer:
+    """The project as a group of every layer the caller may read, in project order."""
+    children = tuple(ctx.server.data.readable_layers(ctx, project))
+    if not children:
+        raise LayerNotDefinedError.named(project.name)
+    return Layer(
+        name=project.name,
+        title=project.title,
+        abstract=project.abstract,
+        keywords=project.keywords,
+        children=children,
+    )
+
+
+def root_name(ctx: RequestContext, project: Project) -> str | None:
+    """The Name of the capabilities' root layer: the project's, unless a layer has taken it
+    (that name means the layer) or the caller may read nothing (it would name nothing)."""
+    if project.layer(project.name) is not None:
+        return None
+    return project.name if ctx.server.data.readable_layers(ctx, project) else None
 
 
 def map_layers(
@@ -72,11 +99,11 @@ def map_layers(
     styles: Sequence[str],
     filters: Mapping[str, Expression],
 ) -> list[MapLayer]:
-    """LAYERS in drawing order (first is bottom, WMS 1.3.0 §7.3.3.3); a group stands for its
-    readable data layers in project order. FILTER entries may name a layer or a group."""
-    project, data = project_of(ctx), ctx.server.data
+    """LAYERS in drawing order (first is bottom, WMS 1.3.0 §7.3.3.3); a group (or the project)
+    stands for its readable data layers in project order, with the one STYLES entry given for
+    it. FILTER entries may name a layer, a group or the project."""
     for name in filters:
-        data.layer(ctx, project, name)  # LayerNotDefined / Security, as for LAYERS
+        named_layer(ctx, name)  # LayerNotDefined / Security, as for LAYERS
     result = []
     for layer, style in zip(named_layers(ctx, names), styles, strict=True):
         style = check_style(layer, style)
