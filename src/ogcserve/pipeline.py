@@ -118,6 +118,8 @@ def _lifecycle(ctx: RequestContext) -> None:
     if response.streamed and response.body and not response.finished:
         response.final_flush = True
         _step(ctx, progress, response.flush)
+    # A status or header that HTTP cannot carry is refused here, and the error sent instead.
+    _step(ctx, progress, response.finish)
     if not response.finished:
         response.finish()
 

@@ -89,7 +89,8 @@ class _AsgiSink:
 
 
 def _encode(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
-    return [(k.lower().encode("latin-1"), v.encode("latin-1", "replace")) for k, v in headers]
+    # ServerResponse checked the names and values: they are tokens and Latin-1 text.
+    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes:
