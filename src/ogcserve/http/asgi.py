@@ -15,6 +15,7 @@ import anyio
 import anyio.from_thread
 import anyio.to_thread
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -22,6 +23,8 @@ from starlette.types import Receive, Scope, Send
 
 from ogcserve import pipeline
 from ogcserve.errors import ServiceError
+from ogcserve.http.accesslog import AccessLogMiddleware
+from ogcserve.http.cors import CorsMiddleware, CorsPolicy
 from ogcserve.http.request import RequestNotWellFormedError, ServerRequest
 from ogcserve.http.response import ClientDisconnectedError
 
@@ -171,7 +174,8 @@ class PipelineEndpoint:
 
 
 def asgi_app(server: Server) -> Starlette:
-    """Routes: /health, /-/plugins, /ows, /ows/<project>, and everything else to the pipeline."""
+    """Routes: /health, /-/plugins, /ows, /ows/<project>, and everything else to the pipeline;
+    around them the access log and CORS, as the settings ask."""
 
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "projects": server.projects.names(),
@@ -183,13 +187,18 @@ def asgi_app(server: Server) -> Starlette:
     ows = PipelineEndpoint(server, "ows")
     other = PipelineEndpoint(server, "path")
     methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+    # Outermost first: the access log counts every answer, CORS preflights included.
+    middleware = [Middleware(AccessLogMiddleware)] if server.settings.access_log else []
+    cors = CorsPolicy.from_settings(server.settings)
+    if cors is not None:
+        middleware.append(Middleware(CorsMiddleware, policy=cors))
     app = Starlette(routes=[
         Route("/health", health),
         Route("/-/plugins", plugins),
         Route("/ows", ows, methods=methods),
         Route("/ows/{project}", ows, methods=methods),
         Route("/{path:path}", other, methods=methods),
-    ])
+    ], middleware=middleware)
     app.state.server = server
     return app
 

@@ -1,5 +1,7 @@
 """An ogcserve plugin that misbehaves on request (BREAK=<misdeed>, see ../misdeeds.py)."""
 
+import logging
+
 from misdeeds import BODIES, HEADERS, STATUSES, misbehave  # the plugin path is on sys.path
 from ogcserve.context import RequestContext, current_context
 from ogcserve.plugins import (
@@ -30,6 +32,11 @@ class Unruly(RequestFilter):
     def on_response_complete(self, ctx: RequestContext) -> None:
         what = _asked()
         misbehave(what, "response_complete")
+        if what == "log":
+            logger = logging.getLogger("unruly.native")
+            logger.debug("native says debug")
+            logger.info("native says info")
+            logger.warning("native says warning")
         if what in STATUSES:
             ctx.response.status = STATUSES[what]
         if what in HEADERS:
