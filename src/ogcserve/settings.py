@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,14 @@ class Settings(BaseSettings):
         if value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise ValueError(f"log_level {value!r}: one of debug, info, warning, error, critical")
         return value.upper()
+
+    @field_validator("cors_methods", "cors_headers")
+    @classmethod
+    def _tokens(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not re.fullmatch(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+", value):
+                raise ValueError(f"{value!r} is not an HTTP method or header name")
+        return values
 
     @model_validator(mode="after")
     def _cors_is_coherent(self) -> Settings:

@@ -3,6 +3,8 @@ of origins, credentials, and the settings that refuse what would be unsafe."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from pydantic import ValidationError
 
@@ -128,3 +130,26 @@ def test_vary_of_an_answer_gains_origin() -> None:
 
     http = client(make_server(plugins=[setup], cors_origins=[PAGE]))
     assert http.get(CAPS, headers={"Origin": PAGE}).headers["vary"] == "Accept-Language, Origin"
+
+
+@pytest.mark.parametrize("field", ["cors_methods", "cors_headers"])
+def test_settings_refuse_what_cannot_be_a_header(field: str) -> None:
+    with pytest.raises(ValidationError, match="not an HTTP method or header name"):
+        Settings(**{field: ["GET\r\nX-Injected: 1"]})
+
+
+def test_serve_refuses_credentials_with_any_origin(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ogcserve.cli import main
+
+    for name in (
+        "OGCSERVE_PROJECTS",
+        "OGCSERVE_PLUGIN_PATHS",
+        "OGCSERVE_LOG_LEVEL",
+        "OGCSERVE_ACCESS_LOG",
+        "MALLOC_MMAP_THRESHOLD_",
+        "MALLOC_TRIM_THRESHOLD_",
+    ):
+        monkeypatch.setenv(name, os.environ.get(name, ""))  # serve sets them: restored after
+    monkeypatch.setenv("OGCSERVE_CORS_ALLOW_CREDENTIALS", "true")
+    with pytest.raises(SystemExit, match=r"(?s)invalid settings .*explicit cors_origins"):
+        main(["serve"])

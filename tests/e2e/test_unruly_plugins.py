@@ -6,6 +6,7 @@ stays usable, and the worker goes on serving. Both an ogcserve plugin and a QGIS
 from __future__ import annotations
 
 import http.client
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -115,9 +116,28 @@ def test_a_misbehaving_plugin_never_costs_the_connection(
         connection.close()
 
 
-def _worker(health: bytes) -> int:
-    import json
+@pytest.mark.parametrize(
+    ("misdeed", "query"),
+    [
+        ("raise:old_request_ready", CAPABILITIES),
+        ("raise:old_response_complete", CAPABILITIES),
+        ("raise:old_send_response", "SERVICE=QUNRULY&REQUEST=Stream"),
+        ("exit:old_response_complete", CAPABILITIES),
+    ],
+)
+def test_the_deprecated_qgis_hooks_too(server: tuple[str, Path], misdeed: str, query: str) -> None:
+    address = urlsplit(server[0])
+    connection = http.client.HTTPConnection(address.hostname or "", address.port, timeout=20)
+    try:
+        got, body = _get(connection, f"/ows?{query}&QBREAK={misdeed}")
+        assert got == REFUSED and b"NoApplicableCode" in body and SECRET.encode() not in body
+        socket = connection.sock
+        assert _get(connection, "/health")[0] == 200 and connection.sock is socket
+    finally:
+        connection.close()
 
+
+def _worker(health: bytes) -> int:
     return int(json.loads(health)["worker"])
 
 

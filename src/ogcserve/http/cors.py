@@ -59,7 +59,7 @@ class CorsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {k.lower(): v for k, v in scope["headers"]}
+        headers = dict(scope["headers"])  # ASGI header names are lower-case
         origin = headers.get(b"origin", b"").decode("latin-1")
         if not origin and not self.policy.origins:
             await self.app(scope, receive, send)  # nothing to add: the common case

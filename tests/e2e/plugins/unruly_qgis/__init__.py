@@ -49,6 +49,19 @@ class UnrulyFilter(QgsServerFilter):
         return True
 
 
+class OldStyleFilter(QgsServerFilter):
+    """The QGIS 2 / deprecated void hooks most published plugins still use."""
+
+    def requestReady(self):
+        misbehave(_asked(self.serverInterface()), "old_request_ready")
+
+    def sendResponse(self):
+        misbehave(_asked(self.serverInterface()), "old_send_response")
+
+    def responseComplete(self):
+        misbehave(_asked(self.serverInterface()), "old_response_complete")
+
+
 class UnrulyAccess(QgsAccessControlFilter):
     def layerPermissions(self, layer):
         misbehave(_asked(self.serverInterface()), "layer_permissions")
@@ -109,6 +122,7 @@ class UnrulyService(QgsService):
 class UnrulyServer:
     def __init__(self, server_iface):
         server_iface.registerFilter(UnrulyFilter(server_iface), 60)
+        server_iface.registerFilter(OldStyleFilter(server_iface), 70)
         server_iface.registerAccessControl(UnrulyAccess(server_iface), 60)
         server_iface.registerServerCache(UnrulyCache(server_iface), 60)
         server_iface.serviceRegistry().registerService(UnrulyService(server_iface))
