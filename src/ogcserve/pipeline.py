@@ -118,10 +118,10 @@ def _lifecycle(ctx: RequestContext) -> None:
     ):
         kind, key = progress.cache
         entry = CachedResponse(response.body, response.content_type)
-        if not progress.hit:
-            _step(ctx, progress, lambda: server.caches.set(kind, project.name, key, entry))
         # ETag and Last-Modified, and a 304 when the client's copy is this document
         _step(ctx, progress, lambda: revalidate(ctx.request, response, project.mtime))
+        if not progress.hit:
+            _step(ctx, progress, lambda: server.caches.set(kind, project.name, key, entry))
     if response.streamed and response.body and not response.finished:
         response.final_flush = True
         _step(ctx, progress, response.flush)

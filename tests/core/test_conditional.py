@@ -146,3 +146,17 @@ def test_an_edited_project_gets_a_new_tag_and_date(tmp_path: Path) -> None:
     assert after.status_code == 200 and b"edited demo" in after.content
     assert after.headers["etag"] != before.headers["etag"]
     assert after.headers["last-modified"] == formatdate(int(later), usegmt=True)
+
+
+def test_a_failing_cache_store_gives_an_error_without_validators() -> None:
+    from ogcserve.plugins import CacheFilter
+
+    class Full(CacheFilter):
+        def set(self, kind, project, key, value):  # type: ignore[no-untyped-def]
+            raise OSError("disk full")
+
+    def setup(iface: ServerInterface) -> None:
+        iface.register_cache(Full())
+
+    answer = client(make_server(plugins=[setup])).get(WMS_CAPS, headers={"If-None-Match": "*"})
+    assert answer.status_code == 500 and "etag" not in answer.headers
