@@ -25,7 +25,7 @@ SCRIPT = textwrap.dedent("""
         wms = QgsRasterLayer(
             f"crs=EPSG:4326&format=image/png&layers=countries&styles=&url={url}/ows", "w", "wms")
         wfs = QgsVectorLayer(
-            f"{url}/ows?SERVICE=WFS&VERSION=2.0.0&TYPENAME=ogcserve:countries", "f", "WFS")
+            f"{url}/ows?SERVICE=WFS&VERSION=2.0.0&TYPENAME=countries", "f", "WFS")
         print(attempt, wms.isValid(), wfs.isValid(), wfs.featureCount())
 """)
 
