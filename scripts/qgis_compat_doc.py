@@ -183,6 +183,26 @@ Compared with QGIS Server's WFS (3.22–3.40), as QGIS desktop, GDAL and OWSLib 
   valid (see above).
 """
 
+HTTP = """\
+## Status codes, headers, logs and browsers
+
+- `setStatusCode()` (request handler and `QgsServerResponse`) takes any final status from 200
+  to 999, sent as set: QGIS's test filter that sets 999 gets `HTTP/1.1 999` on the wire. What
+  HTTP cannot carry — a status below 200 or above 999 or not an integer, a header name with a
+  space or `:`, a value with a line break or not Latin-1, a body that is not bytes or text —
+  answers 500 `NoApplicableCode` (the reason in the log) on a connection that stays open.
+  204 and 304 go out without a body (docs/plugins.md#status-codes-and-headers-a-plugin-sets).
+- `QgsMessageLog` messages go to Python logging (above), shown from `ogcserve serve
+  --log-level` up in every worker; `QGIS_SERVER_LOG_LEVEL`, `QGIS_SERVER_LOG_FILE` and
+  `QGIS_SERVER_LOG_STDERR` are not read. ogcserve also writes an access line per request,
+  which QGIS Server leaves to the web server (docs/configuration.md#logs).
+- QGIS Server leaves CORS to the web server in front of it; ogcserve answers it itself (any
+  origin may read by default; preflights answered before plugins). A plugin that sets
+  `Access-Control-Allow-Origin` keeps its value. Capabilities, DescribeFeatureType and legends
+  carry an ETag and Last-Modified and answer 304 to conditional requests
+  (docs/configuration.md#browsers-cors-and-conditional-requests).
+"""
+
 
 def _facade_classes() -> list[type]:
     from ogcserve.compat import qgis
@@ -232,7 +252,7 @@ def render() -> str:
             lines += ["| method | |", "|---|---|"]
             lines += [f"| `{name}()` | {text.replace('|', '/')} |" for name, text in methods]
             lines.append("")
-    return "\n".join(lines) + "\n" + DIFFERENCES
+    return "\n".join(lines) + "\n" + DIFFERENCES + "\n" + HTTP
 
 
 def main() -> int:

@@ -11,8 +11,9 @@ cache lookup                            only if the target says the answer is ca
 target executed                         streaming targets call ctx.response.flush():
                                         each flush runs SEND_RESPONSE on that chunk
 filters: RESPONSE_COMPLETE              may replace the unflushed body
-cache store
+cache store, validators                 ETag/Last-Modified on cacheable answers; 304 if current
 final flush                             SEND_RESPONSE once more, only if the target streamed
+finish                                  a status or header HTTP cannot carry becomes a 500
 ```
 The work stops when `ctx.deadline` says so (time budget spent, client gone, server stopping):
 the access layer, the renderer and every flush check it (`deadline.py`).
@@ -40,6 +41,7 @@ from ogcserve.errors import (
     ServiceError,
     ServiceNotSupportedError,
 )
+from ogcserve.http.conditional import revalidate
 from ogcserve.http.response import ClientDisconnectedError, ResponseSink, ServerResponse
 from ogcserve.plugins.cache import CachedResponse, CacheKind
 from ogcserve.plugins.filters import Hook
@@ -90,6 +92,7 @@ class _Progress:
 
     target: Target | None = None
     cache: tuple[CacheKind, str] | None = None  # kind and key, when the answer may be cached
+    hit: bool = False  # the answer came from a cache
     rendered: ServiceError | None = None  # the error whose document the response holds
 
 
@@ -109,27 +112,33 @@ def _lifecycle(ctx: RequestContext) -> None:
         kind = target.cache_kind(ctx)
         if kind is not None and ctx.project is not None:
             key = _cache_key(ctx)
+            progress.cache = (kind, key)
             hit = server.caches.get(kind, ctx.project.name, key)
             if hit is not None:
+                progress.hit = True
                 response.set_header("Content-Type", hit.content_type)
                 response.write(hit.body)
                 return
-            progress.cache = (kind, key)
         target.execute(ctx)
 
     _step(ctx, progress, run_service)
     _step(ctx, progress, lambda: server.filters.run(Hook.RESPONSE_COMPLETE, ctx))
+    project = ctx.project
     if (
-        progress.cache is not None and ctx.project is not None and response.status == 200
+        progress.cache is not None and project is not None and response.status == 200
         and not response.streamed and not ctx.exception_raised
     ):
         kind, key = progress.cache
         entry = CachedResponse(response.body, response.content_type)
-        project = ctx.project.name
-        _step(ctx, progress, lambda: server.caches.set(kind, project, key, entry))
+        # ETag and Last-Modified, and a 304 when the client's copy is this document
+        _step(ctx, progress, lambda: revalidate(ctx.request, response, project.mtime))
+        if not progress.hit:
+            _step(ctx, progress, lambda: server.caches.set(kind, project.name, key, entry))
     if response.streamed and response.body and not response.finished:
         response.final_flush = True
         _step(ctx, progress, response.flush)
+    # A status or header that HTTP cannot carry is refused here, and the error sent instead.
+    _step(ctx, progress, response.finish)
     if not response.finished:
         response.finish()
 

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
     """How this server process runs; every field can be set as OGCSERVE_<NAME>."""
 
-    model_config = SettingsConfigDict(env_prefix="OGCSERVE_", extra="ignore")
+    # An empty variable (OGCSERVE_LOG_LEVEL=) means the default, as if it were not set.
+    model_config = SettingsConfigDict(env_prefix="OGCSERVE_", extra="ignore", env_ignore_empty=True)
 
     projects: list[Path] = Field(default_factory=list, description="Project files to serve")
     plugin_paths: list[Path] = Field(
@@ -66,4 +68,51 @@ class Settings(BaseSettings):
     )
     cache_entries: int = Field(default=512, description="Entries in the built-in memory cache")
     trace_filters: bool = Field(default=False, description="Log every filter call with timing")
-    log_level: str = Field(default="INFO", description="Python logging level")
+    log_level: str = Field(
+        default="INFO", description="Level of every logger: ogcserve's, plugins', QGIS facade's"
+    )
+    access_log: bool = Field(default=True, description="Log one line per request")
+    cors_origins: list[str] = Field(
+        default_factory=lambda: ["*"],
+        description="Origins whose pages may read the answers ('*': any; empty: no CORS)",
+    )
+    cors_methods: list[str] = Field(
+        default_factory=lambda: ["GET", "HEAD"], description="Methods allowed cross-origin"
+    )
+    cors_headers: list[str] = Field(
+        default_factory=lambda: ["Content-Type"],
+        description="Request headers allowed cross-origin (answered to preflights)",
+    )
+    cors_max_age: int = Field(default=3600, ge=0, description="Seconds a preflight is cached")
+    cors_allow_credentials: bool = Field(
+        default=False, description="Let pages send cookies and HTTP auth (explicit origins only)"
+    )
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError(f"log_level {value!r}: one of debug, info, warning, error, critical")
+        return value.upper()
+
+    @field_validator("cors_methods", "cors_headers")
+    @classmethod
+    def _tokens(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not re.fullmatch(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+", value):
+                raise ValueError(f"{value!r} is not an HTTP method or header name")
+        return values
+
+    @model_validator(mode="after")
+    def _cors_is_coherent(self) -> Settings:
+        origins = self.cors_origins
+        if "*" in origins and len(origins) > 1:
+            raise ValueError("cors_origins: '*' stands alone (any origin) or is left out")
+        if self.cors_allow_credentials and "*" in origins:
+            raise ValueError("cors_allow_credentials needs explicit cors_origins, not '*': "
+                             "any web page could otherwise act with the visitor's credentials")
+        for origin in origins:
+            if origin != "*" and (origin.endswith("/") or "://" not in origin):
+                raise ValueError(f"cors_origins: {origin!r} is not an origin such as "
+                                 "https://maps.example.org (scheme, host, optional port)")
+        return self

@@ -16,6 +16,7 @@ import anyio
 import anyio.from_thread
 import anyio.to_thread
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -24,6 +25,8 @@ from starlette.types import Receive, Scope, Send
 from ogcserve import pipeline
 from ogcserve.deadline import Deadline
 from ogcserve.errors import ServiceError
+from ogcserve.http.accesslog import AccessLogMiddleware
+from ogcserve.http.cors import CorsMiddleware, CorsPolicy
 from ogcserve.http.request import RequestNotWellFormedError, ServerRequest, XMLLimits
 from ogcserve.http.response import ClientDisconnectedError
 from ogcserve.http.shutdown import RunningRequests
@@ -108,7 +111,8 @@ class _AsgiSink:
 
 
 def _encode(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
-    return [(k.lower().encode("latin-1"), v.encode("latin-1", "replace")) for k, v in headers]
+    # ServerResponse checked the names and values: they are tokens and Latin-1 text.
+    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes:
@@ -210,7 +214,8 @@ class PipelineEndpoint:
 
 
 def asgi_app(server: Server) -> Starlette:
-    """Routes: /health, /-/plugins, /ows, /ows/<project>, and everything else to the pipeline."""
+    """Routes: /health, /-/plugins, /ows, /ows/<project>, and everything else to the pipeline;
+    around them the access log and CORS, as the settings ask."""
 
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "projects": server.projects.names(),
@@ -229,13 +234,18 @@ def asgi_app(server: Server) -> Starlette:
     ows = PipelineEndpoint(server, "ows", running)
     other = PipelineEndpoint(server, "path", running)
     methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+    # Outermost first: the access log counts every answer, CORS preflights included.
+    middleware = [Middleware(AccessLogMiddleware)] if server.settings.access_log else []
+    cors = CorsPolicy.from_settings(server.settings)
+    if cors is not None:
+        middleware.append(Middleware(CorsMiddleware, policy=cors))
     app = Starlette(lifespan=lifespan, routes=[
         Route("/health", health),
         Route("/-/plugins", plugins),
         Route("/ows", ows, methods=methods),
         Route("/ows/{project}", ows, methods=methods),
         Route("/{path:path}", other, methods=methods),
-    ])
+    ], middleware=middleware)
     app.state.server = server
     return app
 
