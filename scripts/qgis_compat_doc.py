@@ -89,6 +89,14 @@ Where QGIS's behaviour is a bug, ogcserve does the safe thing:
 | A Python exception in an OGC API handler answers 400 with the Python message. | It answers 500 without internals (and is logged). |
 | A streamed response rebuilt in `onResponseComplete` (chunks held back with `onSendResponse` returning False) gets a Content-Length. | It is sent without Content-Length (chunked): the core cannot know that every chunk was held. |
 
+### Bounded requests (issue 11)
+
+| QGIS Server | ogcserve |
+|---|---|
+| No time limit on a request (the FCGI host's timeout kills the process). | Setting `request_timeout` (60 s): the work stops at its next check and the client gets a 503 `NoApplicableCode` report. |
+| A project caps GetMap's width and height (`WMSMaxWidth`, `WMSMaxHeight`). | Setting `max_layers` (100) for every layer list of WMS and WFS, advertised as WMS 1.3.0 `LayerLimit`; `wms_max_size` for the image. |
+| GetStyles returns the project's style whatever the access control hides. | Parts of a style reading hidden attributes are left out of GetStyles and legends (services/wms.md). |
+
 Not supported: `capabilitiesCache()`, `reloadSettings()`, `QgsServiceRegistry.getApi/unregisterApi`,
 `QgsServerParameters`, HTML templates of OGC API handlers (`templatePath`, `staticPath`),
 `QgsServerApiUtils`, `QgsAccessControl.filterFeatures`. Without the `qt` extra, the Qt subset
@@ -185,6 +193,26 @@ From QGIS Server's documentation (not observed here):
   valid (see above).
 """
 
+HTTP = """\
+## Status codes, headers, logs and browsers
+
+- `setStatusCode()` (request handler and `QgsServerResponse`) takes any final status from 200
+  to 999, sent as set: QGIS's test filter that sets 999 gets `HTTP/1.1 999` on the wire. What
+  HTTP cannot carry — a status below 200 or above 999 or not an integer, a header name with a
+  space or `:`, a value with a line break or not Latin-1, a body that is not bytes or text —
+  answers 500 `NoApplicableCode` (the reason in the log) on a connection that stays open.
+  204 and 304 go out without a body (docs/plugins.md#status-codes-and-headers-a-plugin-sets).
+- `QgsMessageLog` messages go to Python logging (above), shown from `ogcserve serve
+  --log-level` up in every worker; `QGIS_SERVER_LOG_LEVEL`, `QGIS_SERVER_LOG_FILE` and
+  `QGIS_SERVER_LOG_STDERR` are not read. ogcserve also writes an access line per request,
+  which QGIS Server leaves to the web server (docs/configuration.md#logs).
+- QGIS Server leaves CORS to the web server in front of it; ogcserve answers it itself (any
+  origin may read by default; preflights answered before plugins). A plugin that sets
+  `Access-Control-Allow-Origin` keeps its value. Capabilities, DescribeFeatureType and legends
+  carry an ETag and Last-Modified and answer 304 to conditional requests
+  (docs/configuration.md#browsers-cors-and-conditional-requests).
+"""
+
 
 def _facade_classes() -> list[type]:
     from ogcserve.compat import qgis
@@ -234,7 +262,7 @@ def render() -> str:
             lines += ["| method | |", "|---|---|"]
             lines += [f"| `{name}()` | {text.replace('|', '/')} |" for name, text in methods]
             lines.append("")
-    return "\n".join(lines) + "\n" + DIFFERENCES
+    return "\n".join(lines) + "\n" + DIFFERENCES + "\n" + HTTP
 
 
 def main() -> int:

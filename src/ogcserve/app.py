@@ -13,6 +13,7 @@ from ogcserve.access import AccessLayer
 from ogcserve.access.policy import POLICY_PRIORITY, ProjectPolicy
 from ogcserve.compat.qgis import folder_interface
 from ogcserve.http.asgi import asgi_app
+from ogcserve.http.status import allow_any_status
 from ogcserve.plugins.cache import MemoryCache
 from ogcserve.plugins.interface import ServerInterface
 from ogcserve.plugins.loader import load_plugins, plugin_folders
@@ -47,5 +48,10 @@ def build_server(settings: Settings, environ: Mapping[str, str] | None = None) -
 
 
 def create_app(settings: Settings | None = None) -> ASGIApp:
-    """The ASGI application serving `settings.projects` (settings from OGCSERVE_* if omitted)."""
+    """The ASGI application serving `settings.projects` (settings from OGCSERVE_* if omitted).
+
+    This is the factory uvicorn calls in each serving process, so it also lets uvicorn write
+    the statuses plugins may set (`ogcserve.http.status`).
+    """
+    allow_any_status()
     return asgi_app(build_server(settings or Settings()))

@@ -6,6 +6,7 @@ import argparse
 import ctypes
 import json
 import logging
+import math
 import os
 import socket
 import sys
@@ -14,8 +15,11 @@ from importlib.resources import files
 from pathlib import Path
 
 import uvicorn
+from pydantic import ValidationError
 
 from ogcserve.http import dispatch
+from ogcserve.http.shutdown import GracefulServer
+from ogcserve.logs import log_config
 from ogcserve.settings import Settings
 
 
@@ -37,7 +41,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--workers", type=int, default=1, help="worker processes")
     serve.add_argument("--plugins", action="append", type=Path, default=[], metavar="DIR",
                        help="a folder of plugin folders (repeatable)")
-    serve.add_argument("--log-level", default="info")
+    serve.add_argument("--log-level", type=str.upper, default=None,
+                       choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+                       help="level of every logger, plugins' included (default: the "
+                            "log_level setting, INFO)")
+    serve.add_argument("--no-access-log", action="store_true",
+                       help="no line per request (default: the access_log setting, on)")
 
     check = commands.add_parser("check", help="validate project files and open their sources")
     check.add_argument("projects", nargs="+", type=Path)
@@ -98,11 +107,21 @@ def _serve(args: argparse.Namespace) -> int:
     # Worker processes build their own server from these variables (plugins load per process).
     os.environ["OGCSERVE_PROJECTS"] = json.dumps([str(p) for p in projects])
     os.environ["OGCSERVE_PLUGIN_PATHS"] = json.dumps([str(p.resolve()) for p in args.plugins])
-    os.environ["OGCSERVE_LOG_LEVEL"] = args.log_level.upper()
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        raise SystemExit(f"invalid settings (OGCSERVE_* variables):\n{error}") from None
+    level = args.log_level or settings.log_level
+    access_log = settings.access_log and not args.no_access_log
+    os.environ["OGCSERVE_LOG_LEVEL"] = level
+    os.environ["OGCSERVE_ACCESS_LOG"] = "true" if access_log else "false"
     _check_or_exit(projects)
+    # uvicorn applies the logging configuration in this process and in every worker.
     config = _NoDelayConfig(
         "ogcserve.app:create_app", factory=True, host=args.host, port=args.port,
-        log_level=args.log_level, access_log=False,
+        log_level=level.lower(), access_log=False, log_config=log_config(level, access_log),
+        # Then the running requests are cancelled (http/shutdown.py).
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_grace),
     )
     if args.workers > 1:
         if not dispatch.SUPPORTED:
@@ -110,7 +129,7 @@ def _serve(args: argparse.Namespace) -> int:
                              "per port behind a proxy")
         dispatch.serve(config, args.workers)
     else:
-        uvicorn.Server(config).run()
+        GracefulServer(config).run()
     return 0
 
 

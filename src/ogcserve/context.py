@@ -6,6 +6,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ogcserve.deadline import Deadline
 from ogcserve.errors import ServiceError
 from ogcserve.http.request import ServerRequest
 from ogcserve.http.response import ServerResponse
@@ -26,6 +27,8 @@ class RequestContext:
     project: Project | None = None
     config_file_path: str | None = None  # a request-ready filter may point this at another project
     service_error: ServiceError | None = None  # set by set_service_exception
+    # When the work must stop (time budget, client gone, shutdown): checked at loop points.
+    deadline: Deadline = field(default_factory=Deadline)
     _access: RequestAccess | None = field(default=None, repr=False)
 
     @property

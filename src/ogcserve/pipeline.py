@@ -11,9 +11,12 @@ cache lookup                            only if the target says the answer is ca
 target executed                         streaming targets call ctx.response.flush():
                                         each flush runs SEND_RESPONSE on that chunk
 filters: RESPONSE_COMPLETE              may replace the unflushed body
-cache store
+cache store, validators                 ETag/Last-Modified on cacheable answers; 304 if current
 final flush                             SEND_RESPONSE once more, only if the target streamed
+finish                                  a status or header HTTP cannot carry becomes a 500
 ```
+The work stops when `ctx.deadline` says so (time budget spent, client gone, server stopping):
+the access layer, the renderer and every flush check it (`deadline.py`).
 Errors are raised, never returned: a `ServiceError` is rendered by the target in its own
 format; anything else (a plugin bug, a crash) is logged with the plugin's name and becomes a
 500 NoApplicableCode without internals. Once the first chunk is out the status cannot change,
@@ -30,6 +33,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from ogcserve.context import RequestContext, current_context
+from ogcserve.deadline import Deadline
 from ogcserve.errors import (
     InternalError,
     MissingParameterValueError,
@@ -37,6 +41,7 @@ from ogcserve.errors import (
     ServiceError,
     ServiceNotSupportedError,
 )
+from ogcserve.http.conditional import revalidate
 from ogcserve.http.response import ClientDisconnectedError, ResponseSink, ServerResponse
 from ogcserve.plugins.cache import CachedResponse, CacheKind
 from ogcserve.plugins.filters import Hook
@@ -55,18 +60,27 @@ def handle(
     request: ServerRequest,
     sink: ResponseSink,
     parse_error: ServiceError | None = None,
+    deadline: Deadline | None = None,
 ) -> RequestContext:
     """Answer one request into `sink`; never raises."""
     response = ServerResponse(sink, head_only=request.method == "HEAD")
-    ctx = RequestContext(server, request, response, service_error=parse_error)
-    # A send-response hook that raises stops the service that flushed: the error reaches the
-    # guard around the service like any other.
-    response.flush_hook = lambda: server.filters.run(Hook.SEND_RESPONSE, ctx)
+    deadline = deadline or Deadline(server.settings.request_timeout)
+    ctx = RequestContext(server, request, response, service_error=parse_error,
+                         deadline=deadline)
+
+    def flush_hook() -> bool:
+        # Every chunk written is a point where the work may be stopped. A send-response hook
+        # that raises stops the service that flushed: the error reaches the guard around the
+        # service like any other.
+        deadline.check()
+        return server.filters.run(Hook.SEND_RESPONSE, ctx)
+
+    response.flush_hook = flush_hook
     token = current_context.set(ctx)
     try:
         _lifecycle(ctx)
-    except ClientDisconnectedError:
-        log.info("client went away: %s %s", request.method, request.url)
+    except ClientDisconnectedError as stopped:
+        log.info("request stopped (%s): %s %s", stopped, request.method, request.url)
     finally:
         current_context.reset(token)
     return ctx
@@ -78,6 +92,7 @@ class _Progress:
 
     target: Target | None = None
     cache: tuple[CacheKind, str] | None = None  # kind and key, when the answer may be cached
+    hit: bool = False  # the answer came from a cache
     rendered: ServiceError | None = None  # the error whose document the response holds
 
 
@@ -97,27 +112,33 @@ def _lifecycle(ctx: RequestContext) -> None:
         kind = target.cache_kind(ctx)
         if kind is not None and ctx.project is not None:
             key = _cache_key(ctx)
+            progress.cache = (kind, key)
             hit = server.caches.get(kind, ctx.project.name, key)
             if hit is not None:
+                progress.hit = True
                 response.set_header("Content-Type", hit.content_type)
                 response.write(hit.body)
                 return
-            progress.cache = (kind, key)
         target.execute(ctx)
 
     _step(ctx, progress, run_service)
     _step(ctx, progress, lambda: server.filters.run(Hook.RESPONSE_COMPLETE, ctx))
+    project = ctx.project
     if (
-        progress.cache is not None and ctx.project is not None and response.status == 200
+        progress.cache is not None and project is not None and response.status == 200
         and not response.streamed and not ctx.exception_raised
     ):
         kind, key = progress.cache
         entry = CachedResponse(response.body, response.content_type)
-        project = ctx.project.name
-        _step(ctx, progress, lambda: server.caches.set(kind, project, key, entry))
+        # ETag and Last-Modified, and a 304 when the client's copy is this document
+        _step(ctx, progress, lambda: revalidate(ctx.request, response, project.mtime))
+        if not progress.hit:
+            _step(ctx, progress, lambda: server.caches.set(kind, project.name, key, entry))
     if response.streamed and response.body and not response.finished:
         response.final_flush = True
         _step(ctx, progress, response.flush)
+    # A status or header that HTTP cannot carry is refused here, and the error sent instead.
+    _step(ctx, progress, response.finish)
     if not response.finished:
         response.finish()
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ogcserve.sources.limits import SourceLimits
@@ -14,7 +15,8 @@ from ogcserve.sources.limits import SourceLimits
 class Settings(BaseSettings):
     """How this server process runs; every field can be set as OGCSERVE_<NAME>."""
 
-    model_config = SettingsConfigDict(env_prefix="OGCSERVE_", extra="ignore")
+    # An empty variable (OGCSERVE_LOG_LEVEL=) means the default, as if it were not set.
+    model_config = SettingsConfigDict(env_prefix="OGCSERVE_", extra="ignore", env_ignore_empty=True)
 
     projects: list[Path] = Field(default_factory=list, description="Project files to serve")
     plugin_paths: list[Path] = Field(
@@ -39,6 +41,28 @@ class Settings(BaseSettings):
     wms_max_size: int = Field(
         default=4096, ge=1, description="Largest WIDTH or HEIGHT a WMS GetMap may ask for"
     )
+    max_layers: int = Field(
+        default=100, ge=1,
+        description="Most layers one request may name (WMS LAYERS, QUERY_LAYERS, WFS TYPENAMES)",
+    )
+    request_timeout: float = Field(
+        default=60.0, ge=0,
+        description="Seconds of work a request may take before it is stopped (0: no limit)",
+    )
+    shutdown_grace: float = Field(
+        default=10.0, ge=0,
+        description="Seconds running requests get to finish when the server stops",
+    )
+    xml_max_attributes: int = Field(
+        default=100, ge=1,
+        description="Most attributes (and namespace declarations) on one element of request XML",
+    )
+    xml_max_depth: int = Field(
+        default=100, ge=1, le=256, description="Deepest nesting of elements in request XML"
+    )
+    xml_max_elements: int = Field(
+        default=1_000_000, ge=1, description="Most elements in one request XML document"
+    )
     wfs_prefixed_type_names: bool = Field(
         default=False,
         description="List WFS feature types as ogcserve:<name> (GeoServer's way) instead of the"
@@ -46,7 +70,26 @@ class Settings(BaseSettings):
     )
     cache_entries: int = Field(default=512, description="Entries in the built-in memory cache")
     trace_filters: bool = Field(default=False, description="Log every filter call with timing")
-    log_level: str = Field(default="INFO", description="Python logging level")
+    log_level: str = Field(
+        default="INFO", description="Level of every logger: ogcserve's, plugins', QGIS facade's"
+    )
+    access_log: bool = Field(default=True, description="Log one line per request")
+    cors_origins: list[str] = Field(
+        default_factory=lambda: ["*"],
+        description="Origins whose pages may read the answers ('*': any; empty: no CORS)",
+    )
+    cors_methods: list[str] = Field(
+        default_factory=lambda: ["GET", "HEAD"], description="Methods allowed cross-origin"
+    )
+    cors_headers: list[str] = Field(
+        default_factory=lambda: ["Content-Type"],
+        description="Request headers allowed cross-origin (answered to preflights)",
+    )
+    cors_max_age: int = Field(default=3600, ge=0, description="Seconds a preflight is cached")
+    cors_allow_credentials: bool = Field(
+        default=False, description="Let pages send cookies and HTTP auth (explicit origins only)"
+    )
+
     source_connect_timeout: float = Field(
         default=5.0, gt=0, description="Seconds to open a connection to a database source"
     )
@@ -83,3 +126,32 @@ class Settings(BaseSettings):
             max_waiting=self.source_max_waiting,
             stream_connections=self.source_stream_connections,
         )
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError(f"log_level {value!r}: one of debug, info, warning, error, critical")
+        return value.upper()
+
+    @field_validator("cors_methods", "cors_headers")
+    @classmethod
+    def _tokens(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not re.fullmatch(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+", value):
+                raise ValueError(f"{value!r} is not an HTTP method or header name")
+        return values
+
+    @model_validator(mode="after")
+    def _cors_is_coherent(self) -> Settings:
+        origins = self.cors_origins
+        if "*" in origins and len(origins) > 1:
+            raise ValueError("cors_origins: '*' stands alone (any origin) or is left out")
+        if self.cors_allow_credentials and "*" in origins:
+            raise ValueError("cors_allow_credentials needs explicit cors_origins, not '*': "
+                             "any web page could otherwise act with the visitor's credentials")
+        for origin in origins:
+            if origin != "*" and (origin.endswith("/") or "://" not in origin):
+                raise ValueError(f"cors_origins: {origin!r} is not an origin such as "
+                                 "https://maps.example.org (scheme, host, optional port)")
+        return self

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -80,7 +81,10 @@ def test_serve_with_workers_needs_epoll(monkeypatch: pytest.MonkeyPatch) -> None
 
     monkeypatch.setattr(dispatch, "SUPPORTED", False)
     for name in ("OGCSERVE_PROJECTS", "OGCSERVE_PLUGIN_PATHS", "OGCSERVE_LOG_LEVEL",
-                 "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"):
+                 "OGCSERVE_ACCESS_LOG", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"):
         monkeypatch.setenv(name, os.environ.get(name, ""))  # serve sets them: restored after
+    root = logging.getLogger()  # serve configures logging: restored after
+    monkeypatch.setattr(root, "handlers", list(root.handlers))
+    monkeypatch.setattr(root, "level", root.level)
     with pytest.raises(SystemExit, match="needs Linux"):
         main(["serve", "--workers", "2"])

@@ -29,7 +29,7 @@ from ogcserve.errors import (
     SecurityError,
 )
 from ogcserve.expressions import Expression, check_properties, conjunction, parse, to_predicate
-from ogcserve.geo import transformer
+from ogcserve.geo import read_window
 from ogcserve.plugins.access import LayerPermissions
 from ogcserve.sources import SourceLimits, SourceUnavailableError, open_source
 from ogcserve.sources._query import coerce_value
@@ -138,6 +138,11 @@ class AccessLayer:
             return ()
         return ctx.access.attributes(layer, self._schema(ctx, layer).field_names())
 
+    def hidden_fields(self, ctx: RequestContext, layer: Layer) -> frozenset[str]:
+        """Attribute names of the source the caller may not see (styles and legends leave out
+        what reads them)."""
+        return frozenset(self._field_names(ctx, layer)) - set(self.visible_fields(ctx, layer))
+
     def source_fields(self, ctx: RequestContext, layer: Layer) -> tuple[str, ...]:
         """Every attribute name of the source, unfiltered: for access-control plugins' own
         decisions (they may ask while their rights are being computed), never for output."""
@@ -160,6 +165,7 @@ class AccessLayer:
         source, query, visible = self._plan(ctx, layer, read)
         keep = set(visible)
         for batch in source.query(query):
+            ctx.deadline.check()  # every read, by every service, stops here when it must
             if any(name not in keep for name in batch.columns):
                 batch.columns = {k: v for k, v in batch.columns.items() if k in keep}
             yield batch
@@ -185,7 +191,9 @@ class AccessLayer:
         self, ctx: RequestContext, layer: Layer, request: CoverageRequest
     ) -> npt.NDArray[Any]:
         """A window of a raster layer the caller may read."""
-        return self._coverage(ctx, layer).read(request)
+        source = self._coverage(ctx, layer)
+        ctx.deadline.check()
+        return source.read(request)
 
     def fingerprint(self, ctx: RequestContext, project: Project) -> str:
         """A digest of the caller's rights on `project`: cache entries are keyed on it."""
@@ -334,9 +342,12 @@ class AccessLayer:
         limit = None if read.limit is None else min(read.limit, self.max_features)
         rules = [_parse_rule(text) for text in ctx.access.expressions(layer)]
         key_field = self._schema(ctx, layer).key
-        bbox = read.bbox
+        bbox, ids = read.bbox, None if read.ids is None else tuple(read.ids)
         if bbox is not None and read.bbox_crs is not None:
-            bbox = _transform_bbox(bbox, read.bbox_crs, self.crs(ctx, layer))
+            try:
+                bbox = read_window(bbox, read.bbox_crs, self.crs(ctx, layer))
+            except ValueError:
+                ids = ()  # the bbox lies where the layer's CRS is not defined: nothing there
         query = FeatureQuery(
             bbox=bbox,
             filter=conjunction([*rules, read.filter]),
@@ -347,7 +358,7 @@ class AccessLayer:
             limit=limit,
             offset=read.offset,
             with_geometry=read.with_geometry,
-            ids=None if read.ids is None else tuple(read.ids),
+            ids=ids,
             exact=read.exact,
             wkb=read.wkb,
         )
@@ -510,9 +521,3 @@ def _parse_rule(text: str) -> Expression:
         return parse(text, "cql2-text")
     except FilterError:
         return parse(text, "qgis")
-
-
-def _transform_bbox(bbox: BBox, from_crs: str, to_crs: str) -> BBox:
-    if from_crs == to_crs:
-        return bbox
-    return transformer(from_crs, to_crs).transform_bounds(*bbox, densify_pts=21)

@@ -1,6 +1,18 @@
 """CRS, axis order, bounding boxes and scale: pure functions, shared by the services."""
 
-from ogcserve.geo.bbox import BBox, from_xy, parse_bbox, swaps_axes, to_xy, transform_bbox, union
+from ogcserve.geo.bbox import (
+    BBox,
+    ValidArea,
+    clip_to_valid,
+    from_xy,
+    parse_bbox,
+    read_window,
+    swaps_axes,
+    to_xy,
+    transform_bbox,
+    union,
+    valid_area,
+)
 from ogcserve.geo.crs import (
     UnknownCRSError,
     crs_object,
@@ -16,6 +28,8 @@ __all__ = [
     "OGC_PIXEL_SIZE_M",
     "BBox",
     "UnknownCRSError",
+    "ValidArea",
+    "clip_to_valid",
     "crs_object",
     "from_xy",
     "in_scale_range",
@@ -24,6 +38,7 @@ __all__ = [
     "normalize_crs",
     "parse_bbox",
     "proj_code",
+    "read_window",
     "scale_denominator",
     "scale_hint",
     "swaps_axes",
@@ -31,4 +46,5 @@ __all__ = [
     "transform_bbox",
     "transformer",
     "union",
+    "valid_area",
 ]

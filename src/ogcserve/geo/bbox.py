@@ -7,7 +7,10 @@ the WMS 1.3.0 wire format follows the CRS's own axis order.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from functools import lru_cache
+
+import numpy as np
 
 from ogcserve.geo.crs import crs_object, is_north_first, transformer
 
@@ -46,24 +49,116 @@ def from_xy(bbox: BBox, crs: str, version: str) -> BBox:
 
 @lru_cache(maxsize=4096)
 def transform_bbox(bbox: BBox, source: str, target: str) -> BBox:
-    """The x/y bbox enclosing `bbox` once transformed (edges densified).
+    """The x/y bbox enclosing `bbox` once transformed (edges densified), for documents.
 
-    The part outside the target CRS's area of use (the poles in Web Mercator) is cut away
-    first, rather than giving huge or infinite coordinates; ValueError if nothing is left.
+    The part of `bbox` outside the source CRS's valid area is cut away first (a BBOX of ±1e15
+    in Web Mercator is the whole world, not a number for PROJ to chew on), then the part
+    outside the target CRS's area of use (the poles in Web Mercator), rather than giving huge
+    or infinite coordinates; ValueError if nothing is left.
     """
+    return _clipped_transform(bbox, source, target, strict=True)
+
+
+@lru_cache(maxsize=4096)
+def read_window(bbox: BBox, source: str, target: str) -> BBox:
+    """`transform_bbox` for reading data: the target side is cut to its valid area, which
+    reaches beyond its area of use (a map in UTM zone 32 still shows Berlin)."""
+    return _clipped_transform(bbox, source, target, strict=False)
+
+
+def _clipped_transform(bbox: BBox, source: str, target: str, *, strict: bool) -> BBox:
     if source == target:
         return bbox
-    area = crs_object(target).area_of_use
-    if area is not None:
-        lonlat = _transform(bbox, source, "CRS:84")
-        w, s, e, n = area.bounds
-        if w > e:  # the area crosses the antimeridian (EPSG:4267 spans 167.65°E to 47.74°W)
-            w, e = -180.0, 180.0
-        bbox = (max(lonlat[0], w), max(lonlat[1], s), min(lonlat[2], e), min(lonlat[3], n))
-        if bbox[0] >= bbox[2] or bbox[1] >= bbox[3]:
-            raise ValueError(f"the bbox lies outside the area of use of {target}")
-        source = "CRS:84"
-    return _transform(bbox, source, target)
+    src_area, tgt_area = valid_area(source), valid_area(target)
+    if src_area is not None:
+        bbox = _intersect(bbox, src_area.xy, source)
+    lonlat = _transform(bbox, source, "CRS:84")
+    limit = area_of_use(target) if strict else tgt_area.lonlat if tgt_area else None
+    if limit is not None:
+        lonlat = _intersect(lonlat, limit, target)
+    return _transform(lonlat, "CRS:84", target)
+
+
+@lru_cache(maxsize=256)
+def area_of_use(crs: str) -> BBox | None:
+    """The CRS's declared area of use in longitude/latitude (antimeridian crossings widened)."""
+    area = crs_object(crs).area_of_use
+    if area is None:
+        return None
+    w, s, e, n = area.bounds
+    if w > e:  # the area crosses the antimeridian (EPSG:4267 spans 167.65°E to 47.74°W)
+        w, e = -180.0, 180.0
+    return w, s, e, n
+
+
+@dataclass(frozen=True, slots=True)
+class ValidArea:
+    """Where a CRS's coordinates mean something: in longitude/latitude and in its own x/y."""
+
+    lonlat: BBox
+    xy: BBox
+
+
+# How far beyond its area of use a projected CRS is still drawn: maps cross zone and national
+# borders (Berlin lies 1.4° east of UTM zone 32's area of use, yet is drawn in EPSG:25832).
+_MARGIN_DEGREES = 15.0
+_WORLD: BBox = (-180.0, -90.0, 180.0, 90.0)
+
+
+@lru_cache(maxsize=256)
+def valid_area(crs: str) -> ValidArea | None:
+    """The CRS's area of use grown by a margin, where its projection is finite and invertible
+    (None: the CRS declares no area of use, nothing is clipped).
+
+    Geographic CRSs are valid everywhere. For projected ones, the area is sampled on a grid and
+    the points that do not survive the round trip (the poles in Mercator, the far side of a
+    transverse Mercator) are left out, so that the bounds stay finite.
+    """
+    if crs_object(crs).is_geographic:
+        return ValidArea(_WORLD, _WORLD)
+    area = area_of_use(crs)
+    if area is None:
+        return None
+    w, s, e, n = area
+    grown = (max(w - _MARGIN_DEGREES, -180.0), max(s - _MARGIN_DEGREES, -90.0),
+             min(e + _MARGIN_DEGREES, 180.0), min(n + _MARGIN_DEGREES, 90.0))
+    # Sample the grown area and the area of use itself (its edges always count).
+    lon = np.concatenate([np.linspace(grown[0], grown[2], 25), np.linspace(w, e, 25)])
+    lat = np.concatenate([np.linspace(grown[1], grown[3], 25), np.linspace(s, n, 25)])
+    lons, lats = (a.ravel() for a in np.meshgrid(lon, lat))
+    forward = transformer("CRS:84", crs)
+    with np.errstate(all="ignore"):
+        x, y = forward.transform(lons, lats, errcheck=False)
+        back_lon, back_lat = transformer(crs, "CRS:84").transform(x, y, errcheck=False)
+        dlon = (np.asarray(back_lon) - lons + 180.0) % 360.0 - 180.0
+        ok = (np.isfinite(x) & np.isfinite(y) & (np.abs(dlon) < 1e-6)
+              & (np.abs(np.asarray(back_lat) - lats) < 1e-6))
+    if not ok.any():
+        return None
+    x, y, lons, lats = np.asarray(x)[ok], np.asarray(y)[ok], lons[ok], lats[ok]
+    return ValidArea(
+        (float(lons.min()), float(lats.min()), float(lons.max()), float(lats.max())),
+        (float(x.min()), float(y.min()), float(x.max()), float(y.max())),
+    )
+
+
+def clip_to_valid(bbox: BBox, crs: str) -> BBox | None:
+    """The part of `bbox` (x/y in `crs`) inside the CRS's valid area; None if nothing."""
+    area = valid_area(crs)
+    if area is None:
+        return bbox
+    try:
+        return _intersect(bbox, area.xy, crs)
+    except ValueError:
+        return None
+
+
+def _intersect(bbox: BBox, area: BBox, crs: str) -> BBox:
+    out = (max(bbox[0], area[0]), max(bbox[1], area[1]),
+           min(bbox[2], area[2]), min(bbox[3], area[3]))
+    if out[0] >= out[2] or out[1] >= out[3]:
+        raise ValueError(f"the bbox lies outside the area of use of {crs}")
+    return out
 
 
 def _transform(bbox: BBox, source: str, target: str) -> BBox:

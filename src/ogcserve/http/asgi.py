@@ -6,26 +6,32 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import socket
 import struct
-import threading
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.from_thread
 import anyio.to_thread
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from ogcserve import pipeline
+from ogcserve.deadline import Deadline
 from ogcserve.errors import ServiceError
-from ogcserve.http.request import RequestNotWellFormedError, ServerRequest
+from ogcserve.http.accesslog import AccessLogMiddleware
+from ogcserve.http.cors import CorsMiddleware, CorsPolicy
+from ogcserve.http.request import RequestNotWellFormedError, ServerRequest, XMLLimits
 from ogcserve.http.response import ClientDisconnectedError
+from ogcserve.http.shutdown import RunningRequests
 
 if TYPE_CHECKING:
     from ogcserve.server import Server
@@ -42,51 +48,68 @@ class _StreamBrokenError(Exception):
     """Raised to the ASGI server so that it drops a connection whose response broke off."""
 
 
+# A request still running after this long starts watching for its client leaving (answers
+# quicker than that never pay for the watcher).
+_WATCH_AFTER = 0.2
+
+
 class _AsgiSink:
     """Relays the pipeline's output from its worker thread to the event loop, with backpressure."""
 
-    def __init__(self, send: Send, receive: Receive, write_timeout: float = 60.0) -> None:
+    def __init__(
+        self, send: Send, receive: Receive, deadline: Deadline, write_timeout: float = 60.0
+    ) -> None:
         self._send = send
         self._receive = receive
+        self.deadline = deadline
         self._write_timeout = write_timeout
         self.watcher: asyncio.Task[None] | None = None
-        self.disconnected = threading.Event()
+        self.timer: asyncio.TimerHandle | None = None
         self.aborted = False
         self.pending: list[dict[str, Any]] = []  # a whole response, sent once the thread is done
 
     def _relay(self, message: dict[str, Any]) -> None:
-        if self.disconnected.is_set():
-            raise ClientDisconnectedError("the client went away")
+        if self.deadline.cancelled:  # the budget is the pipeline's to check, not the sink's
+            raise ClientDisconnectedError("the request was cancelled")
         anyio.from_thread.run(self.deliver, message)
 
     async def deliver(self, message: dict[str, Any]) -> None:
         """Send one message; a client that accepts nothing for `write_timeout` seconds is cut
-        off (its connection reset), so that it holds neither a worker thread nor, through the
-        stream it stalls, a database connection."""
+        off (its connection reset) and the request's work cancelled, so that it holds neither a
+        worker thread nor, through the stream it stalls, a database connection."""
         try:
             with anyio.fail_after(self._write_timeout):
-                await self._send(message)
+                await self._send(message)  # type: ignore[arg-type]
         except TimeoutError:
-            self.disconnected.set()
+            reason = f"the client accepted nothing for {self._write_timeout:g} s: cut off"
+            self.deadline.cancel(reason)
             _reset(self._receive)
-            raise ClientDisconnectedError(
-                f"the client accepted nothing for {self._write_timeout:g} s: cut off"
-            ) from None
+            raise ClientDisconnectedError(reason) from None
 
     def start(self, status: int, headers: list[tuple[str, str]]) -> None:
-        # A response that streams may run long: from now on, watch for the client leaving so
-        # that the pipeline stops producing (buffered answers never pay for the watcher).
-        anyio.from_thread.run_sync(self._watch)
+        # A response that streams may run long: from now on, watch for the client leaving.
+        anyio.from_thread.run_sync(self.watch)
         self._relay({"type": "http.response.start", "status": status, "headers": _encode(headers)})
 
-    def _watch(self) -> None:
+    def watch(self) -> None:
+        """Cancel the request's work when the client disconnects (runs on the event loop)."""
+        if self.watcher is not None:
+            return
+
         async def watch() -> None:
             with contextlib.suppress(Exception):
                 while (await self._receive())["type"] != "http.disconnect":
                     pass
-                self.disconnected.set()
+                self.deadline.cancel("the client went away")
 
         self.watcher = asyncio.ensure_future(watch())
+
+    def stop_watching(self) -> None:
+        """The request is over: no more watching."""
+        if self.timer is not None:
+            self.timer.cancel()
+        if self.watcher is not None:
+            self.watcher.cancel()
 
     def send(self, chunk: bytes) -> None:
         self._relay({"type": "http.response.body", "body": chunk, "more_body": True})
@@ -122,7 +145,8 @@ def _reset(receive: Receive) -> None:
 
 
 def _encode(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
-    return [(k.lower().encode("latin-1"), v.encode("latin-1", "replace")) for k, v in headers]
+    # ServerResponse checked the names and values: they are tokens and Latin-1 text.
+    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes:
@@ -168,9 +192,10 @@ def _environ(scope: Scope) -> dict[str, str]:
 class PipelineEndpoint:
     """Runs the request pipeline for OWS endpoints (`endpoint="ows"`) and every other path."""
 
-    def __init__(self, server: Server, endpoint: str) -> None:
+    def __init__(self, server: Server, endpoint: str, running: RunningRequests) -> None:
         self.server = server
         self.endpoint = endpoint
+        self.running = running
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         route = {"endpoint": self.endpoint, **scope.get("path_params", {})}
@@ -183,19 +208,20 @@ class PipelineEndpoint:
             return
         except PayloadTooLargeError as too_large:
             error = too_large
+        deadline = Deadline(self.server.settings.request_timeout)
+        sink = _AsgiSink(send, receive, deadline, self.server.settings.write_timeout)
+        sink.timer = asyncio.get_running_loop().call_later(_WATCH_AFTER, sink.watch)
         try:
-            request = ServerRequest.build(scope["method"], _url(scope), headers=headers,
-                                          body=body, environ=_environ(scope), route=route)
-        except RequestNotWellFormedError as malformed:
-            error = malformed
-            request = ServerRequest.build(scope["method"], _url(scope), headers=headers,
-                                          environ=_environ(scope), route=route)
-        sink = _AsgiSink(send, receive, self.server.settings.write_timeout)
-        try:
-            await anyio.to_thread.run_sync(pipeline.handle, self.server, request, sink, error)
+            await anyio.to_thread.run_sync(self.running.run, deadline, functools.partial(
+                self._answer, scope, headers, body, route, error, sink, deadline))
+        except BaseException:
+            # Cancelled, typically because the ASGI server is stopping and the grace time is
+            # over (`serve`: shutdown_grace). The thread cannot be interrupted; its work
+            # stops at its next check instead of running on unseen.
+            deadline.cancel("the request was cancelled")
+            raise
         finally:
-            if sink.watcher is not None:
-                sink.watcher.cancel()
+            sink.stop_watching()
         try:
             for message in sink.pending:
                 await sink.deliver(message)
@@ -204,9 +230,29 @@ class PipelineEndpoint:
         if sink.aborted:
             raise _StreamBrokenError("the response broke off after it started; see the log")
 
+    def _answer(
+        self, scope: Scope, headers: list[tuple[str, str]], body: bytes, route: dict[str, str],
+        error: ServiceError | None, sink: _AsgiSink, deadline: Deadline,
+    ) -> None:
+        """Build the request and run the pipeline, in a worker thread: an XML body is parsed
+        here, off the event loop, which keeps answering /health meanwhile."""
+        settings = self.server.settings
+        limits = XMLLimits(settings.xml_max_attributes, settings.xml_max_depth,
+                           settings.xml_max_elements)
+        try:
+            request = ServerRequest.build(scope["method"], _url(scope), headers=headers,
+                                          body=body, environ=_environ(scope), route=route,
+                                          xml_limits=limits)
+        except RequestNotWellFormedError as malformed:
+            error = malformed
+            request = ServerRequest.build(scope["method"], _url(scope), headers=headers,
+                                          environ=_environ(scope), route=route)
+        pipeline.handle(self.server, request, sink, error, deadline)
+
 
 def asgi_app(server: Server) -> Starlette:
-    """Routes: /health, /-/plugins, /ows, /ows/<project>, and everything else to the pipeline."""
+    """Routes: /health, /-/plugins, /ows, /ows/<project>, and everything else to the pipeline;
+    around them the access log and CORS, as the settings ask."""
 
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "projects": server.projects.names(),
@@ -215,16 +261,28 @@ def asgi_app(server: Server) -> Starlette:
     async def plugins(request: Request) -> JSONResponse:
         return JSONResponse(plugin_report(server))
 
-    ows = PipelineEndpoint(server, "ows")
-    other = PipelineEndpoint(server, "path")
+    running = RunningRequests()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await running.stop()  # the server is stopping: no request works on unseen
+
+    ows = PipelineEndpoint(server, "ows", running)
+    other = PipelineEndpoint(server, "path", running)
     methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-    app = Starlette(routes=[
+    # Outermost first: the access log counts every answer, CORS preflights included.
+    middleware = [Middleware(AccessLogMiddleware)] if server.settings.access_log else []
+    cors = CorsPolicy.from_settings(server.settings)
+    if cors is not None:
+        middleware.append(Middleware(CorsMiddleware, policy=cors))
+    app = Starlette(lifespan=lifespan, routes=[
         Route("/health", health),
         Route("/-/plugins", plugins),
         Route("/ows", ows, methods=methods),
         Route("/ows/{project}", ows, methods=methods),
         Route("/{path:path}", other, methods=methods),
-    ])
+    ], middleware=middleware)
     app.state.server = server
     return app
 

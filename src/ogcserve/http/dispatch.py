@@ -28,6 +28,7 @@ import signal
 import socket
 import struct
 import sys
+import time
 from dataclasses import dataclass, field
 from functools import partial
 from multiprocessing.process import BaseProcess
@@ -36,6 +37,8 @@ from typing import Any
 
 import uvicorn
 from uvicorn._subprocess import get_subprocess
+
+from ogcserve.http.shutdown import HARD_EXIT_AFTER, GracefulServer
 
 log = logging.getLogger("ogcserve.dispatch")
 
@@ -47,7 +50,7 @@ _RDHUP = getattr(select, "EPOLLRDHUP", 0) | getattr(select, "EPOLLHUP", 0) | \
     getattr(select, "EPOLLERR", 0)
 
 
-class WorkerServer(uvicorn.Server):
+class WorkerServer(GracefulServer):
     """A uvicorn server that serves the connections its parent sends instead of listening."""
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
@@ -159,8 +162,16 @@ class _Dispatcher:
         finally:
             for worker in self.pool:
                 worker.process.terminate()
+            # Each worker gives its requests the grace time, then ends within HARD_EXIT_AFTER
+            # (http/shutdown.py); one that does not is killed rather than waited for.
+            limit = time.monotonic() + (self.config.timeout_graceful_shutdown or 0) + \
+                HARD_EXIT_AFTER + 2
             for worker in self.pool:
-                worker.process.join(timeout=self.config.timeout_graceful_shutdown or 10)
+                worker.process.join(timeout=max(limit - time.monotonic(), 0))
+                if worker.process.is_alive():
+                    log.error("worker %s did not stop in time; killed", worker.process.pid)
+                    worker.process.kill()
+                    worker.process.join(timeout=5)
             self.listener.close()
             self.poll.close()
 

@@ -8,13 +8,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 from lxml import etree
 
-from ogcserve.errors import ServiceError
+from ogcserve.http.xml_body import RequestNotWellFormedError, XMLLimits, parse_xml
 
-
-class RequestNotWellFormedError(ServiceError):
-    """The request body cannot be parsed."""
-
-    code = "OperationParsingFailed"
+__all__ = ["Headers", "Parameters", "RequestNotWellFormedError", "ServerRequest", "XMLLimits"]
 
 
 class Parameters(MutableMapping[str, str]):
@@ -77,12 +73,6 @@ class Headers(MutableMapping[str, str]):
         return f"Headers({dict(self.items())!r})"
 
 
-# Request XML must never resolve anything: no DTDs, entities or network (XXE, billion laughs).
-_SAFE_XML = etree.XMLParser(
-    resolve_entities=False, no_network=True, dtd_validation=False, load_dtd=False, huge_tree=False
-)
-
-
 @dataclass
 class ServerRequest:
     """An HTTP request: method, URL, parameters, headers, body and the CGI-like environment."""
@@ -94,6 +84,7 @@ class ServerRequest:
     body: bytes = b""
     environ: dict[str, str] = field(default_factory=dict)
     route: dict[str, str] = field(default_factory=dict)  # captures of the matched URL route
+    xml_limits: XMLLimits = field(default_factory=XMLLimits)  # for any XML the request holds
 
     @property
     def path(self) -> str:
@@ -114,6 +105,7 @@ class ServerRequest:
         body: bytes = b"",
         environ: Mapping[str, str] | None = None,
         route: Mapping[str, str] | None = None,
+        xml_limits: XMLLimits | None = None,
     ) -> ServerRequest:
         """Parse the query string and, for OWS POSTs, the body into parameters.
 
@@ -121,27 +113,22 @@ class ServerRequest:
         and REQUEST_BODY (the document); a form body is read as KVP.
         """
         hdrs = Headers(headers.items() if isinstance(headers, Mapping) else headers)
+        limits = xml_limits or XMLLimits()
         params = Parameters(parse_qsl(urlsplit(url).query, keep_blank_values=True))
         content_type = hdrs.get("content-type", "").split(";")[0].strip().lower()
         if method.upper() == "POST" and body:
             if content_type == "application/x-www-form-urlencoded":
                 params.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
             elif content_type in ("text/xml", "application/xml") or body.lstrip()[:1] == b"<":
-                params.update(_xml_parameters(body))
+                params.update(_xml_parameters(body, limits))
         env = dict(environ or {})
         for key, value in hdrs.items():
             env.setdefault("HTTP_" + key.upper().replace("-", "_"), value)
-        return cls(method.upper(), url, params, hdrs, body, env, dict(route or {}))
+        return cls(method.upper(), url, params, hdrs, body, env, dict(route or {}), limits)
 
 
-def _xml_parameters(body: bytes) -> dict[str, str]:
-    try:
-        root = etree.fromstring(body, _SAFE_XML)
-    except etree.XMLSyntaxError as error:
-        raise RequestNotWellFormedError(f"The XML body is not well formed: {error}") from None
-    tree = root.getroottree()
-    if getattr(tree.docinfo, "doctype", "") or tree.docinfo.internalDTD is not None:
-        raise RequestNotWellFormedError("Document type declarations are not accepted")
+def _xml_parameters(body: bytes, limits: XMLLimits) -> dict[str, str]:
+    root = parse_xml(body, limits)
     params = {str(k): str(v) for k, v in root.attrib.items() if "}" not in str(k)}
     params["REQUEST"] = etree.QName(root).localname
     params["REQUEST_BODY"] = body.decode("utf-8", "replace")

@@ -7,14 +7,32 @@ buffer without running hooks (QGIS's `QgsRequestHandler.sendResponse()`).
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Callable
 from typing import Protocol
 
+from ogcserve.errors import InternalError
 from ogcserve.http.request import Headers
+
+log = logging.getLogger("ogcserve.response")
+
+# RFC 9110: a field name is a token; a value has no control characters but tab, and on the
+# wire it is Latin-1 (obs-text). 1xx are interim answers, never a final one: a client that
+# receives one waits for the real answer. 204 and 304 have no body.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_NO_BODY = (204, 304)
+# The body's framing is the HTTP layer's: a plugin's value would make the client misread it.
+_FRAMING = ("content-length", "transfer-encoding")
 
 
 class ClientDisconnectedError(Exception):
     """The client closed the connection: stop producing the response."""
+
+
+class InvalidResponseError(InternalError):
+    """The response has a status or header that HTTP cannot carry (set by a plugin)."""
 
 
 class ResponseSink(Protocol):
@@ -67,8 +85,12 @@ class ServerResponse:
         return self.headers.get("Content-Type", "")
 
     def write(self, data: bytes | str) -> None:
-        """Append to the body buffer."""
-        self._buffer += data.encode("utf-8") if isinstance(data, str) else data
+        """Append to the body buffer (text is written as UTF-8)."""
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        elif not isinstance(data, bytes | bytearray | memoryview):
+            raise TypeError(f"a response body is bytes or str, not {type(data).__name__}")
+        self._buffer += data
 
     def replace_body(self, data: bytes | str) -> None:
         """Swap the buffered body for another one."""
@@ -108,29 +130,34 @@ class ServerResponse:
 
     def _send_buffer(self) -> None:
         if not self.headers_sent:
-            # Part of the body goes out before the rest exists: its length is unknown.
-            self.headers.pop("Content-Length", None)
-            self._start()
+            self._start()  # without Content-Length: the rest of the body does not exist yet
         if self._buffer:
             chunk = bytes(self._buffer)
             self._buffer.clear()
-            if not self._head_only:
+            if not self._bodyless:
                 self._sink.send(chunk)
+
+    @property
+    def _bodyless(self) -> bool:
+        return self._head_only or self.status in _NO_BODY
 
     def finish(self) -> None:
         """Send what is left and end the response; Content-Length only if nothing was sent yet."""
         if self.finished:
             return
-        self.finished = True
         if not self.headers_sent:
             # Nothing went out yet: the whole answer in one call, which lets the ASGI edge
             # send it without a round trip per part.
-            self.headers["Content-Length"] = str(len(self._buffer))
+            status, headers = self._checked_head()
+            self.finished = True
+            if status not in _NO_BODY:
+                headers.append(("Content-Length", str(len(self._buffer))))
             self.headers_sent = True
-            body = b"" if self._head_only else bytes(self._buffer)
+            body = b"" if self._bodyless else bytes(self._buffer)
             self._buffer.clear()
-            self._sink.complete(self.status, list(self.headers.items()), body)
+            self._sink.complete(status, headers, body)
             return
+        self.finished = True
         self._send_buffer()
         self._sink.end()
 
@@ -142,8 +169,49 @@ class ServerResponse:
             self._sink.abort()
 
     def _start(self) -> None:
+        status, headers = self._checked_head()
         self.headers_sent = True
-        self._sink.start(self.status, list(self.headers.items()))
+        self._sink.start(status, headers)
+
+    def _checked_head(self) -> tuple[int, list[tuple[str, str]]]:
+        """The status and headers as HTTP can carry them; `InvalidResponseError` if it cannot.
+
+        Plugins may set any final status from 200 to 999 (QGIS's own tests send 999) and any
+        header; what HTTP cannot carry becomes a 500 (the reason is logged), so that neither
+        the connection nor the worker suffers.
+        """
+        status = self.status
+        if not isinstance(status, int) or isinstance(status, bool):  # HTTPStatus is an int
+            problem = f"status {status!r} is not an integer"
+        elif not 200 <= status <= 999:
+            problem = f"status {status} is not a final three-digit HTTP status (200 to 999)"
+        else:
+            problem = ""
+        headers: list[tuple[str, str]] = []
+        for name, value in self.headers.items():
+            problem = problem or _header_problem(name, value)
+            if problem:
+                break
+            if name.lower() not in _FRAMING:
+                headers.append((name, value))
+        if problem:
+            log.error("response refused, a 500 is sent instead: %s", problem)
+            raise InvalidResponseError("The response could not be sent; the error was logged")
+        return int(status), headers
+
+
+def _header_problem(name: object, value: object) -> str:
+    if not isinstance(name, str) or not _TOKEN.fullmatch(name):
+        return f"header name {name!r} is not an HTTP token"
+    if not isinstance(value, str):
+        return f"header {name}: value {value!r} is not text"
+    if _CONTROL.search(value):
+        return f"header {name}: value {value!r} holds a line break or control character"
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return f"header {name}: value {value!r} is not Latin-1 (encode it, e.g. RFC 8187)"
+    return ""
 
 
 class BufferSink:

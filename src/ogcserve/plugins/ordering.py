@@ -44,7 +44,7 @@ class Registration(Generic[T]):
             return getattr(self.item, method)(*args)
         except (ServiceError, ClientDisconnectedError):
             raise
-        except Exception as error:
+        except (Exception, SystemExit) as error:  # sys.exit() in a hook must not end a worker
             raise PluginError(self.owner, f"{type(self.item).__name__}.{method}") from error
 
 

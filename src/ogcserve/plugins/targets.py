@@ -38,7 +38,7 @@ def _call(owner: str, what: str, fn: object, *args: object) -> object:
         return fn(*args)  # type: ignore[operator]
     except (ServiceError, ClientDisconnectedError):
         raise
-    except Exception as error:
+    except (Exception, SystemExit) as error:  # sys.exit() in a plugin must not end a worker
         if owner == "ogcserve":
             raise
         raise PluginError(owner, what) from error

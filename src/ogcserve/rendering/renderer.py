@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import math
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,20 +95,28 @@ class Renderer:
             self._styles[key] = (style, parsed)  # holding `style` keeps its id from being reused
         return parsed
 
-    def render(self, view: MapView, layers: Sequence[LayerData]) -> Image:
-        """Draw `layers` bottom first; (height, width, 4) uint8 RGBA, not premultiplied."""
+    def render(
+        self, view: MapView, layers: Sequence[LayerData],
+        check: Callable[[], None] = lambda: None,
+    ) -> Image:
+        """Draw `layers` bottom first; (height, width, 4) uint8 RGBA, not premultiplied.
+
+        `check` is called before each layer and before the labels; it raises to stop drawing
+        (the request's deadline)."""
         surface = skia.Surface(view.width, view.height)
         canvas = surface.getCanvas()
         canvas.clear(color(view.background))
         scale = view.scale_denominator
         candidates: list[tuple[tuple[float, ...], Candidate]] = []
         for depth, layer in enumerate(layers):
+            check()
             if isinstance(layer, RasterLayerData):
                 self._draw_raster(canvas, view, layer)
             else:
                 for order, cand in self._draw_vector(canvas, view, layer, scale):
                     candidates.append(((-depth, *order), cand))
         if candidates:
+            check()
             candidates.sort(key=lambda item: item[0])
             draw_labels(canvas, [c for _, c in candidates], self._fonts(), view.width, view.height)
         out = np.empty((view.height, view.width, 4), dtype=np.uint8)
@@ -128,10 +136,12 @@ class Renderer:
         style: Mapping[str, Any],
         geometry_type: str | None,
         scale_denominator: float | None = None,
+        hidden: Set[str] = frozenset(),
     ) -> Image:
         """A legend: `title`, then one entry per rule (visible at the scale, if given),
-        category, class or ramp stop, each with a swatch drawn with its real symbol."""
-        parsed = self.parsed(style)
+        category, class or ramp stop, each with a swatch drawn with its real symbol; without
+        what reads the `hidden` attributes (`Style.without`)."""
+        parsed = self.parsed(style).without(hidden)
         return draw_legend(
             title, parsed, geometry_type, scale_denominator, self._fonts(), self._sprite
         )

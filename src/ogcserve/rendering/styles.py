@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import itertools
 import string
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -341,6 +341,11 @@ class Rule(_Model):
         except FilterError as exc:
             raise ValueError(f"rule filter {self.filter!r}: {exc}") from None
 
+    def fields(self) -> set[str]:
+        """The attributes the rule's filter reads."""
+        expression = self.expression()
+        return set() if expression is None else set(expression.properties())
+
     def visible_at(self, scale_denominator: float | None) -> bool:
         """Whether the rule applies at this scale (None: at every scale)."""
         if scale_denominator is None:
@@ -442,6 +447,31 @@ class Style(_Model):
                 outline = (marker.stroke_width or 0.0) if marker.stroke is not None else 0.0
                 widest = max(widest, marker.size * _SQRT2 / 2 + outline / 2)
         return max(widest + 1.0, LABEL_REACH if self.label is not None else 0.0)
+
+    def without(self, hidden: Set[str]) -> Style:
+        """The style as a caller's map draws it when `hidden` attributes read as NULL for them.
+
+        Categories and classes on a hidden attribute give way to the default symbol (or to
+        nothing drawn), rules whose filter names one are dropped (an `else` rule stays), and
+        a label whose text reads one is dropped. GetStyles and legends describe this style,
+        so that they name no hidden attribute and show none of its values or class breaks.
+        """
+        if not hidden & self.fields():
+            return self
+        changes: dict[str, Any] = {}
+        for kind in ("categorized", "graduated"):
+            spec = getattr(self, kind)
+            if spec is not None and spec.field in hidden:
+                default = spec.default
+                changes |= {kind: None, "symbol": default, "rules": None if default else ()}
+        if self.rules is not None:
+            changes["rules"] = tuple(rule for rule in self.rules if not hidden & rule.fields())
+        label = self.label
+        if label is not None:
+            text = {label.field} if label.field else template_fields(label.expression or "")
+            if text & hidden:
+                changes["label"] = None
+        return self.model_copy(update=changes)
 
     def fields(self) -> set[str]:
         """The attributes the style reads (categories, ranges, rule filters, labels, rotation)."""

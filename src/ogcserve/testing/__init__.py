@@ -12,9 +12,10 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from ogcserve.app import build_server
 from ogcserve.cli import demo_project
 from ogcserve.context import RequestContext
 from ogcserve.http.asgi import asgi_app
-from ogcserve.http.request import ServerRequest
+from ogcserve.http.request import ServerRequest, XMLLimits
 from ogcserve.http.response import BufferSink
 from ogcserve.plugins.interface import ServerInterface
 from ogcserve.server import Server
@@ -102,7 +103,11 @@ def call(
         route = {"endpoint": "ows"}
         if path.startswith("/ows/"):
             route["project"] = path.removeprefix("/ows/")
-    request = ServerRequest.build(method, full, headers=headers or {}, body=body, route=route)
+    settings = server.settings
+    limits = XMLLimits(settings.xml_max_attributes, settings.xml_max_depth,
+                       settings.xml_max_elements)
+    request = ServerRequest.build(method, full, headers=headers or {}, body=body, route=route,
+                                  xml_limits=limits)
     ctx = pipeline.handle(server, request, sink)
     return Result(sink.status, dict(sink.headers), sink.chunks, sink.aborted, ctx)
 
@@ -110,36 +115,45 @@ def call(
 @contextmanager
 def serve_process(
     *args: str | Path, workers: int = 2, env: Mapping[str, str] | None = None,
-    startup_timeout: float = 30.0,
+    startup_timeout: float = 30.0, log_level: str = "warning", log: Path | None = None,
 ) -> Iterator[str]:
     """Run a real `ogcserve serve ARGS --workers N` on a free 127.0.0.1 port.
 
     Yields its base URL once `/health` answers, and stops it afterwards. Plugin folders come
     only from ARGS (`--plugins DIR`): OGCSERVE_PLUGINPATH and QGIS_PLUGINPATH are not passed on.
+    The server's output (its log, access lines included) goes to the file `log`, or to a
+    temporary file that is dropped afterwards.
     """
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
     environ = {k: v for k, v in (env if env is not None else os.environ).items()
                if k not in ("OGCSERVE_PLUGINPATH", "QGIS_PLUGINPATH")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ogcserve", "serve", *map(str, args), "--port", str(port),
-         "--workers", str(workers), "--log-level", "warning"],
-        env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + startup_timeout
-        while not _answers(f"{url}/health"):
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                output = process.stdout.read().decode() if process.stdout else ""
-                raise RuntimeError(f"ogcserve serve did not start:\n{output}")
-            time.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with ExitStack() as stack:
+        output = stack.enter_context(
+            open(log, "w+b") if log is not None else tempfile.TemporaryFile()  # noqa: SIM115
+        )
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ogcserve", "serve", *map(str, args), "--port", str(port),
+             "--workers", str(workers), "--log-level", log_level],
+            env=environ, stdout=output, stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + startup_timeout
+            while not _answers(f"{url}/health"):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    process.kill()
+                    process.wait()
+                    output.seek(0)
+                    raise RuntimeError(
+                        f"ogcserve serve did not start:\n{output.read().decode(errors='replace')}"
+                    )
+                time.sleep(0.2)
+            yield url
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
 
 
 def _answers(url: str) -> bool:

@@ -115,7 +115,7 @@ class QgsRequestHandler:
         return self.ctx.response.status
 
     def setStatusCode(self, code: int) -> None:
-        """Set the HTTP status (no effect once headers are sent)."""
+        """Set the HTTP status: any from 200 to 999 (no effect once headers are sent)."""
         self.ctx.response.status = code
 
     def headersSent(self) -> bool:
@@ -246,7 +246,7 @@ class QgsServerResponse:
         return self.ctx.response.headers_sent
 
     def setStatusCode(self, code: int) -> None:
-        """Set the HTTP status."""
+        """Set the HTTP status: any from 200 to 999 (no effect once headers are sent)."""
         self.ctx.response.status = code
 
     def statusCode(self) -> int:

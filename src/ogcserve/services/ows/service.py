@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,24 @@ if TYPE_CHECKING:
     from ogcserve.context import RequestContext
 
 Operation = Callable[["RequestContext"], None]
+
+# Parameters that name layers (WMS GetMap, GetFeatureInfo, GetLegendGraphic; WFS).
+_LAYER_LISTS = ("LAYERS", "QUERY_LAYERS", "LAYER", "TYPENAMES", "TYPENAME")
+
+
+def check_layer_count(params: Mapping[str, str], limit: int) -> None:
+    """Refuse a request naming more than `limit` layers in any layer list (setting
+    `max_layers`, as QGIS Server's and MapServer's own caps): each costs a lookup, an access
+    decision and a read."""
+    for key in _LAYER_LISTS:
+        value = params.get(key, "")
+        # WFS TYPENAMES may group names in parentheses: (a,b)(c).
+        count = len([n for n in re.split(r"[,()]", value) if n.strip()])
+        if count > limit:
+            raise InvalidParameterValueError(
+                f"{key} names {count} layers; at most {limit} are allowed per request",
+                locator=key,
+            )
 
 
 class OWSService(Service):
@@ -66,6 +85,7 @@ class OWSService(Service):
                     f"(supported: {', '.join(self.versions)})",
                     locator="VERSION",
                 )
+        check_layer_count(ctx.request.params, ctx.server.settings.max_layers)
         operation(ctx)
 
     def render_error(self, error: ServiceError, ctx: RequestContext) -> tuple[bytes, str]:

@@ -101,7 +101,7 @@ def _requested(ctx: RequestContext) -> tuple[list[str], str]:
     """The type names and OUTPUTFORMAT, from KVP or from the XML body."""
     params = ctx.request.params
     if "REQUEST_BODY" in params:
-        root = parse_body(params["REQUEST_BODY"])
+        root = parse_body(params["REQUEST_BODY"], ctx.request.xml_limits)
         return ([text(c) for c in children(root) if local(c) == "TypeName"],
                 root.get("outputFormat", ""))
     names = split_list(params.get("TYPENAMES") or params.get("TYPENAME") or "")

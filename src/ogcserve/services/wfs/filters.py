@@ -16,6 +16,7 @@ the layer's CRS in x/y order.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,7 @@ from pygeofilter import ast, values
 
 from ogcserve.errors import FilterError
 from ogcserve.expressions import ID, Expression, from_ast
+from ogcserve.http.xml_body import XMLLimits
 from ogcserve.sources.base import FieldType, Schema
 
 from .crs import SrsName, is_geographic
@@ -88,9 +90,9 @@ class ParsedFilter:
     ids: tuple[Any, ...] | None  # None: no id selection; () selects nothing
 
 
-def parse_filter_text(body: str, terms: LayerTerms) -> ParsedFilter:
+def parse_filter_text(body: str, terms: LayerTerms, limits: XMLLimits) -> ParsedFilter:
     """A FILTER parameter (KVP) for one layer."""
-    return parse_filter(parse_body(body), terms)
+    return parse_filter(parse_body(body, limits), terms)
 
 
 def parse_filter(element: etree._Element, terms: LayerTerms) -> ParsedFilter:
@@ -295,8 +297,8 @@ class _Reader:
             value = float(text(items[2]))
         except ValueError:
             raise self.fail("Distance must be a number", "Distance") from None
-        if value < 0:
-            raise self.fail("Distance must not be negative", "Distance")
+        if not math.isfinite(value) or value < 0:
+            raise self.fail("Distance must be a finite number, not negative", "Distance")
         units = (items[2].get("uom") or items[2].get("units") or "").strip()
         if units.lower() in _KILOMETRES:
             value, units = value * 1000, "m"

@@ -8,6 +8,7 @@ apply to the caller's rows only.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -216,6 +217,8 @@ def parse_bbox(value: str) -> tuple[tuple[float, float, float, float] | None, st
         a, b, c, d = (float(v) for v in parts[:4])
     except ValueError:
         raise InvalidParameterValueError("BBOX needs four numbers", locator="BBOX") from None
+    if not all(math.isfinite(v) for v in (a, b, c, d)):
+        raise InvalidParameterValueError("BBOX needs finite numbers", locator="BBOX")
     if a > c or b > d:
         raise InvalidParameterValueError("BBOX minimum is above its maximum", locator="BBOX")
     return (a, b, c, d), parts[4] if len(parts) == 5 else None
@@ -232,7 +235,7 @@ def result_type(value: str, version: str) -> bool:
 
 def parse_xml(ctx: RequestContext, version: str) -> GetFeatureParams:
     """WFS 2.0 §11.2.2 / 1.1 §9.2 XML encoding."""
-    root = parse_body(ctx.request.params["REQUEST_BODY"])
+    root = parse_body(ctx.request.params["REQUEST_BODY"], ctx.request.xml_limits)
     version = root.get("version", version)
     queries: list[QueryParams] = []
     by_id = False
@@ -345,7 +348,7 @@ def plan(ctx: RequestContext, params: GetFeatureParams, query: QueryParams) -> P
     terms = LayerTerms(layer.name, schema, native, given, version)
     parsed = ParsedFilter(None, None)
     if isinstance(query.filter, str):
-        parsed = parse_filter_text(query.filter, terms)
+        parsed = parse_filter_text(query.filter, terms, ctx.request.xml_limits)
     elif query.filter is not None:
         parsed = parse_filter(query.filter, terms)
     expression = conjunction([parsed.expression, query.expression])

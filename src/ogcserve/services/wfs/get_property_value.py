@@ -23,7 +23,8 @@ def get_property_value(ctx: RequestContext) -> None:
 
     version = ctx.request.parameter("VERSION") or "2.0.0"
     if "REQUEST_BODY" in ctx.request.params:
-        reference = parse_body(ctx.request.params["REQUEST_BODY"]).get("valueReference", "")
+        root = parse_body(ctx.request.params["REQUEST_BODY"], ctx.request.xml_limits)
+        reference = root.get("valueReference", "")
         params = parse_xml(ctx, version)
     else:
         reference = ctx.request.parameter("VALUEREFERENCE")

@@ -7,6 +7,7 @@ arcs and solids are refused.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import shapely
@@ -68,7 +69,14 @@ def _coords(element: etree._Element) -> list[tuple[float, ...]]:
             raise GeometryError(f"invalid coordinates in {name}", locator=name) from None
     if any(len(c) != 2 for c in out):
         raise GeometryError("coordinates need two values", locator="geometry")
+    _require_finite([v for c in out for v in c])
     return out
+
+
+def _require_finite(values: list[float]) -> None:
+    # float() reads "nan" and "inf": no coordinate, BBOX or distance may be either.
+    if not all(math.isfinite(v) for v in values):
+        raise GeometryError("coordinates must be finite numbers", locator="geometry")
 
 
 def _ring(boundary: etree._Element) -> list[tuple[float, ...]]:
@@ -113,6 +121,7 @@ def _geometry(element: etree._Element) -> Any:
                 corners = {local(c): [float(v) for v in text(c).split()] for c in
                            children(element)}
                 (x1, y1), (x2, y2) = corners["lowerCorner"][:2], corners["upperCorner"][:2]
+                _require_finite([x1, y1, x2, y2])
                 return _box(x1, y1, x2, y2)
             case "Box":
                 (x1, y1), (x2, y2) = _coords(element)

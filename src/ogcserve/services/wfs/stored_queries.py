@@ -62,7 +62,7 @@ def describe_stored_queries(ctx: RequestContext) -> None:
 def _requested(ctx: RequestContext) -> list[str]:
     params = ctx.request.params
     if "REQUEST_BODY" in params:
-        root = parse_body(params["REQUEST_BODY"])
+        root = parse_body(params["REQUEST_BODY"], ctx.request.xml_limits)
         return [text(c) for c in children(root) if local(c) == "StoredQueryId"]
     return [v.strip() for v in params.get("STOREDQUERY_ID", "").split(",") if v.strip()]
 

@@ -108,7 +108,8 @@ class _Builder:
         section.append(self.online(self.url))
         if self.v13:
             size = str(self.service.max_size(self.ctx))
-            section.extend([w.MaxWidth(size), w.MaxHeight(size)])
+            layers = str(self.ctx.server.settings.max_layers)  # 1.3.0 §7.2.4.3
+            section.extend([w.LayerLimit(layers), w.MaxWidth(size), w.MaxHeight(size)])
         return section
 
     def capability(self) -> etree._Element:

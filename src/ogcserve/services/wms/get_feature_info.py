@@ -17,8 +17,8 @@ from ogcserve.geo import (
     BBox,
     in_scale_range,
     proj_code,
+    read_window,
     scale_denominator,
-    transform_bbox,
     transformer,
 )
 from ogcserve.rendering.styles import geometry_family
@@ -90,7 +90,7 @@ def query(ctx: RequestContext, item: MapLayer, params: GetFeatureInfoParams) -> 
     box: BBox = (x - radius * res_x, y - radius * res_y, x + radius * res_x, y + radius * res_y)
     crs = data.crs(ctx, layer)
     try:
-        window = transform_bbox(box, view.crs, crs)
+        window = read_window(box, view.crs, crs)
     except ValueError:
         return []
     read = Read(bbox=window, bbox_crs=crs, filter=item.filter)

@@ -39,7 +39,10 @@ def legend_image(
         geometry_type = (
             None if member.is_raster else ctx.server.data.schema(ctx, member).geometry_type
         )
-        images.append(service.renderer.legend(member.title, member.style, geometry_type, scale))
+        hidden = ctx.server.data.hidden_fields(ctx, member)
+        images.append(
+            service.renderer.legend(member.title, member.style, geometry_type, scale, hidden)
+        )
     return _stack(images)
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ogcserve.access import Read
-from ogcserve.geo import in_scale_range, normalize_crs, proj_code, transform_bbox
+from ogcserve.geo import in_scale_range, normalize_crs, proj_code, read_window
 from ogcserve.geo.wkb import WKBColumn
 from ogcserve.rendering import LayerData, MapView, RasterLayerData, VectorLayerData, encode
 from ogcserve.services.wms.layers import MapLayer, map_layers
@@ -30,7 +30,7 @@ def get_map(ctx: RequestContext, service: WMSService) -> None:
     scale = view.scale_denominator
     visible = [m for m in layers if in_scale_range(scale, m.layer.min_scale, m.layer.max_scale)]
     data = [d for d in (layer_data(ctx, service.renderer, view, m) for m in visible) if d]
-    image = service.renderer.render(view, data)
+    image = service.renderer.render(view, data, ctx.deadline.check)
     body = encode(image, params.format, transparent=params.transparent, bgcolor=params.bgcolor)
     ctx.response.set_header("Content-Type", params.format)
     ctx.response.write(body)
@@ -50,7 +50,7 @@ def layer_data(
         # Features just outside the view are read as far as their symbols reach into it (wide
         # strokes, markers, labels), so that tiles meet seamlessly; the renderer culls the same.
         grown = view.grown(renderer.reach(layer.style))
-        window = transform_bbox(grown, normalize_crs(view.crs), crs)
+        window = read_window(grown, normalize_crs(view.crs), crs)
     except ValueError:
         return None  # the view lies outside the area where the layer's CRS is defined
     # Only the attributes the style needs, and of those only the ones the caller may see (a

@@ -8,6 +8,7 @@ rules (their CQL2 text as the rule's description; `else` as ElseFilter), raster 
 
 from __future__ import annotations
 
+from collections.abc import Set
 from typing import TYPE_CHECKING, Any
 
 from lxml import etree
@@ -48,15 +49,18 @@ def get_styles(ctx: RequestContext, service: WMSService) -> None:
     for layer in layers:
         family = None if layer.is_raster else geometry_family(
             ctx.server.data.schema(ctx, layer).geometry_type)
-        root.append(named_layer(layer, family))
+        root.append(named_layer(layer, family, ctx.server.data.hidden_fields(ctx, layer)))
     ctx.response.set_header("Content-Type", CONTENT_TYPE)
     ctx.response.write(etree.tostring(root, xml_declaration=True, encoding="UTF-8",
                                       pretty_print=True))
 
 
-def named_layer(layer: Layer, family: str | None) -> etree._Element:
-    """A NamedLayer with its one UserStyle."""
-    style = parse_style(layer.style)
+def named_layer(
+    layer: Layer, family: str | None, hidden: Set[str] = frozenset()
+) -> etree._Element:
+    """A NamedLayer with its one UserStyle, as drawn for a caller who may not read `hidden`
+    attributes (`Style.without`: nothing in it names them)."""
+    style = parse_style(layer.style).without(hidden)
     if style.ramp is not None:
         body = SE.CoverageStyle(SE.Rule(SE.RasterSymbolizer(_color_map(style))))
     else:

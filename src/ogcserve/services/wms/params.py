@@ -7,6 +7,7 @@ them; sizes are checked before anything is allocated.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -239,6 +240,8 @@ class GetLegendGraphicParams:
                 scale = float(scale_text)
             except ValueError:
                 raise InvalidParameterValueError("SCALE is a number", locator="SCALE") from None
+            if not math.isfinite(scale):
+                raise InvalidParameterValueError("SCALE is a finite number", locator="SCALE")
         return cls(
             layer=layer, style=params.get("STYLE", "").strip(),
             format=map_format(params.get("FORMAT", "") or "image/png"), scale=scale,
