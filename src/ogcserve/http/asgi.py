@@ -79,7 +79,7 @@ class _AsgiSink:
         worker thread nor, through the stream it stalls, a database connection."""
         try:
             with anyio.fail_after(self._write_timeout):
-                await self._send(message)  # type: ignore[arg-type]
+                await self._send(message)
         except TimeoutError:
             reason = f"the client accepted nothing for {self._write_timeout:g} s: cut off"
             self.deadline.cancel(reason)
