@@ -92,7 +92,7 @@ def source_stream(source: PostGISSource, sort: str | None, batch: int, pooled: b
     query = FeatureQuery(sort=(SortKey(sort),) if sort else ())
     if not pooled:
         return sum(len(b) for b in source.query(query, batch_size=batch))
-    with source._pooled("read") as conn:
+    with source._db.pooled("read") as conn:
         return sum(len(b) for b in source._stream(conn, query, batch))
 
 

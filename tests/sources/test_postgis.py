@@ -227,7 +227,7 @@ def test_abandoned_streams_return_connections(pg_tables: dict[str, str]) -> None
             gc.collect()
         first = collect(source.query(FeatureQuery(limit=10, with_geometry=False)))
         assert len(first) == 10
-        pool = source._pool
+        pool = source._db.pool
         assert pool is not None
         assert pool.get_stats().get("pool_available", 0) >= 1
     finally:

@@ -5,21 +5,15 @@ geometries come as WKB (`ST_AsBinary`) and decode per batch with one `shapely.fr
 Identifiers are always composed with `psycopg.sql.Identifier`; request values only ever travel
 as bound parameters.
 
-Connections (docs/decisions/0005-streams-off-the-pool.md): every use of the database passes
-`_pooled()`, which asks the circuit breaker first (a source that failed to connect answers 503
-at once for a while), waits a bounded time for a pooled connection (503 when the pool stays
-busy), and turns every database error into what the client may see (`_translate`, the one
-translation seam: the action and the constraint's name, never the row or the SQL; the full
-message goes to the log). A streamed read takes its first batch on a pooled connection and gives
-it back before the batch is yielded; a longer answer continues on a connection of its own,
-outside the pool, so that a client that reads slowly never holds a pooled connection.
+Connections, the circuit breaker and the translation of database errors live in
+`pg_connections.py`. A streamed read takes its first batch on a pooled connection and gives it
+back before the batch is yielded; a longer answer continues on a connection of its own, outside
+the pool, so that a client that reads slowly never holds a pooled connection
+(docs/decisions/0005-streams-off-the-pool.md).
 """
 
 from __future__ import annotations
 
-import contextlib
-import logging
-import threading
 import uuid
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -29,10 +23,7 @@ from typing import Any
 import psycopg
 import shapely
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict
-from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout, TooManyRequests
 
-from ogcserve.errors import ServiceError
 from ogcserve.geo.wkb import decode_wkb
 from ogcserve.sources._query import (
     FilterPlan,
@@ -58,18 +49,11 @@ from ogcserve.sources.base import (
     Field,
     FieldType,
     Schema,
-    SourceError,
     SourceUnavailableError,
     Transaction,
 )
-from ogcserve.sources.limits import (
-    CircuitBreaker,
-    SourceBusyError,
-    SourceLimits,
-    SourceTimeoutError,
-)
-
-log = logging.getLogger("ogcserve.sources.postgis")
+from ogcserve.sources.limits import SourceLimits
+from ogcserve.sources.pg_connections import PostGISConnections, describe, rollback, translate
 
 _TYPES: dict[str, FieldType] = {
     "int2": FieldType.INTEGER,
@@ -109,51 +93,6 @@ class _Table:
     select: dict[str, sql.Composable]
 
 
-def _describe(dsn: str) -> str:
-    """Where a DSN points, for messages: host and database, never the password."""
-    try:
-        params = conninfo_to_dict(dsn)
-    except psycopg.Error:
-        return "the database"
-    host = params.get("host") or "localhost"
-    return f"database {params.get('dbname') or '?'!s} on {host!s}"
-
-
-_CONSTRAINTS = {
-    "23502": "NOT NULL",
-    "23505": "UNIQUE",
-    "23503": "FOREIGN KEY",
-    "23514": "CHECK",
-    "23P01": "EXCLUSION",
-}
-
-
-def _translate(exc: psycopg.Error, what: str, table: str) -> ServiceError:
-    """A database error as the client may see it. PostgreSQL's messages carry values ("Failing
-    row contains (...)" lists every column of the row, hidden ones included; "Key (x)=(v)
-    already exists"), so none of its text is passed on: only the kind of failure and a
-    constraint's name. The whole message goes to the log."""
-    state = exc.sqlstate or ""
-    log.warning("PostGIS %s on %r failed [%s]: %s", what, table, state, str(exc).strip())
-    if state in _CONSTRAINTS:
-        kind = _CONSTRAINTS[state]
-        name = exc.diag.constraint_name
-        if state == "23502":
-            # The column is named by the access layer, and only to callers who may read it.
-            return ConstraintError(
-                "a value is required (NOT NULL constraint)", column=exc.diag.column_name
-            )
-        named = f" {name!r}" if name else ""
-        return ConstraintError(f"the change violates the {kind} constraint{named}")
-    if state.startswith("22"):
-        return ConstraintError(f"a value does not fit its column (SQLSTATE {state})")
-    if state == "57014":
-        return SourceTimeoutError("The database did not answer in time", retry_after=1)
-    if isinstance(exc, psycopg.OperationalError):
-        return SourceBusyError("The connection to the layer's database was lost", retry_after=1)
-    return SourceError(f"The database refused the {what} (SQLSTATE {state or 'unknown'})")
-
-
 class PostGISSource:
     """A table or view of a PostGIS database; the pool and the introspection open on first use."""
 
@@ -172,168 +111,16 @@ class PostGISSource:
         self._parts = (schema_name, name) if schema_name else (name,)
         self._geometry_arg = geometry
         self._key_arg = key
-        self._pool_size = pool_size
-        self._limits = limits or SourceLimits()
-        self._breaker = CircuitBreaker(self._limits.retry_after)
-        self._streams = threading.BoundedSemaphore(max(self._limits.stream_connections, 1))
-        self._lock = threading.Lock()
-        self._pool: ConnectionPool | None = None
+        self._db = PostGISConnections(dsn, table, pool_size, limits or SourceLimits())
         self._table: _Table | None = None
-        self._closed = False
 
     # -- connections and metadata ------------------------------------------------------------
-
-    def _connect_args(self) -> dict[str, Any]:
-        limits = self._limits
-        options = f"-c statement_timeout={int(limits.query_timeout * 1000)}"
-        return {
-            "connect_timeout": max(1, round(limits.connect_timeout)),
-            "options": options,
-            "application_name": "ogcserve",
-            # A peer that vanished (no RST) is noticed instead of waited on for hours.
-            "keepalives": 1,
-            "keepalives_idle": 10,
-            "keepalives_interval": 5,
-            "keepalives_count": 3,
-        }
-
-    def _down(self, exc: Exception) -> ServiceError:
-        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        detail = f"Cannot connect to {_describe(self._dsn)} for table {self._table_arg!r}: {reason}"
-        log.warning("%s", detail)
-        return self._breaker.failed(detail)
-
-    def _admit(self) -> ConnectionPool:
-        """The pool, opened on first use; raises `SourceDownError` while the database is known
-        to be down, before taking any lock. The first request after that is the probe, and
-        opens a fresh pool: the old one may be waiting out its reconnection back-off, and holds
-        only dead connections."""
-        if self._closed:
-            raise SourceError(f"PostGIS source {self._table_arg!r} is closed")
-        if self._breaker.admit():
-            return self._replace_pool()
-        pool = self._pool
-        if pool is not None:
-            return pool
-        with self._lock:
-            # First use: one request connects, the others wait for it (a connect timeout at
-            # most) and then fail fast if it failed.
-            if self._closed:
-                raise SourceError(f"PostGIS source {self._table_arg!r} is closed")
-            if self._pool is None:
-                probe = self._breaker.admit()
-                try:
-                    self._pool = self._open_pool()
-                except BaseException:
-                    if probe:
-                        self._breaker.settle()
-                    raise
-                if probe:
-                    self._breaker.succeeded()
-            return self._pool
-
-    def _replace_pool(self) -> ConnectionPool:
-        """The probe: a fresh pool if the database answers (the breaker closes)."""
-        try:
-            pool = self._open_pool()
-        except BaseException:
-            self._breaker.settle()  # a probe that failed otherwise than to connect
-            raise
-        with self._lock:
-            old, self._pool = self._pool, pool
-            closed = self._closed
-        self._breaker.succeeded()
-        if old is not None:
-            old.close(timeout=0)
-        if closed:
-            pool.close()
-            raise SourceError(f"PostGIS source {self._table_arg!r} is closed")
-        return pool
-
-    def _open_pool(self) -> ConnectionPool:
-        # One direct attempt first: the pool would retry quietly until its timeout, while this
-        # fails at once with the server's reason (refused, no database...).
-        try:
-            psycopg.connect(self._dsn, **self._connect_args()).close()
-        except psycopg.Error as exc:
-            raise self._down(exc) from None
-        pool = ConnectionPool(
-            self._dsn,
-            kwargs=self._connect_args(),
-            min_size=1,
-            max_size=self._pool_size,
-            open=False,
-            timeout=self._limits.queue_timeout,
-            max_waiting=self._limits.max_waiting,
-            # A server restart must not leave dead connections in the pool.
-            check=ConnectionPool.check_connection,
-            name=f"ogcserve:{self._table_arg}",
-        )
-        pool.open(wait=False)
-        return pool
-
-    @contextmanager
-    def _pooled(self, what: str) -> Iterator[psycopg.Connection[Any]]:
-        """A pooled connection for the block (given back rolled back); database errors inside
-        the block leave it translated for the client."""
-        pool = self._admit()
-        conn = self._getconn(pool)
-        try:
-            yield conn
-        except psycopg.Error as exc:
-            raise _translate(exc, what, self._table_arg) from None
-        finally:
-            _rollback(conn)
-            pool.putconn(conn)
-
-    def _getconn(self, pool: ConnectionPool) -> psycopg.Connection[Any]:
-        try:
-            return pool.getconn()
-        except TooManyRequests:
-            raise SourceBusyError(
-                "Too many requests wait for this layer's database", retry_after=1
-            ) from None
-        except PoolClosed:
-            # Replaced by a fresh pool after an outage while this request waited.
-            raise SourceBusyError("The layer's database is reconnecting", retry_after=1) from None
-        except PoolTimeout:
-            pass
-        # Busy, or down: a direct attempt tells which (the pool only logs its failures).
-        try:
-            psycopg.connect(self._dsn, **self._connect_args()).close()
-        except psycopg.Error as exc:
-            raise self._down(exc) from None
-        raise SourceBusyError("Every connection to this layer's database is in use", retry_after=1)
-
-    @contextmanager
-    def _dedicated(self, what: str) -> Iterator[psycopg.Connection[Any]]:
-        """A connection outside the pool for the rest of a streamed answer, closed after it.
-        Past `stream_connections` of them at once, a pooled one serves instead."""
-        if not self._streams.acquire(blocking=False):
-            log.info("stream connections of %r all in use: using the pool", self._table_arg)
-            with self._pooled(what) as pooled:
-                yield pooled
-            return
-        try:
-            try:
-                args = {**self._connect_args(), "application_name": "ogcserve stream"}
-                conn = psycopg.connect(self._dsn, **args)
-            except psycopg.Error as exc:
-                raise self._down(exc) from None
-            try:
-                yield conn
-            except psycopg.Error as exc:
-                raise _translate(exc, what, self._table_arg) from None
-            finally:
-                conn.close()
-        finally:
-            self._streams.release()
 
     def _meta(self) -> _Table:
         table = self._table
         if table is not None:
             return table
-        with self._pooled("introspection") as conn:
+        with self._db.pooled("introspection") as conn:
             table = self._introspect(conn)
         self._table = table
         return table
@@ -347,7 +134,7 @@ class PostGISSource:
         ).fetchone()
         if row is None:
             raise SourceUnavailableError(
-                f"Table {self._table_arg!r} not found in {_describe(self._dsn)}"
+                f"Table {self._table_arg!r} not found in {describe(self._dsn)}"
             )
         oid, schema_name, name = row
         columns = conn.execute(
@@ -472,7 +259,7 @@ class PostGISSource:
         corners = sql.SQL("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM ({}) s(e)")
         estimated = corners.format(sql.SQL("SELECT ST_EstimatedExtent(%s, %s, %s)"))
         exact = corners.format(sql.SQL("SELECT ST_Extent({}) FROM {}").format(g, t.ident))
-        with self._pooled("extent") as conn:
+        with self._db.pooled("extent") as conn:
             row = None
             try:
                 row = conn.execute(
@@ -609,9 +396,9 @@ class PostGISSource:
             try:
                 yield from self._cursor(conn, *statement, sel, size)
             except psycopg.Error as exc:
-                raise _translate(exc, "read", self._table_arg) from None
+                raise translate(exc, "read", self._table_arg) from None
             return
-        with self._pooled("read") as pooled:
+        with self._db.pooled("read") as pooled:
             batches = self._cursor(pooled, *statement, sel, size)
             try:
                 first = next(batches, None)
@@ -624,7 +411,7 @@ class PostGISSource:
         statement = None if rest is None else self._select(rest, plan, sel, paged)
         if statement is None:
             return
-        with self._dedicated("read") as own:
+        with self._db.dedicated("read") as own:
             yield from self._cursor(own, *statement, sel, size)
 
     def _rest(self, query: FeatureQuery, first: FeatureBatch, paged: bool) -> FeatureQuery | None:
@@ -673,7 +460,7 @@ class PostGISSource:
             return 0
         clause, params = where
         counting = sql.SQL("SELECT COUNT(*) FROM {}").format(self._meta().ident) + clause
-        with self._pooled("count") as conn:
+        with self._db.pooled("count") as conn:
             row = conn.execute(counting, params).fetchone()
         return int(row[0]) if row else 0
 
@@ -703,31 +490,21 @@ class PostGISSource:
         """One connection, one database transaction: committed at the end of the block, rolled
         back when it raises (or when a write inside it failed)."""
         self._meta()
-        with self._pooled("commit") as conn:
+        with self._db.pooled("commit") as conn:
             tx = _PostGISTransaction(self, conn)
             try:
                 yield tx
             except BaseException:
-                _rollback(conn)
+                rollback(conn)
                 raise
             if tx.failed is not None:
-                _rollback(conn)
+                rollback(conn)
                 raise ConstraintError(f"Transaction rolled back: {tx.failed}")
             conn.commit()
 
     def close(self) -> None:
         """Close the pool (connections still lent out close when given back)."""
-        with self._lock:
-            self._closed = True
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.close()
-
-
-def _rollback(conn: psycopg.Connection[Any]) -> None:
-    # A broken connection is discarded by the pool when given back.
-    with contextlib.suppress(psycopg.Error):
-        conn.rollback()
+        self._db.close()
 
 
 class _PostGISTransaction:
@@ -747,7 +524,7 @@ class _PostGISTransaction:
         try:
             return self._conn.execute(statement, params)
         except psycopg.Error as exc:
-            error = _translate(exc, what, self._source._table_arg)
+            error = translate(exc, what, self._source._table_arg)
             self.failed = error.message
             raise error from None
 
