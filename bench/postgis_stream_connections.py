@@ -28,6 +28,7 @@ from functools import partial
 import psycopg
 from _common import print_table, write_result
 from postgis_stream import DEFAULT_DSN, ensure_table, table_name
+from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from ogcserve.sources.base import FeatureQuery, SortKey
@@ -80,7 +81,10 @@ def split(pool: ConnectionPool, dsn: str, table: str, order: str, batch: int) ->
     rows = len(first)
     with psycopg.connect(dsn) as own, own.transaction():
         cur = own.cursor(name=f"b_{uuid.uuid4().hex}", binary=True)
-        cur.execute(f"{select} WHERE id <> ALL(%s){order}", ([r[0] for r in first],))
+        # The ids go in as an untyped literal, as PostGISSource writes them: PostgreSQL hashes
+        # it (a bound or int2[] one is compared element by element, 1,000 times a row).
+        sent = sql.Literal("{" + ",".join(str(r[0]) for r in first) + "}").as_string(own)
+        cur.execute(f"{select} WHERE id <> ALL({sent}){order}")
         while chunk := cur.fetchmany(batch):
             rows += len(chunk)
     return rows

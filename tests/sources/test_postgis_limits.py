@@ -27,6 +27,8 @@ from ogcserve.sources.limits import (
 from ogcserve.sources.postgis import PostGISSource
 
 ROWS = 5000
+# Text keys that an array literal must quote: quotes, backslashes, commas, braces, percent.
+ODD = ['a"b', "c\\d", "e,f", "{g}", "h%i", "plain", " sp ace ", "NULL", "", "'q'", "x" * 300]
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +42,10 @@ def cluster() -> Iterator[OwnPostgres]:
                 f" g % 13 AS grp FROM generate_series(1, {ROWS}) g"
             )
             conn.execute("ALTER TABLE big ADD PRIMARY KEY (id)")
+            conn.execute("CREATE TABLE odd (code text PRIMARY KEY, n integer)")
+            conn.cursor().executemany(
+                "INSERT INTO odd VALUES (%s, %s)", [(k, i) for i, k in enumerate(ODD)]
+            )
         yield pg
 
 
@@ -321,3 +327,14 @@ def test_a_layer_whose_database_hangs_costs_its_own_requests_only(
     finally:
         cluster.thaw()
         server.close()
+
+
+def test_a_continued_stream_keeps_text_keys_that_need_quoting(cluster: OwnPostgres) -> None:
+    source = PostGISSource(cluster.dsn, "odd", limits=quick())
+    try:
+        got = ids_of(source.query(FeatureQuery(with_geometry=False), batch_size=2))
+        assert sorted(got) == sorted(ODD)
+        paged = ids_of(source.query(FeatureQuery(limit=7, offset=1), batch_size=3))
+        assert paged == sorted(ODD)[1:8]
+    finally:
+        source.close()
