@@ -195,14 +195,22 @@ def worlds(draw: st.DrawFn) -> World:
 # --- files ----------------------------------------------------------------------------------
 
 
-def write_world(world: World, folder: Path) -> Path:
-    """The GeoPackage and the project file of `world`; returns the project's path."""
+def _squares(spec: LayerSpec) -> list[Any]:
+    """Row k is a square of half-side 1 + k/2 around CENTRE: a click there finds every row."""
+    half = [1.0 + 0.5 * row["fid"] for row in spec.rows]
+    return [shapely.box(CENTRE[0] - h, CENTRE[1] - h, CENTRE[0] + h, CENTRE[1] + h) for h in half]
+
+
+def write_world(world: World, folder: Path, postgis: tuple[str, str] | None = None) -> Path:
+    """The project file of `world` and its data: a GeoPackage in `folder`, or tables in the
+    PostGIS `postgis` = (dsn, schema) (the schema is created); returns the project's path."""
     layers = []
     for spec in world.layers:
-        half = [1.0 + 0.5 * row["fid"] for row in spec.rows]
-        squares = [
-            shapely.box(CENTRE[0] - h, CENTRE[1] - h, CENTRE[0] + h, CENTRE[1] + h) for h in half
-        ]
+        if postgis is not None:
+            _write_postgis(spec, *postgis)
+            layers.append(_layer_yaml(spec, postgis))
+            continue
+        squares = _squares(spec)
         numbers = [row[spec.number] for row in spec.rows]
         pyogrio.raw.write(
             str(folder / "world.gpkg"),
@@ -238,13 +246,46 @@ def write_world(world: World, folder: Path) -> Path:
     return path
 
 
-def _layer_yaml(spec: LayerSpec) -> dict[str, Any]:
+def _write_postgis(spec: LayerSpec, dsn: str, schema: str) -> None:
+    import psycopg
+
+    columns = ", ".join([*(f'"{t}" text' for t in spec.texts), f'"{spec.number}" integer'])
+    names = ", ".join(f'"{a}"' for a in spec.attributes)
+    table = f'"{schema}"."{spec.name}"'
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        conn.execute(
+            f"CREATE TABLE {table} (fid serial PRIMARY KEY, geom geometry(Polygon, 4326), {columns})"
+        )
+        marks = ", ".join(["%s"] * len(spec.attributes))
+        for row, square in zip(spec.rows, _squares(spec), strict=True):
+            conn.execute(
+                f"INSERT INTO {table} (geom, {names}) VALUES (ST_GeomFromText(%s, 4326), {marks})",
+                [square.wkt, *(row[a] for a in spec.attributes)],
+            )
+        conn.execute(
+            "SELECT setval(pg_get_serial_sequence(%s, 'fid'), %s)", [table, len(spec.rows)]
+        )
+
+
+def drop_postgis(dsn: str, schema: str) -> None:
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def _layer_yaml(spec: LayerSpec, postgis: tuple[str, str] | None = None) -> dict[str, Any]:
+    source: dict[str, Any] = {"type": "geopackage", "path": "world.gpkg", "table": spec.name}
+    if postgis is not None:
+        dsn, schema = postgis
+        source = {"type": "postgis", "dsn": dsn, "table": f"{schema}.{spec.name}", "pool_size": 2}
     block: dict[str, Any] = {
         "name": spec.name,
         "title": spec.title,
         "abstract": f"About {spec.title}",
         "keywords": [f"{spec.title} keyword"],
-        "source": {"type": "geopackage", "path": "world.gpkg", "table": spec.name},
+        "source": source,
         "key": "fid",
         "queryable": True,
         "wfs": {
