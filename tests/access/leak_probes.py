@@ -137,6 +137,16 @@ def insert(layer: str, attr: str, value: str, more: str = "") -> str:
 SQUARE = ((-1, -1), (1, -1), (1, 1), (-1, 1), (-1, -1))
 
 
+def delete_all(layer: str) -> bytes:
+    """A Delete of whatever lies in a box around every row of the worlds."""
+    return transaction(
+        f'<wfs:Delete typeName="o:{layer}"><fes:Filter><fes:BBOX>'
+        "<fes:ValueReference>geom</fes:ValueReference><gml:Envelope srsName='EPSG:4326'>"
+        "<gml:lowerCorner>0 0</gml:lowerCorner><gml:upperCorner>20 20</gml:upperCorner>"
+        "</gml:Envelope></fes:BBOX></fes:Filter></wfs:Delete>"
+    ).encode()
+
+
 # --- counts --------------------------------------------------------------------------------
 
 

@@ -133,7 +133,7 @@ def rules(draw: st.DrawFn, spec: LayerSpec) -> Rule:
         read=draw(st.sampled_from([True, True, True, False])),
         insert=draw(st.booleans()),
         update=draw(st.booleans()),
-        delete=draw(st.booleans()),
+        delete=draw(st.sampled_from([True, True, False])),  # so that deletes get through
         expression=draw(st.none() | conditions(spec)),
         subset=draw(st.none() | conditions(spec)),
         hidden=tuple(draw(st.lists(st.sampled_from(spec.attributes), unique=True, max_size=3))),

@@ -8,6 +8,7 @@ Examples per run: the `ogcserve` hypothesis profile (tests/conftest.py).
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import tempfile
 import uuid
@@ -19,7 +20,7 @@ import httpx
 import psycopg
 import pytest
 from hypothesis import Phase, given, settings
-from leak_probes import Answer, Probe, Send, check, edits, probes
+from leak_probes import Answer, Probe, Send, check, delete_all, edits, probes
 from leak_world import (
     ROLES,
     Condition,
@@ -140,6 +141,37 @@ def edit_probes(world: World, send: Send, cells: Callable[[], Cells]) -> list[st
                 problems.append(
                     f"edits as {role} wrote a hidden attribute of {name}: {after[name]}"
                 )
+    return problems + delete_everything(world, send, cells, ROLES[0])
+
+
+def delete_everything(world: World, send: Send, cells: Callable[[], Cells], role: str) -> list[str]:
+    """A Delete of every row within a box around all of them: exactly the rows the role sees
+    go (all of them, or none when a rule refuses one), and totalDeleted counts only those."""
+    seen = visible(world, role)
+    problems = []
+    for spec in world.layers:
+        before = cells()[spec.name]
+        if spec.name not in seen.layers or set(before) != {r["fid"] for r in spec.rows}:
+            continue  # hidden layers are probed above; added rows are not in the oracle
+        rule = world.rules[role][spec.name]
+        mine = {row["fid"] for row in seen.rows[spec.name]}
+        editable = all(
+            not rule.edit_even_only
+            or (isinstance(row[spec.number], int) and row[spec.number] % 2 == 0)
+            for row in seen.rows[spec.name]
+        )
+        gone = mine if rule.delete and editable else set()
+        answer = send(
+            Probe(f"WFS Delete all of {spec.name}", "SERVICE=WFS", delete_all(spec.name)), role
+        )
+        after = cells()[spec.name]
+        summary = re.search(rb"<wfs:totalDeleted>(\d+)<", answer.body)
+        told = int(summary.group(1)) if answer.status == 200 and summary else 0
+        if set(after) != set(before) - gone or told != len(gone):
+            problems.append(
+                f"Delete of all {spec.name} as {role}: {answer.status}, totalDeleted {told}, "
+                f"rows {sorted(before)} -> {sorted(after)}; expected {sorted(gone)} to go"
+            )
     return problems
 
 
