@@ -27,6 +27,9 @@ from lxml import etree
 WFS2 = "http://www.opengis.net/wfs/2.0"
 FES = "http://www.opengis.net/fes/2.0"
 GML32 = "http://www.opengis.net/gml/3.2"
+WFS1 = "http://www.opengis.net/wfs"
+OGC = "http://www.opengis.net/ogc"
+GML = "http://www.opengis.net/gml"
 NAMESPACE = "https://ogcserve.org/leak"
 INFO_FORMATS = (
     "text/plain",
@@ -108,6 +111,13 @@ def transaction(*actions: str) -> str:
         f'<wfs:Transaction service="WFS" version="2.0.0" xmlns:wfs="{WFS2}" '
         f'xmlns:fes="{FES}" xmlns:gml="{GML32}" xmlns:o="{NAMESPACE}">{"".join(actions)}'
         "</wfs:Transaction>"
+    )
+
+
+def transaction_1x(version: str, actions: str) -> str:
+    return (
+        f'<wfs:Transaction service="WFS" version="{version}" xmlns:wfs="{WFS1}" '
+        f'xmlns:ogc="{OGC}" xmlns:gml="{GML}" xmlns:o="{NAMESPACE}">{actions}</wfs:Transaction>'
     )
 
 
@@ -474,6 +484,19 @@ def _readable(spec: LayerSpec, seen: Visible) -> Iterator[Probe]:
                 rid,
                 "row",
             )
+    every_id = ",".join(f"{name}.{row['fid']}" for row in spec.rows)
+    yield Probe(
+        f"WFS RESOURCEID of every row {name}",
+        wfs("GetFeature", f"RESOURCEID={every_id}&OUTPUTFORMAT=application/geo%2Bjson"),
+        ok=True,
+        count=(geojson_features, count),
+    )
+    yield Probe(
+        f"WFS BBOX hits {name}",
+        wfs("GetFeature", f"TYPENAMES={name}&RESULTTYPE=hits&BBOX=0,0,20,20,EPSG:4326"),
+        ok=True,
+        count=(matched, count),
+    )
 
 
 def _hidden_attribute(name: str, attr: str) -> Iterator[Probe]:
@@ -619,6 +642,32 @@ def _layer_edits(spec: LayerSpec, seen: Visible) -> Iterator[Probe]:
             "row",
             transaction(f'<wfs:Delete typeName="o:{name}">{by_rid(HOLE)}</wfs:Delete>'),
         )
+        yield twin(
+            f"WFS Replace hidden row {rid}",
+            "SERVICE=WFS",
+            rid,
+            "row",
+            transaction(
+                insert(name, target, "changed")
+                .replace("wfs:Insert", "wfs:Replace")
+                .replace("</o:" + name + ">", f"</o:{name}>{by_rid(HOLE)}")
+            ),
+        )
+        for version in ("1.1.0", "1.0.0"):
+            yield twin(
+                f"WFS {version} Update and Delete hidden row {rid}",
+                "SERVICE=WFS",
+                rid,
+                "row",
+                transaction_1x(
+                    version,
+                    f'<wfs:Update typeName="o:{name}"><wfs:Property><wfs:Name>{target}'
+                    "</wfs:Name><wfs:Value>changed</wfs:Value></wfs:Property>"
+                    f'<ogc:Filter><ogc:FeatureId fid="{HOLE}"/></ogc:Filter></wfs:Update>'
+                    f'<wfs:Delete typeName="o:{name}"><ogc:Filter><ogc:FeatureId fid="{HOLE}"/>'
+                    "</ogc:Filter></wfs:Delete>",
+                ),
+            )
     # A new feature like a visible one (so the role's rules let it in) but with the key of a
     # hidden row: it must fare as with a key no row has, or keys can be tried one by one.
     for row in hidden_rows if seen.rows[name] else ():

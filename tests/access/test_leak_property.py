@@ -242,10 +242,10 @@ class Rules(QgsAccessControlFilter):
         return RULES["rules"].get(role, {}).get(layer.name())
 
     def layerPermissions(self, layer):
-        rights = QgsAccessControlFilter.LayerPermissions()
+        rights = QgsAccessControlFilter.LayerPermissions()  # all False, as in QGIS
         rule = self.rule(layer)
-        if layer.name() in RULES["groups"]:
-            return rights
+        if layer.name() in RULES["groups"]:  # a group: its members decide
+            rule = {"read": True, "insert": True, "update": True, "delete": True}
         rights.canRead = bool(rule and rule["read"])
         rights.canInsert = bool(rule and rule["insert"])
         rights.canUpdate = bool(rule and rule["update"])
