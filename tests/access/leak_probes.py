@@ -178,6 +178,12 @@ def geojson_features(answer: Answer) -> int:
     return len(document["features"])
 
 
+def first_id(answer: Answer) -> int:
+    """The key of the one feature of a GeoJSON page (0: none)."""
+    features = json.loads(answer.body)["features"]
+    return int(features[0]["id"].rsplit(".", 1)[1]) if features else 0
+
+
 def geojson_matched(answer: Answer) -> int | None:
     document = json.loads(answer.body)
     return int(document["numberMatched"]) if "numberMatched" in document else None
@@ -484,6 +490,31 @@ def _readable(spec: LayerSpec, seen: Visible) -> Iterator[Probe]:
                 rid,
                 "row",
             )
+    # Page k (one row a page, in key order) is the k-th visible row: hidden rows take no place,
+    # even where a rule is evaluated after the database (upper() on a GeoPackage).
+    ordered = sorted(visible_ids)
+    for k in range(len(ordered) + 1):
+        yield Probe(
+            f"WFS page {k} by $id {name}",
+            wfs(
+                "GetFeature",
+                f"TYPENAMES={name}&OUTPUTFORMAT=application/geo%2Bjson&SORTBY=%24id"
+                f"&COUNT=1&STARTINDEX={k}",
+            ),
+            ok=True,
+            count=(first_id, ordered[k] if k < len(ordered) else 0),
+        )
+    # Rows by key: a hidden one matches nothing.
+    for row in spec.rows:
+        yield Probe(
+            f"WFS EXP_FILTER $id = {row['fid']} {name}",
+            wfs(
+                "GetFeature",
+                f"TYPENAMES={name}&RESULTTYPE=hits&EXP_FILTER=%24id%20%3D%20{row['fid']}",
+            ),
+            ok=True,
+            count=(matched, int(row["fid"] in visible_ids)),
+        )
     every_id = ",".join(f"{name}.{row['fid']}" for row in spec.rows)
     yield Probe(
         f"WFS RESOURCEID of every row {name}",

@@ -39,13 +39,15 @@ class Condition:
     """`"attr" op value`: the only row rules the worlds use, evaluated here and by the server."""
 
     attr: str
-    op: str  # ">=", "<", "IN"
+    op: str  # ">=", "<", "IN", "UPPER IN" (a GeoPackage cannot run upper(): done in Python)
     value: Any  # int, or a tuple of texts for IN
 
     def text(self) -> str:
         """The rule as CQL2 / QGIS expression / SQL (the three agree on this subset)."""
         if self.op == "IN":
             return f'"{self.attr}" IN ({", ".join(repr(v) for v in self.value)})'
+        if self.op == "UPPER IN":
+            return f'upper("{self.attr}") IN ({", ".join(repr(v.upper()) for v in self.value)})'
         return f'"{self.attr}" {self.op} {self.value}'
 
     def holds(self, row: dict[str, Any]) -> bool:
@@ -55,6 +57,8 @@ class Condition:
             return False
         if self.op == "IN":
             return value in self.value
+        if self.op == "UPPER IN":
+            return str(value).upper() in {v.upper() for v in self.value}
         return bool(value >= self.value if self.op == ">=" else value < self.value)
 
 
@@ -123,7 +127,7 @@ def conditions(draw: st.DrawFn, spec: LayerSpec) -> Condition:
         chosen = draw(
             st.lists(st.sampled_from(values), min_size=1, max_size=len(values), unique=True)
         )
-        return Condition(attr, "IN", tuple(sorted(chosen)))
+        return Condition(attr, draw(st.sampled_from(["IN", "UPPER IN"])), tuple(sorted(chosen)))
     return Condition(spec.number, draw(st.sampled_from([">=", "<"])), draw(st.integers(0, 9)))
 
 
