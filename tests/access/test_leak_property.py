@@ -2,7 +2,8 @@
 role a layer, row, attribute name or value it may not read — not in a body, a header, an error
 or a count — and naming a hidden thing is answered exactly as naming one that never existed.
 
-Worlds, rules and the oracle are in leak_world.py; the requests and checks in leak_probes.py.
+Worlds, rules and the oracle are in leak_world.py (leak_files.py writes them); the requests
+in leak_reads.py and leak_edits.py, the checks in leak_probes.py.
 Examples per run: the `ogcserve` hypothesis profile (tests/conftest.py).
 """
 
@@ -20,7 +21,10 @@ import httpx
 import psycopg
 import pytest
 from hypothesis import Phase, given, settings
-from leak_probes import Answer, Probe, Send, check, delete_all, edits, probes
+from leak_edits import delete_all, edits
+from leak_files import drop_postgis, write_world
+from leak_probes import Answer, Probe, Send, check
+from leak_reads import probes
 from leak_world import (
     ROLES,
     Condition,
@@ -28,10 +32,8 @@ from leak_world import (
     Rule,
     RuleAccess,
     World,
-    drop_postgis,
     visible,
     worlds,
-    write_world,
 )
 
 from ogcserve.plugins import ServerInterface
