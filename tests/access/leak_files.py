@@ -57,10 +57,41 @@ def write_world(world: World, folder: Path, postgis: tuple[str, str] | None = No
                 "layers": layers[1:],
             },
         ]
+    if world.raster is not None:
+        layers.append(_raster(folder, *world.raster))
     project = {"name": "leak", "title": "Leak", "crs": ["EPSG:4326", "EPSG:3857"], "layers": layers}
     path = folder / "leak.yaml"
     path.write_text(json.dumps(project, indent=1))  # JSON is YAML
     return path
+
+
+def _raster(folder: Path, name: str, title: str) -> dict[str, Any]:
+    """A 4 x 4 GeoTIFF over CENTRE (values 0-15) and its layer."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    west, north = CENTRE[0] - 4, CENTRE[1] + 4
+    with rasterio.open(
+        folder / f"{name}.tif",
+        "w",
+        driver="GTiff",
+        width=4,
+        height=4,
+        count=1,
+        dtype="float32",
+        crs="EPSG:4326",
+        transform=from_origin(west, north, 2, 2),
+    ) as out:
+        out.write(np.arange(16, dtype="float32").reshape(1, 4, 4))
+    return {
+        "name": name,
+        "title": title,
+        "abstract": f"About {title}",
+        "keywords": [f"{title} keyword"],
+        "source": {"type": "raster", "path": f"{name}.tif"},
+        "queryable": True,
+        "style": {"ramp": [[0, "#000000"], [15, "#ffffff"]]},
+    }
 
 
 def _write_postgis(spec: LayerSpec, dsn: str, schema: str) -> None:

@@ -45,6 +45,30 @@ def probes(world: World, seen: Visible) -> Iterator[Probe]:
             yield from _hidden_layer(spec.name, "l")
     if world.group is not None and world.group[0] not in seen.tokens:
         yield from _hidden_layer(world.group[0], "g", wfs_too=False)
+    if world.raster is not None:
+        name = world.raster[0]
+        if name in seen.tokens:
+            yield from _readable_raster(name)
+        else:
+            yield from _hidden_layer(name, "l", wfs_too=False)
+
+
+def _readable_raster(name: str) -> Iterator[Probe]:
+    on = f"LAYERS={name}&STYLES=&{MAP}"
+    yield Probe(f"WMS GetMap {name}", wms("GetMap", f"{on}&FORMAT=image/png"), ok=True)
+    for fmt in INFO_FORMATS:
+        yield Probe(
+            f"WMS GetFeatureInfo {fmt} {name}",
+            wms("GetFeatureInfo", f"{on}&QUERY_LAYERS={name}&I=32&J=32&INFO_FORMAT={quote(fmt)}"),
+            ok=True,
+        )
+    yield Probe(
+        f"WMS GetLegendGraphic {name}",
+        wms("GetLegendGraphic", f"LAYER={name}&FORMAT=image/png"),
+        ok=True,
+    )
+    for request in ("GetStyles", "DescribeLayer"):
+        yield Probe(f"WMS {request} {name}", wms(request, f"LAYERS={name}", "1.1.1"), ok=True)
 
 
 def _documents(world: World, seen: Visible) -> Iterator[Probe]:
@@ -73,6 +97,8 @@ def _documents(world: World, seen: Visible) -> Iterator[Probe]:
         "WMS GetMap (project)", wms("GetMap", f"LAYERS=leak&STYLES=&{MAP}&FORMAT=image/png")
     )
     everything = sum(seen.count(name) for name in seen.layers)
+    if world.raster is not None and world.raster[0] in seen.tokens:
+        everything += 1  # the raster answers with its pixel
     for fmt in ("application/json", "text/xml"):
         yield Probe(
             f"WMS GetFeatureInfo {fmt} (project)",

@@ -97,7 +97,8 @@ class LayerSpec:
 class World:
     layers: tuple[LayerSpec, ...]
     group: tuple[str, str] | None  # (name, title) of a group holding layers[1:], if any
-    rules: dict[str, dict[str, Rule]] = field(default_factory=dict)
+    rules: dict[str, dict[str, Rule]] = field(default_factory=dict)  # role -> layer -> rule
+    raster: tuple[str, str] | None = None  # (name, title) of a raster layer, if any
 
     def layer(self, name: str) -> LayerSpec:
         return next(spec for spec in self.layers if spec.name == name)
@@ -183,11 +184,23 @@ def worlds(draw: st.DrawFn) -> World:
         if len(specs) > 1 and draw(st.booleans())
         else None
     )
-    world = World(tuple(specs), group)
+    raster = (
+        (_sentinel("l", next(counter)), _sentinel("t", next(counter)))
+        if draw(st.booleans())
+        else None
+    )
+    rasters = [raster[0]] if raster else []
     return World(
-        world.layers,
-        world.group,
-        {role: {spec.name: draw(rules(spec)) for spec in specs} for role in ROLES},
+        tuple(specs),
+        group,
+        {
+            role: {
+                **{spec.name: draw(rules(spec)) for spec in specs},
+                **{name: Rule(read=draw(st.booleans())) for name in rasters},
+            }
+            for role in ROLES
+        },
+        raster,
     )
 
 
@@ -270,6 +283,11 @@ def visible(world: World, role: str) -> Visible:
         if spec.style_field in attributes[spec.name]:
             # The author's categories and rules name values: public with their field.
             tokens |= {row[spec.style_field] for row in spec.rows} - {None}
+    if (
+        world.raster is not None
+        and world.rules.get(role, {}).get(world.raster[0], Rule(False)).read
+    ):
+        tokens |= set(world.raster)
     if world.group is not None and any(spec.name in layers for spec in world.layers[1:]):
         tokens |= set(world.group)
     return Visible(layers, attributes, rows, frozenset(tokens))
