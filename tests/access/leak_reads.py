@@ -17,6 +17,7 @@ from leak_probes import (
     WFS2,
     Probe,
     by_rid,
+    csv_rows,
     expression,
     fes_equal,
     first_id,
@@ -287,6 +288,15 @@ def _filters(spec: LayerSpec, seen: Visible) -> Iterator[Probe]:
                 ok=True,
                 count=(geojson_features, expected),
             )
+            yield Probe(
+                f"WFS CSV FILTER {attr}={value}",
+                wfs(
+                    "GetFeature",
+                    f"TYPENAMES={name}&OUTPUTFORMAT=text/csv&FILTER={fes_equal(attr, value)}",
+                ),
+                ok=True,
+                count=(csv_rows, expected),
+            )
     number = spec.number
     if number in attributes:
         for k in (1, 5):
@@ -375,6 +385,13 @@ def _hidden_attribute(name: str, attr: str) -> Iterator[Probe]:
 
     yield probe(
         "WFS FILTER on hidden", wfs("GetFeature", f"TYPENAMES={name}&FILTER={fes_equal(HOLE, 'x')}")
+    )
+    yield probe(
+        "WFS CSV FILTER on hidden",
+        wfs(
+            "GetFeature",
+            f"TYPENAMES={name}&OUTPUTFORMAT=text/csv&FILTER={fes_equal(HOLE, 'x')}",
+        ),
     )
     yield probe(
         "WFS EXP_FILTER on hidden",
