@@ -142,6 +142,16 @@ output and DescribeFeatureType, and named by filters and by plugins' rules (`"fi
 | `EXP_FILTER` with several type names is ignored (a log line); with `FILTER`, the FILTER replaces it. | Several type names are refused (400); it is ANDed with `FILTER`, `BBOX` and `RESOURCEID`. |
 | The key column comes from the data source (the `key=` of a PostGIS URI). | A layer's `key` may name any unique column of a GeoPackage, PostGIS or OGR source. |
 
+## What a restricted caller can tell
+
+The leak property (`tests/access/test_leak_property.py`) holds ogcserve to this: whatever a
+caller may not read is answered as if it did not exist — hidden attributes, rows, values and
+groups alike — except a data layer named explicitly, which is 403 `Security` as in QGIS.
+
+| QGIS | ogcserve |
+|---|---|
+| An Insert is judged only by `allowToEdit()` on the new feature (reference §4.1), so a key given for it is tried as is: a duplicate of a row the caller's filter hides fails where a free key succeeds (inferred from QGIS's checks, not observed). | Under row rules on more than the key (layer filter, plugin expression or subset string) a chosen key is refused (400) whatever its value; the server picks one. Rules on the key alone judge the new feature as they judge that row, so they allow it. |
+
 ## WFS as clients see it
 
 Compared with QGIS Server's WFS (3.22–3.40), as QGIS desktop, GDAL and OWSLib meet it:

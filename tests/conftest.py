@@ -7,11 +7,25 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from ogcserve.server import Server
 from ogcserve.testing import make_server
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "plugins"
+
+# Property tests: a bounded number of examples and no per-example deadline (requests run whole
+# servers); in CI (CI set) the examples are derandomized so that every run tries the same ones.
+# HYPOTHESIS_PROFILE=thorough tries ten times as many, for a local hunt.
+settings.register_profile(
+    "ogcserve",
+    max_examples=30,
+    deadline=None,
+    derandomize=bool(os.environ.get("CI")),
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile("thorough", settings.get_profile("ogcserve"), max_examples=300)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ogcserve"))
 
 
 @pytest.fixture

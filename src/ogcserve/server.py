@@ -26,7 +26,7 @@ class Server:
 
     def __init__(self, settings: Settings, projects: ProjectStore) -> None:
         self.settings = settings
-        self.filters = FilterChain(trace=settings.trace_filters or None)
+        self.filters = FilterChain(trace=settings.trace_filters)
         self.access_controls = AccessControl()
         self.caches = CacheChain()
         self.services = ServiceRegistry()

@@ -369,10 +369,11 @@ class Editor:
     """Writes to one layer inside one transaction, each checked against the caller's rights.
 
     The key is an attribute to clients (they read it, and send it back): given in an insert it
-    becomes the new feature's id (omitted or empty, the source generates one); given in an
-    update it must keep its value, as QGIS refuses to change a feature's id. Features are
-    judged (row rules, `allow_to_edit`) with their values typed as the source types them,
-    the key included, since clients send text.
+    becomes the new feature's id (omitted or empty, the source generates one) — unless row
+    rules on more than the key hide rows from the caller, whom a duplicate would tell that a
+    hidden row has that key; given in an update it must keep its value, as QGIS refuses to
+    change a feature's id. Features are judged (row rules, `allow_to_edit`) with their values
+    typed as the source types them, the key included, since clients send text.
     """
 
     def __init__(
@@ -399,6 +400,13 @@ class Editor:
         for feature in features:
             self._check_attributes(feature.properties)
             row = self._key_as_id(feature)
+            if row.id is not None and self._rows_hidden_by_more_than_key():
+                # A chosen key would tell, by failing as a duplicate, that a row the caller
+                # cannot see has it: ids could be tried one by one. Refused whatever its value.
+                # (Rules on the key alone judge the new feature as they judge that row.)
+                raise InvalidParameterValueError(
+                    f"The key {self._key!r} of a new feature in {self._layer.name!r} is set by "
+                    "the server for you: leave it out", locator=self._key)
             # Judged with its key when it has one: a row filter may name the key.
             seen = row.properties if row.id is None else {**row.properties, self._key: row.id}
             self._check_editable(Feature(row.id, row.geometry, self._typed(seen)))
@@ -457,6 +465,13 @@ class Editor:
             raise NotFoundError(f"No feature {fid!r} in {self._layer.name!r}", locator=str(fid))
         self._check_editable(feature)
         return feature
+
+    def _rows_hidden_by_more_than_key(self) -> bool:
+        """Whether row rules (the layer's filter, plugin expressions, subset strings) may hide
+        a row from the caller for something else than its key."""
+        rules = self._query.filter
+        names = set() if rules is None else set(rules.properties()) - {self._key, "$id"}
+        return bool(self._query.subsets) or bool(names)
 
     def _typed(self, properties: Mapping[str, Any]) -> dict[str, Any]:
         return {name: coerce_value(self._fields[name], value) if name in self._fields else value

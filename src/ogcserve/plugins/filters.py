@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -58,9 +57,9 @@ class RequestFilter:
 class FilterChain(PriorityList[RequestFilter]):
     """Request filters ordered by priority."""
 
-    def __init__(self, *, trace: bool | None = None) -> None:
+    def __init__(self, *, trace: bool = False) -> None:
         super().__init__()
-        self.trace = os.environ.get("OGCSERVE_TRACE_FILTERS") == "1" if trace is None else trace
+        self.trace = trace  # the `trace_filters` setting
 
     def run(self, hook: Hook, ctx: RequestContext) -> bool:
         """Call `hook` on each filter in order; False as soon as one returns False."""

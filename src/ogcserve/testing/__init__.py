@@ -21,7 +21,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
+try:
+    import httpx
+except ImportError as missing:  # pragma: no cover - depends on the installed extras
+    raise ImportError(
+        "ogcserve.testing needs httpx: pip install 'ogcserve[testing]'"
+    ) from missing
 from starlette.testclient import TestClient
 
 from ogcserve import pipeline

@@ -194,3 +194,28 @@ def test_bad_transactions(edit_server: Server, edit_project: Path, body: str) ->
     r = post(edit_server, body, role="admin")
     assert r.status == 400, r.body
     assert parcels(data(edit_project)) == before
+
+
+def test_a_chosen_key_does_not_tell_hidden_rows_from_free_keys(
+    edit_server: Server, edit_project: Path
+) -> None:
+    """Found by the leak property: role a does not see parcel 2 (role b), yet inserting a
+    parcel with key 2 failed as a duplicate while key 99 succeeded, so hidden ids could be
+    tried one by one. Under row rules on more than the key, a chosen key is refused alike."""
+    before = parcels(data(edit_project))
+
+    def insert_with_key(fid: int) -> bytes:
+        feature = parcel("mine", "a").replace("</e:parcels>", f"<e:fid>{fid}</e:fid></e:parcels>")
+        r = post(edit_server, tx2(f"<wfs:Insert>{feature}</wfs:Insert>"), role="a")
+        assert r.status == 400 and exception_code(r) == "InvalidParameterValue"
+        return r.body
+
+    assert insert_with_key(2) == insert_with_key(99)
+    assert b"leave it out" in insert_with_key(2)
+    assert parcels(data(edit_project)) == before
+    # Without the key the server chooses it; a caller who sees every row may choose it.
+    r = post(edit_server, tx2(f"<wfs:Insert>{parcel('mine', 'a')}</wfs:Insert>"), role="a")
+    assert r.status == 200, r.body.decode()
+    feature = parcel("chosen", "a").replace("</e:parcels>", "<e:fid>99</e:fid></e:parcels>")
+    r = post(edit_server, tx2(f"<wfs:Insert>{feature}</wfs:Insert>"), role="admin")
+    assert r.status == 200 and parcels(data(edit_project))[99][1] == "chosen"
