@@ -27,8 +27,10 @@ def build_server(settings: Settings, environ: Mapping[str, str] | None = None) -
     """Load the projects, register the built-ins the way plugins register, then load plugins."""
     environ = os.environ if environ is None else environ
     logging.getLogger("ogcserve").setLevel(settings.log_level.upper())
-    # Projects load as `ogcserve check` checks them: sources open, field names are theirs.
-    loader = partial(load_project, opener=AccessLayer(limits=settings.source_limits()).check_source)
+    # Projects load as `ogcserve check` checks them: sources open, field names are theirs (but a
+    # database that is down now does not keep the server from starting).
+    access = AccessLayer(limits=settings.source_limits())
+    loader = partial(load_project, opener=access.check_source_if_reachable)
     server = Server(settings, ProjectStore.from_paths(settings.projects, loader=loader))
     core = ServerInterface(server, "ogcserve")
     builtin.setup(core)

@@ -134,18 +134,21 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _check_or_exit(projects: list[Path]) -> None:
-    if _check(projects, quiet=True) != 0:
+    if _check(projects, quiet=True, serving=True) != 0:
         raise SystemExit(2)
 
 
-def _check(projects: Sequence[Path], quiet: bool = False) -> int:
+def _check(projects: Sequence[Path], quiet: bool = False, serving: bool = False) -> int:
+    """Print each project's issues; 1 if any. `serving`: a database that cannot be reached now
+    is a warning (the server starts and answers 503 for its layers), not an issue."""
     from ogcserve.access import AccessLayer
     from ogcserve.projects import check_project
 
     data = AccessLayer()
+    opener = data.check_source_if_reachable if serving else data.check_source
     failures = 0
     for path in projects:
-        issues = check_project(path, data.check_source)
+        issues = check_project(path, opener)
         for issue in issues:
             print(issue, file=sys.stderr)
         failures += len(issues)

@@ -80,3 +80,35 @@ def test_client_disconnect_mid_stream_leaves_the_worker_serving(base_url: str) -
         next(response.iter_bytes())
     for _ in range(4):
         assert httpx.get(f"{base_url}/health").status_code == 200
+
+
+def test_a_database_down_at_start_costs_only_its_layers(tmp_path: Path) -> None:
+    """The server starts while a layer's PostgreSQL is down (a warning, not a refusal), serves
+    the project's other layers, and answers 503 with Retry-After for that layer."""
+    import shutil
+    import socket
+
+    from ogcserve.cli import demo_project
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    shutil.copy(demo_project().parent / "natural_earth.gpkg", tmp_path)
+    project = tmp_path / "mixed.yaml"
+    project.write_text(
+        "name: mixed\nlayers:\n"
+        "  - name: countries\n"
+        "    source: {type: geopackage, path: natural_earth.gpkg, table: countries}\n"
+        "  - name: parcels\n"
+        f"    source: {{type: postgis, dsn: 'postgresql://postgres@127.0.0.1:{closed_port}/x',"
+        " table: parcels}\n"
+    )
+    log = tmp_path / "server.log"
+    with serve_process(project, workers=1, log=log) as url:
+        ows = f"{url}/ows?SERVICE=WFS&VERSION=2.0.0&REQUEST=GetFeature&COUNT=1&TYPENAMES="
+        readable = httpx.get(ows + "countries", timeout=30)
+        down = httpx.get(ows + "parcels", timeout=30)
+    assert readable.status_code == 200 and b"countries" in readable.content
+    assert down.status_code == 503 and down.headers["Retry-After"].isdigit()
+    assert b"127.0.0.1" not in down.content  # the operator's details stay in the log
+    assert "cannot be reached now" in log.read_text()

@@ -11,6 +11,7 @@ key or a property list is an unknown property, so its values cannot be probed.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -31,7 +32,7 @@ from ogcserve.errors import (
 from ogcserve.expressions import Expression, check_properties, conjunction, parse, to_predicate
 from ogcserve.geo import read_window
 from ogcserve.plugins.access import LayerPermissions
-from ogcserve.sources import SourceLimits, SourceUnavailableError, open_source
+from ogcserve.sources import SourceLimits, SourceUnreachableError, open_source
 from ogcserve.sources._query import coerce_value
 from ogcserve.sources.base import (
     BBox,
@@ -61,6 +62,8 @@ _SourceKey = tuple[Path, SourceSpec, str | None]
 # Offsets beyond this are refused: no table is that long, and SQLite/PostgreSQL integers
 # overflow at 2**63.
 MAX_OFFSET = 2**53
+
+log = logging.getLogger("ogcserve.access")
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,9 +227,23 @@ class AccessLayer:
             return source.info() if self._is_coverage(source) else source.schema()
         except SourceDownError as error:
             # The operator is told which database and why; a client never is.
-            raise SourceUnavailableError(error.detail or error.message) from None
+            raise SourceUnreachableError(error.detail or error.message) from None
         finally:
             source.close()
+
+    def check_source_if_reachable(
+        self, spec: SourceSpec, base_dir: Path, key: str | None = None
+    ) -> Schema | CoverageInfo | None:
+        """`check_source` as the server loads projects: a database that cannot be reached now
+        is logged and gives None (nothing to check the layer's field names against), so that
+        the server starts and serves everything else; the layer answers 503 until the database
+        is back. `ogcserve check` uses `check_source`, which reports it."""
+        try:
+            return self.check_source(spec, base_dir, key)
+        except SourceUnreachableError as error:
+            log.warning("a source cannot be reached now; its layers answer 503 until it can: %s",
+                        error.message)
+            return None
 
     def release(self, project: Project) -> None:
         """Close the sources of a project (its file changed or the server stops)."""

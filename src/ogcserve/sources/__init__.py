@@ -26,6 +26,7 @@ from ogcserve.sources.base import (
     SortKey,
     SourceError,
     SourceUnavailableError,
+    SourceUnreachableError,
     Transaction,
 )
 from ogcserve.sources.limits import SourceLimits
@@ -53,6 +54,7 @@ __all__ = [
     "SourceLimits",
     "SourceSpec",
     "SourceUnavailableError",
+    "SourceUnreachableError",
     "Transaction",
     "expand_env",
     "open_source",

@@ -254,6 +254,11 @@ class SourceUnavailableError(SourceError):
     """A source could not be opened."""
 
 
+class SourceUnreachableError(SourceUnavailableError):
+    """The source's database cannot be reached now: a condition of the moment (the server
+    starts anyway and answers 503 for its layers), not a mistake in the project."""
+
+
 class ReadOnlySourceError(SourceError):
     """A write was asked of a source that cannot be written."""
 
