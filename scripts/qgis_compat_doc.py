@@ -223,6 +223,7 @@ and GetFeatureInfo; these answers differ, on purpose:
 | A forbidden type name in WFS 1.1.0 answers an OGC 1.2.0 `ServiceExceptionReport`. | An OWS `ExceptionReport` of the version asked for. |
 | GetFeatureInfo with `FEATURE_COUNT` on points: QGIS's tolerance and order. | A tolerance of 8 px (points), nearest first (services/wms.md): near the edge of the tolerance the features listed differ. |
 | A real value that is a whole number is written `37589262` in text/plain, text/html and text/xml GetFeatureInfo. | Written as Python writes a float: `37589262.0` (GeoJSON: the same in both). |
+| No `Cache-Control` on GetFeature (Qt's network cache may reuse an answer of the same second: QGIS desktop showed a feature as before its own saved edit when the server answered fast). | `Cache-Control: no-cache` on every answer (docs/configuration.md). |
 | Header names as the FCGI host writes them (`Content-Type`). | In lower case (uvicorn), which HTTP allows; QGIS desktop 3.22's Identify reads a JSON GetFeatureInfo only under `Content-Type`, so the WMS capabilities list JSON before GML and QGIS asks for GML. |
 """
 
