@@ -223,6 +223,30 @@ HTTP = """\
   (docs/configuration.md#browsers-cors-and-conditional-requests).
 """
 
+SIDE_BY_SIDE = """\
+## One access-control plugin, both servers (acceptance of issue 10)
+
+A `QgsAccessControlFilter` written as QGIS users write them (`layerFilterExpression` returning
+`"fid" IN (3,4)`, `layerFilterSubsetString` `"fid" < 10`, `authorizedLayerAttributes` hiding
+`pop_est`, `allowToEdit` refusing fid 3, `layerPermissions` from an `X-Role` header read with
+`getEnv("HTTP_X_ROLE")`) ran unchanged in `ogcserve serve --plugins` and in Debian's QGIS
+Server 3.22 (`qgis_mapserv.fcgi` as CGI, `QGIS_PLUGINPATH`), on the same GeoPackage. The rows,
+the visible attributes and the forbidden layers (403 `Security`) were the same in GetFeature
+and GetFeatureInfo; these answers differ, on purpose:
+
+| QGIS Server 3.22 | ogcserve |
+|---|---|
+| `PROPERTYNAME` naming a hidden or unknown attribute: ignored (200). | 400 `InvalidParameterValue` "Unknown property" (a hidden attribute does not exist for the caller). |
+| `FILTER`/`EXP_FILTER` on a hidden attribute (`"pop_est" > 1`) is evaluated: the caller learns about values it may not read. | 400 `InvalidParameterValue` "unknown property 'pop_est' in filter". |
+| DescribeFeatureType lists the hidden attributes. | It lists only the caller's (see the table above). |
+| An Update or Delete that `allowToEdit()` refuses: 200, `totalUpdated`/`totalDeleted` 0 and an `<Action>` message. | 403 `Security` naming the action and the feature. |
+| A forbidden type name in WFS 1.1.0 answers an OGC 1.2.0 `ServiceExceptionReport`. | An OWS `ExceptionReport` of the version asked for. |
+| GetFeatureInfo with `FEATURE_COUNT` on points: QGIS's tolerance and order. | A tolerance of 8 px (points), nearest first (services/wms.md): near the edge of the tolerance the features listed differ. |
+| A real value that is a whole number is written `37589262` in text/plain, text/html and text/xml GetFeatureInfo. | Written as Python writes a float: `37589262.0` (GeoJSON: the same in both). |
+| No `Cache-Control` on GetFeature (Qt's network cache may reuse an answer of the same second: QGIS desktop showed a feature as before its own saved edit when the server answered fast). | `Cache-Control: no-cache` on every answer (docs/configuration.md). |
+| Header names as the FCGI host writes them (`Content-Type`). | In lower case (uvicorn), which HTTP allows; QGIS desktop 3.22's Identify reads a JSON GetFeatureInfo only under `Content-Type`, so the WMS capabilities list JSON before GML and QGIS asks for GML. |
+"""
+
 
 def _facade_classes() -> list[type]:
     from ogcserve.compat import qgis
@@ -272,7 +296,7 @@ def render() -> str:
             lines += ["| method | |", "|---|---|"]
             lines += [f"| `{name}()` | {text.replace('|', '/')} |" for name, text in methods]
             lines.append("")
-    return "\n".join(lines) + "\n" + DIFFERENCES + "\n" + HTTP
+    return "\n".join(lines) + "\n" + DIFFERENCES + "\n" + HTTP + "\n" + SIDE_BY_SIDE
 
 
 def main() -> int:

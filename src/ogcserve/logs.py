@@ -11,11 +11,20 @@ from typing import Any
 
 FORMAT = "%(asctime)s %(levelname)-8s [%(process)d] %(name)s: %(message)s"
 
+# Libraries ogcserve uses whose debug lines are not for a server's operator: with `--log-level
+# debug`, pyproj alone writes ~20 `PROJ_ERROR` lines per GetMap of the demo (state-plane
+# layers asked for the world), rasterio a dozen per raster read, asyncio its selector. They log
+# from WARNING up whatever the level.
+LIBRARIES = ("asyncio", "psycopg", "pyproj", "rasterio")
+_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
 
 def log_config(level: str, access_log: bool) -> dict[str, Any]:
-    """A `logging.config.dictConfig` document: everything at `level` and above to stderr, and
-    the access lines (`ogcserve.access`, INFO) whatever the level, unless `access_log` is off."""
+    """A `logging.config.dictConfig` document: everything at `level` and above to stderr (the
+    LIBRARIES from WARNING up), and the access lines (`ogcserve.access`, INFO) whatever the
+    level, unless `access_log` is off."""
     level = level.upper()
+    quiet = {"level": max(level, "WARNING", key=_LEVELS.index)}
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -34,5 +43,6 @@ def log_config(level: str, access_log: bool) -> dict[str, Any]:
             "uvicorn": {"level": level, "handlers": [], "propagate": True},
             "uvicorn.access": {"handlers": [], "propagate": False},
             "ogcserve.access": {"level": "INFO" if access_log else "CRITICAL"},
+            **{name: dict(quiet) for name in LIBRARIES},
         },
     }

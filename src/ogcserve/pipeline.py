@@ -99,6 +99,11 @@ class _Progress:
 def _lifecycle(ctx: RequestContext) -> None:
     server, response = ctx.server, ctx.response
     progress = _Progress()
+    # Every answer may change with the next edit or project reload: a client may keep a copy
+    # but must ask again before reusing it. Without this, QGIS desktop (Qt's network cache)
+    # reuses a GetFeature answer of the same second after its own WFS-T commit and shows the
+    # feature as it was before the edit. A plugin may set its own.
+    response.set_header("Cache-Control", "no-cache")
 
     def run_service() -> None:
         server.filters.run(Hook.REQUEST_READY, ctx)

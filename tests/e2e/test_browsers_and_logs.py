@@ -118,6 +118,26 @@ def test_access_lines_and_plugin_messages_in_every_worker(debug_server: tuple[st
     assert not _logged(log, r"HTTP/1\.1\" 200", 0)  # uvicorn's own access log stays off
 
 
+def test_debug_level_shows_plugins_not_libraries(debug_server: tuple[str, Path]) -> None:
+    # `--log-level debug` is for a plugin's author: the world in Web Mercator (which the
+    # state-plane layers cannot reach: pyproj logs a PROJ_ERROR per point at debug) and the
+    # elevation raster (rasterio's GDAL environment) must not bury the plugin's lines.
+    url, log = debug_server
+    world = GETMAP.replace("LAYERS=countries", "LAYERS=demo").replace(
+        "CRS=EPSG:4326&BBOX=-90,-180,90,180", "CRS=EPSG:3857&BBOX=-2e7,-2e7,2e7,2e7"
+    )
+    assert httpx.get(f"{url}{world}").status_code == 200
+    assert httpx.get(f"{url}{CAPS}&BREAK=log&libraries").status_code == 200
+    assert _logged(log, r"DEBUG +\[\d+\] unruly.native: native says debug")
+    assert _logged(log, r"ogcserve.access: .*REQUEST=GetMap&LAYERS=demo")
+    libraries = [
+        line
+        for line in log.read_text().splitlines()
+        if re.search(r"\] (pyproj|rasterio|asyncio)[.:]", line)
+    ]
+    assert libraries == []
+
+
 def test_log_level_and_no_access_log(tmp_path: Path) -> None:
     log = tmp_path / "quiet.log"
     with serve_process("--plugins", PLUGINS, "--no-access-log", workers=2, log=log) as url:

@@ -244,6 +244,31 @@ def test_every_error_of_a_file_is_reported_in_one_run(tmp_path: Path) -> None:
     ]
 
 
+def test_an_unknown_key_hides_nothing_else_in_its_layer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Before: the layer with `extra:` in its source (or any unknown key) was left out of the
+    # field and style checks, so its filter, `fields` and style typos came only after a fix.
+    text = (
+        PROJECT.replace("table: countries}", "table: countries, extra: 1}")
+        .replace("pop_est > 0", "popest > 0")
+        .replace("exclude: [gdp_md_est]", "exclude: [gdp_mdest]")
+        .replace('fill: "#cfe3c4"', 'fil: "#cfe3c4"')
+        .replace("    key: fid\n", "    key: fid\n    colour: red\n")
+        .replace("rotation_field: fid}", "rotation_field: fidd}")
+    )
+    path = project(tmp_path, text)
+    assert main(["check", str(path)]) == 1
+    assert [line.split(": ")[1] for line in capsys.readouterr().err.splitlines()] == [
+        "layers[0].source.extra",
+        "layers[0].filter",
+        "layers[0].fields.exclude[0]",
+        "layers[0].style.fil",
+        "layers[1].colour",
+        "layers[1].style.marker.rotation_field",
+    ]
+
+
 def test_check_command_prints_file_line_key_and_fails(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

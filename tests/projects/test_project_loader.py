@@ -430,9 +430,23 @@ def test_check_project_reports_sources_that_fail_to_open(tmp_path: Path) -> None
 def test_check_project_opens_the_sources_of_the_valid_layers(tmp_path: Path) -> None:
     calls: list[SourceSpec] = []
     text = GOOD.replace("table: countries}", "table: countries, extra: 1}")
-    issues = check_project(write(tmp_path, text), lambda spec, _base, _key: calls.append(spec), env={})
+    issues = check_project(
+        write(tmp_path, text), lambda spec, _base, _key: calls.append(spec), env={}
+    )
     assert [(i.line, i.key) for i in issues] == [(6, "layers[0].source.extra")]
-    # The invalid layer's source is not opened; the other layers' are (all errors, one run).
+    # A layer whose only fault is an unknown key is checked without it (all errors, one run).
+    assert [getattr(spec, "table", spec.path) for spec in calls] == [
+        "countries",
+        "cities",
+        "dem.tif",
+    ]
+    # A layer with any other fault is not opened; the other layers' are.
+    calls.clear()
+    text = GOOD.replace("table: countries}", "table: countries, extra: 1}\n    queryable: [1]")
+    issues = check_project(
+        write(tmp_path, text), lambda spec, _base, _key: calls.append(spec), env={}
+    )
+    assert [i.key for i in issues] == ["layers[0].source.extra", "layers[0].queryable"]
     assert [getattr(spec, "table", spec.path) for spec in calls] == ["cities", "dem.tif"]
 
 

@@ -11,15 +11,16 @@ Stages:
    its source's (the `check` command and the server both pass one, so both refuse the same
    files).
 
-Stages 3 and 4 also run when the schema failed, on every layer that is valid on its own, so a
-typo in one layer does not hide a missing field in another. A project is built only when no
-stage found anything.
+Stages 3 and 4 also run when the schema failed, on every layer that is valid on its own or
+once its unknown keys are left out, so that a typo in one key hides no missing field in the
+same layer or another. A project is built only when no stage found anything.
 
 Line numbers come from the composed YAML node tree (`ogcserve.projects.document`).
 """
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -151,10 +152,16 @@ def _valid_layers(items: Any, loc: Loc) -> Iterator[tuple[LayerConfig, Loc]]:
     for i, item in enumerate(items):
         try:
             layer = LayerConfig.model_validate(item)
-        except ValidationError:
-            if isinstance(item, dict):
-                yield from _valid_layers(item.get("layers"), (*loc, i, "layers"))
-            continue
+        except ValidationError as exc:
+            # A layer whose only faults are unknown keys (reported by stage 2) is checked
+            # without them: a typo in `wfs:` must not hide a missing field in its `style:`.
+            pruned = _without_unknown_keys(item, exc)
+            try:
+                layer = LayerConfig.model_validate(pruned)
+            except ValidationError:
+                if isinstance(item, dict):
+                    yield from _valid_layers(item.get("layers"), (*loc, i, "layers"))
+                continue
         yield layer, (*loc, i)
         if layer.layers is not None:
             yield from _walk_config(layer.layers, (*loc, i, "layers"))
@@ -186,6 +193,25 @@ def _parse(raw: bytes, doc: Document, issues: list[ProjectIssue]) -> Any:
         return None
     finally:
         loader.dispose()
+
+
+def _without_unknown_keys(item: Any, exc: ValidationError) -> Any:
+    """A copy of `item` without the keys `exc` calls unknown; `item` if it has other faults."""
+    errors = exc.errors()
+    if not isinstance(item, dict) or any(e["type"] != "extra_forbidden" for e in errors):
+        return item
+    pruned: dict[str, Any] = copy.deepcopy(item)
+    for error in errors:
+        *parents, name = error["loc"]
+        node: Any = pruned
+        for part in parents:  # a union's tag (`geopackage`) is in the loc, not in the data
+            try:
+                node = node[part]
+            except (KeyError, IndexError, TypeError):
+                continue
+        if isinstance(node, dict):
+            node.pop(name, None)
+    return pruned
 
 
 def _check_structure(

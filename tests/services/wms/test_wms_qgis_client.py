@@ -108,3 +108,58 @@ def test_qgis_loads_the_project_layer_and_draws_every_layer(url: str, tmp_path: 
 
 def test_qgis_refuses_a_layer_the_server_does_not_have(url: str, tmp_path: Path) -> None:
     assert _render(url, "nosuch", tmp_path)[0] == "invalid"
+
+
+# QGIS desktop's Identify tool on a WMS layer: identify() in the feature format, at Paris.
+# Prints each feature's sub-layer, its fields and values, and whether it carries a geometry
+# (without WITH_GEOMETRY it does not, as in QGIS Server).
+IDENTIFY = """
+import sys
+from qgis.core import QgsApplication, QgsPointXY, QgsRaster, QgsRasterLayer, QgsRectangle
+app = QgsApplication([], False)
+app.initQgis()
+url, layers = sys.argv[1], sys.argv[2]
+layer = QgsRasterLayer(f"url={url}&layers={layers}&styles=&format=image/png&crs=EPSG:4326",
+                       "wms", "wms")
+assert layer.isValid()
+assert layer.dataProvider().capabilities() & layer.dataProvider().IdentifyFeature
+result = layer.dataProvider().identify(QgsPointXY(2.35, 48.85), QgsRaster.IdentifyFormatFeature,
+                                       QgsRectangle(-10, 30, 20, 60), 200, 200)
+if not result.isValid():
+    print("error", result.error().message().replace(chr(10), " "))
+for stores in result.results().values():
+    for store in stores:
+        for feature in store.features():
+            names = [field.name() for field in feature.fields()]
+            print("feature", store.params()["sublayer"],
+                  ";".join(f"{n}={feature[n]}" for n in names), feature.hasGeometry())
+"""
+
+
+def _identify(url: str, layers: str, tmp_path: Path) -> list[str]:
+    script = tmp_path / "identify.py"
+    script.write_text(IDENTIFY)
+    done = subprocess.run(
+        [SYSTEM_PYTHON, str(script), url, layers],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+@pytest.mark.parametrize("layers", ["countries", "demo"])
+def test_qgis_identify_tool_reads_the_features_with_their_key(
+    url: str, layers: str, tmp_path: Path
+) -> None:
+    # QGIS asks for the last format it reads as features; it reads JSON only under a header
+    # spelled Content-Type, which uvicorn sends in lower case: GML must come last.
+    lines = _identify(url, layers, tmp_path)
+    france = [line for line in lines if "name=France" in line]
+    assert len(france) == 1, lines
+    assert ";fid=44;" in f";{france[0].split(' ')[2]};", france
+    assert france[0].split(" ")[1] == layers  # QGIS files the answer under the layer it asked
+    if layers == "demo":  # the project layer queries every layer: Paris, too
+        assert any("name=Paris" in line for line in lines), lines

@@ -44,14 +44,19 @@ _FORMAT_ALIASES = {
 
 
 class InfoFormat(StrEnum):
-    """GetFeatureInfo output formats (INFO_FORMAT), as advertised."""
+    """GetFeatureInfo output formats (INFO_FORMAT), in the order the capabilities list them.
+
+    QGIS desktop identifies with the last format it reads as features, and reads a JSON answer
+    only when its header is spelled `Content-Type`; uvicorn (httptools) sends header names in
+    lower case, so JSON comes before the GML formats and QGIS asks for GML 3.
+    """
 
     TEXT = "text/plain"
     HTML = "text/html"
     XML = "text/xml"
+    GEOJSON = "application/json"
     GML2 = "application/vnd.ogc.gml"
     GML3 = "application/vnd.ogc.gml/3.1.1"
-    GEOJSON = "application/json"
 
 
 _INFO_ALIASES = {
