@@ -365,3 +365,14 @@ def test_a_layer_key_that_is_no_field_is_reported_at_the_key(tmp_path: Path) -> 
     issues = check_project(path, AccessLayer().check_source)
     assert [(i.line, i.key) for i in issues] == [(5, "layers[0].key")]
     assert "unknown field 'nmae'" in issues[0].message
+
+
+def test_a_wrong_style_value_hides_no_field_name_of_its_block(tmp_path: Path) -> None:
+    # `marker: {shape: circel}` made the whole style invalid, so its label field went unchecked.
+    text = PROJECT.replace("shape: circle", "shape: circel").replace(
+        "fill: red}", "fill: red, label: {field: nmae}}"
+    )
+    assert [(line, key) for line, key, _ in found(project(tmp_path, text))] == [
+        (18, "layers[1].style.marker.shape"),
+        (18, "layers[1].style.label.field"),
+    ]

@@ -12,9 +12,10 @@ The source's key column counts as a field: it is published like any other attrib
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyproj
 from pydantic import ValidationError
@@ -47,6 +48,7 @@ class LayerCheck:
     loc: Loc
     filter: Expression | None = None
     style: Style | None = None
+    style_complete: bool = True  # False: `style` is the valid part of a block with errors
     openable: bool = True  # False: why not is reported already (file missing, unset ${VAR})
 
 
@@ -99,6 +101,7 @@ def layer_issues(
                 check.style = Style.model_validate(layer.style)
             except ValidationError as exc:
                 issues += schema_issues(exc, doc, Style, (*loc, "style"))
+                check.style, check.style_complete = _valid_part(layer.style, exc), False
         path_loc = (*loc, "source", "path")
         if any(part[: len(loc) + 1] == (*loc, "source") for part in unresolved):
             check.openable = False
@@ -194,10 +197,24 @@ def _vector_issues(check: LayerCheck, schema: Schema, doc: Document) -> Iterator
         elif name not in published:
             message = f"the style reads '{name}', which 'fields' does not publish"
             yield doc.issue((*loc, "style", *style_loc), message)
+    if not check.style_complete:
+        return
     try:
         validate_style(layer.style, schema.geometry_type)
     except ValueError as exc:
         yield doc.issue((*loc, "style"), str(exc))
+
+
+def _valid_part(style: Mapping[str, Any], error: ValidationError) -> Style | None:
+    """The style without the entries an error was found in, if the rest is valid: its field
+    names are still checked, so that one wrong value hides no other mistake of the block."""
+    # The first part of each error's location that is an entry of the block (`marker:` is
+    # reported under `symbol`, which the style model gathers the symbol's entries into).
+    bad = {next((p for p in e["loc"] if p in style), None) for e in error.errors()}
+    try:
+        return Style.model_validate({k: v for k, v in style.items() if k not in bad})
+    except ValidationError:
+        return None
 
 
 def _raster_issues(check: LayerCheck, doc: Document) -> Iterator[ProjectIssue]:
@@ -205,7 +222,7 @@ def _raster_issues(check: LayerCheck, doc: Document) -> Iterator[ProjectIssue]:
     for option in _DATA_OPTIONS:
         if option in layer.model_fields_set:
             yield doc.issue((*loc, option), f"'{option}' does not apply to a raster layer")
-    if check.style is not None:
+    if check.style is not None and check.style_complete:
         try:
             validate_style(layer.style, "RASTER")
         except ValueError as exc:
