@@ -16,7 +16,8 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "plugins"
 
 # Property tests: a bounded number of examples and no per-example deadline (requests run whole
 # servers); in CI (CI set) the examples are derandomized so that every run tries the same ones.
-# HYPOTHESIS_PROFILE=thorough tries ten times as many, for a local hunt.
+# HYPOTHESIS_PROFILE=thorough tries ten times as many, for a local hunt; HYPOTHESIS_PROFILE=ci is
+# the derandomized one without CI set (and without a local example database).
 settings.register_profile(
     "ogcserve",
     max_examples=30,
@@ -25,6 +26,7 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 settings.register_profile("thorough", settings.get_profile("ogcserve"), max_examples=300)
+settings.register_profile("ci", settings.get_profile("ogcserve"), derandomize=True, database=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ogcserve"))
 
 

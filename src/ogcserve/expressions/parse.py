@@ -18,6 +18,7 @@ canonical text whatever language they came in.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os.path
 from collections.abc import Iterable, Iterator, Mapping
@@ -28,6 +29,7 @@ from typing import Any
 import lark
 import pygeofilter.parsers
 import shapely
+import shapely.errors
 import shapely.geometry
 from lark import Lark, v_args
 from pygeofilter import ast, values
@@ -50,6 +52,8 @@ from .model import (
     render,
     walk,
 )
+
+log = logging.getLogger("ogcserve.expressions")
 
 _GRAMMAR = r"""
 ?start: condition
@@ -420,6 +424,17 @@ def _parse_json(source: Any) -> Any:
     return walk_cql_json(_json_prepare(root))
 
 
+# Operators pygeofilter's walker reads by position, and their argument counts (CQL2 1.0 §7;
+# `between` also in its older [value, [low, high]] form).
+_BINARY_JSON_OPS = ("=", "<>", "<", "<=", ">", ">=", "+", "-", "*", "/", "%", "^", "div",
+                    "s_intersects", "s_equals", "s_disjoint", "s_touches", "s_within",
+                    "s_overlaps", "s_crosses", "s_contains")  # fmt: skip
+_JSON_ARITY: dict[str, tuple[int, ...]] = {
+    "not": (1,), "isNull": (1,), "casei": (1,), "accenti": (1,), "between": (2, 3),
+    "like": (2,), "in": (2,), **dict.fromkeys(_BINARY_JSON_OPS, (2,)),
+}  # fmt: skip
+
+
 def _json_prepare(node: Any) -> Any:
     """Fix up CQL2 JSON where pygeofilter 0.4 follows an old draft or has bugs.
 
@@ -456,6 +471,12 @@ def _json_prepare(node: Any) -> Any:
             return ast.Like(lhs, pattern, False, "%", "_", "\\", False)
         if op in ("not", "and", "or") and len(args) == 0:
             raise FilterError(f"'{op}' needs arguments", locator="filter")
+        arity = _JSON_ARITY.get(op)
+        if arity is not None and len(args) not in arity:
+            expected = " or ".join(str(n) for n in arity)
+            raise FilterError(
+                f"'{op}' takes {expected} arguments, not {len(args)}", locator="filter"
+            )
         if op.lower() in FUNCTIONS or op.lower() in ALIASES:
             return ast.Function(op.lower(), [walk_cql_json(_json_prepare(a)) for a in args])
         return {"op": op, "args": _json_prepare(args)}
@@ -470,8 +491,16 @@ def _json_prepare(node: Any) -> Any:
 
 
 def _describe(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text[:200]
+    """What a third-party failure means for the client, in the client's terms. Its own text
+    (Python's or a library's: class names, arguments, reprs) is never shown."""
+    log.debug("filter refused: %r", exc)
+    if isinstance(exc, TypeError | IndexError | KeyError | AttributeError):
+        return "an operator has the wrong number or kind of operands"
+    if isinstance(exc, shapely.errors.GEOSException):
+        return "a geometry is malformed"
+    if isinstance(exc, ValueError | ArithmeticError):
+        return "a value or operator is malformed"
+    return "the filter cannot be read"
 
 
 def _aware(value: datetime) -> datetime:

@@ -22,7 +22,10 @@ def parse_bbox(text: str) -> BBox:
     parts = text.split(",")
     if len(parts) != 4:
         raise ValueError(f"a bounding box has 4 numbers, not {len(parts)}")
-    values = tuple(float(p) for p in parts)
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError:
+        raise ValueError("a bounding box has 4 numbers, separated by commas") from None
     if not all(math.isfinite(v) for v in values):
         raise ValueError("a bounding box has finite numbers only")
     a, b, c, d = values

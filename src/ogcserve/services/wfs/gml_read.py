@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 import shapely
+import shapely.errors
 from lxml import etree
 
 from ogcserve.errors import InvalidParameterValueError
@@ -128,8 +129,14 @@ def _geometry(element: etree._Element) -> Any:
                 return _box(x1, y1, x2, y2)
     except GeometryError:
         raise
-    except (ValueError, KeyError, IndexError, TypeError, shapely.errors.GEOSException) as exc:
-        raise GeometryError(f"invalid {name}: {exc}", locator=name) from None
+    except (KeyError, IndexError):
+        raise GeometryError(f"invalid {name}: a coordinate or corner is missing",
+                            locator=name) from None
+    except ValueError:
+        raise GeometryError(f"invalid {name}: coordinates are numbers", locator=name) from None
+    except (TypeError, shapely.errors.GEOSException):
+        # The library's own text is not the client's business: it names its internals.
+        raise GeometryError(f"invalid {name}: the shape is malformed", locator=name) from None
     raise GeometryError(f"unsupported geometry {name}", locator=name)
 
 

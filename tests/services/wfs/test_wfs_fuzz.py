@@ -1,0 +1,152 @@
+"""Property tests of WFS on hostile input, through the whole app: KVP requests (valid keys with
+hostile values, repeated keys, odd encodings), XML bodies (GetFeature, GetPropertyValue,
+Transaction, stored queries, FES / OGC filters; generated trees, then cut and re-encoded), FILTER
+and EXP_FILTER. Every answer: no 5xx, an OGC exception report without Python's exception text,
+within a generous bound (`fuzz.oracle`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from fuzz.oracle import examples, parses_or_refuses, timed_call
+from fuzz.strategies import (
+    WFS_BASE,
+    WFS_REQUESTS,
+    fes_filter,
+    filter_text,
+    kvp_query,
+    mangled,
+    mangled_bytes,
+    wfs_body,
+)
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+from lxml import etree
+from wfs_support import build, parcel_roles
+
+from ogcserve.errors import FilterError
+from ogcserve.http.request import RequestNotWellFormedError
+from ogcserve.server import Server
+from ogcserve.services.wfs.crs import parse_srs
+from ogcserve.services.wfs.filters import LayerTerms, ParsedFilter, parse_filter_text
+from ogcserve.sources.base import Field, FieldType, Schema
+
+_XML = {"Content-Type": "text/xml"}
+
+
+@pytest.fixture(scope="module")
+def demo() -> Iterator[Server]:
+    server = build()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def editable(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The editable parcels project (a copy of its own), with the parcel roles plugin."""
+    from wfs_support import DEMO, EDIT_YAML, make_parcels
+
+    folder = tmp_path_factory.mktemp("wfs-fuzz")
+    for name in ("data.gpkg", "other.gpkg"):
+        (folder / name).write_bytes((DEMO / "natural_earth.gpkg").read_bytes())
+    make_parcels(folder / "data.gpkg")
+    project = Path(folder / "edit.yaml")
+    project.write_text(EDIT_YAML)
+    server = build([project], plugins=(parcel_roles,))
+    yield server
+    server.close()
+
+
+@given(kvp_query(WFS_BASE, WFS_REQUESTS))
+@example("SERVICE=WFS&REQUEST=GetFeature&TYPENAMES=countries&BBOX=nan,nan,nan,nan")
+@example("SERVICE=WFS&REQUEST=GetFeature&TYPENAMES=countries&COUNT=1e309")
+def test_kvp_requests(demo: Server, query: str) -> None:
+    timed_call(demo, f"/ows?{query}")
+
+
+@given(mangled(filter_text()))
+def test_exp_filter(demo: Server, expression: str) -> None:
+    query = "SERVICE=WFS&VERSION=2.0.0&REQUEST=GetFeature&TYPENAMES=countries&COUNT=5"
+    timed_call(demo, f"/ows?{query}&EXP_FILTER={quote(expression, safe='')}")
+
+
+@given(fes_filter())
+def test_kvp_filter(demo: Server, element: etree._Element) -> None:
+    query = "SERVICE=WFS&VERSION=2.0.0&REQUEST=GetFeature&TYPENAMES=countries&COUNT=5"
+    text = etree.tostring(element, encoding="unicode")
+    timed_call(demo, f"/ows?{query}&FILTER={quote(text, safe='')}")
+
+
+@settings(max_examples=examples(0.5))
+@given(mangled_bytes(wfs_body()))
+def test_xml_bodies(demo: Server, body: bytes) -> None:
+    timed_call(demo, "/ows", method="POST", body=body, headers=_XML)
+
+
+@settings(max_examples=examples(0.5))
+@given(wfs_body(), st.sampled_from(("admin", "a", "reader")))
+def test_transactions_and_queries_on_an_editable_layer(
+    editable: Server, body: bytes, role: str
+) -> None:
+    timed_call(editable, "/ows", method="POST", body=body, headers={**_XML, "X-Role": role})
+
+
+TERMS = LayerTerms(
+    "countries",
+    Schema(
+        key="fid",
+        fields=(
+            Field("fid", FieldType.INTEGER),
+            Field("name", FieldType.TEXT),
+            Field("pop_est", FieldType.REAL),
+            Field("gdp_md_est", FieldType.INTEGER),
+            Field("born", FieldType.DATE),
+            Field("seen", FieldType.DATETIME),
+            Field("flag", FieldType.BOOLEAN),
+        ),
+        geometry_field="geom",
+        geometry_type="MULTIPOLYGON",
+    ),
+    "EPSG:4326",
+    parse_srs("EPSG:4326"),
+)
+
+
+@given(fes_filter())
+def test_the_fes_reader_parses_or_refuses(element: etree._Element) -> None:
+    text = etree.tostring(element, encoding="unicode")
+    result = parses_or_refuses(parse_filter_text, text, TERMS)
+    assert isinstance(result, ParsedFilter | FilterError | RequestNotWellFormedError), result
+
+
+# --- found by fuzzing ------------------------------------------------------------------------------
+
+
+def test_an_envelope_corner_that_is_not_a_number(demo: Server) -> None:
+    """float()'s message ("could not convert string to float: ...") reached the client."""
+    fes = (
+        '<fes:Filter xmlns:fes="http://www.opengis.net/fes/2.0" '
+        'xmlns:gml="http://www.opengis.net/gml/3.2"><fes:BBOX><fes:ValueReference>geom'
+        "</fes:ValueReference><gml:Envelope><gml:lowerCorner>-10 -20</gml:lowerCorner>"
+        "<gml:upperCorner>10 '20</gml:upperCorner></gml:Envelope></fes:BBOX></fes:Filter>"
+    )
+    query = "SERVICE=WFS&VERSION=2.0.0&REQUEST=GetFeature&TYPENAMES=countries"
+    result = timed_call(demo, f"/ows?{query}&FILTER={quote(fes, safe='')}")
+    assert result.status == 400
+    assert b"invalid Envelope: coordinates are numbers" in result.body
+
+
+def test_a_geometry_with_non_finite_coordinates(demo: Server) -> None:
+    fes = (
+        '<fes:Filter xmlns:fes="http://www.opengis.net/fes/2.0" '
+        'xmlns:gml="http://www.opengis.net/gml/3.2"><fes:Intersects><fes:ValueReference>geom'
+        "</fes:ValueReference><gml:Point><gml:pos>nan inf</gml:pos></gml:Point>"
+        "</fes:Intersects></fes:Filter>"
+    )
+    query = "SERVICE=WFS&VERSION=2.0.0&REQUEST=GetFeature&TYPENAMES=countries"
+    result = timed_call(demo, f"/ows?{query}&FILTER={quote(fes, safe='')}")
+    assert result.status == 400
+    assert b"coordinates must be finite numbers" in result.body
