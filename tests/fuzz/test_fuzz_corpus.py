@@ -26,11 +26,12 @@ def test_seed(target: str, path: Path) -> None:
 
 
 def test_the_expression_seeds_parse() -> None:
-    """The expression seeds are valid filters (they lead the fuzzer into every language)."""
+    """The expression seeds are valid filters (they lead the fuzzer into every language); the
+    `regression_*` inputs that fuzzing found are not."""
     from ogcserve.errors import FilterError
     from ogcserve.expressions import parse
 
-    for path in (CORPUS / "expressions").iterdir():
+    for path in (CORPUS / "expressions").glob("[!r]*"):
         language, _, text = path.read_text().partition("\n")
         try:
             parse(text, language)

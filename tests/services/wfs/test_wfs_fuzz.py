@@ -150,3 +150,11 @@ def test_a_geometry_with_non_finite_coordinates(demo: Server) -> None:
     result = timed_call(demo, f"/ows?{query}&FILTER={quote(fes, safe='')}")
     assert result.status == 400
     assert b"coordinates must be finite numbers" in result.body
+
+
+def test_a_property_name_with_a_control_character(demo: Server) -> None:
+    """The unknown property is the error's locator: rendered escaped, not a renderer crash."""
+    query = "SERVICE=WFS&VERSION=2.0.0&REQUEST=GetFeature&TYPENAMES=countries"
+    result = timed_call(demo, f"/ows?{query}&EXP_FILTER=%22a%01%00%22%20%3D%201")
+    assert result.status == 400
+    assert b'locator="a\\x01\\x00"' in result.body

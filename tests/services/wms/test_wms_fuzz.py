@@ -107,3 +107,14 @@ def test_a_bbox_that_is_not_numbers(demo: Server) -> None:
     )
     assert result.status == 400
     assert b"BBOX: a bounding box has 4 numbers, separated by commas" in result.body
+
+
+@pytest.mark.parametrize("version", ["1.3.0", "1.1.1"])
+def test_a_layer_name_with_a_control_character(demo: Server, version: str) -> None:
+    """The name is the error's locator; lxml refused the \\x01 in the attribute, and the
+    renderer's ValueError escaped the pipeline (a 500 at the HTTP edge)."""
+    result = timed_call(demo, f"/ows?SERVICE=WMS&VERSION={version}&REQUEST=GetMap&LAYERS=a%01b"
+                              "&STYLES=&CRS=EPSG:4326&SRS=EPSG:4326&BBOX=0,0,1,1&WIDTH=2"
+                              "&HEIGHT=2&FORMAT=image/png")
+    assert result.status == 400
+    assert b"LayerNotDefined" in result.body and b"a\\x01b" in result.body

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from lxml import etree
 
 from ogcserve.errors import ServiceError
@@ -19,6 +21,16 @@ _SCHEMAS = {
 }
 
 
+# Characters XML 1.0 cannot carry (§2.2: control characters, surrogates, U+FFFE/U+FFFF). A
+# message or locator may quote the client's text, which may hold any of them.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_safe(text: str) -> str:
+    """`text` with each character XML cannot carry written as its escape (\\x01, \\ufffe)."""
+    return _NOT_XML.sub(lambda m: repr(m.group(0))[1:-1], text)
+
+
 def service_exception_report(error: ServiceError, version: str) -> tuple[bytes, str]:
     """WMS 1.1.1 / 1.3.0 (and WFS 1.0's 1.2.0) ServiceExceptionReport."""
     if version == "1.1.1":
@@ -34,8 +46,8 @@ def service_exception_report(error: ServiceError, version: str) -> tuple[bytes, 
     exception = etree.SubElement(root, f"{{{OGC_NS}}}ServiceException" if version != "1.1.1"
                                  else "ServiceException", code=error.code)
     if error.locator and version != "1.1.1":  # the WMS 1.1.1 DTD has no locator attribute
-        exception.set("locator", error.locator)
-    exception.text = error.message
+        exception.set("locator", xml_safe(error.locator))
+    exception.text = xml_safe(error.message)
     return _serialize(root), content_type
 
 
@@ -53,8 +65,8 @@ def ows_exception_report(
         root.set("{http://www.w3.org/XML/1998/namespace}lang", "en")
     exception = etree.SubElement(root, f"{{{ns}}}Exception", exceptionCode=error.code)
     if error.locator:
-        exception.set("locator", error.locator)
-    etree.SubElement(exception, f"{{{ns}}}ExceptionText").text = error.message
+        exception.set("locator", xml_safe(error.locator))
+    etree.SubElement(exception, f"{{{ns}}}ExceptionText").text = xml_safe(error.message)
     return _serialize(root), "text/xml; charset=utf-8"
 
 
