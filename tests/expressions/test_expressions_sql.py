@@ -273,7 +273,7 @@ def test_split_sql_edges() -> None:
     assert split_sql(expr, SqlDialect.SQLITE, SQLITE_COLUMNS) == (None, expr)
     fragment, residual = split_sql(parse("pop = 1 AND name = 'a'"), "postgresql", SQLITE_COLUMNS)  # type: ignore[arg-type]
     assert residual is None and fragment is not None
-    assert fragment.sql == '("pop" = %s) AND ("name" = %s)'
+    assert fragment.sql == '("pop" = %s) AND ("name" = %s::text)'
     assert fragment.params == (1, "a")
 
 
@@ -346,7 +346,7 @@ def test_postgresql_percent_in_column_is_escaped() -> None:
     expr = parse('"growth%" > 1 AND S_INTERSECTS(geom, POINT(1 2))', "qgis")
     fragment = to_sql(expr, SqlDialect.POSTGRESQL, columns)
     assert fragment.sql == (
-        '(("growth%%" > %s) AND ST_Intersects("geom", ST_GeomFromText(%s, %s)))'
+        '(("growth%%" > %s) AND ST_Intersects("geom", ST_GeomFromText(%s::text, %s)))'
     )
     assert fragment.params == (1, "POINT (1 2)", 4326)
     sqlite = to_sql(parse('"growth%" > 1'), SqlDialect.SQLITE, columns)

@@ -153,6 +153,7 @@ _SQL_WORDS = frozenset(
         "DOUBLE",
         "PRECISION",
         "NULLIF",
+        "numeric",
         "COLLATE",
         "ST_Intersects",
         "ST_Disjoint",
@@ -170,7 +171,10 @@ _SQL_WORDS = frozenset(
     + [name for spec in FUNCTIONS.values() for name in spec.sql.values()]
 )
 _SQL_FIXED = ("strftime('%Y-%m-%dT%H:%M:%f', ", ' COLLATE "C"')
-_SQL_TOKEN = re.compile(r"\s+|%%s|%s|\?|[A-Za-z_][A-Za-z_0-9]*|[01]\b|<>|<=|>=|[-+*/=<>(),]")
+# A placeholder, typed on PostgreSQL (`%s::text`: psycopg sends text untyped).
+_SQL_TOKEN = re.compile(
+    r"\s+|%%s|%s(?:::text\b)?|\?|[A-Za-z_][A-Za-z_0-9]*|[01]\b|<>|<=|>=|[-+*/=<>(),]"
+)
 
 
 def check_sql(fragment: SqlFragment, dialect: SqlDialect, columns: ColumnMap) -> None:
@@ -196,9 +200,9 @@ def check_sql(fragment: SqlFragment, dialect: SqlDialect, columns: ColumnMap) ->
         token = match.group(0)
         if token[0].isalpha() or token[0] == "_":
             assert token in _SQL_WORDS, f"{token!r} is not an SQL word we write: {fragment.sql!r}"
-        if token == placeholder:
+        if token == placeholder or (dialect is SqlDialect.POSTGRESQL and token == "%s::text"):
             placeholders += 1
-        elif token in ("?", "%s", "%%s"):
+        elif token in ("?", "%s", "%%s", "%s::text"):
             raise AssertionError(f"placeholder {token!r} in a {dialect} fragment: {fragment.sql!r}")
         position = match.end()
     assert placeholders == len(fragment.params), (fragment.sql, fragment.params)

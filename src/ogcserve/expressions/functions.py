@@ -44,6 +44,9 @@ class FunctionDef:
     python: Callable[[Any], Any]
     # SQL function name per dialect value ("sqlite", "postgresql"); absent: not pushed down.
     sql: dict[str, str]
+    # The kind of value it takes and gives (expressions/kinds.py): pushed down only for those.
+    takes: str = "text"
+    gives: str = "text"
 
 
 FUNCTIONS: dict[str, FunctionDef] = {
@@ -52,8 +55,8 @@ FUNCTIONS: dict[str, FunctionDef] = {
     "lower": FunctionDef(1, _lower, {"postgresql": "lower"}),
     "upper": FunctionDef(1, _upper, {"postgresql": "upper"}),
     "trim": FunctionDef(1, _trim, {"sqlite": "trim", "postgresql": "btrim"}),
-    "length": FunctionDef(1, _length, {"postgresql": "char_length"}),
-    "abs": FunctionDef(1, _abs, {"sqlite": "abs", "postgresql": "abs"}),
+    "length": FunctionDef(1, _length, {"postgresql": "char_length"}, gives="number"),
+    "abs": FunctionDef(1, _abs, {"sqlite": "abs", "postgresql": "abs"}, "number", "number"),
 }
 """Known functions by lower-case name. CQL2's CASEI is parsed as `lower`."""
 

@@ -21,7 +21,7 @@ Semantics match `to_predicate` exactly (the tests run both on the same rows):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
@@ -33,6 +33,7 @@ from pygeofilter import ast, values
 from ogcserve.errors import FilterError
 
 from .functions import FUNCTIONS
+from .kinds import NUMBER, TEXT, kind_of, meet
 from .model import ID, Expression, children, flatten, render
 
 
@@ -68,6 +69,9 @@ class ColumnMap:
     id_column: str
     geometry_column: str | None
     srid: int | None = None
+    # Each property's field type (FieldType values; "$id" for the key): operations on values of
+    # kinds that do not meet stay in Python (expressions/kinds.py). Unknown types: all go.
+    types: Mapping[str, str] = field(default_factory=dict)
 
 
 class NotTranslatable(Exception):  # noqa: N818 - name fixed by the module's contract
@@ -210,6 +214,7 @@ class _Writer:
             case ast.Include():
                 return "(1 = 0)" if node.not_ else "(1 = 1)"
             case ast.Comparison():
+                self.comparable(node.lhs, node.rhs)
                 op = _COMPARISON_OPS[type(node)]
                 lhs = self.operand(node.lhs, node.rhs)
                 rhs = self.operand(node.rhs, node.lhs)
@@ -218,12 +223,15 @@ class _Writer:
                 return f"({lhs} {op} {rhs})"
             case ast.Between():
                 bounds = (node.low, node.high)
+                self.comparable(node.lhs, *bounds)
                 subject = self.operand(node.lhs, *bounds)
-                low = self.operand(node.low, node.lhs) + self.collate(*bounds)
-                high = self.operand(node.high, node.lhs) + self.collate(*bounds)
+                # Parenthesised: PostgreSQL's grammar takes no COLLATE in a bare BETWEEN bound.
+                low = f"({self.operand(node.low, node.lhs)}{self.collate(*bounds)})"
+                high = f"({self.operand(node.high, node.lhs)}{self.collate(*bounds)})"
                 neg = "NOT " if node.not_ else ""
                 return f"({subject} {neg}BETWEEN {low} AND {high})"
             case ast.In():
+                self.comparable(node.lhs, *node.sub_nodes)
                 subject = self.operand(node.lhs, *node.sub_nodes)
                 items = ", ".join(self.operand(v, node.lhs) for v in node.sub_nodes)
                 neg = "NOT " if node.not_ else ""
@@ -248,6 +256,7 @@ class _Writer:
         raise NotTranslatable(type(node).__name__)
 
     def like(self, node: ast.Like) -> str:
+        self.expect(TEXT, node.lhs)
         subject = self.value(node.lhs)
         neg = "NOT " if node.not_ else ""
         if self.dialect is SqlDialect.SQLITE:
@@ -301,17 +310,25 @@ class _Writer:
             case ast.Attribute():
                 return self.escape(self.column(node.name))
             case ast.Div():
+                self.expect(NUMBER, node.lhs, node.rhs)
                 real = "REAL" if self.dialect is SqlDialect.SQLITE else "DOUBLE PRECISION"
                 return (
                     f"(CAST({self.value(node.lhs)} AS {real}) / NULLIF({self.value(node.rhs)}, 0))"
                 )
             case ast.Arithmetic():
-                return f"({self.value(node.lhs)} {node.op.value} {self.value(node.rhs)})"
+                self.expect(NUMBER, node.lhs, node.rhs)
+                lhs, rhs = self.value(node.lhs), self.value(node.rhs)
+                if self.dialect is SqlDialect.POSTGRESQL:
+                    # Exact, as Python's integers: PostgreSQL's integer types overflow (and
+                    # psycopg sends 169 as a smallint: 169 * 194 failed the query).
+                    lhs, rhs = f"CAST({lhs} AS numeric)", f"CAST({rhs} AS numeric)"
+                return f"({lhs} {node.op.value} {rhs})"
             case ast.Function():
                 spec = FUNCTIONS.get(node.name)
                 name = spec.sql.get(self.dialect.value) if spec else None
-                if name is None:
+                if spec is None or name is None:
                     raise NotTranslatable(f"function {node.name}")
+                self.expect(spec.takes, *node.arguments)
                 return f"{name}({', '.join(self.value(a) for a in node.arguments)})"
             case datetime():
                 if self.dialect is SqlDialect.SQLITE:
@@ -322,6 +339,17 @@ class _Writer:
             case bool() | int() | float() | str():
                 return self.bind(node)
         raise NotTranslatable(type(node).__name__)
+
+    def comparable(self, node: Any, *others: Any) -> None:
+        """Raise NotTranslatable unless the database can compare `node` with each of `others`."""
+        kind = kind_of(node, self.columns.types)
+        if not all(meet(kind, kind_of(o, self.columns.types)) for o in others):
+            raise NotTranslatable("operands of different kinds")
+
+    def expect(self, kind: str, *nodes: Any) -> None:
+        """Raise NotTranslatable unless each of `nodes` may be of `kind`."""
+        if not all(meet(kind, kind_of(n, self.columns.types)) for n in nodes):
+            raise NotTranslatable(f"an operand that is not {kind}")
 
     def column(self, name: str) -> str:
         if name == ID:
@@ -337,5 +365,12 @@ class _Writer:
         return sql
 
     def bind(self, value: Any) -> str:
+        if isinstance(value, str) and self.dialect is SqlDialect.POSTGRESQL:
+            if "\x00" in value:
+                raise NotTranslatable("PostgreSQL text cannot hold NUL")
+            # psycopg sends text untyped: where nothing around it says its type (`'' IS NULL`,
+            # `lower('A') = 'a'`) PostgreSQL cannot tell it and fails the query.
+            self.params.append(value)
+            return f"{self.placeholder}::text"
         self.params.append(value)
         return self.placeholder

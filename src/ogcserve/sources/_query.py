@@ -15,7 +15,14 @@ import numpy.typing as npt
 import shapely
 
 from ogcserve.errors import InvalidParameterValueError
-from ogcserve.expressions import ColumnMap, SqlDialect, check_properties, split_sql, to_predicate
+from ogcserve.expressions import (
+    ID,
+    ColumnMap,
+    SqlDialect,
+    check_properties,
+    split_sql,
+    to_predicate,
+)
 from ogcserve.sources.base import (
     BBox,
     ConstraintError,
@@ -245,19 +252,24 @@ def plan_filter(
     id_column: str,
     geometry_column: str | None,
     srid: int | None,
+    schema: Schema | None = None,
 ) -> FilterPlan:
     """Check a filter's property names (`names`: attributes and the geometry field), push what
     translates into SQL for `dialect` ("sqlite",
-    "postgresql"; None: no SQL at all) and compile the rest into a Python predicate.
+    "postgresql"; None: no SQL at all) and compile the rest into a Python predicate. With the
+    `schema`, operations on values of different types stay in Python, as every engine would
+    otherwise answer them its own way (PostgreSQL by failing the query).
     """
     if expression is None:
         return FilterPlan(None, (), None)
     check_properties(expression, list(names))
     if dialect is None:
         return FilterPlan(None, (), to_predicate(expression))
-    colmap = ColumnMap(
-        columns=columns, id_column=id_column, geometry_column=geometry_column, srid=srid
-    )
+    types: dict[str, str] = {}
+    if schema is not None:
+        types = {f.name: str(f.type) for f in schema.fields}
+        types[ID] = types.get(schema.key, "")
+    colmap = ColumnMap(columns, id_column, geometry_column, srid, types)
     sql_dialect = SqlDialect.SQLITE if dialect == "sqlite" else SqlDialect.POSTGRESQL
     fragment, residual = split_sql(expression, sql_dialect, colmap)
     predicate = to_predicate(residual) if residual is not None else None

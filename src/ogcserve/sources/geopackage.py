@@ -395,6 +395,7 @@ class GeoPackageSource:
             quote(t.schema.key),
             quote(t.schema.geometry_field) if t.schema.geometry_field else None,
             t.srs_id,
+            t.schema,
         )
 
     def _where(

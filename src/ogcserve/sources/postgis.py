@@ -291,6 +291,7 @@ class PostGISSource:
             sql.Identifier(t.schema.key).as_string(None),
             sql.Identifier(geometry).as_string(None) if geometry else None,
             t.srid,
+            t.schema,
         )
 
     def _where(

@@ -51,7 +51,7 @@ _GML = {OutputFormat.GML32: ("http://www.opengis.net/gml/3.2",
 def describe_feature_type(ctx: RequestContext) -> None:
     """Answer DescribeFeatureType."""
     project = require_project(ctx)
-    version = ctx.request.parameter("VERSION") or "2.0.0"
+    version = ctx.request.parameter("VERSION").strip() or "2.0.0"
     names, output_format = _requested(ctx)
     # A named type the caller may not read is 403 (QGIS too); no names: every readable type.
     layers = ([feature_layer(ctx, project, n, "TYPENAMES") for n in names] if names

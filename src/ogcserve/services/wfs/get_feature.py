@@ -95,7 +95,7 @@ class GetFeatureParams:
 
 def get_feature(ctx: RequestContext) -> None:
     """Answer GetFeature."""
-    version = ctx.request.parameter("VERSION") or "2.0.0"
+    version = ctx.request.parameter("VERSION").strip() or "2.0.0"
     params = parse_xml(ctx, version) if "REQUEST_BODY" in ctx.request.params else \
         parse_kvp(ctx, version)
     run(ctx, params)
@@ -236,7 +236,7 @@ def result_type(value: str, version: str) -> bool:
 def parse_xml(ctx: RequestContext, version: str) -> GetFeatureParams:
     """WFS 2.0 §11.2.2 / 1.1 §9.2 XML encoding."""
     root = parse_body(ctx.request.params["REQUEST_BODY"], ctx.request.xml_limits)
-    version = root.get("version", version)
+    version = root.get("version", version).strip()
     queries: list[QueryParams] = []
     by_id = False
     for element in children(root):

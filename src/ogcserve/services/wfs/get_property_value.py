@@ -21,7 +21,7 @@ def get_property_value(ctx: RequestContext) -> None:
     """Answer GetPropertyValue (KVP or XML)."""
     from .get_feature import parse_kvp, parse_xml, plan
 
-    version = ctx.request.parameter("VERSION") or "2.0.0"
+    version = ctx.request.parameter("VERSION").strip() or "2.0.0"
     if "REQUEST_BODY" in ctx.request.params:
         root = parse_body(ctx.request.params["REQUEST_BODY"], ctx.request.xml_limits)
         reference = root.get("valueReference", "")

@@ -86,7 +86,7 @@ def transaction(ctx: RequestContext) -> None:
         raise OperationNotSupportedError("Transaction is only accepted as XML POST",
                                          locator="REQUEST")
     root = parse_body(body, ctx.request.xml_limits)
-    version = root.get("version") or ctx.request.parameter("VERSION") or "2.0.0"
+    version = (root.get("version") or ctx.request.parameter("VERSION")).strip() or "2.0.0"
     if version == "2.0.0" and etree.QName(root).namespace == WFS_NS["1.1.0"]:
         # GDAL's WFS driver writes version="2.0.0" on a Transaction in the WFS 1.x namespace
         # with 1.1.0 content, and reads the answer as 1.1.0 (ogc:FeatureId): the namespace wins.
