@@ -14,6 +14,7 @@ SQL translation, on generated and mangled filters.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from typing import Any
 
@@ -36,6 +37,7 @@ from ogcserve.expressions import (
     split_sql,
     to_predicate,
 )
+from ogcserve.expressions.evaluate import LikeMatcher
 from ogcserve.sources.base import Feature
 
 # Column SQL as a source writes it, hostile on purpose: a % and a quote in the names.
@@ -227,3 +229,38 @@ def test_operands_of_different_kinds_stay_in_python(text: str) -> None:
         )
         fragment, residual = split_sql(expression, dialect, columns)
         assert fragment is None and residual == expression
+
+
+def like_by_regex(pattern: str, value: str, nocase: bool) -> bool:
+    """LIKE as the evaluator once matched it: a regex (exponential on `%a%a%a...%b`)."""
+    out = []
+    chars = iter(pattern)
+    for char in chars:
+        if char == "\\":
+            out.append(re.escape(next(chars, "\\")))
+        else:
+            out.append({"%": ".*", "_": "."}.get(char) or re.escape(char))
+    flags = re.DOTALL | (re.IGNORECASE if nocase else 0)
+    return re.fullmatch("".join(out), value, flags) is not None
+
+
+@given(
+    st.text(st.sampled_from("ab%_\\A\n"), max_size=8),
+    st.text(st.sampled_from("abAB%_\\\n"), max_size=10),
+    st.booleans(),
+)
+@example("%a%a%a%a%a%a%a%a%a%a%a%a%b", "a" * 30, True)
+def test_like_matches_as_the_regex_did(pattern: str, value: str, nocase: bool) -> None:
+    if "%a%a%a%a%a" in pattern:  # the regex would take seconds: the answer is known
+        assert not LikeMatcher(pattern, nocase).fullmatch(value)
+        return
+    assert LikeMatcher(pattern, nocase).fullmatch(value) == like_by_regex(pattern, value, nocase)
+
+
+def test_like_is_linear_on_a_pattern_a_regex_backtracks_on() -> None:
+    """`name ILIKE '%a%a...%b'` took 11 s per 30-character value with twelve `%a` (a regex
+    backtracking), and grows exponentially with more: any request could hold a worker."""
+    expression = parse(f"name ILIKE '{'%a' * 200}%b'", Language.QGIS)
+    predicate = to_predicate(expression)
+    feature = Feature(1, None, {"name": "a" * 5000})
+    assert predicate(feature) is False

@@ -61,6 +61,8 @@ _FEATURES = (
         },
     ),
     Feature(2, None, {"fid": 2, "name": None, "born": "2020-01-01", "seen": "x", "flag": 1}),
+    # Long text: a matcher that backtracks (LIKE as a regex) shows as a timeout here.
+    Feature(3, None, {"fid": 3, "name": "a" * 60, "continent": "ab" * 40}),
 )
 _TERMS = LayerTerms(
     "countries",
