@@ -23,7 +23,7 @@ from ogcserve import pipeline
 from ogcserve.errors import ServiceError
 from ogcserve.expressions import ColumnMap, SqlDialect, SqlFragment
 from ogcserve.expressions.functions import FUNCTIONS
-from ogcserve.http.request import RequestNotWellFormedError, ServerRequest
+from ogcserve.http.request import RequestNotWellFormedError, ServerRequest, XMLLimits
 from ogcserve.http.response import BufferSink
 from ogcserve.server import Server
 from ogcserve.testing import Result
@@ -96,9 +96,15 @@ def app_call(
     route = {"endpoint": "ows" if path == "/ows" or path.startswith("/ows/") else "path"}
     if path.startswith("/ows/"):
         route["project"] = path.removeprefix("/ows/")
+    settings = server.settings
+    limits = XMLLimits(
+        settings.xml_max_attributes, settings.xml_max_depth, settings.xml_max_elements
+    )
     error: ServiceError | None = None
     try:
-        request = ServerRequest.build(method, full, headers=headers, body=body, route=route)
+        request = ServerRequest.build(
+            method, full, headers=headers, body=body, route=route, xml_limits=limits
+        )
     except RequestNotWellFormedError as malformed:
         error = malformed
         request = ServerRequest.build(method, full, headers=headers, route=route)

@@ -11,90 +11,28 @@ from typing import Any
 from urllib.parse import quote, quote_plus
 
 from hypothesis import strategies as st
-from lxml import etree
 
 # The demo's countries (GeoPackage): the properties a filter may name, and some it may not.
 FIELDS = ("fid", "pop_est", "continent", "name", "iso_a3", "gdp_md_est")
 GEOMETRY = "geom"
-PROPERTIES = (*FIELDS, GEOMETRY, "$id", "nope", "NAME", "pop est", 'a"b', "x", "é")
-LAYERS = ("countries", "cities", "nyc_boroughs", "nc_counties", "places", "demo", "elevation")
+PROPERTIES = (
+    *FIELDS, GEOMETRY, "$id", "nope", "NAME", "pop est", 'a"b', "x", "é"
+)  # fmt: skip
+LAYERS = (
+    "countries", "cities", "nyc_boroughs", "nc_counties", "places", "demo", "elevation"
+)  # fmt: skip
 
 HOSTILE = (
-    "",
-    " ",
-    "'",
-    "''",
-    '"',
-    "\\",
-    "%",
-    "%%",
-    "%00",
-    "\x00",
-    "\x01",
-    "\t\n",
-    "\u202e",
-    "\ufeff",
-    "NaN",
-    "nan",
-    "-nan",
-    "inf",
-    "-Infinity",
-    "1e309",
-    "-1e309",
-    "1e-400",
-    "9" * 400,
-    "-0",
-    "0x10",
-    "1_000",
-    "\u0661\u0662",
-    "\u2460",
-    "\U0001d7d9",
-    "+1",
-    "1.",
-    ".5",
-    "1e",
-    "e5",
-    "--1",
-    "--",
-    "'; DROP TABLE countries; --",
-    "' OR '1'='1",
-    "1; SELECT 1",
-    "<x/>",
-    "]]>",
-    "&amp;",
-    "&#0;",
-    "%s",
-    "?",
-    "$1",
-    "$id",
-    "${x}",
-    "{}",
-    "[]",
-    "null",
-    "true",
-    ",",
-    ",,,",
-    ":",
-    ";",
-    "*",
-    "a" * 5000,
-    "EPSG:4326",
-    "EPSG:999999",
-    "CRS:84",
-    "urn:ogc:def:crs:EPSG::4326",
-    "EPSG:",
-    "image/png",
-    "countries",
-    "countries,countries",
-    "ogcserve:countries",
-    "countries.1",
-    "1,2,3,4",
-    "-180,-90,180,90",
-    "nan,nan,nan,nan",
-    "inf,-inf,inf,-inf",
-    "1,1,1,1",
-    "-1e15,-1e15,1e15,1e15",
-)
+    "", " ", "'", "''", '"', "\\", "%", "%%", "%00", "\x00", "\x01", "\t\n", "\u202e", "\ufeff",
+    "NaN", "nan", "-nan", "inf", "-Infinity", "1e309", "-1e309", "1e-400", "9" * 400, "-0", "0x10",
+    "1_000", "\u0661\u0662", "\u2460", "\U0001d7d9", "+1", "1.", ".5", "1e", "e5", "--1", "--",
+    "'; DROP TABLE countries; --", "' OR '1'='1", "1; SELECT 1", "<x/>", "]]>", "&amp;", "&#0;",
+    "%s", "?", "$1", "$id", "${x}", "{}", "[]", "null", "true", ",", ",,,", ":", ";", "*",
+    "a" * 5000, "EPSG:4326", "EPSG:999999", "CRS:84", "urn:ogc:def:crs:EPSG::4326", "EPSG:",
+    "image/png", "countries", "countries,countries", "ogcserve:countries", "countries.1",
+    "1,2,3,4", "-180,-90,180,90", "nan,nan,nan,nan", "inf,-inf,inf,-inf", "1,1,1,1",
+    "-1e15,-1e15,1e15,1e15", "elevation", "demo", "places,elevation",
+)  # fmt: skip
 
 
 def hostile_text(max_size: int = 30) -> st.SearchStrategy[str]:
@@ -121,80 +59,30 @@ def numbers() -> st.SearchStrategy[str]:
 # --- KVP ------------------------------------------------------------------------------------------
 
 WMS_BASE = {
-    "SERVICE": "WMS",
-    "VERSION": "1.3.0",
-    "REQUEST": "GetMap",
-    "LAYERS": "countries",
-    "STYLES": "",
-    "CRS": "EPSG:4326",
-    "BBOX": "-90,-180,90,180",
-    "WIDTH": "64",
-    "HEIGHT": "32",
-    "FORMAT": "image/png",
-    "TRANSPARENT": "TRUE",
-    "BGCOLOR": "0xFFFFFF",
-    "EXCEPTIONS": "XML",
-    "QUERY_LAYERS": "countries",
-    "INFO_FORMAT": "text/xml",
-    "I": "10",
-    "J": "10",
-    "FEATURE_COUNT": "3",
-    "LAYER": "countries",
-    "STYLE": "",
-    "SCALE": "1000000",
-    "FILTER": "",
-    "WITH_GEOMETRY": "TRUE",
-    "SRS": "EPSG:4326",
-    "X": "1",
-    "Y": "1",
-}
+    "SERVICE": "WMS", "VERSION": "1.3.0", "REQUEST": "GetMap", "LAYERS": "countries", "STYLES": "",
+    "CRS": "EPSG:4326", "BBOX": "-90,-180,90,180", "WIDTH": "64", "HEIGHT": "32", "FORMAT":
+    "image/png", "TRANSPARENT": "TRUE", "BGCOLOR": "0xFFFFFF", "EXCEPTIONS": "XML", "QUERY_LAYERS":
+    "countries", "INFO_FORMAT": "text/xml", "I": "10", "J": "10", "FEATURE_COUNT": "3", "LAYER":
+    "countries", "STYLE": "", "SCALE": "1000000", "FILTER": "", "WITH_GEOMETRY": "TRUE", "SRS":
+    "EPSG:4326", "X": "1", "Y": "1"
+}  # fmt: skip
 WMS_REQUESTS = (
-    "GetCapabilities",
-    "GetMap",
-    "GetFeatureInfo",
-    "GetLegendGraphic",
-    "GetStyles",
-    "DescribeLayer",
-    "getmap",
-    "GetPrint",
-    "",
-)
+    "GetCapabilities", "GetMap", "GetFeatureInfo", "GetLegendGraphic", "GetStyles",
+    "DescribeLayer", "getmap", "GetPrint", ""
+)  # fmt: skip
 WFS_BASE = {
-    "SERVICE": "WFS",
-    "VERSION": "2.0.0",
-    "REQUEST": "GetFeature",
-    "TYPENAMES": "countries",
-    "TYPENAME": "cities",
-    "COUNT": "3",
-    "MAXFEATURES": "2",
-    "STARTINDEX": "0",
-    "PROPERTYNAME": "name",
-    "SORTBY": "name DESC",
-    "SRSNAME": "EPSG:3857",
-    "BBOX": "-10,-10,10,10,EPSG:4326",
-    "OUTPUTFORMAT": "application/json",
-    "RESULTTYPE": "hits",
-    "RESOURCEID": "countries.1",
-    "FEATUREID": "cities.2",
-    "FILTER": "",
-    "EXP_FILTER": "",
-    "STOREDQUERY_ID": "urn:ogc:def:query:OGC-WFS::GetFeatureById",
-    "ID": "countries.3",
-    "VALUEREFERENCE": "name",
-    "ACCEPTVERSIONS": "2.0.0,1.1.0",
-    "NAMESPACES": "xmlns(o,x)",
-}
+    "SERVICE": "WFS", "VERSION": "2.0.0", "REQUEST": "GetFeature", "TYPENAMES": "countries",
+    "TYPENAME": "cities", "COUNT": "3", "MAXFEATURES": "2", "STARTINDEX": "0", "PROPERTYNAME":
+    "name", "SORTBY": "name DESC", "SRSNAME": "EPSG:3857", "BBOX": "-10,-10,10,10,EPSG:4326",
+    "OUTPUTFORMAT": "application/json", "RESULTTYPE": "hits", "RESOURCEID": "countries.1",
+    "FEATUREID": "cities.2", "FILTER": "", "EXP_FILTER": "", "STOREDQUERY_ID":
+    "urn:ogc:def:query:OGC-WFS::GetFeatureById", "ID": "countries.3", "VALUEREFERENCE": "name",
+    "ACCEPTVERSIONS": "2.0.0,1.1.0", "NAMESPACES": "xmlns(o,x)"
+}  # fmt: skip
 WFS_REQUESTS = (
-    "GetCapabilities",
-    "DescribeFeatureType",
-    "GetFeature",
-    "GetPropertyValue",
-    "ListStoredQueries",
-    "DescribeStoredQueries",
-    "Transaction",
-    "LockFeature",
-    "",
-)
+    "GetCapabilities", "DescribeFeatureType", "GetFeature", "GetPropertyValue",
+    "ListStoredQueries", "DescribeStoredQueries", "Transaction", "LockFeature", ""
+)  # fmt: skip
 
 
 def _case(key: str) -> st.SearchStrategy[str]:
@@ -277,20 +165,11 @@ def _literal() -> st.SearchStrategy[str]:
 
 
 _GEOMETRIES = (
-    "POINT(1 2)",
-    "POINT(nan nan)",
-    "POINT EMPTY",
-    "LINESTRING(0 0, 1 1)",
-    "POLYGON((0 0,1 0,1 1,0 0))",
-    "POLYGON((0 0,1 1))",
-    "MULTIPOINT((1 2),(3 4))",
-    "MULTIPOINT(1 2, 3 4)",
-    "SRID=4326;POINT(1 2)",
-    "ENVELOPE(0, 1, 1, 0)",
-    "BBOX(0,0,1e308,1e308)",
-    "GEOMETRYCOLLECTION(POINT(1 1))",
-    "POINT(1e400 0)",
-)
+    "POINT(1 2)", "POINT(nan nan)", "POINT EMPTY", "LINESTRING(0 0, 1 1)",
+    "POLYGON((0 0,1 0,1 1,0 0))", "POLYGON((0 0,1 1))", "MULTIPOINT((1 2),(3 4))",
+    "MULTIPOINT(1 2, 3 4)", "SRID=4326;POINT(1 2)", "ENVELOPE(0, 1, 1, 0)",
+    "BBOX(0,0,1e308,1e308)", "GEOMETRYCOLLECTION(POINT(1 1))", "POINT(1e400 0)",
+)  # fmt: skip
 
 
 def filter_text() -> st.SearchStrategy[str]:
@@ -379,34 +258,10 @@ def mangled(text: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
 # --- CQL2 JSON ------------------------------------------------------------------------------------
 
 _JSON_OPS = (
-    "and",
-    "or",
-    "not",
-    "=",
-    "<>",
-    "<",
-    "<=",
-    ">",
-    ">=",
-    "like",
-    "between",
-    "in",
-    "isNull",
-    "s_intersects",
-    "s_within",
-    "t_before",
-    "casei",
-    "accenti",
-    "lower",
-    "+",
-    "-",
-    "*",
-    "/",
-    "div",
-    "nope",
-    "",
-    "AND",
-)
+    "and", "or", "not", "=", "<>", "<", "<=", ">", ">=", "like", "between", "in", "isNull",
+    "s_intersects", "s_within", "t_before", "casei", "accenti", "lower", "+", "-", "*", "/", "div",
+    "nope", "", "AND"
+)  # fmt: skip
 
 
 def cql2_json() -> st.SearchStrategy[Any]:
@@ -447,290 +302,6 @@ def cql2_json() -> st.SearchStrategy[Any]:
             st.lists(inner, max_size=3),
         ),
         max_leaves=10,
-    )
-
-
-# --- XML ------------------------------------------------------------------------------------------
-
-NS = {
-    "wfs": "http://www.opengis.net/wfs/2.0",
-    "wfs1": "http://www.opengis.net/wfs",
-    "fes": "http://www.opengis.net/fes/2.0",
-    "ogc": "http://www.opengis.net/ogc",
-    "gml": "http://www.opengis.net/gml/3.2",
-    "gml3": "http://www.opengis.net/gml",
-    "o": "https://ogcserve.org/demo",
-    "x": "urn:x",
-}
-_FES_CONDITIONS = (
-    "And",
-    "Or",
-    "Not",
-    "PropertyIsEqualTo",
-    "PropertyIsNotEqualTo",
-    "PropertyIsLessThan",
-    "PropertyIsGreaterThanOrEqualTo",
-    "PropertyIsLike",
-    "PropertyIsNull",
-    "PropertyIsNil",
-    "PropertyIsBetween",
-    "BBOX",
-    "Intersects",
-    "Within",
-    "DWithin",
-    "Beyond",
-    "ResourceId",
-    "FeatureId",
-    "GmlObjectId",
-    "Unknown",
-)
-_FES_EXPRESSIONS = (
-    "ValueReference",
-    "PropertyName",
-    "Literal",
-    "Add",
-    "Sub",
-    "Mul",
-    "Div",
-    "Function",
-)
-_GML = (
-    "Envelope",
-    "Box",
-    "Point",
-    "LineString",
-    "Polygon",
-    "exterior",
-    "LinearRing",
-    "pos",
-    "posList",
-    "coordinates",
-    "lowerCorner",
-    "upperCorner",
-    "coord",
-    "X",
-    "Y",
-    "MultiPoint",
-    "pointMember",
-    "Distance",
-    "LowerBoundary",
-    "UpperBoundary",
-)
-_ATTRIBUTES = (
-    "rid",
-    "fid",
-    "srsName",
-    "srsDimension",
-    "wildCard",
-    "singleChar",
-    "escapeChar",
-    "escape",
-    "matchCase",
-    "uom",
-    "units",
-    "typeNames",
-    "typeName",
-    "service",
-    "version",
-    "count",
-    "startIndex",
-    "resultType",
-    "outputFormat",
-    "handle",
-    "name",
-    "action",
-    "id",
-    "valueReference",
-    "maxFeatures",
-    "inputFormat",
-    "decimal",
-    "cs",
-    "ts",
-)
-_TEXTS = (
-    "1 2",
-    "0 0 1 1",
-    "-180 -90 180 90",
-    "1,2 3,4",
-    "nan nan",
-    "1e999 0",
-    "0 0 1 0 1 1 0 0",
-    "name",
-    "pop_est",
-    "@gml:id",
-    "o:name",
-    "countries/name",
-    "geom",
-    "countries.1",
-    "*",
-    "fr%",
-    "1",
-    "-1",
-    "2020-01-01",
-    "true",
-)
-
-
-def _qualified(names: Sequence[str], prefixes: Sequence[str]) -> st.SearchStrategy[str]:
-    return st.builds(
-        lambda p, n: f"{{{NS[p]}}}{n}" if p else n,
-        st.sampled_from((*prefixes, "")),
-        st.sampled_from(names),
-    )
-
-
-def _attributes() -> st.SearchStrategy[dict[str, str]]:
-    names = st.one_of(
-        st.sampled_from(_ATTRIBUTES), st.sampled_from(("id",)).map(lambda n: f"{{{NS['gml']}}}{n}")
-    )
-    return st.dictionaries(names, st.one_of(st.sampled_from(_TEXTS), hostile_text(20)), max_size=3)
-
-
-def _xml_text() -> st.SearchStrategy[str | None]:
-    return st.one_of(st.none(), st.sampled_from(_TEXTS), hostile_text(20))
-
-
-def _element(
-    tags: st.SearchStrategy[str], children: st.SearchStrategy[list[Any]]
-) -> st.SearchStrategy[etree._Element]:
-    def make(
-        tag: str, attributes: dict[str, str], text: str | None, kids: list[Any]
-    ) -> etree._Element:
-        element = etree.Element(tag, nsmap={k: v for k, v in NS.items() if k != "x"})
-        for name, value in attributes.items():
-            element.set(name, _xml_safe(value))
-        element.text = _xml_safe(text) if text is not None else None
-        element.extend(kids)
-        return element
-
-    return st.builds(make, tags, _attributes(), _xml_text(), children)
-
-
-def _xml_safe(text: str) -> str:
-    # lxml refuses to build what XML cannot carry; the raw-text strategies send those.
-    return "".join(
-        c
-        for c in text
-        if c in "\t\n\r" or " " <= c <= "\ud7ff" or "\ue000" <= c <= "\ufffd" or c > "\uffff"
-    )
-
-
-def fes_tree() -> st.SearchStrategy[etree._Element]:
-    """Filter content: conditions, expressions and GML, nested at random."""
-    tags = st.one_of(
-        _qualified(_FES_CONDITIONS, ("fes", "ogc")),
-        _qualified(_FES_EXPRESSIONS, ("fes", "ogc")),
-        _qualified(_GML, ("gml", "gml3", "fes")),
-    )
-    return st.recursive(
-        _element(tags, st.just([])),
-        lambda inner: _element(tags, st.lists(inner, max_size=3)),
-        max_leaves=12,
-    )
-
-
-def fes_filter() -> st.SearchStrategy[etree._Element]:
-    return _element(_qualified(("Filter",), ("fes", "ogc", "x")), st.lists(fes_tree(), max_size=2))
-
-
-@st.composite
-def wfs_body(draw: st.DrawFn) -> bytes:
-    """A WFS request document: GetFeature / GetPropertyValue / Transaction / stored queries /
-    DescribeFeatureType, a valid frame with random insides."""
-    version = draw(st.sampled_from(("2.0.0", "1.1.0", "1.0.0", "3.0", "")))
-    wfs = NS["wfs"] if version.startswith("2") or not version else NS["wfs1"]
-    kind = draw(
-        st.sampled_from(
-            (
-                "GetFeature",
-                "GetPropertyValue",
-                "Transaction",
-                "DescribeStoredQueries",
-                "DescribeFeatureType",
-                "GetCapabilities",
-                "ListStoredQueries",
-                "LockFeature",
-            )
-        )
-    )
-    root = etree.Element(f"{{{wfs}}}{kind}", nsmap={k: v for k, v in NS.items() if k != "x"})
-    root.set("service", draw(st.sampled_from(("WFS", "wfs", "WMS", ""))))
-    if version:
-        root.set("version", version)
-    for name, value in draw(_attributes()).items():
-        root.set(name, _xml_safe(value))
-    layer = st.sampled_from(("countries", "cities", "o:countries", "parcels", "nope", "x:y", ""))
-    for _ in range(draw(st.integers(0, 3))):
-        if kind in ("GetFeature", "GetPropertyValue", "LockFeature"):
-            child = etree.SubElement(
-                root, f"{{{wfs}}}{draw(st.sampled_from(('Query', 'StoredQuery')))}"
-            )
-            child.set(draw(st.sampled_from(("typeNames", "typeName", "id"))), draw(layer))
-            for _ in range(draw(st.integers(0, 2))):
-                inner = draw(st.sampled_from(("PropertyName", "SortBy", "Parameter", "Filter")))
-                if inner == "Filter":
-                    child.append(draw(fes_filter()))
-                else:
-                    sub = draw(
-                        _element(
-                            _qualified((inner,), ("wfs", "fes", "ogc")),
-                            st.lists(fes_tree(), max_size=2),
-                        )
-                    )
-                    child.append(sub)
-        elif kind == "Transaction":
-            action = etree.SubElement(
-                root,
-                f"{{{wfs}}}"
-                + draw(st.sampled_from(("Insert", "Update", "Delete", "Replace", "Native"))),
-            )
-            action.set(draw(st.sampled_from(("typeName", "typeNames", "handle"))), draw(layer))
-            feature = draw(
-                _element(
-                    _qualified(("parcels", "countries", "cities"), ("o", "x", "wfs")),
-                    st.lists(
-                        _element(
-                            _qualified(
-                                ("name", "role", "value", "geom", "fid", "nope"), ("o", "x")
-                            ),
-                            st.lists(fes_tree(), max_size=1),
-                        ),
-                        max_size=4,
-                    ),
-                )
-            )
-            prop = draw(
-                _element(
-                    _qualified(("Property",), ("wfs",)),
-                    st.lists(
-                        _element(
-                            _qualified(("Name", "ValueReference", "Value"), ("wfs", "fes")),
-                            st.lists(fes_tree(), max_size=1),
-                        ),
-                        max_size=3,
-                    ),
-                )
-            )
-            action.extend(
-                draw(st.lists(st.sampled_from((feature, prop)), max_size=2, unique_by=id))
-            )
-            if draw(st.booleans()):
-                action.append(draw(fes_filter()))
-        else:
-            root.append(draw(fes_tree()))
-    return bytes(etree.tostring(root))
-
-
-def mangled_bytes(data: st.SearchStrategy[bytes]) -> st.SearchStrategy[bytes]:
-    """Documents cut short, with bytes inserted, or re-encoded."""
-    return st.one_of(
-        data,
-        st.tuples(data, st.integers(0, 2000)).map(lambda t: t[0][: t[1]]),
-        st.tuples(data, st.integers(0, 2000), st.binary(min_size=1, max_size=8)).map(
-            lambda t: t[0][: t[1]] + t[2] + t[0][t[1] :]
-        ),
-        data.map(lambda d: b'<?xml version="1.0" encoding="UTF-16"?>' + d),
-        data.map(lambda d: d.decode("utf-8").encode("utf-16")),
     )
 
 

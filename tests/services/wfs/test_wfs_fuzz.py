@@ -12,23 +12,15 @@ from urllib.parse import quote
 
 import pytest
 from fuzz.oracle import examples, parses_or_refuses, timed_call
-from fuzz.strategies import (
-    WFS_BASE,
-    WFS_REQUESTS,
-    fes_filter,
-    filter_text,
-    kvp_query,
-    mangled,
-    mangled_bytes,
-    wfs_body,
-)
+from fuzz.strategies import WFS_BASE, WFS_REQUESTS, filter_text, kvp_query, mangled
+from fuzz.xml_strategies import fes_filter, mangled_bytes, wfs_body
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 from wfs_support import build, parcel_roles
 
 from ogcserve.errors import FilterError
-from ogcserve.http.request import RequestNotWellFormedError
+from ogcserve.http.request import RequestNotWellFormedError, XMLLimits
 from ogcserve.server import Server
 from ogcserve.services.wfs.crs import parse_srs
 from ogcserve.services.wfs.filters import LayerTerms, ParsedFilter, parse_filter_text
@@ -111,14 +103,15 @@ TERMS = LayerTerms(
         geometry_type="MULTIPOLYGON",
     ),
     "EPSG:4326",
-    parse_srs("EPSG:4326"),
+    parse_srs("EPSG:4326", "2.0.0"),
+    "2.0.0",
 )
 
 
 @given(fes_filter())
 def test_the_fes_reader_parses_or_refuses(element: etree._Element) -> None:
     text = etree.tostring(element, encoding="unicode")
-    result = parses_or_refuses(parse_filter_text, text, TERMS)
+    result = parses_or_refuses(parse_filter_text, text, TERMS, XMLLimits())
     assert isinstance(result, ParsedFilter | FilterError | RequestNotWellFormedError), result
 
 
