@@ -152,6 +152,15 @@ groups alike — except a data layer named explicitly, which is 403 `Security` a
 |---|---|
 | An Insert is judged only by `allowToEdit()` on the new feature (reference §4.1), so a key given for it is tried as is: a duplicate of a row the caller's filter hides fails where a free key succeeds (inferred from QGIS's checks, not observed). | Under row rules on more than the key (layer filter, plugin expression or subset string) a chosen key is refused (400) whatever its value; the server picks one. Rules on the key alone judge the new feature as they judge that row, so they allow it. |
 
+## Filters on values of different types
+
+QGIS's expression engine compares a number with a text as numbers when the text reads as one
+(`"fid" = '1'` is true), as text otherwise. ogcserve's filters (QGIS expressions, CQL2; an FES
+literal takes its property's type) compare values of one kind only: `"fid" = '1'`,
+`"name" + 1` or `lower("fid")` are NULL, so they match no feature, on every
+source (these parts of a filter are evaluated in Python, not sent to the database, where
+PostgreSQL would refuse them and SQLite apply its own rules). Write `"fid" = 1`.
+
 ## WFS as clients see it
 
 Compared with QGIS Server's WFS (3.22–3.40), as QGIS desktop, GDAL and OWSLib meet it:
