@@ -53,6 +53,7 @@ def main() -> int:
                 "-rss_limit_mb=3072",
                 f"-artifact_prefix={work}/",
                 "-print_final_stats=1",
+                f"-dict={HERE / 'dicts' / f'{name}.dict'}",
                 work,
                 str(HERE / "corpus" / name),
             ]

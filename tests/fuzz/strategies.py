@@ -31,7 +31,7 @@ HOSTILE = (
     "a" * 5000, "EPSG:4326", "EPSG:999999", "CRS:84", "urn:ogc:def:crs:EPSG::4326", "EPSG:",
     "image/png", "countries", "countries,countries", "ogcserve:countries", "countries.1",
     "1,2,3,4", "-180,-90,180,90", "nan,nan,nan,nan", "inf,-inf,inf,-inf", "1,1,1,1",
-    "-1e15,-1e15,1e15,1e15", "elevation", "demo", "places,elevation",
+    "-1e15,-1e15,1e15,1e15", "elevation", "demo", "places,elevation", "EPSG:3173",
 )  # fmt: skip
 
 

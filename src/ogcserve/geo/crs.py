@@ -11,7 +11,7 @@ import re
 from functools import lru_cache
 
 from pyproj import CRS, Transformer
-from pyproj.exceptions import CRSError
+from pyproj.exceptions import CRSError, ProjError
 
 # One degree along the equator of the WGS 84 ellipsoid, in metres: the OGC convention for the
 # scale of geographic CRSs (WMS 1.3.0 §7.2.4.6.9, as QGIS, GeoServer and MapServer use it).
@@ -76,5 +76,9 @@ def metres_per_unit(code: str) -> float:
 
 @lru_cache(maxsize=1024)
 def transformer(source: str, target: str) -> Transformer:
-    """An x/y (always_xy) transformer between two normalized codes."""
-    return Transformer.from_crs(crs_object(source), crs_object(target), always_xy=True)
+    """An x/y (always_xy) transformer between two normalized codes; UnknownCRSError when PROJ
+    knows no way between them (EPSG:3173 has none to anything on another datum)."""
+    try:
+        return Transformer.from_crs(crs_object(source), crs_object(target), always_xy=True)
+    except ProjError:
+        raise UnknownCRSError(f"No transformation from {source} to {target}") from None

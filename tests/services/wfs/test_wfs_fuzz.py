@@ -247,3 +247,24 @@ def test_a_version_with_spaces(demo: Server, query: str) -> None:
     """The service matched VERSION without its spaces, the operation looked it up with them:
     KeyError, a 500."""
     assert timed_call(demo, f"/ows?SERVICE=WFS&{query}").status == 200
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        "SRSNAME=EPSG:3173",
+        "BBOX=0,0,1,1,EPSG:3173",
+        "FILTER="
+        + quote(
+            '<ogc:Filter xmlns:ogc="http://www.opengis.net/ogc" xmlns:gml="http://www.opengis.net/gml">'
+            '<ogc:BBOX><ogc:PropertyName>geom</ogc:PropertyName><gml:Box srsName="EPSG:3173">'
+            "<gml:coordinates>-10,-10 10,10</gml:coordinates></gml:Box></ogc:BBOX></ogc:Filter>",
+            safe="",
+        ),
+    ],
+)
+def test_a_crs_with_no_way_to_the_layers(demo: Server, where: str) -> None:
+    """PROJ knows EPSG:3173 but no transformation from it: pyproj's ProjError was a 500."""
+    query = "SERVICE=WFS&VERSION=2.0.0&REQUEST=GetFeature&TYPENAMES=countries&COUNT=1"
+    result = timed_call(demo, f"/ows?{query}&{where}")
+    assert result.status == 400 and b'exceptionCode="InvalidCRS"' in result.body

@@ -119,3 +119,16 @@ def test_a_layer_name_with_a_control_character(demo: Server, version: str) -> No
     )
     assert result.status == 400
     assert b"LayerNotDefined" in result.body and b"a\\x01b" in result.body
+
+
+@pytest.mark.parametrize("operation", ["GetMap", "GetFeatureInfo"])
+def test_a_crs_with_no_way_to_the_layers(demo: Server, operation: str) -> None:
+    """PROJ knows EPSG:3173 but no transformation from it to any layer's CRS: pyproj's
+    ProjError ("Input is not a transformation") was a 500."""
+    result = timed_call(
+        demo,
+        f"/ows?SERVICE=WMS&VERSION=1.3.0&REQUEST={operation}"
+        "&LAYERS=countries&QUERY_LAYERS=countries&STYLES=&CRS=EPSG:3173"
+        "&BBOX=0,0,1,1&WIDTH=2&HEIGHT=2&I=1&J=1&FORMAT=image/png",
+    )
+    assert result.status == 400 and b'code="InvalidCRS"' in result.body

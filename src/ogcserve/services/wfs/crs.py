@@ -33,7 +33,7 @@ from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 
 from ogcserve.errors import InvalidCRSError
-from ogcserve.geo import transformer
+from ogcserve.geo import UnknownCRSError, transformer
 
 # urn:ogc:def:crs:EPSG::4326, urn:ogc:def:crs:EPSG:9.9:4326, urn:x-ogc:def:crs:EPSG:4326,
 # urn:ogc:def:crs:OGC:1.3:CRS84
@@ -71,7 +71,9 @@ def parse_srs(text: str, version: str, locator: str = "SRSNAME") -> SrsName:
     code = f"{authority}:{number}"
     try:
         crs = _crs(code)
-    except CRSError:
+        # Every layer reaches WGS 84: a CRS that does not (EPSG:3173) can serve none of them.
+        transformer(code, "CRS:84")
+    except (CRSError, UnknownCRSError):
         raise InvalidCRSError(f"Unknown CRS {text!r}", locator=locator) from None
     if version == "1.0.0" and uri_form:
         # Coordinates are x/y here: echoing the URN would tell GML readers (GDAL's, QGIS's)

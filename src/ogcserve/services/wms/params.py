@@ -21,7 +21,15 @@ from ogcserve.errors import (
     MissingParameterValueError,
 )
 from ogcserve.expressions import Expression, conjunction, parse
-from ogcserve.geo import BBox, UnknownCRSError, crs_object, normalize_crs, parse_bbox, to_xy
+from ogcserve.geo import (
+    BBox,
+    UnknownCRSError,
+    crs_object,
+    normalize_crs,
+    parse_bbox,
+    to_xy,
+    transformer,
+)
 from ogcserve.services.wms.exceptions import InvalidPointError, StyleNotDefinedError
 
 VERSIONS = ("1.3.0", "1.1.1")
@@ -336,6 +344,8 @@ def _crs(params: Mapping[str, str], version: str) -> str:
     try:
         code = normalize_crs(value)
         crs_object(code)
+        # Every layer reaches WGS 84: a CRS that does not (EPSG:3173) can show none of them.
+        transformer(code, "CRS:84")
     except UnknownCRSError:
         raise InvalidCRSError(f"The CRS {value!r} is not supported", locator=key) from None
     return code
