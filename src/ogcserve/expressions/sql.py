@@ -16,6 +16,10 @@ Semantics match `to_predicate` exactly (the tests run both on the same rows):
  - Timestamps are compared in UTC at millisecond precision; on SQLite (ISO text) the column is
    normalised with strftime first.
  - Spatial predicates are pushed to PostGIS only, never to SQLite.
+ - Operands of different types (`fid = 'a'`, `name + 1`, `lower(fid)`; the `ColumnMap` gives the
+   columns' types) are not translated: Python answers NULL, PostgreSQL would fail the query and
+   SQLite convert. PostgreSQL arithmetic is done in `numeric` (exact, as Python's integers), and
+   text parameters are typed (`%s::text`); text holding NUL stays in Python there.
 """
 
 from __future__ import annotations
