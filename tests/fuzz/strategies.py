@@ -32,6 +32,7 @@ HOSTILE = (
     "image/png", "countries", "countries,countries", "ogcserve:countries", "countries.1",
     "1,2,3,4", "-180,-90,180,90", "nan,nan,nan,nan", "inf,-inf,inf,-inf", "1,1,1,1",
     "-1e15,-1e15,1e15,1e15", "elevation", "demo", "places,elevation", "EPSG:3173",
+    "EPSG:4\u00b326", "1.\u00b3.0",
 )  # fmt: skip
 
 

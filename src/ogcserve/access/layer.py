@@ -536,7 +536,8 @@ def _same_id(fid: Any, value: Any) -> bool:
         return True
     text = str(value).strip()
     if isinstance(fid, int) and not isinstance(fid, bool):
-        return text.lstrip("+-").isdigit() and int(text) == fid
+        digits = text.lstrip("+-")
+        return digits.isascii() and digits.isdigit() and int(text) == fid
     return str(fid) == text
 
 

@@ -34,7 +34,7 @@ def normalize_crs(code: str) -> str:
     auth, number = auth.upper(), number.upper()
     if (auth, number) in (("OGC", "CRS84"), ("CRS", "84")):
         return "CRS:84"
-    if auth != "EPSG" or not number.isdigit():
+    if auth != "EPSG" or not (number.isascii() and number.isdigit()):  # not "4³26"
         raise UnknownCRSError(f"{code!r} is not an EPSG code nor CRS:84")
     return f"EPSG:{int(number)}"
 

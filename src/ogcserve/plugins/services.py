@@ -164,4 +164,5 @@ class ServiceRegistry:
 
 
 def _version_key(version: str) -> tuple[int, ...]:
-    return tuple(int(p) if p.isdigit() else 0 for p in version.split("."))
+    # isdigit() alone takes "³", which int() refuses.
+    return tuple(int(p) if p.isascii() and p.isdigit() else 0 for p in version.split("."))

@@ -268,3 +268,15 @@ def test_a_crs_with_no_way_to_the_layers(demo: Server, where: str) -> None:
     query = "SERVICE=WFS&VERSION=2.0.0&REQUEST=GetFeature&TYPENAMES=countries&COUNT=1"
     result = timed_call(demo, f"/ows?{query}&{where}")
     assert result.status == 400 and b'exceptionCode="InvalidCRS"' in result.body
+
+
+def test_an_id_literal_with_a_superscript_digit(demo: Server) -> None:
+    """'³'.isdigit() is true, int('³') fails: the FES reader's ValueError was a 500."""
+    fes = (
+        '<fes:Filter xmlns:fes="http://www.opengis.net/fes/2.0"><fes:PropertyIsEqualTo>'
+        "<fes:ValueReference>@gml:id</fes:ValueReference><fes:Literal>\u00b3</fes:Literal>"
+        "</fes:PropertyIsEqualTo></fes:Filter>"
+    )
+    query = "SERVICE=WFS&VERSION=2.0.0&REQUEST=GetFeature&TYPENAMES=countries&RESULTTYPE=hits"
+    result = timed_call(demo, f"/ows?{query}&FILTER={quote(fes, safe='')}")
+    assert result.status == 200 and b'numberMatched="0"' in result.body

@@ -132,3 +132,16 @@ def test_a_crs_with_no_way_to_the_layers(demo: Server, operation: str) -> None:
         "&BBOX=0,0,1,1&WIDTH=2&HEIGHT=2&I=1&J=1&FORMAT=image/png",
     )
     assert result.status == 400 and b'code="InvalidCRS"' in result.body
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "VERSION=1.3.0&REQUEST=GetMap&LAYERS=countries&STYLES=&CRS=EPSG:4%C2%B326&BBOX=0,0,1,1"
+        "&WIDTH=2&HEIGHT=2&FORMAT=image/png",
+        "VERSION=1.%C2%B3.0&REQUEST=GetCapabilities",
+    ],
+)
+def test_a_superscript_digit(demo: Server, query: str) -> None:
+    """'³'.isdigit() is true, int('³') fails: a CRS code or a version holding one was a 500."""
+    assert timed_call(demo, f"/ows?SERVICE=WMS&{query}").status in (200, 400)

@@ -209,7 +209,8 @@ class _Reader:
         if other.name == ID:
             # Ids arrive as text; numeric ones are compared as numbers (integer keys).
             digits = value.strip()
-            return int(digits) if digits.lstrip("-").isdigit() else value
+            number = digits.removeprefix("-")
+            return int(digits) if number.isascii() and number.isdigit() else value
         kind = self.types.get(other.name)
         try:
             match kind:

@@ -62,7 +62,8 @@ def negotiate(requested: str, default: str) -> str:
 
 
 def _version_key(version: str) -> tuple[int, ...]:
-    return tuple(int(p) if p.isdigit() else 0 for p in version.split("."))
+    # isdigit() alone takes "³", which int() refuses.
+    return tuple(int(p) if p.isascii() and p.isdigit() else 0 for p in version.split("."))
 
 
 def _content_type(ctx: RequestContext, version: str) -> str:
