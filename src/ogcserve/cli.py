@@ -18,6 +18,7 @@ import uvicorn
 from pydantic import ValidationError
 
 from ogcserve.http import dispatch
+from ogcserve.http.protocol import DEFAULT_LIMITS
 from ogcserve.http.shutdown import GracefulServer
 from ogcserve.logs import log_config
 from ogcserve.settings import Settings
@@ -74,6 +75,9 @@ class _NoDelayConfig(uvicorn.Config):
     from the listening socket on to every connection it accepts.
     """
 
+    # (max_url_length, max_header_bytes), read by the HTTP protocol (http/protocol.py).
+    ogcserve_head_limits: tuple[int, int] = DEFAULT_LIMITS
+
     def bind_socket(self) -> socket.socket:
         sock = super().bind_socket()
         if sock.family in (socket.AF_INET, socket.AF_INET6):
@@ -122,7 +126,9 @@ def _serve(args: argparse.Namespace) -> int:
         log_level=level.lower(), access_log=False, log_config=log_config(level, access_log),
         # Then the running requests are cancelled (http/shutdown.py).
         timeout_graceful_shutdown=math.ceil(settings.shutdown_grace),
+        http="ogcserve.http.protocol:OgcHttpToolsProtocol",  # the request head bounded
     )
+    config.ogcserve_head_limits = (settings.max_url_length, settings.max_header_bytes)
     if args.workers > 1:
         if not dispatch.SUPPORTED:
             raise SystemExit("--workers above 1 needs Linux (epoll); elsewhere run one worker "

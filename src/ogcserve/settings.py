@@ -35,6 +35,23 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=64 * 1024 * 1024, description="Largest request body accepted"
     )
+    max_url_length: int = Field(
+        default=65_535, ge=256, le=65_535,
+        description="Longest request URL (path and query) accepted; longer ones get a 414"
+        " (at most 65535, the longest URL the HTTP parser can split)",
+    )
+    max_header_bytes: int = Field(
+        default=65_536, ge=1024, description="Largest header block accepted (431 beyond)"
+    )
+    max_parameters: int = Field(
+        default=10_000, ge=1,
+        description="Most parameters in one request's query string or form body",
+    )
+    allow_underscore_headers: bool = Field(
+        default=False,
+        description="Pass headers whose names hold '_' to the CGI environment (HTTP_*), where"
+        " X_Role would meet X-Role; off, as nginx and Apache do",
+    )
     max_features: int = Field(
         default=1_000_000, description="Most features one request may ask for"
     )

@@ -29,7 +29,12 @@ from ogcserve.deadline import Deadline
 from ogcserve.errors import ServiceError
 from ogcserve.http.accesslog import AccessLogMiddleware
 from ogcserve.http.cors import CorsMiddleware, CorsPolicy
-from ogcserve.http.request import RequestNotWellFormedError, ServerRequest, XMLLimits
+from ogcserve.http.request import (
+    RequestNotWellFormedError,
+    ServerRequest,
+    TooManyParametersError,
+    XMLLimits,
+)
 from ogcserve.http.response import ClientDisconnectedError
 from ogcserve.http.shutdown import RunningRequests
 
@@ -239,14 +244,18 @@ class PipelineEndpoint:
         settings = self.server.settings
         limits = XMLLimits(settings.xml_max_attributes, settings.xml_max_depth,
                            settings.xml_max_elements)
+        build = functools.partial(
+            ServerRequest.build, scope["method"], headers=headers, environ=_environ(scope),
+            route=route, allow_underscore_headers=settings.allow_underscore_headers)
         try:
-            request = ServerRequest.build(scope["method"], _url(scope), headers=headers,
-                                          body=body, environ=_environ(scope), route=route,
-                                          xml_limits=limits)
+            request = build(_url(scope), body=body, xml_limits=limits,
+                            max_parameters=settings.max_parameters)
         except RequestNotWellFormedError as malformed:
             error = malformed
-            request = ServerRequest.build(scope["method"], _url(scope), headers=headers,
-                                          environ=_environ(scope), route=route)
+            request = build(_url(scope))
+        except TooManyParametersError as too_many:  # answered without reading any of them
+            error = too_many
+            request = build(_url(scope).partition("?")[0])
         pipeline.handle(self.server, request, sink, error, deadline)
 
 
