@@ -49,7 +49,10 @@ class OgcHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol, with the request head bounded and refusals in OGC XML."""
 
     def __init__(
-        self, config: Config, server_state: ServerState, app_state: dict[str, Any],
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
         _loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
@@ -74,7 +77,8 @@ class OgcHttpToolsProtocol(HttpToolsProtocol):
         if self._url_bytes > self._max_url:
             self._refusal = UrlTooLongError(
                 f"The request URL is longer than {self._max_url} bytes (setting max_url_length);"
-                " send long requests as POST")
+                " send long requests as POST"
+            )
             raise _RefusedError
         super().on_url(url)
 
@@ -83,7 +87,8 @@ class OgcHttpToolsProtocol(HttpToolsProtocol):
         if self._header_bytes > self._max_headers:
             self._refusal = HeadersTooLargeError(
                 f"The request headers are larger than {self._max_headers} bytes"
-                " (setting max_header_bytes)")
+                " (setting max_header_bytes)"
+            )
             raise _RefusedError
         super().on_header(name, value)
 
@@ -95,9 +100,11 @@ class OgcHttpToolsProtocol(HttpToolsProtocol):
         head = [f"HTTP/1.1 {error.status} {_REASONS[error.status]}\r\n".encode("ascii")]
         for name, value in self.server_state.default_headers:
             head += [name, b": ", value, b"\r\n"]
-        head += [f"content-type: {content_type}\r\n".encode("ascii"),
-                 f"content-length: {len(body)}\r\n".encode("ascii"),
-                 b"connection: close\r\n\r\n"]
+        head += [
+            f"content-type: {content_type}\r\n".encode("ascii"),
+            f"content-length: {len(body)}\r\n".encode("ascii"),
+            b"connection: close\r\n\r\n",
+        ]
         self.transport.write(b"".join(head) + body)
         # Closing with the request's rest unread would reset the connection, and the client
         # might lose the answer: half-close, drop what still comes, close after a while.
