@@ -112,7 +112,8 @@ def call(
     limits = XMLLimits(settings.xml_max_attributes, settings.xml_max_depth,
                        settings.xml_max_elements)
     request = ServerRequest.build(method, full, headers=headers or {}, body=body, route=route,
-                                  xml_limits=limits)
+                                  xml_limits=limits,
+                                  allow_underscore_headers=settings.allow_underscore_headers)
     ctx = pipeline.handle(server, request, sink)
     return Result(sink.status, dict(sink.headers), sink.chunks, sink.aborted, ctx)
 
