@@ -230,6 +230,13 @@ HTTP = """\
   `Access-Control-Allow-Origin` keeps its value. Capabilities, DescribeFeatureType and legends
   carry an ETag and Last-Modified and answer 304 to conditional requests
   (docs/configuration.md#browsers-cors-and-conditional-requests).
+- Request headers: QGIS Server reads them from the CGI environment its web server builds, so
+  what `header()` and `getEnv()` give for a repeated header or a name with `_` depends on that
+  server. ogcserve gives the same everywhere: a repeated header's values joined with `", "`,
+  `X_Role` and `X-Role` two headers, and names with `_` left out of `getEnv` unless
+  `allow_underscore_headers` (docs/security.md#headers-the-proxy-and-plugins). A URL or header
+  block too long, or a request that is not HTTP, gets a ServiceExceptionReport (414, 431, 400)
+  where QGIS's web server answers its own error page.
 """
 
 SIDE_BY_SIDE = """\
