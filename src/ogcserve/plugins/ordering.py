@@ -3,7 +3,9 @@
 Lower priority runs first; equal priorities run the most recently registered first, as QGIS
 Server's QMultiMap does (reference/qgis_server_plugins.md §3.1, tested in tests/plugins).
 Calls into plugin code go through `Registration.call`, so that an exception is tagged with the
-plugin that raised it.
+plugin that raised it, and so that each return from plugin code is a point where the request's
+work may be stopped (`deadline.py`): a hook that slept past the time budget gets its request
+the 503 budget error rather than an answer as late as the hook made it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from ogcserve.context import current_context
 from ogcserve.errors import ServiceError
 from ogcserve.http.response import ClientDisconnectedError
 
@@ -41,11 +44,15 @@ class Registration(Generic[T]):
     def call(self, method: str, *args: Any) -> Any:
         """Call `item.method(*args)`; a non-OGC exception becomes a PluginError naming the owner."""
         try:
-            return getattr(self.item, method)(*args)
+            result = getattr(self.item, method)(*args)
         except (ServiceError, ClientDisconnectedError):
             raise
         except (Exception, SystemExit) as error:  # sys.exit() in a hook must not end a worker
             raise PluginError(self.owner, f"{type(self.item).__name__}.{method}") from error
+        ctx = current_context.get()
+        if ctx is not None:
+            ctx.deadline.check()
+        return result
 
 
 class PriorityList(Generic[T]):
