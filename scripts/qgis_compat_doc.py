@@ -96,6 +96,7 @@ Where QGIS's behaviour is a bug, ogcserve does the safe thing:
 | No time limit on a request (the FCGI host's timeout kills the process). | Setting `request_timeout` (60 s): the work stops at its next check and the client gets a 503 `NoApplicableCode` report. |
 | A project caps GetMap's width and height (`WMSMaxWidth`, `WMSMaxHeight`). | Setting `max_layers` (100) for every layer list of WMS and WFS, advertised as WMS 1.3.0 `LayerLimit`; `wms_max_size` for the image. |
 | GetStyles returns the project's style whatever the access control hides. | Parts of a style reading hidden attributes are left out of GetStyles and legends (services/wms.md). |
+| A slow plugin hook delays the answer by its own time; a worker killed by the FCGI host takes its requests along. | Every return from plugin code is a budget check: a hook that slept past `request_timeout` ends its request with the 503 (an edit it was part of is rolled back). A hook that never returns keeps its thread; a killed worker is replaced by the parent of `--workers N` and costs only its in-flight requests (docs/reliability.md). |
 
 Not supported: `capabilitiesCache()`, `reloadSettings()`, `QgsServiceRegistry.getApi/unregisterApi`,
 `QgsServerParameters`, HTML templates of OGC API handlers (`templatePath`, `staticPath`),
