@@ -18,13 +18,12 @@ import time
 from collections.abc import Callable, Iterator
 
 import httpx
+import pg_cluster
 import psycopg
 import pytest
 
 from ogcserve.cli import demo_project
 from ogcserve.testing import serve_process
-
-pg_cluster = pytest.importorskip("pg_cluster", reason="tests/pg_cluster.py (branch pg-reliable)")
 
 pytestmark = pytest.mark.e2e
 
