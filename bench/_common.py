@@ -48,8 +48,11 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> Non
     print(line)
     print("  ".join("-" * w for w in widths))
     for row in text:
-        print("  ".join(c.rjust(w) if _numeric(c) else c.ljust(w)
-                        for c, w in zip(row, widths, strict=True)))
+        print(
+            "  ".join(
+                c.rjust(w) if _numeric(c) else c.ljust(w) for c, w in zip(row, widths, strict=True)
+            )
+        )
 
 
 def _numeric(cell: str) -> bool:

@@ -57,21 +57,43 @@ DENSE_CELLS = 100  # ~10,000 polygons
 SPARSE_CELLS = 7  # ~50 polygons
 
 _SRS_ROWS = [
-    ("Undefined cartesian SRS", -1, "NONE", -1, "undefined",
-     "undefined cartesian coordinate reference system"),
-    ("Undefined geographic SRS", 0, "NONE", 0, "undefined",
-     "undefined geographic coordinate reference system"),
-    ("WGS 84 geodetic", 4326, "EPSG", 4326,
-     'GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563]],'
-     'PRIMEM["Greenwich",0],UNIT["degree",0.0174532925199433],AUTHORITY["EPSG","4326"]]',
-     "longitude/latitude coordinates in decimal degrees on the WGS 84 spheroid"),
-    ("WGS 84 / Pseudo-Mercator", 3857, "EPSG", 3857,
-     'PROJCS["WGS 84 / Pseudo-Mercator",GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",'
-     '6378137,298.257223563]],PRIMEM["Greenwich",0],UNIT["degree",0.0174532925199433]],'
-     'PROJECTION["Mercator_1SP"],PARAMETER["central_meridian",0],PARAMETER["scale_factor",1],'
-     'PARAMETER["false_easting",0],PARAMETER["false_northing",0],UNIT["metre",1],'
-     'AUTHORITY["EPSG","3857"]]',
-     "Spherical Mercator"),
+    (
+        "Undefined cartesian SRS",
+        -1,
+        "NONE",
+        -1,
+        "undefined",
+        "undefined cartesian coordinate reference system",
+    ),
+    (
+        "Undefined geographic SRS",
+        0,
+        "NONE",
+        0,
+        "undefined",
+        "undefined geographic coordinate reference system",
+    ),
+    (
+        "WGS 84 geodetic",
+        4326,
+        "EPSG",
+        4326,
+        'GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563]],'
+        'PRIMEM["Greenwich",0],UNIT["degree",0.0174532925199433],AUTHORITY["EPSG","4326"]]',
+        "longitude/latitude coordinates in decimal degrees on the WGS 84 spheroid",
+    ),
+    (
+        "WGS 84 / Pseudo-Mercator",
+        3857,
+        "EPSG",
+        3857,
+        'PROJCS["WGS 84 / Pseudo-Mercator",GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",'
+        '6378137,298.257223563]],PRIMEM["Greenwich",0],UNIT["degree",0.0174532925199433]],'
+        'PROJECTION["Mercator_1SP"],PARAMETER["central_meridian",0],PARAMETER["scale_factor",1],'
+        'PARAMETER["false_easting",0],PARAMETER["false_northing",0],UNIT["metre",1],'
+        'AUTHORITY["EPSG","3857"]]',
+        "Spherical Mercator",
+    ),
 ]
 
 # The GeoPackage 1.3/1.4 R-tree triggers (gpkg_rtree_index extension), created after the bulk
@@ -113,9 +135,15 @@ BEGIN
 END;
 """
 
-_HEADER = np.dtype([
-    ("magic", "S2"), ("version", "u1"), ("flags", "u1"), ("srs_id", "<i4"), ("env", "<f8", (4,)),
-])
+_HEADER = np.dtype(
+    [
+        ("magic", "S2"),
+        ("version", "u1"),
+        ("flags", "u1"),
+        ("srs_id", "<i4"),
+        ("env", "<f8", (4,)),
+    ]
+)
 
 
 # --- data -----------------------------------------------------------------------------------
@@ -167,7 +195,7 @@ def gpkg_blobs(geoms: npt.NDArray[np.object_], srs_id: int) -> tuple[list[bytes]
     raw = header.tobytes()
     size = _HEADER.itemsize
     wkb = shapely.to_wkb(geoms, byte_order=1, flavor="iso")
-    return [raw[i * size:(i + 1) * size] + w for i, w in enumerate(wkb)], bounds
+    return [raw[i * size : (i + 1) * size] + w for i, w in enumerate(wkb)], bounds
 
 
 def build_gpkg(path: Path, count: int, seed: int = 42) -> float:
@@ -231,8 +259,12 @@ def build_gpkg(path: Path, count: int, seed: int = 42) -> float:
             zip(fids, *(bounds[:, i].tolist() for i in (0, 2, 1, 3)), strict=True),
         )
         low, high = bounds.min(axis=0), bounds.max(axis=0)
-        extent = [min(extent[0], float(low[0])), min(extent[1], float(low[1])),
-                  max(extent[2], float(high[2])), max(extent[3], float(high[3]))]
+        extent = [
+            min(extent[0], float(low[0])),
+            min(extent[1], float(low[1])),
+            max(extent[2], float(high[2])),
+            max(extent[3], float(high[3])),
+        ]
     conn.execute(
         "INSERT INTO gpkg_contents (table_name, data_type, identifier, min_x, min_y, max_x, max_y,"
         " srs_id) VALUES (?, 'features', ?, ?, ?, ?, ?, ?)",
@@ -329,8 +361,12 @@ def request_context(server: Server) -> RequestContext:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--count", type=int, default=1_000_000,
-                        help="polygons (at most 1,000,000: one per grid cell)")
+    parser.add_argument(
+        "--count",
+        type=int,
+        default=1_000_000,
+        help="polygons (at most 1,000,000: one per grid cell)",
+    )
     parser.add_argument("--repeat", type=int, default=20, help="timed runs per case")
     parser.add_argument("--rebuild", action="store_true", help="regenerate the GeoPackage")
     args = parser.parse_args()
@@ -343,8 +379,10 @@ def main() -> None:
     if args.rebuild or not gpkg.exists():
         print(f"generating {gpkg} ...", flush=True)
         build_s = build_gpkg(gpkg, args.count)
-        print(f"generated {args.count:,} polygons in {build_s:.1f} s "
-              f"({gpkg.stat().st_size / 1e6:.0f} MB)")
+        print(
+            f"generated {args.count:,} polygons in {build_s:.1f} s "
+            f"({gpkg.stat().st_size / 1e6:.0f} MB)"
+        )
     yaml = project_yaml(gpkg)
 
     source = GeoPackageSource(gpkg, TABLE)
@@ -359,6 +397,7 @@ def main() -> None:
             ctx = request_context(server)
             layer = server.data.layer(ctx, project, TABLE)
             return consume(server.data.features(ctx, layer, Read(bbox=bbox)))
+
         return run
 
     cases: dict[str, dict[str, Any]] = {}
@@ -373,10 +412,23 @@ def main() -> None:
         for path, (samples, count) in measured.items():
             stats = summary_ms(samples)
             cases[f"{label}/{path}"] = {
-                "bbox": bbox, "rows": count, "rtree_candidates": candidates, **stats
+                "bbox": bbox,
+                "rows": count,
+                "rtree_candidates": candidates,
+                **stats,
             }
-            rows.append([label, path, f"{count:,}", f"{candidates:,}", stats["median_ms"],
-                         stats["mean_ms"], stats["min_ms"], stats["max_ms"]])
+            rows.append(
+                [
+                    label,
+                    path,
+                    f"{count:,}",
+                    f"{candidates:,}",
+                    stats["median_ms"],
+                    stats["mean_ms"],
+                    stats["min_ms"],
+                    stats["max_ms"],
+                ]
+            )
     for label in ("dense", "sparse"):
         d = cases[f"{label}/GeoPackageSource.query"]["median_ms"]
         a = cases[f"{label}/AccessLayer.features"]["median_ms"]
@@ -387,20 +439,25 @@ def main() -> None:
         ["window", "path", "rows", "R-tree rows", "median ms", "mean ms", "min ms", "max ms"], rows
     )
     dense = cases["dense/GeoPackageSource.query"]["median_ms"]
-    print(f"\naccess layer adds {cases['dense/access_layer_added_ms']:+.3f} ms (dense), "
-          f"{cases['sparse/access_layer_added_ms']:+.3f} ms (sparse) at the median")
+    print(
+        f"\naccess layer adds {cases['dense/access_layer_added_ms']:+.3f} ms (dense), "
+        f"{cases['sparse/access_layer_added_ms']:+.3f} ms (sparse) at the median"
+    )
     verdict = "PASS" if dense < TARGET_DENSE_MS else "FAIL"
     print(f"dense window {dense:.1f} ms; target < {TARGET_DENSE_MS:.0f} ms: {verdict}")
-    write_result("gpkg_bbox", {
-        "polygons": args.count,
-        "file": str(gpkg),
-        "file_mb": round(gpkg.stat().st_size / 1e6, 1),
-        "generation_s": None if build_s is None else round(build_s, 1),
-        "repeat": args.repeat,
-        "cases": cases,
-        "target_dense_ms": TARGET_DENSE_MS,
-        "pass": dense < TARGET_DENSE_MS,
-    })
+    write_result(
+        "gpkg_bbox",
+        {
+            "polygons": args.count,
+            "file": str(gpkg),
+            "file_mb": round(gpkg.stat().st_size / 1e6, 1),
+            "generation_s": None if build_s is None else round(build_s, 1),
+            "repeat": args.repeat,
+            "cases": cases,
+            "target_dense_ms": TARGET_DENSE_MS,
+            "pass": dense < TARGET_DENSE_MS,
+        },
+    )
     source.close()
     server.close()
 

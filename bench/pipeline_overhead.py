@@ -180,8 +180,7 @@ def sanity(servers: dict[str, Server]) -> dict[str, Any]:
     ServerInterface(probe, "probe").register_filter(counter)
     check(probe, REQUESTS["NOOP"])
     acl_server = servers[f"{FILTERS} filters + 1 ACL"]
-    acl = next(e.item for e in acl_server.access_controls
-               if isinstance(e.item, NoopAccessControl))
+    acl = next(e.item for e in acl_server.access_controls if isinstance(e.item, NoopAccessControl))
     before = acl.asked
     with_acl = check(acl_server, REQUESTS["LAYERS"])
     asked = acl.asked - before
@@ -211,11 +210,19 @@ def measure(server: Server, url: str, iterations: int) -> list[float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--iterations", type=int, default=20_000,
-                        help="timed requests per configuration and request kind")
+    parser.add_argument(
+        "--iterations",
+        type=int,
+        default=20_000,
+        help="timed requests per configuration and request kind",
+    )
     parser.add_argument("--warmup", type=int, default=2_000, help="untimed requests first")
-    parser.add_argument("--rounds", type=int, default=5,
-                        help="split iterations into interleaved rounds (evens out machine drift)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=5,
+        help="split iterations into interleaved rounds (evens out machine drift)",
+    )
     args = parser.parse_args()
 
     servers = {name: make_server(plugins=setups) for name, setups in CONFIGS.items()}
@@ -225,9 +232,7 @@ def main() -> None:
             for _ in range(args.warmup):
                 call(server, url)
 
-    samples: dict[tuple[str, str], list[float]] = {
-        (c, r): [] for c in servers for r in REQUESTS
-    }
+    samples: dict[tuple[str, str], list[float]] = {(c, r): [] for c in servers for r in REQUESTS}
     per_round = max(args.iterations // args.rounds, 1)
     for _ in range(args.rounds):
         for config, server in servers.items():
@@ -254,37 +259,57 @@ def main() -> None:
             d_median = (s["median_us"] - base["median_us"]) / 1000
             if config != "none":
                 added.setdefault(kind, {})[config] = {
-                    "added_mean_ms": round(d_mean, 4), "added_median_ms": round(d_median, 4)
+                    "added_mean_ms": round(d_mean, 4),
+                    "added_median_ms": round(d_median, 4),
                 }
-            rows.append([
-                f"SERVICE={kind}", config, s["n"], f"{s['mean_us']:.1f}", f"{s['median_us']:.1f}",
-                f"{s['p90_us']:.1f}",
-                "" if config == "none" else f"{d_mean:+.4f}",
-                "" if config == "none" else f"{d_median:+.4f}",
-            ])
-    print(f"pipeline overhead, {per_round * args.rounds} requests per row "
-          f"after {args.warmup} warm-up (in process, demo project)\n")
+            rows.append(
+                [
+                    f"SERVICE={kind}",
+                    config,
+                    s["n"],
+                    f"{s['mean_us']:.1f}",
+                    f"{s['median_us']:.1f}",
+                    f"{s['p90_us']:.1f}",
+                    "" if config == "none" else f"{d_mean:+.4f}",
+                    "" if config == "none" else f"{d_median:+.4f}",
+                ]
+            )
+    print(
+        f"pipeline overhead, {per_round * args.rounds} requests per row "
+        f"after {args.warmup} warm-up (in process, demo project)\n"
+    )
     print_table(
-        ["request", "plugins", "n", "mean µs", "median µs", "p90 µs", "added mean ms",
-         "added median ms"],
+        [
+            "request",
+            "plugins",
+            "n",
+            "mean µs",
+            "median µs",
+            "p90 µs",
+            "added mean ms",
+            "added median ms",
+        ],
         rows,
     )
     worst = max(v["added_mean_ms"] for by in added.values() for v in by.values())
     verdict = "PASS" if worst < TARGET_MS else "FAIL"
     print(f"\nworst added cost {worst:.4f} ms (mean); target < {TARGET_MS} ms: {verdict}")
     print(f"checks: {checks}")
-    write_result("pipeline_overhead", {
-        "iterations": per_round * args.rounds,
-        "warmup": args.warmup,
-        "rounds": args.rounds,
-        "filters": FILTERS,
-        "checks": checks,
-        "stats": stats,
-        "added": added,
-        "target_added_ms": TARGET_MS,
-        "worst_added_mean_ms": worst,
-        "pass": worst < TARGET_MS,
-    })
+    write_result(
+        "pipeline_overhead",
+        {
+            "iterations": per_round * args.rounds,
+            "warmup": args.warmup,
+            "rounds": args.rounds,
+            "filters": FILTERS,
+            "checks": checks,
+            "stats": stats,
+            "added": added,
+            "target_added_ms": TARGET_MS,
+            "worst_added_mean_ms": worst,
+            "pass": worst < TARGET_MS,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -68,14 +68,17 @@ def ensure_table(dsn: str, rows: int) -> float | None:
               geom geometry(Polygon, 3857) NOT NULL)
         """)
         # One polygon per cell of a 1000-wide grid of 100 m cells: an octagon (9 vertices).
-        conn.execute(f"""
+        conn.execute(
+            f"""
             INSERT INTO "{table}" (id, name, category, value, geom)
             SELECT i, 'parcel ' || i, i %% 10, round((random() * 1000)::numeric, 3)::float8,
                    ST_Buffer(ST_SetSRID(ST_MakePoint(1000000 + (i %% 1000) * 100 + 50,
                                                      6000000 + (i / 1000) * 100 + 50), 3857),
                              40, 'quad_segs=2')
             FROM generate_series(0, %s - 1) AS i
-        """, (rows,))
+        """,
+            (rows,),
+        )
         conn.execute(f'CREATE INDEX ON "{table}" USING gist (geom)')
         conn.execute(f'VACUUM ANALYZE "{table}"')
         return time.perf_counter() - started
@@ -175,8 +178,12 @@ def run_case(case: str, dsn: str, rows: int, batch_size: int, sample: int) -> di
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--batch-size", type=int, default=1000,
-                        help="rows per batch for the source case (the access layer uses 1000)")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=1000,
+        help="rows per batch for the source case (the access layer uses 1000)",
+    )
     parser.add_argument("--sample", type=int, default=10, help="read RSS every N batches")
     parser.add_argument("--case", choices=CASES, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -198,9 +205,23 @@ def main() -> None:
     for case in CASES:
         print(f"streaming through {case} ...", flush=True)
         child = subprocess.run(
-            [sys.executable, "-W", "ignore", __file__, "--case", case, "--rows", str(args.rows),
-             "--batch-size", str(args.batch_size), "--sample", str(args.sample)],
-            capture_output=True, text=True, check=False,
+            [
+                sys.executable,
+                "-W",
+                "ignore",
+                __file__,
+                "--case",
+                case,
+                "--rows",
+                str(args.rows),
+                "--batch-size",
+                str(args.batch_size),
+                "--sample",
+                str(args.sample),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if child.returncode != 0:
             print(child.stdout + child.stderr, file=sys.stderr)
@@ -213,28 +234,56 @@ def main() -> None:
         if "error" in r:
             rows.append([case, "error", "", "", "", "", "", ""])
             continue
-        rows.append([case, f"{r['rows']:,}", r["seconds"], f"{r['rows_per_s']:,}",
-                     r["start_rss_mb"], r["peak_rss_sampled_mb"], r["growth_sampled_mb"],
-                     "n/a" if r["growth_vmhwm_mb"] is None else r["growth_vmhwm_mb"]])
+        rows.append(
+            [
+                case,
+                f"{r['rows']:,}",
+                r["seconds"],
+                f"{r['rows_per_s']:,}",
+                r["start_rss_mb"],
+                r["peak_rss_sampled_mb"],
+                r["growth_sampled_mb"],
+                "n/a" if r["growth_vmhwm_mb"] is None else r["growth_vmhwm_mb"],
+            ]
+        )
     print(f"\nstreaming {args.rows:,} rows from {table_name(args.rows)}\n")
-    print_table(["path", "rows", "s", "rows/s", "start RSS MB", "peak RSS MB",
-                 "growth MB", "growth (VmHWM) MB"], rows)
-    growths = [max(r["growth_sampled_mb"], r["growth_vmhwm_mb"] or 0.0)
-               for r in results.values() if "error" not in r]
+    print_table(
+        [
+            "path",
+            "rows",
+            "s",
+            "rows/s",
+            "start RSS MB",
+            "peak RSS MB",
+            "growth MB",
+            "growth (VmHWM) MB",
+        ],
+        rows,
+    )
+    growths = [
+        max(r["growth_sampled_mb"], r["growth_vmhwm_mb"] or 0.0)
+        for r in results.values()
+        if "error" not in r
+    ]
     ok = bool(growths) and len(growths) == len(CASES) and max(growths) < TARGET_MB
     worst = max(growths) if growths else float("nan")
-    print(f"\nworst RSS growth {worst:.1f} MB; target < {TARGET_MB:.0f} MB: "
-          f"{'PASS' if ok else 'FAIL'}")
-    write_result("postgis_stream", {
-        "dsn_host": dsn.rsplit("@", 1)[-1],
-        "table": table_name(args.rows),
-        "rows": args.rows,
-        "batch_size": args.batch_size,
-        "table_created_s": None if created_s is None else round(created_s, 1),
-        "cases": results,
-        "target_growth_mb": TARGET_MB,
-        "pass": ok,
-    })
+    print(
+        f"\nworst RSS growth {worst:.1f} MB; target < {TARGET_MB:.0f} MB: "
+        f"{'PASS' if ok else 'FAIL'}"
+    )
+    write_result(
+        "postgis_stream",
+        {
+            "dsn_host": dsn.rsplit("@", 1)[-1],
+            "table": table_name(args.rows),
+            "rows": args.rows,
+            "batch_size": args.batch_size,
+            "table_created_s": None if created_s is None else round(created_s, 1),
+            "cases": results,
+            "target_growth_mb": TARGET_MB,
+            "pass": ok,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -128,13 +128,29 @@ CASES = [Case(f"{fmt}_{n}", fmt, n) for n in (SMALL, LARGE) for fmt in ("gml", "
 def write_qgs(layers: list[dict[str, Any]]) -> Path:
     spec = WORK / "qgis_project.json"
     qgs = WORK / "wfs_compare.qgs"
-    spec.write_text(json.dumps({"title": "WFS comparison (bench/wfs_compare.py)",
-                                "crs": wms.CRS_LIST, "extent": [-180, -90, 180, 90],
-                                "layers": layers, "wfs_precision": 8}, indent=2))
-    env = os.environ | {"QT_QPA_PLATFORM": "offscreen", "XDG_RUNTIME_DIR": str(WORK / "xdg"),
-                        "PYTHONPATH": str(BENCH_DIR)}
-    done = subprocess.run([str(wms.SYSTEM_PYTHON), str(BENCH_DIR / "_qgs_project_wfs.py"),
-                           str(spec), str(qgs)], capture_output=True, text=True, env=env)
+    spec.write_text(
+        json.dumps(
+            {
+                "title": "WFS comparison (bench/wfs_compare.py)",
+                "crs": wms.CRS_LIST,
+                "extent": [-180, -90, 180, 90],
+                "layers": layers,
+                "wfs_precision": 8,
+            },
+            indent=2,
+        )
+    )
+    env = os.environ | {
+        "QT_QPA_PLATFORM": "offscreen",
+        "XDG_RUNTIME_DIR": str(WORK / "xdg"),
+        "PYTHONPATH": str(BENCH_DIR),
+    }
+    done = subprocess.run(
+        [str(wms.SYSTEM_PYTHON), str(BENCH_DIR / "_qgs_project_wfs.py"), str(spec), str(qgs)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     if done.returncode != 0 or not qgs.exists():
         raise SystemExit(f"writing the QGIS project failed:\n{done.stdout}\n{done.stderr}")
     return qgs
@@ -142,17 +158,30 @@ def write_qgs(layers: list[dict[str, Any]]) -> Path:
 
 def write_mapfile(layers: list[dict[str, Any]], online: str, featureid: str) -> Path:
     layer_t = Template((TEMPLATES / "mapserver_layer.map").read_text())
-    body = "".join(layer_t.substitute(name=layer["name"], path=layer["path"],
-                                      table=layer["table"], epsg=layer["epsg"],
-                                      crs_list=" ".join(wms.CRS_LIST), featureid=featureid)
-                   for layer in layers)
+    body = "".join(
+        layer_t.substitute(
+            name=layer["name"],
+            path=layer["path"],
+            table=layer["table"],
+            epsg=layer["epsg"],
+            crs_list=" ".join(wms.CRS_LIST),
+            featureid=featureid,
+        )
+        for layer in layers
+    )
     mapfile = WORK / "wfs_compare.map"
-    mapfile.write_text(Template((TEMPLATES / "mapserver.map").read_text()).substitute(
-        title="WFS comparison (bench/wfs_compare.py)", online_resource=online,
-        crs_list=" ".join(wms.CRS_LIST), layers=body))
+    mapfile.write_text(
+        Template((TEMPLATES / "mapserver.map").read_text()).substitute(
+            title="WFS comparison (bench/wfs_compare.py)",
+            online_resource=online,
+            crs_list=" ".join(wms.CRS_LIST),
+            layers=body,
+        )
+    )
     conf = WORK / "mapserver.conf"
-    conf.write_text(Template((wms.TEMPLATES / "mapserver.conf").read_text()).substitute(
-        mapfile=mapfile))
+    conf.write_text(
+        Template((wms.TEMPLATES / "mapserver.conf").read_text()).substitute(mapfile=mapfile)
+    )
     return conf
 
 
@@ -200,15 +229,19 @@ def count_features(path: Path, fmt: str) -> tuple[int, list[int], str]:
             name = elem.text
         if local == TABLE:
             count += 1
-            gid = next((v for k, v in elem.attrib.items() if k.rsplit("}", 1)[-1] in ("id", "fid")),
-                       None)
+            gid = next(
+                (v for k, v in elem.attrib.items() if k.rsplit("}", 1)[-1] in ("id", "fid")), None
+            )
             with_id += gid is not None
             n = _id_number(gid if gid is not None else name)  # MapServer: no gml:id
             name = ""
             if n is not None:
                 ids.append(n)
-            if any(child.tag.startswith("{http://www.opengis.net/gml") for child in elem.iter()
-                   if child is not elem):
+            if any(
+                child.tag.startswith("{http://www.opengis.net/gml")
+                for child in elem.iter()
+                if child is not elem
+            ):
                 geoms += 1
             elem.clear()
     return count, ids, f"root {root_tag}, {geoms} with GML geometry, {with_id} with gml:id"
@@ -231,8 +264,14 @@ def check(server: str, base: str, case: Case) -> dict[str, Any]:
         raise AssertionError(f"{n:,} features, not {case.features:,}: {head}")
     if ids and sorted(ids) != list(range(1, case.features + 1)):
         raise AssertionError(f"ids are not 1..{case.features}: {sorted(ids)[:5]}...")
-    info = {"features": n, "ids": "1..N" if ids else "not given", "bytes": done["bytes"],
-            "content_type": done["content_type"], "seconds": done["seconds"], "note": note}
+    info = {
+        "features": n,
+        "ids": "1..N" if ids else "not given",
+        "bytes": done["bytes"],
+        "content_type": done["content_type"],
+        "seconds": done["seconds"],
+        "note": note,
+    }
     if case.features == LARGE:
         out.unlink()  # 30-120 MB each; the 1,000-feature answers are kept to look at
     return info
@@ -251,10 +290,15 @@ def capabilities(server: str, base: str) -> dict[str, Any]:
     for op in root.iter():
         if op.tag.rsplit("}", 1)[-1] == "Operation" and op.get("name") == "GetFeature":
             for param in op.iter():
-                if (param.tag.rsplit("}", 1)[-1] == "Parameter"
-                        and param.get("name", "").lower() == "outputformat"):
-                    formats += [v.text.strip() for v in param.iter()
-                                if v.tag.rsplit("}", 1)[-1] == "Value" and v.text]
+                if (
+                    param.tag.rsplit("}", 1)[-1] == "Parameter"
+                    and param.get("name", "").lower() == "outputformat"
+                ):
+                    formats += [
+                        v.text.strip()
+                        for v in param.iter()
+                        if v.tag.rsplit("}", 1)[-1] == "Value" and v.text
+                    ]
     names = [e.text for e in root.iter() if e.tag.rsplit("}", 1)[-1] == "Name" and e.text]
     if not any(name.rsplit(":", 1)[-1] == TABLE for name in names):
         raise AssertionError(f"{TABLE} not among the feature types {names}")
@@ -266,15 +310,30 @@ def capabilities(server: str, base: str) -> dict[str, Any]:
 
 def curl(url: str, out: Path | str = "/dev/null") -> dict[str, Any]:
     done = subprocess.run(
-        ["curl", "-s", "--http1.1", "-o", str(out), "-w",
-         "%{http_code} %{size_download} %{time_total} %{time_starttransfer} %{content_type}",
-         url], capture_output=True, text=True, timeout=600)
+        [
+            "curl",
+            "-s",
+            "--http1.1",
+            "-o",
+            str(out),
+            "-w",
+            "%{http_code} %{size_download} %{time_total} %{time_starttransfer} %{content_type}",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     parts = done.stdout.split(" ", 4)
     if done.returncode != 0 or len(parts) < 4:
         raise AssertionError(f"curl failed ({done.returncode}): {done.stderr[:300]}")
-    return {"http_code": int(parts[0]), "bytes": int(float(parts[1])),
-            "seconds": float(parts[2]), "first_byte_s": float(parts[3]),
-            "content_type": parts[4].strip() if len(parts) > 4 else ""}
+    return {
+        "http_code": int(parts[0]),
+        "bytes": int(float(parts[1])),
+        "seconds": float(parts[2]),
+        "first_byte_s": float(parts[3]),
+        "content_type": parts[4].strip() if len(parts) > 4 else "",
+    }
 
 
 def _status_kb(pid: int, field: str) -> int:
@@ -334,20 +393,27 @@ class Sampler:
         return max(self.anon)
 
 
-def download_with_memory(url: str, pids: list[int], baseline: float,
-                         baseline_anon: float) -> dict[str, Any]:
+def download_with_memory(
+    url: str, pids: list[int], baseline: float, baseline_anon: float
+) -> dict[str, Any]:
     """One full download to /dev/null with the workers' RSS sampled; growth against
     `baseline` (the idle sum before the first download of the case)."""
     before = rss_mb(pids)
     with Sampler(pids) as sampler:
         done = curl(url)
-    return {"seconds": done["seconds"], "first_byte_s": done["first_byte_s"],
-            "bytes": done["bytes"], "http_code": done["http_code"],
-            "rss_before_mb": round(before, 1), "peak_rss_mb": round(sampler.peak, 1),
-            "growth_mb": round(sampler.peak - baseline, 1),
-            "growth_vs_just_before_mb": round(sampler.peak - before, 1),
-            "anon_growth_mb": round(sampler.anon_peak - baseline_anon, 1),
-            "hwm_growth_mb": round(sampler.hwm - baseline, 1), "samples": len(sampler.samples)}
+    return {
+        "seconds": done["seconds"],
+        "first_byte_s": done["first_byte_s"],
+        "bytes": done["bytes"],
+        "http_code": done["http_code"],
+        "rss_before_mb": round(before, 1),
+        "peak_rss_mb": round(sampler.peak, 1),
+        "growth_mb": round(sampler.peak - baseline, 1),
+        "growth_vs_just_before_mb": round(sampler.peak - before, 1),
+        "anon_growth_mb": round(sampler.anon_peak - baseline_anon, 1),
+        "hwm_growth_mb": round(sampler.hwm - baseline, 1),
+        "samples": len(sampler.samples),
+    }
 
 
 def connection_spread(port: int, workers: list[int], into: dict[str, int]) -> None:
@@ -357,8 +423,11 @@ def connection_spread(port: int, workers: list[int], into: dict[str, int]) -> No
     connections sat on one worker, it would serve them one at a time (the GIL). The
     dispatching parent also holds a copy of each connection (to see hang-ups): not counted.
     """
-    done = subprocess.run(["ss", "-tnpH", "state", "established", f"( sport = :{port} )"],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["ss", "-tnpH", "state", "established", f"( sport = :{port} )"],
+        capture_output=True,
+        text=True,
+    )
     for pid in re.findall(r"pid=(\d+)", done.stdout):
         if int(pid) in workers:
             into[pid] = into.get(pid, 0) + 1
@@ -398,18 +467,29 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=10, help="seconds timed per wrk case")
     parser.add_argument("--warmup", type=float, default=3, help="seconds of wrk warm-up per case")
-    parser.add_argument("--downloads", type=int, default=3,
-                        help="timed downloads per large case (the median is reported)")
+    parser.add_argument(
+        "--downloads",
+        type=int,
+        default=3,
+        help="timed downloads per large case (the median is reported)",
+    )
     parser.add_argument("--connections", type=int, default=2, help="wrk concurrency")
     parser.add_argument("--servers", default="qgis,mapserver,ogcserve")
     parser.add_argument("--port-base", type=int, default=18280)
     parser.add_argument("--check-only", action="store_true", help="check the answers, no timing")
     parser.add_argument("--no-install", action="store_true", help="never call apt-get")
-    parser.add_argument("--max-busy", type=float, default=0.15,
-                        help="before each case, wait (up to 60 s) until other processes use less "
-                             "than this share of the CPUs")
-    parser.add_argument("--hold", action="store_true",
-                        help="after the checks, keep the servers up until Ctrl-C; no timing")
+    parser.add_argument(
+        "--max-busy",
+        type=float,
+        default=0.15,
+        help="before each case, wait (up to 60 s) until other processes use less "
+        "than this share of the CPUs",
+    )
+    parser.add_argument(
+        "--hold",
+        action="store_true",
+        help="after the checks, keep the servers up until Ctrl-C; no timing",
+    )
     args = parser.parse_args()
     wanted = [s for s in args.servers.split(",") if s]
 
@@ -440,20 +520,29 @@ def main() -> int:
         if "qgis" in wanted:
             qgs = write_qgs(layers)
             env = base_env | {
-                "QGIS_PROJECT_FILE": str(qgs), "QT_QPA_PLATFORM": "offscreen",
-                "XDG_RUNTIME_DIR": str(WORK / "xdg"), "HOME": str(WORK),
-                "QGIS_SERVER_LOG_LEVEL": "2", "QGIS_SERVER_LOG_STDERR": "0",
+                "QGIS_PROJECT_FILE": str(qgs),
+                "QT_QPA_PLATFORM": "offscreen",
+                "XDG_RUNTIME_DIR": str(WORK / "xdg"),
+                "HOME": str(WORK),
+                "QGIS_SERVER_LOG_LEVEL": "2",
+                "QGIS_SERVER_LOG_STDERR": "0",
                 "QGIS_SERVER_LOG_FILE": str(WORK / "qgis.log"),
                 "QGIS_SERVER_IGNORE_BAD_LAYERS": "false",
             }
             spawn["qgis"] = (wms.QGIS_FCGI, env)
-            fcgi.append((ports["qgis"], PATHS["qgis"],
-                         wms.spawn_fcgi(procs, "qgis", wms.QGIS_FCGI, env)))
+            fcgi.append(
+                (ports["qgis"], PATHS["qgis"], wms.spawn_fcgi(procs, "qgis", wms.QGIS_FCGI, env))
+            )
         if "mapserver" in wanted:
             conf = write_mapfile(layers, base["mapserver"] + "?", "fid")
             spawn["mapserver"] = (wms.MAPSERV, base_env | {"MAPSERVER_CONFIG_FILE": str(conf)})
-            fcgi.append((ports["mapserver"], PATHS["mapserver"],
-                         wms.spawn_fcgi(procs, "mapserver", *spawn["mapserver"])))
+            fcgi.append(
+                (
+                    ports["mapserver"],
+                    PATHS["mapserver"],
+                    wms.spawn_fcgi(procs, "mapserver", *spawn["mapserver"]),
+                )
+            )
         if fcgi:
             wms.start_nginx(procs, wms.write_nginx(fcgi))
         og_plugins = [BENCH_DIR / "ogcserve_plugins" / "common"]
@@ -513,14 +602,20 @@ def main() -> int:
                 key = f"{server}/{case.name}"
                 try:
                     checks[key] = check(server, base[server], case)
-                    print(f"  checked {LABELS[server]:12s} {case.name:15s} "
-                          f"{checks[key]['features']:,} features, ids {checks[key]['ids']}, "
-                          f"{checks[key]['bytes']:,} bytes, {checks[key]['seconds']:.2f} s "
-                          f"({checks[key]['note']})", flush=True)
+                    print(
+                        f"  checked {LABELS[server]:12s} {case.name:15s} "
+                        f"{checks[key]['features']:,} features, ids {checks[key]['ids']}, "
+                        f"{checks[key]['bytes']:,} bytes, {checks[key]['seconds']:.2f} s "
+                        f"({checks[key]['note']})",
+                        flush=True,
+                    )
                 except (AssertionError, OSError, subprocess.TimeoutExpired) as error:
                     checks[key] = {"error": str(error)[:500]}
-                    print(f"CHECK FAILED {LABELS[server]} {case.name}: {str(error)[:300]}\n"
-                          f"  {case.url(base[server], server)}", flush=True)
+                    print(
+                        f"CHECK FAILED {LABELS[server]} {case.name}: {str(error)[:300]}\n"
+                        f"  {case.url(base[server], server)}",
+                        flush=True,
+                    )
                     if server != "ogcserve":
                         raise SystemExit(2) from error
         if args.hold:
@@ -538,8 +633,10 @@ def main() -> int:
                 for fmt in ("gml", "geojson"):
                     small = next(c for c in CASES if c.fmt == fmt and c.features == SMALL)
                     large = next(c for c in CASES if c.fmt == fmt and c.features == LARGE)
-                    if any("error" in checks.get(f"{server}/{c.name}", {"error": ""})
-                           for c in (small, large)):
+                    if any(
+                        "error" in checks.get(f"{server}/{c.name}", {"error": ""})
+                        for c in (small, large)
+                    ):
                         continue
                     # fresh processes for each format, so that one format's high-water RSS
                     # (glibc and Python keep freed memory) does not hide the other's
@@ -552,8 +649,11 @@ def main() -> int:
                     idle_anon = rss_mb(pids, "RssAnon")
                     spread: dict[str, int] = {}
                     if server == "ogcserve":  # which uvicorn worker holds each connection
-                        probe = threading.Timer(min(2.0, args.duration / 2), connection_spread,
-                                                (ports[server], pids, spread))
+                        probe = threading.Timer(
+                            min(2.0, args.duration / 2),
+                            connection_spread,
+                            (ports[server], pids, spread),
+                        )
                         probe.start()
                     with Sampler(pids) as sampler:
                         run = wms.wrk(url, args.duration, args.connections)
@@ -561,19 +661,25 @@ def main() -> int:
                         run["connections_per_worker"] = spread
                     results[f"{server}/{small.name}"] = run | {
                         "cpu_busy_before": busy_before,
-                        "memory": {"idle_rss_mb": round(idle, 1),
-                                   "peak_rss_mb": round(sampler.peak, 1),
-                                   "growth_mb": round(sampler.peak - idle, 1),
-                                   "hwm_growth_mb": round(sampler.hwm - idle, 1),
-                                   "idle_anon_mb": round(idle_anon, 1),
-                                   "anon_growth_mb": round(sampler.anon_peak - idle_anon, 1)}}
+                        "memory": {
+                            "idle_rss_mb": round(idle, 1),
+                            "peak_rss_mb": round(sampler.peak, 1),
+                            "growth_mb": round(sampler.peak - idle, 1),
+                            "hwm_growth_mb": round(sampler.hwm - idle, 1),
+                            "idle_anon_mb": round(idle_anon, 1),
+                            "anon_growth_mb": round(sampler.anon_peak - idle_anon, 1),
+                        },
+                    }
                     flag = f" ({run['non_2xx']} non-2xx!)" if run["non_2xx"] else ""
                     if spread:
                         flag += f" (wrk connections per worker pid: {spread})"
-                    print(f"  {LABELS[server]:12s} {small.name:15s} "
-                          f"{run['requests_per_s']:8.1f} req/s{flag}; RSS peak - idle "
-                          f"{sampler.peak - idle:+.1f} MB (idle {idle:.0f} MB), RssAnon "
-                          f"{sampler.anon_peak - idle_anon:+.1f} MB", flush=True)
+                    print(
+                        f"  {LABELS[server]:12s} {small.name:15s} "
+                        f"{run['requests_per_s']:8.1f} req/s{flag}; RSS peak - idle "
+                        f"{sampler.peak - idle:+.1f} MB (idle {idle:.0f} MB), RssAnon "
+                        f"{sampler.anon_peak - idle_anon:+.1f} MB",
+                        flush=True,
+                    )
                     time.sleep(1)
                     url = large.url(base[server], server)
                     busy_before = wms.wait_quiet(args.max_busy)
@@ -596,21 +702,31 @@ def main() -> int:
                         "runs": runs,
                         "cpu_busy_before": busy_before,
                     }
-                    print(f"  {LABELS[server]:12s} {large.name:15s} "
-                          f"{results[f'{server}/{large.name}']['seconds_median']:8.2f} s "
-                          f"(runs {secs}); RSS peak - idle {[r['growth_mb'] for r in runs]} MB "
-                          f"(idle {idle:.0f} MB; VmHWM: "
-                          f"{[r['hwm_growth_mb'] for r in runs]}; RssAnon: "
-                          f"{[r['anon_growth_mb'] for r in runs]})", flush=True)
+                    print(
+                        f"  {LABELS[server]:12s} {large.name:15s} "
+                        f"{results[f'{server}/{large.name}']['seconds_median']:8.2f} s "
+                        f"(runs {secs}); RSS peak - idle {[r['growth_mb'] for r in runs]} MB "
+                        f"(idle {idle:.0f} MB; VmHWM: "
+                        f"{[r['hwm_growth_mb'] for r in runs]}; RssAnon: "
+                        f"{[r['anon_growth_mb'] for r in runs]})",
+                        flush=True,
+                    )
                     time.sleep(1)
         drops = wms._dropped_cache_entries()
 
     return report(args, wanted, base, available, caps, checks, results, drops)
 
 
-def report(args: argparse.Namespace, wanted: list[str], base: dict[str, str],
-           available: dict[str, str], caps: dict[str, Any], checks: dict[str, Any],
-           results: dict[str, Any], drops: list[str]) -> int:
+def report(
+    args: argparse.Namespace,
+    wanted: list[str],
+    base: dict[str, str],
+    available: dict[str, str],
+    caps: dict[str, Any],
+    checks: dict[str, Any],
+    results: dict[str, Any],
+    drops: list[str],
+) -> int:
     def value(server: str, case: Case) -> float | None:
         hit = results.get(f"{server}/{case.name}")
         if hit is None:
@@ -633,16 +749,34 @@ def report(args: argparse.Namespace, wanted: list[str], base: dict[str, str],
         refs = [v for v in (q, m) if v is not None]
         best = (max(refs) if small else min(refs)) if refs else None
         # speed-up against the faster reference: requests/s ratio, or time ratio inverted
-        r = (None if o is None or best is None or not o
-             else round(o / best, 2) if small else round(best / o, 2))
+        r = (
+            None
+            if o is None or best is None or not o
+            else round(o / best, 2)
+            if small
+            else round(best / o, 2)
+        )
         verdict = "-" if r is None else "PASS" if r >= TARGET_VS_BEST else "FAIL"
-        verdicts[case.name] = {"ogcserve_vs_best": r, "target": TARGET_VS_BEST,
-                               "verdict": verdict, "best_reference": best}
+        verdicts[case.name] = {
+            "ogcserve_vs_best": r,
+            "target": TARGET_VS_BEST,
+            "verdict": verdict,
+            "best_reference": best,
+        }
         unit = "req/s" if small else "s"
         digits = 1 if small else 2
-        rows.append([f"{case.title} ({unit})", wms.fmt(q, digits), wms.fmt(m, digits),
-                     wms.fmt(o, digits), wms.fmt(best, digits), wms.fmt(r, 2),
-                     f">= {TARGET_VS_BEST:g}x", verdict])
+        rows.append(
+            [
+                f"{case.title} ({unit})",
+                wms.fmt(q, digits),
+                wms.fmt(m, digits),
+                wms.fmt(o, digits),
+                wms.fmt(best, digits),
+                wms.fmt(r, 2),
+                f">= {TARGET_VS_BEST:g}x",
+                verdict,
+            ]
+        )
     for anon in (False, True):
         for case in CASES:
             g = [growth(s, case, anon) for s in ("qgis", "mapserver", "ogcserve")]
@@ -656,26 +790,52 @@ def report(args: argparse.Namespace, wanted: list[str], base: dict[str, str],
                 if og_small is not None and og_large is not None:
                     verdict = "PASS" if og_large - og_small <= MEMORY_SLACK_MB else "FAIL"
                 verdicts[f"memory_{case.name}"] = {
-                    "ogcserve_anon_growth_mb": og_large, "ogcserve_anon_growth_1000_mb": og_small,
-                    "ogcserve_rss_growth_mb": growth("ogcserve", case), "slack_mb": MEMORY_SLACK_MB,
-                    "verdict": verdict}
+                    "ogcserve_anon_growth_mb": og_large,
+                    "ogcserve_anon_growth_1000_mb": og_small,
+                    "ogcserve_rss_growth_mb": growth("ogcserve", case),
+                    "slack_mb": MEMORY_SLACK_MB,
+                    "verdict": verdict,
+                }
             what = "RssAnon" if anon else "VmRSS"
-            rows.append([f"  {what} peak - idle, {case.features:,} {case.fmt} (MB)",
-                         *(wms.fmt(v, 1) for v in g), "", "", target, verdict])
+            rows.append(
+                [
+                    f"  {what} peak - idle, {case.features:,} {case.fmt} (MB)",
+                    *(wms.fmt(v, 1) for v in g),
+                    "",
+                    "",
+                    target,
+                    verdict,
+                ]
+            )
 
-    print(f"\nWFS {VERSION} GetFeature on {TABLE} (EPSG:{SRS_ID}); 1,000 features: requests/s at "
-          f"concurrency {args.connections} (wrk, {args.warmup:g} s warm-up + {args.duration:g} s); "
-          f"100,000: seconds for one full download (curl, median of {args.downloads}). Memory: RSS "
-          "summed over the worker processes (fresh ones for each format), peak minus idle; "
-          "1,000: during the timed wrk run, against just before it; 100,000: during the "
-          "downloads, against just before the first\n")
+    print(
+        f"\nWFS {VERSION} GetFeature on {TABLE} (EPSG:{SRS_ID}); 1,000 features: requests/s at "
+        f"concurrency {args.connections} (wrk, {args.warmup:g} s warm-up + {args.duration:g} s); "
+        f"100,000: seconds for one full download (curl, median of {args.downloads}). Memory: RSS "
+        "summed over the worker processes (fresh ones for each format), peak minus idle; "
+        "1,000: during the timed wrk run, against just before it; 100,000: during the "
+        "downloads, against just before the first\n"
+    )
     spread = results.get(f"ogcserve/{CASES[0].name}", {}).get("connections_per_worker")
     spread_json = results.get(f"ogcserve/{CASES[1].name}", {}).get("connections_per_worker")
     if spread or spread_json:
-        print(f"ogcserve: wrk's 2 connections per uvicorn worker pid: GML {spread}, "
-              f"GeoJSON {spread_json} (both on one worker halves the rate)\n")
-    print_table(["case", "QGIS Server", "MapServer", "ogcserve", "faster ref.",
-                 "og / faster", "target", "verdict"], rows)
+        print(
+            f"ogcserve: wrk's 2 connections per uvicorn worker pid: GML {spread}, "
+            f"GeoJSON {spread_json} (both on one worker halves the rate)\n"
+        )
+    print_table(
+        [
+            "case",
+            "QGIS Server",
+            "MapServer",
+            "ogcserve",
+            "faster ref.",
+            "og / faster",
+            "target",
+            "verdict",
+        ],
+        rows,
+    )
     for server, problem in available.items():
         if problem:
             print(f"\n{LABELS[server]} not measured: {problem}")
@@ -686,24 +846,37 @@ def report(args: argparse.Namespace, wanted: list[str], base: dict[str, str],
     print("\nanswer sizes (bytes): " + ", ".join(f"{k} {v:,}" for k, v in sizes.items()))
     if drops:
         print("kept out of ogcserve's caches (bench_no_image_cache): " + "; ".join(drops))
-    write_result("wfs_compare", {
-        "settings": {"wfs_version": VERSION, "duration_s": args.duration,
-                     "warmup_s": args.warmup, "downloads": args.downloads,
-                     "connections": args.connections,
-                     "tool": f"wrk -t{args.connections} -c{args.connections}; curl",
-                     "memory_slack_mb": MEMORY_SLACK_MB},
-        "versions": wms.versions(),
-        "machine_at_end": machine(),
-        "cases": {c.name: {"title": c.title, "bbox_epsg3857": list(rows_bbox(c.features // GRID)),
-                           "urls": {s: c.url(base[s], s) for s in wanted}} for c in CASES},
-        "capabilities": caps,
-        "available": available,
-        "checks": checks,
-        "results": results,
-        "verdicts": verdicts,
-        "ogcserve_cache_drops": drops,
-        "issue_reference": ISSUE_REFERENCE,
-    })
+    write_result(
+        "wfs_compare",
+        {
+            "settings": {
+                "wfs_version": VERSION,
+                "duration_s": args.duration,
+                "warmup_s": args.warmup,
+                "downloads": args.downloads,
+                "connections": args.connections,
+                "tool": f"wrk -t{args.connections} -c{args.connections}; curl",
+                "memory_slack_mb": MEMORY_SLACK_MB,
+            },
+            "versions": wms.versions(),
+            "machine_at_end": machine(),
+            "cases": {
+                c.name: {
+                    "title": c.title,
+                    "bbox_epsg3857": list(rows_bbox(c.features // GRID)),
+                    "urls": {s: c.url(base[s], s) for s in wanted},
+                }
+                for c in CASES
+            },
+            "capabilities": caps,
+            "available": available,
+            "checks": checks,
+            "results": results,
+            "verdicts": verdicts,
+            "ogcserve_cache_drops": drops,
+            "issue_reference": ISSUE_REFERENCE,
+        },
+    )
     return 0
 
 

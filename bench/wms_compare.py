@@ -808,8 +808,7 @@ def main() -> int:
         metavar="MINUTES",
         help="poll this long for ogcserve's WMS before giving up on it",
     )
-    parser.add_argument("--check-only", action="store_true",
-                        help="check the answers, no timing")
+    parser.add_argument("--check-only", action="store_true", help="check the answers, no timing")
     parser.add_argument("--no-install", action="store_true", help="never call apt-get")
     parser.add_argument(
         "--max-busy",
@@ -818,9 +817,12 @@ def main() -> int:
         help="before each case, wait (up to 60 s) until other processes use less than this "
         "share of the CPUs",
     )
-    parser.add_argument("--hold", action="store_true",
-                        help="after the checks, keep the servers running until Ctrl-C (to probe "
-                             "them by hand); no timing")
+    parser.add_argument(
+        "--hold",
+        action="store_true",
+        help="after the checks, keep the servers running until Ctrl-C (to probe "
+        "them by hand); no timing",
+    )
     args = parser.parse_args()
     wanted = set(args.servers.split(","))
 
@@ -883,8 +885,13 @@ def main() -> int:
             Instance("ogcserve", "ogcserve", url("ogcserve", "/ows"), plain),
             # Diagnostic: a new connection per request (keep-alive answers of uvicorn
             # --workers N wait ~40 ms for a delayed ACK: Kludex/uvicorn#3149).
-            Instance("ogcserve_close", "ogcserve, Connection: close (diagnostic)",
-                     url("ogcserve", "/ows"), plain, headers=("Connection: close",)),
+            Instance(
+                "ogcserve_close",
+                "ogcserve, Connection: close (diagnostic)",
+                url("ogcserve", "/ows"),
+                plain,
+                headers=("Connection: close",),
+            ),
             Instance(
                 "ogcserve_acl",
                 "ogcserve + ACL plugin",
@@ -966,8 +973,10 @@ def main() -> int:
         checks: dict[str, dict[str, Any]] = {}
         for inst in instances:
             if inst.key == "ogcserve_close":  # the same process as "ogcserve"
-                inst.available, inst.problem = by_key["ogcserve"].available, by_key[
-                    "ogcserve"].problem
+                inst.available, inst.problem = (
+                    by_key["ogcserve"].available,
+                    by_key["ogcserve"].problem,
+                )
             elif inst.available and inst.key.startswith("ogcserve"):
                 try:
                     wait_ogcserve(inst, cases, args.wait_ogcserve, restart_og(inst.key))

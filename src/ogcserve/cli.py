@@ -35,19 +35,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="serve projects over HTTP")
-    serve.add_argument("projects", nargs="*", type=Path,
-                       help="project files (default: the built-in demo)")
+    serve.add_argument(
+        "projects", nargs="*", type=Path, help="project files (default: the built-in demo)"
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--workers", type=int, default=1, help="worker processes")
-    serve.add_argument("--plugins", action="append", type=Path, default=[], metavar="DIR",
-                       help="a folder of plugin folders (repeatable)")
-    serve.add_argument("--log-level", type=str.upper, default=None,
-                       choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
-                       help="level of every logger, plugins' included (default: the "
-                            "log_level setting, INFO)")
-    serve.add_argument("--no-access-log", action="store_true",
-                       help="no line per request (default: the access_log setting, on)")
+    serve.add_argument(
+        "--plugins",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="DIR",
+        help="a folder of plugin folders (repeatable)",
+    )
+    serve.add_argument(
+        "--log-level",
+        type=str.upper,
+        default=None,
+        choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+        help="level of every logger, plugins' included (default: the log_level setting, INFO)",
+    )
+    serve.add_argument(
+        "--no-access-log",
+        action="store_true",
+        help="no line per request (default: the access_log setting, on)",
+    )
 
     check = commands.add_parser("check", help="validate project files and open their sources")
     check.add_argument("projects", nargs="+", type=Path)
@@ -122,8 +135,13 @@ def _serve(args: argparse.Namespace) -> int:
     _check_or_exit(projects)
     # uvicorn applies the logging configuration in this process and in every worker.
     config = _NoDelayConfig(
-        "ogcserve.app:create_app", factory=True, host=args.host, port=args.port,
-        log_level=level.lower(), access_log=False, log_config=log_config(level, access_log),
+        "ogcserve.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        log_level=level.lower(),
+        access_log=False,
+        log_config=log_config(level, access_log),
         # Then the running requests are cancelled (http/shutdown.py).
         timeout_graceful_shutdown=math.ceil(settings.shutdown_grace),
         http="ogcserve.http.protocol:OgcHttpToolsProtocol",  # the request head bounded
@@ -131,8 +149,10 @@ def _serve(args: argparse.Namespace) -> int:
     config.ogcserve_head_limits = (settings.max_url_length, settings.max_header_bytes)
     if args.workers > 1:
         if not dispatch.SUPPORTED:
-            raise SystemExit("--workers above 1 needs Linux (epoll); elsewhere run one worker "
-                             "per port behind a proxy")
+            raise SystemExit(
+                "--workers above 1 needs Linux (epoll); elsewhere run one worker "
+                "per port behind a proxy"
+            )
         dispatch.serve(config, args.workers)
     else:
         GracefulServer(config).run()
@@ -167,8 +187,9 @@ def _plugins(args: argparse.Namespace) -> int:
     from ogcserve.app import build_server
     from ogcserve.http.asgi import plugin_report
 
-    settings = Settings(projects=[p.resolve() for p in args.projects] or [demo_project()],
-                        plugin_paths=args.plugins)
+    settings = Settings(
+        projects=[p.resolve() for p in args.projects] or [demo_project()], plugin_paths=args.plugins
+    )
     report = plugin_report(build_server(settings))
     if args.json:
         print(json.dumps(report, indent=2))

@@ -65,8 +65,7 @@ def handle(
     """Answer one request into `sink`; never raises."""
     response = ServerResponse(sink, head_only=request.method == "HEAD")
     deadline = deadline or Deadline(server.settings.request_timeout)
-    ctx = RequestContext(server, request, response, service_error=parse_error,
-                         deadline=deadline)
+    ctx = RequestContext(server, request, response, service_error=parse_error, deadline=deadline)
 
     def flush_hook() -> bool:
         # Every chunk written is a point where the work may be stopped. A send-response hook
@@ -130,8 +129,11 @@ def _lifecycle(ctx: RequestContext) -> None:
     _step(ctx, progress, lambda: server.filters.run(Hook.RESPONSE_COMPLETE, ctx))
     project = ctx.project
     if (
-        progress.cache is not None and project is not None and response.status == 200
-        and not response.streamed and not ctx.exception_raised
+        progress.cache is not None
+        and project is not None
+        and response.status == 200
+        and not response.streamed
+        and not ctx.exception_raised
     ):
         kind, key = progress.cache
         entry = CachedResponse(response.body, response.content_type)
@@ -182,8 +184,13 @@ class _MethodNotAllowedError(ServiceError):
     status = 405
 
 
-_URL_HEADERS = ("X-Forwarded-Proto", "X-Forwarded-Host", "X-Forwarded-Port",
-                "X-Forwarded-Prefix", "Forwarded")
+_URL_HEADERS = (
+    "X-Forwarded-Proto",
+    "X-Forwarded-Host",
+    "X-Forwarded-Port",
+    "X-Forwarded-Prefix",
+    "Forwarded",
+)
 
 
 def _cache_key(ctx: RequestContext) -> str:
@@ -195,9 +202,7 @@ def _cache_key(ctx: RequestContext) -> str:
     assert ctx.project is not None
     request = ctx.request
     params = sorted((k, v) for k, v in request.params.items())
-    origin = [urlsplit(request.url).netloc] + [
-        request.headers.get(h, "") for h in _URL_HEADERS
-    ]
+    origin = [urlsplit(request.url).netloc] + [request.headers.get(h, "") for h in _URL_HEADERS]
     digest = hashlib.blake2b(repr((params, origin)).encode(), digest_size=16)
     digest.update(ctx.server.data.fingerprint(ctx, ctx.project).encode())
     return digest.hexdigest()

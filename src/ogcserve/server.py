@@ -40,16 +40,20 @@ class Server:
         A project whose file changed since it was loaded is re-read first, and its cached
         documents and open sources are dropped.
         """
-        wanted = ctx.config_file_path or ctx.request.route.get("project") or \
-            ctx.request.parameter("MAP")
+        wanted = (
+            ctx.config_file_path or ctx.request.route.get("project") or ctx.request.parameter("MAP")
+        )
         if not self.projects.names():
             return None
         project = self._find(wanted) if wanted else self.projects.default()
         try:
             reloaded = self.projects.reload_if_changed(project.name)
         except ProjectError as error:
-            log.error("project %s changed but does not load, still serving the old one:\n%s",
-                      project.name, error)
+            log.error(
+                "project %s changed but does not load, still serving the old one:\n%s",
+                project.name,
+                error,
+            )
             reloaded = None
         if reloaded is not None:
             self.caches.clear(project.name)

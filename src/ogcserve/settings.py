@@ -36,7 +36,9 @@ class Settings(BaseSettings):
         default=64 * 1024 * 1024, description="Largest request body accepted"
     )
     max_url_length: int = Field(
-        default=65_535, ge=256, le=65_535,
+        default=65_535,
+        ge=256,
+        le=65_535,
         description="Longest request URL (path and query) accepted; longer ones get a 414"
         " (at most 65535, the longest URL the HTTP parser can split)",
     )
@@ -44,7 +46,8 @@ class Settings(BaseSettings):
         default=65_536, ge=1024, description="Largest header block accepted (431 beyond)"
     )
     max_parameters: int = Field(
-        default=10_000, ge=1,
+        default=10_000,
+        ge=1,
         description="Most parameters in one request's query string or form body",
     )
     allow_underscore_headers: bool = Field(
@@ -59,19 +62,23 @@ class Settings(BaseSettings):
         default=4096, ge=1, description="Largest WIDTH or HEIGHT a WMS GetMap may ask for"
     )
     max_layers: int = Field(
-        default=100, ge=1,
+        default=100,
+        ge=1,
         description="Most layers one request may name (WMS LAYERS, QUERY_LAYERS, WFS TYPENAMES)",
     )
     request_timeout: float = Field(
-        default=60.0, ge=0,
+        default=60.0,
+        ge=0,
         description="Seconds of work a request may take before it is stopped (0: no limit)",
     )
     shutdown_grace: float = Field(
-        default=10.0, ge=0,
+        default=10.0,
+        ge=0,
         description="Seconds running requests get to finish when the server stops",
     )
     xml_max_attributes: int = Field(
-        default=100, ge=1,
+        default=100,
+        ge=1,
         description="Most attributes (and namespace declarations) on one element of request XML",
     )
     xml_max_depth: int = Field(
@@ -165,10 +172,14 @@ class Settings(BaseSettings):
         if "*" in origins and len(origins) > 1:
             raise ValueError("cors_origins: '*' stands alone (any origin) or is left out")
         if self.cors_allow_credentials and "*" in origins:
-            raise ValueError("cors_allow_credentials needs explicit cors_origins, not '*': "
-                             "any web page could otherwise act with the visitor's credentials")
+            raise ValueError(
+                "cors_allow_credentials needs explicit cors_origins, not '*': "
+                "any web page could otherwise act with the visitor's credentials"
+            )
         for origin in origins:
             if origin != "*" and (origin.endswith("/") or "://" not in origin):
-                raise ValueError(f"cors_origins: {origin!r} is not an origin such as "
-                                 "https://maps.example.org (scheme, host, optional port)")
+                raise ValueError(
+                    f"cors_origins: {origin!r} is not an origin such as "
+                    "https://maps.example.org (scheme, host, optional port)"
+                )
         return self

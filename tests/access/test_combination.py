@@ -10,8 +10,9 @@ from ogcserve.sources.specs import GeoPackageSpec
 
 
 def _layer(name: str = "countries") -> Layer:
-    return Layer(name=name, title=name,
-                 source=GeoPackageSpec(type="geopackage", path="x.gpkg", table=name))
+    return Layer(
+        name=name, title=name, source=GeoPackageSpec(type="geopackage", path="x.gpkg", table=name)
+    )
 
 
 class Fixed(AccessControlFilter):
@@ -61,8 +62,9 @@ def test_no_filter_means_everything_allowed() -> None:
 
 def test_expressions_and_subsets_are_all_kept_for_anding() -> None:
     access = _controls(
-        Fixed(expression="a = 1", subset="x > 0"), Fixed(expression=" "), Fixed(expression="b = 2",
-                                                                               subset="y < 0"),
+        Fixed(expression="a = 1", subset="x > 0"),
+        Fixed(expression=" "),
+        Fixed(expression="b = 2", subset="y < 0"),
     ).for_request()
     assert access.expressions(_layer()) == ("a = 1", "b = 2")
     assert access.subset_strings(_layer()) == ("x > 0", "y < 0")

@@ -22,8 +22,12 @@ from ogcserve.testing import make_server
 
 QGIS_EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "qgis_plugins"
 
-STAFF = [("alice", "user", 100), ("bob", "admin", 200), ("carol", "user", 300),
-         ("dave", "guest", 400)]
+STAFF = [
+    ("alice", "user", 100),
+    ("bob", "admin", 200),
+    ("carol", "user", 300),
+    ("dave", "guest", 400),
+]
 
 PROJECT = """\
 name: staff
@@ -44,18 +48,25 @@ def staff_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pyogrio.raw.write(
         str(folder / "staff.gpkg"),
         geometry=np.array(shapely.to_wkb(points), dtype=object),
-        field_data=[np.array([s[0] for s in STAFF], dtype=object),
-                    np.array([s[1] for s in STAFF], dtype=object),
-                    np.array([s[2] for s in STAFF], dtype=np.int64)],
+        field_data=[
+            np.array([s[0] for s in STAFF], dtype=object),
+            np.array([s[1] for s in STAFF], dtype=object),
+            np.array([s[2] for s in STAFF], dtype=np.int64),
+        ],
         fields=["name", "role", "salary"],
-        layer="staff", driver="GPKG", geometry_type="Point", crs="EPSG:4326",
+        layer="staff",
+        driver="GPKG",
+        geometry_type="Point",
+        crs="EPSG:4326",
     )
     (folder / "staff.yaml").write_text(PROJECT)
     return folder
 
 
 @pytest.fixture
-def staff_project(staff_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Callable[[], Path]:
+def staff_project(
+    staff_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[], Path]:
     """A fresh copy of the project for each server (edits must not leak between them)."""
 
     def copy() -> Path:
@@ -100,8 +111,9 @@ def qgis_server(
     servers: list[Server] = []
 
     def build(*plugins: Callable[[ServerInterface], Any]) -> Server:
-        server = make_server([staff_project()], plugin_paths=[QGIS_EXAMPLES],
-                             plugins=[routes, *plugins])
+        server = make_server(
+            [staff_project()], plugin_paths=[QGIS_EXAMPLES], plugins=[routes, *plugins]
+        )
         servers.append(server)
         return server
 

@@ -203,7 +203,8 @@ def qgis_deny_layer(iface: QgsServerInterface) -> None:
         def layerPermissions(self, layer: Any) -> Any:
             rights = QgsAccessControlFilter.LayerPermissions()
             rights.canRead = rights.canInsert = rights.canUpdate = rights.canDelete = (
-                layer.name() != "staff")
+                layer.name() != "staff"
+            )
             return rights
 
     iface.registerAccessControl(Deny(iface), 100)
@@ -284,50 +285,88 @@ def qgis_refuse_edit(iface: QgsServerInterface) -> None:
 
 SCENARIOS: dict[str, tuple[Setup, Setup, str, str]] = {
     # name: (pythonic, qgis, method, url)
-    "add a parameter": (py_add_parameter, qgis(qgis_add_parameter), "GET",
-                        "/ows?SERVICE=ECHO&KEY=ADDED"),
+    "add a parameter": (
+        py_add_parameter,
+        qgis(qgis_add_parameter),
+        "GET",
+        "/ows?SERVICE=ECHO&KEY=ADDED",
+    ),
     "stop a chain": (py_stop_chain, qgis(qgis_stop_chain), "GET", "/ows?SERVICE=ECHO&KEY=X"),
-    "replace a body": (py_replace_body, qgis(qgis_replace_body), "GET",
-                       "/ows?SERVICE=ECHO&KEY=K&K=original"),
-    "rebuild a streamed response": (py_rebuild_stream, qgis(qgis_rebuild_stream), "GET",
-                                    "/ows?SERVICE=STREAM"),
+    "replace a body": (
+        py_replace_body,
+        qgis(qgis_replace_body),
+        "GET",
+        "/ows?SERVICE=ECHO&KEY=K&K=original",
+    ),
+    "rebuild a streamed response": (
+        py_rebuild_stream,
+        qgis(qgis_rebuild_stream),
+        "GET",
+        "/ows?SERVICE=STREAM",
+    ),
     "deny a layer": (py_deny_layer, qgis(qgis_deny_layer), "GET", "/test/features/staff"),
-    "hide an attribute": (py_hide_attribute, qgis(qgis_hide_attribute), "GET",
-                          "/test/features/staff"),
-    "filter rows by expression": (py_rows_expression, qgis(qgis_rows_expression), "GET",
-                                  "/test/features/staff"),
-    "filter rows by subset string": (py_rows_subset, qgis(qgis_rows_subset), "GET",
-                                     "/test/features/staff"),
-    "refuse an edit": (py_refuse_edit, qgis(qgis_refuse_edit), "POST",
-                       "/test/edit/staff?FID=2&NAME=robert"),
-    "allow an edit": (py_refuse_edit, qgis(qgis_refuse_edit), "POST",
-                      "/test/edit/staff?FID=1&NAME=alicia"),
+    "hide an attribute": (
+        py_hide_attribute,
+        qgis(qgis_hide_attribute),
+        "GET",
+        "/test/features/staff",
+    ),
+    "filter rows by expression": (
+        py_rows_expression,
+        qgis(qgis_rows_expression),
+        "GET",
+        "/test/features/staff",
+    ),
+    "filter rows by subset string": (
+        py_rows_subset,
+        qgis(qgis_rows_subset),
+        "GET",
+        "/test/features/staff",
+    ),
+    "refuse an edit": (
+        py_refuse_edit,
+        qgis(qgis_refuse_edit),
+        "POST",
+        "/test/edit/staff?FID=2&NAME=robert",
+    ),
+    "allow an edit": (
+        py_refuse_edit,
+        qgis(qgis_refuse_edit),
+        "POST",
+        "/test/edit/staff?FID=1&NAME=alicia",
+    ),
 }
 
 # What each scenario must answer (the same for both spellings).
 EXPECTED: dict[str, Callable[[int | None, dict[str, str], bytes], bool]] = {
     "add a parameter": lambda s, h, b: s == 200 and b == b"yes",
     "stop a chain": lambda s, h, b: h.get("X-First") == "ran" and "X-Second" not in h,
-    "replace a body": lambda s, h, b: (s == 200 and b == b"replaced: original"
-                                       and h["Content-Type"] == "text/x-replaced"),
+    "replace a body": lambda s, h, b: (
+        s == 200 and b == b"replaced: original" and h["Content-Type"] == "text/x-replaced"
+    ),
     "rebuild a streamed response": lambda s, h, b: s == 200 and b == b"ABCD",
     "deny a layer": lambda s, h, b: s == 403 and json.loads(b)["code"] == "Security",
     "hide an attribute": lambda s, h, b: (
-        s == 200 and [sorted(f["properties"]) for f in json.loads(b)["features"]]
-        == [["fid", "name", "role"]] * 4),
+        s == 200
+        and [sorted(f["properties"]) for f in json.loads(b)["features"]]
+        == [["fid", "name", "role"]] * 4
+    ),
     "filter rows by expression": lambda s, h, b: (
-        s == 200 and [f["properties"]["name"] for f in json.loads(b)["features"]]
-        == ["alice", "carol"]),
+        s == 200
+        and [f["properties"]["name"] for f in json.loads(b)["features"]] == ["alice", "carol"]
+    ),
     "filter rows by subset string": lambda s, h, b: (
-        s == 200 and [f["properties"]["name"] for f in json.loads(b)["features"]]
-        == ["alice", "carol"]),
+        s == 200
+        and [f["properties"]["name"] for f in json.loads(b)["features"]] == ["alice", "carol"]
+    ),
     "refuse an edit": lambda s, h, b: s == 403 and json.loads(b)["code"] == "Security",
     "allow an edit": lambda s, h, b: s == 200 and json.loads(b) == {"updated": 1},
 }
 
 
-def _run(project: Path, routes: Setup, setup: Setup, method: str, url: str) -> tuple[
-        int | None, dict[str, str], bytes]:
+def _run(
+    project: Path, routes: Setup, setup: Setup, method: str, url: str
+) -> tuple[int | None, dict[str, str], bytes]:
     server = make_server([project], plugins=[routes, services, setup])
     try:
         result = call(server, url, method=method)

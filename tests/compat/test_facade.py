@@ -40,8 +40,9 @@ from .test_contract import Stream, services
 
 
 def _server(setup: Any, *extra: Any) -> Server:
-    return make_server(plugins=[services, *extra,
-                                lambda i: setup(QgsServerInterface(i.server, i.plugin))])
+    return make_server(
+        plugins=[services, *extra, lambda i: setup(QgsServerInterface(i.server, i.plugin))]
+    )
 
 
 class Recorder(QgsServerFilter):
@@ -85,8 +86,11 @@ def test_order_lower_priority_first_then_newest_first() -> None:
     def setup(i: QgsServerInterface) -> None:
         for name, priority in (("A", 100), ("B", 100), ("C", 50)):
             i.registerFilter(Recorder(i, name, log), priority)
-        assert {p: [f.name for f in fs] for p, fs in i.filters().items()  # type: ignore[attr-defined]
-                if p in (50, 100)} == {50: ["C"], 100: ["B", "A"]}
+        assert {
+            p: [f.name for f in fs]
+            for p, fs in i.filters().items()  # type: ignore[attr-defined]
+            if p in (50, 100)
+        } == {50: ["C"], 100: ["B", "A"]}
 
     call(_server(setup), "/ows?SERVICE=ECHO&KEY=X")
     assert [e.split(".")[0] for e in log if e.endswith("requestReady")] == ["C", "B", "A"]
@@ -124,8 +128,7 @@ def test_set_service_exception_in_request_ready_skips_the_service() -> None:
 
     class Refuse(QgsServerFilter):
         def requestReady(self) -> None:
-            handler(self).setServiceException(
-                QgsServerException("go away", 403))
+            handler(self).setServiceException(QgsServerException("go away", 403))
 
         def responseComplete(self) -> None:
             ran.append(handler(self).exceptionRaised())
@@ -136,8 +139,10 @@ def test_set_service_exception_in_request_ready_skips_the_service() -> None:
         def execute(self, ctx: RequestContext) -> None:
             ran.append(False)
 
-    result = call(_server(lambda i: i.registerFilter(Refuse(i)),
-                          lambda i: i.register_service(Spy())), "/ows?SERVICE=SPY")
+    result = call(
+        _server(lambda i: i.registerFilter(Refuse(i)), lambda i: i.register_service(Spy())),
+        "/ows?SERVICE=SPY",
+    )
     assert result.status == 403 and b"go away" in result.body
     assert ran == [True]  # service skipped, responseComplete saw the exception
 
@@ -146,7 +151,8 @@ def test_ogc_exception_keeps_its_code_and_status() -> None:
     class Refuse(QgsServerFilter):
         def onRequestReady(self) -> bool:
             handler(self).setServiceException(
-                QgsOgcServiceException("LayerNotDefined", "no such layer", "LAYERS", 400))
+                QgsOgcServiceException("LayerNotDefined", "no such layer", "LAYERS", 400)
+            )
             return True
 
     result = call(_server(lambda i: i.registerFilter(Refuse(i))), "/ows?SERVICE=ECHO")
@@ -195,9 +201,16 @@ def test_request_handler_views() -> None:
             h = handler(self)
             h.setRequestHeader("X-Added", "1")
             h.removeParameter("DROP")
-            seen.update(url=h.url(), path=h.path(), data=h.data().data(), fmt=h.format(),
-                        header=h.requestHeader("x-added"), params=h.parameterMap(),
-                        sent=h.headersSent(), env=self.serverInterface().getEnv("HTTP_X_ROLE"))
+            seen.update(
+                url=h.url(),
+                path=h.path(),
+                data=h.data().data(),
+                fmt=h.format(),
+                header=h.requestHeader("x-added"),
+                params=h.parameterMap(),
+                sent=h.headersSent(),
+                env=self.serverInterface().getEnv("HTTP_X_ROLE"),
+            )
             h.setResponseHeader("X-Removed", "1")
             h.removeResponseHeader("X-Removed")
             return True
@@ -209,10 +222,13 @@ def test_request_handler_views() -> None:
             seen["response"] = h.responseHeaders()
             return True
 
-    result = call(_server(lambda i: i.registerFilter(Look(i))),
-                  "/ows/demo?SERVICE=ECHO&KEY=K&K=v&drop=1&FORMAT=image/jpeg", method="POST",
-                  body=b"payload", headers={"X-Role": "admin",
-                                            "Content-Type": "application/octet-stream"})
+    result = call(
+        _server(lambda i: i.registerFilter(Look(i))),
+        "/ows/demo?SERVICE=ECHO&KEY=K&K=v&drop=1&FORMAT=image/jpeg",
+        method="POST",
+        body=b"payload",
+        headers={"X-Role": "admin", "Content-Type": "application/octet-stream"},
+    )
     assert seen["url"].endswith("/ows/demo?SERVICE=ECHO&KEY=K&K=v&drop=1&FORMAT=image/jpeg")
     assert seen["path"] == "/ows/demo" and seen["data"] == b"payload" and seen["fmt"] == "JPG"
     assert seen["header"] == "1" and "DROP" not in seen["params"] and seen["sent"] is False
@@ -248,17 +264,30 @@ def test_send_response_from_a_filter_streams_without_hooks() -> None:
 def test_layer_permissions_made_from_python_are_all_false() -> None:
     rights = QgsAccessControlFilter.LayerPermissions()
     assert (rights.canRead, rights.canInsert, rights.canUpdate, rights.canDelete) == (
-        False, False, False, False)
+        False,
+        False,
+        False,
+        False,
+    )
     default = QgsAccessControlFilter(None).layerPermissions(None)  # type: ignore[arg-type]
     assert (default.canRead, default.canInsert, default.canUpdate, default.canDelete) == (
-        True, True, True, True)
+        True,
+        True,
+        True,
+        True,
+    )
 
 
 @pytest.mark.parametrize(
     ("level", "expected"),
-    [(Qgis.Info, logging.INFO), (Qgis.Success, logging.INFO), (Qgis.Warning, logging.WARNING),
-     (Qgis.Critical, logging.CRITICAL), (QgsMessageLog.INFO, logging.INFO),
-     (QgsMessageLog.CRITICAL, logging.CRITICAL)],
+    [
+        (Qgis.Info, logging.INFO),
+        (Qgis.Success, logging.INFO),
+        (Qgis.Warning, logging.WARNING),
+        (Qgis.Critical, logging.CRITICAL),
+        (QgsMessageLog.INFO, logging.INFO),
+        (QgsMessageLog.CRITICAL, logging.CRITICAL),
+    ],
 )
 def test_message_log_levels(caplog: pytest.LogCaptureFixture, level: int, expected: int) -> None:
     with caplog.at_level(logging.DEBUG, logger="qgis"):
@@ -281,12 +310,15 @@ class Custom(QgsService):
     def version(self) -> str:
         return self._version
 
-    def executeRequest(self, request: QgsServerRequest, response: QgsServerResponse,
-                       project: Any) -> None:
+    def executeRequest(
+        self, request: QgsServerRequest, response: QgsServerResponse, project: Any
+    ) -> None:
         response.setStatusCode(200)
         response.setHeader("Content-Type", "text/plain")
-        response.write(f"{self._version} {request.method().name} {project.baseName()} "
-                       f"{request.parameter('X', 'none')}")
+        response.write(
+            f"{self._version} {request.method().name} {project.baseName()} "
+            f"{request.parameter('X', 'none')}"
+        )
 
 
 def test_services_default_to_the_first_version_registered() -> None:
@@ -314,13 +346,15 @@ def test_service_error_methods() -> None:
         def version(self) -> str:
             return "1"
 
-        def executeRequest(self, request: QgsServerRequest, response: QgsServerResponse,
-                           project: Any) -> None:
+        def executeRequest(
+            self, request: QgsServerRequest, response: QgsServerResponse, project: Any
+        ) -> None:
             response.write("lost")
             response.sendError(418, "teapot")
 
-    result = call(_server(lambda i: i.serviceRegistry().registerService(Errors())),
-                  "/ows?SERVICE=ERR")
+    result = call(
+        _server(lambda i: i.serviceRegistry().registerService(Errors())), "/ows?SERVICE=ERR"
+    )
     assert result.status == 418 and result.body == b"teapot"
 
 
@@ -333,8 +367,10 @@ class Circle(QgsServerOgcApiHandler):
 
     def parameters(self, context: Any) -> list[QgsServerQueryStringParameter]:
         double = QgsServerQueryStringParameter.Type.Double
-        return [QgsServerQueryStringParameter("x", True, double, "X"),
-                QgsServerQueryStringParameter("r", False, double, "radius", 1.0)]
+        return [
+            QgsServerQueryStringParameter("x", True, double, "X"),
+            QgsServerQueryStringParameter("r", False, double, "radius", 1.0),
+        ]
 
     def handleRequest(self, context: Any) -> None:
         self.write(self.values(context), context)
@@ -424,12 +460,20 @@ def test_access_controls_aggregate_for_the_current_request() -> None:
             acl = self.serverInterface().accessControls()
             from ogcserve.compat.qgis import QgsProject, QgsVectorLayer
 
-            cities, countries = (QgsProject.instance().mapLayersByName(n)[0]
-                                 for n in ("cities", "countries"))
+            cities, countries = (
+                QgsProject.instance().mapLayersByName(n)[0] for n in ("cities", "countries")
+            )
             assert isinstance(countries, QgsVectorLayer)
-            seen.extend([acl.layerReadPermission(cities), acl.layerReadPermission(countries),
-                         acl.layerInsertPermission(countries), acl.extraSubsetString(countries),
-                         countries.fields().names()[:2], countries.id()])
+            seen.extend(
+                [
+                    acl.layerReadPermission(cities),
+                    acl.layerReadPermission(countries),
+                    acl.layerInsertPermission(countries),
+                    acl.extraSubsetString(countries),
+                    countries.fields().names()[:2],
+                    countries.id(),
+                ]
+            )
             return True
 
     def setup(i: QgsServerInterface) -> None:
@@ -470,8 +514,13 @@ def test_set_config_file_path_picks_the_project(tmp_path: Path) -> None:
             seen.append(self.serverInterface().configFilePath())
             return True
 
-    server = make_server([demo_project(), other], plugins=[
-        services, lambda i: QgsServerInterface(i.server, i.plugin).registerFilter(Pick, 0)])
+    server = make_server(
+        [demo_project(), other],
+        plugins=[
+            services,
+            lambda i: QgsServerInterface(i.server, i.plugin).registerFilter(Pick, 0),
+        ],
+    )
     call(server, "/ows?SERVICE=ECHO&KEY=X")
     assert seen == [str(other)]
 
@@ -491,8 +540,11 @@ def test_shim_provides_the_three_modules() -> None:
     assert shim.install(with_qt=False) is True  # with Qt: tests/compat/test_qt.py
     try:
         namespace: dict[str, Any] = {}
-        exec("from qgis.server import *\nfrom qgis.core import QgsMessageLog, Qgis\n"
-             "from qgis.PyQt.QtCore import QByteArray", namespace)
+        exec(
+            "from qgis.server import *\nfrom qgis.core import QgsMessageLog, Qgis\n"
+            "from qgis.PyQt.QtCore import QByteArray",
+            namespace,
+        )
         assert namespace["QgsServerFilter"] is QgsServerFilter
         assert namespace["QgsRequestHandler"] is QgsRequestHandler
         assert namespace["QByteArray"] is QByteArray and namespace["Qgis"] is Qgis
@@ -505,9 +557,9 @@ def test_shim_provides_the_three_modules() -> None:
 def test_core_never_imports_the_facade() -> None:
     root = Path(__file__).resolve().parents[2] / "src" / "ogcserve"
     offenders = [
-        str(p.relative_to(root)) for p in root.rglob("*.py")
-        if "compat" not in p.parts and p.name != "app.py"
-        and "ogcserve.compat" in p.read_text()
+        str(p.relative_to(root))
+        for p in root.rglob("*.py")
+        if "compat" not in p.parts and p.name != "app.py" and "ogcserve.compat" in p.read_text()
     ]
     assert offenders == []
 

@@ -78,8 +78,11 @@ def test_params_filter_injects_a_parameter_the_service_sees(
     with caplog.at_level(logging.INFO, logger="qgis"):
         result = call(server, "/ows?SERVICE=ECHOPARAM")
     assert result.body == b"ParamsFilter"
-    assert ("qgis.plugin", logging.INFO, "SUCCESS - ParamsFilter.responseComplete") in \
-        caplog.record_tuples
+    assert (
+        "qgis.plugin",
+        logging.INFO,
+        "SUCCESS - ParamsFilter.responseComplete",
+    ) in caplog.record_tuples
     assert not [r for r in caplog.records if r.levelno >= logging.CRITICAL]
 
 
@@ -107,8 +110,9 @@ def _rows(server: Server) -> tuple[int | None, Any]:
 
 def _example(name: str) -> Callable[[ServerInterface], Any]:
     # The cookbook's method examples; constructing one registers it (at 100).
-    return qgis(lambda iface: getattr(importlib.import_module("MyAccessControl.examples"),
-                                      name)(iface))
+    return qgis(
+        lambda iface: getattr(importlib.import_module("MyAccessControl.examples"), name)(iface)
+    )
 
 
 def test_access_control_skeleton_gives_full_access(qgis_server: Build) -> None:

@@ -291,14 +291,17 @@ def test_non_finite_bboxes_are_refused(server: Server, bbox: str) -> None:
     assert wms.status == 400 and b"InvalidParameterValue" in wms.body
 
 
-@pytest.mark.parametrize("query", [
-    "SERVICE=WMS&VERSION=1.3.0&REQUEST=GetFeatureInfo&LAYERS=countries&QUERY_LAYERS=countries"
-    "&CRS=EPSG:4326&BBOX=-90,-180,90,180&WIDTH=8&HEIGHT=8&I=nan&J=1",
-    "SERVICE=WMS&VERSION=1.1.1&REQUEST=GetFeatureInfo&LAYERS=countries&QUERY_LAYERS=countries"
-    "&SRS=EPSG:4326&BBOX=-180,-90,180,90&WIDTH=8&HEIGHT=8&X=1&Y=inf",
-    "SERVICE=WMS&VERSION=1.3.0&REQUEST=GetLegendGraphic&LAYER=countries&FORMAT=image/png"
-    "&SCALE=nan",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SERVICE=WMS&VERSION=1.3.0&REQUEST=GetFeatureInfo&LAYERS=countries&QUERY_LAYERS=countries"
+        "&CRS=EPSG:4326&BBOX=-90,-180,90,180&WIDTH=8&HEIGHT=8&I=nan&J=1",
+        "SERVICE=WMS&VERSION=1.1.1&REQUEST=GetFeatureInfo&LAYERS=countries&QUERY_LAYERS=countries"
+        "&SRS=EPSG:4326&BBOX=-180,-90,180,90&WIDTH=8&HEIGHT=8&X=1&Y=inf",
+        "SERVICE=WMS&VERSION=1.3.0&REQUEST=GetLegendGraphic&LAYER=countries&FORMAT=image/png"
+        "&SCALE=nan",
+    ],
+)
 def test_non_finite_pixels_and_scales_are_refused(server: Server, query: str) -> None:
     result = call(server, f"/ows?{query}")
     assert result.status == 400 and b"InvalidParameterValue" in result.body

@@ -63,7 +63,8 @@ def _with_get_map(server: Server) -> None:
     server.services.unregister("WMS")
     for version, fmt in (("1.3.0", ("sxr", "1.3.0")), ("1.1.1", ("sxr", "1.1.1"))):
         server.services.register(
-            OWSService("WMS", version, ("1.3.0", "1.1.1"), {"GetMap": get_map}, fmt))
+            OWSService("WMS", version, ("1.3.0", "1.1.1"), {"GetMap": get_map}, fmt)
+        )
 
 
 def test_ows_dispatch_runs_the_operation_case_insensitively(server: Server) -> None:
@@ -84,7 +85,9 @@ def test_wms_1_1_1_error_format(server: Server) -> None:
     ("version", "ns", "report_version"),
     [("2.0.0", OWS11, "2.0.0"), ("1.1.0", OWS10, "1.1.0")],
 )
-def test_wfs_ows_exception_report(server: Server, version: str, ns: str, report_version: str) -> None:
+def test_wfs_ows_exception_report(
+    server: Server, version: str, ns: str, report_version: str
+) -> None:
     result = call(server, f"/ows?SERVICE=WFS&VERSION={version}&REQUEST=Explode")
     assert result.status == 400
     root = etree.fromstring(result.body)
@@ -102,15 +105,21 @@ def test_wfs_1_0_and_wcs_use_service_exception_report_1_2_0(server: Server) -> N
 
 
 def test_unknown_project(server: Server) -> None:
-    for url in ("/ows?SERVICE=WMS&REQUEST=GetCapabilities&MAP=/etc/passwd", "/ows/nope?SERVICE=WMS"):
+    for url in (
+        "/ows?SERVICE=WMS&REQUEST=GetCapabilities&MAP=/etc/passwd",
+        "/ows/nope?SERVICE=WMS",
+    ):
         result = call(server, url)
         assert result.status == 404
         assert b"passwd" not in result.body
 
 
 def test_malformed_xml_post(server: Server) -> None:
-    response = client(server).post("/ows", content=b"<GetFeature service='WFS'><unclosed>",
-                                   headers={"Content-Type": "text/xml"})
+    response = client(server).post(
+        "/ows",
+        content=b"<GetFeature service='WFS'><unclosed>",
+        headers={"Content-Type": "text/xml"},
+    )
     assert response.status_code == 400
     assert "OperationParsingFailed" in response.text
 
@@ -133,16 +142,20 @@ def test_xml_with_dtd_or_entities_is_refused(server: Server, payload: bytes) -> 
 
 def test_xml_post_gives_request_and_root_attributes(server: Server) -> None:
     body = b'<GetCapabilities service="WMS" version="1.3.0"/>'
-    result = call(server, "/ows", method="POST", body=body,
-                  headers={"Content-Type": "text/xml"})
+    result = call(server, "/ows", method="POST", body=body, headers={"Content-Type": "text/xml"})
     params = result.ctx.request.params
     assert params["REQUEST"] == "GetCapabilities" and params["SERVICE"] == "WMS"
     assert params["REQUEST_BODY"] == body.decode()
 
 
 def test_form_post_is_read_as_kvp(server: Server) -> None:
-    result = call(server, "/ows", method="POST", body=b"SERVICE=WMS&REQUEST=Nope&VERSION=1.3.0",
-                  headers={"Content-Type": "application/x-www-form-urlencoded"})
+    result = call(
+        server,
+        "/ows",
+        method="POST",
+        body=b"SERVICE=WMS&REQUEST=Nope&VERSION=1.3.0",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert b'code="OperationNotSupported"' in result.body
 
 

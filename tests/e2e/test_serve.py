@@ -40,8 +40,12 @@ def test_clients_that_reconnect_at_once_are_spread_again(base_url: str) -> None:
     # the new clients do not both land on the idle worker.
     for _ in range(5):
         busy = f"{base_url}/ows?SERVICE=ECHO&REQUEST=Count&N=2000000"
-        with httpx.Client() as first, httpx.Client() as second, \
-                first.stream("GET", busy) as one_stream, second.stream("GET", busy) as two_stream:
+        with (
+            httpx.Client() as first,
+            httpx.Client() as second,
+            first.stream("GET", busy) as one_stream,
+            second.stream("GET", busy) as two_stream,
+        ):
             next(one_stream.iter_bytes())
             next(two_stream.iter_bytes())
         with httpx.Client() as third, httpx.Client() as fourth:
@@ -57,8 +61,13 @@ def test_plugins_are_loaded_in_each_worker(base_url: str) -> None:
         assert response.status_code == 200 and response.text == "HelloServer!"
     report = httpx.get(f"{base_url}/-/plugins").json()
     names = {p["name"]: p["status"] for p in report["plugins"]}
-    assert names == {"hello": "loaded", "params": "loaded", "role_access": "loaded",
-                     "echo_service": "loaded", "watermark": "loaded"}
+    assert names == {
+        "hello": "loaded",
+        "params": "loaded",
+        "role_access": "loaded",
+        "echo_service": "loaded",
+        "watermark": "loaded",
+    }
 
 
 def test_streamed_response_is_chunked(base_url: str) -> None:

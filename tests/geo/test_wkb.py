@@ -45,7 +45,8 @@ def test_same_rings_as_shapely_for_every_shape_it_reads() -> None:
     # Within a feature shapely's path lists rings without holes first; WKB keeps file order.
     # Either draws the same (one even-odd path per feature), so compare each feature's rings.
     assert by_feature(rings.coords, rings.counts, rings.owner, rings.closed) == by_feature(
-        expected.coords, expected.counts, expected.feature, expected.closed)
+        expected.coords, expected.counts, expected.feature, expected.closed
+    )
     np.testing.assert_array_equal(rings.bounds, shapely.bounds(np.array(shapes, dtype=object)))
     assert rings.kind.tolist() == shapely.get_type_id(np.array(shapes, dtype=object)).tolist()
 
@@ -113,7 +114,8 @@ def test_points_at_every_byte_offset() -> None:
     trimmed = packed.skip(np.array([len(p) for p in items]))
     rings = read_rings(trimmed)
     np.testing.assert_array_equal(
-        rings.coords, shapely.get_coordinates(np.array(shapes, dtype=object)))
+        rings.coords, shapely.get_coordinates(np.array(shapes, dtype=object))
+    )
 
 
 def test_column_pack_take_concat_and_decode() -> None:

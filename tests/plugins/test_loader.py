@@ -13,12 +13,14 @@ from ogcserve.testing import call, client, make_server
 METADATA = "[general]\nname={name}\nversion=1.0\nserver={server}\n"
 
 
-def _plugin(root: Path, name: str, init: str, server: str = "True",
-            metadata: str | None = None) -> Path:
+def _plugin(
+    root: Path, name: str, init: str, server: str = "True", metadata: str | None = None
+) -> Path:
     folder = root / name
     folder.mkdir(parents=True)
     (folder / "metadata.txt").write_text(
-        metadata if metadata is not None else METADATA.format(name=name, server=server))
+        metadata if metadata is not None else METADATA.format(name=name, server=server)
+    )
     (folder / "__init__.py").write_text(textwrap.dedent(init))
     return folder
 
@@ -63,20 +65,28 @@ def test_failures_are_listed_with_traceback_and_skipped(plugin_root: Path) -> No
     _plugin(plugin_root, "lp_syntax", "def serverClassFactory(iface):\n    return (\n")
     _plugin(plugin_root, "lp_import", "import module_that_does_not_exist\n")
     _plugin(plugin_root, "lp_nofactory", "X = 1\n")
-    _plugin(plugin_root, "lp_raises", """
+    _plugin(
+        plugin_root,
+        "lp_raises",
+        """
         from ogcserve.plugins import RequestFilter
 
         def serverClassFactory(iface):
             iface.register_filter(RequestFilter(), 1)
             raise RuntimeError("cannot start")
-    """)
+    """,
+    )
     _plugin(plugin_root, "lp_exit", "import sys\nsys.exit(3)\n")
     server = make_server(plugin_paths=[plugin_root])
     records = _records(server)
     assert records["lp_good"].status == "loaded"
-    for name, needle in [("lp_syntax", "SyntaxError"), ("lp_import", "ModuleNotFoundError"),
-                         ("lp_nofactory", "serverClassFactory"), ("lp_raises", "cannot start"),
-                         ("lp_exit", "SystemExit")]:
+    for name, needle in [
+        ("lp_syntax", "SyntaxError"),
+        ("lp_import", "ModuleNotFoundError"),
+        ("lp_nofactory", "serverClassFactory"),
+        ("lp_raises", "cannot start"),
+        ("lp_exit", "SystemExit"),
+    ]:
         assert records[name].status == "failed", name
         assert needle in (records[name].error or ""), name
     # the failed plugin's registrations are gone; only the good one's filter remains
@@ -105,8 +115,9 @@ def test_malformed_metadata_is_a_failed_plugin(plugin_root: Path, metadata: str)
 def test_server_flag_rules(plugin_root: Path) -> None:
     _plugin(plugin_root, "lp_lower", GOOD.replace("{name}", "Lower"), server="true")
     _plugin(plugin_root, "lp_desktop", GOOD.replace("{name}", "Desk"), server="False")
-    _plugin(plugin_root, "lp_nokey", GOOD.replace("{name}", "Nokey"),
-            metadata="[general]\nname=x\n")
+    _plugin(
+        plugin_root, "lp_nokey", GOOD.replace("{name}", "Nokey"), metadata="[general]\nname=x\n"
+    )
     records = _records(make_server(plugin_paths=[plugin_root]))
     assert records["lp_lower"].status == "loaded"
     assert any("server=True" in w for w in records["lp_lower"].warnings)
@@ -136,7 +147,10 @@ def test_first_path_wins_and_env_paths_are_read(tmp_path: Path, plugin_root: Pat
 
 
 def test_hook_typos_are_warned(plugin_root: Path) -> None:
-    _plugin(plugin_root, "lp_typo", """
+    _plugin(
+        plugin_root,
+        "lp_typo",
+        """
         from ogcserve.plugins import RequestFilter
 
         class Typo(RequestFilter):
@@ -148,7 +162,8 @@ def test_hook_typos_are_warned(plugin_root: Path) -> None:
 
         def serverClassFactory(iface):
             iface.register_filter(Typo())
-    """)
+    """,
+    )
     record = _records(make_server(plugin_paths=[plugin_root]))["lp_typo"]
     assert record.status == "loaded"
     assert any("on_request_redy" in w for w in record.warnings)
@@ -158,7 +173,8 @@ def test_hook_typos_are_warned(plugin_root: Path) -> None:
 def test_entry_point_plugins(tmp_path: Path) -> None:
     site = tmp_path / "site"
     (site / "lp_pip_plugin").mkdir(parents=True)
-    (site / "lp_pip_plugin" / "__init__.py").write_text(textwrap.dedent("""
+    (site / "lp_pip_plugin" / "__init__.py").write_text(
+        textwrap.dedent("""
         from ogcserve.plugins import RequestFilter
 
         class Pip(RequestFilter):
@@ -167,7 +183,8 @@ def test_entry_point_plugins(tmp_path: Path) -> None:
 
         def setup(iface):
             iface.register_filter(Pip())
-    """))
+    """)
+    )
     dist = site / "lp_pip_plugin-1.0.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: lp-pip-plugin\nVersion: 1.0\n")
@@ -188,7 +205,8 @@ def test_dotted_path_plugins_from_settings(tmp_path: Path) -> None:
     from ogcserve.cli import demo_project
     from ogcserve.settings import Settings
 
-    (tmp_path / "lp_dotted.py").write_text(textwrap.dedent("""
+    (tmp_path / "lp_dotted.py").write_text(
+        textwrap.dedent("""
         from ogcserve.plugins import RequestFilter
 
         class Dotted(RequestFilter):
@@ -197,11 +215,15 @@ def test_dotted_path_plugins_from_settings(tmp_path: Path) -> None:
 
         def install(iface):
             iface.register_filter(Dotted())
-    """))
+    """)
+    )
     sys.path.insert(0, str(tmp_path))
     try:
-        settings = Settings(projects=[demo_project()], load_entry_points=False,
-                            plugins=["lp_dotted:install", "lp_missing_module:setup"])
+        settings = Settings(
+            projects=[demo_project()],
+            load_entry_points=False,
+            plugins=["lp_dotted:install", "lp_missing_module:setup"],
+        )
         server = build_server(settings, environ={})
         records = _records(server)
         assert records["lp_dotted:install"].status == "loaded"
@@ -213,7 +235,10 @@ def test_dotted_path_plugins_from_settings(tmp_path: Path) -> None:
 
 
 def test_failed_plugin_loses_its_services_and_routes(plugin_root: Path) -> None:
-    _plugin(plugin_root, "lp_halfway", """
+    _plugin(
+        plugin_root,
+        "lp_halfway",
+        """
         from ogcserve.plugins import Service
 
         class S(Service):
@@ -226,7 +251,8 @@ def test_failed_plugin_loses_its_services_and_routes(plugin_root: Path) -> None:
             iface.register_service(S())
             iface.add_route("/half", lambda ctx: None)
             raise RuntimeError("late failure")
-    """)
+    """,
+    )
     server = make_server(plugin_paths=[plugin_root])
     assert _records(server)["lp_halfway"].status == "failed"
     assert server.services.get("HALF") is None and server.services.routes() == []

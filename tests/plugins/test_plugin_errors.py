@@ -77,8 +77,9 @@ def test_error_after_first_chunk_breaks_the_stream_off() -> None:
             ctx.response.flush()
             raise RuntimeError(SECRET)
 
-    result = call(make_server(plugins=[lambda i: i.register_service(LateFailure())]),
-                  "/ows?SERVICE=LATE")
+    result = call(
+        make_server(plugins=[lambda i: i.register_service(LateFailure())]), "/ows?SERVICE=LATE"
+    )
     assert result.status == 200
     assert result.chunks == [b"first"]
     assert result.aborted
@@ -103,8 +104,10 @@ def test_service_error_from_a_plugin_keeps_its_code_and_status() -> None:
         def on_request_ready(self, ctx: RequestContext) -> bool:
             raise LayerNotDefinedError("no such layer: secret", locator="LAYERS")
 
-    result = call(make_server(plugins=[lambda i: i.register_filter(Picky())]),
-                  "/ows?SERVICE=WMS&REQUEST=GetMap&VERSION=1.3.0")
+    result = call(
+        make_server(plugins=[lambda i: i.register_filter(Picky())]),
+        "/ows?SERVICE=WMS&REQUEST=GetMap&VERSION=1.3.0",
+    )
     assert result.status == 400
     assert b'code="LayerNotDefined"' in result.body and b'locator="LAYERS"' in result.body
 

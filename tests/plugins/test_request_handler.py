@@ -74,8 +74,12 @@ def test_parameter_helpers_and_format() -> None:
             ctx.set_parameter("", "ignored")
             ctx.set_parameter("EMPTY", "")
             ctx.remove_parameter("drop")
-            seen.update(map=ctx.parameter_map(), fmt=ctx.format, info=ctx.info_format,
-                        layers=ctx.parameter("layers"))
+            seen.update(
+                map=ctx.parameter_map(),
+                fmt=ctx.format,
+                info=ctx.info_format,
+                layers=ctx.parameter("layers"),
+            )
             return True
 
     server = make_server(plugins=[lambda i: i.register_filter(Edit())])

@@ -87,7 +87,8 @@ def test_a_filter_may_switch_the_project(tmp_path) -> None:  # type: ignore[no-u
             ctx.config_file_path = "other"
             return True
 
-    server = make_server([demo_project(), other],
-                         plugins=[lambda iface: iface.register_filter(Switch())])
+    server = make_server(
+        [demo_project(), other], plugins=[lambda iface: iface.register_filter(Switch())]
+    )
     result = call(server, "/ows?SERVICE=WMS&REQUEST=GetCapabilities")
     assert result.ctx.project is not None and result.ctx.project.name == "other"

@@ -280,9 +280,8 @@ def test_reach_is_how_far_symbols_draw_beyond_their_geometry() -> None:
     assert renderer.reach({"fill": "#fff", "stroke": "#000", "stroke_width": 0.5}) == 1.25
     assert renderer.reach({"stroke": "#000", "stroke_width": 2, "line_join": "miter"}) == 5.0
     assert renderer.reach({"fill": "#fff", "stroke": "none"}) == 1.0
-    marker = renderer.reach({"marker": "square", "size": 10, "stroke": "#000",
-                             "stroke_width": 2})
-    assert marker == pytest.approx(10 * 2 ** 0.5 / 2 + 1 + 1)
+    marker = renderer.reach({"marker": "square", "size": 10, "stroke": "#000", "stroke_width": 2})
+    assert marker == pytest.approx(10 * 2**0.5 / 2 + 1 + 1)
     assert renderer.reach({"fill": "#fff", "label": {"field": "name"}}) == 128.0
 
 
@@ -321,14 +320,23 @@ def test_layer_given_as_wkb_draws_the_same_pixels_as_shapely_objects(
         None,
         shapely.Polygon(),
     ]
-    style = {"fill": "#3366cc", "opacity": 0.6, "stroke": "#000000", "stroke_width": 2,
-             "marker": "circle", "size": 8, "label": {"field": "name"}}
+    style = {
+        "fill": "#3366cc",
+        "opacity": 0.6,
+        "stroke": "#000000",
+        "stroke_width": 2,
+        "marker": "circle",
+        "size": 8,
+        "label": {"field": "name"},
+    }
     names = [f"n{i}" for i in range(len(geoms))]
     deep = MapView(bbox, "EPSG:3857", 120, 120)
-    objects = VectorLayerData("l", "L", style, "EPSG:3857", np.array(geoms, dtype=object),
-                              {"name": names})
+    objects = VectorLayerData(
+        "l", "L", style, "EPSG:3857", np.array(geoms, dtype=object), {"name": names}
+    )
     packed = WKBColumn.pack(
-        [None if g is None else bytes(shapely.to_wkb(g, byte_order=1)) for g in geoms])
+        [None if g is None else bytes(shapely.to_wkb(g, byte_order=1)) for g in geoms]
+    )
     as_wkb = VectorLayerData("l", "L", style, "EPSG:3857", packed, {"name": names})
     expected = Renderer().render(deep, [objects])
     assert (expected[..., 3] > 0).any()

@@ -124,15 +124,19 @@ def test_bbox_matches_shapely_intersects(countries: GeoPackageSource) -> None:
     assert countries.count(FeatureQuery(bbox=bbox)) == len(expected)
 
 
-@pytest.mark.parametrize("bbox", [
-    (-180.0, -90.0, 180.0, 90.0),  # every envelope inside
-    (-30.0, 30.0, 60.0, 75.0),  # many inside, many across the edges
-    (-25.0, 35.0, -10.0, 45.0),  # Atlantic: envelopes (France, Spain...) cross, land does not
-    (5.9, 45.8, 10.5, 47.8),  # inside one country's envelope
-])
+@pytest.mark.parametrize(
+    "bbox",
+    [
+        (-180.0, -90.0, 180.0, 90.0),  # every envelope inside
+        (-30.0, 30.0, 60.0, 75.0),  # many inside, many across the edges
+        (-25.0, 35.0, -10.0, 45.0),  # Atlantic: envelopes (France, Spain...) cross, land does not
+        (5.9, 45.8, 10.5, 47.8),  # inside one country's envelope
+    ],
+)
 @pytest.mark.parametrize("subsets", [(), ("continent = 'Europe'",)])
 def test_count_with_a_bbox_is_exact(
-    countries: GeoPackageSource, bbox: tuple[float, float, float, float],
+    countries: GeoPackageSource,
+    bbox: tuple[float, float, float, float],
     subsets: tuple[str, ...],
 ) -> None:
     # Envelopes inside the bbox are counted from the R-tree, the others by their geometry:
@@ -189,8 +193,14 @@ def test_ids_and_get(countries: GeoPackageSource) -> None:
     assert feature is not None
     assert feature.id == 1
     assert feature.geometry is not None
-    assert set(feature.properties) == {"fid", "pop_est", "continent", "name", "iso_a3",
-                                       "gdp_md_est"}
+    assert set(feature.properties) == {
+        "fid",
+        "pop_est",
+        "continent",
+        "name",
+        "iso_a3",
+        "gdp_md_est",
+    }
     assert feature.properties["fid"] == 1
     assert countries.get(99999) is None
     assert countries.get("not-a-number") is None
@@ -295,8 +305,9 @@ def test_drawing_reads_hand_over_wkb_when_nothing_needs_shapely(
     fids = [fid for b in batches for fid in b.ids]
     if exact:  # the exact test needs shapely objects: they come decoded, and fewer
         assert all(b.wkb is None and b.geometries is not None for b in batches)
-        by_envelope = [f for b in countries.query(FeatureQuery(bbox=bbox, exact=False))
-                       for f in b.ids]
+        by_envelope = [
+            f for b in countries.query(FeatureQuery(bbox=bbox, exact=False)) for f in b.ids
+        ]
         assert len(fids) < len(by_envelope) and set(fids) <= set(by_envelope)
     else:
         assert all(b.geometries is None and b.wkb is not None for b in batches)
@@ -309,8 +320,9 @@ def test_drawing_reads_hand_over_wkb_when_nothing_needs_shapely(
     from ogcserve.expressions import parse
 
     python_filter = parse("S_INTERSECTS(geom, POLYGON((-20 38, -12 38, -12 44, -20 44, -20 38)))")
-    filtered = list(countries.query(FeatureQuery(bbox=bbox, exact=False, wkb=True,
-                                                 filter=python_filter)))
+    filtered = list(
+        countries.query(FeatureQuery(bbox=bbox, exact=False, wkb=True, filter=python_filter))
+    )
     assert all(b.wkb is None for b in filtered)
 
 

@@ -110,8 +110,9 @@ def test_ogr_sort_page_properties_ids(ogr: OGRSource) -> None:
 
 
 def test_ogr_subset_strings_restrict_rows(ogr: OGRSource) -> None:
-    europe = FeatureQuery(subsets=("continent = 'Europe'",), with_geometry=False,
-                          properties=("continent",))
+    europe = FeatureQuery(
+        subsets=("continent = 'Europe'",), with_geometry=False, properties=("continent",)
+    )
     rows = collect(ogr.query(europe))
     assert len(rows) == ogr.count(europe) > 0
     assert set(rows.columns["continent"]) == {"Europe"}

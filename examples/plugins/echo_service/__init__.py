@@ -40,8 +40,9 @@ class EchoService(Service):
                 response.flush()
             response.write("end\n")
         else:
-            raise OperationNotSupportedError(f"{request!r} is not an ECHO request",
-                                             locator="REQUEST")
+            raise OperationNotSupportedError(
+                f"{request!r} is not an ECHO request", locator="REQUEST"
+            )
 
 
 def echo_route(ctx: RequestContext) -> None:

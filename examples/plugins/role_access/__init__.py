@@ -28,8 +28,9 @@ class RoleAccess(AccessControlFilter):
         if role == "admin":
             return LayerPermissions()
         hidden = {"nc_counties"} if role == "user" else {"nc_counties", "nyc_boroughs"}
-        return LayerPermissions(can_read=layer.name not in hidden, can_insert=False,
-                                can_update=False, can_delete=False)
+        return LayerPermissions(
+            can_read=layer.name not in hidden, can_insert=False, can_update=False, can_delete=False
+        )
 
     def layer_filter_expression(self, layer: Layer) -> str | None:
         if layer.name == "countries" and self.role() != "admin":

@@ -22,8 +22,12 @@ def logo() -> Image.Image:
     """A red disc with a white ring: the stamp (a real plugin would load a PNG)."""
     image = Image.new("RGBA", (LOGO_SIZE, LOGO_SIZE), (0, 0, 0, 0))
     draw = ImageDraw.Draw(image)
-    draw.ellipse((0, 0, LOGO_SIZE - 1, LOGO_SIZE - 1), fill=(200, 30, 30, 255),
-                 outline=(255, 255, 255, 255), width=3)
+    draw.ellipse(
+        (0, 0, LOGO_SIZE - 1, LOGO_SIZE - 1),
+        fill=(200, 30, 30, 255),
+        outline=(255, 255, 255, 255),
+        width=3,
+    )
     return image
 
 
@@ -36,8 +40,12 @@ class WatermarkFilter(RequestFilter):
     def on_response_complete(self, ctx: RequestContext) -> bool | None:
         response = ctx.response
         content_type = response.content_type.split(";")[0].strip().lower()
-        if (not ctx.is_operation("WMS", "GetMap") or ctx.exception_raised
-                or response.status != 200 or content_type not in _PILLOW_FORMATS):
+        if (
+            not ctx.is_operation("WMS", "GetMap")
+            or ctx.exception_raised
+            or response.status != 200
+            or content_type not in _PILLOW_FORMATS
+        ):
             return True
         image = Image.open(io.BytesIO(response.body))
         mode = image.mode

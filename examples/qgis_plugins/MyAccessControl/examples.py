@@ -3,13 +3,16 @@
 from MyAccessControl.AccessControl import AccessControl
 from qgis.server import *
 
+
 class RoleExpression(AccessControl):
     def layerFilterExpression(self, layer):
         return "$role = 'user'"
 
+
 class RoleSubsetString(AccessControl):
     def layerFilterSubsetString(self, layer):
         return "role = 'user'"
+
 
 class ReadOnly(AccessControl):
     def layerPermissions(self, layer):
@@ -18,13 +21,16 @@ class ReadOnly(AccessControl):
         rights.canRead = rights.canInsert = rights.canUpdate = rights.canDelete = False
         return rights
 
+
 class HideRole(AccessControl):
     def authorizedLayerAttributes(self, layer, attributes):
         return [a for a in attributes if a != "role"]
 
+
 class EditUsersOnly(AccessControl):
     def allowToEdit(self, layer, feature):
-        return feature.attribute('role') == 'user'
+        return feature.attribute("role") == "user"
+
 
 class NoCache(AccessControl):
     def cacheKey(self):

@@ -241,8 +241,10 @@ class AccessLayer:
         try:
             return self.check_source(spec, base_dir, key)
         except SourceUnreachableError as error:
-            log.warning("a source cannot be reached now; its layers answer 503 until it can: %s",
-                        error.message)
+            log.warning(
+                "a source cannot be reached now; its layers answer 503 until it can: %s",
+                error.message,
+            )
             return None
 
     def release(self, project: Project) -> None:
@@ -266,8 +268,9 @@ class AccessLayer:
 
     def _source(self, ctx: RequestContext, layer: Layer) -> FeatureSource | CoverageSource:
         if layer.source is None:
-            raise LayerNotDefinedError(f"{layer.name!r} is a group, it has no data",
-                                       locator=layer.name)
+            raise LayerNotDefinedError(
+                f"{layer.name!r} is a group, it has no data", locator=layer.name
+            )
         key = (_project(ctx).base_dir, layer.source, layer.key)
         source = self._sources.get(key)
         if source is None:
@@ -349,11 +352,13 @@ class AccessLayer:
         for name in properties:
             _require_known(name, allowed, "PROPERTYNAME")
         if read.limit is not None and read.limit < 0:
-            raise InvalidParameterValueError(f"A count of {read.limit} is not valid",
-                                             locator="COUNT")
+            raise InvalidParameterValueError(
+                f"A count of {read.limit} is not valid", locator="COUNT"
+            )
         if not 0 <= read.offset <= MAX_OFFSET:
-            raise InvalidParameterValueError(f"An offset of {read.offset} is not valid",
-                                             locator="STARTINDEX")
+            raise InvalidParameterValueError(
+                f"An offset of {read.offset} is not valid", locator="STARTINDEX"
+            )
         # An explicit count is capped at the server's maximum (as WFS servers do); no count
         # means every row: services that must bound their answer say so with a limit.
         limit = None if read.limit is None else min(read.limit, self.max_features)
@@ -423,7 +428,9 @@ class Editor:
                 # (Rules on the key alone judge the new feature as they judge that row.)
                 raise InvalidParameterValueError(
                     f"The key {self._key!r} of a new feature in {self._layer.name!r} is set by "
-                    "the server for you: leave it out", locator=self._key)
+                    "the server for you: leave it out",
+                    locator=self._key,
+                )
             # Judged with its key when it has one: a row filter may name the key.
             seen = row.properties if row.id is None else {**row.properties, self._key: row.id}
             self._check_editable(Feature(row.id, row.geometry, self._typed(seen)))
@@ -439,12 +446,15 @@ class Editor:
             value = properties[self._key]
             if value is not None and value != "" and not _same_id(fid, value):
                 raise InvalidParameterValueError(
-                    f"The key {self._key!r} of feature {fid!r} cannot be changed",
-                    locator=self._key)
+                    f"The key {self._key!r} of feature {fid!r} cannot be changed", locator=self._key
+                )
             properties = {k: v for k, v in properties.items() if k != self._key}
         before = self._visible_feature(fid)
-        after = Feature(before.id, before.geometry if geometry is None else geometry,
-                        {**before.properties, **self._typed(properties)})
+        after = Feature(
+            before.id,
+            before.geometry if geometry is None else geometry,
+            {**before.properties, **self._typed(properties)},
+        )
         # Judge the feature as it will be written: an update may not move it out of the
         # caller's rows (QGIS re-reads it through the filter and lets it through).
         self._check_editable(after)
@@ -491,8 +501,10 @@ class Editor:
         return bool(self._query.subsets) or bool(names)
 
     def _typed(self, properties: Mapping[str, Any]) -> dict[str, Any]:
-        return {name: coerce_value(self._fields[name], value) if name in self._fields else value
-                for name, value in properties.items()}
+        return {
+            name: coerce_value(self._fields[name], value) if name in self._fields else value
+            for name, value in properties.items()
+        }
 
     def _key_as_id(self, feature: Feature) -> Feature:
         """`feature` with a key given among its attributes moved to its id."""
@@ -505,13 +517,16 @@ class Editor:
         if feature.id is not None and not _same_id(feature.id, value):
             raise InvalidParameterValueError(
                 f"The feature's id {feature.id!r} and its key {self._key!r} ({value!r}) differ",
-                locator=self._key)
+                locator=self._key,
+            )
         return Feature(value if feature.id is None else feature.id, feature.geometry, properties)
 
     def _check_editable(self, feature: Feature) -> None:
         if not self._in_rows(feature) or not self._ctx.access.allow_to_edit(self._layer, feature):
-            raise SecurityError(f"You may not edit feature {feature.id!r} of {self._layer.name!r}",
-                                locator=self._layer.name)
+            raise SecurityError(
+                f"You may not edit feature {feature.id!r} of {self._layer.name!r}",
+                locator=self._layer.name,
+            )
 
     def _check_attributes(self, properties: Mapping[str, Any]) -> None:
         for name in properties:
@@ -520,8 +535,9 @@ class Editor:
     def _require(self, permission: str) -> None:
         if not getattr(self._ctx.access.permissions(self._layer), permission):
             what = permission.removeprefix("can_")
-            raise SecurityError(f"You may not {what} features of {self._layer.name!r}",
-                                locator=self._layer.name)
+            raise SecurityError(
+                f"You may not {what} features of {self._layer.name!r}", locator=self._layer.name
+            )
 
 
 def _project(ctx: RequestContext) -> Project:

@@ -123,8 +123,12 @@ def valid_area(crs: str) -> ValidArea | None:
     if area is None:
         return None
     w, s, e, n = area
-    grown = (max(w - _MARGIN_DEGREES, -180.0), max(s - _MARGIN_DEGREES, -90.0),
-             min(e + _MARGIN_DEGREES, 180.0), min(n + _MARGIN_DEGREES, 90.0))
+    grown = (
+        max(w - _MARGIN_DEGREES, -180.0),
+        max(s - _MARGIN_DEGREES, -90.0),
+        min(e + _MARGIN_DEGREES, 180.0),
+        min(n + _MARGIN_DEGREES, 90.0),
+    )
     # Sample the grown area and the area of use itself (its edges always count).
     lon = np.concatenate([np.linspace(grown[0], grown[2], 25), np.linspace(w, e, 25)])
     lat = np.concatenate([np.linspace(grown[1], grown[3], 25), np.linspace(s, n, 25)])
@@ -134,8 +138,12 @@ def valid_area(crs: str) -> ValidArea | None:
         x, y = forward.transform(lons, lats, errcheck=False)
         back_lon, back_lat = transformer(crs, "CRS:84").transform(x, y, errcheck=False)
         dlon = (np.asarray(back_lon) - lons + 180.0) % 360.0 - 180.0
-        ok = (np.isfinite(x) & np.isfinite(y) & (np.abs(dlon) < 1e-6)
-              & (np.abs(np.asarray(back_lat) - lats) < 1e-6))
+        ok = (
+            np.isfinite(x)
+            & np.isfinite(y)
+            & (np.abs(dlon) < 1e-6)
+            & (np.abs(np.asarray(back_lat) - lats) < 1e-6)
+        )
     if not ok.any():
         return None
     x, y, lons, lats = np.asarray(x)[ok], np.asarray(y)[ok], lons[ok], lats[ok]
@@ -157,8 +165,12 @@ def clip_to_valid(bbox: BBox, crs: str) -> BBox | None:
 
 
 def _intersect(bbox: BBox, area: BBox, crs: str) -> BBox:
-    out = (max(bbox[0], area[0]), max(bbox[1], area[1]),
-           min(bbox[2], area[2]), min(bbox[3], area[3]))
+    out = (
+        max(bbox[0], area[0]),
+        max(bbox[1], area[1]),
+        min(bbox[2], area[2]),
+        min(bbox[3], area[3]),
+    )
     if out[0] >= out[2] or out[1] >= out[3]:
         raise ValueError(f"the bbox lies outside the area of use of {crs}")
     return out
@@ -177,5 +189,9 @@ def union(boxes: list[BBox]) -> BBox | None:
     """The smallest bbox holding every box (None for none)."""
     if not boxes:
         return None
-    return (min(b[0] for b in boxes), min(b[1] for b in boxes),
-            max(b[2] for b in boxes), max(b[3] for b in boxes))
+    return (
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    )

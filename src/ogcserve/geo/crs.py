@@ -18,8 +18,9 @@ from pyproj.exceptions import CRSError, ProjError
 METRES_PER_DEGREE = 6378137.0 * 2 * math.pi / 360
 
 _URN = re.compile(r"^urn:ogc:def:crs:(?P<auth>[a-z]+):[0-9.]*:(?P<code>\w+)$", re.IGNORECASE)
-_HTTP = re.compile(r"^https?://www\.opengis\.net/def/crs/(?P<auth>\w+)/[0-9.]+/(?P<code>\w+)$",
-                   re.IGNORECASE)
+_HTTP = re.compile(
+    r"^https?://www\.opengis\.net/def/crs/(?P<auth>\w+)/[0-9.]+/(?P<code>\w+)$", re.IGNORECASE
+)
 
 
 class UnknownCRSError(ValueError):

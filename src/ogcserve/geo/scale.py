@@ -24,4 +24,5 @@ def scale_hint(denominator: float) -> float:
 def in_scale_range(denominator: float, minimum: float | None, maximum: float | None) -> bool:
     """WMS 1.3.0 §7.2.4.6.9: visible when Min <= scale < Max (a missing bound is open)."""
     return (minimum is None or denominator >= minimum) and (
-        maximum is None or denominator < maximum)
+        maximum is None or denominator < maximum
+    )

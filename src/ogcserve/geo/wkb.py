@@ -91,8 +91,10 @@ class WKBColumn:
     def blobs(self) -> list[bytes | None]:
         """One WKB `bytes` per row (None for NULL)."""
         raw = self.data
-        return [raw[s:e] if e > s else None
-                for s, e in zip(self.start.tolist(), self.end.tolist(), strict=True)]
+        return [
+            raw[s:e] if e > s else None
+            for s, e in zip(self.start.tolist(), self.end.tolist(), strict=True)
+        ]
 
     def geometries(self) -> npt.NDArray[np.object_]:
         """The rows as shapely geometries (None for NULL); a broken row warns and is None."""
@@ -180,7 +182,8 @@ def read_rings(column: WKBColumn) -> Rings:
         live = (parts_left > 0) | (rings_left > 0)
         if not live.all():
             rows, cursor, parts_left, rings_left, closed, part_code = (
-                a[live] for a in (rows, cursor, parts_left, rings_left, closed, part_code))
+                a[live] for a in (rows, cursor, parts_left, rings_left, closed, part_code)
+            )
         if step == _MAX_STEPS or (step >= _FEW_STEPS and len(rows) <= _FEW_ROWS):
             left[rows] = True
             break
@@ -232,8 +235,7 @@ def read_rings(column: WKBColumn) -> Rings:
     order = keep[np.argsort(owner[keep], kind="stable")]
     owner, at, counts, closed_parts = owner[order], at[order], counts[order], closed_parts[order]
     coords = _gather(raw, at, counts)
-    return Rings(coords, counts, owner, closed_parts, read, kind,
-                 _bounds(coords, counts, owner, n))
+    return Rings(coords, counts, owner, closed_parts, read, kind, _bounds(coords, counts, owner, n))
 
 
 def _gather(data: bytes, at: IntArray, counts: IntArray) -> FloatArray:
@@ -249,8 +251,9 @@ def _gather(data: bytes, at: IntArray, counts: IntArray) -> FloatArray:
         residue = at % 16
         for low in np.unique(residue).tolist():
             mine = np.flatnonzero(residue == low)
-            view = np.frombuffer(data, dtype=np.complex128, count=(len(data) - low) // 16,
-                                 offset=low)
+            view = np.frombuffer(
+                data, dtype=np.complex128, count=(len(data) - low) // 16, offset=low
+            )
             source = ranges((at[mine] - low) // 16, counts[mine])
             out[ranges(dst[mine], counts[mine])] = view[source]
     return out.view(np.float64).reshape(total, 2)

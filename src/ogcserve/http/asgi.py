@@ -217,8 +217,11 @@ class PipelineEndpoint:
         sink = _AsgiSink(send, receive, deadline, self.server.settings.write_timeout)
         sink.timer = asyncio.get_running_loop().call_later(_WATCH_AFTER, sink.watch)
         try:
-            await anyio.to_thread.run_sync(self.running.run, deadline, functools.partial(
-                self._answer, scope, headers, body, route, error, sink, deadline))
+            await anyio.to_thread.run_sync(
+                self.running.run,
+                deadline,
+                functools.partial(self._answer, scope, headers, body, route, error, sink, deadline),
+            )
         except BaseException:
             # Cancelled, typically because the ASGI server is stopping and the grace time is
             # over (`serve`: shutdown_grace). The thread cannot be interrupted; its work
@@ -236,20 +239,33 @@ class PipelineEndpoint:
             raise _StreamBrokenError("the response broke off after it started; see the log")
 
     def _answer(
-        self, scope: Scope, headers: list[tuple[str, str]], body: bytes, route: dict[str, str],
-        error: ServiceError | None, sink: _AsgiSink, deadline: Deadline,
+        self,
+        scope: Scope,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        route: dict[str, str],
+        error: ServiceError | None,
+        sink: _AsgiSink,
+        deadline: Deadline,
     ) -> None:
         """Build the request and run the pipeline, in a worker thread: an XML body is parsed
         here, off the event loop, which keeps answering /health meanwhile."""
         settings = self.server.settings
-        limits = XMLLimits(settings.xml_max_attributes, settings.xml_max_depth,
-                           settings.xml_max_elements)
+        limits = XMLLimits(
+            settings.xml_max_attributes, settings.xml_max_depth, settings.xml_max_elements
+        )
         build = functools.partial(
-            ServerRequest.build, scope["method"], headers=headers, environ=_environ(scope),
-            route=route, allow_underscore_headers=settings.allow_underscore_headers)
+            ServerRequest.build,
+            scope["method"],
+            headers=headers,
+            environ=_environ(scope),
+            route=route,
+            allow_underscore_headers=settings.allow_underscore_headers,
+        )
         try:
-            request = build(_url(scope), body=body, xml_limits=limits,
-                            max_parameters=settings.max_parameters)
+            request = build(
+                _url(scope), body=body, xml_limits=limits, max_parameters=settings.max_parameters
+            )
         except RequestNotWellFormedError as malformed:
             error = malformed
             request = build(_url(scope))
@@ -264,8 +280,9 @@ def asgi_app(server: Server) -> Starlette:
     around them the access log and CORS, as the settings ask."""
 
     async def health(request: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok", "projects": server.projects.names(),
-                             "worker": os.getpid()})
+        return JSONResponse(
+            {"status": "ok", "projects": server.projects.names(), "worker": os.getpid()}
+        )
 
     async def plugins(request: Request) -> JSONResponse:
         return JSONResponse(plugin_report(server))
@@ -285,40 +302,67 @@ def asgi_app(server: Server) -> Starlette:
     cors = CorsPolicy.from_settings(server.settings)
     if cors is not None:
         middleware.append(Middleware(CorsMiddleware, policy=cors))
-    app = Starlette(lifespan=lifespan, routes=[
-        Route("/health", health),
-        Route("/-/plugins", plugins),
-        Route("/ows", ows, methods=methods),
-        Route("/ows/{project}", ows, methods=methods),
-        Route("/{path:path}", other, methods=methods),
-    ], middleware=middleware)
+    app = Starlette(
+        lifespan=lifespan,
+        routes=[
+            Route("/health", health),
+            Route("/-/plugins", plugins),
+            Route("/ows", ows, methods=methods),
+            Route("/ows/{project}", ows, methods=methods),
+            Route("/{path:path}", other, methods=methods),
+        ],
+        middleware=middleware,
+    )
     app.state.server = server
     return app
 
 
 def plugin_report(server: Server) -> dict[str, Any]:
     """Loaded and failed plugins with what each registered (for /-/plugins and the CLI)."""
+
     def owned(owner: str) -> dict[str, Any]:
         return {
-            "filters": [{"class": type(e.item).__name__, "priority": e.priority,
-                         "hooks": server.filters.hooks_of(e.item)}
-                        for e in server.filters if e.owner == owner],
-            "access_controls": [{"class": type(e.item).__name__, "priority": e.priority}
-                                for e in server.access_controls if e.owner == owner],
-            "caches": [{"class": type(e.item).__name__, "priority": e.priority}
-                       for e in server.caches if e.owner == owner],
-            "services": [f"{name} {version}" for name in server.services.names()
-                         for version in server.services.versions(name)
-                         if server.services.owner(server.services.get(name, version))  # type: ignore[arg-type]
-                         == owner],
+            "filters": [
+                {
+                    "class": type(e.item).__name__,
+                    "priority": e.priority,
+                    "hooks": server.filters.hooks_of(e.item),
+                }
+                for e in server.filters
+                if e.owner == owner
+            ],
+            "access_controls": [
+                {"class": type(e.item).__name__, "priority": e.priority}
+                for e in server.access_controls
+                if e.owner == owner
+            ],
+            "caches": [
+                {"class": type(e.item).__name__, "priority": e.priority}
+                for e in server.caches
+                if e.owner == owner
+            ],
+            "services": [
+                f"{name} {version}"
+                for name in server.services.names()
+                for version in server.services.versions(name)
+                if server.services.owner(server.services.get(name, version))  # type: ignore[arg-type]
+                == owner
+            ],
             "routes": [r.path for r, o in server.services.routes() if o == owner],
         }
 
     return {
         "plugins": [
-            {"name": r.name, "origin": r.origin, "location": r.location, "status": r.status,
-             "error": r.error, "warnings": r.warnings, "metadata": r.metadata,
-             **(owned(r.name) if r.status == "loaded" else {})}
+            {
+                "name": r.name,
+                "origin": r.origin,
+                "location": r.location,
+                "status": r.status,
+                "error": r.error,
+                "warnings": r.warnings,
+                "metadata": r.metadata,
+                **(owned(r.name) if r.status == "loaded" else {}),
+            }
             for r in server.plugins
         ],
         "core": owned("ogcserve"),

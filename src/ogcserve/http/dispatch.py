@@ -46,8 +46,11 @@ log = logging.getLogger("ogcserve.dispatch")
 # back for each connection the worker closes.
 _ID = struct.Struct("<Q")
 SUPPORTED = hasattr(select, "epoll")  # Linux: epoll with EPOLLRDHUP, and SCM_RIGHTS
-_RDHUP = getattr(select, "EPOLLRDHUP", 0) | getattr(select, "EPOLLHUP", 0) | \
-    getattr(select, "EPOLLERR", 0)
+_RDHUP = (
+    getattr(select, "EPOLLRDHUP", 0)
+    | getattr(select, "EPOLLHUP", 0)
+    | getattr(select, "EPOLLERR", 0)
+)
 
 
 class WorkerServer(GracefulServer):
@@ -90,14 +93,15 @@ class WorkerServer(GracefulServer):
                 self.should_exit = True
                 return
             # Each socket comes with its number (one sendmsg each: a read never splits them).
-            idents = [data[i:i + _ID.size] for i in range(0, len(data), _ID.size)]
+            idents = [data[i : i + _ID.size] for i in range(0, len(data), _ID.size)]
             for fd, ident in zip(fds, idents, strict=False):
                 connection = socket.socket(fileno=fd)
-                task = loop.create_task(loop.connect_accepted_socket(
-                    partial(create_protocol, ident), connection))
+                task = loop.create_task(
+                    loop.connect_accepted_socket(partial(create_protocol, ident), connection)
+                )
                 opening.add(task)
                 task.add_done_callback(opening.discard)
-            for fd in fds[len(idents):]:
+            for fd in fds[len(idents) :]:
                 socket.close(fd)
 
         loop.add_reader(channel.fileno(), receive)
@@ -164,8 +168,12 @@ class _Dispatcher:
                 worker.process.terminate()
             # Each worker gives its requests the grace time, then ends within HARD_EXIT_AFTER
             # (http/shutdown.py); one that does not is killed rather than waited for.
-            limit = time.monotonic() + (self.config.timeout_graceful_shutdown or 0) + \
-                HARD_EXIT_AFTER + 2
+            limit = (
+                time.monotonic()
+                + (self.config.timeout_graceful_shutdown or 0)
+                + HARD_EXIT_AFTER
+                + 2
+            )
             for worker in self.pool:
                 worker.process.join(timeout=max(limit - time.monotonic(), 0))
                 if worker.process.is_alive():
@@ -177,8 +185,9 @@ class _Dispatcher:
 
     def _start(self) -> _Worker:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        process = get_subprocess(self.config, target=partial(_run_worker, self.config),
-                                 sockets=[theirs])
+        process = get_subprocess(
+            self.config, target=partial(_run_worker, self.config), sockets=[theirs]
+        )
         process.start()
         theirs.close()
         ours.setblocking(False)
@@ -204,8 +213,7 @@ class _Dispatcher:
             try:
                 socket.send_fds(worker.channel, [_ID.pack(number)], [connection.fileno()])
             except OSError as error:
-                log.error("could not hand a connection to worker %s: %s", worker.process.pid,
-                          error)
+                log.error("could not hand a connection to worker %s: %s", worker.process.pid, error)
                 connection.close()
                 continue
             # Keep the accepted socket as the duplicate: the worker has its own now.
@@ -236,8 +244,11 @@ class _Dispatcher:
                 self._forget(worker, number)
             return
         # The worker died: replace it so that the server keeps its capacity.
-        log.error("worker %s exited (code %s); starting another", worker.process.pid,
-                  worker.process.exitcode)
+        log.error(
+            "worker %s exited (code %s); starting another",
+            worker.process.pid,
+            worker.process.exitcode,
+        )
         for number in list(worker.connections):
             self._forget(worker, number)
         self.poll.unregister(worker.channel.fileno())

@@ -167,7 +167,8 @@ class ServerRequest:
 def _count_parameters(count: int, limit: int | None) -> None:
     if limit is not None and count > limit:
         raise TooManyParametersError(
-            f"The request holds more than {limit} parameters (setting max_parameters)")
+            f"The request holds more than {limit} parameters (setting max_parameters)"
+        )
 
 
 def header_environ(headers: Headers, *, allow_underscores: bool = False) -> dict[str, str]:

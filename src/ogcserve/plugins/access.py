@@ -109,13 +109,15 @@ class RequestAccess:
     def expressions(self, layer: Layer) -> tuple[str, ...]:
         """Every non-empty filter expression (to be ANDed)."""
         result: tuple[str, ...] = self._once(
-            "expressions", layer, lambda: self._strings("layer_filter_expression", layer))
+            "expressions", layer, lambda: self._strings("layer_filter_expression", layer)
+        )
         return result
 
     def subset_strings(self, layer: Layer) -> tuple[str, ...]:
         """Every non-empty subset string (to be ANDed)."""
         result: tuple[str, ...] = self._once(
-            "subsets", layer, lambda: self._strings("layer_filter_subset_string", layer))
+            "subsets", layer, lambda: self._strings("layer_filter_subset_string", layer)
+        )
         return result
 
     def attributes(self, layer: Layer, attributes: Iterable[str]) -> tuple[str, ...]:
@@ -160,10 +162,15 @@ class RequestAccess:
         for layer in layers:
             perms = self.permissions(layer)
             if perms.can_read and not layer.is_group:
-                decisions.append((layer.name, perms, self.expressions(layer),
-                                  self.subset_strings(layer),
-                                  self.attributes(layer, field_names(layer))))
+                decisions.append(
+                    (
+                        layer.name,
+                        perms,
+                        self.expressions(layer),
+                        self.subset_strings(layer),
+                        self.attributes(layer, field_names(layer)),
+                    )
+                )
             else:
                 decisions.append((layer.name, perms))
         return hashlib.blake2b(repr(decisions).encode(), digest_size=16).hexdigest()
-

@@ -68,8 +68,12 @@ class FilterChain(PriorityList[RequestFilter]):
             result = entry.call(hook.value, ctx)
             if self.trace:
                 log.info(
-                    "filter %s.%s (%s) -> %r in %.3f ms", type(entry.item).__name__, hook.value,
-                    entry.owner, result, (time.perf_counter() - start) * 1000,
+                    "filter %s.%s (%s) -> %r in %.3f ms",
+                    type(entry.item).__name__,
+                    hook.value,
+                    entry.owner,
+                    result,
+                    (time.perf_counter() - start) * 1000,
                 )
             if result is False:
                 return False
@@ -85,6 +89,7 @@ class FilterChain(PriorityList[RequestFilter]):
         if callable(implemented):
             return list(implemented())
         return [
-            h.value for h in Hook
+            h.value
+            for h in Hook
             if getattr(type(request_filter), h.value, None) is not getattr(RequestFilter, h.value)
         ]

@@ -96,11 +96,15 @@ def load_plugins(
         for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
             first = by_name.get(ep.name) or by_name.get(ep.module.partition(".")[0])
             if first is not None and first.origin == "folder":
-                _warn(first, f"also installed as the entry point {ep.name} = {ep.value}, "
-                             "which is not loaded")
+                _warn(
+                    first,
+                    f"also installed as the entry point {ep.name} = {ep.value}, "
+                    "which is not loaded",
+                )
                 continue
-            record = _start(server, PluginRecord(ep.name, "entry-point", ep.value),
-                            ep.load, "setup", interface)
+            record = _start(
+                server, PluginRecord(ep.name, "entry-point", ep.value), ep.load, "setup", interface
+            )
             by_callable[_callable_id(ep.value)] = record
             records.append(record)
     for origin, path in dotted:
@@ -110,8 +114,13 @@ def load_plugins(
             if first.origin == "entry-point":
                 _warn(first, f"also listed in the {origin} plugins as {path}, not loaded again")
             continue
-        record = _start(server, PluginRecord(path, origin, path),
-                        partial(_import_callable, path), "setup", interface)
+        record = _start(
+            server,
+            PluginRecord(path, origin, path),
+            partial(_import_callable, path),
+            "setup",
+            interface,
+        )
         by_callable[_callable_id(path)] = record
         records.append(record)
     return records
@@ -210,8 +219,11 @@ def _start(
     for message in _hook_typos(server, record.name):
         _warn(record, message)
     if not _registered_anything(server, record.name):
-        _warn(record, f"{what}() registered nothing (no filter, service, access control, "
-                      "cache filter or route): the plugin has no effect")
+        _warn(
+            record,
+            f"{what}() registered nothing (no filter, service, access control, "
+            "cache filter or route): the plugin has no effect",
+        )
     log.info("plugin %s loaded (%s)", record.name, record.origin)
     return record
 
@@ -261,5 +273,12 @@ def _hook_typos(server: Server, owner: str) -> Iterator[str]:
 
 def _is_qgis_hook(name: str) -> bool:
     # The QGIS spellings are legitimate: the compatibility facade maps them onto our hooks.
-    return name in {"requestReady", "responseComplete", "sendResponse", "onRequestReady",
-                    "onProjectReady", "onResponseComplete", "onSendResponse"}
+    return name in {
+        "requestReady",
+        "responseComplete",
+        "sendResponse",
+        "onRequestReady",
+        "onProjectReady",
+        "onResponseComplete",
+        "onSendResponse",
+    }

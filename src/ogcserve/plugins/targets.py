@@ -64,8 +64,9 @@ class ServiceTarget:
 
     def cache_kind(self, ctx: RequestContext) -> CacheKind | None:
         """Ask the service."""
-        kind = _call(self.owner, f"{type(self.service).__name__}.cache_kind",
-                     self.service.cache_kind, ctx)
+        kind = _call(
+            self.owner, f"{type(self.service).__name__}.cache_kind", self.service.cache_kind, ctx
+        )
         return kind if isinstance(kind, CacheKind) else None
 
     @classmethod

@@ -120,12 +120,14 @@ def _png(pixels: npt.NDArray[np.uint8], drop_alpha: bool = False) -> bytes:
     for band in range(bands):  # band by band: 4x faster than one strided 3-of-4 copy
         rows[..., band] = pixels[..., band]
     header = struct.pack(">IIBBBBB", width, height, 8, _PNG_COLOUR_TYPE[bands], 0, 0, 0)
-    return b"".join((
-        _PNG_SIGNATURE,
-        _png_chunk(b"IHDR", header),
-        _png_chunk(b"IDAT", isal_zlib.compress(scanlines, _PNG_LEVEL)),
-        _png_chunk(b"IEND", b""),
-    ))
+    return b"".join(
+        (
+            _PNG_SIGNATURE,
+            _png_chunk(b"IHDR", header),
+            _png_chunk(b"IDAT", isal_zlib.compress(scanlines, _PNG_LEVEL)),
+            _png_chunk(b"IEND", b""),
+        )
+    )
 
 
 def _png8(pixels: npt.NDArray[np.uint8]) -> bytes:

@@ -62,15 +62,14 @@ class PathBatch:
     def merged(self, records: IntArray) -> bytes:
         """One SkPath record holding the subpaths of `records`, in their order (to stroke
         many features with one draw)."""
-        if len(records) == len(self.feature) and np.array_equal(
-            records, np.arange(len(records))
-        ):
+        if len(records) == len(self.feature) and np.array_equal(records, np.arange(len(records))):
             points, verbs = self.points, self.verbs
         else:
             points = self.points[ranges(self.point_start[records], self.n_points[records])]
             verbs = self.verbs[ranges(self.verb_start[records], self.n_verbs[records])]
-        header = np.array([(_EVEN_ODD << 8) | _PATH_VERSION, len(points), 0, len(verbs)],
-                          dtype=np.int32)
+        header = np.array(
+            [(_EVEN_ODD << 8) | _PATH_VERSION, len(points), 0, len(verbs)], dtype=np.int32
+        )
         padding = bytes(-len(verbs) % 4)
         return header.tobytes() + points.tobytes() + verbs.tobytes() + padding
 
@@ -196,7 +195,8 @@ def decompose(
             coords, counts, ring_of = _ragged_rings(parts[~simple])
             pieces.append((coords, counts, owner[~simple][ring_of], areal))
     merged = _in_feature_order(
-        [Subpaths(c, n, o, np.full(len(n), areal)) for c, n, o, areal in pieces])
+        [Subpaths(c, n, o, np.full(len(n), areal)) for c, n, o, areal in pieces]
+    )
     return Subpaths(to_pixels(merged.coords), merged.counts, merged.feature, merged.closed)
 
 
@@ -281,13 +281,17 @@ class Shapes:
             return found
         rest = np.flatnonzero(~read)
         others = decompose(self.objects(rows[rest]), to_pixels)
-        return _in_feature_order([found, Subpaths(others.coords, others.counts,
-                                                  rest[others.feature], others.closed)])
+        return _in_feature_order(
+            [found, Subpaths(others.coords, others.counts, rest[others.feature], others.closed)]
+        )
 
 
 _AREAL = (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON)
-_LINEAR = (shapely.GeometryType.LINESTRING, shapely.GeometryType.LINEARRING,
-           shapely.GeometryType.MULTILINESTRING)
+_LINEAR = (
+    shapely.GeometryType.LINESTRING,
+    shapely.GeometryType.LINEARRING,
+    shapely.GeometryType.MULTILINESTRING,
+)
 _MULTI = (shapely.GeometryType.MULTIPOLYGON, shapely.GeometryType.MULTILINESTRING)
 
 
@@ -303,8 +307,7 @@ def _single_parts(
 
 def _ragged_rings(polygons: npt.NDArray[np.object_]) -> tuple[FloatArray, IntArray, IntArray]:
     """Coordinates, per-ring point counts and each ring's polygon, for polygons with holes."""
-    _, coords, (ring_offsets, polygon_offsets) = shapely.to_ragged_array(polygons,
-                                                                          include_z=False)
+    _, coords, (ring_offsets, polygon_offsets) = shapely.to_ragged_array(polygons, include_z=False)
     ring_of = np.repeat(np.arange(len(polygons)), np.diff(polygon_offsets))
     counts = np.diff(ring_offsets).astype(np.intp)
     return np.asarray(coords, dtype=np.float64), counts, ring_of.astype(np.intp)
@@ -376,9 +379,18 @@ def serialize(subpaths: Subpaths) -> PathBatch:
     n_sub = len(counts)
     if n_sub == 0:
         empty = np.zeros(0, dtype=np.intp)
-        return PathBatch(np.zeros(0, dtype=np.uint8), empty, empty, empty,
-                         np.zeros((0, 2), dtype=np.float32), np.zeros(0, dtype=np.uint8),
-                         empty, empty, empty, empty)
+        return PathBatch(
+            np.zeros(0, dtype=np.uint8),
+            empty,
+            empty,
+            empty,
+            np.zeros((0, 2), dtype=np.float32),
+            np.zeros(0, dtype=np.uint8),
+            empty,
+            empty,
+            empty,
+            empty,
+        )
 
     # Per coordinate: its verb, and whether it is a point of the path (a closed ring's last
     # coordinate repeats its first one: it becomes the close verb, not a point).
@@ -418,9 +430,18 @@ def serialize(subpaths: Subpaths) -> PathBatch:
 
     verb_rank = np.arange(len(verbs)) - np.repeat(coord_start, n_verbs)
     buffer[start[record_of_coord] + 16 + 8 * n_points[record_of_coord] + verb_rank] = verbs
-    return PathBatch(buffer, features.astype(np.intp), start.astype(np.intp), size.astype(np.intp),
-                     points, verbs, point_start.astype(np.intp), n_points.astype(np.intp),
-                     coord_start.astype(np.intp), n_verbs.astype(np.intp))
+    return PathBatch(
+        buffer,
+        features.astype(np.intp),
+        start.astype(np.intp),
+        size.astype(np.intp),
+        points,
+        verbs,
+        point_start.astype(np.intp),
+        n_points.astype(np.intp),
+        coord_start.astype(np.intp),
+        n_verbs.astype(np.intp),
+    )
 
 
 def point_coords(

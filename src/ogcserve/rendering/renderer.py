@@ -96,7 +96,9 @@ class Renderer:
         return parsed
 
     def render(
-        self, view: MapView, layers: Sequence[LayerData],
+        self,
+        view: MapView,
+        layers: Sequence[LayerData],
         check: Callable[[], None] = lambda: None,
     ) -> Image:
         """Draw `layers` bottom first; (height, width, 4) uint8 RGBA, not premultiplied.
@@ -122,11 +124,10 @@ class Renderer:
         out = np.empty((view.height, view.width, 4), dtype=np.uint8)
         # On an opaque background every pixel is opaque: premultiplied and straight RGBA are
         # the same bytes, and reading them back needs no division.
-        alpha_type = (skia.kPremul_AlphaType if view.background[3] == 255
-                      else skia.kUnpremul_AlphaType)
-        info = skia.ImageInfo.Make(
-            view.width, view.height, skia.kRGBA_8888_ColorType, alpha_type
+        alpha_type = (
+            skia.kPremul_AlphaType if view.background[3] == 255 else skia.kUnpremul_AlphaType
         )
+        info = skia.ImageInfo.Make(view.width, view.height, skia.kRGBA_8888_ColorType, alpha_type)
         surface.readPixels(info, out)
         return out
 
@@ -264,8 +265,9 @@ class Renderer:
         to_pixels: Callable[[npt.NDArray[np.float64]], npt.NDArray[np.float64]],
     ) -> None:
         subpaths = shapes.subpaths(rows, to_pixels)
-        subpaths = clip_far(lambda k: shapes.objects(rows[k]), subpaths, to_pixels,
-                            view.width, view.height)
+        subpaths = clip_far(
+            lambda k: shapes.objects(rows[k]), subpaths, to_pixels, view.width, view.height
+        )
         batch: PathBatch = serialize(subpaths)
         if len(batch.feature) == 0:
             return

@@ -496,7 +496,7 @@ class Style(_Model):
 _POINT, _LINE, _POLYGON = "point", "line", "polygon"
 _MITER_LIMIT = 4.0
 LABEL_REACH = 128.0  # pixels: half of a long label
-_SQRT2 = 2 ** 0.5
+_SQRT2 = 2**0.5
 
 
 def geometry_family(geometry_type: str | None) -> str | None:

@@ -12,9 +12,7 @@ from ogcserve.services.ows.service import Operation, OWSService
 
 # WCS is not built yet: it is registered so that its requests get its own exception format
 # (WCS 1.0.0 §7: the OGC 1.2.0 ServiceExceptionReport) and OperationNotSupported.
-_SERVICES: tuple[tuple[str, str, tuple[str, str]], ...] = (
-    ("WCS", "1.0.0", ("sxr", "1.2.0")),
-)
+_SERVICES: tuple[tuple[str, str, tuple[str, str]], ...] = (("WCS", "1.0.0", ("sxr", "1.2.0")),)
 
 
 def setup(server: ServerInterface) -> None:

@@ -56,8 +56,12 @@ class Selection:
 
     @classmethod
     def of(
-        cls, schema: Schema, fetch: tuple[str, ...], output: tuple[str, ...],
-        fetch_geometry: bool, output_geometry: bool,
+        cls,
+        schema: Schema,
+        fetch: tuple[str, ...],
+        output: tuple[str, ...],
+        fetch_geometry: bool,
+        output_geometry: bool,
     ) -> Selection:
         """A selection of `schema`'s attributes."""
         key = schema.key if schema.key in fetch else None

@@ -73,13 +73,19 @@ _MMAP_SIZE = 1 << 31
 # R-tree tests against a bbox: the SQL and the order of its parameters.
 _INTERSECTING, _INSIDE, _ACROSS = "intersecting", "inside", "across"
 _ENVELOPE_TESTS: dict[str, tuple[str, tuple[str, ...]]] = {
-    _INTERSECTING: ("minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?",
-                    ("maxx", "minx", "maxy", "miny")),
-    _INSIDE: ("minx >= ? AND maxx <= ? AND miny >= ? AND maxy <= ?",
-              ("minx", "maxx", "miny", "maxy")),
-    _ACROSS: ("minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?"
-              " AND NOT (minx >= ? AND maxx <= ? AND miny >= ? AND maxy <= ?)",
-              ("maxx", "minx", "maxy", "miny", "minx", "maxx", "miny", "maxy")),
+    _INTERSECTING: (
+        "minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?",
+        ("maxx", "minx", "maxy", "miny"),
+    ),
+    _INSIDE: (
+        "minx >= ? AND maxx <= ? AND miny >= ? AND maxy <= ?",
+        ("minx", "maxx", "miny", "maxy"),
+    ),
+    _ACROSS: (
+        "minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?"
+        " AND NOT (minx >= ? AND maxx <= ? AND miny >= ? AND maxy <= ?)",
+        ("maxx", "minx", "maxy", "miny", "minx", "maxx", "miny", "maxy"),
+    ),
 }
 
 
@@ -209,9 +215,7 @@ class _Table:
 class GeoPackageSource:
     """One table of a GeoPackage file, readable from many threads and writable in transactions."""
 
-    def __init__(
-        self, path: str | os.PathLike[str], table: str, key: str | None = None
-    ) -> None:
+    def __init__(self, path: str | os.PathLike[str], table: str, key: str | None = None) -> None:
         """`key`: the column whose values are the feature ids (default: the primary key)."""
         self._path = Path(path)
         self._local = threading.local()
@@ -337,8 +341,9 @@ class GeoPackageSource:
             if conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (candidate,)).fetchone():
                 rtree = candidate
         schema = Schema(key, tuple(fields), geometry, geometry_type)
-        return _Table(name, schema, key_type, rowid, srs_id, crs, rtree,
-                      {f.name: f for f in fields})
+        return _Table(
+            name, schema, key_type, rowid, srs_id, crs, rtree, {f.name: f for f in fields}
+        )
 
     def _crs_name(self, conn: sqlite3.Connection, srs_id: int) -> str:
         row = conn.execute(
@@ -428,7 +433,11 @@ class GeoPackageSource:
         return (" WHERE " + " AND ".join(terms) if terms else ""), params
 
     def _select(
-        self, query: FeatureQuery, plan: FilterPlan, sel: Selection, paged: bool,
+        self,
+        query: FeatureQuery,
+        plan: FilterPlan,
+        sel: Selection,
+        paged: bool,
         envelopes: str = _INTERSECTING,
     ) -> tuple[str, list[Any]] | None:
         t = self._table
@@ -454,7 +463,12 @@ class GeoPackageSource:
         return sql, params
 
     def _rows(
-        self, conn: sqlite3.Connection, sql: str, params: list[Any], sel: Selection, size: int,
+        self,
+        conn: sqlite3.Connection,
+        sql: str,
+        params: list[Any],
+        sel: Selection,
+        size: int,
         wkb: bool = False,
     ) -> Iterator[FeatureBatch]:
         """The rows of `sql` as batches; the statement is finalised even when abandoned."""
@@ -499,8 +513,14 @@ class GeoPackageSource:
             return iter(())
         sql, params = statement
         # Without a Python stage nothing here needs shapely objects: hand the WKB over as is.
-        rows = self._rows(conn or self._reader(), sql, params, sel, max(batch_size, 1),
-                          wkb=query.wkb and not python_stage)
+        rows = self._rows(
+            conn or self._reader(),
+            sql,
+            params,
+            sel,
+            max(batch_size, 1),
+            wkb=query.wkb and not python_stage,
+        )
         if not python_stage:
             return rows
         return refine(rows, sel, query.bbox, predicate, query.offset, query.limit)
@@ -543,8 +563,11 @@ class GeoPackageSource:
         return inside + sum(len(b) for b in refine(rows, sel, query.bbox, predicate, 0, None))
 
     def _count_rows(self, table: str, clause: str, params: Sequence[Any]) -> int:
-        row = self._reader().execute(f"SELECT COUNT(*) FROM {quote(table)}{clause}",
-                                     params).fetchone()
+        row = (
+            self._reader()
+            .execute(f"SELECT COUNT(*) FROM {quote(table)}{clause}", params)
+            .fetchone()
+        )
         return int(row[0])
 
     def get(self, fid: Any, query: FeatureQuery | None = None) -> Feature | None:
@@ -639,8 +662,9 @@ def _translate(
     return SourceError(f"The GeoPackage refused the {what}")
 
 
-_CONSTRAINT_NAME = re.compile(r"""CONSTRAINT\s+(?:"([^"]+)"|`([^`]+)`|\[([^\]]+)\]|(\w+))""",
-                              re.IGNORECASE)
+_CONSTRAINT_NAME = re.compile(
+    r"""CONSTRAINT\s+(?:"([^"]+)"|`([^`]+)`|\[([^\]]+)\]|(\w+))""", re.IGNORECASE
+)
 
 
 def _constraint_names(conn: sqlite3.Connection, table: str) -> set[str]:
@@ -746,12 +770,14 @@ class _GeoPackageTransaction:
             else:
                 # A key other than the rowid: whatever the table made of it (a default or a
                 # trigger's value); a row left without one could never be found again.
-                rows = self._execute(f"{sql} RETURNING {quote(t.schema.key)}",
-                                     [v for _, v in pairs]).fetchall()
+                rows = self._execute(
+                    f"{sql} RETURNING {quote(t.schema.key)}", [v for _, v in pairs]
+                ).fetchall()
                 if not rows or rows[0][0] is None:
                     self.failed = f"no value for the key {t.schema.key!r}"
-                    raise ConstraintError(f"The key {t.schema.key!r} has no default: give it",
-                                          locator=t.schema.key)
+                    raise ConstraintError(
+                        f"The key {t.schema.key!r} has no default: give it", locator=t.schema.key
+                    )
                 ids.append(rows[0][0])
         self._touch(bounds)
         return ids

@@ -85,9 +85,7 @@ class OGRSource:
             what = f"layer {layer!r} of {self._path.name}" if layer else self._path.name
             raise SourceUnavailableError(f"Cannot open {what}: {exc}") from None
         names = [str(n) for n in info["fields"]]
-        fields = [
-            Field(n, _field_type(str(d))) for n, d in zip(names, info["dtypes"], strict=True)
-        ]
+        fields = [Field(n, _field_type(str(d))) for n, d in zip(names, info["dtypes"], strict=True)]
         # The FID is published as an attribute (QGIS does so for a GeoPackage's fid column),
         # named as the driver names it, else "fid".
         fid = str(info.get("fid_column") or "") or ("fid" if "fid" not in names else "ogc_fid")
@@ -147,8 +145,11 @@ class OGRSource:
         kwargs: dict[str, Any] = {
             "layer": self._layer,
             # The FID is no column; an attribute key is always read, for the ids.
-            "columns": list(dict.fromkeys([*(n for n in fetch if n != key),
-                                           *([key_column] if key_column else [])])),
+            "columns": list(
+                dict.fromkeys(
+                    [*(n for n in fetch if n != key), *([key_column] if key_column else [])]
+                )
+            ),
             "read_geometry": geometry and self._schema.geometry_field is not None,
             "return_fids": True,
         }
@@ -217,16 +218,18 @@ class OGRSource:
                 fids, wanted = wanted, None
         fetch = tuple(dict.fromkeys([*sel.fetch, *(k.name for k in sort if k.name != schema.key)]))
         where = " AND ".join(f"({s})" for s in query.subsets) or None
-        python_paging = bool(predicate is not None or query.bbox is not None or sort
-                             or query.ids is not None)
+        python_paging = bool(
+            predicate is not None or query.bbox is not None or sort or query.ids is not None
+        )
         if python_paging:
             data = self._read(fetch, sel.fetch_geometry, query.bbox, fids, where=where)
             if wanted is not None:
                 keep = set(wanted)
                 data = _take_all(data, [i for i, v in enumerate(data.ids) if v in keep])
         else:
-            data = self._read(fetch, sel.fetch_geometry, None, None, query.offset, query.limit,
-                              where=where)
+            data = self._read(
+                fetch, sel.fetch_geometry, None, None, query.offset, query.limit, where=where
+            )
         if sort:
             data = _take_all(data, _sort_order(data, sort, schema.key))
         chunks = _chunks(data, max(batch_size, 1))
@@ -242,8 +245,9 @@ class OGRSource:
 
     def count(self, query: FeatureQuery) -> int:
         """How many features match (the layer's own count when nothing filters)."""
-        unfiltered = (query.bbox is None and query.filter is None and query.ids is None
-                      and not query.subsets)
+        unfiltered = (
+            query.bbox is None and query.filter is None and query.ids is None and not query.subsets
+        )
         if unfiltered and self._features >= 0:
             return self._features
         return sum(len(b) for b in self._stream(query, 10_000, count=True))

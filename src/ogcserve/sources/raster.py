@@ -213,8 +213,11 @@ class RasterSource:
         x, y = np.meshgrid(minx + (cols + 0.5) * px, maxy - (rows + 0.5) * py)
         dest = np.full((len(bands) + 1, len(rows), len(cols)), fill, dtype=np.dtype(info.dtype))
         area = valid_area(code)
-        inside = np.ones(x.shape, dtype=bool) if area is None else (
-            (x >= area.xy[0]) & (x <= area.xy[2]) & (y >= area.xy[1]) & (y <= area.xy[3]))
+        inside = (
+            np.ones(x.shape, dtype=bool)
+            if area is None
+            else ((x >= area.xy[0]) & (x <= area.xy[2]) & (y >= area.xy[1]) & (y <= area.xy[3]))
+        )
         with np.errstate(all="ignore"):
             sx, sy = transformer(code, info.crs).transform(x, y, errcheck=False)
         shape = (len(bands), min(ds.height, _SAMPLE_SIZE), min(ds.width, _SAMPLE_SIZE))
@@ -238,15 +241,22 @@ class RasterSource:
         return dest
 
     def _warp(
-        self, ds: Any, bands: list[int], window: _Window, dst_crs: CRS, request_crs: str,
-        resampling: Resampling, fill: float,
+        self,
+        ds: Any,
+        bands: list[int],
+        window: _Window,
+        dst_crs: CRS,
+        request_crs: str,
+        resampling: Resampling,
+        fill: float,
     ) -> npt.NDArray[Any]:
         """Warp the source onto `window`: bands, then GDAL's alpha."""
         height = window.rows.stop - window.rows.start
         width = window.cols.stop - window.cols.start
         dest = np.full((len(bands) + 1, height, width), fill, dtype=np.dtype(self._info.dtype))
-        source, src_transform = self._source_pixels(ds, bands, window, request_crs,
-                                                    width, height, resampling)
+        source, src_transform = self._source_pixels(
+            ds, bands, window, request_crs, width, height, resampling
+        )
         try:
             rasterio.warp.reproject(
                 source=source,
@@ -265,8 +275,14 @@ class RasterSource:
         return dest
 
     def _source_pixels(
-        self, ds: Any, bands: list[int], window: _Window, request_crs: str, width: int,
-        height: int, resampling: Resampling,
+        self,
+        ds: Any,
+        bands: list[int],
+        window: _Window,
+        request_crs: str,
+        width: int,
+        height: int,
+        resampling: Resampling,
     ) -> tuple[Any, Any]:
         """What the warp reads: the raster's bands as they are, or, when the output is much
         coarser than the raster, only the source window under the output read at about the
@@ -279,8 +295,12 @@ class RasterSource:
         except ValueError:
             return whole
         left, bottom, right, top = self._info.extent
-        bounds = (max(bounds[0], left), max(bounds[1], bottom),
-                  min(bounds[2], right), min(bounds[3], top))
+        bounds = (
+            max(bounds[0], left),
+            max(bounds[1], bottom),
+            min(bounds[2], right),
+            min(bounds[3], top),
+        )
         if bounds[0] >= bounds[2] or bounds[1] >= bounds[3]:
             return whole
         area = from_bounds_window(*bounds, transform=ds.transform)
@@ -295,14 +315,18 @@ class RasterSource:
         if factor <= _DECIMATE_ABOVE:
             return whole  # about the output's resolution already: warp from the file as is
         src = RasterioWindow(col0, row0, col1 - col0, row1 - row0)
-        shape = (len(bands), max(math.ceil(src.height / factor), 1),
-                 max(math.ceil(src.width / factor), 1))
+        shape = (
+            len(bands),
+            max(math.ceil(src.height / factor), 1),
+            max(math.ceil(src.width / factor), 1),
+        )
         try:
             array = ds.read(bands, window=src, out_shape=shape, resampling=resampling)
         except Exception as exc:
             raise SourceError(f"Cannot read {self._path.name}: {exc}") from None
-        transform = ds.window_transform(src) @ Affine.scale(src.width / shape[2],
-                                                            src.height / shape[1])
+        transform = ds.window_transform(src) @ Affine.scale(
+            src.width / shape[2], src.height / shape[1]
+        )
         return array, transform
 
     def close(self) -> None:

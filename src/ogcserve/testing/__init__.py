@@ -1,9 +1,9 @@
 """Helpers to test plugins the way ogcserve tests itself: a real server, driven in process.
 
-    from ogcserve.testing import make_server, client
+from ogcserve.testing import make_server, client
 
-    server = make_server(plugins=[my_plugin.setup])
-    response = client(server).get("/ows?SERVICE=HELLO")
+server = make_server(plugins=[my_plugin.setup])
+response = client(server).get("/ows?SERVICE=HELLO")
 """
 
 from __future__ import annotations
@@ -24,9 +24,7 @@ from urllib.parse import urlsplit
 try:
     import httpx
 except ImportError as missing:  # pragma: no cover - depends on the installed extras
-    raise ImportError(
-        "ogcserve.testing needs httpx: pip install 'ogcserve[testing]'"
-    ) from missing
+    raise ImportError("ogcserve.testing needs httpx: pip install 'ogcserve[testing]'") from missing
 from starlette.testclient import TestClient
 
 from ogcserve import pipeline
@@ -109,19 +107,30 @@ def call(
         if path.startswith("/ows/"):
             route["project"] = path.removeprefix("/ows/")
     settings = server.settings
-    limits = XMLLimits(settings.xml_max_attributes, settings.xml_max_depth,
-                       settings.xml_max_elements)
-    request = ServerRequest.build(method, full, headers=headers or {}, body=body, route=route,
-                                  xml_limits=limits,
-                                  allow_underscore_headers=settings.allow_underscore_headers)
+    limits = XMLLimits(
+        settings.xml_max_attributes, settings.xml_max_depth, settings.xml_max_elements
+    )
+    request = ServerRequest.build(
+        method,
+        full,
+        headers=headers or {},
+        body=body,
+        route=route,
+        xml_limits=limits,
+        allow_underscore_headers=settings.allow_underscore_headers,
+    )
     ctx = pipeline.handle(server, request, sink)
     return Result(sink.status, dict(sink.headers), sink.chunks, sink.aborted, ctx)
 
 
 @contextmanager
 def serve_process(
-    *args: str | Path, workers: int = 2, env: Mapping[str, str] | None = None,
-    startup_timeout: float = 30.0, log_level: str = "warning", log: Path | None = None,
+    *args: str | Path,
+    workers: int = 2,
+    env: Mapping[str, str] | None = None,
+    startup_timeout: float = 30.0,
+    log_level: str = "warning",
+    log: Path | None = None,
 ) -> Iterator[str]:
     """Run a real `ogcserve serve ARGS --workers N` on a free 127.0.0.1 port.
 
@@ -133,16 +142,32 @@ def serve_process(
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
-    environ = {k: v for k, v in (env if env is not None else os.environ).items()
-               if k not in ("OGCSERVE_PLUGINPATH", "QGIS_PLUGINPATH")}
+    environ = {
+        k: v
+        for k, v in (env if env is not None else os.environ).items()
+        if k not in ("OGCSERVE_PLUGINPATH", "QGIS_PLUGINPATH")
+    }
     with ExitStack() as stack:
         output = stack.enter_context(
             open(log, "w+b") if log is not None else tempfile.TemporaryFile()  # noqa: SIM115
         )
         process = subprocess.Popen(
-            [sys.executable, "-m", "ogcserve", "serve", *map(str, args), "--port", str(port),
-             "--workers", str(workers), "--log-level", log_level],
-            env=environ, stdout=output, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "ogcserve",
+                "serve",
+                *map(str, args),
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+                "--log-level",
+                log_level,
+            ],
+            env=environ,
+            stdout=output,
+            stderr=subprocess.STDOUT,
         )
         url = f"http://127.0.0.1:{port}"
         try:

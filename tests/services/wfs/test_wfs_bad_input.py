@@ -18,28 +18,36 @@ def post_http(server: Server, body: bytes):  # type: ignore[no-untyped-def]
 
 
 def test_malformed_xml(server: Server) -> None:
-    r = post_http(server, b'<wfs:GetFeature xmlns:wfs="http://www.opengis.net/wfs/2.0" '
-                          b'service="WFS" version="2.0.0"><wfs:Query typeNames="cities">')
+    r = post_http(
+        server,
+        b'<wfs:GetFeature xmlns:wfs="http://www.opengis.net/wfs/2.0" '
+        b'service="WFS" version="2.0.0"><wfs:Query typeNames="cities">',
+    )
     assert r.status_code == 400 and "OperationParsingFailed" in r.text
 
 
 def test_external_entity_is_not_resolved(server: Server, tmp_path: Path) -> None:
     secret = tmp_path / "secret.txt"
     secret.write_text("TOP-SECRET")
-    body = (f'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file://{secret}">]>'
-            f'<wfs:GetFeature xmlns:wfs="{NS["wfs"]}" service="WFS" version="2.0.0">'
-            '<wfs:Query typeNames="cities&e;"/></wfs:GetFeature>').encode()
+    body = (
+        f'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file://{secret}">]>'
+        f'<wfs:GetFeature xmlns:wfs="{NS["wfs"]}" service="WFS" version="2.0.0">'
+        '<wfs:Query typeNames="cities&e;"/></wfs:GetFeature>'
+    ).encode()
     r = post_http(server, body)
     assert r.status_code == 400 and "TOP-SECRET" not in r.text
     assert "OperationParsingFailed" in r.text
 
 
 def test_billion_laughs_is_refused(server: Server) -> None:
-    lol = "".join(f'<!ENTITY l{i} "{"&l" + str(i - 1) + ";" * 10 if i else "lol"}">'
-                  for i in range(10))
-    body = (f'<?xml version="1.0"?><!DOCTYPE x [{lol}]>'
-            f'<wfs:GetFeature xmlns:wfs="{NS["wfs"]}" service="WFS" version="2.0.0">'
-            '<wfs:Query typeNames="&l9;"/></wfs:GetFeature>').encode()
+    lol = "".join(
+        f'<!ENTITY l{i} "{"&l" + str(i - 1) + ";" * 10 if i else "lol"}">' for i in range(10)
+    )
+    body = (
+        f'<?xml version="1.0"?><!DOCTYPE x [{lol}]>'
+        f'<wfs:GetFeature xmlns:wfs="{NS["wfs"]}" service="WFS" version="2.0.0">'
+        '<wfs:Query typeNames="&l9;"/></wfs:GetFeature>'
+    ).encode()
     r = post_http(server, body)
     assert r.status_code == 400 and len(r.content) < 2000
 
@@ -47,10 +55,12 @@ def test_billion_laughs_is_refused(server: Server) -> None:
 def test_dtd_in_a_kvp_filter_is_refused(server: Server) -> None:
     from urllib.parse import quote
 
-    f = ('<!DOCTYPE f [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
-         '<fes:Filter xmlns:fes="http://www.opengis.net/fes/2.0"><fes:PropertyIsEqualTo>'
-         "<fes:ValueReference>name</fes:ValueReference><fes:Literal>&e;</fes:Literal>"
-         "</fes:PropertyIsEqualTo></fes:Filter>")
+    f = (
+        '<!DOCTYPE f [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+        '<fes:Filter xmlns:fes="http://www.opengis.net/fes/2.0"><fes:PropertyIsEqualTo>'
+        "<fes:ValueReference>name</fes:ValueReference><fes:Literal>&e;</fes:Literal>"
+        "</fes:PropertyIsEqualTo></fes:Filter>"
+    )
     r = get(server, f"{GF}&TYPENAMES=countries&FILTER={quote(f)}")
     assert r.status == 400 and b"root:" not in r.body
 

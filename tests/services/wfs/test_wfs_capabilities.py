@@ -14,8 +14,9 @@ def type_names(root, ns: str) -> list[str]:  # type: ignore[no-untyped-def]
     return [e.text for e in root.iterfind(f".//{{{NS[ns]}}}FeatureType/{{{NS[ns]}}}Name")]
 
 
-@pytest.mark.parametrize(("version", "ns"), [("2.0.0", "wfs"), ("1.1.0", "wfs1"),
-                                              ("1.0.0", "wfs1")])
+@pytest.mark.parametrize(
+    ("version", "ns"), [("2.0.0", "wfs"), ("1.1.0", "wfs1"), ("1.0.0", "wfs1")]
+)
 def test_capabilities_versions(server: Server, version: str, ns: str) -> None:
     r = get(server, f"SERVICE=WFS&VERSION={version}&REQUEST=GetCapabilities")
     assert r.status == 200
@@ -39,12 +40,20 @@ def test_default_version_and_negotiation(server: Server) -> None:
 def test_capabilities_2_0_details(server: Server) -> None:
     root = xml(get(server, "SERVICE=WFS&VERSION=2.0.0&REQUEST=GetCapabilities"))
     ops = {o.get("name") for o in root.iterfind(".//ows:Operation", NS)}
-    assert {"GetCapabilities", "DescribeFeatureType", "GetFeature", "GetPropertyValue",
-            "ListStoredQueries", "DescribeStoredQueries"} <= ops
+    assert {
+        "GetCapabilities",
+        "DescribeFeatureType",
+        "GetFeature",
+        "GetPropertyValue",
+        "ListStoredQueries",
+        "DescribeStoredQueries",
+    } <= ops
     # No layer of the demo is editable: no Transaction operation, and the constraint says so.
     assert "Transaction" not in ops
-    constraints = {c.get("name"): c.findtext("ows:DefaultValue", namespaces=NS)
-                   for c in root.iterfind("ows:OperationsMetadata/ows:Constraint", NS)}
+    constraints = {
+        c.get("name"): c.findtext("ows:DefaultValue", namespaces=NS)
+        for c in root.iterfind("ows:OperationsMetadata/ows:Constraint", NS)
+    }
     assert constraints["ImplementsBasicWFS"] == "TRUE"
     assert constraints["ImplementsTransactionalWFS"] == "FALSE"
     assert constraints["ImplementsResultPaging"] == "TRUE"
@@ -54,10 +63,23 @@ def test_capabilities_2_0_details(server: Server) -> None:
     lower = nyc.findtext("ows:WGS84BoundingBox/ows:LowerCorner", namespaces=NS).split()
     assert -75 < float(lower[0]) < -73 and 40 < float(lower[1]) < 41
     fes = {op.get("name") for op in root.iterfind(".//fes:SpatialOperator", NS)}
-    assert fes == {"BBOX", "Equals", "Disjoint", "Touches", "Within", "Overlaps", "Crosses",
-                   "Intersects", "Contains", "DWithin", "Beyond"}
-    conformance = {c.get("name"): c.findtext("ows:DefaultValue", namespaces=NS)
-                   for c in root.iterfind(".//fes:Conformance/fes:Constraint", NS)}
+    assert fes == {
+        "BBOX",
+        "Equals",
+        "Disjoint",
+        "Touches",
+        "Within",
+        "Overlaps",
+        "Crosses",
+        "Intersects",
+        "Contains",
+        "DWithin",
+        "Beyond",
+    }
+    conformance = {
+        c.get("name"): c.findtext("ows:DefaultValue", namespaces=NS)
+        for c in root.iterfind(".//fes:Conformance/fes:Constraint", NS)
+    }
     assert conformance["ImplementsTemporalFilter"] == "FALSE"
     assert conformance["ImplementsSpatialFilter"] == "TRUE"
     assert conformance["ImplementsResourceId"] == "TRUE"
@@ -103,11 +125,15 @@ def test_capabilities_and_schemas_are_cached_documents(server: Server) -> None:
 
 def test_describe_feature_type_hides_what_the_caller_cannot_see(role_server: Server) -> None:
     q = "SERVICE=WFS&VERSION=2.0.0&REQUEST=DescribeFeatureType&TYPENAMES=countries"
-    names = {e.get("name") for e in xml(get(role_server, q, role="user")).iterfind(
-        ".//xsd:sequence/xsd:element", NS)}
+    names = {
+        e.get("name")
+        for e in xml(get(role_server, q, role="user")).iterfind(".//xsd:sequence/xsd:element", NS)
+    }
     assert names == {"geom", "fid", "continent", "name", "iso_a3", "gdp_md_est"}  # no pop_est
-    admin = {e.get("name") for e in xml(get(role_server, q, role="admin")).iterfind(
-        ".//xsd:sequence/xsd:element", NS)}
+    admin = {
+        e.get("name")
+        for e in xml(get(role_server, q, role="admin")).iterfind(".//xsd:sequence/xsd:element", NS)
+    }
     assert "pop_est" in admin
     forbidden = get(role_server, q.replace("countries", "nc_counties"), role="user")
     assert forbidden.status == 403 and exception_code(forbidden) == "Security"
@@ -116,18 +142,32 @@ def test_describe_feature_type_hides_what_the_caller_cannot_see(role_server: Ser
 
 
 def test_describe_feature_type_json(role_server: Server) -> None:
-    r = get(role_server, "SERVICE=WFS&VERSION=2.0.0&REQUEST=DescribeFeatureType"
-                         "&TYPENAMES=countries&OUTPUTFORMAT=application/json", role="user")
+    r = get(
+        role_server,
+        "SERVICE=WFS&VERSION=2.0.0&REQUEST=DescribeFeatureType"
+        "&TYPENAMES=countries&OUTPUTFORMAT=application/json",
+        role="user",
+    )
     doc = json.loads(r.body)
     props = doc["featureTypes"]["countries"]["properties"]["properties"]["properties"]
     assert "pop_est" not in props and props["gdp_md_est"]["type"] == ["integer", "null"]
 
 
-@pytest.mark.parametrize(("version", "geometry_type"), [
-    ("2.0.0", "gml:MultiSurfacePropertyType"), ("1.1.0", "gml:MultiSurfacePropertyType"),
-    ("1.0.0", "gml:MultiPolygonPropertyType")])
+@pytest.mark.parametrize(
+    ("version", "geometry_type"),
+    [
+        ("2.0.0", "gml:MultiSurfacePropertyType"),
+        ("1.1.0", "gml:MultiSurfacePropertyType"),
+        ("1.0.0", "gml:MultiPolygonPropertyType"),
+    ],
+)
 def test_describe_feature_type_versions(server: Server, version: str, geometry_type: str) -> None:
-    root = xml(get(server, f"SERVICE=WFS&VERSION={version}&REQUEST=DescribeFeatureType"
-                           "&TYPENAME=countries&TYPENAMES=countries"))
+    root = xml(
+        get(
+            server,
+            f"SERVICE=WFS&VERSION={version}&REQUEST=DescribeFeatureType"
+            "&TYPENAME=countries&TYPENAMES=countries",
+        )
+    )
     geom = root.find(".//xsd:element[@name='geom']", NS)
     assert geom is not None and geom.get("type") == geometry_type

@@ -17,10 +17,14 @@ BATCHES = {
     "polygons": [shapely.box(0, 0, 1, 1), DONUT, shapely.box(5, 5, 7.125, 8)],
     "single-ring polygons": [shapely.box(0, 0, 1, 1), shapely.box(5, 5, 7.125, 8)],
     "multipoints": [shapely.MultiPoint([(0, 0), (1, 1)]), shapely.MultiPoint([(5, 6)])],
-    "multilines": [shapely.MultiLineString([[(0, 0), (1, 1)], [(2, 2), (3, 3)]]),
-                   shapely.MultiLineString([[(9, 9), (8, 8)]])],
-    "multipolygons": [shapely.MultiPolygon([shapely.box(0, 0, 1, 1), DONUT]),
-                      shapely.MultiPolygon([shapely.box(20, 20, 21, 21)])],
+    "multilines": [
+        shapely.MultiLineString([[(0, 0), (1, 1)], [(2, 2), (3, 3)]]),
+        shapely.MultiLineString([[(9, 9), (8, 8)]]),
+    ],
+    "multipolygons": [
+        shapely.MultiPolygon([shapely.box(0, 0, 1, 1), DONUT]),
+        shapely.MultiPolygon([shapely.box(20, 20, 21, 21)]),
+    ],
     "mixed": [shapely.Point(0, 0), shapely.box(0, 0, 1, 1)],
     "missing and empty": [shapely.box(0, 0, 1, 1), None, shapely.Polygon()],
     "3d": [shapely.Point(1, 2, 3)],

@@ -17,7 +17,8 @@ GF = "SERVICE=WFS&VERSION=2.0.0&REQUEST=GetFeature"
 def members(result) -> list:  # type: ignore[no-untyped-def]
     root = xml(result)
     return root.xpath("wfs:member/*", namespaces=NS) or root.xpath(
-        "gml3:featureMember/*", namespaces=NS)
+        "gml3:featureMember/*", namespaces=NS
+    )
 
 
 def ids(result) -> list[str]:  # type: ignore[no-untyped-def]
@@ -81,8 +82,9 @@ def test_propertyname_and_sortby(server: Server) -> None:
     r = get(server, f"{GF}&TYPENAMES=countries&PROPERTYNAME=name&SORTBY=name DESC&COUNT=3")
     names = [m.findtext("o:name", namespaces=NS) for m in members(r)]
     assert names == ["eSwatini", "Zimbabwe", "Zambia"]  # code point order
-    assert all(m.find("o:continent", NS) is None and m.find("o:geom", NS) is None
-               for m in members(r))
+    assert all(
+        m.find("o:continent", NS) is None and m.find("o:geom", NS) is None for m in members(r)
+    )
     with_geom = members(get(server, f"{GF}&TYPENAMES=countries&PROPERTYNAME=name,geom&COUNT=1"))
     assert with_geom[0].find("o:geom", NS) is not None
 
@@ -100,8 +102,9 @@ def test_bbox_with_crs_and_axis_order(server: Server) -> None:
     assert set(ids(urn)) == set(ids(short)) == set(ids(merc))
     assert "cities.1" in ids(urn) and len(ids(urn)) < 20
     # WFS 1.0.0: always x/y.
-    v10 = get(server, "SERVICE=WFS&VERSION=1.0.0&REQUEST=GetFeature&TYPENAME=cities"
-                      "&BBOX=6,36,19,47")
+    v10 = get(
+        server, "SERVICE=WFS&VERSION=1.0.0&REQUEST=GetFeature&TYPENAME=cities&BBOX=6,36,19,47"
+    )
     assert set(ids(v10)) == set(ids(urn))
 
 
@@ -122,12 +125,19 @@ def test_nyc_native_feet_to_wgs84(server: Server) -> None:
 
 @pytest.mark.parametrize(
     ("version", "fmt", "root_ns"),
-    [("1.1.0", "", "wfs1"), ("1.0.0", "", "wfs1"), ("2.0.0", "text/xml; subtype=gml/3.1.1", "wfs"),
-     ("2.0.0", "GML2", "wfs")],
+    [
+        ("1.1.0", "", "wfs1"),
+        ("1.0.0", "", "wfs1"),
+        ("2.0.0", "text/xml; subtype=gml/3.1.1", "wfs"),
+        ("2.0.0", "GML2", "wfs"),
+    ],
 )
 def test_gml_versions(server: Server, version: str, fmt: str, root_ns: str) -> None:
-    r = get(server, f"SERVICE=WFS&VERSION={version}&REQUEST=GetFeature&TYPENAME=countries"
-                    f"&TYPENAMES=countries&MAXFEATURES=2&COUNT=2&OUTPUTFORMAT={fmt}")
+    r = get(
+        server,
+        f"SERVICE=WFS&VERSION={version}&REQUEST=GetFeature&TYPENAME=countries"
+        f"&TYPENAMES=countries&MAXFEATURES=2&COUNT=2&OUTPUTFORMAT={fmt}",
+    )
     root = xml(r)
     assert r.status == 200 and root.tag == f"{{{NS[root_ns]}}}FeatureCollection"
     assert len(ids(r)) == 2
@@ -147,8 +157,14 @@ def test_geojson(server: Server) -> None:
     assert feature["id"] == "countries.1" and feature["geometry"]["type"] == "MultiPolygon"
     lon, lat = feature["geometry"]["coordinates"][0][0][0]
     assert -180 <= lon <= 180 and -90 <= lat <= 90
-    assert set(feature["properties"]) == {"fid", "pop_est", "continent", "name", "iso_a3",
-                                          "gdp_md_est"}
+    assert set(feature["properties"]) == {
+        "fid",
+        "pop_est",
+        "continent",
+        "name",
+        "iso_a3",
+        "gdp_md_est",
+    }
     assert feature["properties"]["fid"] == 1
 
 
@@ -160,8 +176,10 @@ def test_csv(server: Server) -> None:
 
 
 def test_get_feature_by_id(server: Server) -> None:
-    q = "SERVICE=WFS&VERSION=2.0.0&REQUEST=GetFeature&STOREDQUERY_ID=" \
+    q = (
+        "SERVICE=WFS&VERSION=2.0.0&REQUEST=GetFeature&STOREDQUERY_ID="
         "urn:ogc:def:query:OGC-WFS::GetFeatureById&ID=cities.2"
+    )
     root = xml(get(server, q))
     assert root.tag == f"{{{NS['o']}}}cities" and root.get(f"{{{NS['gml']}}}id") == "cities.2"
     missing = get(server, q.replace("cities.2", "cities.99999"))
@@ -176,17 +194,23 @@ def test_stored_query_listing(server: Server) -> None:
 
 
 def test_get_property_value(server: Server) -> None:
-    r = get(server, "SERVICE=WFS&VERSION=2.0.0&REQUEST=GetPropertyValue&TYPENAMES=cities"
-                    "&VALUEREFERENCE=name&COUNT=3")
+    r = get(
+        server,
+        "SERVICE=WFS&VERSION=2.0.0&REQUEST=GetPropertyValue&TYPENAMES=cities"
+        "&VALUEREFERENCE=name&COUNT=3",
+    )
     root = xml(r)
     assert root.tag == f"{{{NS['wfs']}}}ValueCollection"
     assert [m.findtext("o:name", namespaces=NS) for m in root.findall("wfs:member", NS)] == [
-        "Vatican City", "San Marino", "Vaduz"]
+        "Vatican City",
+        "San Marino",
+        "Vaduz",
+    ]
 
 
 def test_xml_post_query(server: Server) -> None:
     body = f"""<wfs:GetFeature service="WFS" version="2.0.0" count="5"
-      xmlns:wfs="{NS['wfs']}" xmlns:fes="{NS['fes']}" xmlns:ogcserve="{NS['o']}">
+      xmlns:wfs="{NS["wfs"]}" xmlns:fes="{NS["fes"]}" xmlns:ogcserve="{NS["o"]}">
       <wfs:Query typeNames="ogcserve:countries">
         <wfs:PropertyName>name</wfs:PropertyName>
         <fes:Filter><fes:PropertyIsEqualTo>
@@ -215,12 +239,14 @@ def test_streams_in_chunks_of_about_1000(tmp_path) -> None:  # type: ignore[no-u
     (tmp_path / "d.gpkg").chmod(0o644)
     src = GeoPackageSource(tmp_path / "d.gpkg", "cities")
     with src.transaction() as tx:
-        tx.insert([Feature(None, shapely.Point(i % 360 - 180, 0), {"name": f"c{i}"})
-                   for i in range(5000)])
+        tx.insert(
+            [Feature(None, shapely.Point(i % 360 - 180, 0), {"name": f"c{i}"}) for i in range(5000)]
+        )
     src.close()
     (tmp_path / "p.yaml").write_text(
         "name: p\ntitle: p\nlayers:\n  - name: cities\n    source: {type: geopackage, "
-        "path: d.gpkg, table: cities}\n    key: fid\n")
+        "path: d.gpkg, table: cities}\n    key: fid\n"
+    )
     srv = build([tmp_path / "p.yaml"])
     r = get(srv, f"{GF}&TYPENAMES=cities&OUTPUTFORMAT=application/json")
     assert r.status == 200
@@ -238,8 +264,7 @@ def test_streams_in_chunks_of_about_1000(tmp_path) -> None:  # type: ignore[no-u
 
 
 def test_count_applies_to_the_callers_rows(role_server: Server) -> None:
-    r = get(role_server, f"{GF}&TYPENAMES=countries&COUNT=1000&PROPERTYNAME=continent",
-            role="user")
+    r = get(role_server, f"{GF}&TYPENAMES=countries&COUNT=1000&PROPERTYNAME=continent", role="user")
     continents = {m.findtext("o:continent", namespaces=NS) for m in members(r)}
     assert continents == {"Africa", "Europe"}
     admin = xml(get(role_server, f"{GF}&TYPENAMES=countries&RESULTTYPE=hits", role="admin"))
@@ -273,7 +298,8 @@ def _cities(tmp_path, wfs: str) -> Server:  # type: ignore[no-untyped-def]
     (tmp_path / "p.yaml").write_text(
         f"name: p\ntitle: p\nlayers:\n  - name: cities\n    source: {{type: geopackage, "
         f"path: {DEMO / 'natural_earth.gpkg'}, table: cities}}\n    key: fid\n"
-        f"    wfs: {{{wfs}}}\n")
+        f"    wfs: {{{wfs}}}\n"
+    )
     return build([tmp_path / "p.yaml"])
 
 
@@ -283,8 +309,11 @@ def test_number_matched_modes(tmp_path, mode: str) -> None:  # type: ignore[no-u
     full = xml(get(srv, f"{GF}&TYPENAMES=cities&COUNT=10"))
     tail = xml(get(srv, f"{GF}&TYPENAMES=cities&COUNT=10&STARTINDEX=240"))
     assert full.get("numberReturned") == "10" and tail.get("numberReturned") == "3"
-    expected = {"exact": ("243", "243"), "estimated": ("unknown", "243"),
-                "unknown": ("unknown", "unknown")}[mode]
+    expected = {
+        "exact": ("243", "243"),
+        "estimated": ("unknown", "243"),
+        "unknown": ("unknown", "unknown"),
+    }[mode]
     assert (full.get("numberMatched"), tail.get("numberMatched")) == expected
     srv.close()
 
@@ -294,15 +323,27 @@ def test_number_matched_in_geojson_comes_after_the_features(tmp_path, mode: str)
     # GeoJSON states its counts at the end: a page that is not full tells the total, so only
     # full pages (and pages past the end) are counted, after streaming.
     srv = _cities(tmp_path, f"number_matched: {mode}")
-    pages = {start: json.loads(get(srv, f"{GF}&TYPENAMES=cities&COUNT=10&STARTINDEX={start}"
-                                        "&OUTPUTFORMAT=application/json").body)
-             for start in (0, 240, 300)}
+    pages = {
+        start: json.loads(
+            get(
+                srv,
+                f"{GF}&TYPENAMES=cities&COUNT=10&STARTINDEX={start}&OUTPUTFORMAT=application/json",
+            ).body
+        )
+        for start in (0, 240, 300)
+    }
     everything = json.loads(get(srv, f"{GF}&TYPENAMES=cities&OUTPUTFORMAT=application/json").body)
     assert [len(pages[s]["features"]) for s in (0, 240, 300)] == [10, 3, 0]
     assert [pages[s]["numberReturned"] for s in (0, 240, 300)] == [10, 3, 0]
     matched = [pages[s].get("numberMatched") for s in (0, 240, 300)]
-    assert matched == {"exact": [243, 243, 243], "estimated": [None, 243, None],
-                       "unknown": [None, None, None]}[mode]
+    assert (
+        matched
+        == {
+            "exact": [243, 243, 243],
+            "estimated": [None, 243, None],
+            "unknown": [None, None, None],
+        }[mode]
+    )
     assert everything["numberReturned"] == 243
     assert everything.get("numberMatched") == (None if mode == "unknown" else 243)
     assert [link["rel"] for link in pages[0]["links"]] == ["next"]
@@ -320,8 +361,11 @@ def test_layer_precision_limits_the_decimals_of_every_format(tmp_path) -> None: 
     assert pos is not None
     doc = json.loads(get(srv, f"{GF}&{paris}&OUTPUTFORMAT=application/json").body)
     csv_text = get(srv, f"{GF}&{paris}&OUTPUTFORMAT=text/csv").body.decode()
-    numbers = [*pos.group(1).split(), *map(str, doc["features"][0]["geometry"]["coordinates"]),
-               *re.findall(r"POINT \(([^)]+)\)", csv_text)[0].split()]
+    numbers = [
+        *pos.group(1).split(),
+        *map(str, doc["features"][0]["geometry"]["coordinates"]),
+        *re.findall(r"POINT \(([^)]+)\)", csv_text)[0].split(),
+    ]
     assert len(numbers) == 6
     assert all(len(n.partition(".")[2]) <= 3 for n in numbers), numbers
     assert any(len(n.partition(".")[2]) == 3 for n in numbers), numbers
@@ -329,17 +373,24 @@ def test_layer_precision_limits_the_decimals_of_every_format(tmp_path) -> None: 
 
 
 def test_xml_post_hits_and_describe(server: Server) -> None:
-    hits = post(server, f'<wfs:GetFeature service="WFS" version="2.0.0" resultType="hits" '
-                        f'xmlns:wfs="{NS["wfs"]}"><wfs:Query typeNames="cities"/>'
-                        "</wfs:GetFeature>")
+    hits = post(
+        server,
+        f'<wfs:GetFeature service="WFS" version="2.0.0" resultType="hits" '
+        f'xmlns:wfs="{NS["wfs"]}"><wfs:Query typeNames="cities"/>'
+        "</wfs:GetFeature>",
+    )
     assert xml(hits).get("numberMatched") == "243" and xml(hits).get("numberReturned") == "0"
-    schema = post(server, f'<wfs:DescribeFeatureType service="WFS" version="2.0.0" '
-                          f'xmlns:wfs="{NS["wfs"]}"><wfs:TypeName>ogcserve:cities</wfs:TypeName>'
-                          "</wfs:DescribeFeatureType>")
+    schema = post(
+        server,
+        f'<wfs:DescribeFeatureType service="WFS" version="2.0.0" '
+        f'xmlns:wfs="{NS["wfs"]}"><wfs:TypeName>ogcserve:cities</wfs:TypeName>'
+        "</wfs:DescribeFeatureType>",
+    )
     assert [e.get("name") for e in xml(schema).iterfind("xsd:element", NS)] == ["cities"]
 
 
 def test_wfs_1_1_number_of_features(server: Server) -> None:
-    root = xml(get(server, "SERVICE=WFS&VERSION=1.1.0&REQUEST=GetFeature&TYPENAME=cities"
-                           "&MAXFEATURES=7"))
+    root = xml(
+        get(server, "SERVICE=WFS&VERSION=1.1.0&REQUEST=GetFeature&TYPENAME=cities&MAXFEATURES=7")
+    )
     assert root.get("numberOfFeatures") == "7" and len(root.findall("gml3:featureMember", NS)) == 7

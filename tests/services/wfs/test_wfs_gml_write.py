@@ -32,8 +32,10 @@ def test_batch_writing_matches_one_by_one(fmt: OutputFormat) -> None:
     geometries = np.array(SHAPES, dtype=object)
     gids = [f"t.{i}.g" if fmt is OutputFormat.GML32 else "" for i in range(len(SHAPES))]
     many = writer.write_many(GeometryTexts.wkt(geometries), gids)
-    one_by_one = [writer.write(None if g is None else shapely.to_wkt(g, rounding_precision=-1),
-                               gid) for g, gid in zip(SHAPES, gids, strict=True)]
+    one_by_one = [
+        writer.write(None if g is None else shapely.to_wkt(g, rounding_precision=-1), gid)
+        for g, gid in zip(SHAPES, gids, strict=True)
+    ]
     assert many == one_by_one
     assert many[-4:-1] == ["", "", ""]  # empty, missing, collection
     for text in many:
@@ -55,8 +57,19 @@ def test_attribute_values_are_escaped_once_whatever_their_type() -> None:
 
     values = ["a & b", 3, None, True, 2.5, dt.date(2024, 1, 2), b"\x01", '<"x">', "nul\x00"]
     got = column_elements("p:v", values, FieldType.TEXT)
-    assert got == ["<p:v>a &amp; b</p:v>", "<p:v>3</p:v>", "", "<p:v>true</p:v>",
-                   "<p:v>2.5</p:v>", "<p:v>2024-01-02</p:v>", "<p:v>01</p:v>",
-                   "<p:v>&lt;&quot;x&quot;&gt;</p:v>", "<p:v>nul\x00</p:v>"]
+    assert got == [
+        "<p:v>a &amp; b</p:v>",
+        "<p:v>3</p:v>",
+        "",
+        "<p:v>true</p:v>",
+        "<p:v>2.5</p:v>",
+        "<p:v>2024-01-02</p:v>",
+        "<p:v>01</p:v>",
+        "<p:v>&lt;&quot;x&quot;&gt;</p:v>",
+        "<p:v>nul\x00</p:v>",
+    ]
     assert column_elements("p:n", [1, None, "7&"], FieldType.INTEGER) == [
-        "<p:n>1</p:n>", "", "<p:n>7&amp;</p:n>"]
+        "<p:n>1</p:n>",
+        "",
+        "<p:n>7&amp;</p:n>",
+    ]

@@ -60,7 +60,11 @@ def test_geojson_and_csv_carry_the_key(server: Server) -> None:
     rows = list(
         csv.reader(io.StringIO(get(server, f"{GF}&COUNT=1&OUTPUTFORMAT=csv").body.decode()))
     )
-    assert rows[0][:3] == ["gml_id", "fid", "name"] and rows[1][:3] == ["cities.1", "1", "Vatican City"]
+    assert rows[0][:3] == ["gml_id", "fid", "name"] and rows[1][:3] == [
+        "cities.1",
+        "1",
+        "Vatican City",
+    ]
 
 
 def test_describe_feature_type_types_the_key(server: Server) -> None:

@@ -27,15 +27,20 @@ def pg(tmp_path: Path) -> Iterator[tuple[Server, str, str]]:
         pytest.skip("OGCSERVE_TEST_POSTGIS is not set")
     table = f"wfs_parcels_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f"CREATE TABLE {table} (fid serial PRIMARY KEY, role text NOT NULL,"
-                     " name text NOT NULL, value integer, geom geometry(Point, 4326))")
-        conn.execute(f"INSERT INTO {table} (role, name, value, geom) SELECT"
-                     " CASE WHEN g % 2 = 1 THEN 'a' ELSE 'b' END, 'parcel ' || g, g * 10,"
-                     f" ST_SetSRID(ST_MakePoint(g, g / 2.0), 4326) FROM generate_series(1, 3000) g")
+        conn.execute(
+            f"CREATE TABLE {table} (fid serial PRIMARY KEY, role text NOT NULL,"
+            " name text NOT NULL, value integer, geom geometry(Point, 4326))"
+        )
+        conn.execute(
+            f"INSERT INTO {table} (role, name, value, geom) SELECT"
+            " CASE WHEN g % 2 = 1 THEN 'a' ELSE 'b' END, 'parcel ' || g, g * 10,"
+            f" ST_SetSRID(ST_MakePoint(g, g / 2.0), 4326) FROM generate_series(1, 3000) g"
+        )
     (tmp_path / "pg.yaml").write_text(
         f"name: edit\ntitle: pg\nlayers:\n  - name: parcels\n    title: Parcels\n"
         f"    source: {{type: postgis, dsn: '{dsn}', table: {table}}}\n"
-        f"    wfs: {{insert: true, update: true, delete: true}}\n")
+        f"    wfs: {{insert: true, update: true, delete: true}}\n"
+    )
     srv = build([tmp_path / "pg.yaml"], plugins=(parcel_roles,))
     try:
         yield srv, dsn, table
@@ -60,45 +65,59 @@ def test_count_and_paging_follow_the_callers_rows(pg: tuple[Server, str, str]) -
     assert roles == {"a"}
     page = xml(get(srv, f"{GF}&COUNT=3&STARTINDEX=1000", role="a"))
     assert [m.get(f"{{{NS['gml']}}}id") for m in page.iterfind("wfs:member/*", NS)] == [
-        "parcels.2001", "parcels.2003", "parcels.2005"]
+        "parcels.2001",
+        "parcels.2003",
+        "parcels.2005",
+    ]
 
 
 def test_spatial_and_comparison_filters(pg: tuple[Server, str, str]) -> None:
     srv, _, _ = pg
-    f = ('<fes:Filter xmlns:fes="http://www.opengis.net/fes/2.0" '
-         'xmlns:gml="http://www.opengis.net/gml/3.2"><fes:And><fes:BBOX>'
-         '<fes:ValueReference>geom</fes:ValueReference><gml:Envelope srsName="EPSG:4326">'
-         "<gml:lowerCorner>0 0</gml:lowerCorner><gml:upperCorner>100 100</gml:upperCorner>"
-         "</gml:Envelope></fes:BBOX><fes:PropertyIsGreaterThanOrEqualTo>"
-         "<fes:ValueReference>value</fes:ValueReference><fes:Literal>500</fes:Literal>"
-         "</fes:PropertyIsGreaterThanOrEqualTo></fes:And></fes:Filter>")
+    f = (
+        '<fes:Filter xmlns:fes="http://www.opengis.net/fes/2.0" '
+        'xmlns:gml="http://www.opengis.net/gml/3.2"><fes:And><fes:BBOX>'
+        '<fes:ValueReference>geom</fes:ValueReference><gml:Envelope srsName="EPSG:4326">'
+        "<gml:lowerCorner>0 0</gml:lowerCorner><gml:upperCorner>100 100</gml:upperCorner>"
+        "</gml:Envelope></fes:BBOX><fes:PropertyIsGreaterThanOrEqualTo>"
+        "<fes:ValueReference>value</fes:ValueReference><fes:Literal>500</fes:Literal>"
+        "</fes:PropertyIsGreaterThanOrEqualTo></fes:And></fes:Filter>"
+    )
     root = xml(get(srv, f"{GF}&FILTER={quote(f)}&RESULTTYPE=hits", role="admin"))
     assert root.get("numberMatched") == str(100 - 50 + 1)
-    dwithin = ('<fes:Filter xmlns:fes="http://www.opengis.net/fes/2.0" '
-               'xmlns:gml="http://www.opengis.net/gml/3.2"><fes:DWithin><fes:ValueReference>geom'
-               '</fes:ValueReference><gml:Point gml:id="x" srsName="EPSG:4326"><gml:pos>10 5'
-               '</gml:pos></gml:Point><fes:Distance uom="deg">0.01</fes:Distance></fes:DWithin>'
-               "</fes:Filter>")
+    dwithin = (
+        '<fes:Filter xmlns:fes="http://www.opengis.net/fes/2.0" '
+        'xmlns:gml="http://www.opengis.net/gml/3.2"><fes:DWithin><fes:ValueReference>geom'
+        '</fes:ValueReference><gml:Point gml:id="x" srsName="EPSG:4326"><gml:pos>10 5'
+        '</gml:pos></gml:Point><fes:Distance uom="deg">0.01</fes:Distance></fes:DWithin>'
+        "</fes:Filter>"
+    )
     root = xml(get(srv, f"{GF}&FILTER={quote(dwithin)}", role="admin"))
     assert [m.get(f"{{{NS['gml']}}}id") for m in root.iterfind("wfs:member/*", NS)] == [
-        "parcels.10"]
+        "parcels.10"
+    ]
 
 
 def test_transaction_rolls_back_in_the_database(pg: tuple[Server, str, str]) -> None:
     srv, dsn, table = pg
     before = rows(dsn, table)
-    body = (f'<wfs:Transaction service="WFS" version="2.0.0" xmlns:wfs="{NS["wfs"]}" '
-            f'xmlns:fes="{NS["fes"]}" xmlns:gml="{NS["gml"]}" xmlns:e="{NS["e"]}">'
-            "<wfs:Insert><e:parcels><e:role>a</e:role><e:name>new</e:name></e:parcels>"
-            "</wfs:Insert><wfs:Update typeName='e:parcels'><wfs:Property><wfs:ValueReference>"
-            "name</wfs:ValueReference></wfs:Property><fes:Filter><fes:ResourceId "
-            "rid='parcels.1'/></fes:Filter></wfs:Update></wfs:Transaction>")
+    body = (
+        f'<wfs:Transaction service="WFS" version="2.0.0" xmlns:wfs="{NS["wfs"]}" '
+        f'xmlns:fes="{NS["fes"]}" xmlns:gml="{NS["gml"]}" xmlns:e="{NS["e"]}">'
+        "<wfs:Insert><e:parcels><e:role>a</e:role><e:name>new</e:name></e:parcels>"
+        "</wfs:Insert><wfs:Update typeName='e:parcels'><wfs:Property><wfs:ValueReference>"
+        "name</wfs:ValueReference></wfs:Property><fes:Filter><fes:ResourceId "
+        "rid='parcels.1'/></fes:Filter></wfs:Update></wfs:Transaction>"
+    )
     r = post(srv, body, role="admin")  # setting name to null breaks NOT NULL
     assert r.status == 400 and "Update" in r.body.decode()
     assert rows(dsn, table) == before
-    ok = post(srv, body.replace("name</wfs:ValueReference>",
-                                "name</wfs:ValueReference><wfs:Value>x</wfs:Value>"),
-              role="admin")
+    ok = post(
+        srv,
+        body.replace(
+            "name</wfs:ValueReference>", "name</wfs:ValueReference><wfs:Value>x</wfs:Value>"
+        ),
+        role="admin",
+    )
     assert ok.status == 200
     rid = xml(ok).find(".//fes:ResourceId", NS).get("rid")
     # The rolled-back insert used up a sequence value (PostgreSQL never gives them back).
@@ -109,11 +128,13 @@ def test_transaction_rolls_back_in_the_database(pg: tuple[Server, str, str]) -> 
 def test_update_moving_a_row_out_is_refused(pg: tuple[Server, str, str]) -> None:
     srv, dsn, table = pg
     before = rows(dsn, table)
-    body = (f'<wfs:Transaction service="WFS" version="2.0.0" xmlns:wfs="{NS["wfs"]}" '
-            f'xmlns:fes="{NS["fes"]}" xmlns:e="{NS["e"]}"><wfs:Update typeName="e:parcels">'
-            "<wfs:Property><wfs:ValueReference>role</wfs:ValueReference><wfs:Value>b"
-            "</wfs:Value></wfs:Property><fes:Filter><fes:ResourceId rid='parcels.1'/>"
-            "</fes:Filter></wfs:Update></wfs:Transaction>")
+    body = (
+        f'<wfs:Transaction service="WFS" version="2.0.0" xmlns:wfs="{NS["wfs"]}" '
+        f'xmlns:fes="{NS["fes"]}" xmlns:e="{NS["e"]}"><wfs:Update typeName="e:parcels">'
+        "<wfs:Property><wfs:ValueReference>role</wfs:ValueReference><wfs:Value>b"
+        "</wfs:Value></wfs:Property><fes:Filter><fes:ResourceId rid='parcels.1'/>"
+        "</fes:Filter></wfs:Update></wfs:Transaction>"
+    )
     r = post(srv, body, role="a")
     assert r.status == 403 and exception_code(r) == "Security"
     assert rows(dsn, table) == before
@@ -157,17 +178,22 @@ def test_large_result_streams_with_flat_memory(tmp_path: Path, fmt: str) -> None
         pytest.skip("OGCSERVE_TEST_POSTGIS is not set")
     table = f"wfs_big_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f"CREATE TABLE {table} AS SELECT g AS id, 'label ' || g AS label,"
-                     " ST_Buffer(ST_SetSRID(ST_MakePoint(g % 360 - 180, g % 170 - 85), 4326),"
-                     " 0.1, 2)::geometry(Polygon, 4326) AS geom FROM generate_series(1, 40000) g")
+        conn.execute(
+            f"CREATE TABLE {table} AS SELECT g AS id, 'label ' || g AS label,"
+            " ST_Buffer(ST_SetSRID(ST_MakePoint(g % 360 - 180, g % 170 - 85), 4326),"
+            " 0.1, 2)::geometry(Polygon, 4326) AS geom FROM generate_series(1, 40000) g"
+        )
         conn.execute(f"ALTER TABLE {table} ADD PRIMARY KEY (id)")
     (tmp_path / "big.yaml").write_text(
         f"name: big\ntitle: big\nlayers:\n  - name: big\n    title: big\n"
-        f"    source: {{type: postgis, dsn: '{dsn}', table: {table}}}\n")
+        f"    source: {{type: postgis, dsn: '{dsn}', table: {table}}}\n"
+    )
     srv = build([tmp_path / "big.yaml"])
     try:
-        url = ("http://testserver/ows?SERVICE=WFS&VERSION=2.0.0&REQUEST=GetFeature"
-               f"&TYPENAMES=big&OUTPUTFORMAT={fmt}")
+        url = (
+            "http://testserver/ows?SERVICE=WFS&VERSION=2.0.0&REQUEST=GetFeature"
+            f"&TYPENAMES=big&OUTPUTFORMAT={fmt}"
+        )
         sink = CountingSink()
         tracemalloc.start()
         pipeline.handle(srv, ServerRequest.build("GET", url, route={"endpoint": "ows"}), sink)

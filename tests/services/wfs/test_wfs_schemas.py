@@ -28,11 +28,13 @@ def _standard(name: str) -> etree.XMLSchema:
     return schema(imports)
 
 
-@pytest.mark.parametrize(("version", "name"), [("2.0.0", "wfs2"), ("1.1.0", "wfs11"),
-                                               ("1.0.0", "caps10")])
+@pytest.mark.parametrize(
+    ("version", "name"), [("2.0.0", "wfs2"), ("1.1.0", "wfs11"), ("1.0.0", "caps10")]
+)
 def test_capabilities_are_valid(server: Server, version: str, name: str) -> None:
-    assert_valid(xml(get(server, f"SERVICE=WFS&VERSION={version}&REQUEST=GetCapabilities")),
-                 _standard(name))
+    assert_valid(
+        xml(get(server, f"SERVICE=WFS&VERSION={version}&REQUEST=GetCapabilities")), _standard(name)
+    )
 
 
 def test_capabilities_with_transaction_are_valid(edit_server: Server) -> None:
@@ -44,13 +46,20 @@ def test_capabilities_with_transaction_are_valid(edit_server: Server) -> None:
 
 def _with_types(server: Server, version: str, names: str, fmt: str) -> etree.XMLSchema:
     """The WFS schema plus our DescribeFeatureType answer for `names`."""
-    describe = get(server, f"SERVICE=WFS&VERSION={version}&REQUEST=DescribeFeatureType"
-                           f"&TYPENAMES={names}&TYPENAME={names}&OUTPUTFORMAT={fmt}").body
-    wfs = {"2.0.0": (WFS2, f"{OPENGIS}/wfs/2.0/wfs.xsd"),
-           "1.1.0": (WFS1, f"{OPENGIS}/wfs/1.1.0/wfs.xsd"),
-           "1.0.0": (WFS1, f"{OPENGIS}/wfs/1.0.0/WFS-basic.xsd")}[version]
-    return schema({wfs[0]: wfs[1], "https://ogcserve.org/demo": "http://test/describe.xsd"},
-                  {"http://test/describe.xsd": describe})
+    describe = get(
+        server,
+        f"SERVICE=WFS&VERSION={version}&REQUEST=DescribeFeatureType"
+        f"&TYPENAMES={names}&TYPENAME={names}&OUTPUTFORMAT={fmt}",
+    ).body
+    wfs = {
+        "2.0.0": (WFS2, f"{OPENGIS}/wfs/2.0/wfs.xsd"),
+        "1.1.0": (WFS1, f"{OPENGIS}/wfs/1.1.0/wfs.xsd"),
+        "1.0.0": (WFS1, f"{OPENGIS}/wfs/1.0.0/WFS-basic.xsd"),
+    }[version]
+    return schema(
+        {wfs[0]: wfs[1], "https://ogcserve.org/demo": "http://test/describe.xsd"},
+        {"http://test/describe.xsd": describe},
+    )
 
 
 @pytest.mark.parametrize(
@@ -59,38 +68,53 @@ def _with_types(server: Server, version: str, names: str, fmt: str) -> etree.XML
     # schema set validates: that output format is checked for content elsewhere.
     [("2.0.0", "", ""), ("1.1.0", "", ""), ("1.0.0", "", "")],
 )
-def test_feature_collections_are_valid(server: Server, version: str, fmt: str,
-                                       dft_fmt: str) -> None:
+def test_feature_collections_are_valid(
+    server: Server, version: str, fmt: str, dft_fmt: str
+) -> None:
     names = "countries,cities,nyc_boroughs"
     xsd = _with_types(server, version, names, dft_fmt)
-    r = get(server, f"SERVICE=WFS&VERSION={version}&REQUEST=GetFeature&TYPENAMES={names}"
-                    f"&TYPENAME={names}&COUNT=400&MAXFEATURES=400&OUTPUTFORMAT={fmt}")
+    r = get(
+        server,
+        f"SERVICE=WFS&VERSION={version}&REQUEST=GetFeature&TYPENAMES={names}"
+        f"&TYPENAME={names}&COUNT=400&MAXFEATURES=400&OUTPUTFORMAT={fmt}",
+    )
     assert_valid(xml(r), xsd)
 
 
 def test_hits_and_bare_feature_are_valid(server: Server) -> None:
     xsd = _with_types(server, "2.0.0", "cities", "")
-    hits = get(server, "SERVICE=WFS&VERSION=2.0.0&REQUEST=GetFeature&TYPENAMES=cities"
-                       "&RESULTTYPE=hits")
+    hits = get(
+        server, "SERVICE=WFS&VERSION=2.0.0&REQUEST=GetFeature&TYPENAMES=cities&RESULTTYPE=hits"
+    )
     assert_valid(xml(hits), xsd)
-    one = get(server, "SERVICE=WFS&VERSION=2.0.0&REQUEST=GetFeature&STOREDQUERY_ID="
-                      "urn:ogc:def:query:OGC-WFS::GetFeatureById&ID=cities.3")
+    one = get(
+        server,
+        "SERVICE=WFS&VERSION=2.0.0&REQUEST=GetFeature&STOREDQUERY_ID="
+        "urn:ogc:def:query:OGC-WFS::GetFeatureById&ID=cities.3",
+    )
     assert_valid(xml(one), xsd)
 
 
 def test_stored_query_and_value_responses_are_valid(server: Server) -> None:
     xsd = _with_types(server, "2.0.0", "cities", "")
-    for query in ("REQUEST=ListStoredQueries", "REQUEST=DescribeStoredQueries",
-                  "REQUEST=GetPropertyValue&TYPENAMES=cities&VALUEREFERENCE=name&COUNT=3"):
+    for query in (
+        "REQUEST=ListStoredQueries",
+        "REQUEST=DescribeStoredQueries",
+        "REQUEST=GetPropertyValue&TYPENAMES=cities&VALUEREFERENCE=name&COUNT=3",
+    ):
         assert_valid(xml(get(server, f"SERVICE=WFS&VERSION=2.0.0&{query}")), xsd)
 
 
 def test_transaction_responses_are_valid(edit_server: Server) -> None:
-    insert = ("<e:parcels><e:geom><gml:Point gml:id='p' srsName='EPSG:4326'><gml:pos>1 1"
-              "</gml:pos></gml:Point></e:geom><e:role>a</e:role><e:name>n</e:name></e:parcels>")
-    body = (f'<wfs:Transaction service="WFS" version="2.0.0" xmlns:wfs="{WFS2}" '
-            f'xmlns:gml="{GML32}" xmlns:e="{NS["e"]}"><wfs:Insert>{insert}</wfs:Insert>'
-            "</wfs:Transaction>")
+    insert = (
+        "<e:parcels><e:geom><gml:Point gml:id='p' srsName='EPSG:4326'><gml:pos>1 1"
+        "</gml:pos></gml:Point></e:geom><e:role>a</e:role><e:name>n</e:name></e:parcels>"
+    )
+    body = (
+        f'<wfs:Transaction service="WFS" version="2.0.0" xmlns:wfs="{WFS2}" '
+        f'xmlns:gml="{GML32}" xmlns:e="{NS["e"]}"><wfs:Insert>{insert}</wfs:Insert>'
+        "</wfs:Transaction>"
+    )
     assert_valid(xml(post(edit_server, body)), _standard("wfs2"))
     for version, name in (("1.1.0", "wfs11"), ("1.0.0", "wfs10")):
         body11 = body.replace(WFS2, WFS1).replace(GML32, GML).replace("2.0.0", version)

@@ -16,15 +16,19 @@ E = "https://ogcserve.org/edit"
 
 
 def tx2(*actions: str) -> str:
-    return (f'<wfs:Transaction service="WFS" version="2.0.0" xmlns:wfs="{WFS2}" '
-            f'xmlns:fes="{FES}" xmlns:gml="{GML32}" xmlns:e="{E}">{"".join(actions)}'
-            "</wfs:Transaction>")
+    return (
+        f'<wfs:Transaction service="WFS" version="2.0.0" xmlns:wfs="{WFS2}" '
+        f'xmlns:fes="{FES}" xmlns:gml="{GML32}" xmlns:e="{E}">{"".join(actions)}'
+        "</wfs:Transaction>"
+    )
 
 
 def parcel(name: str, role: str, value: str = "1", x: float = 5, y: float = 6) -> str:
-    return (f"<e:parcels><e:geom><gml:Point gml:id='p' srsName='EPSG:4326'><gml:pos>{x} {y}"
-            f"</gml:pos></gml:Point></e:geom><e:role>{role}</e:role><e:name>{name}</e:name>"
-            f"<e:value>{value}</e:value></e:parcels>")
+    return (
+        f"<e:parcels><e:geom><gml:Point gml:id='p' srsName='EPSG:4326'><gml:pos>{x} {y}"
+        f"</gml:pos></gml:Point></e:geom><e:role>{role}</e:role><e:name>{name}</e:name>"
+        f"<e:value>{value}</e:value></e:parcels>"
+    )
 
 
 def by_id(fid: int) -> str:
@@ -32,8 +36,11 @@ def by_id(fid: int) -> str:
 
 
 def update(fid: int, **props: str) -> str:
-    body = "".join(f"<wfs:Property><wfs:ValueReference>{k}</wfs:ValueReference>"
-                   f"<wfs:Value>{v}</wfs:Value></wfs:Property>" for k, v in props.items())
+    body = "".join(
+        f"<wfs:Property><wfs:ValueReference>{k}</wfs:ValueReference>"
+        f"<wfs:Value>{v}</wfs:Value></wfs:Property>"
+        for k, v in props.items()
+    )
     return f'<wfs:Update typeName="e:parcels">{body}{by_id(fid)}</wfs:Update>'
 
 
@@ -53,10 +60,8 @@ def test_insert_update_delete_replace(edit_server: Server, edit_project: Path) -
     assert r.status == 200, r.body.decode()
     root = xml(r)
     summary = {e.tag.split("}")[1]: int(e.text) for e in root.find("wfs:TransactionSummary", NS)}
-    assert summary == {"totalInserted": 2, "totalUpdated": 1, "totalReplaced": 1,
-                       "totalDeleted": 1}
-    rids = [e.get("rid") for e in root.iterfind("wfs:InsertResults/wfs:Feature/fes:ResourceId",
-                                                NS)]
+    assert summary == {"totalInserted": 2, "totalUpdated": 1, "totalReplaced": 1, "totalDeleted": 1}
+    rids = [e.get("rid") for e in root.iterfind("wfs:InsertResults/wfs:Feature/fes:ResourceId", NS)]
     assert rids == ["parcels.7", "parcels.8"]
     after = parcels(data(edit_project))
     assert after[1] == ("a", "renamed", 11) and 2 not in after
@@ -66,15 +71,20 @@ def test_insert_update_delete_replace(edit_server: Server, edit_project: Path) -
 
 def test_versions_1_1_and_1_0(edit_server: Server, edit_project: Path) -> None:
     point = "<gml:Point srsName='EPSG:4326'><gml:coordinates>1,2</gml:coordinates></gml:Point>"
-    feature = (f"<e:parcels><e:geom>{point}</e:geom><e:role>a</e:role><e:name>v1</e:name>"
-               "</e:parcels>")
-    for version, response in (("1.1.0", "TransactionResponse"),
-                              ("1.0.0", "WFS_TransactionResponse")):
-        body = (f'<wfs:Transaction service="WFS" version="{version}" xmlns:wfs="{WFS1}" '
-                f'xmlns:ogc="{OGC}" xmlns:gml="{GML}" xmlns:e="{E}"><wfs:Insert>{feature}'
-                '</wfs:Insert><wfs:Update typeName="e:parcels"><wfs:Property><wfs:Name>value'
-                "</wfs:Name><wfs:Value>7</wfs:Value></wfs:Property><ogc:Filter>"
-                '<ogc:FeatureId fid="parcels.3"/></ogc:Filter></wfs:Update></wfs:Transaction>')
+    feature = (
+        f"<e:parcels><e:geom>{point}</e:geom><e:role>a</e:role><e:name>v1</e:name></e:parcels>"
+    )
+    for version, response in (
+        ("1.1.0", "TransactionResponse"),
+        ("1.0.0", "WFS_TransactionResponse"),
+    ):
+        body = (
+            f'<wfs:Transaction service="WFS" version="{version}" xmlns:wfs="{WFS1}" '
+            f'xmlns:ogc="{OGC}" xmlns:gml="{GML}" xmlns:e="{E}"><wfs:Insert>{feature}'
+            '</wfs:Insert><wfs:Update typeName="e:parcels"><wfs:Property><wfs:Name>value'
+            "</wfs:Name><wfs:Value>7</wfs:Value></wfs:Property><ogc:Filter>"
+            '<ogc:FeatureId fid="parcels.3"/></ogc:Filter></wfs:Update></wfs:Transaction>'
+        )
         r = post(edit_server, body, role="admin")
         assert r.status == 200 and xml(r).tag == f"{{{WFS1}}}{response}", r.body.decode()
         assert b"parcels." in r.body
@@ -84,11 +94,15 @@ def test_versions_1_1_and_1_0(edit_server: Server, edit_project: Path) -> None:
 
 def test_not_null_halfway_rolls_everything_back(edit_server: Server, edit_project: Path) -> None:
     before = parcels(data(edit_project))
-    missing_name = ("<e:parcels><e:geom><gml:Point gml:id='q' srsName='EPSG:4326'><gml:pos>1 1"
-                    "</gml:pos></gml:Point></e:geom><e:role>a</e:role></e:parcels>")
-    body = tx2(update(1, name="changed"),
-               f'<wfs:Insert handle="good">{parcel("ok", "a")}</wfs:Insert>',
-               f'<wfs:Insert handle="broken">{missing_name}</wfs:Insert>')
+    missing_name = (
+        "<e:parcels><e:geom><gml:Point gml:id='q' srsName='EPSG:4326'><gml:pos>1 1"
+        "</gml:pos></gml:Point></e:geom><e:role>a</e:role></e:parcels>"
+    )
+    body = tx2(
+        update(1, name="changed"),
+        f'<wfs:Insert handle="good">{parcel("ok", "a")}</wfs:Insert>',
+        f'<wfs:Insert handle="broken">{missing_name}</wfs:Insert>',
+    )
     r = post(edit_server, body, role="admin")
     assert r.status == 400 and "broken" in r.body.decode()
     assert parcels(data(edit_project)) == before
@@ -96,8 +110,7 @@ def test_not_null_halfway_rolls_everything_back(edit_server: Server, edit_projec
 
 def test_type_constraint_rolls_back(edit_server: Server, edit_project: Path) -> None:
     before = parcels(data(edit_project))
-    r = post(edit_server, tx2(update(1, name="x"), update(3, value="not a number")),
-             role="admin")
+    r = post(edit_server, tx2(update(1, name="x"), update(3, value="not a number")), role="admin")
     assert r.status == 400 and "Update #2" in r.body.decode() and "value" in r.body.decode()
     assert parcels(data(edit_project)) == before
 
@@ -116,8 +129,9 @@ def test_update_may_not_move_a_feature_out_of_the_callers_rows(
 def test_features_outside_the_callers_rows(edit_server: Server, edit_project: Path) -> None:
     before = parcels(data(edit_project))
     # Role a does not see parcel 2 (role b): nothing matches, nothing changes.
-    r = post(edit_server, tx2(f'<wfs:Delete typeName="e:parcels">{by_id(2)}</wfs:Delete>'),
-             role="a")
+    r = post(
+        edit_server, tx2(f'<wfs:Delete typeName="e:parcels">{by_id(2)}</wfs:Delete>'), role="a"
+    )
     assert r.status == 200 and xml(r).findtext(".//wfs:totalDeleted", namespaces=NS) == "0"
     # Nor may it insert a feature for role b.
     r = post(edit_server, tx2(f"<wfs:Insert>{parcel('intruder', 'b')}</wfs:Insert>"), role="a")
@@ -132,8 +146,10 @@ def test_no_edit_permission_is_403_for_the_whole_request(
     r = post(edit_server, tx2(update(1, name="x")), role="reader")
     assert r.status == 403 and exception_code(r) == "Security"
     # countries has no wfs edit flags: refused even for admin, and nothing else runs.
-    countries = ('<wfs:Delete typeName="e:countries"><fes:Filter><fes:ResourceId '
-                 'rid="countries.1"/></fes:Filter></wfs:Delete>')
+    countries = (
+        '<wfs:Delete typeName="e:countries"><fes:Filter><fes:ResourceId '
+        'rid="countries.1"/></fes:Filter></wfs:Delete>'
+    )
     r = post(edit_server, tx2(update(1, name="x"), countries), role="admin")
     assert r.status == 403
     assert parcels(data(edit_project)) == before
@@ -146,12 +162,15 @@ def test_two_tables_of_one_geopackage_are_refused_cleanly(
 
     text = edit_project.read_text().replace(
         "path: data.gpkg, table: countries}\n    key: fid\n    wfs: {publish: true}",
-        "path: data.gpkg, table: countries}\n    key: fid\n    wfs: {delete: true}")
+        "path: data.gpkg, table: countries}\n    key: fid\n    wfs: {delete: true}",
+    )
     edit_project.write_text(text)
     srv = build([edit_project], plugins=(parcel_roles,))
     before = parcels(data(edit_project))
-    countries = ('<wfs:Delete typeName="e:countries"><fes:Filter><fes:ResourceId '
-                 'rid="countries.1"/></fes:Filter></wfs:Delete>')
+    countries = (
+        '<wfs:Delete typeName="e:countries"><fes:Filter><fes:ResourceId '
+        'rid="countries.1"/></fes:Filter></wfs:Delete>'
+    )
     r = post(srv, tx2(update(1, name="x"), countries), role="admin")
     assert r.status == 400 and exception_code(r) == "OperationNotSupported"
     assert parcels(data(edit_project)) == before
@@ -164,31 +183,40 @@ def test_two_sources_roll_back_together(edit_server: Server, edit_project: Path)
     other = edit_project.parent / "other.gpkg"
     count = sqlite3.connect(other).execute("SELECT count(*) FROM cities").fetchone()[0]
     before = parcels(data(edit_project))
-    city = ("<e:cities><e:geom><gml:Point gml:id='c' srsName='EPSG:4326'><gml:pos>1 1</gml:pos>"
-            "</gml:Point></e:geom><e:name>New</e:name></e:cities>")
-    r = post(edit_server, tx2(f"<wfs:Insert>{city}</wfs:Insert>", update(1, name="x"),
-                              update(3, value="NaN-ish")), role="admin")
+    city = (
+        "<e:cities><e:geom><gml:Point gml:id='c' srsName='EPSG:4326'><gml:pos>1 1</gml:pos>"
+        "</gml:Point></e:geom><e:name>New</e:name></e:cities>"
+    )
+    r = post(
+        edit_server,
+        tx2(f"<wfs:Insert>{city}</wfs:Insert>", update(1, name="x"), update(3, value="NaN-ish")),
+        role="admin",
+    )
     assert r.status == 400
     assert sqlite3.connect(other).execute("SELECT count(*) FROM cities").fetchone()[0] == count
     assert parcels(data(edit_project)) == before
-    ok = post(edit_server, tx2(f"<wfs:Insert>{city}</wfs:Insert>", update(1, name="x")),
-              role="admin")
+    ok = post(
+        edit_server, tx2(f"<wfs:Insert>{city}</wfs:Insert>", update(1, name="x")), role="admin"
+    )
     assert ok.status == 200
     assert sqlite3.connect(other).execute("SELECT count(*) FROM cities").fetchone()[0] == count + 1
 
 
-@pytest.mark.parametrize("body", [
-    "<wfs:Transaction xmlns:wfs='http://www.opengis.net/wfs/2.0' version='2.0.0' "
-    "service='WFS'/>",
-    "<wfs:Transaction xmlns:wfs='http://www.opengis.net/wfs/2.0' version='2.0.0' service='WFS'>"
-    "<wfs:Delete typeName='parcels'/></wfs:Transaction>",
-    "<wfs:Transaction xmlns:wfs='http://www.opengis.net/wfs/2.0' version='2.0.0' service='WFS'>"
-    "<wfs:Native vendorId='x' safeToIgnore='false'>DROP TABLE parcels</wfs:Native>"
-    "</wfs:Transaction>",
-    "<wfs:Transaction xmlns:wfs='http://www.opengis.net/wfs/2.0' version='2.0.0' service='WFS' "
-    "xmlns:e='x'><wfs:Insert><e:parcels><e:secret>1</e:secret></e:parcels></wfs:Insert>"
-    "</wfs:Transaction>",
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "<wfs:Transaction xmlns:wfs='http://www.opengis.net/wfs/2.0' version='2.0.0' "
+        "service='WFS'/>",
+        "<wfs:Transaction xmlns:wfs='http://www.opengis.net/wfs/2.0' version='2.0.0' service='WFS'>"
+        "<wfs:Delete typeName='parcels'/></wfs:Transaction>",
+        "<wfs:Transaction xmlns:wfs='http://www.opengis.net/wfs/2.0' version='2.0.0' service='WFS'>"
+        "<wfs:Native vendorId='x' safeToIgnore='false'>DROP TABLE parcels</wfs:Native>"
+        "</wfs:Transaction>",
+        "<wfs:Transaction xmlns:wfs='http://www.opengis.net/wfs/2.0' version='2.0.0' service='WFS' "
+        "xmlns:e='x'><wfs:Insert><e:parcels><e:secret>1</e:secret></e:parcels></wfs:Insert>"
+        "</wfs:Transaction>",
+    ],
+)
 def test_bad_transactions(edit_server: Server, edit_project: Path, body: str) -> None:
     before = parcels(data(edit_project))
     r = post(edit_server, body, role="admin")

@@ -43,11 +43,17 @@ def wfs_plugin(iface: ServerInterface) -> None:
     wfs.setup(iface)
 
 
-def build(projects: list[Path] | None = None, *, plugins: tuple[Any, ...] = (),
-          plugin_paths: tuple[Path, ...] = (), **settings: Any) -> Server:
+def build(
+    projects: list[Path] | None = None,
+    *,
+    plugins: tuple[Any, ...] = (),
+    plugin_paths: tuple[Path, ...] = (),
+    **settings: Any,
+) -> Server:
     """A server with our WFS and the given plugins."""
-    return make_server(projects, plugins=[wfs_plugin, *plugins],
-                       plugin_paths=list(plugin_paths), **settings)
+    return make_server(
+        projects, plugins=[wfs_plugin, *plugins], plugin_paths=list(plugin_paths), **settings
+    )
 
 
 @pytest.fixture
@@ -115,8 +121,13 @@ def make_parcels(path: Path, rows: int = 6) -> None:
         for i in range(1, rows + 1):
             conn.execute(
                 "INSERT INTO parcels (fid, geom, role, name, value) VALUES (?, ?, ?, ?, ?)",
-                (i, encode_gpkg_geometry(shapely.Point(i, i / 2), 4326),
-                 "a" if i % 2 else "b", f"parcel {i}", i * 10),
+                (
+                    i,
+                    encode_gpkg_geometry(shapely.Point(i, i / 2), 4326),
+                    "a" if i % 2 else "b",
+                    f"parcel {i}",
+                    i * 10,
+                ),
             )
 
 
@@ -197,9 +208,10 @@ def edit_server(edit_project: Path) -> Iterator[Server]:
 def parcels(path: Path) -> dict[int, tuple[str, str, int | None]]:
     """The parcels table as it is on disk: fid -> (role, name, value)."""
     with sqlite3.connect(path) as conn:
-        return {r[0]: (r[1], r[2], r[3]) for r in
-                conn.execute("SELECT fid, role, name, value FROM parcels ORDER BY fid")}
-
+        return {
+            r[0]: (r[1], r[2], r[3])
+            for r in conn.execute("SELECT fid, role, name, value FROM parcels ORDER BY fid")
+        }
 
 
 # --- validation against the vendored OGC schemas ------------------------------------------------
@@ -230,14 +242,18 @@ class _OfflineResolver(etree.Resolver):
 
 def schema(imports: dict[str, str], extra: dict[str, bytes] | None = None) -> etree.XMLSchema:
     """An XMLSchema importing `namespace -> schema URL` (URLs in `extra` are given inline)."""
-    body = "".join(f'<xsd:import namespace="{ns}" schemaLocation="{url}"/>'
-                   for ns, url in imports.items())
-    wrapper = (f'<xsd:schema xmlns:xsd="http://www.w3.org/2001/XMLSchema" '
-               f'targetNamespace="urn:test:wrapper">{body}</xsd:schema>')
+    body = "".join(
+        f'<xsd:import namespace="{ns}" schemaLocation="{url}"/>' for ns, url in imports.items()
+    )
+    wrapper = (
+        f'<xsd:schema xmlns:xsd="http://www.w3.org/2001/XMLSchema" '
+        f'targetNamespace="urn:test:wrapper">{body}</xsd:schema>'
+    )
     parser = etree.XMLParser()
     parser.resolvers.add(_OfflineResolver(extra or {}))
-    return etree.XMLSchema(etree.fromstring(wrapper.encode(), parser,
-                                            base_url="http://test/wrapper.xsd"))
+    return etree.XMLSchema(
+        etree.fromstring(wrapper.encode(), parser, base_url="http://test/wrapper.xsd")
+    )
 
 
 def assert_valid(document: etree._Element, xsd: etree.XMLSchema) -> None:

@@ -20,14 +20,22 @@ def test_capabilities_are_schema_valid(wms: Server, version: str) -> None:
     result = get(wms, f"SERVICE=WMS&VERSION={version}&REQUEST=GetCapabilities")
     assert result.status == 200
     doc = validate_capabilities(result.body, version)
-    assert _names(doc, version) == {"demo", "countries", "places", "cities", "nyc_boroughs",
-                                    "nc_counties", "elevation"}
+    assert _names(doc, version) == {
+        "demo",
+        "countries",
+        "places",
+        "cities",
+        "nyc_boroughs",
+        "nc_counties",
+        "elevation",
+    }
 
 
 @pytest.mark.parametrize("version", ["1.3.0", "1.1.1"])
 @pytest.mark.parametrize("role", ["user", "anonymous"])
-def test_capabilities_with_access_plugin_hide_layers(role_wms: Server, version: str,
-                                                     role: str) -> None:
+def test_capabilities_with_access_plugin_hide_layers(
+    role_wms: Server, version: str, role: str
+) -> None:
     result = get(role_wms, f"SERVICE=WMS&VERSION={version}&REQUEST=GetCapabilities", role)
     doc = validate_capabilities(result.body, version)
     names = _names(doc, version)
@@ -72,13 +80,18 @@ def test_1_1_1_bounding_box_is_x_y(wms: Server) -> None:
 
 
 def test_legend_urls_queryable_and_online_resource_from_forwarded_headers(wms: Server) -> None:
-    result = get(wms, "SERVICE=WMS&REQUEST=GetCapabilities&MAP=demo",
-                 **{"X-Forwarded-Proto": "https", "X-Forwarded-Host": "maps.example.org"})
+    result = get(
+        wms,
+        "SERVICE=WMS&REQUEST=GetCapabilities&MAP=demo",
+        **{"X-Forwarded-Proto": "https", "X-Forwarded-Host": "maps.example.org"},
+    )
     doc = validate_capabilities(result.body, "1.3.0")
     hrefs = doc.xpath("//w:Service/w:OnlineResource/@xlink:href", namespaces=NS)
     assert hrefs == ["https://maps.example.org/ows?MAP=demo&"]
-    legend = doc.xpath("//w:Layer[w:Name='countries']/w:Style/w:LegendURL/w:OnlineResource/"
-                       "@xlink:href", namespaces=NS)[0]
+    legend = doc.xpath(
+        "//w:Layer[w:Name='countries']/w:Style/w:LegendURL/w:OnlineResource/@xlink:href",
+        namespaces=NS,
+    )[0]
     assert "REQUEST=GetLegendGraphic" in legend and "LAYER=countries" in legend
     assert doc.xpath("//w:Layer[w:Name='countries']/@queryable", namespaces=NS) == ["1"]
 
@@ -94,9 +107,10 @@ def test_scale_ranges_are_advertised(tmp_path) -> None:  # type: ignore[no-untyp
     assert layer.findtext("w:MinScaleDenominator", namespaces=NS) == "1000"
     assert layer.findtext("w:MaxScaleDenominator", namespaces=NS) == "50000000"
     old = validate_capabilities(
-        get(server, "SERVICE=WMS&VERSION=1.1.1&REQUEST=GetCapabilities").body, "1.1.1")
+        get(server, "SERVICE=WMS&VERSION=1.1.1&REQUEST=GetCapabilities").body, "1.1.1"
+    )
     hint = old.xpath("//Layer[Name='countries']/ScaleHint")[0]
-    assert float(hint.get("min")) == pytest.approx(1000 * 0.00028 * 2 ** 0.5)
+    assert float(hint.get("min")) == pytest.approx(1000 * 0.00028 * 2**0.5)
 
 
 def test_capabilities_are_cached_per_access_fingerprint(role_wms: Server) -> None:

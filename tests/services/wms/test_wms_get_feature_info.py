@@ -11,18 +11,35 @@ from wms_helpers import get, validate_exception
 
 from ogcserve.server import Server
 
-FORMATS = ["text/plain", "text/html", "text/xml", "application/vnd.ogc.gml",
-           "application/vnd.ogc.gml/3.1.1", "application/json"]
+FORMATS = [
+    "text/plain",
+    "text/html",
+    "text/xml",
+    "application/vnd.ogc.gml",
+    "application/vnd.ogc.gml/3.1.1",
+    "application/json",
+]
 
 
-def _info(fmt: str, layers: str = "countries", i: int = 182, j: int = 44, version: str = "1.3.0",
-          extra: str = "") -> str:
-    where = "CRS=EPSG:4326&BBOX=-90,-180,90,180" if version == "1.3.0" \
+def _info(
+    fmt: str,
+    layers: str = "countries",
+    i: int = 182,
+    j: int = 44,
+    version: str = "1.3.0",
+    extra: str = "",
+) -> str:
+    where = (
+        "CRS=EPSG:4326&BBOX=-90,-180,90,180"
+        if version == "1.3.0"
         else "SRS=EPSG:4326&BBOX=-180,-90,180,90"
+    )
     pixel = f"I={i}&J={j}" if version == "1.3.0" else f"X={i}&Y={j}"
-    return (f"SERVICE=WMS&VERSION={version}&REQUEST=GetFeatureInfo&LAYERS={layers}&STYLES=&"
-            f"{where}&WIDTH=360&HEIGHT=180&FORMAT=image/png&QUERY_LAYERS={layers}&"
-            f"INFO_FORMAT={quote(fmt)}&{pixel}{extra}")
+    return (
+        f"SERVICE=WMS&VERSION={version}&REQUEST=GetFeatureInfo&LAYERS={layers}&STYLES=&"
+        f"{where}&WIDTH=360&HEIGHT=180&FORMAT=image/png&QUERY_LAYERS={layers}&"
+        f"INFO_FORMAT={quote(fmt)}&{pixel}{extra}"
+    )
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -41,8 +58,9 @@ def test_every_format_finds_france(wms: Server, fmt: str) -> None:
         etree.fromstring(result.body)
 
 
-@pytest.mark.parametrize("fmt", ["application/json", "application/vnd.ogc.gml",
-                                 "application/vnd.ogc.gml/3.1.1"])
+@pytest.mark.parametrize(
+    "fmt", ["application/json", "application/vnd.ogc.gml", "application/vnd.ogc.gml/3.1.1"]
+)
 def test_geometries_only_with_with_geometry(wms: Server, fmt: str) -> None:
     without = get(wms, _info(fmt)).body
     with_geometry = get(wms, _info(fmt, extra="&WITH_GEOMETRY=TRUE")).body
@@ -75,8 +93,10 @@ def test_1_1_1_uses_x_y(wms: Server) -> None:
 def test_points_are_found_within_the_tolerance(wms: Server) -> None:
     # Paris (2.35E 48.86N) is pixel (135, 114) of this 0.01-degree map: found 5 px away,
     # not 12 px away (points: 8 px)
-    query = ("SERVICE=WMS&VERSION=1.3.0&REQUEST=GetFeatureInfo&LAYERS=cities&QUERY_LAYERS=cities"
-             "&CRS=EPSG:4326&BBOX=48,1,50,4&WIDTH=300&HEIGHT=200&INFO_FORMAT=application/json")
+    query = (
+        "SERVICE=WMS&VERSION=1.3.0&REQUEST=GetFeatureInfo&LAYERS=cities&QUERY_LAYERS=cities"
+        "&CRS=EPSG:4326&BBOX=48,1,50,4&WIDTH=300&HEIGHT=200&INFO_FORMAT=application/json"
+    )
     near = json.loads(get(wms, query + "&I=140&J=114").body)["features"]
     assert [f["properties"]["name"] for f in near] == ["Paris"]
     assert json.loads(get(wms, query + "&I=147&J=114").body)["features"] == []
@@ -94,19 +114,27 @@ def test_group_queries_its_members(wms: Server) -> None:
 
 
 def test_raster_value(wms: Server) -> None:
-    query = ("SERVICE=WMS&VERSION=1.3.0&REQUEST=GetFeatureInfo&LAYERS=elevation&"
-             "QUERY_LAYERS=elevation&CRS=EPSG:4326&BBOX=49.45,5.75,50.15,6.5&WIDTH=100&"
-             "HEIGHT=100&I=50&J=50&INFO_FORMAT=application/json")
+    query = (
+        "SERVICE=WMS&VERSION=1.3.0&REQUEST=GetFeatureInfo&LAYERS=elevation&"
+        "QUERY_LAYERS=elevation&CRS=EPSG:4326&BBOX=49.45,5.75,50.15,6.5&WIDTH=100&"
+        "HEIGHT=100&I=50&J=50&INFO_FORMAT=application/json"
+    )
     [feature] = json.loads(get(wms, query).body)["features"]
     assert 141 <= feature["properties"]["band_1"] <= 547
 
 
-@pytest.mark.parametrize(("extra", "code"), [
-    ("&I=400", "InvalidPoint"), ("&J=-1", "InvalidPoint"), ("&I=x", "InvalidParameterValue"),
-])
+@pytest.mark.parametrize(
+    ("extra", "code"),
+    [
+        ("&I=400", "InvalidPoint"),
+        ("&J=-1", "InvalidPoint"),
+        ("&I=x", "InvalidParameterValue"),
+    ],
+)
 def test_bad_points(wms: Server, extra: str, code: str) -> None:
-    query = _info("text/plain").replace("I=182&J=44", extra.lstrip("&") + ("&J=44" if "I=" in extra
-                                                             else "&I=182"))
+    query = _info("text/plain").replace(
+        "I=182&J=44", extra.lstrip("&") + ("&J=44" if "I=" in extra else "&I=182")
+    )
     result = get(wms, query)
     assert result.status == 400
     assert f'code="{code}"'.encode() in result.body

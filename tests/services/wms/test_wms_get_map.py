@@ -15,10 +15,13 @@ WORLD_111 = "SRS=EPSG:4326&BBOX=-180,-90,180,90"
 FRANCE, BRAZIL, GERMANY, ATLANTIC = (182, 44), (128, 100), (190, 38), (150, 60)  # lon+180, 90-lat
 
 
-def _map(layers: str = "countries", extra: str = "", version: str = "1.3.0",
-         where: str = WORLD_130) -> str:
-    return (f"SERVICE=WMS&VERSION={version}&REQUEST=GetMap&LAYERS={layers}&STYLES=&{where}"
-            f"&WIDTH=360&HEIGHT=180&FORMAT=image/png{extra}")
+def _map(
+    layers: str = "countries", extra: str = "", version: str = "1.3.0", where: str = WORLD_130
+) -> str:
+    return (
+        f"SERVICE=WMS&VERSION={version}&REQUEST=GetMap&LAYERS={layers}&STYLES=&{where}"
+        f"&WIDTH=360&HEIGHT=180&FORMAT=image/png{extra}"
+    )
 
 
 def _close(pixel: tuple[int, ...], rgb: tuple[int, int, int], tolerance: int = 12) -> bool:
@@ -54,14 +57,19 @@ def test_web_mercator(wms: Server) -> None:
     # France around (260000, 5800000) in EPSG:3857
     where = "CRS=EPSG:3857&BBOX=-1000000,5000000,1500000,6500000"
     picture = image(get(wms, _map(where=where) + "&TRANSPARENT=TRUE"))
-    assert _close(picture.getpixel((int(1260000 / 2500000 * 360), int(700000 / 1500000 * 180))),
-                  FILL)
+    assert _close(
+        picture.getpixel((int(1260000 / 2500000 * 360), int(700000 / 1500000 * 180))), FILL
+    )
 
 
 @pytest.mark.parametrize(
     "where",
-    ["CRS=EPSG:4267&BBOX=33.5,-84.5,36.7,-75.3", "CRS=EPSG:4326&BBOX=33.5,-84.5,36.7,-75.3",
-     "CRS=CRS:84&BBOX=-84.5,33.5,-75.3,36.7", "CRS=EPSG:3857&BBOX=-9400000,3960000,-8380000,4400000"],
+    [
+        "CRS=EPSG:4267&BBOX=33.5,-84.5,36.7,-75.3",
+        "CRS=EPSG:4326&BBOX=33.5,-84.5,36.7,-75.3",
+        "CRS=CRS:84&BBOX=-84.5,33.5,-75.3,36.7",
+        "CRS=EPSG:3857&BBOX=-9400000,3960000,-8380000,4400000",
+    ],
 )
 def test_a_layer_in_nad27_is_drawn_in_every_crs(wms: Server, where: str) -> None:
     # EPSG:4267's area of use crosses the antimeridian: the read window must not vanish.
@@ -104,12 +112,15 @@ def test_filter_is_combined_with_the_access_rules(role_wms: Server) -> None:
     assert picture.getpixel(BRAZIL)[3] == 0
 
 
-@pytest.mark.parametrize("payload", [
-    "countries:name = 'x' OR 1=1 --",
-    "countries:name = 'x'' OR ''1''=''1'",
-    "countries:name = 'x'); DROP TABLE countries; --",
-    "countries:name = 'x\"; SELECT * FROM sqlite_master'",
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "countries:name = 'x' OR 1=1 --",
+        "countries:name = 'x'' OR ''1''=''1'",
+        "countries:name = 'x'); DROP TABLE countries; --",
+        "countries:name = 'x\"; SELECT * FROM sqlite_master'",
+    ],
+)
 def test_filter_injection_payloads_are_harmless(wms: Server, payload: str) -> None:
     result = get(wms, _map(extra=f"&TRANSPARENT=TRUE&FILTER={quote(payload)}"))
     if result.status == 200:
@@ -119,8 +130,9 @@ def test_filter_injection_payloads_are_harmless(wms: Server, payload: str) -> No
     assert image(get(wms, _map())).getpixel(FRANCE)[:3] == FILL  # the table is still there
 
 
-@pytest.mark.parametrize("flt", ["countries:name ===", "countries:", "name = 'France'",
-                                 "countries:nosuchfield = 1"])
+@pytest.mark.parametrize(
+    "flt", ["countries:name ===", "countries:", "name = 'France'", "countries:nosuchfield = 1"]
+)
 def test_filter_errors_are_invalid_parameter_value(wms: Server, flt: str) -> None:
     result = get(wms, _map(extra=f"&FILTER={quote(flt)}"))
     assert result.status == 400
@@ -157,25 +169,29 @@ def test_scale_dependent_layer(tmp_path) -> None:  # type: ignore[no-untyped-def
     assert zoomed.getpixel((180, 90))[3] == 255
 
 
-@pytest.mark.parametrize(("change", "code"), [
-    (("&BBOX=-90,-180,90,180", ""), "MissingParameterValue"),
-    (("BBOX=-90,-180,90,180", "BBOX=90,-180,-90,180"), "InvalidParameterValue"),
-    (("BBOX=-90,-180,90,180", "BBOX=a,b,c,d"), "InvalidParameterValue"),
-    (("BBOX=-90,-180,90,180", "BBOX=1,2,3"), "InvalidParameterValue"),
-    (("WIDTH=360", "WIDTH=0"), "InvalidParameterValue"),
-    (("WIDTH=360", "WIDTH=100000"), "InvalidParameterValue"),
-    (("HEIGHT=180", "HEIGHT=4097"), "InvalidParameterValue"),
-    (("WIDTH=360", "WIDTH=-3"), "InvalidParameterValue"),
-    (("CRS=EPSG:4326", "CRS=EPSG:999999"), "InvalidCRS"),
-    (("CRS=EPSG:4326", "CRS=FOO:1"), "InvalidCRS"),
-    (("LAYERS=countries", "LAYERS=nope"), "LayerNotDefined"),
-    (("STYLES=", "STYLES=fancy"), "StyleNotDefined"),
-    (("STYLES=", "STYLES=a,b"), "StyleNotDefined"),
-    (("FORMAT=image/png", "FORMAT=image/gif"), "InvalidFormat"),
-    (("LAYERS=countries", "LAYERS="), "MissingParameterValue"),
-])
-def test_bad_input_is_a_400_with_its_ogc_code(wms: Server, change: tuple[str, str],
-                                               code: str) -> None:
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        (("&BBOX=-90,-180,90,180", ""), "MissingParameterValue"),
+        (("BBOX=-90,-180,90,180", "BBOX=90,-180,-90,180"), "InvalidParameterValue"),
+        (("BBOX=-90,-180,90,180", "BBOX=a,b,c,d"), "InvalidParameterValue"),
+        (("BBOX=-90,-180,90,180", "BBOX=1,2,3"), "InvalidParameterValue"),
+        (("WIDTH=360", "WIDTH=0"), "InvalidParameterValue"),
+        (("WIDTH=360", "WIDTH=100000"), "InvalidParameterValue"),
+        (("HEIGHT=180", "HEIGHT=4097"), "InvalidParameterValue"),
+        (("WIDTH=360", "WIDTH=-3"), "InvalidParameterValue"),
+        (("CRS=EPSG:4326", "CRS=EPSG:999999"), "InvalidCRS"),
+        (("CRS=EPSG:4326", "CRS=FOO:1"), "InvalidCRS"),
+        (("LAYERS=countries", "LAYERS=nope"), "LayerNotDefined"),
+        (("STYLES=", "STYLES=fancy"), "StyleNotDefined"),
+        (("STYLES=", "STYLES=a,b"), "StyleNotDefined"),
+        (("FORMAT=image/png", "FORMAT=image/gif"), "InvalidFormat"),
+        (("LAYERS=countries", "LAYERS="), "MissingParameterValue"),
+    ],
+)
+def test_bad_input_is_a_400_with_its_ogc_code(
+    wms: Server, change: tuple[str, str], code: str
+) -> None:
     result = get(wms, _map().replace(*change))
     assert result.status == 400, result.body
     doc = validate_exception_report(result.body)
@@ -193,8 +209,9 @@ def test_default_style_by_name(wms: Server) -> None:
     assert get(wms, _map().replace("STYLES=", "STYLES=default")).status == 200
 
 
-@pytest.mark.parametrize(("version", "value"), [("1.3.0", "INIMAGE"),
-                                                ("1.1.1", "application/vnd.ogc.se_inimage")])
+@pytest.mark.parametrize(
+    ("version", "value"), [("1.3.0", "INIMAGE"), ("1.1.1", "application/vnd.ogc.se_inimage")]
+)
 def test_exceptions_inimage(wms: Server, version: str, value: str) -> None:
     where = WORLD_130 if version == "1.3.0" else WORLD_111
     result = get(wms, _map("nope", f"&EXCEPTIONS={value}", version, where))
@@ -223,9 +240,11 @@ def test_inimage_with_an_impossible_size_falls_back_to_xml(wms: Server) -> None:
 
 
 def test_nothing_kills_a_worker(wms: Server) -> None:
-    for query in [_map().replace("BBOX=-90,-180,90,180", "BBOX=nan,0,1,1"),
-                  _map().replace("WIDTH=360", "WIDTH=1e400"),
-                  _map(extra="&FILTER=" + quote("countries:" + "(" * 500 + "1=1" + ")" * 500))]:
+    for query in [
+        _map().replace("BBOX=-90,-180,90,180", "BBOX=nan,0,1,1"),
+        _map().replace("WIDTH=360", "WIDTH=1e400"),
+        _map(extra="&FILTER=" + quote("countries:" + "(" * 500 + "1=1" + ")" * 500)),
+    ]:
         assert get(wms, query).status == 400
     assert get(wms, _map()).status == 200
 
@@ -236,8 +255,10 @@ def test_a_marker_just_outside_the_view_still_shows_its_edge(wms: Server) -> Non
     lon, lat = 2.3529924615392135, 48.85809231626911
     east = lon - 0.02
     where = f"CRS=EPSG:4326&BBOX={lat - 0.5},{east - 1},{lat + 0.5},{east}"
-    query = (f"SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=cities&STYLES=&{where}"
-             "&WIDTH=100&HEIGHT=100&FORMAT=image/png&TRANSPARENT=TRUE")
+    query = (
+        f"SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=cities&STYLES=&{where}"
+        "&WIDTH=100&HEIGHT=100&FORMAT=image/png&TRANSPARENT=TRUE"
+    )
     picture = image(get(wms, query)).convert("RGBA")
     assert picture.getpixel((99, 50))[3] > 0
     assert picture.getpixel((99, 40))[3] == 0 and picture.getpixel((90, 50))[3] == 0

@@ -47,8 +47,9 @@ def test_legend_of_a_group_and_errors(role_wms: Server) -> None:
 
 @pytest.mark.parametrize("version", ["1.3.0", "1.1.1"])
 def test_describe_layer(wms: Server, version: str) -> None:
-    result = get(wms, f"SERVICE=WMS&VERSION={version}&REQUEST=DescribeLayer&"
-                      "LAYERS=countries,elevation")
+    result = get(
+        wms, f"SERVICE=WMS&VERSION={version}&REQUEST=DescribeLayer&LAYERS=countries,elevation"
+    )
     assert result.status == 200
     doc = etree.fromstring(result.body)
     if version == "1.1.1":
@@ -76,14 +77,24 @@ def test_watermark_stamps_maps_and_leaves_errors_alone(tmp_path: Path) -> None:
     folder.mkdir()
     os.symlink(EXAMPLES / "watermark", folder / "watermark")
     server = make_server(plugin_paths=[folder])
-    base = ("SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=countries&STYLES=&CRS=EPSG:4326"
-            "&BBOX=-90,-180,90,180&WIDTH=360&HEIGHT=180&TRANSPARENT=TRUE&FORMAT=")
-    for fmt, mode in [("image/png", "RGBA"), ("image/jpeg", "RGB"), ("image/webp", "RGBA"),
-                      ("image/png;%20mode=8bit", "P")]:
+    base = (
+        "SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=countries&STYLES=&CRS=EPSG:4326"
+        "&BBOX=-90,-180,90,180&WIDTH=360&HEIGHT=180&TRANSPARENT=TRUE&FORMAT="
+    )
+    for fmt, mode in [
+        ("image/png", "RGBA"),
+        ("image/jpeg", "RGB"),
+        ("image/webp", "RGBA"),
+        ("image/png;%20mode=8bit", "P"),
+    ]:
         result = get(server, base + fmt)
         picture = image(result)
-        assert picture.format == {"image/png": "PNG", "image/jpeg": "JPEG",
-                                  "image/webp": "WEBP"}[result.headers["Content-Type"].split(";")[0]]
+        assert (
+            picture.format
+            == {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP"}[
+                result.headers["Content-Type"].split(";")[0]
+            ]
+        )
         assert picture.mode == mode
         red = picture.convert("RGB").getpixel((40, 40))
         assert red[0] > 150 and red[1] < 80, fmt
@@ -95,11 +106,18 @@ def test_watermark_stamps_maps_and_leaves_errors_alone(tmp_path: Path) -> None:
 
 # --- geo: pure functions ------------------------------------------------------------------
 
-@pytest.mark.parametrize(("text", "code"), [
-    ("EPSG:4326", "EPSG:4326"), ("epsg:3857", "EPSG:3857"), ("CRS:84", "CRS:84"),
-    ("urn:ogc:def:crs:EPSG::4326", "EPSG:4326"), ("urn:ogc:def:crs:OGC:1.3:CRS84", "CRS:84"),
-    ("http://www.opengis.net/def/crs/EPSG/0/2056", "EPSG:2056"),
-])
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("EPSG:4326", "EPSG:4326"),
+        ("epsg:3857", "EPSG:3857"),
+        ("CRS:84", "CRS:84"),
+        ("urn:ogc:def:crs:EPSG::4326", "EPSG:4326"),
+        ("urn:ogc:def:crs:OGC:1.3:CRS84", "CRS:84"),
+        ("http://www.opengis.net/def/crs/EPSG/0/2056", "EPSG:2056"),
+    ],
+)
 def test_normalize_crs(text: str, code: str) -> None:
     assert normalize_crs(text) == code
 
@@ -110,10 +128,17 @@ def test_normalize_crs_refuses(text: str) -> None:
         normalize_crs(text)
 
 
-@pytest.mark.parametrize(("code", "north_first"), [
-    ("EPSG:4326", True), ("CRS:84", False), ("EPSG:3857", False), ("EPSG:4258", True),
-    ("EPSG:3035", True), ("EPSG:2056", False),
-])
+@pytest.mark.parametrize(
+    ("code", "north_first"),
+    [
+        ("EPSG:4326", True),
+        ("CRS:84", False),
+        ("EPSG:3857", False),
+        ("EPSG:4258", True),
+        ("EPSG:3035", True),
+        ("EPSG:2056", False),
+    ],
+)
 def test_axis_order(code: str, north_first: bool) -> None:
     assert is_north_first(code) is north_first
 
@@ -126,8 +151,9 @@ def test_wms_1_3_0_swaps_lat_lon_and_1_1_1_never() -> None:
     assert from_xy((-75, 40, -73, 41), "EPSG:4326", "1.3.0") == (40, -75, 41, -73)
 
 
-@pytest.mark.parametrize("text", ["1,2,3", "1,2,0,4", "1,2,3,1", "a,b,c,d", "nan,0,1,1",
-                                  "0,0,inf,1"])
+@pytest.mark.parametrize(
+    "text", ["1,2,3", "1,2,0,4", "1,2,3,1", "a,b,c,d", "nan,0,1,1", "0,0,inf,1"]
+)
 def test_parse_bbox_refuses(text: str) -> None:
     with pytest.raises(ValueError):
         parse_bbox(text)
@@ -141,6 +167,7 @@ def test_transform_bbox_clips_to_the_area_of_use() -> None:
 def test_scale() -> None:
     assert scale_denominator((0, 0, 2800, 2800), "EPSG:3857", 10000) == pytest.approx(1000)
     assert scale_denominator((-180, -90, 180, 90), "EPSG:4326", 360) == pytest.approx(
-        397569610, rel=1e-6)
+        397569610, rel=1e-6
+    )
     assert scale_hint(1000) == pytest.approx(0.396, rel=1e-2)
     assert in_scale_range(1000, 1000, 2000) and not in_scale_range(2000, 1000, 2000)

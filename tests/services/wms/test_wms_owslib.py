@@ -29,15 +29,28 @@ def test_owslib_reads_capabilities_and_draws(url: str, version: str) -> None:
     assert wms["countries"].queryable == 1
     assert "image/png" in wms.getOperationByName("GetMap").formatOptions
     # OWSLib takes x/y and, for 1.3.0, swaps EPSG:4326 itself (its `srs` becomes CRS)
-    response = wms.getmap(layers=["countries"], styles=[""], bbox=(-180, -90, 180, 90),
-                          size=(360, 180), format="image/png", transparent=True,
-                          srs="EPSG:4326")
+    response = wms.getmap(
+        layers=["countries"],
+        styles=[""],
+        bbox=(-180, -90, 180, 90),
+        size=(360, 180),
+        format="image/png",
+        transparent=True,
+        srs="EPSG:4326",
+    )
     picture = Image.open(io.BytesIO(response.read()))
     assert picture.size == (360, 180)
     assert picture.convert("RGBA").getpixel((182, 44))[3] == 255
-    info = wms.getfeatureinfo(layers=["countries"], query_layers=["countries"], styles=[""],
-                              bbox=(-180, -90, 180, 90), size=(360, 180), xy=(182, 44),
-                              info_format="application/json", srs="EPSG:4326")
+    info = wms.getfeatureinfo(
+        layers=["countries"],
+        query_layers=["countries"],
+        styles=[""],
+        bbox=(-180, -90, 180, 90),
+        size=(360, 180),
+        xy=(182, 44),
+        info_format="application/json",
+        srs="EPSG:4326",
+    )
     assert b"France" in info.read()
 
 
@@ -47,13 +60,24 @@ def test_owslib_sees_the_project_as_a_layer_and_draws_it(url: str, version: str)
     root = wms["demo"]
     assert root.parent is None and root.title == "ogcserve demo"
     assert {child.name for child in root.children} == {
-        "countries", "places", "nyc_boroughs", "nc_counties", "elevation"}
+        "countries",
+        "places",
+        "nyc_boroughs",
+        "nc_counties",
+        "elevation",
+    }
     assert "demo" in wms.contents and root.queryable == 1
 
     def draw(layers: list[str]) -> bytes:
-        response = wms.getmap(layers=layers, styles=[""] * len(layers), bbox=(-180, -90, 180, 90),
-                              size=(360, 180), format="image/png", transparent=True,
-                              srs="EPSG:4326")
+        response = wms.getmap(
+            layers=layers,
+            styles=[""] * len(layers),
+            bbox=(-180, -90, 180, 90),
+            size=(360, 180),
+            format="image/png",
+            transparent=True,
+            srs="EPSG:4326",
+        )
         return bytes(Image.open(io.BytesIO(response.read())).convert("RGBA").tobytes())
 
     project = draw(["demo"])

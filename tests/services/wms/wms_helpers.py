@@ -24,7 +24,7 @@ class _LocalSchemas(etree.Resolver):
     def resolve(self, system_url: str, public_id: str, context: Any) -> Any:
         for prefix in ("http://schemas.opengis.net/", "https://schemas.opengis.net/"):
             if system_url.startswith(prefix):
-                return self.resolve_filename(str(SCHEMAS / system_url[len(prefix):]), context)
+                return self.resolve_filename(str(SCHEMAS / system_url[len(prefix) :]), context)
         if system_url.endswith("/xml.xsd"):
             return self.resolve_filename(str(SCHEMAS / "xml.xsd"), context)
         return None
@@ -54,8 +54,9 @@ def validate_exception(body: bytes, version: str) -> etree._Element:
     """A ServiceExceptionReport valid for its version."""
     doc = etree.fromstring(body, _parser())
     if version == "1.3.0":
-        schema: Any = etree.XMLSchema(etree.parse(str(SCHEMAS / "wms/1.3.0/exceptions_1_3_0.xsd"),
-                                                  _parser()))
+        schema: Any = etree.XMLSchema(
+            etree.parse(str(SCHEMAS / "wms/1.3.0/exceptions_1_3_0.xsd"), _parser())
+        )
     else:
         schema = etree.DTD(str(SCHEMAS / "wms/1.1.1/WMS_exception_1_1_1.dtd"))
     assert schema.validate(doc), schema.error_log

@@ -93,8 +93,13 @@ def ogc_error(code: str, message: str, locator: str, status: int) -> ServiceErro
 
 # --- logging ----------------------------------------------------------------------------
 
-_LEVELS = {0: logging.INFO, 1: logging.WARNING, 2: logging.CRITICAL, 3: logging.INFO,
-           4: logging.DEBUG}
+_LEVELS = {
+    0: logging.INFO,
+    1: logging.WARNING,
+    2: logging.CRITICAL,
+    3: logging.INFO,
+    4: logging.DEBUG,
+}
 
 
 def log_message(message: str, tag: str, level: int) -> None:
@@ -126,8 +131,7 @@ def feature_attribute(feature: Feature, key: str | int) -> Any:
 
 def geometry_wkt(shape: Any | None, precision: int) -> str:
     """WKT with at most `precision` decimals, '' for no geometry."""
-    return "" if shape is None else shapely.to_wkt(shape, rounding_precision=precision,
-                                                   trim=True)
+    return "" if shape is None else shapely.to_wkt(shape, rounding_precision=precision, trim=True)
 
 
 def geometry_empty(shape: Any | None) -> bool:
@@ -354,7 +358,10 @@ def dispatch_api(handlers: Sequence[QgsServerOgcApiHandler], context: QgsServerA
 
 
 _CONVERTERS: dict[int, Callable[[str], Any]] = {
-    0: str, 1: int, 2: float, 3: lambda v: v.lower() in ("1", "true", "yes", "on"),
+    0: str,
+    1: int,
+    2: float,
+    3: lambda v: v.lower() in ("1", "true", "yes", "on"),
     4: lambda v: [p for p in v.split(",") if p],
 }
 _TYPE_NAMES = {0: "String", 1: "Integer", 2: "Double", 3: "Boolean", 4: "List"}
@@ -387,12 +394,11 @@ def handler_values(
     return values
 
 
-def overridden_hooks(
-    instance: object, base: type, names: dict[str, tuple[str, ...]]
-) -> list[str]:
+def overridden_hooks(instance: object, base: type, names: dict[str, tuple[str, ...]]) -> list[str]:
     """The core hooks whose QGIS methods `instance`'s class overrides from `base`."""
     cls = type(instance)
     return [
-        hook for hook, methods in names.items()
+        hook
+        for hook, methods in names.items()
         if any(getattr(cls, m, None) is not getattr(base, m, None) for m in methods)
     ]

@@ -22,8 +22,13 @@ if TYPE_CHECKING:
 class LayerPermissions:
     """`QgsAccessControlFilter.LayerPermissions`: all False when made from Python, as in QGIS."""
 
-    def __init__(self, canRead: bool = False, canInsert: bool = False,
-                 canUpdate: bool = False, canDelete: bool = False) -> None:
+    def __init__(
+        self,
+        canRead: bool = False,
+        canInsert: bool = False,
+        canUpdate: bool = False,
+        canDelete: bool = False,
+    ) -> None:
         self.canRead = canRead
         self.canInsert = canInsert
         self.canUpdate = canUpdate
@@ -128,15 +133,18 @@ class QgsAccessControl:
 
     def allowToEdit(self, layer: QgsMapLayer, feature: QgsFeature) -> bool:
         """AND of every filter's allowToEdit."""
-        return _bridge.request_access(self._server_iface).allow_to_edit(layer.layer,
-                                                                        feature.feature)
+        return _bridge.request_access(self._server_iface).allow_to_edit(
+            layer.layer, feature.feature
+        )
 
     def extraSubsetString(self, layer: QgsMapLayer) -> str:
         """Every filter's subset string, ANDed."""
-        return _bridge.and_all(_bridge.request_access(self._server_iface).subset_strings(
-            layer.layer))
+        return _bridge.and_all(
+            _bridge.request_access(self._server_iface).subset_strings(layer.layer)
+        )
 
-    def registerAccessControl(self, accessControl: QgsAccessControlFilterBase,
-                              priority: int = 0) -> None:
+    def registerAccessControl(
+        self, accessControl: QgsAccessControlFilterBase, priority: int = 0
+    ) -> None:
         """Register another access-control filter."""
         self._server_iface.register_access_control(accessControl, priority)

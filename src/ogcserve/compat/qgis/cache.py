@@ -30,18 +30,21 @@ class QgsServerCacheFilter(CacheFilter):
         """The interface given to the constructor."""
         return self._server_iface
 
-    def getCachedDocument(self, project: QgsProject, request: QgsServerRequest,
-                          key: str) -> QByteArray:
+    def getCachedDocument(
+        self, project: QgsProject, request: QgsServerRequest, key: str
+    ) -> QByteArray:
         """The cached document for `key`, empty for a miss; default: always a miss."""
         return QByteArray()
 
-    def setCachedDocument(self, doc: QByteArray, project: QgsProject,
-                          request: QgsServerRequest, key: str) -> bool:
+    def setCachedDocument(
+        self, doc: QByteArray, project: QgsProject, request: QgsServerRequest, key: str
+    ) -> bool:
         """Store a document (its bytes); True if stored; default: not stored."""
         return False
 
-    def deleteCachedDocument(self, project: QgsProject, request: QgsServerRequest,
-                             key: str) -> bool:
+    def deleteCachedDocument(
+        self, project: QgsProject, request: QgsServerRequest, key: str
+    ) -> bool:
         """Drop one document; default: nothing dropped."""
         return False
 
@@ -49,18 +52,19 @@ class QgsServerCacheFilter(CacheFilter):
         """Drop every document of a project; default: nothing dropped."""
         return False
 
-    def getCachedImage(self, project: QgsProject, request: QgsServerRequest,
-                       key: str) -> QByteArray:
+    def getCachedImage(
+        self, project: QgsProject, request: QgsServerRequest, key: str
+    ) -> QByteArray:
         """The cached image for `key`, empty for a miss; default: always a miss."""
         return QByteArray()
 
-    def setCachedImage(self, img: QByteArray, project: QgsProject,
-                       request: QgsServerRequest, key: str) -> bool:
+    def setCachedImage(
+        self, img: QByteArray, project: QgsProject, request: QgsServerRequest, key: str
+    ) -> bool:
         """Store an image; True if stored; default: not stored."""
         return False
 
-    def deleteCachedImage(self, project: QgsProject, request: QgsServerRequest,
-                          key: str) -> bool:
+    def deleteCachedImage(self, project: QgsProject, request: QgsServerRequest, key: str) -> bool:
         """Drop one image; default: nothing dropped."""
         return False
 

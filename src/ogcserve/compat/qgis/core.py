@@ -56,8 +56,13 @@ class QgsLogger:
     """QGIS's debug logger, routed to Python logging (logger `qgis`)."""
 
     @staticmethod
-    def debug(msg: str, debuglevel: int = 1, file: str | None = None,
-              function: str | None = None, line: int = -1) -> None:
+    def debug(
+        msg: str,
+        debuglevel: int = 1,
+        file: str | None = None,
+        function: str | None = None,
+        line: int = -1,
+    ) -> None:
         """Log at DEBUG."""
         logging.getLogger("qgis").debug("%s", msg)
 

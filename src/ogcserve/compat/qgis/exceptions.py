@@ -38,7 +38,11 @@ class QgsOgcServiceException(Exception):  # noqa: N818 (QGIS names)
     """
 
     def __init__(
-        self, code: str, message: str, locator: str = "", responseCode: int = 200,
+        self,
+        code: str,
+        message: str,
+        locator: str = "",
+        responseCode: int = 200,
         version: str = "1.3.0",
     ) -> None:
         super().__init__(message)

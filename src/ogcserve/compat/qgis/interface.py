@@ -23,8 +23,9 @@ if TYPE_CHECKING:
 class QgsServerInterface(ServerInterface):
     """The server as a QGIS plugin sees it."""
 
-    def registerFilter(self, filter: RequestFilter | type[RequestFilter],
-                       priority: int = 0) -> None:
+    def registerFilter(
+        self, filter: RequestFilter | type[RequestFilter], priority: int = 0
+    ) -> None:
         """Register a filter (an instance, or a class: it is built with this interface)."""
         self.register_filter(_bridge.instance_of(filter, self), priority)
 
@@ -37,7 +38,8 @@ class QgsServerInterface(ServerInterface):
         return super().filters()
 
     def registerAccessControl(
-        self, accessControl: QgsAccessControlFilterBase | type[QgsAccessControlFilterBase],
+        self,
+        accessControl: QgsAccessControlFilterBase | type[QgsAccessControlFilterBase],
         priority: int = 0,
     ) -> None:
         """Register an access-control filter (an instance, or a class built with this interface)."""

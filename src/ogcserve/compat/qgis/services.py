@@ -29,8 +29,9 @@ class QgsService:
         """The VERSION this object answers."""
         raise NotImplementedError
 
-    def executeRequest(self, request: QgsServerRequest, response: QgsServerResponse,
-                       project: QgsProject) -> None:
+    def executeRequest(
+        self, request: QgsServerRequest, response: QgsServerResponse, project: QgsProject
+    ) -> None:
         """Answer the request into `response`."""
         raise NotImplementedError
 
@@ -46,7 +47,8 @@ class ServiceAdapter(Service):
     def execute(self, ctx: RequestContext) -> None:
         """Run `executeRequest` on views of the request, response and project."""
         self.qgs_service.executeRequest(
-            QgsServerRequest(ctx), QgsServerResponse(ctx), QgsProject(ctx.project))
+            QgsServerRequest(ctx), QgsServerResponse(ctx), QgsProject(ctx.project)
+        )
 
 
 class QgsServiceRegistry:
@@ -113,8 +115,14 @@ class QgsServerOgcApi:
     conformance = Rel.conformance
     data = Rel.data
 
-    def __init__(self, serverIface: QgsServerInterface, rootPath: str, name: str,
-                 description: str = "", version: str = "") -> None:
+    def __init__(
+        self,
+        serverIface: QgsServerInterface,
+        rootPath: str,
+        name: str,
+        description: str = "",
+        version: str = "",
+    ) -> None:
         self._server_iface, self._root, self._name = serverIface, rootPath, name
         self._description, self._version = description, version
         self.handlers: list[QgsServerOgcApiHandler] = []
@@ -162,8 +170,9 @@ QgsServerApi = QgsServerOgcApi
 class QgsServerApiContext:
     """What an OGC API handler receives: request, response, project, paths."""
 
-    def __init__(self, apiRootPath: str, ctx: RequestContext,
-                 serverInterface: QgsServerInterface) -> None:
+    def __init__(
+        self, apiRootPath: str, ctx: RequestContext, serverInterface: QgsServerInterface
+    ) -> None:
         self._root, self.ctx, self._server_iface = apiRootPath, ctx, serverInterface
         self.match: dict[str, str] = {}
 
@@ -208,8 +217,14 @@ class QgsServerQueryStringParameter:
         Boolean = 3
         List = 4
 
-    def __init__(self, name: str, required: bool = False, type: int = Type.String,
-                 description: str = "", defaultValue: Any = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        required: bool = False,
+        type: int = Type.String,
+        description: str = "",
+        defaultValue: Any = None,
+    ) -> None:
         self._name, self._description = name, description
         self.required, self.type, self.default = required, type, defaultValue
 
@@ -288,7 +303,8 @@ class QgsServerOgcApiHandler:
         """Answer the request."""
         raise NotImplementedError
 
-    def write(self, data: Any, context: QgsServerApiContext,
-              htmlMetadata: dict[str, Any] | None = None) -> None:
+    def write(
+        self, data: Any, context: QgsServerApiContext, htmlMetadata: dict[str, Any] | None = None
+    ) -> None:
         """Write `data` as JSON (GeoJSON if that is the default format)."""
         _bridge.write_json(data, context.ctx, self.defaultContentType())

@@ -9,8 +9,11 @@ from lxml import etree
 from ogcserve.errors import ServiceError
 
 OGC_NS = "http://www.opengis.net/ogc"
-OWS_NS = {"1.0.0": "http://www.opengis.net/ows", "1.1.0": "http://www.opengis.net/ows/1.1",
-          "2.0.0": "http://www.opengis.net/ows/2.0"}
+OWS_NS = {
+    "1.0.0": "http://www.opengis.net/ows",
+    "1.1.0": "http://www.opengis.net/ows/1.1",
+    "2.0.0": "http://www.opengis.net/ows/2.0",
+}
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 _SCHEMAS = {
     "1.3.0": "http://schemas.opengis.net/wms/1.3.0/exceptions_1_3_0.xsd",
@@ -39,12 +42,18 @@ def service_exception_report(error: ServiceError, version: str) -> tuple[bytes, 
         root = etree.Element("ServiceExceptionReport", version="1.1.1")
         content_type = "application/vnd.ogc.se_xml; charset=utf-8"
     else:
-        root = etree.Element(f"{{{OGC_NS}}}ServiceExceptionReport", version=version,
-                             nsmap={None: OGC_NS, "xsi": XSI})  # type: ignore[dict-item]
+        root = etree.Element(
+            f"{{{OGC_NS}}}ServiceExceptionReport",
+            version=version,
+            nsmap={None: OGC_NS, "xsi": XSI},  # type: ignore[dict-item]
+        )
         root.set(f"{{{XSI}}}schemaLocation", f"{OGC_NS} {_SCHEMAS.get(version, _SCHEMAS['1.3.0'])}")
         content_type = "text/xml; charset=utf-8"
-    exception = etree.SubElement(root, f"{{{OGC_NS}}}ServiceException" if version != "1.1.1"
-                                 else "ServiceException", code=error.code)
+    exception = etree.SubElement(
+        root,
+        f"{{{OGC_NS}}}ServiceException" if version != "1.1.1" else "ServiceException",
+        code=error.code,
+    )
     if error.locator and version != "1.1.1":  # the WMS 1.1.1 DTD has no locator attribute
         exception.set("locator", xml_safe(error.locator))
     exception.text = xml_safe(error.message)
@@ -56,8 +65,9 @@ def ows_exception_report(
 ) -> tuple[bytes, str]:
     """OWS Common ExceptionReport (WFS 1.1/2.0, WCS 1.1+/2.0, and unknown services)."""
     ns = OWS_NS.get(ows_version, OWS_NS["1.1.0"])
-    root = etree.Element(f"{{{ns}}}ExceptionReport", version=report_version,
-                         nsmap={"ows": ns, "xsi": XSI})
+    root = etree.Element(
+        f"{{{ns}}}ExceptionReport", version=report_version, nsmap={"ows": ns, "xsi": XSI}
+    )
     root.set(f"{{{XSI}}}schemaLocation", f"{ns} {_SCHEMAS['ows' + ows_version]}")
     if ows_version == "1.0.0":
         root.set("language", "en")

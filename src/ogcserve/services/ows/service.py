@@ -77,8 +77,9 @@ class OWSService(Service):
         if request.upper() != "GETCAPABILITIES":
             # OWS Common §7.3.1: VERSION is mandatory on every operation but GetCapabilities.
             if not version:
-                raise MissingParameterValueError("The VERSION parameter is missing",
-                                                 locator="VERSION")
+                raise MissingParameterValueError(
+                    "The VERSION parameter is missing", locator="VERSION"
+                )
             if version not in self.versions:
                 raise InvalidParameterValueError(
                     f"Version {version!r} of {self.name} is not supported "

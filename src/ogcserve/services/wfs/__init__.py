@@ -28,8 +28,11 @@ if TYPE_CHECKING:
 
 # builtin.py: WFS 2.0.0 reports errors as OWS 1.1 ExceptionReport, 1.1.0 as OWS 1.0, and 1.0.0
 # as the OGC ServiceExceptionReport 1.2.0.
-EXCEPTION_FORMATS = {"2.0.0": ("ows", "1.1.0"), "1.1.0": ("ows", "1.0.0"),
-                     "1.0.0": ("sxr", "1.2.0")}
+EXCEPTION_FORMATS = {
+    "2.0.0": ("ows", "1.1.0"),
+    "1.1.0": ("ows", "1.0.0"),
+    "1.0.0": ("sxr", "1.2.0"),
+}
 _CACHEABLE = ("GETCAPABILITIES", "DESCRIBEFEATURETYPE")
 
 
@@ -51,9 +54,11 @@ def operations(version: str) -> dict[str, Operation]:
         "Transaction": transaction,
     }
     if version == "2.0.0":
-        ops |= {"GetPropertyValue": get_property_value,
-                "ListStoredQueries": list_stored_queries,
-                "DescribeStoredQueries": describe_stored_queries}
+        ops |= {
+            "GetPropertyValue": get_property_value,
+            "ListStoredQueries": list_stored_queries,
+            "DescribeStoredQueries": describe_stored_queries,
+        }
     return ops
 
 

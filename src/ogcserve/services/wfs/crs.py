@@ -147,8 +147,9 @@ def to_xy(geometries: Any, given: SrsName, target: str) -> Any:
     return geometries
 
 
-def bbox_to_xy(bbox: tuple[float, float, float, float], given: SrsName
-               ) -> tuple[float, float, float, float]:
+def bbox_to_xy(
+    bbox: tuple[float, float, float, float], given: SrsName
+) -> tuple[float, float, float, float]:
     """A bbox as written in `given`'s axis order, as minx, miny, maxx, maxy."""
     a, b, c, d = bbox
     return (b, a, d, c) if given.swap else (a, b, c, d)

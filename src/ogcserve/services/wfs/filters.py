@@ -53,19 +53,37 @@ _SPATIAL: dict[str, type[ast.SpatialComparisonPredicate]] = {
     "Contains": ast.GeometryContains,
 }
 _ARITHMETIC: dict[str, type[ast.Arithmetic]] = {
-    "Add": ast.Add, "Sub": ast.Sub, "Mul": ast.Mul, "Div": ast.Div,
+    "Add": ast.Add,
+    "Sub": ast.Sub,
+    "Mul": ast.Mul,
+    "Div": ast.Div,
 }
 _IDS = ("ResourceId", "FeatureId", "GmlObjectId")
-_METRES = ("m", "meter", "meters", "metre", "metres", "urn:ogc:def:uom:EPSG::9001",
-           "http://www.opengis.net/def/uom/EPSG/0/9001")
+_METRES = (
+    "m",
+    "meter",
+    "meters",
+    "metre",
+    "metres",
+    "urn:ogc:def:uom:EPSG::9001",
+    "http://www.opengis.net/def/uom/EPSG/0/9001",
+)
 _KILOMETRES = ("km", "kilometer", "kilometers", "kilometre", "kilometres")
 _METRES_PER_DEGREE = 111_320.0
 
 # Filter Encoding 2.0 §7 (Table 1): the conformance classes we implement, for the capabilities.
-COMPARISON_OPERATORS = ("PropertyIsEqualTo", "PropertyIsNotEqualTo", "PropertyIsLessThan",
-                        "PropertyIsGreaterThan", "PropertyIsLessThanOrEqualTo",
-                        "PropertyIsGreaterThanOrEqualTo", "PropertyIsLike", "PropertyIsNull",
-                        "PropertyIsNil", "PropertyIsBetween")
+COMPARISON_OPERATORS = (
+    "PropertyIsEqualTo",
+    "PropertyIsNotEqualTo",
+    "PropertyIsLessThan",
+    "PropertyIsGreaterThan",
+    "PropertyIsLessThanOrEqualTo",
+    "PropertyIsGreaterThanOrEqualTo",
+    "PropertyIsLike",
+    "PropertyIsNull",
+    "PropertyIsNil",
+    "PropertyIsBetween",
+)
 SPATIAL_OPERATORS = ("BBOX", *_SPATIAL, "DWithin", "Beyond")
 ARITHMETIC_OPERATORS = tuple(_ARITHMETIC)
 
@@ -98,8 +116,7 @@ def parse_filter_text(body: str, terms: LayerTerms, limits: XMLLimits) -> Parsed
 def parse_filter(element: etree._Element, terms: LayerTerms) -> ParsedFilter:
     """A `<Filter>` element (FES 2.0 or OGC 1.0/1.1) for one layer."""
     if local(element) != "Filter" or etree.QName(element).namespace not in (FES_NS, OGC_NS):
-        raise FilterError("A filter must be an fes:Filter or ogc:Filter element",
-                          locator="FILTER")
+        raise FilterError("A filter must be an fes:Filter or ogc:Filter element", locator="FILTER")
     reader = _Reader(terms)
     items = children(element)
     if not items:
@@ -107,8 +124,9 @@ def parse_filter(element: etree._Element, terms: LayerTerms) -> ParsedFilter:
     if all(local(i) in _IDS for i in items):
         return ParsedFilter(None, tuple(reader.ids(items)))
     if len(items) != 1:
-        raise FilterError("A filter holds one predicate (combine them with And/Or)",
-                          locator="FILTER")
+        raise FilterError(
+            "A filter holds one predicate (combine them with And/Or)", locator="FILTER"
+        )
     return ParsedFilter(from_ast(reader.condition(items[0])), None)
 
 
@@ -225,8 +243,9 @@ class _Reader:
                 case FieldType.DATETIME:
                     return dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError:
-            raise self.fail(f"{value[:40]!r} is not a valid {kind} for {other.name!r}",
-                            other.name) from None
+            raise self.fail(
+                f"{value[:40]!r} is not a valid {kind} for {other.name!r}", other.name
+            ) from None
         return value
 
     def expression(self, element: etree._Element) -> Any:
@@ -267,8 +286,9 @@ class _Reader:
 
     def geometry(self, element: etree._Element) -> values.Geometry:
         try:
-            shape = read_geometry(element, self.terms.default_srs, self.terms.crs,
-                                  self.terms.version)
+            shape = read_geometry(
+                element, self.terms.default_srs, self.terms.crs, self.terms.version
+            )
         except GeometryError as error:
             raise self.fail(error.message, error.locator or "FILTER") from None
         return values.Geometry(shapely.geometry.mapping(shape))
@@ -320,8 +340,9 @@ class _Reader:
         single = element.get("singleChar", "?")
         escape = element.get("escapeChar", element.get("escape", "\\"))
         nocase = element.get("matchCase", "true").lower() == "false"
-        return ast.Like(lhs, _like_pattern(pattern, wild, single, escape), nocase, "%", "_",
-                        "\\", False)
+        return ast.Like(
+            lhs, _like_pattern(pattern, wild, single, escape), nocase, "%", "_", "\\", False
+        )
 
 
 def _number(value: Any) -> Any:
@@ -355,4 +376,3 @@ def _like_pattern(pattern: str, wild: str, single: str, escape: str) -> str:
         else:
             out.append(char)
     return "".join(out)
-

@@ -79,8 +79,9 @@ def _rounded(coords: npt.NDArray[np.float64], precision: int | None) -> npt.NDAr
 def _by_geos(geometries: npt.NDArray[np.object_], precision: int | None) -> list[str | None]:
     """GEOS's writer, for what the fast path does not cover (rounded first if asked)."""
     if precision is not None:
-        geometries = shapely.transform(geometries, lambda xy: np.round(xy, precision),
-                                       include_z=True)
+        geometries = shapely.transform(
+            geometries, lambda xy: np.round(xy, precision), include_z=True
+        )
     return list(shapely.to_geojson(geometries))
 
 

@@ -30,32 +30,64 @@ if TYPE_CHECKING:
 
 OWS = {"2.0.0": "http://www.opengis.net/ows/1.1", "1.1.0": "http://www.opengis.net/ows"}
 XLINK = "http://www.w3.org/1999/xlink"
-OPERATIONS = ("GetCapabilities", "DescribeFeatureType", "GetFeature", "GetPropertyValue",
-              "ListStoredQueries", "DescribeStoredQueries", "Transaction")
-_OPERATIONS_BY_VERSION = {"2.0.0": OPERATIONS,
-                          "1.1.0": ("GetCapabilities", "DescribeFeatureType", "GetFeature",
-                                    "Transaction"),
-                          "1.0.0": ("GetCapabilities", "DescribeFeatureType", "GetFeature",
-                                    "Transaction")}
+OPERATIONS = (
+    "GetCapabilities",
+    "DescribeFeatureType",
+    "GetFeature",
+    "GetPropertyValue",
+    "ListStoredQueries",
+    "DescribeStoredQueries",
+    "Transaction",
+)
+_OPERATIONS_BY_VERSION = {
+    "2.0.0": OPERATIONS,
+    "1.1.0": ("GetCapabilities", "DescribeFeatureType", "GetFeature", "Transaction"),
+    "1.0.0": ("GetCapabilities", "DescribeFeatureType", "GetFeature", "Transaction"),
+}
 # WFS 2.0 Table 13: every conformance constraint, and whether we implement it.
-_CONFORMANCE = (("ImplementsBasicWFS", True), ("ImplementsTransactionalWFS", True),
-                ("ImplementsLockingWFS", False), ("KVPEncoding", True), ("XMLEncoding", True),
-                ("SOAPEncoding", False), ("ImplementsInheritance", False),
-                ("ImplementsRemoteResolve", False), ("ImplementsResultPaging", True),
-                ("ImplementsStandardJoins", False), ("ImplementsSpatialJoins", False),
-                ("ImplementsTemporalJoins", False), ("ImplementsFeatureVersioning", False),
-                ("ManageStoredQueries", False))
+_CONFORMANCE = (
+    ("ImplementsBasicWFS", True),
+    ("ImplementsTransactionalWFS", True),
+    ("ImplementsLockingWFS", False),
+    ("KVPEncoding", True),
+    ("XMLEncoding", True),
+    ("SOAPEncoding", False),
+    ("ImplementsInheritance", False),
+    ("ImplementsRemoteResolve", False),
+    ("ImplementsResultPaging", True),
+    ("ImplementsStandardJoins", False),
+    ("ImplementsSpatialJoins", False),
+    ("ImplementsTemporalJoins", False),
+    ("ImplementsFeatureVersioning", False),
+    ("ManageStoredQueries", False),
+)
 # FES 2.0 Table 1.
-_FES_CONFORMANCE = (("ImplementsQuery", True), ("ImplementsAdHocQuery", True),
-                    ("ImplementsFunctions", False), ("ImplementsResourceId", True),
-                    ("ImplementsMinStandardFilter", True), ("ImplementsStandardFilter", True),
-                    ("ImplementsMinSpatialFilter", True), ("ImplementsSpatialFilter", True),
-                    ("ImplementsMinTemporalFilter", False), ("ImplementsTemporalFilter", False),
-                    ("ImplementsVersionNav", False), ("ImplementsSorting", True),
-                    ("ImplementsExtendedOperators", False), ("ImplementsMinimumXPath", False),
-                    ("ImplementsSchemaElementFunc", False))
-_GEOMETRY_OPERANDS = ("gml:Envelope", "gml:Point", "gml:LineString", "gml:Polygon",
-                      "gml:MultiPoint", "gml:MultiCurve", "gml:MultiSurface")
+_FES_CONFORMANCE = (
+    ("ImplementsQuery", True),
+    ("ImplementsAdHocQuery", True),
+    ("ImplementsFunctions", False),
+    ("ImplementsResourceId", True),
+    ("ImplementsMinStandardFilter", True),
+    ("ImplementsStandardFilter", True),
+    ("ImplementsMinSpatialFilter", True),
+    ("ImplementsSpatialFilter", True),
+    ("ImplementsMinTemporalFilter", False),
+    ("ImplementsTemporalFilter", False),
+    ("ImplementsVersionNav", False),
+    ("ImplementsSorting", True),
+    ("ImplementsExtendedOperators", False),
+    ("ImplementsMinimumXPath", False),
+    ("ImplementsSchemaElementFunc", False),
+)
+_GEOMETRY_OPERANDS = (
+    "gml:Envelope",
+    "gml:Point",
+    "gml:LineString",
+    "gml:Polygon",
+    "gml:MultiPoint",
+    "gml:MultiCurve",
+    "gml:MultiSurface",
+)
 
 
 def get_capabilities(ctx: RequestContext) -> None:
@@ -77,8 +109,9 @@ def _negotiate(ctx: RequestContext) -> str:
         for version in (v.strip() for v in accept.split(",")):
             if version in VERSIONS:
                 return version
-        raise VersionNegotiationFailedError(f"None of {accept!r} is supported",
-                                            locator="ACCEPTVERSIONS")
+        raise VersionNegotiationFailedError(
+            f"None of {accept!r} is supported", locator="ACCEPTVERSIONS"
+        )
     version = ctx.request.parameter("VERSION").strip()
     return version if version in VERSIONS else VERSIONS[0]
 
@@ -115,8 +148,7 @@ def _crs_list(ctx: RequestContext, project: Project, layer: Layer) -> list[str]:
     return [native, *others]
 
 
-def _sub(parent: etree._Element, tag: str, text: str | None = None, **attrs: str
-         ) -> etree._Element:
+def _sub(parent: etree._Element, tag: str, text: str | None = None, **attrs: str) -> etree._Element:
     element = etree.SubElement(parent, tag, {k.replace("__", ":"): v for k, v in attrs.items()})
     if text is not None:
         element.text = text
@@ -142,8 +174,7 @@ def _ows_identification(root: etree._Element, ows: str, project: Project, versio
     _sub(provider, f"{{{ows}}}ServiceContact")
 
 
-def _ows_operations(root: etree._Element, ows: str, version: str, url: str,
-                    editable: bool) -> None:
+def _ows_operations(root: etree._Element, ows: str, version: str, url: str, editable: bool) -> None:
     meta = _sub(root, f"{{{ows}}}OperationsMetadata")
     for name in _OPERATIONS_BY_VERSION[version]:
         if name == "Transaction" and not editable:
@@ -160,9 +191,11 @@ def _ows_operations(root: etree._Element, ows: str, version: str, url: str,
             values["outputFormat"] = ADVERTISED_FORMATS[version]
             values["resultType"] = ("results", "hits")
         elif name == "DescribeFeatureType":
-            values["outputFormat"] = (("application/gml+xml; version=3.2", "application/json")
-                                      if version == "2.0.0" else
-                                      ("text/xml; subtype=gml/3.1.1", "application/json"))
+            values["outputFormat"] = (
+                ("application/gml+xml; version=3.2", "application/json")
+                if version == "2.0.0"
+                else ("text/xml; subtype=gml/3.1.1", "application/json")
+            )
         for pname, allowed in values.items():
             param = _sub(op, f"{{{ows}}}Parameter", name=pname)
             holder = _sub(param, f"{{{ows}}}AllowedValues") if version == "2.0.0" else param
@@ -182,7 +215,9 @@ def _ows_operations(root: etree._Element, ows: str, version: str, url: str,
 
 def _nsmap(version: str, project: Project) -> dict[str | None, str]:
     nsmap: dict[str | None, str] = {
-        "wfs": WFS_NS[version], "xlink": XLINK, FEATURE_PREFIX: feature_namespace(project),
+        "wfs": WFS_NS[version],
+        "xlink": XLINK,
+        FEATURE_PREFIX: feature_namespace(project),
         "xsi": "http://www.w3.org/2001/XMLSchema-instance",
     }
     if version in OWS:
@@ -196,8 +231,9 @@ def _nsmap(version: str, project: Project) -> dict[str | None, str]:
     return nsmap
 
 
-def _feature_type(ctx: RequestContext, types: etree._Element, version: str, layer: Layer,
-                  namespace: str) -> etree._Element:
+def _feature_type(
+    ctx: RequestContext, types: etree._Element, version: str, layer: Layer, namespace: str
+) -> etree._Element:
     """A FeatureType with what every version starts it with: name, title, abstract.
 
     The name is bare, as QGIS Server and MapServer list it: QGIS desktop looks the typename of
@@ -228,9 +264,15 @@ def _operations(ctx: RequestContext, parent: etree._Element, version: str, layer
     Transaction operation of OperationsMetadata to mean every edit)."""
     wfs = WFS_NS[version]
     permissions = ctx.server.data.permissions(ctx, layer)
-    allowed = ["Query"] + [name for name, on in (("Insert", permissions.can_insert),
-                                                 ("Update", permissions.can_update),
-                                                 ("Delete", permissions.can_delete)) if on]
+    allowed = ["Query"] + [
+        name
+        for name, on in (
+            ("Insert", permissions.can_insert),
+            ("Update", permissions.can_update),
+            ("Delete", permissions.can_delete),
+        )
+        if on
+    ]
     operations = _sub(parent, f"{{{wfs}}}Operations")
     for name in allowed:
         if version == "1.0.0":
@@ -239,8 +281,9 @@ def _operations(ctx: RequestContext, parent: etree._Element, version: str, layer
             _sub(operations, f"{{{wfs}}}Operation", name)
 
 
-def _feature_types(root: etree._Element, ctx: RequestContext, project: Project,
-                   layers: list[Layer], version: str) -> None:
+def _feature_types(
+    root: etree._Element, ctx: RequestContext, project: Project, layers: list[Layer], version: str
+) -> None:
     """The FeatureTypeList of WFS 1.1.0 and 2.0.0 (they differ only in the CRS element names)."""
     wfs, ows = WFS_NS[version], OWS[version]
     crs_tag = "CRS" if version == "2.0.0" else "SRS"
@@ -266,14 +309,20 @@ def _feature_types(root: etree._Element, ctx: RequestContext, project: Project,
         _sub(box, f"{{{ows}}}UpperCorner", f"{maxx!r} {maxy!r}")
 
 
-def _ows_document(ctx: RequestContext, project: Project, layers: list[Layer], url: str,
-                  version: str, schema: str) -> etree._Element:
+def _ows_document(
+    ctx: RequestContext, project: Project, layers: list[Layer], url: str, version: str, schema: str
+) -> etree._Element:
     """The parts WFS 1.1.0 and 2.0.0 capabilities share (OWS Common sections, feature types)."""
     wfs, ows = WFS_NS[version], OWS[version]
-    root = etree.Element(f"{{{wfs}}}WFS_Capabilities", version=version,
-                         nsmap=_nsmap(version, project))  # type: ignore[arg-type]
-    root.set("{http://www.w3.org/2001/XMLSchema-instance}schemaLocation",
-             f"{wfs} http://schemas.opengis.net/{schema}")
+    root = etree.Element(
+        f"{{{wfs}}}WFS_Capabilities",
+        version=version,
+        nsmap=_nsmap(version, project),  # type: ignore[arg-type]
+    )
+    root.set(
+        "{http://www.w3.org/2001/XMLSchema-instance}schemaLocation",
+        f"{wfs} http://schemas.opengis.net/{schema}",
+    )
     _ows_identification(root, ows, project, version)
     _ows_operations(root, ows, version, url, _editable(ctx, layers))
     _feature_types(root, ctx, project, layers, version)
@@ -323,8 +372,17 @@ def _v11(ctx: RequestContext, project: Project, layers: list[Layer], url: str) -
     _sub(scalar, f"{{{ogc}}}LogicalOperators")
     comparison = _sub(scalar, f"{{{ogc}}}ComparisonOperators")
     # Filter 1.1 names: EqualTo, LessThan, ..., Like, Between, NullCheck.
-    for op in ("EqualTo", "NotEqualTo", "LessThan", "GreaterThan", "LessThanEqualTo",
-               "GreaterThanEqualTo", "Like", "Between", "NullCheck"):
+    for op in (
+        "EqualTo",
+        "NotEqualTo",
+        "LessThan",
+        "GreaterThan",
+        "LessThanEqualTo",
+        "GreaterThanEqualTo",
+        "Like",
+        "Between",
+        "NullCheck",
+    ):
         _sub(comparison, f"{{{ogc}}}ComparisonOperator", op)
     arithmetic = _sub(scalar, f"{{{ogc}}}ArithmeticOperators")
     _sub(arithmetic, f"{{{ogc}}}SimpleArithmetic")
@@ -336,12 +394,17 @@ def _v11(ctx: RequestContext, project: Project, layers: list[Layer], url: str) -
 
 def _v10(ctx: RequestContext, project: Project, layers: list[Layer], url: str) -> etree._Element:
     wfs, ogc = WFS_NS["1.0.0"], OGC_NS
-    nsmap = {None: wfs, "ogc": ogc, FEATURE_PREFIX: feature_namespace(project),
-             "xsi": "http://www.w3.org/2001/XMLSchema-instance"}
-    root = etree.Element(f"{{{wfs}}}WFS_Capabilities", version="1.0.0",
-                         nsmap=nsmap)  # type: ignore[arg-type]
-    root.set("{http://www.w3.org/2001/XMLSchema-instance}schemaLocation",
-             f"{wfs} http://schemas.opengis.net/wfs/1.0.0/WFS-capabilities.xsd")
+    nsmap = {
+        None: wfs,
+        "ogc": ogc,
+        FEATURE_PREFIX: feature_namespace(project),
+        "xsi": "http://www.w3.org/2001/XMLSchema-instance",
+    }
+    root = etree.Element(f"{{{wfs}}}WFS_Capabilities", version="1.0.0", nsmap=nsmap)  # type: ignore[arg-type]
+    root.set(
+        "{http://www.w3.org/2001/XMLSchema-instance}schemaLocation",
+        f"{wfs} http://schemas.opengis.net/wfs/1.0.0/WFS-capabilities.xsd",
+    )
     service = _sub(root, f"{{{wfs}}}Service")
     _sub(service, f"{{{wfs}}}Name", "WFS")
     _sub(service, f"{{{wfs}}}Title", project.title)
@@ -373,12 +436,29 @@ def _v10(ctx: RequestContext, project: Project, layers: list[Layer], url: str) -
         _sub(ft, f"{{{wfs}}}SRS", ctx.server.data.crs(ctx, layer))
         _operations(ctx, ft, "1.0.0", layer)
         minx, miny, maxx, maxy = _wgs84(ctx, layer)
-        _sub(ft, f"{{{wfs}}}LatLongBoundingBox", minx=repr(minx), miny=repr(miny),
-             maxx=repr(maxx), maxy=repr(maxy))
+        _sub(
+            ft,
+            f"{{{wfs}}}LatLongBoundingBox",
+            minx=repr(minx),
+            miny=repr(miny),
+            maxx=repr(maxx),
+            maxy=repr(maxy),
+        )
     caps = _sub(root, f"{{{ogc}}}Filter_Capabilities")
     spatial = _sub(_sub(caps, f"{{{ogc}}}Spatial_Capabilities"), f"{{{ogc}}}Spatial_Operators")
-    for name in ("BBOX", "Equals", "Disjoint", "Intersect", "Touches", "Crosses", "Within",
-                 "Contains", "Overlaps", "Beyond", "DWithin"):
+    for name in (
+        "BBOX",
+        "Equals",
+        "Disjoint",
+        "Intersect",
+        "Touches",
+        "Crosses",
+        "Within",
+        "Contains",
+        "Overlaps",
+        "Beyond",
+        "DWithin",
+    ):
         _sub(spatial, f"{{{ogc}}}{name}")
     scalar = _sub(caps, f"{{{ogc}}}Scalar_Capabilities")
     _sub(scalar, f"{{{ogc}}}Logical_Operators")

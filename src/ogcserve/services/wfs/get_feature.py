@@ -96,8 +96,9 @@ class GetFeatureParams:
 def get_feature(ctx: RequestContext) -> None:
     """Answer GetFeature."""
     version = ctx.request.parameter("VERSION").strip() or "2.0.0"
-    params = parse_xml(ctx, version) if "REQUEST_BODY" in ctx.request.params else \
-        parse_kvp(ctx, version)
+    params = (
+        parse_xml(ctx, version) if "REQUEST_BODY" in ctx.request.params else parse_kvp(ctx, version)
+    )
     run(ctx, params)
 
 
@@ -113,8 +114,9 @@ def parse_kvp(ctx: RequestContext, version: str) -> GetFeatureParams:
     by_id = False
     if stored:
         if stored != GET_FEATURE_BY_ID:
-            raise InvalidParameterValueError(f"Unknown stored query {stored!r}",
-                                             locator="STOREDQUERY_ID")
+            raise InvalidParameterValueError(
+                f"Unknown stored query {stored!r}", locator="STOREDQUERY_ID"
+            )
         if not p.get("ID"):
             raise MissingParameterValueError("GetFeatureById needs ID", locator="ID")
         ids_text, by_id, names_text = p["ID"], True, ""
@@ -124,38 +126,46 @@ def parse_kvp(ctx: RequestContext, version: str) -> GetFeatureParams:
         # WFS 2.0 §7.9.2.4.1: with RESOURCEID the types come from the ids (`type.id`).
         names = list(dict.fromkeys(i.rpartition(".")[0] for i in ids if "." in i))
         if not names:
-            raise InvalidParameterValueError("Resource ids must be written type.id",
-                                             locator="RESOURCEID")
+            raise InvalidParameterValueError(
+                "Resource ids must be written type.id", locator="RESOURCEID"
+            )
     if not names:
         raise MissingParameterValueError("TYPENAMES is missing", locator="TYPENAMES")
     if len(names) > MAX_QUERIES:
-        raise InvalidParameterValueError(f"At most {MAX_QUERIES} types per request",
-                                         locator="TYPENAMES")
+        raise InvalidParameterValueError(
+            f"At most {MAX_QUERIES} types per request", locator="TYPENAMES"
+        )
     filters = split_filters(p.get("FILTER", ""))
     props = split_groups(p["PROPERTYNAME"]) if p.get("PROPERTYNAME") else []
     sorts = p.get("SORTBY", "")
     for given, locator in ((filters, "FILTER"), (props, "PROPERTYNAME")):
         if given and len(given) != len(names):
-            raise InvalidParameterValueError(f"{locator} needs one entry per type name",
-                                             locator=locator)
+            raise InvalidParameterValueError(
+                f"{locator} needs one entry per type name", locator=locator
+            )
     if filters and (ids or p.get("BBOX")):
-        raise InvalidParameterValueError("FILTER, BBOX and RESOURCEID are mutually exclusive",
-                                         locator="FILTER")
+        raise InvalidParameterValueError(
+            "FILTER, BBOX and RESOURCEID are mutually exclusive", locator="FILTER"
+        )
     bbox, bbox_srs = parse_bbox(p.get("BBOX", ""))
     expression = exp_filter(p.get("EXP_FILTER", ""), len(names))
     queries = []
     for i, name in enumerate(names):
-        queries.append(QueryParams(
-            type_name=name,
-            properties=tuple(split_list(props[i])) if props and props[i].strip() != "*" else None,
-            filter=filters[i] if filters else None,
-            bbox=bbox,
-            bbox_srs=bbox_srs,
-            srs_name=p.get("SRSNAME") or None,
-            sort=sort_keys(sorts) if sorts else (),
-            ids=tuple(ids) if ids else None,
-            expression=expression,
-        ))
+        queries.append(
+            QueryParams(
+                type_name=name,
+                properties=tuple(split_list(props[i]))
+                if props and props[i].strip() != "*"
+                else None,
+                filter=filters[i] if filters else None,
+                bbox=bbox,
+                bbox_srs=bbox_srs,
+                srs_name=p.get("SRSNAME") or None,
+                sort=sort_keys(sorts) if sorts else (),
+                ids=tuple(ids) if ids else None,
+                expression=expression,
+            )
+        )
     count_text = p.get("COUNT") or p.get("MAXFEATURES") or ""
     fmt = output_format(p.get("OUTPUTFORMAT", ""), version)
     return GetFeatureParams(
@@ -177,8 +187,9 @@ def exp_filter(value: str, types: int) -> Expression | None:
     if not value.strip():
         return None
     if types != 1:
-        raise InvalidParameterValueError("EXP_FILTER applies to a single type name",
-                                         locator="EXP_FILTER")
+        raise InvalidParameterValueError(
+            "EXP_FILTER applies to a single type name", locator="EXP_FILTER"
+        )
     try:
         return parse(value, "qgis")
     except FilterError as error:
@@ -211,8 +222,9 @@ def parse_bbox(value: str) -> tuple[tuple[float, float, float, float] | None, st
         return None, None
     parts = split_list(value)
     if len(parts) not in (4, 5):
-        raise InvalidParameterValueError("BBOX needs four numbers and an optional CRS",
-                                         locator="BBOX")
+        raise InvalidParameterValueError(
+            "BBOX needs four numbers and an optional CRS", locator="BBOX"
+        )
     try:
         a, b, c, d = (float(v) for v in parts[:4])
     except ValueError:
@@ -245,13 +257,18 @@ def parse_xml(ctx: RequestContext, version: str) -> GetFeatureParams:
             queries.extend(_xml_query(element))
         elif name == "StoredQuery":
             if element.get("id") != GET_FEATURE_BY_ID:
-                raise InvalidParameterValueError(f"Unknown stored query {element.get('id')!r}",
-                                                 locator="StoredQuery")
-            ids = [text(c) for c in children(element)
-                   if local(c) == "Parameter" and c.get("name", "").lower() == "id"]
+                raise InvalidParameterValueError(
+                    f"Unknown stored query {element.get('id')!r}", locator="StoredQuery"
+                )
+            ids = [
+                text(c)
+                for c in children(element)
+                if local(c) == "Parameter" and c.get("name", "").lower() == "id"
+            ]
             if len(ids) != 1 or "." not in ids[0]:
-                raise MissingParameterValueError("GetFeatureById needs one id (type.id)",
-                                                 locator="id")
+                raise MissingParameterValueError(
+                    "GetFeatureById needs one id (type.id)", locator="id"
+                )
             by_id = True
             queries.append(QueryParams(type_name=ids[0].rpartition(".")[0], ids=(ids[0],)))
         else:
@@ -259,8 +276,9 @@ def parse_xml(ctx: RequestContext, version: str) -> GetFeatureParams:
     if not queries:
         raise MissingParameterValueError("GetFeature needs a Query", locator="Query")
     if len(queries) > MAX_QUERIES:
-        raise InvalidParameterValueError(f"At most {MAX_QUERIES} queries per request",
-                                         locator="Query")
+        raise InvalidParameterValueError(
+            f"At most {MAX_QUERIES} queries per request", locator="Query"
+        )
     count_text = root.get("count") or root.get("maxFeatures") or ""
     fmt = output_format(root.get("outputFormat", ""), version, "outputFormat")
     return GetFeatureParams(
@@ -297,10 +315,17 @@ def _xml_query(element: etree._Element) -> list[QueryParams]:
                 keys.append(f"{field} {parts.get('SortOrder', 'ASC')}")
             sort = sort_keys(",".join(keys), "SortBy")
         else:
-            raise InvalidParameterValueError(f"Unexpected element {name!r} in Query",
-                                             locator=name)
-    return [QueryParams(type_name=n, properties=tuple(properties) or None, filter=filter_element,
-                        srs_name=element.get("srsName"), sort=sort) for n in names]
+            raise InvalidParameterValueError(f"Unexpected element {name!r} in Query", locator=name)
+    return [
+        QueryParams(
+            type_name=n,
+            properties=tuple(properties) or None,
+            filter=filter_element,
+            srs_name=element.get("srsName"),
+            sort=sort,
+        )
+        for n in names
+    ]
 
 
 # --- planning -----------------------------------------------------------------------------------
@@ -334,13 +359,15 @@ def plan(ctx: RequestContext, params: GetFeatureParams, query: QueryParams) -> P
             if name == geometry:
                 continue
             if name not in visible:
-                raise InvalidParameterValueError(f"Unknown property {name!r}",
-                                                 locator="PROPERTYNAME")
+                raise InvalidParameterValueError(
+                    f"Unknown property {name!r}", locator="PROPERTYNAME"
+                )
             wanted.add(name)
         properties = tuple(n for n in properties if n in wanted)
         # WFS 2.0 §7.9.2.4.3: the geometry is kept when named; mandatory properties only else.
-        with_geometry = geometry is not None and geometry in {type_name(n) for n in
-                                                              query.properties}
+        with_geometry = geometry is not None and geometry in {
+            type_name(n) for n in query.properties
+        }
     sort = query.sort
     for key in sort:
         if key.name not in visible and key.name != ID:
@@ -359,13 +386,24 @@ def plan(ctx: RequestContext, params: GetFeatureParams, query: QueryParams) -> P
         ids = tuple(i for i in (feature_id(r, layer.name) for r in query.ids) if i is not None)
     bbox, bbox_crs = None, None
     if query.bbox is not None:
-        corners = (parse_srs(query.bbox_srs, version, "BBOX") if query.bbox_srs
-                   else srs_for(native, version))
+        corners = (
+            parse_srs(query.bbox_srs, version, "BBOX")
+            if query.bbox_srs
+            else srs_for(native, version)
+        )
         bbox, bbox_crs = bbox_to_xy(query.bbox, corners), corners.code
-    read = Read(bbox=bbox, bbox_crs=bbox_crs, filter=expression,
-                properties=properties, sort=_stable(sort), ids=ids, with_geometry=with_geometry)
-    return PlannedQuery(layer, schema, read, properties, srs, native, layer.wfs.number_matched,
-                        layer.wfs.precision)
+    read = Read(
+        bbox=bbox,
+        bbox_crs=bbox_crs,
+        filter=expression,
+        properties=properties,
+        sort=_stable(sort),
+        ids=ids,
+        with_geometry=with_geometry,
+    )
+    return PlannedQuery(
+        layer, schema, read, properties, srs, native, layer.wfs.number_matched, layer.wfs.precision
+    )
 
 
 def _stable(sort: tuple[SortKey, ...]) -> tuple[SortKey, ...]:
@@ -387,8 +425,7 @@ def run(ctx: RequestContext, params: GetFeatureParams) -> None:
         return _by_id(ctx, params)
     planned = [plan(ctx, params, q) for q in params.queries]
     data = ctx.server.data
-    limit = min(params.count, data.max_features) if params.count is not None else \
-        data.max_features
+    limit = min(params.count, data.max_features) if params.count is not None else data.max_features
     if len(planned) == 1 and not params.hits and not params.output_format.is_gml:
         return _counted_after(ctx, params, planned[0], limit)
     # numberMatched: an exact count where the layer asks for it (and always when several
@@ -411,8 +448,7 @@ def run(ctx: RequestContext, params: GetFeatureParams) -> None:
     pending = 0
     for q, offset, count, _ in slices:
         if count:
-            pending = _write(ctx, writer, q, replace(q.read, offset=offset, limit=count),
-                             pending)
+            pending = _write(ctx, writer, q, replace(q.read, offset=offset, limit=count), pending)
     writer.end(totals)
 
 
@@ -435,14 +471,16 @@ def _counted_after(
 def _begin(ctx: RequestContext, params: GetFeatureParams, totals: Totals) -> CollectionWriter:
     """The writer of the request's format, with the collection's head written."""
     writer = writer_for(ctx.response, params.version, params.output_format)
-    ctx.response.set_header("Content-Type",
-                            params.media_type or CONTENT_TYPES[params.output_format])
+    ctx.response.set_header(
+        "Content-Type", params.media_type or CONTENT_TYPES[params.output_format]
+    )
     writer.begin(totals, feature_namespace(require_project(ctx)), describe_url(ctx, params))
     return writer
 
 
-def _write(ctx: RequestContext, writer: CollectionWriter, q: PlannedQuery, read: Read,
-           pending: int) -> int:
+def _write(
+    ctx: RequestContext, writer: CollectionWriter, q: PlannedQuery, read: Read, pending: int
+) -> int:
     """Write the features of `read`, flushing every CHUNK features; `pending`: how many are
     written and not flushed yet (returned updated, for the next query)."""
     for batch in ctx.server.data.features(ctx, q.layer, read):
@@ -465,8 +503,11 @@ def _proven_total(start: int, returned: int, limit: int) -> int | None:
 
 
 def _slices(
-    ctx: RequestContext, planned: list[PlannedQuery], matched: list[int | None],
-    start: int, limit: int,
+    ctx: RequestContext,
+    planned: list[PlannedQuery],
+    matched: list[int | None],
+    start: int,
+    limit: int,
 ) -> list[tuple[PlannedQuery, int, int, int]]:
     """(query, offset, limit, rows it will return) for each query, STARTINDEX and COUNT
     spread over the queries in order (WFS 2.0 §7.7.3.2: they apply to the whole response)."""
@@ -491,14 +532,18 @@ def _slices(
 def _page_size(ctx: RequestContext, q: PlannedQuery, offset: int, limit: int) -> int:
     if limit <= 0:
         return 0
-    read = replace(q.read, offset=offset, limit=limit, properties=(), with_geometry=False,
-                   sort=())
+    read = replace(q.read, offset=offset, limit=limit, properties=(), with_geometry=False, sort=())
     return sum(len(b) for b in ctx.server.data.features(ctx, q.layer, read))
 
 
-def _total(planned: list[PlannedQuery], matched: list[int | None],
-           slices: list[tuple[PlannedQuery, int, int, int]], start: int, returned: int,
-           limit: int) -> int | None:
+def _total(
+    planned: list[PlannedQuery],
+    matched: list[int | None],
+    slices: list[tuple[PlannedQuery, int, int, int]],
+    start: int,
+    returned: int,
+    limit: int,
+) -> int | None:
     if all(m is not None for m in matched):
         return sum(m for m in matched if m is not None)
     if all(q.number_matched == "unknown" for q in planned):
@@ -506,8 +551,9 @@ def _total(planned: list[PlannedQuery], matched: list[int | None],
     return _proven_total(start, returned, limit)  # "estimated"
 
 
-def _links(ctx: RequestContext, params: GetFeatureParams, total: int | None, returned: int,
-           limit: int) -> tuple[str | None, str | None]:
+def _links(
+    ctx: RequestContext, params: GetFeatureParams, total: int | None, returned: int, limit: int
+) -> tuple[str | None, str | None]:
     """WFS 2.0 §10.2.4.1: next/previous as KVP URLs (only for KVP requests with COUNT)."""
     if params.version != "2.0.0" or not params.kvp or params.count is None:
         return None, None
@@ -520,8 +566,11 @@ def _links(ctx: RequestContext, params: GetFeatureParams, total: int | None, ret
 
 def _page_url(ctx: RequestContext, start: int, count: int) -> str:
     parts = urlsplit(ctx.request.url)
-    query = {k: v for k, v in ctx.request.params.items()
-             if k not in ("STARTINDEX", "COUNT", "MAXFEATURES")}
+    query = {
+        k: v
+        for k, v in ctx.request.params.items()
+        if k not in ("STARTINDEX", "COUNT", "MAXFEATURES")
+    }
     query.update(STARTINDEX=str(start), COUNT=str(count))
     return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))
 
@@ -530,8 +579,12 @@ def describe_url(ctx: RequestContext, params: GetFeatureParams) -> str:
     """Where the schema of the returned types is (xsi:schemaLocation)."""
     parts = urlsplit(ctx.request.url)
     names = ",".join(dict.fromkeys(type_name(q.type_name) for q in params.queries))
-    query = {"SERVICE": "WFS", "VERSION": params.version, "REQUEST": "DescribeFeatureType",
-             "TYPENAME" if params.version != "2.0.0" else "TYPENAMES": names}
+    query = {
+        "SERVICE": "WFS",
+        "VERSION": params.version,
+        "REQUEST": "DescribeFeatureType",
+        "TYPENAME" if params.version != "2.0.0" else "TYPENAMES": names,
+    }
     if "MAP" in ctx.request.params:
         query["MAP"] = ctx.request.params["MAP"]
     return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))
@@ -549,16 +602,19 @@ def _by_id(ctx: RequestContext, params: GetFeatureParams) -> None:
     fmt = params.output_format
     ctx.response.set_header("Content-Type", params.media_type or CONTENT_TYPES[fmt])
     if fmt is OutputFormat.GEOJSON:
-        ctx.response.write(GeoJSONWriter(ctx.response, params.version, fmt)
-                           .features(query, batches[0])[0])
+        ctx.response.write(
+            GeoJSONWriter(ctx.response, params.version, fmt).features(query, batches[0])[0]
+        )
     elif fmt is OutputFormat.CSV:
         writer = writer_for(ctx.response, params.version, fmt)
         writer.begin(Totals(1, 1), "", "")
         writer.batch(query, batches[0])
     else:
         namespace = feature_namespace(require_project(ctx))
-        bare = (f'xmlns:{FEATURE_PREFIX}="{escape(namespace)}" xmlns:gml="{GML_URI[fmt]}" '
-                f'xmlns:xsi="{XSI}" xsi:schemaLocation="{escape(namespace)} '
-                f'{escape(describe_url(ctx, params))} {GML_URI[fmt]} {GML_SCHEMAS[fmt]}"')
+        bare = (
+            f'xmlns:{FEATURE_PREFIX}="{escape(namespace)}" xmlns:gml="{GML_URI[fmt]}" '
+            f'xmlns:xsi="{XSI}" xsi:schemaLocation="{escape(namespace)} '
+            f'{escape(describe_url(ctx, params))} {GML_URI[fmt]} {GML_SCHEMAS[fmt]}"'
+        )
         ctx.response.write('<?xml version="1.0" encoding="UTF-8"?>\n')
         GMLWriter(ctx.response, params.version, fmt, bare=bare).batch(query, batches[0])

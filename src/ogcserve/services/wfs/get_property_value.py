@@ -42,9 +42,16 @@ def get_property_value(ctx: RequestContext) -> None:
     data = ctx.server.data
     read = replace(planned.read, limit=params.count, offset=params.start_index)
     matched = data.count(ctx, planned.layer, planned.read)
-    returned = 0 if params.hits else max(0, min(matched - params.start_index,
-                                                params.count if params.count is not None
-                                                else matched))
+    returned = (
+        0
+        if params.hits
+        else max(
+            0,
+            min(
+                matched - params.start_index, params.count if params.count is not None else matched
+            ),
+        )
+    )
     wfs = WFS_NS["2.0.0"]
     namespace = feature_namespace(require_project(ctx))
     ctx.response.set_header("Content-Type", "application/gml+xml; version=3.2")
@@ -52,7 +59,8 @@ def get_property_value(ctx: RequestContext) -> None:
         f'<?xml version="1.0" encoding="UTF-8"?>\n<wfs:ValueCollection xmlns:wfs="{wfs}" '
         f'xmlns:gml="http://www.opengis.net/gml/3.2" '
         f'xmlns:{FEATURE_PREFIX}="{escape(namespace)}" timeStamp="{timestamp()}" '
-        f'numberMatched="{matched}" numberReturned="{returned}">')
+        f'numberMatched="{matched}" numberReturned="{returned}">'
+    )
     tag = f"{FEATURE_PREFIX}:{name}"
     writer = GeometryWriter(OutputFormat.GML32, planned.srs.text)
     if not params.hits:
@@ -70,8 +78,10 @@ def get_property_value(ctx: RequestContext) -> None:
 
                     geoms = shapely.transform(geoms, convert)
                 if geoms is not None:
-                    gml = writer.write_many(GeometryTexts.wkt(geoms, planned.precision),
-                                            [f"{name}.{fid}" for fid in batch.ids])
+                    gml = writer.write_many(
+                        GeometryTexts.wkt(geoms, planned.precision),
+                        [f"{name}.{fid}" for fid in batch.ids],
+                    )
                     out.extend(f"<wfs:member>{g}</wfs:member>" for g in gml)
             else:
                 for value in batch.columns.get(name, []):

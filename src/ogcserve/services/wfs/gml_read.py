@@ -24,8 +24,9 @@ class GeometryError(InvalidParameterValueError):
     """A geometry in the request cannot be read."""
 
 
-def read_geometry(element: etree._Element, default_srs: SrsName, target_crs: str,
-                  version: str) -> Any:
+def read_geometry(
+    element: etree._Element, default_srs: SrsName, target_crs: str, version: str
+) -> Any:
     """A GML geometry element as a shapely geometry in x/y of `target_crs`.
 
     The srsName of the element (else `default_srs`) and the request's WFS `version` say how the
@@ -55,7 +56,7 @@ def _coords(element: etree._Element) -> list[tuple[float, ...]]:
                 values = [float(v) for v in text(child).split()]
                 if len(values) % dim:
                     raise GeometryError("posList has a partial coordinate", locator="posList")
-                out.extend(tuple(values[i:i + 2]) for i in range(0, len(values), dim))
+                out.extend(tuple(values[i : i + 2]) for i in range(0, len(values), dim))
             elif name == "coordinates":
                 cs, ts = child.get("cs", ","), child.get("ts", " ")
                 for pair in text(child).split(ts if ts.strip() else None):
@@ -119,8 +120,7 @@ def _geometry(element: etree._Element) -> Any:
             case "MultiPolygon" | "MultiSurface":
                 return shapely.MultiPolygon([_geometry(m) for m in _members(element)])
             case "Envelope":
-                corners = {local(c): [float(v) for v in text(c).split()] for c in
-                           children(element)}
+                corners = {local(c): [float(v) for v in text(c).split()] for c in children(element)}
                 (x1, y1), (x2, y2) = corners["lowerCorner"][:2], corners["upperCorner"][:2]
                 _require_finite([x1, y1, x2, y2])
                 return _box(x1, y1, x2, y2)
@@ -130,8 +130,9 @@ def _geometry(element: etree._Element) -> Any:
     except GeometryError:
         raise
     except (KeyError, IndexError):
-        raise GeometryError(f"invalid {name}: a coordinate or corner is missing",
-                            locator=name) from None
+        raise GeometryError(
+            f"invalid {name}: a coordinate or corner is missing", locator=name
+        ) from None
     except ValueError:
         raise GeometryError(f"invalid {name}: coordinates are numbers", locator=name) from None
     except (TypeError, shapely.errors.GEOSException):

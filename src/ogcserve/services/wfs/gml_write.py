@@ -21,9 +21,11 @@ from ogcserve.sources.base import FieldType
 from .geojson_write import geojson_texts
 from .params import OutputFormat
 
-GML_URI = {OutputFormat.GML32: "http://www.opengis.net/gml/3.2",
-           OutputFormat.GML31: "http://www.opengis.net/gml",
-           OutputFormat.GML2: "http://www.opengis.net/gml"}
+GML_URI = {
+    OutputFormat.GML32: "http://www.opengis.net/gml/3.2",
+    OutputFormat.GML31: "http://www.opengis.net/gml",
+    OutputFormat.GML2: "http://www.opengis.net/gml",
+}
 
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"})
 
@@ -59,16 +61,25 @@ def column_elements(tag: str, values: list[Any], kind: FieldType) -> list[str]:
         # Integers need no escaping; text is escaped for the whole column in one translate
         # (NUL, which XML cannot carry anyway, separates the values). Other types still get
         # through (SQLite's loose typing) by value_text.
-        texts = [v if type(v) is str else (str(v) if type(v) is int else
-                 (_raw_text(v) if v is not None else "")) for v in values]
+        texts = [
+            v
+            if type(v) is str
+            else (str(v) if type(v) is int else (_raw_text(v) if v is not None else ""))
+            for v in values
+        ]
         if kind is FieldType.TEXT or any(type(v) is str for v in values):
             escaped = "\x00".join(texts).translate(_ESCAPES).split("\x00")
             texts = escaped if len(escaped) == len(texts) else [escape(t) for t in texts]
-        return [f"{start}{t}{end}" if v is not None else ""
-                for t, v in zip(texts, values, strict=True)]
+        return [
+            f"{start}{t}{end}" if v is not None else "" for t, v in zip(texts, values, strict=True)
+        ]
     if kind is FieldType.REAL:
-        return [f"{start}{v!r}{end}" if type(v) is float else
-                (f"{start}{value_text(v)}{end}" if v is not None else "") for v in values]
+        return [
+            f"{start}{v!r}{end}"
+            if type(v) is float
+            else (f"{start}{value_text(v)}{end}" if v is not None else "")
+            for v in values
+        ]
     return [f"{start}{value_text(v)}{end}" if v is not None else "" for v in values]
 
 
@@ -77,8 +88,12 @@ def wkt_batch(
 ) -> list[str | None]:
     """WKT of a batch, 2D, at full precision or with at most `precision` decimals; None for
     missing geometries."""
-    texts = shapely.to_wkt(geometries, rounding_precision=-1 if precision is None else precision,
-                           trim=True, output_dimension=2)
+    texts = shapely.to_wkt(
+        geometries,
+        rounding_precision=-1 if precision is None else precision,
+        trim=True,
+        output_dimension=2,
+    )
     return list(texts)
 
 
@@ -91,22 +106,25 @@ class GeometryTexts:
     kinds: npt.NDArray[np.int64]
 
     @classmethod
-    def wkt(cls, geometries: npt.NDArray[np.object_],
-            precision: int | None = None) -> GeometryTexts:
+    def wkt(
+        cls, geometries: npt.NDArray[np.object_], precision: int | None = None
+    ) -> GeometryTexts:
         """WKT, 2D, with at most `precision` decimals (None: full precision)."""
         return cls(wkt_batch(geometries, precision), _kinds(geometries))
 
     @classmethod
-    def geojson(cls, geometries: npt.NDArray[np.object_],
-                precision: int | None = None) -> GeometryTexts:
+    def geojson(
+        cls, geometries: npt.NDArray[np.object_], precision: int | None = None
+    ) -> GeometryTexts:
         """RFC 7946 geometry objects, with at most `precision` decimals (None: full)."""
         kinds = _kinds(geometries)
         return cls(geojson_texts(geometries, kinds, precision), kinds)
 
 
 def _kinds(geometries: npt.NDArray[np.object_]) -> npt.NDArray[np.int64]:
-    kinds: npt.NDArray[np.int64] = np.where(shapely.is_empty(geometries), -2,
-                                            shapely.get_type_id(geometries))
+    kinds: npt.NDArray[np.int64] = np.where(
+        shapely.is_empty(geometries), -2, shapely.get_type_id(geometries)
+    )
     return kinds
 
 
@@ -146,8 +164,11 @@ class GeometryWriter:
         self.v32 = fmt is OutputFormat.GML32
         self.v2 = fmt is OutputFormat.GML2
         self._writers: dict[str, Callable[[str, str], str]] = {
-            "POINT": self.point, "LINESTRING": self.line, "POLYGON": self.polygon,
-            "MULTIPOINT": self.multipoint, "MULTILINESTRING": self.multiline,
+            "POINT": self.point,
+            "LINESTRING": self.line,
+            "POLYGON": self.polygon,
+            "MULTIPOINT": self.multipoint,
+            "MULTILINESTRING": self.multiline,
             "MULTIPOLYGON": self.multipolygon,
         }
         # The templates come from the writers themselves, fed markers: both paths write the
@@ -218,10 +239,13 @@ class GeometryWriter:
             outer, hole = "outerBoundaryIs", "innerBoundaryIs"
         else:
             outer, hole = "exterior", "interior"
-        parts = [f"<gml:{outer}><gml:LinearRing>{self._list(rings[0])}</gml:LinearRing>"
-                 f"</gml:{outer}>"]
-        parts.extend(f"<gml:{hole}><gml:LinearRing>{self._list(r)}</gml:LinearRing>"
-                     f"</gml:{hole}>" for r in rings[1:])
+        parts = [
+            f"<gml:{outer}><gml:LinearRing>{self._list(rings[0])}</gml:LinearRing></gml:{outer}>"
+        ]
+        parts.extend(
+            f"<gml:{hole}><gml:LinearRing>{self._list(r)}</gml:LinearRing></gml:{hole}>"
+            for r in rings[1:]
+        )
         return "".join(parts)
 
     def polygon(self, body: str, gid: str, top: bool = True) -> str:
@@ -231,43 +255,53 @@ class GeometryWriter:
         members = body[2:-2].split("), (")
         inner = "".join(
             f"<gml:pointMember>{self.point('(' + m + ')', f'{gid}.{i}', False)}</gml:pointMember>"
-            for i, m in enumerate(members))
+            for i, m in enumerate(members)
+        )
         return f"{self._open('MultiPoint', gid, True)}{inner}</gml:MultiPoint>"
 
     def multiline(self, body: str, gid: str) -> str:
-        name, member = ("MultiLineString", "lineStringMember") if self.v2 else \
-            ("MultiCurve", "curveMember")
+        name, member = (
+            ("MultiLineString", "lineStringMember") if self.v2 else ("MultiCurve", "curveMember")
+        )
         members = body[2:-2].split("), (")
         inner = "".join(
             f"<gml:{member}>{self.line('(' + m + ')', f'{gid}.{i}', False)}</gml:{member}>"
-            for i, m in enumerate(members))
+            for i, m in enumerate(members)
+        )
         return f"{self._open(name, gid, True)}{inner}</gml:{name}>"
 
     def multipolygon(self, body: str, gid: str) -> str:
         if ")), ((" not in body and "), (" not in body:
             # One polygon, no holes (most features): one template, no splitting.
-            name, member = ("MultiPolygon", "polygonMember") if self.v2 else \
-                ("MultiSurface", "surfaceMember")
+            name, member = (
+                ("MultiPolygon", "polygonMember") if self.v2 else ("MultiSurface", "surfaceMember")
+            )
             ring = self._list(body[3:-3])
             if self.v2:
-                return (f'<gml:{name} srsName="{self.srs}"><gml:{member}><gml:Polygon>'
-                        f"<gml:outerBoundaryIs><gml:LinearRing>{ring}</gml:LinearRing>"
-                        f"</gml:outerBoundaryIs></gml:Polygon></gml:{member}></gml:{name}>")
+                return (
+                    f'<gml:{name} srsName="{self.srs}"><gml:{member}><gml:Polygon>'
+                    f"<gml:outerBoundaryIs><gml:LinearRing>{ring}</gml:LinearRing>"
+                    f"</gml:outerBoundaryIs></gml:Polygon></gml:{member}></gml:{name}>"
+                )
             ident = f' gml:id="{gid}"' if self.v32 else ""
             inner = f' gml:id="{gid}.0"' if self.v32 else ""
-            return (f'<gml:{name}{ident} srsName="{self.srs}"><gml:{member}><gml:Polygon{inner}>'
-                    f"<gml:exterior><gml:LinearRing>{ring}</gml:LinearRing></gml:exterior>"
-                    f"</gml:Polygon></gml:{member}></gml:{name}>")
+            return (
+                f'<gml:{name}{ident} srsName="{self.srs}"><gml:{member}><gml:Polygon{inner}>'
+                f"<gml:exterior><gml:LinearRing>{ring}</gml:LinearRing></gml:exterior>"
+                f"</gml:Polygon></gml:{member}></gml:{name}>"
+            )
         return self._multipolygon(body, gid)
 
     def _multipolygon(self, body: str, gid: str) -> str:
-        name, member = ("MultiPolygon", "polygonMember") if self.v2 else \
-            ("MultiSurface", "surfaceMember")
+        name, member = (
+            ("MultiPolygon", "polygonMember") if self.v2 else ("MultiSurface", "surfaceMember")
+        )
         members = body[3:-3].split(")), ((")
         inner = "".join(
             f"<gml:{member}>{self._open('Polygon', f'{gid}.{i}', False)}{self._rings(m)}"
             f"</gml:Polygon></gml:{member}>"
-            for i, m in enumerate(members))
+            for i, m in enumerate(members)
+        )
         return f"{self._open(name, gid, True)}{inner}</gml:{name}>"
 
 
@@ -275,13 +309,21 @@ def geometry_type_name(geometry_type: str | None, fmt: OutputFormat) -> str:
     """The GML property type of a layer's geometry column (DescribeFeatureType)."""
     kind = (geometry_type or "GEOMETRY").upper()
     if fmt is OutputFormat.GML2:
-        names = {"POINT": "PointPropertyType", "LINESTRING": "LineStringPropertyType",
-                 "POLYGON": "PolygonPropertyType", "MULTIPOINT": "MultiPointPropertyType",
-                 "MULTILINESTRING": "MultiLineStringPropertyType",
-                 "MULTIPOLYGON": "MultiPolygonPropertyType"}
+        names = {
+            "POINT": "PointPropertyType",
+            "LINESTRING": "LineStringPropertyType",
+            "POLYGON": "PolygonPropertyType",
+            "MULTIPOINT": "MultiPointPropertyType",
+            "MULTILINESTRING": "MultiLineStringPropertyType",
+            "MULTIPOLYGON": "MultiPolygonPropertyType",
+        }
     else:
-        names = {"POINT": "PointPropertyType", "LINESTRING": "CurvePropertyType",
-                 "POLYGON": "SurfacePropertyType", "MULTIPOINT": "MultiPointPropertyType",
-                 "MULTILINESTRING": "MultiCurvePropertyType",
-                 "MULTIPOLYGON": "MultiSurfacePropertyType"}
+        names = {
+            "POINT": "PointPropertyType",
+            "LINESTRING": "CurvePropertyType",
+            "POLYGON": "SurfacePropertyType",
+            "MULTIPOINT": "MultiPointPropertyType",
+            "MULTILINESTRING": "MultiCurvePropertyType",
+            "MULTIPOLYGON": "MultiSurfacePropertyType",
+        }
     return names.get(kind, "GeometryPropertyType")

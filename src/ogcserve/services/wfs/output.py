@@ -34,9 +34,11 @@ SCHEMAS = {
     "1.1.0": "http://schemas.opengis.net/wfs/1.1.0/wfs.xsd",
     "1.0.0": "http://schemas.opengis.net/wfs/1.0.0/WFS-basic.xsd",
 }
-GML_SCHEMAS = {OutputFormat.GML32: "http://schemas.opengis.net/gml/3.2.1/gml.xsd",
-               OutputFormat.GML31: "http://schemas.opengis.net/gml/3.1.1/base/gml.xsd",
-               OutputFormat.GML2: "http://schemas.opengis.net/gml/2.1.2/feature.xsd"}
+GML_SCHEMAS = {
+    OutputFormat.GML32: "http://schemas.opengis.net/gml/3.2.1/gml.xsd",
+    OutputFormat.GML31: "http://schemas.opengis.net/gml/3.1.1/base/gml.xsd",
+    OutputFormat.GML2: "http://schemas.opengis.net/gml/2.1.2/feature.xsd",
+}
 CONTENT_TYPES = {
     OutputFormat.GML32: "application/gml+xml; version=3.2",
     OutputFormat.GML31: "text/xml; subtype=gml/3.1.1",
@@ -115,8 +117,9 @@ class CollectionWriter:
 class GMLWriter(CollectionWriter):
     """wfs:FeatureCollection of the request's version, features in the format's GML."""
 
-    def __init__(self, response: ServerResponse, version: str, fmt: OutputFormat,
-                 *, bare: str | None = None) -> None:
+    def __init__(
+        self, response: ServerResponse, version: str, fmt: OutputFormat, *, bare: str | None = None
+    ) -> None:
         super().__init__(response, version, fmt)
         self._templates: dict[str, tuple[str, str, GeometryWriter]] = {}
         self.member = "wfs:member" if version == "2.0.0" else "gml:featureMember"
@@ -127,16 +130,23 @@ class GMLWriter(CollectionWriter):
     def begin(self, totals: Totals, namespace: str, schema_location: str) -> None:
         """Root element with the counts the version knows of."""
         wfs = WFS_NS[self.version]
-        attrs = [f'xmlns:wfs="{wfs}"', f'xmlns:gml="{GML_URI[self.fmt]}"',
-                 f'xmlns:{FEATURE_PREFIX}="{escape(namespace)}"', f'xmlns:xsi="{XSI}"',
-                 f'xsi:schemaLocation="{wfs} {SCHEMAS[self.version]} '
-                 f'{GML_URI[self.fmt]} {GML_SCHEMAS[self.fmt]} '
-                 f'{escape(namespace)} {escape(schema_location)}"']
+        attrs = [
+            f'xmlns:wfs="{wfs}"',
+            f'xmlns:gml="{GML_URI[self.fmt]}"',
+            f'xmlns:{FEATURE_PREFIX}="{escape(namespace)}"',
+            f'xmlns:xsi="{XSI}"',
+            f'xsi:schemaLocation="{wfs} {SCHEMAS[self.version]} '
+            f"{GML_URI[self.fmt]} {GML_SCHEMAS[self.fmt]} "
+            f'{escape(namespace)} {escape(schema_location)}"',
+        ]
         if self.version == "2.0.0":
             # WFS 2.0 §11.3.3.5: numberMatched may be "unknown"; numberReturned is required.
             matched = "unknown" if totals.matched is None else str(totals.matched)
-            attrs += [f'timeStamp="{timestamp()}"', f'numberMatched="{matched}"',
-                      f'numberReturned="{totals.returned or 0}"']
+            attrs += [
+                f'timeStamp="{timestamp()}"',
+                f'numberMatched="{matched}"',
+                f'numberReturned="{totals.returned or 0}"',
+            ]
             if totals.next:
                 attrs.append(f'next="{escape(totals.next)}"')
             if totals.previous:
@@ -157,10 +167,10 @@ class GMLWriter(CollectionWriter):
         if cached is None:
             ident = "fid" if self.fmt is OutputFormat.GML2 else "gml:id"
             if self.bare is None:
-                open_ = f"<{self.member}><{FEATURE_PREFIX}:{name} {ident}=\"{name}."
+                open_ = f'<{self.member}><{FEATURE_PREFIX}:{name} {ident}="{name}.'
                 close = f"</{FEATURE_PREFIX}:{name}></{self.member}>"
             else:
-                open_ = f"<{FEATURE_PREFIX}:{name} {self.bare} {ident}=\"{name}."
+                open_ = f'<{FEATURE_PREFIX}:{name} {self.bare} {ident}="{name}.'
                 close = f"</{FEATURE_PREFIX}:{name}>"
             cached = (open_, close, GeometryWriter(self.fmt, query.srs.text))
             self._templates[name] = cached
@@ -179,8 +189,9 @@ class GMLWriter(CollectionWriter):
             start, end = f"<{FEATURE_PREFIX}:{geom_tag}>", f"</{FEATURE_PREFIX}:{geom_tag}>"
             prefix = f"{query.layer.name}."
             gids = [f"{prefix}{ident}.g" for ident in idents] if geometry.v32 else [""] * n
-            parts.append([f"{start}{gml}{end}" if gml else ""
-                          for gml in geometry.write_many(texts, gids)])
+            parts.append(
+                [f"{start}{gml}{end}" if gml else "" for gml in geometry.write_many(texts, gids)]
+            )
         types = {f.name: f.type for f in query.schema.fields}
         for name in query.properties:
             values = batch.columns.get(name)
@@ -236,13 +247,18 @@ class GeoJSONWriter(CollectionWriter):
         # GEOS writes the geometry JSON in C; orjson splices it in as a fragment.
         geometries = [orjson.Fragment(t) if t is not None else None for t in texts]
         names = [name for name in query.properties if name in batch.columns]
-        rows = zip(*(batch.columns[name] for name in names), strict=True) if names else \
-            repeat((), n)
+        rows = (
+            zip(*(batch.columns[name] for name in names), strict=True) if names else repeat((), n)
+        )
         prefix = f"{query.layer.name}."
         self._crs = query.srs.code
         return [
-            {"type": "Feature", "id": f"{prefix}{fid}", "geometry": geometry,
-             "properties": dict(zip(names, row, strict=True))}
+            {
+                "type": "Feature",
+                "id": f"{prefix}{fid}",
+                "geometry": geometry,
+                "properties": dict(zip(names, row, strict=True)),
+            }
             for fid, geometry, row in zip(batch.ids, geometries, rows, strict=True)
         ]
 
@@ -251,8 +267,11 @@ class GeoJSONWriter(CollectionWriter):
         tail: dict[str, Any] = {"numberReturned": self.written, "timeStamp": timestamp()}
         if totals.matched is not None:
             tail["numberMatched"] = totals.matched
-        links = [{"href": href, "rel": rel, "type": "application/geo+json"}
-                 for rel, href in (("next", totals.next), ("previous", totals.previous)) if href]
+        links = [
+            {"href": href, "rel": rel, "type": "application/geo+json"}
+            for rel, href in (("next", totals.next), ("previous", totals.previous))
+            if href
+        ]
         if links:
             tail["links"] = links
         if self._crs and self._crs not in ("OGC:CRS84", "EPSG:4326"):

@@ -44,31 +44,64 @@ class OutputFormat(StrEnum):
         return self in (OutputFormat.GML32, OutputFormat.GML31, OutputFormat.GML2)
 
 
-DEFAULT_FORMAT = {"2.0.0": OutputFormat.GML32, "1.1.0": OutputFormat.GML31,
-                  "1.0.0": OutputFormat.GML2}
+DEFAULT_FORMAT = {
+    "2.0.0": OutputFormat.GML32,
+    "1.1.0": OutputFormat.GML31,
+    "1.0.0": OutputFormat.GML2,
+}
 
 # Names clients send, lower-cased without spaces, for each format.
 _FORMAT_NAMES = {
-    OutputFormat.GML32: ("application/gml+xml;version=3.2", "text/xml;subtype=gml/3.2",
-                         "text/xml;subtype=gml/3.2.1", "gml32", "gml3.2",
-                         "application/gml+xml;version=3.2.1"),
-    OutputFormat.GML31: ("text/xml;subtype=gml/3.1.1", "gml3", "gml31",
-                         "application/gml+xml;version=3.1", "text/xml;subtype=gml/3.1"),
-    OutputFormat.GML2: ("text/xml;subtype=gml/2.1.2", "gml2", "text/xml;subtype=gml/2",
-                        "application/gml+xml;version=2.1"),
-    OutputFormat.GEOJSON: ("application/geo+json", "application/json", "geojson", "json",
-                           "application/vnd.geo+json"),
+    OutputFormat.GML32: (
+        "application/gml+xml;version=3.2",
+        "text/xml;subtype=gml/3.2",
+        "text/xml;subtype=gml/3.2.1",
+        "gml32",
+        "gml3.2",
+        "application/gml+xml;version=3.2.1",
+    ),
+    OutputFormat.GML31: (
+        "text/xml;subtype=gml/3.1.1",
+        "gml3",
+        "gml31",
+        "application/gml+xml;version=3.1",
+        "text/xml;subtype=gml/3.1",
+    ),
+    OutputFormat.GML2: (
+        "text/xml;subtype=gml/2.1.2",
+        "gml2",
+        "text/xml;subtype=gml/2",
+        "application/gml+xml;version=2.1",
+    ),
+    OutputFormat.GEOJSON: (
+        "application/geo+json",
+        "application/json",
+        "geojson",
+        "json",
+        "application/vnd.geo+json",
+    ),
     OutputFormat.CSV: ("text/csv", "csv"),
 }
 _BY_NAME = {name: fmt for fmt, names in _FORMAT_NAMES.items() for name in names}
 
 # The names each version advertises (WFS 1.0.0 §8.2 uses GML2/GML3 keywords).
 ADVERTISED_FORMATS = {
-    "2.0.0": ("application/gml+xml; version=3.2", "text/xml; subtype=gml/3.2",
-              "text/xml; subtype=gml/3.1.1", "text/xml; subtype=gml/2.1.2",
-              "application/json", "application/geo+json", "text/csv"),
-    "1.1.0": ("text/xml; subtype=gml/3.1.1", "text/xml; subtype=gml/3.2",
-              "text/xml; subtype=gml/2.1.2", "application/json", "text/csv"),
+    "2.0.0": (
+        "application/gml+xml; version=3.2",
+        "text/xml; subtype=gml/3.2",
+        "text/xml; subtype=gml/3.1.1",
+        "text/xml; subtype=gml/2.1.2",
+        "application/json",
+        "application/geo+json",
+        "text/csv",
+    ),
+    "1.1.0": (
+        "text/xml; subtype=gml/3.1.1",
+        "text/xml; subtype=gml/3.2",
+        "text/xml; subtype=gml/2.1.2",
+        "application/json",
+        "text/csv",
+    ),
     "1.0.0": ("GML2", "GML3", "application/json", "text/csv"),
 }
 
@@ -103,11 +136,13 @@ def integer(value: str, locator: str, *, minimum: int = 0) -> int:
     try:
         number = int(value.strip())
     except ValueError:
-        raise InvalidParameterValueError(f"{locator} must be an integer, not {value!r}",
-                                         locator=locator) from None
+        raise InvalidParameterValueError(
+            f"{locator} must be an integer, not {value!r}", locator=locator
+        ) from None
     if number < minimum:
-        raise InvalidParameterValueError(f"{locator} must be at least {minimum}, not {number}",
-                                         locator=locator)
+        raise InvalidParameterValueError(
+            f"{locator} must be at least {minimum}, not {number}", locator=locator
+        )
     if number > MAX_OFFSET:
         raise InvalidParameterValueError(f"{locator} is too large", locator=locator)
     return number
@@ -145,8 +180,9 @@ def split_groups(value: str) -> list[str]:
             if depth < 0:
                 break
     if depth != 0:
-        raise InvalidParameterValueError("Unbalanced parentheses in a parameter list",
-                                         locator="PROPERTYNAME")
+        raise InvalidParameterValueError(
+            "Unbalanced parentheses in a parameter list", locator="PROPERTYNAME"
+        )
     return groups
 
 
@@ -178,7 +214,8 @@ def published_layers(ctx: RequestContext, project: Project) -> list[Layer]:
     out: list[Layer] = []
     for top in ctx.server.data.readable_layers(ctx, project):
         out.extend(
-            layer for layer in top.walk()
+            layer
+            for layer in top.walk()
             if not layer.is_group and not layer.is_raster and layer.wfs.publish
         )
     return out

@@ -23,13 +23,16 @@ _TITLE = "Get feature by identifier"
 def list_stored_queries(ctx: RequestContext) -> None:
     """The stored queries and the types they return."""
     project = require_project(ctx)
-    root = etree.Element(f"{{{_WFS}}}ListStoredQueriesResponse",
-                         nsmap={"wfs": _WFS, FEATURE_PREFIX: feature_namespace(project)})
+    root = etree.Element(
+        f"{{{_WFS}}}ListStoredQueriesResponse",
+        nsmap={"wfs": _WFS, FEATURE_PREFIX: feature_namespace(project)},
+    )
     query = etree.SubElement(root, f"{{{_WFS}}}StoredQuery", id=GET_FEATURE_BY_ID)
     etree.SubElement(query, f"{{{_WFS}}}Title").text = _TITLE
     for layer in published_layers(ctx, project):
-        etree.SubElement(query, f"{{{_WFS}}}ReturnFeatureType").text = \
-            f"{FEATURE_PREFIX}:{layer.name}"
+        etree.SubElement(
+            query, f"{{{_WFS}}}ReturnFeatureType"
+        ).text = f"{FEATURE_PREFIX}:{layer.name}"
     _write(ctx, root)
 
 
@@ -39,22 +42,31 @@ def describe_stored_queries(ctx: RequestContext) -> None:
     wanted = _requested(ctx)
     for name in wanted:
         if name != GET_FEATURE_BY_ID:
-            raise InvalidParameterValueError(f"Unknown stored query {name!r}",
-                                             locator="STOREDQUERY_ID")
-    root = etree.Element(f"{{{_WFS}}}DescribeStoredQueriesResponse",
-                         nsmap={"wfs": _WFS, "xsd": "http://www.w3.org/2001/XMLSchema",
-                                FEATURE_PREFIX: feature_namespace(project)})
-    description = etree.SubElement(root, f"{{{_WFS}}}StoredQueryDescription",
-                                   id=GET_FEATURE_BY_ID)
+            raise InvalidParameterValueError(
+                f"Unknown stored query {name!r}", locator="STOREDQUERY_ID"
+            )
+    root = etree.Element(
+        f"{{{_WFS}}}DescribeStoredQueriesResponse",
+        nsmap={
+            "wfs": _WFS,
+            "xsd": "http://www.w3.org/2001/XMLSchema",
+            FEATURE_PREFIX: feature_namespace(project),
+        },
+    )
+    description = etree.SubElement(root, f"{{{_WFS}}}StoredQueryDescription", id=GET_FEATURE_BY_ID)
     etree.SubElement(description, f"{{{_WFS}}}Title").text = _TITLE
-    etree.SubElement(description, f"{{{_WFS}}}Abstract").text = \
-        "Returns the single feature whose identifier (type.id) is given."
+    etree.SubElement(
+        description, f"{{{_WFS}}}Abstract"
+    ).text = "Returns the single feature whose identifier (type.id) is given."
     etree.SubElement(description, f"{{{_WFS}}}Parameter", name="id", type="xsd:string")
-    names = " ".join(f"{FEATURE_PREFIX}:{layer.name}"
-                     for layer in published_layers(ctx, project))
-    expression = etree.SubElement(description, f"{{{_WFS}}}QueryExpressionText",
-                                  returnFeatureTypes=names, isPrivate="true",
-                                  language="urn:ogc:def:queryLanguage:OGC-WFS::WFSQueryExpression")
+    names = " ".join(f"{FEATURE_PREFIX}:{layer.name}" for layer in published_layers(ctx, project))
+    expression = etree.SubElement(
+        description,
+        f"{{{_WFS}}}QueryExpressionText",
+        returnFeatureTypes=names,
+        isPrivate="true",
+        language="urn:ogc:def:queryLanguage:OGC-WFS::WFSQueryExpression",
+    )
     expression.text = ""
     _write(ctx, root)
 

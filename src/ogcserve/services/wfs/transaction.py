@@ -45,8 +45,12 @@ if TYPE_CHECKING:
     from ogcserve.context import RequestContext
     from ogcserve.projects.model import Layer
 
-_PERMISSION = {"Insert": "can_insert", "Update": "can_update", "Delete": "can_delete",
-               "Replace": "can_update"}
+_PERMISSION = {
+    "Insert": "can_insert",
+    "Update": "can_update",
+    "Delete": "can_delete",
+    "Replace": "can_update",
+}
 XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
 
 
@@ -83,8 +87,9 @@ def transaction(ctx: RequestContext) -> None:
     """Answer Transaction (XML POST only)."""
     body = ctx.request.params.get("REQUEST_BODY")
     if not body:
-        raise OperationNotSupportedError("Transaction is only accepted as XML POST",
-                                         locator="REQUEST")
+        raise OperationNotSupportedError(
+            "Transaction is only accepted as XML POST", locator="REQUEST"
+        )
     root = parse_body(body, ctx.request.xml_limits)
     version = (root.get("version") or ctx.request.parameter("VERSION")).strip() or "2.0.0"
     if version == "2.0.0" and etree.QName(root).namespace == WFS_NS["1.1.0"]:
@@ -127,13 +132,15 @@ def _parse(ctx: RequestContext, root: etree._Element, version: str) -> list[Acti
             action = Action(kind, layer, handle)
             for child in children(element):
                 if local(child) == "Filter":
-                    action.filter = _filter(ctx, layer, child, version,
-                                            element.get("srsName") or default_srs)
+                    action.filter = _filter(
+                        ctx, layer, child, version, element.get("srsName") or default_srs
+                    )
                 elif local(child) == "Property" and kind == "Update":
                     _property(ctx, action, child, version, element.get("srsName") or default_srs)
                 else:
-                    raise InvalidParameterValueError(f"Unexpected {local(child)} in {kind}",
-                                                     locator=handle or kind)
+                    raise InvalidParameterValueError(
+                        f"Unexpected {local(child)} in {kind}", locator=handle or kind
+                    )
             if action.filter is None:
                 # WFS 2.0 §15.2.5.2.1 / §15.2.7: the filter is mandatory (no "all rows" edits).
                 raise MissingParameterValueError(f"{kind} needs a Filter", locator=handle or kind)
@@ -143,17 +150,23 @@ def _parse(ctx: RequestContext, root: etree._Element, version: str) -> list[Acti
             features = [c for c in items if local(c) != "Filter"]
             filters = [c for c in items if local(c) == "Filter"]
             if len(features) != 1 or len(filters) != 1:
-                raise InvalidParameterValueError("Replace takes one feature and one Filter",
-                                                 locator=handle or "Replace")
+                raise InvalidParameterValueError(
+                    "Replace takes one feature and one Filter", locator=handle or "Replace"
+                )
             layer = feature_layer(ctx, project, local(features[0]), "typeName")
             srs = element.get("srsName") or default_srs
-            action = Action("Replace", layer, handle,
-                            features=[_feature(ctx, layer, features[0], version, srs)],
-                            filter=_filter(ctx, layer, filters[0], version, srs))
+            action = Action(
+                "Replace",
+                layer,
+                handle,
+                features=[_feature(ctx, layer, features[0], version, srs)],
+                filter=_filter(ctx, layer, filters[0], version, srs),
+            )
             actions.append(action)
         else:
-            raise OperationNotSupportedError(f"Transaction action {kind!r} is not supported",
-                                             locator=handle or kind)
+            raise OperationNotSupportedError(
+                f"Transaction action {kind!r} is not supported", locator=handle or kind
+            )
     if not actions:
         raise MissingParameterValueError("The transaction has no action", locator="Transaction")
     return actions
@@ -166,13 +179,15 @@ def _terms(ctx: RequestContext, layer: Layer, version: str, srs: str | None) -> 
     return LayerTerms(layer.name, schema, native, default, version)
 
 
-def _filter(ctx: RequestContext, layer: Layer, element: etree._Element, version: str,
-            srs: str | None) -> ParsedFilter:
+def _filter(
+    ctx: RequestContext, layer: Layer, element: etree._Element, version: str, srs: str | None
+) -> ParsedFilter:
     return parse_filter(element, _terms(ctx, layer, version, srs))
 
 
-def _feature(ctx: RequestContext, layer: Layer, element: etree._Element, version: str,
-             srs: str | None) -> Feature:
+def _feature(
+    ctx: RequestContext, layer: Layer, element: etree._Element, version: str, srs: str | None
+) -> Feature:
     terms = _terms(ctx, layer, version, srs)
     geometry_field = terms.schema.geometry_field
     visible = set(terms.schema.field_names())
@@ -189,13 +204,15 @@ def _feature(ctx: RequestContext, layer: Layer, element: etree._Element, version
         elif name in ("boundedBy", "name", "description"):
             continue  # gml:boundedBy and friends are not stored
         else:
-            raise InvalidParameterValueError(f"Unknown property {name!r} of {layer.name!r}",
-                                             locator=name)
+            raise InvalidParameterValueError(
+                f"Unknown property {name!r} of {layer.name!r}", locator=name
+            )
     return Feature(None, geometry, properties)
 
 
-def _property(ctx: RequestContext, action: Action, element: etree._Element, version: str,
-              srs: str | None) -> None:
+def _property(
+    ctx: RequestContext, action: Action, element: etree._Element, version: str, srs: str | None
+) -> None:
     parts = {local(c): c for c in children(element)}
     name_el = parts.get("ValueReference") if version == "2.0.0" else parts.get("Name")
     name_el = name_el if name_el is not None else parts.get("Name", parts.get("ValueReference"))
@@ -211,8 +228,9 @@ def _property(ctx: RequestContext, action: Action, element: etree._Element, vers
         action.geometry = read_geometry(shapes[0], terms.default_srs, terms.crs, version)
         return
     if name not in terms.schema.field_names():
-        raise InvalidParameterValueError(f"Unknown property {name!r} of {action.layer.name!r}",
-                                         locator=name)
+        raise InvalidParameterValueError(
+            f"Unknown property {name!r} of {action.layer.name!r}", locator=name
+        )
     action.properties[name] = None if value_el is None else text(value_el)
 
 
@@ -224,13 +242,17 @@ def _check_rights(ctx: RequestContext, actions: list[Action]) -> None:
     for action in actions:
         permissions = data.permissions(ctx, action.layer)
         if not (permissions.can_insert or permissions.can_update or permissions.can_delete):
-            raise SecurityError(f"No permission to change the layer {action.layer.name!r}",
-                                locator=action.layer.name)
+            raise SecurityError(
+                f"No permission to change the layer {action.layer.name!r}",
+                locator=action.layer.name,
+            )
     for index, action in enumerate(actions):
         if not getattr(data.permissions(ctx, action.layer), _PERMISSION[action.kind]):
             raise SecurityError(
                 f"{action.label(index)}: you may not {action.kind.lower()} features of "
-                f"{action.layer.name!r}", locator=action.handle or action.kind)
+                f"{action.layer.name!r}",
+                locator=action.handle or action.kind,
+            )
     files: dict[str, str] = {}
     for action in actions:
         spec = action.layer.source
@@ -240,7 +262,8 @@ def _check_rights(ctx: RequestContext, actions: list[Action]) -> None:
                 raise OperationNotSupportedError(
                     f"{other!r} and {action.layer.name!r} are tables of one GeoPackage file, "
                     "which takes a single writer: send them in separate transactions",
-                    locator=action.layer.name)
+                    locator=action.layer.name,
+                )
 
 
 # --- execution ----------------------------------------------------------------------------------
@@ -260,17 +283,19 @@ def _execute(ctx: RequestContext, actions: list[Action]) -> Outcome:
             except ServiceError as error:
                 # The whole transaction rolls back (ExitStack unwinds every edit); the report
                 # names the action that failed.
-                raise error.relabelled(f"{action.label(index)} failed: {error.message}",
-                                       locator=action.handle or action.kind) from error
+                raise error.relabelled(
+                    f"{action.label(index)} failed: {error.message}",
+                    locator=action.handle or action.kind,
+                ) from error
     return outcome
 
 
 def _matching(ctx: RequestContext, action: Action) -> list[Any]:
     assert action.filter is not None
-    read = Read(filter=action.filter.expression, ids=action.filter.ids, properties=(),
-                with_geometry=False)
-    return [fid for batch in ctx.server.data.features(ctx, action.layer, read)
-            for fid in batch.ids]
+    read = Read(
+        filter=action.filter.expression, ids=action.filter.ids, properties=(), with_geometry=False
+    )
+    return [fid for batch in ctx.server.data.features(ctx, action.layer, read) for fid in batch.ids]
 
 
 def _apply(ctx: RequestContext, action: Action, editor: Editor, outcome: Outcome) -> None:
@@ -302,18 +327,27 @@ def _apply(ctx: RequestContext, action: Action, editor: Editor, outcome: Outcome
 def _response(version: str, outcome: Outcome) -> bytes:
     wfs = WFS_NS[version]
     if version == "1.0.0":
-        inserted = "".join(f'<wfs:InsertResult{_handle(h)}><ogc:FeatureId fid="{escape(r)}"/>'
-                           f"</wfs:InsertResult>" for h, r in outcome.inserted)
-        body = (f'<wfs:WFS_TransactionResponse version="1.0.0" xmlns:wfs="{wfs}" '
-                f'xmlns:ogc="{OGC_NS}">{inserted}<wfs:TransactionResult><wfs:Status>'
-                "<wfs:SUCCESS/></wfs:Status></wfs:TransactionResult>"
-                "</wfs:WFS_TransactionResponse>")
+        inserted = "".join(
+            f'<wfs:InsertResult{_handle(h)}><ogc:FeatureId fid="{escape(r)}"/></wfs:InsertResult>'
+            for h, r in outcome.inserted
+        )
+        body = (
+            f'<wfs:WFS_TransactionResponse version="1.0.0" xmlns:wfs="{wfs}" '
+            f'xmlns:ogc="{OGC_NS}">{inserted}<wfs:TransactionResult><wfs:Status>'
+            "<wfs:SUCCESS/></wfs:Status></wfs:TransactionResult>"
+            "</wfs:WFS_TransactionResponse>"
+        )
         return ('<?xml version="1.0" encoding="UTF-8"?>\n' + body).encode()
-    ids_ns, id_tag, id_attr = ((FES_NS, "fes:ResourceId", "rid") if version == "2.0.0"
-                               else (OGC_NS, "ogc:FeatureId", "fid"))
+    ids_ns, id_tag, id_attr = (
+        (FES_NS, "fes:ResourceId", "rid")
+        if version == "2.0.0"
+        else (OGC_NS, "ogc:FeatureId", "fid")
+    )
     prefix = "fes" if version == "2.0.0" else "ogc"
-    summary = (f"<wfs:TransactionSummary><wfs:totalInserted>{len(outcome.inserted)}"
-               f"</wfs:totalInserted><wfs:totalUpdated>{outcome.updated}</wfs:totalUpdated>")
+    summary = (
+        f"<wfs:TransactionSummary><wfs:totalInserted>{len(outcome.inserted)}"
+        f"</wfs:totalInserted><wfs:totalUpdated>{outcome.updated}</wfs:totalUpdated>"
+    )
     if version == "2.0.0":
         summary += f"<wfs:totalReplaced>{len(outcome.replaced)}</wfs:totalReplaced>"
     summary += f"<wfs:totalDeleted>{outcome.deleted}</wfs:totalDeleted></wfs:TransactionSummary>"
@@ -321,15 +355,19 @@ def _response(version: str, outcome: Outcome) -> bytes:
     def results(tag: str, items: list[tuple[str, str]]) -> str:
         if not items:
             return ""
-        members = "".join(f'<wfs:Feature{_handle(h)}><{id_tag} {id_attr}="{escape(r)}"/>'
-                          "</wfs:Feature>" for h, r in items)
+        members = "".join(
+            f'<wfs:Feature{_handle(h)}><{id_tag} {id_attr}="{escape(r)}"/></wfs:Feature>'
+            for h, r in items
+        )
         return f"<wfs:{tag}>{members}</wfs:{tag}>"
 
-    body = (f'<wfs:TransactionResponse version="{version}" xmlns:wfs="{wfs}" '
-            f'xmlns:{prefix}="{ids_ns}">{summary}'
-            f'{results("InsertResults", outcome.inserted)}'
-            f'{results("ReplaceResults", outcome.replaced) if version == "2.0.0" else ""}'
-            "</wfs:TransactionResponse>")
+    body = (
+        f'<wfs:TransactionResponse version="{version}" xmlns:wfs="{wfs}" '
+        f'xmlns:{prefix}="{ids_ns}">{summary}'
+        f"{results('InsertResults', outcome.inserted)}"
+        f"{results('ReplaceResults', outcome.replaced) if version == '2.0.0' else ''}"
+        "</wfs:TransactionResponse>"
+    )
     return ('<?xml version="1.0" encoding="UTF-8"?>\n' + body).encode()
 
 

@@ -6,13 +6,17 @@ from lxml import etree
 
 from ogcserve.http.xml_body import XMLLimits, parse_xml
 
-WFS_NS = {"2.0.0": "http://www.opengis.net/wfs/2.0", "1.1.0": "http://www.opengis.net/wfs",
-          "1.0.0": "http://www.opengis.net/wfs"}
+WFS_NS = {
+    "2.0.0": "http://www.opengis.net/wfs/2.0",
+    "1.1.0": "http://www.opengis.net/wfs",
+    "1.0.0": "http://www.opengis.net/wfs",
+}
 FES_NS = "http://www.opengis.net/fes/2.0"
 OGC_NS = "http://www.opengis.net/ogc"
 GML_NS = "http://www.opengis.net/gml"
 GML32_NS = "http://www.opengis.net/gml/3.2"
 GML_NAMESPACES = (GML_NS, GML32_NS)
+
 
 def parse_body(body: str | bytes, limits: XMLLimits) -> etree._Element:
     """The root element of request XML (a body, a FILTER); OperationParsingFailed for anything

@@ -20,8 +20,10 @@ if TYPE_CHECKING:
 SLD_NS = "http://www.opengis.net/sld"
 SE_NS = "http://www.opengis.net/se"
 XLINK_NS = "http://www.w3.org/1999/xlink"
-DTD = ('<!DOCTYPE WMS_DescribeLayerResponse SYSTEM '
-       '"http://schemas.opengis.net/wms/1.1.1/WMS_DescribeLayerResponse.dtd">')
+DTD = (
+    "<!DOCTYPE WMS_DescribeLayerResponse SYSTEM "
+    '"http://schemas.opengis.net/wms/1.1.1/WMS_DescribeLayerResponse.dtd">'
+)
 
 
 def describe_layer(ctx: RequestContext, service: WMSService) -> None:
@@ -38,18 +40,24 @@ def describe_layer(ctx: RequestContext, service: WMSService) -> None:
         head = b'<?xml version="1.0" encoding="UTF-8"?>\n' + DTD.encode() + b"\n"
         body = etree.tostring(root, encoding="UTF-8", pretty_print=True)
     else:
-        sld, se = Maker(namespace=SLD_NS, nsmap={None: SLD_NS, "se": SE_NS,
-                                                         "xlink": XLINK_NS}), \
-            Maker(namespace=SE_NS)
+        sld, se = (
+            Maker(namespace=SLD_NS, nsmap={None: SLD_NS, "se": SE_NS, "xlink": XLINK_NS}),
+            Maker(namespace=SE_NS),
+        )
         root = sld.DescribeLayerResponse(sld.Version("1.1.0"))
         for layer in layers:
-            kind, name_maker = _ows_type(layer), se.CoverageName if layer.is_raster \
-                else se.FeatureTypeName
+            kind, name_maker = (
+                _ows_type(layer),
+                se.CoverageName if layer.is_raster else se.FeatureTypeName,
+            )
             resource = se.OnlineResource()
             resource.set(f"{{{XLINK_NS}}}type", "simple")
             resource.set(f"{{{XLINK_NS}}}href", url)
-            root.append(sld.LayerDescription(sld.owsType(kind.lower()), resource,
-                                             sld.TypeName(name_maker(layer.name))))
+            root.append(
+                sld.LayerDescription(
+                    sld.owsType(kind.lower()), resource, sld.TypeName(name_maker(layer.name))
+                )
+            )
         head = b'<?xml version="1.0" encoding="UTF-8"?>\n'
         body = etree.tostring(root, encoding="UTF-8", pretty_print=True)
     ctx.response.set_header("Content-Type", "text/xml; charset=utf-8")

@@ -55,8 +55,12 @@ class ImageReportedError(ServiceError):
 
 
 def error_image(
-    error: ServiceError, width: int, height: int, background: tuple[int, int, int, int],
-    *, with_text: bool,
+    error: ServiceError,
+    width: int,
+    height: int,
+    background: tuple[int, int, int, int],
+    *,
+    with_text: bool,
 ) -> npt.NDArray[np.uint8]:
     """An RGBA image of the map's size: blank, or with the error drawn in it (INIMAGE)."""
     image = Image.new("RGBA", (width, height), background)

@@ -31,7 +31,7 @@ SCHEMA_LOCATION = (
     f"{SLD_NS} http://schemas.opengis.net/sld/1.1.0/sld_capabilities.xsd"
 )
 DTD_1_1_1 = (
-    '<!DOCTYPE WMT_MS_Capabilities SYSTEM '
+    "<!DOCTYPE WMT_MS_Capabilities SYSTEM "
     '"http://schemas.opengis.net/wms/1.1.1/WMS_MS_Capabilities.dtd">'
 )
 DEFAULT_CRS = ("EPSG:4326", "CRS:84", "EPSG:3857")
@@ -48,8 +48,9 @@ def get_capabilities(ctx: RequestContext, service: WMSService) -> None:
     ctx.response.set_header("Content-Type", _content_type(ctx, version))
     declaration = b'<?xml version="1.0" encoding="UTF-8"?>\n'
     doctype = (DTD_1_1_1 + "\n").encode() if version == "1.1.1" else b""
-    ctx.response.write(declaration + doctype + etree.tostring(root, encoding="UTF-8",
-                                                               pretty_print=True))
+    ctx.response.write(
+        declaration + doctype + etree.tostring(root, encoding="UTF-8", pretty_print=True)
+    )
 
 
 def negotiate(requested: str, default: str) -> str:
@@ -81,19 +82,16 @@ class _Builder:
         self.v13 = version == "1.3.0"
         self.project = project_of(ctx)
         self.url = online_resource(ctx)
-        self.w = Maker(namespace=WMS_NS, nsmap={None: WMS_NS}) if self.v13 \
-            else Maker()
+        self.w = Maker(namespace=WMS_NS, nsmap={None: WMS_NS}) if self.v13 else Maker()
         self.sld = Maker(namespace=SLD_NS)
 
     def document(self) -> etree._Element:
         """The whole document."""
         w = self.w
         if not self.v13:
-            return w.WMT_MS_Capabilities(self.service_section(), self.capability(),
-                                         version="1.1.1")
+            return w.WMT_MS_Capabilities(self.service_section(), self.capability(), version="1.1.1")
         nsmap = {None: WMS_NS, "sld": SLD_NS, "xlink": XLINK_NS, "xsi": XSI_NS}
-        root = etree.Element(f"{{{WMS_NS}}}WMS_Capabilities", version="1.3.0",
-                             nsmap=nsmap)  # type: ignore[arg-type]
+        root = etree.Element(f"{{{WMS_NS}}}WMS_Capabilities", version="1.3.0", nsmap=nsmap)  # type: ignore[arg-type]
         root.set(f"{{{XSI_NS}}}schemaLocation", SCHEMA_LOCATION)
         root.extend([self.service_section(), self.capability()])
         return root
@@ -132,8 +130,7 @@ class _Builder:
         exception = w.Exception(*(w.Format(f) for f in self.service.exception_formats()))
         return w.Capability(request, exception, self.root_layer())
 
-    def operation(self, maker: Callable[..., etree._Element], formats: list[str]
-                  ) -> etree._Element:
+    def operation(self, maker: Callable[..., etree._Element], formats: list[str]) -> etree._Element:
         """One operation with its formats and GET/POST endpoint."""
         w = self.w
         element = maker(*(w.Format(f) for f in formats))
@@ -218,12 +215,20 @@ class _Builder:
         w = self.w
         west, south, east, north = lonlat
         if self.v13:
-            elements = [w.EX_GeographicBoundingBox(
-                w.westBoundLongitude(_num(west)), w.eastBoundLongitude(_num(east)),
-                w.southBoundLatitude(_num(south)), w.northBoundLatitude(_num(north)))]
+            elements = [
+                w.EX_GeographicBoundingBox(
+                    w.westBoundLongitude(_num(west)),
+                    w.eastBoundLongitude(_num(east)),
+                    w.southBoundLatitude(_num(south)),
+                    w.northBoundLatitude(_num(north)),
+                )
+            ]
         else:
-            elements = [w.LatLonBoundingBox(minx=_num(west), miny=_num(south), maxx=_num(east),
-                                            maxy=_num(north))]
+            elements = [
+                w.LatLonBoundingBox(
+                    minx=_num(west), miny=_num(south), maxx=_num(east), maxy=_num(north)
+                )
+            ]
         for code in crs_list:
             box = self.bbox_in(lonlat, code, layer)
             if box is None:
@@ -231,8 +236,13 @@ class _Builder:
             # WMS 1.3.0 §7.2.4.6.8: BoundingBox follows the CRS's axis order (lat,lon for
             # EPSG:4326); 1.1.1 is always x,y.
             a, b, c, d = from_xy(box, code, self.version)
-            attrs = {"CRS" if self.v13 else "SRS": code, "minx": _num(a), "miny": _num(b),
-                     "maxx": _num(c), "maxy": _num(d)}
+            attrs = {
+                "CRS" if self.v13 else "SRS": code,
+                "minx": _num(a),
+                "miny": _num(b),
+                "maxx": _num(c),
+                "maxy": _num(d),
+            }
             elements.append(w.BoundingBox(**attrs))
         return elements
 
@@ -252,8 +262,14 @@ class _Builder:
         w = self.w
         width, height = self.service.legend_size(self.ctx, layer)
         legend = w.LegendURL(w.Format("image/png"), width=str(width), height=str(height))
-        href = operation_url(self.ctx, self.version, "GetLegendGraphic", LAYER=layer.name,
-                             FORMAT="image/png", STYLE=name)
+        href = operation_url(
+            self.ctx,
+            self.version,
+            "GetLegendGraphic",
+            LAYER=layer.name,
+            FORMAT="image/png",
+            STYLE=name,
+        )
         legend.append(self.online(href))
         return w.Style(w.Name(name), w.Title(name.capitalize()), legend)
 
@@ -264,8 +280,12 @@ class _Builder:
             return []
         w = self.w
         if not self.v13:
-            return [w.ScaleHint(min=_num(scale_hint(low or 0.0)),
-                                max=_num(scale_hint(high if high is not None else _NO_MAX_SCALE)))]
+            return [
+                w.ScaleHint(
+                    min=_num(scale_hint(low or 0.0)),
+                    max=_num(scale_hint(high if high is not None else _NO_MAX_SCALE)),
+                )
+            ]
         elements = []
         if low is not None:
             elements.append(w.MinScaleDenominator(_num(low)))
@@ -279,8 +299,11 @@ class _Builder:
 
     def online(self, href: str) -> etree._Element:
         """An OnlineResource; 1.1.1's DTD knows the attributes as "xlink:..." literally."""
-        element = self.w.OnlineResource() if self.v13 else etree.Element(
-            "OnlineResource", nsmap={"xlink": XLINK_NS})
+        element = (
+            self.w.OnlineResource()
+            if self.v13
+            else etree.Element("OnlineResource", nsmap={"xlink": XLINK_NS})
+        )
         element.set(f"{{{XLINK_NS}}}type", "simple")
         element.set(f"{{{XLINK_NS}}}href", href)
         return element
@@ -288,5 +311,3 @@ class _Builder:
 
 def _num(value: float) -> str:
     return format(value, ".12g")
-
-

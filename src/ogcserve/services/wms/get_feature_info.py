@@ -39,17 +39,20 @@ DEFAULT_TOLERANCE_PX = 4
 
 def get_feature_info(ctx: RequestContext, service: WMSService) -> None:
     """Write the features of QUERY_LAYERS at pixel I,J (X,Y) in INFO_FORMAT."""
-    params = GetFeatureInfoParams.parse(ctx.request.params, service.version,
-                                        service.max_size(ctx))
+    params = GetFeatureInfoParams.parse(ctx.request.params, service.version, service.max_size(ctx))
     targets = query_layers(ctx, params)
     view = params.map
     scale = scale_denominator(view.bbox, view.crs, view.width)
     data = ctx.server.data
     results = [
-        LayerResult(item.layer, data.visible_fields(ctx, item.layer),
-                    query(ctx, item, params) if in_scale_range(
-                        scale, item.layer.min_scale, item.layer.max_scale) else [],
-                    view.crs if item.layer.is_raster else data.crs(ctx, item.layer))
+        LayerResult(
+            item.layer,
+            data.visible_fields(ctx, item.layer),
+            query(ctx, item, params)
+            if in_scale_range(scale, item.layer.min_scale, item.layer.max_scale)
+            else [],
+            view.crs if item.layer.is_raster else data.crs(ctx, item.layer),
+        )
         for item in targets
     ]
     body, content_type = write_info(params.info_format, results, view.crs, params.with_geometry)
@@ -99,8 +102,9 @@ def query(ctx: RequestContext, item: MapLayer, params: GetFeatureInfoParams) -> 
         return []
     # The exact test, in the layer's CRS: the box read above is only the index's answer.
     to_layer = transformer(view.crs, crs)
-    region = shapely.transform(shapely.box(*box), lambda c: np.column_stack(
-        to_layer.transform(c[:, 0], c[:, 1])))
+    region = shapely.transform(
+        shapely.box(*box), lambda c: np.column_stack(to_layer.transform(c[:, 0], c[:, 1]))
+    )
     centre = shapely.Point(*to_layer.transform(x, y))
     geometries = np.array([f.geometry for f in features], dtype=object)
     hit = np.flatnonzero(shapely.intersects(geometries, region))

@@ -21,12 +21,14 @@ if TYPE_CHECKING:
     from ogcserve.rendering import Renderer
     from ogcserve.services.wms.service import WMSService
 
+
 def get_map(ctx: RequestContext, service: WMSService) -> None:
     """Draw the requested layers and write the encoded image."""
     params = GetMapParams.parse(ctx.request.params, service.version, service.max_size(ctx))
     layers = map_layers(ctx, params.layers, params.styles, params.filters)
-    view = MapView(params.bbox, proj_code(params.crs), params.width, params.height,
-                   params.background)
+    view = MapView(
+        params.bbox, proj_code(params.crs), params.width, params.height, params.background
+    )
     scale = view.scale_denominator
     visible = [m for m in layers if in_scale_range(scale, m.layer.min_scale, m.layer.max_scale)]
     data = [d for d in (layer_data(ctx, service.renderer, view, m) for m in visible) if d]
@@ -60,24 +62,31 @@ def layer_data(
     # layer's per-read transformation is not.
     # Drawing needs no exact test against the window (the renderer culls on envelopes), and
     # reads WKB itself where the source can hand it over undecoded.
-    read = Read(bbox=window, bbox_crs=crs, filter=item.filter, properties=fields, exact=False,
-                wkb=True)
+    read = Read(
+        bbox=window, bbox_crs=crs, filter=item.filter, properties=fields, exact=False, wkb=True
+    )
     batches = [b for b in data.features(ctx, layer, read) if len(b)]
     geometries = _geometries(batches)
-    columns = {n: list(chain.from_iterable(b.columns.get(n, [None] * len(b)) for b in batches))
-               for n in fields}
+    columns = {
+        n: list(chain.from_iterable(b.columns.get(n, [None] * len(b)) for b in batches))
+        for n in fields
+    }
     schema = data.schema(ctx, layer)
-    return VectorLayerData(layer.name, layer.title, layer.style, crs, geometries, columns,
-                           schema.geometry_type)
-
+    return VectorLayerData(
+        layer.name, layer.title, layer.style, crs, geometries, columns, schema.geometry_type
+    )
 
 
 def _geometries(batches: list[FeatureBatch]) -> npt.NDArray[np.object_] | WKBColumn:
     """The batches' geometries as one WKB column if all came as WKB, else as shapely objects."""
     if batches and all(b.wkb is not None for b in batches):
         return WKBColumn.concat([b.wkb for b in batches if b.wkb is not None])
-    parts = [b.geometries if b.geometries is not None
-             else b.wkb.geometries() if b.wkb is not None
-             else np.full(len(b), None, dtype=object)
-             for b in batches]
+    parts = [
+        b.geometries
+        if b.geometries is not None
+        else b.wkb.geometries()
+        if b.wkb is not None
+        else np.full(len(b), None, dtype=object)
+        for b in batches
+    ]
     return np.concatenate(parts) if parts else np.empty(0, dtype=object)

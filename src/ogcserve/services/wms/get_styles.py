@@ -32,8 +32,10 @@ XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 SLD_SCHEMA = f"{SLD_NS} http://schemas.opengis.net/sld/1.1.0/StyledLayerDescriptor.xsd"
 CONTENT_TYPE = "application/vnd.ogc.sld+xml; charset=utf-8"
 
-SLD = Maker(namespace=SLD_NS, nsmap={None: SLD_NS, "se": SE_NS, "ogc": OGC_NS,
-                                            "xlink": XLINK_NS, "xsi": XSI_NS})
+SLD = Maker(
+    namespace=SLD_NS,
+    nsmap={None: SLD_NS, "se": SE_NS, "ogc": OGC_NS, "xlink": XLINK_NS, "xsi": XSI_NS},
+)
 SE = Maker(namespace=SE_NS)
 OGC = Maker(namespace=OGC_NS)
 
@@ -47,17 +49,19 @@ def get_styles(ctx: RequestContext, service: WMSService) -> None:
     root = SLD.StyledLayerDescriptor(version="1.1.0")
     root.set(f"{{{XSI_NS}}}schemaLocation", SLD_SCHEMA)
     for layer in layers:
-        family = None if layer.is_raster else geometry_family(
-            ctx.server.data.schema(ctx, layer).geometry_type)
+        family = (
+            None
+            if layer.is_raster
+            else geometry_family(ctx.server.data.schema(ctx, layer).geometry_type)
+        )
         root.append(named_layer(layer, family, ctx.server.data.hidden_fields(ctx, layer)))
     ctx.response.set_header("Content-Type", CONTENT_TYPE)
-    ctx.response.write(etree.tostring(root, xml_declaration=True, encoding="UTF-8",
-                                      pretty_print=True))
+    ctx.response.write(
+        etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    )
 
 
-def named_layer(
-    layer: Layer, family: str | None, hidden: Set[str] = frozenset()
-) -> etree._Element:
+def named_layer(layer: Layer, family: str | None, hidden: Set[str] = frozenset()) -> etree._Element:
     """A NamedLayer with its one UserStyle, as drawn for a caller who may not read `hidden`
     attributes (`Style.without`: nothing in it names them)."""
     style = parse_style(layer.style).without(hidden)
@@ -82,14 +86,21 @@ def _rules(style: Style, family: str | None) -> list[etree._Element]:
         field = style.graduated.field
         for item in style.graduated.classes:
             test = OGC.And(
-                OGC.PropertyIsGreaterThanOrEqualTo(OGC.PropertyName(field), OGC.Literal(
-                    format(item.min, "g"))),
-                OGC.PropertyIsLessThan(OGC.PropertyName(field), OGC.Literal(format(item.max, "g"))))
+                OGC.PropertyIsGreaterThanOrEqualTo(
+                    OGC.PropertyName(field), OGC.Literal(format(item.min, "g"))
+                ),
+                OGC.PropertyIsLessThan(OGC.PropertyName(field), OGC.Literal(format(item.max, "g"))),
+            )
             rules.append(_rule(item.title, item.symbol, family, OGC.Filter(test)))
     elif style.rules is not None:
         for rule in style.rules:
-            element = _rule(rule.title, rule.symbol, family, SE.ElseFilter() if rule.else_
-                            else None, abstract=rule.filter)
+            element = _rule(
+                rule.title,
+                rule.symbol,
+                family,
+                SE.ElseFilter() if rule.else_ else None,
+                abstract=rule.filter,
+            )
             if rule.min_scale is not None:
                 element.append(SE.MinScaleDenominator(format(rule.min_scale, "g")))
             if rule.max_scale is not None:
@@ -99,13 +110,17 @@ def _rules(style: Style, family: str | None) -> list[etree._Element]:
         rules.append(_rule("Default", style.symbol, family, None))
     if style.label is not None and rules:
         text = style.label.field or style.label.expression or ""
-        rules[-1].append(SE.TextSymbolizer(SE.Label(OGC.PropertyName(text))
-                                           if style.label.field else SE.Label(text)))
+        rules[-1].append(
+            SE.TextSymbolizer(
+                SE.Label(OGC.PropertyName(text)) if style.label.field else SE.Label(text)
+            )
+        )
     return rules
 
 
-def _rule(title: str, symbol: Symbol, family: str | None, condition: Any,
-          abstract: str | None = None) -> etree._Element:
+def _rule(
+    title: str, symbol: Symbol, family: str | None, condition: Any, abstract: str | None = None
+) -> etree._Element:
     description = SE.Description(SE.Title(title))
     if abstract:
         description.append(SE.Abstract(abstract))
@@ -140,17 +155,21 @@ def _symbolizer(symbol: Symbol, family: str | None) -> etree._Element:
 def _fill(color: tuple[int, int, int, int] | None, opacity: float) -> list[etree._Element]:
     if color is None:
         return []
-    return [SE.Fill(_svg("fill", _hex(color)),
-                    _svg("fill-opacity", format(color[3] / 255 * opacity, ".3g")))]
+    return [
+        SE.Fill(
+            _svg("fill", _hex(color)), _svg("fill-opacity", format(color[3] / 255 * opacity, ".3g"))
+        )
+    ]
 
 
 def _stroke(symbol: Symbol) -> list[etree._Element]:
     if symbol.stroke is None:
         return []
-    stroke = SE.Stroke(_svg("stroke", _hex(symbol.stroke)),
-                       _svg("stroke-width", format(symbol.stroke_width, "g")),
-                       _svg("stroke-opacity", format(symbol.stroke[3] / 255 * symbol.opacity,
-                                                     ".3g")))
+    stroke = SE.Stroke(
+        _svg("stroke", _hex(symbol.stroke)),
+        _svg("stroke-width", format(symbol.stroke_width, "g")),
+        _svg("stroke-opacity", format(symbol.stroke[3] / 255 * symbol.opacity, ".3g")),
+    )
     if symbol.dash:
         stroke.append(_svg("stroke-dasharray", " ".join(format(d, "g") for d in symbol.dash)))
     return [stroke]
@@ -159,8 +178,9 @@ def _stroke(symbol: Symbol) -> list[etree._Element]:
 def _color_map(style: Style) -> etree._Element:
     interpolate = SE.Interpolate(SE.LookupValue("Rasterdata"), fallbackValue="#00000000")
     for value, color in style.ramp or ():
-        interpolate.append(SE.InterpolationPoint(SE.Data(format(value, "g")),
-                                                 SE.Value(_hex(color))))
+        interpolate.append(
+            SE.InterpolationPoint(SE.Data(format(value, "g")), SE.Value(_hex(color)))
+        )
     return SE.ColorMap(interpolate)
 
 

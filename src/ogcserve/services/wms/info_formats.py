@@ -49,8 +49,10 @@ def write_info(
 ) -> tuple[bytes, str]:
     """The document and its content type; geometries only when asked (WITH_GEOMETRY)."""
     if not with_geometry:
-        results = [replace(r, features=[Feature(f.id, None, f.properties) for f in r.features])
-                   for r in results]
+        results = [
+            replace(r, features=[Feature(f.id, None, f.properties) for f in r.features])
+            for r in results
+        ]
     writer: Callable[[list[LayerResult], str], bytes] = _WRITERS[info_format]
     content_type = info_format.value
     if info_format in (InfoFormat.TEXT, InfoFormat.HTML, InfoFormat.XML):
@@ -64,22 +66,29 @@ def _text(results: list[LayerResult], crs: str) -> bytes:
         lines.append(f"Layer '{result.layer.name}'")
         for feature in result.features:
             lines.append(f"Feature {_value(feature.id)}")
-            lines += [f"{name} = '{_value(feature.properties.get(name))}'"
-                      for name in result.names(feature)]
+            lines += [
+                f"{name} = '{_value(feature.properties.get(name))}'"
+                for name in result.names(feature)
+            ]
         lines.append("")
     return "\n".join(lines).encode()
 
 
 def _html(results: list[LayerResult], crs: str) -> bytes:
-    parts = ["<!DOCTYPE html>", '<html><head><meta charset="utf-8">',
-             "<title>GetFeatureInfo results</title></head><body>"]
+    parts = [
+        "<!DOCTYPE html>",
+        '<html><head><meta charset="utf-8">',
+        "<title>GetFeatureInfo results</title></head><body>",
+    ]
     for result in results:
         parts.append(f"<table><caption>{html.escape(result.layer.title)}</caption>")
         for feature in result.features:
             parts.append(f'<tr><th colspan="2">Feature {html.escape(_value(feature.id))}</th></tr>')
-            parts += [f"<tr><th>{html.escape(n)}</th>"
-                      f"<td>{html.escape(_value(feature.properties.get(n)))}</td></tr>"
-                      for n in result.names(feature)]
+            parts += [
+                f"<tr><th>{html.escape(n)}</th>"
+                f"<td>{html.escape(_value(feature.properties.get(n)))}</td></tr>"
+                for n in result.names(feature)
+            ]
         parts.append("</table>")
     parts.append("</body></html>")
     return "\n".join(parts).encode()
@@ -92,21 +101,24 @@ def _xml(results: list[LayerResult], crs: str) -> bytes:
         for feature in result.features:
             element = etree.SubElement(layer, "Feature", id=_value(feature.id))
             for name in result.names(feature):
-                etree.SubElement(element, "Attribute", name=name,
-                                 value=_value(feature.properties.get(name)))
-    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8",
-                                pretty_print=True))
+                etree.SubElement(
+                    element, "Attribute", name=name, value=_value(feature.properties.get(name))
+                )
+    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True))
 
 
 def _gml(results: list[LayerResult], crs: str, *, gml3: bool) -> bytes:
     # GML 2: srsName EPSG:n with x,y coordinates; GML 3.1.1: the URN, in the CRS's axis order.
     srs = _srs_name(crs, gml3)
     swap = gml3 and is_north_first(crs)
-    maker = Maker(namespace=FEATURE_NS, nsmap={"ogcserve": FEATURE_NS, "gml": GML_NS,
-                                                  "wfs": WFS_NS})
+    maker = Maker(
+        namespace=FEATURE_NS, nsmap={"ogcserve": FEATURE_NS, "gml": GML_NS, "wfs": WFS_NS}
+    )
     gml = Maker(namespace=GML_NS)
-    root = etree.Element(f"{{{WFS_NS}}}FeatureCollection",
-                         nsmap={"wfs": WFS_NS, "gml": GML_NS, "ogcserve": FEATURE_NS})
+    root = etree.Element(
+        f"{{{WFS_NS}}}FeatureCollection",
+        nsmap={"wfs": WFS_NS, "gml": GML_NS, "ogcserve": FEATURE_NS},
+    )
     for result in results:
         geometries = _in_crs(result, crs)
         for feature, geometry in zip(result.features, geometries, strict=True):
@@ -119,8 +131,7 @@ def _gml(results: list[LayerResult], crs: str, *, gml3: bool) -> bytes:
                 value = _value(feature.properties.get(name))
                 element.append(getattr(maker, _xml_name(name))(value))
             member.append(element)
-    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8",
-                                pretty_print=True))
+    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True))
 
 
 def _geojson(results: list[LayerResult], crs: str) -> bytes:
@@ -129,14 +140,17 @@ def _geojson(results: list[LayerResult], crs: str) -> bytes:
     for result in results:
         geometries = _in_crs(result, "CRS:84")
         for feature, geometry in zip(result.features, geometries, strict=True):
-            features.append({
-                "type": "Feature",
-                "id": f"{result.layer.name}.{_value(feature.id)}",
-                "geometry": None if geometry is None else shapely.geometry.mapping(geometry),
-                "properties": {n: _json_value(feature.properties.get(n))
-                               for n in result.names(feature)},
-                "layer": result.layer.name,
-            })
+            features.append(
+                {
+                    "type": "Feature",
+                    "id": f"{result.layer.name}.{_value(feature.id)}",
+                    "geometry": None if geometry is None else shapely.geometry.mapping(geometry),
+                    "properties": {
+                        n: _json_value(feature.properties.get(n)) for n in result.names(feature)
+                    },
+                    "layer": result.layer.name,
+                }
+            )
     return json.dumps({"type": "FeatureCollection", "features": features}).encode()
 
 
@@ -147,18 +161,25 @@ def _in_crs(result: LayerResult, target: str) -> list[Any]:
     if result.crs != target:
         move = transformer(result.crs, target)
         geometries = shapely.transform(
-            geometries, lambda c: np.column_stack(move.transform(c[:, 0], c[:, 1])))
+            geometries, lambda c: np.column_stack(move.transform(c[:, 0], c[:, 1]))
+        )
     return list(geometries)
 
 
 def _gml_geometry(gml: Maker, geometry: Any, srs: str, swap: bool, gml3: bool) -> Any:
     kind = geometry.geom_type
     if kind.startswith("Multi") or kind == "GeometryCollection":
-        names = {"MultiPoint": ("MultiPoint", "pointMember"),
-                 "MultiLineString": ("MultiCurve" if gml3 else "MultiLineString",
-                                     "curveMember" if gml3 else "lineStringMember"),
-                 "MultiPolygon": ("MultiSurface" if gml3 else "MultiPolygon",
-                                  "surfaceMember" if gml3 else "polygonMember")}
+        names = {
+            "MultiPoint": ("MultiPoint", "pointMember"),
+            "MultiLineString": (
+                "MultiCurve" if gml3 else "MultiLineString",
+                "curveMember" if gml3 else "lineStringMember",
+            ),
+            "MultiPolygon": (
+                "MultiSurface" if gml3 else "MultiPolygon",
+                "surfaceMember" if gml3 else "polygonMember",
+            ),
+        }
         outer, member = names.get(kind, ("MultiGeometry", "geometryMember"))
         element = getattr(gml, outer)(srsName=srs)
         for part in geometry.geoms:
@@ -170,8 +191,10 @@ def _gml_geometry(gml: Maker, geometry: Any, srs: str, swap: bool, gml3: bool) -
         return gml.LineString(_coords(gml, geometry, swap, gml3), srsName=srs)
     outer, inner = ("exterior", "interior") if gml3 else ("outerBoundaryIs", "innerBoundaryIs")
     rings = [getattr(gml, outer)(gml.LinearRing(_coords(gml, geometry.exterior, swap, gml3)))]
-    rings += [getattr(gml, inner)(gml.LinearRing(_coords(gml, ring, swap, gml3)))
-              for ring in geometry.interiors]
+    rings += [
+        getattr(gml, inner)(gml.LinearRing(_coords(gml, ring, swap, gml3)))
+        for ring in geometry.interiors
+    ]
     return gml.Polygon(*rings, srsName=srs)
 
 
@@ -180,8 +203,9 @@ def _coords(gml: Maker, geometry: Any, swap: bool, gml3: bool, single: bool = Fa
     if swap:
         xy = xy[:, ::-1]
     if not gml3:
-        return gml.coordinates(" ".join(f"{x!r},{y!r}" for x, y in xy.tolist()),
-                             decimal=".", cs=",", ts=" ")
+        return gml.coordinates(
+            " ".join(f"{x!r},{y!r}" for x, y in xy.tolist()), decimal=".", cs=",", ts=" "
+        )
     text = " ".join(repr(v) for v in xy.ravel().tolist())
     return gml.pos(text) if single else gml.posList(text)
 
@@ -221,4 +245,3 @@ _WRITERS: dict[InfoFormat, Callable[[list[LayerResult], str], bytes]] = {
     InfoFormat.GML3: lambda results, crs: _gml(results, crs, gml3=True),
     InfoFormat.GEOJSON: _geojson,
 }
-

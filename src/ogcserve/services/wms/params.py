@@ -37,17 +37,25 @@ DEFAULT_MAX_SIZE = 4096
 DEFAULT_STYLE = "default"
 
 # Output formats of GetMap / GetLegendGraphic: the advertised MIME type -> what the encoder takes.
-MAP_FORMATS: Mapping[str, str] = MappingProxyType({
-    "image/png": "image/png",
-    "image/png; mode=8bit": "image/png; mode=8bit",
-    "image/jpeg": "image/jpeg",
-    "image/webp": "image/webp",
-})
+MAP_FORMATS: Mapping[str, str] = MappingProxyType(
+    {
+        "image/png": "image/png",
+        "image/png; mode=8bit": "image/png; mode=8bit",
+        "image/jpeg": "image/jpeg",
+        "image/webp": "image/webp",
+    }
+)
 _FORMAT_ALIASES = {
-    "png": "image/png", "image/png24": "image/png", "image/png32": "image/png",
-    "png8": "image/png; mode=8bit", "image/png8": "image/png; mode=8bit",
-    "image/png;mode=8bit": "image/png; mode=8bit", "jpeg": "image/jpeg", "jpg": "image/jpeg",
-    "image/jpg": "image/jpeg", "webp": "image/webp",
+    "png": "image/png",
+    "image/png24": "image/png",
+    "image/png32": "image/png",
+    "png8": "image/png; mode=8bit",
+    "image/png8": "image/png; mode=8bit",
+    "image/png;mode=8bit": "image/png; mode=8bit",
+    "jpeg": "image/jpeg",
+    "jpg": "image/jpeg",
+    "image/jpg": "image/jpeg",
+    "webp": "image/webp",
 }
 
 
@@ -68,10 +76,13 @@ class InfoFormat(StrEnum):
 
 
 _INFO_ALIASES = {
-    "application/geo+json": InfoFormat.GEOJSON, "application/geojson": InfoFormat.GEOJSON,
-    "json": InfoFormat.GEOJSON, "gml": InfoFormat.GML2, "application/gml+xml": InfoFormat.GML3,
-    "text/xml; subtype=gml/3.1.1": InfoFormat.GML3, "application/vnd.ogc.gml/2.1.2":
-    InfoFormat.GML2,
+    "application/geo+json": InfoFormat.GEOJSON,
+    "application/geojson": InfoFormat.GEOJSON,
+    "json": InfoFormat.GEOJSON,
+    "gml": InfoFormat.GML2,
+    "application/gml+xml": InfoFormat.GML3,
+    "text/xml; subtype=gml/3.1.1": InfoFormat.GML3,
+    "application/vnd.ogc.gml/2.1.2": InfoFormat.GML2,
 }
 
 
@@ -85,13 +96,20 @@ class ExceptionMode(StrEnum):
 
 # WMS 1.3.0 §6.9 names XML/INIMAGE/BLANK; 1.1.1 §6.9 the MIME types. Both are accepted in
 # either version (clients mix them up), each version advertises its own.
-EXCEPTION_FORMATS: Mapping[str, tuple[str, ...]] = MappingProxyType({
-    "1.3.0": ("XML", "INIMAGE", "BLANK"),
-    "1.1.1": ("application/vnd.ogc.se_xml", "application/vnd.ogc.se_inimage",
-              "application/vnd.ogc.se_blank"),
-})
+EXCEPTION_FORMATS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "1.3.0": ("XML", "INIMAGE", "BLANK"),
+        "1.1.1": (
+            "application/vnd.ogc.se_xml",
+            "application/vnd.ogc.se_inimage",
+            "application/vnd.ogc.se_blank",
+        ),
+    }
+)
 _EXCEPTION_MODES = {
-    "XML": ExceptionMode.XML, "INIMAGE": ExceptionMode.INIMAGE, "BLANK": ExceptionMode.BLANK,
+    "XML": ExceptionMode.XML,
+    "INIMAGE": ExceptionMode.INIMAGE,
+    "BLANK": ExceptionMode.BLANK,
     "APPLICATION/VND.OGC.SE_XML": ExceptionMode.XML,
     "APPLICATION/VND.OGC.SE_INIMAGE": ExceptionMode.INIMAGE,
     "APPLICATION/VND.OGC.SE_BLANK": ExceptionMode.BLANK,
@@ -110,7 +128,8 @@ def map_format(value: str, locator: str = "FORMAT") -> str:
         raise MissingParameterValueError(f"The {locator} parameter is missing", locator=locator)
     compact = text.replace(" ", "")
     canonical = _FORMAT_ALIASES.get(compact) or next(
-        (f for f in MAP_FORMATS if f.replace(" ", "") == compact), None)
+        (f for f in MAP_FORMATS if f.replace(" ", "") == compact), None
+    )
     if canonical is None:
         raise InvalidFormatError(f"The format {value!r} is not offered", locator=locator)
     return canonical
@@ -127,8 +146,7 @@ def info_format(value: str) -> InfoFormat:
         pass
     found = _INFO_ALIASES.get(text) or _INFO_ALIASES.get(text.replace(" ", ""))
     if found is None:
-        raise InvalidFormatError(f"The info format {value!r} is not offered",
-                                 locator="INFO_FORMAT")
+        raise InvalidFormatError(f"The info format {value!r} is not offered", locator="INFO_FORMAT")
     return found
 
 
@@ -167,8 +185,14 @@ class GetMapParams:
         # GetFeatureInfo draws nothing: its FORMAT is not used, so not checked (as QGIS).
         image_format = map_format(params.get("FORMAT", "")) if needs_format else "image/png"
         return cls(
-            version=version, layers=layers, styles=styles, crs=crs, bbox=bbox, width=width,
-            height=height, format=image_format,
+            version=version,
+            layers=layers,
+            styles=styles,
+            crs=crs,
+            bbox=bbox,
+            width=width,
+            height=height,
+            format=image_format,
             transparent=params.get("TRANSPARENT", "").strip().upper() == "TRUE",
             bgcolor=_bgcolor(params.get("BGCOLOR", "")),
             filters=MappingProxyType(parse_filters(params.get("FILTER", ""))),
@@ -185,7 +209,8 @@ class GetMapParams:
         value = _integer(_required(params, key), key)
         if not 0 < value <= max_size:
             raise InvalidParameterValueError(
-                f"{key} must be between 1 and {max_size}, not {value}", locator=key)
+                f"{key} must be between 1 and {max_size}, not {value}", locator=key
+            )
         return value
 
     @staticmethod
@@ -223,11 +248,19 @@ class GetFeatureInfoParams:
         j = _point(params, j_key, map_params.height)
         count = _integer(params.get("FEATURE_COUNT", "1") or "1", "FEATURE_COUNT")
         if count < 1:
-            raise InvalidParameterValueError("FEATURE_COUNT must be at least 1",
-                                             locator="FEATURE_COUNT")
+            raise InvalidParameterValueError(
+                "FEATURE_COUNT must be at least 1", locator="FEATURE_COUNT"
+            )
         with_geometry = params.get("WITH_GEOMETRY", "").strip().upper() in ("TRUE", "1", "YES")
-        return cls(map_params, query_layers, info_format(params.get("INFO_FORMAT", "")), i, j,
-                   min(count, 1000), with_geometry)
+        return cls(
+            map_params,
+            query_layers,
+            info_format(params.get("INFO_FORMAT", "")),
+            i,
+            j,
+            min(count, 1000),
+            with_geometry,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,8 +289,10 @@ class GetLegendGraphicParams:
             if not math.isfinite(scale):
                 raise InvalidParameterValueError("SCALE is a finite number", locator="SCALE")
         return cls(
-            layer=layer, style=params.get("STYLE", "").strip(),
-            format=map_format(params.get("FORMAT", "") or "image/png"), scale=scale,
+            layer=layer,
+            style=params.get("STYLE", "").strip(),
+            format=map_format(params.get("FORMAT", "") or "image/png"),
+            scale=scale,
             transparent=params.get("TRANSPARENT", "TRUE").strip().upper() != "FALSE",
         )
 
@@ -271,8 +306,9 @@ def parse_filters(text: str) -> dict[str, Expression]:
             continue
         layer, colon, expression = part.partition(":")
         if not colon or not layer.strip() or not expression.strip():
-            raise FilterError(f"FILTER parts are 'layer:expression', not {part!r}",
-                              locator="FILTER")
+            raise FilterError(
+                f"FILTER parts are 'layer:expression', not {part!r}", locator="FILTER"
+            )
         filters.setdefault(layer.strip(), []).append(_parse_expression(expression))
     return {name: _and(parts) for name, parts in filters.items()}
 
@@ -330,7 +366,8 @@ def _styles(value: str, count: int) -> tuple[str, ...]:
     styles = tuple(s.strip() for s in value.split(","))
     if len(styles) != count:
         raise StyleNotDefinedError(
-            f"STYLES has {len(styles)} entries for {count} layers", locator="STYLES")
+            f"STYLES has {len(styles)} entries for {count} layers", locator="STYLES"
+        )
     return styles
 
 

@@ -41,8 +41,10 @@ _LEGEND_ERROR_SIZE = (200, 40)
 
 # Cacheable answers: they depend only on the request, the project and the caller's rights.
 _CACHE_KINDS: Mapping[str, CacheKind] = {
-    "GETCAPABILITIES": CacheKind.DOCUMENT, "CAPABILITIES": CacheKind.DOCUMENT,
-    "DESCRIBELAYER": CacheKind.DOCUMENT, "GETSTYLES": CacheKind.DOCUMENT,
+    "GETCAPABILITIES": CacheKind.DOCUMENT,
+    "CAPABILITIES": CacheKind.DOCUMENT,
+    "DESCRIBELAYER": CacheKind.DOCUMENT,
+    "GETSTYLES": CacheKind.DOCUMENT,
     "GETLEGENDGRAPHIC": CacheKind.IMAGE,
 }
 
@@ -75,9 +77,11 @@ class WMSService(OWSService):
         }
         if version == "1.1.1":
             # WMS 1.0 request names, still sent by old clients against 1.1.1 (Annex C).
-            operations |= {"Capabilities": operations["GetCapabilities"],
-                           "Map": operations["GetMap"],
-                           "FeatureInfo": operations["GetFeatureInfo"]}
+            operations |= {
+                "Capabilities": operations["GetCapabilities"],
+                "Map": operations["GetMap"],
+                "FeatureInfo": operations["GetFeatureInfo"],
+            }
         super().__init__("WMS", version, VERSIONS, operations, ("sxr", version))
 
     def max_size(self, ctx: RequestContext) -> int:
@@ -103,11 +107,15 @@ class WMSService(OWSService):
                 original = copy.copy(original)
                 original.locator = None
             return super().render_error(original, ctx)
-        image = error_image(original, target.width, target.height, target.background,
-                            with_text=target.mode is ExceptionMode.INIMAGE)
+        image = error_image(
+            original,
+            target.width,
+            target.height,
+            target.background,
+            with_text=target.mode is ExceptionMode.INIMAGE,
+        )
         transparent = target.background[3] == 0
-        body = encode(image, target.format, transparent=transparent,
-                      bgcolor=target.background[:3])
+        body = encode(image, target.format, transparent=transparent, bgcolor=target.background[:3])
         return body, target.format
 
     def error_image(self, ctx: RequestContext) -> ErrorImage | None:
@@ -126,8 +134,9 @@ class WMSService(OWSService):
             width, height = _LEGEND_ERROR_SIZE
             if params.get("WIDTH") or operation != "GETLEGENDGRAPHIC":
                 limit = self.max_size(ctx)
-                width, height = (GetMapParams.size(params, key, limit)
-                                 for key in ("WIDTH", "HEIGHT"))
+                width, height = (
+                    GetMapParams.size(params, key, limit) for key in ("WIDTH", "HEIGHT")
+                )
             background = GetMapParams.background_of(params)
         except ServiceError:
             return None
@@ -144,8 +153,7 @@ class WMSService(OWSService):
     def legend_size(self, ctx: RequestContext, layer: Layer) -> tuple[int, int]:
         """Width and height of a layer's legend (for LegendURL), drawn once per project file."""
         project = ctx.project
-        key = (str(project.path) if project else "", project.mtime if project else 0.0,
-               layer.name)
+        key = (str(project.path) if project else "", project.mtime if project else 0.0, layer.name)
         size = self._legend_sizes.get(key)
         if size is None:
             image = get_legend_graphic.legend_image(ctx, self, layer, None)

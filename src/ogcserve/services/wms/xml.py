@@ -1,7 +1,7 @@
 """A typed element maker for the WMS documents (lxml.builder has no type stubs).
 
-    wms = Maker("http://www.opengis.net/wms")
-    wms.Layer(wms.Name("roads"), wms.Title("Roads"), queryable="1")
+wms = Maker("http://www.opengis.net/wms")
+wms.Layer(wms.Name("roads"), wms.Title("Roads"), queryable="1")
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ Child = etree._Element | str
 class Maker:
     """`maker.Tag(*children, **attributes)` builds an element in the maker's namespace."""
 
-    def __init__(self, namespace: str | None = None,
-                 nsmap: Mapping[str | None, str] | None = None) -> None:
+    def __init__(
+        self, namespace: str | None = None, nsmap: Mapping[str | None, str] | None = None
+    ) -> None:
         self._namespace = namespace
         self._nsmap = dict(nsmap) if nsmap else None
 
