@@ -3,8 +3,9 @@
 
 The ETag is a digest of the document itself, as sent to this caller: two callers whose rights
 give them different documents get different tags, so one caller's tag never validates
-another's document. Last-Modified is the project file's modification time. `no-cache` makes
-every cache, shared or not, ask again before reusing a copy (with the ETag: a 304 costs little).
+another's document. Last-Modified is the project file's modification time. The pipeline's
+`Cache-Control: no-cache` (on every answer) makes every cache ask again before reusing a copy;
+with the ETag, a 304 costs little.
 """
 
 from __future__ import annotations
@@ -24,8 +25,6 @@ def revalidate(request: ServerRequest, response: ServerResponse, modified: float
     tag = f'"{digest.hexdigest()}"'
     response.set_header("ETag", tag)
     response.set_header("Last-Modified", formatdate(int(modified), usegmt=True))
-    if "Cache-Control" not in response.headers:
-        response.set_header("Cache-Control", "no-cache")
     if request.method in ("GET", "HEAD") and _not_modified(request, tag, int(modified)):
         response.status = 304
         response.clear_body()
