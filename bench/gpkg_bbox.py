@@ -35,10 +35,10 @@ from _common import DATA_DIR, print_table, summary_ms, write_result
 
 from ogcserve.access import Read
 from ogcserve.context import RequestContext
+from ogcserve.features import BBox, FeatureBatch, FeatureQuery
 from ogcserve.http.request import ServerRequest
 from ogcserve.http.response import BufferSink, ServerResponse
 from ogcserve.server import Server
-from ogcserve.sources.base import BBox, FeatureBatch, FeatureQuery
 from ogcserve.sources.geopackage import GeoPackageSource
 from ogcserve.testing import make_server
 
@@ -395,8 +395,8 @@ def main() -> None:
     def access(bbox: BBox) -> Callable[[], int]:
         def run() -> int:
             ctx = request_context(server)
-            layer = server.data.layer(ctx, project, TABLE)
-            return consume(server.data.features(ctx, layer, Read(bbox=bbox)))
+            layer = server.access.layer(ctx, project, TABLE)
+            return consume(server.access.features(ctx, layer, Read(bbox=bbox)))
 
         return run
 

@@ -6,7 +6,7 @@ project, with a tiny custom service so that nearly all the time is the pipeline'
 * `SERVICE=NOOP`   writes b"ok" and flushes once, so all four filter hooks run
                    (request-ready, project-ready, send-response, response-complete);
 * `SERVICE=LAYERS` also asks the access layer for the readable layer tree
-                   (`server.data.readable_layers`), so an access-control filter is consulted
+                   (`server.access.readable_layers`), so an access-control filter is consulted
                    for every layer of the demo project.
 
 Configurations: no plugin filters; 10 no-op request filters (each overriding all four hooks and
@@ -26,6 +26,8 @@ from typing import Any
 
 from _common import print_table, write_result
 
+from ogcserve.features import Feature
+
 # RequestContext comes through ogcserve.plugins: importing ogcserve.context (or
 # ogcserve.testing) first fails with a circular import (see bench/README.md).
 from ogcserve.plugins import (
@@ -38,7 +40,6 @@ from ogcserve.plugins import (
 from ogcserve.plugins.filters import RequestFilter
 from ogcserve.projects import Layer
 from ogcserve.server import Server
-from ogcserve.sources.base import Feature
 from ogcserve.testing import call, make_server
 
 TARGET_MS = 0.3
@@ -65,7 +66,7 @@ class LayersService(Service):
 
     def execute(self, ctx: RequestContext) -> None:
         assert ctx.project is not None
-        layers = ctx.server.data.readable_layers(ctx, ctx.project)
+        layers = ctx.server.access.readable_layers(ctx, ctx.project)
         ctx.response.set_header("Content-Type", "text/plain")
         ctx.response.write(str(len(layers)).encode())
         ctx.response.flush()

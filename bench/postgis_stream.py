@@ -31,9 +31,9 @@ from _common import DATA_DIR, print_table, proc_status_kb, write_result
 
 from ogcserve.access import Read
 from ogcserve.context import RequestContext
+from ogcserve.features import FeatureBatch, FeatureQuery
 from ogcserve.http.request import ServerRequest
 from ogcserve.http.response import BufferSink, ServerResponse
-from ogcserve.sources.base import FeatureBatch, FeatureQuery
 from ogcserve.sources.postgis import PostGISSource
 from ogcserve.testing import make_server
 
@@ -164,12 +164,12 @@ def run_case(case: str, dsn: str, rows: int, batch_size: int, sample: int) -> di
         request = ServerRequest.build("GET", "http://bench/ows")
         ctx = RequestContext(server, request, ServerResponse(BufferSink()))
         ctx.project = server.projects.default()
-        layer = server.data.layer(ctx, ctx.project, table)
-        server.data.crs(ctx, layer)  # open the source before the start measurement
-        server.data.schema(ctx, layer)
+        layer = server.access.layer(ctx, ctx.project, table)
+        server.access.crs(ctx, layer)  # open the source before the start measurement
+        server.access.schema(ctx, layer)
         # The access layer takes batch_size from the source's default (1000).
-        result = stream(server.data.features(ctx, layer, Read()), sample)
-        result["max_features"] = server.data.max_features
+        result = stream(server.access.features(ctx, layer, Read()), sample)
+        result["max_features"] = server.access.max_features
         return result
     finally:
         server.close()

@@ -31,7 +31,7 @@ from postgis_stream import DEFAULT_DSN, ensure_table, table_name
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from ogcserve.sources.base import FeatureQuery, SortKey
+from ogcserve.features import FeatureQuery, SortKey
 from ogcserve.sources.postgis import PostGISSource
 
 

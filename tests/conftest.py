@@ -57,7 +57,7 @@ def feature_route(ctx) -> None:  # type: ignore[no-untyped-def]
     from ogcserve.access import Read
     from ogcserve.errors import InvalidParameterValueError
     from ogcserve.expressions import parse
-    from ogcserve.sources.base import SortKey
+    from ogcserve.features import SortKey
 
     params = ctx.request.params
     text = params.get("FILTER")
@@ -75,7 +75,7 @@ def feature_route(ctx) -> None:  # type: ignore[no-untyped-def]
         bbox=tuple(float(v) for v in params["BBOX"].split(",")) if "BBOX" in params else None,  # type: ignore[arg-type]
         with_geometry=False,
     )
-    data = ctx.server.data
+    data = ctx.server.access
     layer = data.layer(ctx, ctx.project, ctx.request.route["layer"])
     rows = [
         {"id": feature.id, "properties": feature.properties}

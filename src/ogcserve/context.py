@@ -12,7 +12,7 @@ from ogcserve.http.request import ServerRequest
 from ogcserve.http.response import ServerResponse
 
 if TYPE_CHECKING:
-    from ogcserve.plugins.access import RequestAccess
+    from ogcserve.access.rules import RequestAccess
     from ogcserve.projects.model import Project
     from ogcserve.server import Server
 

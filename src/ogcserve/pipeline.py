@@ -204,7 +204,7 @@ def _cache_key(ctx: RequestContext) -> str:
     params = sorted((k, v) for k, v in request.params.items())
     origin = [urlsplit(request.url).netloc] + [request.headers.get(h, "") for h in _URL_HEADERS]
     digest = hashlib.blake2b(repr((params, origin)).encode(), digest_size=16)
-    digest.update(ctx.server.data.fingerprint(ctx, ctx.project).encode())
+    digest.update(ctx.server.access.fingerprint(ctx, ctx.project).encode())
     return digest.hexdigest()
 
 

@@ -6,8 +6,8 @@ import logging
 from typing import TYPE_CHECKING
 
 from ogcserve.access import AccessLayer
+from ogcserve.access.rules import AccessControl
 from ogcserve.errors import ProjectNotFoundError
-from ogcserve.plugins.access import AccessControl
 from ogcserve.plugins.cache import CacheChain
 from ogcserve.plugins.filters import FilterChain
 from ogcserve.plugins.services import ServiceRegistry
@@ -31,7 +31,9 @@ class Server:
         self.caches = CacheChain()
         self.services = ServiceRegistry()
         self.projects = projects
-        self.data = AccessLayer(max_features=settings.max_features, limits=settings.source_limits())
+        self.access = AccessLayer(
+            max_features=settings.max_features, limits=settings.source_limits()
+        )
         self.plugins: list[PluginRecord] = []
 
     def projects_for_request(self, ctx: RequestContext) -> Project | None:
@@ -57,7 +59,7 @@ class Server:
             reloaded = None
         if reloaded is not None:
             self.caches.clear(project.name)
-            self.data.release(project)
+            self.access.release(project)
             project = reloaded
         ctx.config_file_path = str(project.path)
         return project
@@ -72,4 +74,4 @@ class Server:
 
     def close(self) -> None:
         """Release sources."""
-        self.data.close()
+        self.access.close()

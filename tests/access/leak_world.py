@@ -17,9 +17,9 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from ogcserve.features import Feature
 from ogcserve.plugins import AccessControlFilter, LayerPermissions, ServerInterface
 from ogcserve.projects import Layer
-from ogcserve.sources.base import Feature
 
 ROLES = ("r0", "r1")
 TOKEN = re.compile(r"zz[lgtav]\d{3}qq(?:\.\d+)?")

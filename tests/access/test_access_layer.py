@@ -13,6 +13,7 @@ from ogcserve.access import Read
 from ogcserve.cli import demo_project
 from ogcserve.context import RequestContext
 from ogcserve.errors import LayerNotDefinedError, NotFoundError, SecurityError
+from ogcserve.features import Feature
 from ogcserve.http.request import ServerRequest
 from ogcserve.http.response import BufferSink, ServerResponse
 from ogcserve.plugins import (
@@ -24,7 +25,6 @@ from ogcserve.plugins import (
 )
 from ogcserve.projects import Layer
 from ogcserve.server import Server
-from ogcserve.sources.base import Feature
 from ogcserve.testing import call, make_server
 
 
@@ -141,7 +141,7 @@ def test_groups_whose_members_are_all_hidden_disappear(server: Server) -> None:
 
     ServerInterface(server, "t").register_access_control(NoCities())
     ctx = _ctx(server)
-    names = [layer.name for layer in server.data.readable_layers(ctx, ctx.project)]  # type: ignore[arg-type]
+    names = [layer.name for layer in server.access.readable_layers(ctx, ctx.project)]  # type: ignore[arg-type]
     assert "places" not in names and "countries" in names
 
 
@@ -154,16 +154,16 @@ def test_a_group_is_named_as_the_caller_sees_it(server: Server) -> None:
     ctx = _ctx(server)
     project = ctx.project
     assert project is not None
-    assert server.data.readable_layer(ctx, project, "countries").name == "countries"
+    assert server.access.readable_layer(ctx, project, "countries").name == "countries"
     # A group with nothing readable left answers as a name that does not exist, word for word.
     with pytest.raises(LayerNotDefinedError) as hidden:
-        server.data.readable_layer(ctx, project, "places")
+        server.access.readable_layer(ctx, project, "places")
     with pytest.raises(LayerNotDefinedError) as unknown:
-        server.data.readable_layer(ctx, project, "atlantis")
+        server.access.readable_layer(ctx, project, "atlantis")
     assert str(hidden.value).replace("places", "atlantis") == str(unknown.value)
     assert hidden.value.locator == "places"
     with pytest.raises(SecurityError):
-        server.data.readable_layer(ctx, project, "nc_counties")
+        server.access.readable_layer(ctx, project, "nc_counties")
 
 
 def _ctx(server: Server, role: str = "admin") -> RequestContext:
@@ -198,8 +198,8 @@ def _with_ctx(server: Server, role: str) -> RequestContext:
 
 def test_edit_refused_for_a_role_without_rights(editable: Server) -> None:
     ctx = _with_ctx(editable, "user")
-    layer = editable.data.layer(ctx, ctx.project, "cities")  # type: ignore[arg-type]
-    with pytest.raises(SecurityError), editable.data.edit(ctx, layer) as editor:
+    layer = editable.access.layer(ctx, ctx.project, "cities")  # type: ignore[arg-type]
+    with pytest.raises(SecurityError), editable.access.edit(ctx, layer) as editor:
         editor.delete([1])
 
 
@@ -210,16 +210,16 @@ def test_update_out_of_the_callers_rows_is_refused_and_rolled_back(editable: Ser
 
     ServerInterface(editable, "europe").register_access_control(Europe())
     ctx = _with_ctx(editable, "admin")
-    layer = editable.data.layer(ctx, ctx.project, "countries")  # type: ignore[arg-type]
+    layer = editable.access.layer(ctx, ctx.project, "countries")  # type: ignore[arg-type]
     europe = [
-        f for b in editable.data.features(ctx, layer, Read(with_geometry=False)) for f in b.rows()
+        f for b in editable.access.features(ctx, layer, Read(with_geometry=False)) for f in b.rows()
     ]
     fid = europe[0].id
-    with pytest.raises(SecurityError), editable.data.edit(ctx, layer) as editor:
+    with pytest.raises(SecurityError), editable.access.edit(ctx, layer) as editor:
         editor.update(europe[1].id, {"name": "renamed"})  # allowed, then rolled back
         editor.update(fid, {"continent": "Asia"})  # would leave the caller's rows
     ctx = _with_ctx(editable, "admin")
-    after = editable.data.get(ctx, layer, europe[1].id)
+    after = editable.access.get(ctx, layer, europe[1].id)
     assert after is not None and after.properties["name"] == europe[1].properties["name"]
 
 
@@ -232,8 +232,8 @@ def test_features_outside_the_callers_rows_do_not_exist_for_edits(editable: Serv
 
     ServerInterface(editable, "one").register_access_control(OnlyOne())
     ctx = _with_ctx(editable, "admin")
-    layer = editable.data.layer(ctx, ctx.project, "cities")  # type: ignore[arg-type]
-    with pytest.raises(NotFoundError), editable.data.edit(ctx, layer) as editor:
+    layer = editable.access.layer(ctx, ctx.project, "cities")  # type: ignore[arg-type]
+    with pytest.raises(NotFoundError), editable.access.edit(ctx, layer) as editor:
         editor.delete([2])
 
 
@@ -244,21 +244,21 @@ def test_insert_checks_allow_to_edit_on_the_new_feature(editable: Server) -> Non
 
     ServerInterface(editable, "noparis").register_access_control(NoParis())
     ctx = _with_ctx(editable, "admin")
-    layer = editable.data.layer(ctx, ctx.project, "cities")  # type: ignore[arg-type]
+    layer = editable.access.layer(ctx, ctx.project, "cities")  # type: ignore[arg-type]
     from shapely import Point
 
-    before = editable.data.count(ctx, layer, Read())
-    with editable.data.edit(ctx, layer) as editor:
+    before = editable.access.count(ctx, layer, Read())
+    with editable.access.edit(ctx, layer) as editor:
         ids = editor.insert([Feature(None, Point(1, 2), {"name": "Lyon"})])
     assert len(ids) == 1
-    with pytest.raises(SecurityError), editable.data.edit(ctx, layer) as editor:
+    with pytest.raises(SecurityError), editable.access.edit(ctx, layer) as editor:
         editor.insert(
             [
                 Feature(None, Point(2, 3), {"name": "Nice"}),
                 Feature(None, Point(2, 48), {"name": "Paris"}),
             ]
         )
-    assert editable.data.count(ctx, layer, Read()) == before + 1
+    assert editable.access.count(ctx, layer, Read()) == before + 1
 
 
 class LayerList(Service):
@@ -271,7 +271,7 @@ class LayerList(Service):
 
     def execute(self, ctx: RequestContext) -> None:
         self.runs += 1
-        layers = ctx.server.data.readable_layers(ctx, ctx.project)  # type: ignore[arg-type]
+        layers = ctx.server.access.readable_layers(ctx, ctx.project)  # type: ignore[arg-type]
         ctx.response.set_header("Content-Type", "text/plain")
         ctx.response.write(",".join(sorted(layer.name for layer in layers)))
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ogcserve.plugins.access import AccessControl, AccessControlFilter, LayerPermissions
+from ogcserve.access.rules import AccessControl
+from ogcserve.plugins.access import AccessControlFilter, LayerPermissions
 from ogcserve.projects import Layer
 from ogcserve.sources.specs import GeoPackageSpec
 

@@ -80,7 +80,7 @@ def staff_project(
 
 def edit_route(ctx: RequestContext) -> None:
     """POST /test/edit/{layer}?FID=1&NAME=x: rename a feature through the access layer."""
-    data = ctx.server.data
+    data = ctx.server.access
     assert ctx.project is not None
     layer = data.layer(ctx, ctx.project, ctx.request.route["layer"])
     with data.edit(ctx, layer) as editor:

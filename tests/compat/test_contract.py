@@ -16,6 +16,7 @@ from ogcserve.compat.qgis import (
     QgsServerInterface,
 )
 from ogcserve.context import RequestContext
+from ogcserve.features import Feature
 from ogcserve.plugins import (
     AccessControlFilter,
     LayerPermissions,
@@ -24,7 +25,6 @@ from ogcserve.plugins import (
     Service,
 )
 from ogcserve.projects import Layer
-from ogcserve.sources.base import Feature
 from ogcserve.testing import call, make_server
 
 from .conftest import handler, qgis

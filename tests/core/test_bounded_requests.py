@@ -38,9 +38,9 @@ class Reader(Service):
 
     def execute(self, ctx: RequestContext) -> None:
         assert ctx.project is not None
-        layer = ctx.server.data.layer(ctx, ctx.project, "countries")
+        layer = ctx.server.access.layer(ctx, ctx.project, "countries")
         for self.rounds in itertools.count(1):
-            for _ in ctx.server.data.features(ctx, layer, Read(properties=["name"])):
+            for _ in ctx.server.access.features(ctx, layer, Read(properties=["name"])):
                 pass
 
 

@@ -38,7 +38,7 @@ from ogcserve.expressions import (
     to_predicate,
 )
 from ogcserve.expressions.evaluate import LikeMatcher
-from ogcserve.sources.base import Feature
+from ogcserve.features import Feature
 
 # Column SQL as a source writes it, hostile on purpose: a % and a quote in the names.
 COLUMNS = ColumnMap(

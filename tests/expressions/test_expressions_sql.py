@@ -27,7 +27,7 @@ from ogcserve.expressions import (
     to_predicate,
     to_sql,
 )
-from ogcserve.sources.base import Feature
+from ogcserve.features import Feature
 
 NAMES = ["name", "pop", "area", "flag", "born", "seen", "1=1) OR (1", "note"]
 

@@ -27,11 +27,11 @@ from ogcserve.expressions import (
     split_sql,
     to_predicate,
 )
+from ogcserve.features import Feature, Field, FieldType, Schema
 from ogcserve.http.request import XMLLimits
 from ogcserve.server import Server
 from ogcserve.services.wfs.crs import parse_srs
 from ogcserve.services.wfs.filters import LayerTerms, parse_filter_text
-from ogcserve.sources.base import Feature, Field, FieldType, Schema
 from ogcserve.testing import make_server
 
 from .oracle import check_error_text, check_sql, timed_call

@@ -40,7 +40,7 @@ def pg_tables(demo_gpkg: Path) -> Iterator[dict[str, str]]:
     """The demo countries in a fresh, uniquely named table (and a 200k-row one), dropped after."""
     import psycopg
 
-    from ogcserve.sources.base import FeatureQuery
+    from ogcserve.features import FeatureQuery
     from ogcserve.sources.geopackage import GeoPackageSource
 
     from .test_geopackage import collect

@@ -9,7 +9,7 @@ import pytest
 
 from ogcserve.errors import FilterError
 from ogcserve.expressions import parse
-from ogcserve.sources.base import FeatureQuery, SortKey
+from ogcserve.features import FeatureQuery, SortKey
 from ogcserve.sources.geopackage import GeoPackageSource
 
 from .test_geopackage import collect

@@ -13,16 +13,8 @@ import pytest
 import shapely
 
 from ogcserve.errors import InvalidParameterValueError
-from ogcserve.sources.base import (
-    ConstraintError,
-    Feature,
-    FeatureBatch,
-    FeatureQuery,
-    FeatureSource,
-    FieldType,
-    SortKey,
-    SourceUnavailableError,
-)
+from ogcserve.features import Feature, FeatureBatch, FeatureQuery, FieldType, SortKey
+from ogcserve.sources.base import ConstraintError, FeatureSource, SourceUnavailableError
 from ogcserve.sources.geopackage import (
     GeoPackageSource,
     encode_gpkg_geometry,

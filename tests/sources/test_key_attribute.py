@@ -16,15 +16,9 @@ import pytest
 import shapely
 
 from ogcserve.expressions import parse
+from ogcserve.features import Feature, FeatureQuery, FieldType, SortKey
 from ogcserve.sources import open_source
-from ogcserve.sources.base import (
-    ConstraintError,
-    Feature,
-    FeatureQuery,
-    FieldType,
-    SortKey,
-    SourceUnavailableError,
-)
+from ogcserve.sources.base import ConstraintError, SourceUnavailableError
 from ogcserve.sources.geopackage import GeoPackageSource
 from ogcserve.sources.ogr import OGRSource
 from ogcserve.sources.specs import GeoPackageSpec, OGRSpec, PostGISSpec

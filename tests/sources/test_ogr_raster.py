@@ -10,16 +10,14 @@ import pyogrio.raw
 import pytest
 import shapely
 
+from ogcserve.coverages import CoverageRequest
 from ogcserve.errors import InvalidCRSError, InvalidParameterValueError
+from ogcserve.features import FeatureQuery, FieldType, SortKey
 from ogcserve.sources import expand_env, open_source
 from ogcserve.sources.base import (
-    CoverageRequest,
     CoverageSource,
-    FeatureQuery,
     FeatureSource,
-    FieldType,
     ReadOnlySourceError,
-    SortKey,
     SourceUnavailableError,
 )
 from ogcserve.sources.geopackage import GeoPackageSource

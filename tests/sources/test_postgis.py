@@ -13,14 +13,10 @@ import pytest
 import shapely
 
 from ogcserve.errors import InvalidParameterValueError
+from ogcserve.features import Feature, FeatureBatch, FeatureQuery, FieldType, SortKey
 from ogcserve.sources.base import (
     ConstraintError,
-    Feature,
-    FeatureBatch,
-    FeatureQuery,
     FeatureSource,
-    FieldType,
-    SortKey,
     SourceError,
     SourceUnavailableError,
 )

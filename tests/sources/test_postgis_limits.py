@@ -17,7 +17,7 @@ import pytest
 from pg_cluster import OwnPostgres, free_port, own_postgres
 
 from ogcserve.errors import ServiceUnavailableError
-from ogcserve.sources.base import FeatureBatch, FeatureQuery, SortKey
+from ogcserve.features import FeatureBatch, FeatureQuery, SortKey
 from ogcserve.sources.limits import (
     CircuitBreaker,
     SourceDownError,

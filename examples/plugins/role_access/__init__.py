@@ -5,13 +5,13 @@
 - anyone else: like `user`, and no `nyc_boroughs` either.
 """
 
+from ogcserve.features import Feature
 from ogcserve.plugins import (
     AccessControlFilter,
     LayerPermissions,
     ServerInterface,
 )
 from ogcserve.projects import Layer
-from ogcserve.sources.base import Feature
 
 
 class RoleAccess(AccessControlFilter):

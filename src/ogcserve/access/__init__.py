@@ -1,5 +1,8 @@
-"""The one layer every read and write of data passes through (DESIGN §4)."""
+"""Access control, in one package (DESIGN §4): how the access-control filters of plugins and
+of the project combine (`rules`), and the one layer every read and write of data passes
+through (`layer`), reached as `server.access`.
+"""
 
-from ogcserve.access.layer import AccessLayer, Editor, Read
+from ogcserve.access.layer import AccessLayer, Editor, Read, ReadParameters
 
-__all__ = ["AccessLayer", "Editor", "Read"]
+__all__ = ["AccessLayer", "Editor", "Read", "ReadParameters"]

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import TypeIs
 
+from ogcserve.coverages import CoverageInfo, CoverageRequest
 from ogcserve.errors import (
     FilterError,
     InvalidParameterValueError,
@@ -30,24 +31,12 @@ from ogcserve.errors import (
     SecurityError,
 )
 from ogcserve.expressions import Expression, check_properties, conjunction, parse, to_predicate
+from ogcserve.features import BBox, Feature, FeatureBatch, FeatureQuery, Schema, SortKey
 from ogcserve.geo import read_window
 from ogcserve.plugins.access import LayerPermissions
 from ogcserve.sources import SourceLimits, SourceUnreachableError, open_source
 from ogcserve.sources._query import coerce_value
-from ogcserve.sources.base import (
-    BBox,
-    ConstraintError,
-    CoverageInfo,
-    CoverageRequest,
-    CoverageSource,
-    Feature,
-    FeatureBatch,
-    FeatureQuery,
-    FeatureSource,
-    Schema,
-    SortKey,
-    Transaction,
-)
+from ogcserve.sources.base import ConstraintError, CoverageSource, FeatureSource, Transaction
 from ogcserve.sources.limits import SourceDownError
 from ogcserve.sources.specs import SourceSpec
 
@@ -67,6 +56,18 @@ log = logging.getLogger("ogcserve.access")
 
 
 @dataclass(frozen=True, slots=True)
+class ReadParameters:
+    """The request parameters a `Read`'s values came from, named in the errors the access
+    layer raises about them (`SORTBY` in WFS, `sortby` in OGC API). The access layer itself
+    knows no protocol."""
+
+    sort: str = "sortby"
+    properties: str = "properties"
+    limit: str = "limit"
+    offset: str = "offset"
+
+
+@dataclass(frozen=True, slots=True)
 class Read:
     """What a service asks for; the access layer turns it into a `FeatureQuery`."""
 
@@ -83,6 +84,7 @@ class Read:
     # geometries may come as WKB (`FeatureBatch.wkb`).
     exact: bool = True
     wkb: bool = False
+    parameters: ReadParameters = ReadParameters()
 
 
 class AccessLayer:
@@ -346,18 +348,19 @@ class AccessLayer:
             # Spatial predicates name the geometry column, which is not an attribute.
             geometry = self._schema(ctx, layer).geometry_field
             check_properties(read.filter, (*allowed, *([geometry] if geometry else [])))
+        names = read.parameters
         for key in read.sort:
-            _require_known(key.name, allowed, "SORTBY")
+            _require_known(key.name, allowed, names.sort)
         properties = tuple(visible) if read.properties is None else tuple(read.properties)
         for name in properties:
-            _require_known(name, allowed, "PROPERTYNAME")
+            _require_known(name, allowed, names.properties)
         if read.limit is not None and read.limit < 0:
             raise InvalidParameterValueError(
-                f"A count of {read.limit} is not valid", locator="COUNT"
+                f"A limit of {read.limit} is not valid", locator=names.limit
             )
         if not 0 <= read.offset <= MAX_OFFSET:
             raise InvalidParameterValueError(
-                f"An offset of {read.offset} is not valid", locator="STARTINDEX"
+                f"An offset of {read.offset} is not valid", locator=names.offset
             )
         # An explicit count is capped at the server's maximum (as WFS servers do); no count
         # means every row: services that must bound their answer say so with a limit.

@@ -18,7 +18,7 @@ import shapely.geometry
 from pygeofilter import ast, values
 
 from ogcserve.errors import FilterError
-from ogcserve.sources.base import Feature
+from ogcserve.features import Feature
 
 from .functions import FUNCTIONS
 from .model import ID, Expression, flatten

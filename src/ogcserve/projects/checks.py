@@ -20,13 +20,14 @@ from typing import Any
 import pyproj
 from pydantic import ValidationError
 
+from ogcserve.coverages import CoverageInfo
 from ogcserve.errors import FilterError
 from ogcserve.expressions import Expression, parse
+from ogcserve.features import Schema
 from ogcserve.projects.document import Document, Loc, ProjectIssue
 from ogcserve.projects.model import LayerConfig
 from ogcserve.projects.schema import schema_issues, suggestion
 from ogcserve.rendering.styles import Marker, Style, Symbol, template_fields, validate_style
-from ogcserve.sources.base import CoverageInfo, Schema
 from ogcserve.sources.specs import GeoPackageSpec, OGRSpec, RasterSpec, SourceSpec
 
 OpenSource = Callable[[SourceSpec, Path, str | None], object]

@@ -21,7 +21,7 @@ import shapely
 import skia  # type: ignore[import-not-found,unused-ignore]  # no stubs; see ADR 0003
 
 from ogcserve.expressions import to_predicate
-from ogcserve.sources.base import Feature
+from ogcserve.features import Feature
 
 from .api import LayerData, MapView, RasterLayerData, VectorLayerData
 from .geometry import (

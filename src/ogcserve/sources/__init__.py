@@ -10,20 +10,10 @@ import pathlib
 from typing import TYPE_CHECKING
 
 from ogcserve.sources.base import (
-    BBox,
     ConstraintError,
-    CoverageInfo,
-    CoverageRequest,
     CoverageSource,
-    Feature,
-    FeatureBatch,
-    FeatureQuery,
     FeatureSource,
-    Field,
-    FieldType,
     ReadOnlySourceError,
-    Schema,
-    SortKey,
     SourceError,
     SourceUnavailableError,
     SourceUnreachableError,
@@ -36,20 +26,10 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 __all__ = [
-    "BBox",
     "ConstraintError",
-    "CoverageInfo",
-    "CoverageRequest",
     "CoverageSource",
-    "Feature",
-    "FeatureBatch",
-    "FeatureQuery",
     "FeatureSource",
-    "Field",
-    "FieldType",
     "ReadOnlySourceError",
-    "Schema",
-    "SortKey",
     "SourceError",
     "SourceLimits",
     "SourceSpec",

@@ -23,16 +23,8 @@ from ogcserve.expressions import (
     split_sql,
     to_predicate,
 )
-from ogcserve.sources.base import (
-    BBox,
-    ConstraintError,
-    Feature,
-    FeatureBatch,
-    FeatureQuery,
-    Field,
-    FieldType,
-    Schema,
-)
+from ogcserve.features import BBox, Feature, FeatureBatch, FeatureQuery, Field, FieldType, Schema
+from ogcserve.sources.base import ConstraintError
 
 Predicate = Callable[[Feature], bool]
 

@@ -27,6 +27,7 @@ import numpy as np
 import shapely
 
 from ogcserve.errors import ServiceError
+from ogcserve.features import BBox, Feature, FeatureBatch, FeatureQuery, Field, FieldType, Schema
 from ogcserve.geo.wkb import WKBColumn, decode_wkb
 from ogcserve.sources._query import (
     FilterPlan,
@@ -43,19 +44,7 @@ from ogcserve.sources._query import (
     refine,
     selection,
 )
-from ogcserve.sources.base import (
-    BBox,
-    ConstraintError,
-    Feature,
-    FeatureBatch,
-    FeatureQuery,
-    Field,
-    FieldType,
-    Schema,
-    SourceError,
-    SourceUnavailableError,
-    Transaction,
-)
+from ogcserve.sources.base import ConstraintError, SourceError, SourceUnavailableError, Transaction
 from ogcserve.sources.limits import SourceBusyError
 
 log = logging.getLogger("ogcserve.sources.geopackage")

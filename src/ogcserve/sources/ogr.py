@@ -19,6 +19,16 @@ import pyogrio
 import pyogrio.raw
 from pyogrio.errors import DataLayerError, DataSourceError, FeatureError
 
+from ogcserve.features import (
+    BBox,
+    Feature,
+    FeatureBatch,
+    FeatureQuery,
+    Field,
+    FieldType,
+    Schema,
+    SortKey,
+)
 from ogcserve.geo.wkb import decode_wkb
 from ogcserve.sources._query import (
     Selection,
@@ -31,15 +41,7 @@ from ogcserve.sources._query import (
     selection,
 )
 from ogcserve.sources.base import (
-    BBox,
-    Feature,
-    FeatureBatch,
-    FeatureQuery,
-    Field,
-    FieldType,
     ReadOnlySourceError,
-    Schema,
-    SortKey,
     SourceError,
     SourceUnavailableError,
     Transaction,

@@ -24,6 +24,7 @@ import psycopg
 import shapely
 from psycopg import sql
 
+from ogcserve.features import BBox, Feature, FeatureBatch, FeatureQuery, Field, FieldType, Schema
 from ogcserve.geo.wkb import decode_wkb
 from ogcserve.sources._query import (
     FilterPlan,
@@ -40,18 +41,7 @@ from ogcserve.sources._query import (
     refine,
     selection,
 )
-from ogcserve.sources.base import (
-    BBox,
-    ConstraintError,
-    Feature,
-    FeatureBatch,
-    FeatureQuery,
-    Field,
-    FieldType,
-    Schema,
-    SourceUnavailableError,
-    Transaction,
-)
+from ogcserve.sources.base import ConstraintError, SourceUnavailableError, Transaction
 from ogcserve.sources.limits import SourceLimits
 from ogcserve.sources.pg_connections import PostGISConnections, describe, rollback, translate
 

@@ -22,14 +22,10 @@ from rasterio.transform import from_bounds
 from rasterio.windows import Window as RasterioWindow
 from rasterio.windows import from_bounds as from_bounds_window
 
+from ogcserve.coverages import CoverageInfo, CoverageRequest
 from ogcserve.errors import InvalidCRSError, InvalidParameterValueError
 from ogcserve.geo import UnknownCRSError, clip_to_valid, read_window, transformer, valid_area
-from ogcserve.sources.base import (
-    CoverageInfo,
-    CoverageRequest,
-    SourceError,
-    SourceUnavailableError,
-)
+from ogcserve.sources.base import SourceError, SourceUnavailableError
 
 # The most pixels a side read for outputs coarser than the raster itself.
 _SAMPLE_SIZE = 512

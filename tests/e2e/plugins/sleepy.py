@@ -17,10 +17,10 @@ from ogcserve.plugins import AccessControlFilter, CacheFilter, LayerPermissions,
 
 if TYPE_CHECKING:
     from ogcserve.context import RequestContext
+    from ogcserve.features import Feature
     from ogcserve.plugins import ServerInterface
     from ogcserve.plugins.cache import CachedResponse, CacheKind
     from ogcserve.projects import Layer
-    from ogcserve.sources.base import Feature
 
 SECRET = "sleepy-internal-detail"
 

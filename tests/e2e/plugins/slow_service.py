@@ -37,7 +37,7 @@ class SlowService(Service):
             if ctx.parameter("MODE") == "stuck":
                 time.sleep(3600)
             assert ctx.project is not None
-            data = ctx.server.data
+            data = ctx.server.access
             layer = data.layer(ctx, ctx.project, "countries")
             while True:
                 for _ in data.features(ctx, layer, Read(properties=["name"])):

@@ -20,11 +20,11 @@ from lxml import etree
 from wfs_support import build, parcel_roles
 
 from ogcserve.errors import FilterError
+from ogcserve.features import Field, FieldType, Schema
 from ogcserve.http.request import RequestNotWellFormedError, XMLLimits
 from ogcserve.server import Server
 from ogcserve.services.wfs.crs import parse_srs
 from ogcserve.services.wfs.filters import LayerTerms, ParsedFilter, parse_filter_text
-from ogcserve.sources.base import Field, FieldType, Schema
 
 _XML = {"Content-Type": "text/xml"}
 

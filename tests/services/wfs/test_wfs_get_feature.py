@@ -232,7 +232,7 @@ def test_streams_in_chunks_of_about_1000(tmp_path) -> None:  # type: ignore[no-u
     import shapely
     from wfs_support import DEMO
 
-    from ogcserve.sources.base import Feature
+    from ogcserve.features import Feature
     from ogcserve.sources.geopackage import GeoPackageSource
 
     shutil.copyfile(DEMO / "natural_earth.gpkg", tmp_path / "d.gpkg")

@@ -52,8 +52,8 @@ def test_batch_writing_matches_one_by_one(fmt: OutputFormat) -> None:
 def test_attribute_values_are_escaped_once_whatever_their_type() -> None:
     import datetime as dt
 
+    from ogcserve.features import FieldType
     from ogcserve.services.wfs.gml_write import column_elements
-    from ogcserve.sources.base import FieldType
 
     values = ["a & b", 3, None, True, 2.5, dt.date(2024, 1, 2), b"\x01", '<"x">', "nul\x00"]
     got = column_elements("p:v", values, FieldType.TEXT)

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from lxml import etree
 
+from ogcserve.features import Feature
 from ogcserve.plugins import AccessControlFilter, LayerPermissions, ServerInterface
 from ogcserve.projects import Layer
 from ogcserve.server import Server
 from ogcserve.services import wfs
-from ogcserve.sources.base import Feature
 from ogcserve.sources.geopackage import encode_gpkg_geometry
 from ogcserve.testing import Result, call, make_server
 

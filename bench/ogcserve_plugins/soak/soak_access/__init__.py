@@ -8,9 +8,9 @@
 
 from __future__ import annotations
 
+from ogcserve.features import Feature
 from ogcserve.plugins import AccessControlFilter, LayerPermissions, ServerInterface
 from ogcserve.projects import Layer
-from ogcserve.sources.base import Feature
 
 
 class SoakAccess(AccessControlFilter):

@@ -21,6 +21,7 @@ from ogcserve.errors import ServiceError
 from ogcserve.plugins.cache import CachedResponse, CacheKind
 
 if TYPE_CHECKING:
+    from ogcserve.access.rules import RequestAccess
     from ogcserve.compat.qgis.core import QgsMapLayer
     from ogcserve.compat.qgis.handler import QgsRequestHandler
     from ogcserve.compat.qgis.qtcore import QRegularExpressionMatch
@@ -31,12 +32,11 @@ if TYPE_CHECKING:
         QgsServerQueryStringParameter,
         QgsService,
     )
+    from ogcserve.features import Feature
     from ogcserve.http.response import ServerResponse
-    from ogcserve.plugins.access import RequestAccess
     from ogcserve.plugins.interface import ServerInterface
     from ogcserve.projects.model import Layer, Project
     from ogcserve.server import Server
-    from ogcserve.sources.base import Feature
 
 B = TypeVar("B", bound=bytearray)
 T = TypeVar("T")
@@ -157,7 +157,7 @@ def layer_fields(layer: Layer) -> tuple[str, ...]:
     ctx = current_context.get()
     if ctx is None or ctx.project is None or layer.source is None or layer.is_raster:
         return ()
-    return ctx.server.data.source_fields(ctx, layer)
+    return ctx.server.access.source_fields(ctx, layer)
 
 
 def provider_type(layer: Layer) -> str:
@@ -322,7 +322,7 @@ def forget_project(server: Server, path: str) -> None:
         project = server.projects.get(name)
         if path in (name, str(project.path)):
             server.caches.clear(project.name)
-            server.data.release(project)
+            server.access.release(project)
 
 
 # --- services and OGC APIs ------------------------------------------------------------------

@@ -15,8 +15,8 @@ from ogcserve.plugins import access as core
 
 if TYPE_CHECKING:
     from ogcserve.compat.qgis.interface import QgsServerInterface
+    from ogcserve.features import Feature
     from ogcserve.projects.model import Layer
-    from ogcserve.sources.base import Feature
 
 
 class LayerPermissions:

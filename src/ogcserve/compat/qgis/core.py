@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 from ogcserve.compat.qgis import _bridge
 
 if TYPE_CHECKING:
+    from ogcserve.features import Feature
     from ogcserve.projects.model import Layer, Project
-    from ogcserve.sources.base import Feature
 
 
 class Qgis:

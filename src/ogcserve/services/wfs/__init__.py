@@ -4,7 +4,7 @@
 
 Operations live one per module (get_capabilities, describe_feature_type, get_feature,
 get_property_value, stored_queries, transaction); every data access goes through
-`ctx.server.data`, so the caller's rights apply to every read and write.
+`ctx.server.access`, so the caller's rights apply to every read and write.
 """
 
 from __future__ import annotations

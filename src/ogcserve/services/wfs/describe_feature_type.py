@@ -12,7 +12,7 @@ import orjson
 from lxml import etree
 
 from ogcserve.errors import InvalidFormatError
-from ogcserve.sources.base import FieldType
+from ogcserve.features import FieldType
 
 from .gml_write import geometry_type_name
 from .output import CONTENT_TYPES
@@ -96,7 +96,7 @@ def describe_feature_type(ctx: RequestContext) -> None:
     root.set("version", "1.0")
     etree.SubElement(root, f"{{{XSD}}}import", namespace=gml_ns, schemaLocation=gml_xsd)
     for layer in layers:
-        schema = ctx.server.data.schema(ctx, layer)
+        schema = ctx.server.access.schema(ctx, layer)
         type_name = f"{layer.name}Type"
         complex_type = etree.SubElement(root, f"{{{XSD}}}complexType", name=type_name)
         content = etree.SubElement(complex_type, f"{{{XSD}}}complexContent")
@@ -176,7 +176,7 @@ def _json_schema(ctx: RequestContext, layers: list[Layer]) -> dict[str, Any]:
     """A JSON Schema of each type's GeoJSON properties (what OUTPUTFORMAT=geojson returns)."""
     types = {}
     for layer in layers:
-        schema = ctx.server.data.schema(ctx, layer)
+        schema = ctx.server.access.schema(ctx, layer)
         properties = {
             f.name: {"type": [_JSON_TYPES[f.type], *(["null"] if f.nullable else [])]}
             | ({"format": "date"} if f.type is FieldType.DATE else {})

@@ -27,8 +27,8 @@ from pygeofilter import ast, values
 
 from ogcserve.errors import FilterError
 from ogcserve.expressions import ID, Expression, from_ast
+from ogcserve.features import FieldType, Schema
 from ogcserve.http.xml_body import XMLLimits
-from ogcserve.sources.base import FieldType, Schema
 
 from .crs import SrsName, is_geographic
 from .gml_read import GeometryError, read_geometry

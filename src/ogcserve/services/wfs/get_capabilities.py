@@ -125,17 +125,17 @@ def service_url(ctx: RequestContext) -> str:
 
 def _editable(ctx: RequestContext, layers: list[Layer]) -> bool:
     for layer in layers:
-        p = ctx.server.data.permissions(ctx, layer)
+        p = ctx.server.access.permissions(ctx, layer)
         if p.can_insert or p.can_update or p.can_delete:
             return True
     return False
 
 
 def _wgs84(ctx: RequestContext, layer: Layer) -> tuple[float, float, float, float]:
-    extent = ctx.server.data.extent(ctx, layer)
+    extent = ctx.server.access.extent(ctx, layer)
     if extent is None:
         return (-180.0, -90.0, 180.0, 90.0)
-    crs = ctx.server.data.crs(ctx, layer)
+    crs = ctx.server.access.crs(ctx, layer)
     if crs in ("EPSG:4326", "OGC:CRS84"):
         return extent
     transformer = Transformer.from_crs(crs, "OGC:CRS84", always_xy=True)
@@ -143,7 +143,7 @@ def _wgs84(ctx: RequestContext, layer: Layer) -> tuple[float, float, float, floa
 
 
 def _crs_list(ctx: RequestContext, project: Project, layer: Layer) -> list[str]:
-    native = ctx.server.data.crs(ctx, layer)
+    native = ctx.server.access.crs(ctx, layer)
     others = [c for c in project.crs if c != native and c != "CRS:84"]
     return [native, *others]
 
@@ -263,7 +263,7 @@ def _operations(ctx: RequestContext, parent: etree._Element, version: str, layer
     `<Operation>Insert</Operation>`); WFS 2.0 has no such element (QGIS then takes the
     Transaction operation of OperationsMetadata to mean every edit)."""
     wfs = WFS_NS[version]
-    permissions = ctx.server.data.permissions(ctx, layer)
+    permissions = ctx.server.access.permissions(ctx, layer)
     allowed = ["Query"] + [
         name
         for name, on in (
@@ -433,7 +433,7 @@ def _v10(ctx: RequestContext, project: Project, layers: list[Layer], url: str) -
     _sub(operations, f"{{{wfs}}}Query")
     for layer in layers:
         ft = _feature_type(ctx, types, "1.0.0", layer, feature_namespace(project))
-        _sub(ft, f"{{{wfs}}}SRS", ctx.server.data.crs(ctx, layer))
+        _sub(ft, f"{{{wfs}}}SRS", ctx.server.access.crs(ctx, layer))
         _operations(ctx, ft, "1.0.0", layer)
         minx, miny, maxx, maxy = _wgs84(ctx, layer)
         _sub(

@@ -15,7 +15,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from lxml import etree
 
-from ogcserve.access import Read
+from ogcserve.access import Read, ReadParameters
 from ogcserve.errors import (
     FilterError,
     InvalidParameterValueError,
@@ -58,9 +58,13 @@ from .xml_input import children, local, parse_body, text
 
 if TYPE_CHECKING:
     from ogcserve.context import RequestContext
-    from ogcserve.sources.base import SortKey
+    from ogcserve.features import SortKey
 
 GET_FEATURE_BY_ID = "urn:ogc:def:query:OGC-WFS::GetFeatureById"
+# The WFS parameters a read's values come from, named in the access layer's errors.
+WFS_PARAMETERS = ReadParameters(
+    sort="SORTBY", properties="PROPERTYNAME", limit="COUNT", offset="STARTINDEX"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,7 +338,7 @@ def _xml_query(element: etree._Element) -> list[QueryParams]:
 def plan(ctx: RequestContext, params: GetFeatureParams, query: QueryParams) -> PlannedQuery:
     """Decide one query; every refusal happens here."""
     project = require_project(ctx)
-    data = ctx.server.data
+    data = ctx.server.access
     layer = feature_layer(ctx, project, query.type_name, "TYPENAMES")
     schema = data.schema(ctx, layer)
     native = data.crs(ctx, layer)
@@ -400,6 +404,7 @@ def plan(ctx: RequestContext, params: GetFeatureParams, query: QueryParams) -> P
         sort=_stable(sort),
         ids=ids,
         with_geometry=with_geometry,
+        parameters=WFS_PARAMETERS,
     )
     return PlannedQuery(
         layer, schema, read, properties, srs, native, layer.wfs.number_matched, layer.wfs.precision
@@ -409,7 +414,7 @@ def plan(ctx: RequestContext, params: GetFeatureParams, query: QueryParams) -> P
 def _stable(sort: tuple[SortKey, ...]) -> tuple[SortKey, ...]:
     # Paging needs a total order: the id breaks ties (and orders unsorted requests), so that
     # consecutive pages neither repeat nor skip features.
-    from ogcserve.sources.base import SortKey
+    from ogcserve.features import SortKey
 
     if any(k.name == ID for k in sort):
         return sort
@@ -424,7 +429,7 @@ def run(ctx: RequestContext, params: GetFeatureParams) -> None:
     if params.by_id:
         return _by_id(ctx, params)
     planned = [plan(ctx, params, q) for q in params.queries]
-    data = ctx.server.data
+    data = ctx.server.access
     limit = min(params.count, data.max_features) if params.count is not None else data.max_features
     if len(planned) == 1 and not params.hits and not params.output_format.is_gml:
         return _counted_after(ctx, params, planned[0], limit)
@@ -464,7 +469,7 @@ def _counted_after(
     returned = writer.written
     total = None if q.number_matched == "unknown" else _proven_total(start, returned, limit)
     if total is None and q.number_matched == "exact":
-        total = ctx.server.data.count(ctx, q.layer, q.read)
+        total = ctx.server.access.count(ctx, q.layer, q.read)
     writer.end(Totals(total, returned, *_links(ctx, params, total, returned, limit)))
 
 
@@ -483,7 +488,7 @@ def _write(
 ) -> int:
     """Write the features of `read`, flushing every CHUNK features; `pending`: how many are
     written and not flushed yet (returned updated, for the next query)."""
-    for batch in ctx.server.data.features(ctx, q.layer, read):
+    for batch in ctx.server.access.features(ctx, q.layer, read):
         # Flush what is written once more follows: an answer of one chunk stays buffered and
         # goes out in one piece with its Content-Length.
         if pending >= CHUNK:
@@ -533,7 +538,7 @@ def _page_size(ctx: RequestContext, q: PlannedQuery, offset: int, limit: int) ->
     if limit <= 0:
         return 0
     read = replace(q.read, offset=offset, limit=limit, properties=(), with_geometry=False, sort=())
-    return sum(len(b) for b in ctx.server.data.features(ctx, q.layer, read))
+    return sum(len(b) for b in ctx.server.access.features(ctx, q.layer, read))
 
 
 def _total(
@@ -596,7 +601,7 @@ def _by_id(ctx: RequestContext, params: GetFeatureParams) -> None:
     if not query.read.ids:
         raise NotFoundError("No such feature", locator="ID")
     read = replace(query.read, limit=1)
-    batches = [b for b in ctx.server.data.features(ctx, query.layer, read) if len(b)]
+    batches = [b for b in ctx.server.access.features(ctx, query.layer, read) if len(b)]
     if not batches:
         raise NotFoundError(f"No feature {params.queries[0].ids!r}", locator="ID")
     fmt = params.output_format

@@ -39,7 +39,7 @@ def get_property_value(ctx: RequestContext) -> None:
     geometry = planned.schema.geometry_field
     if name not in planned.properties and name != geometry:
         raise InvalidParameterValueError(f"Unknown property {name!r}", locator="VALUEREFERENCE")
-    data = ctx.server.data
+    data = ctx.server.access
     read = replace(planned.read, limit=params.count, offset=params.start_index)
     matched = data.count(ctx, planned.layer, planned.read)
     returned = (

@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 
-from ogcserve.sources.base import FieldType
+from ogcserve.features import FieldType
 
 from .geojson_write import geojson_texts
 from .params import OutputFormat

@@ -24,9 +24,9 @@ from .xml_input import WFS_NS
 
 if TYPE_CHECKING:
     from ogcserve.access import Read
+    from ogcserve.features import FeatureBatch, Schema
     from ogcserve.http.response import ServerResponse
     from ogcserve.projects.model import Layer
-    from ogcserve.sources.base import FeatureBatch, Schema
 
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 SCHEMAS = {

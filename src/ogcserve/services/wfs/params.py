@@ -12,7 +12,7 @@ from ogcserve.errors import (
     LayerNotDefinedError,
     NotFoundError,
 )
-from ogcserve.sources.base import SortKey
+from ogcserve.features import SortKey
 
 if TYPE_CHECKING:
     from ogcserve.context import RequestContext
@@ -206,13 +206,13 @@ def feature_layer(ctx: RequestContext, project: Project, name: str, locator: str
     layer = project.layer(type_name(name))
     if layer is None or layer.is_group or layer.is_raster or not layer.wfs.publish:
         raise LayerNotDefinedError(f"Unknown feature type {name!r}", locator=locator)
-    return ctx.server.data.layer(ctx, project, layer.name)
+    return ctx.server.access.layer(ctx, project, layer.name)
 
 
 def published_layers(ctx: RequestContext, project: Project) -> list[Layer]:
     """The feature types the caller may read, in project order."""
     out: list[Layer] = []
-    for top in ctx.server.data.readable_layers(ctx, project):
+    for top in ctx.server.access.readable_layers(ctx, project):
         out.extend(
             layer
             for layer in top.walk()

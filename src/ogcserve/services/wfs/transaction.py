@@ -30,7 +30,7 @@ from ogcserve.errors import (
     SecurityError,
     ServiceError,
 )
-from ogcserve.sources.base import Feature
+from ogcserve.features import Feature
 from ogcserve.sources.specs import GeoPackageSpec
 
 from .crs import parse_srs, srs_for
@@ -173,8 +173,8 @@ def _parse(ctx: RequestContext, root: etree._Element, version: str) -> list[Acti
 
 
 def _terms(ctx: RequestContext, layer: Layer, version: str, srs: str | None) -> LayerTerms:
-    schema = ctx.server.data.schema(ctx, layer)
-    native = ctx.server.data.crs(ctx, layer)
+    schema = ctx.server.access.schema(ctx, layer)
+    native = ctx.server.access.crs(ctx, layer)
     default = parse_srs(srs, version) if srs else srs_for(native, version)
     return LayerTerms(layer.name, schema, native, default, version)
 
@@ -238,7 +238,7 @@ def _property(
 
 
 def _check_rights(ctx: RequestContext, actions: list[Action]) -> None:
-    data = ctx.server.data
+    data = ctx.server.access
     for action in actions:
         permissions = data.permissions(ctx, action.layer)
         if not (permissions.can_insert or permissions.can_update or permissions.can_delete):
@@ -270,7 +270,7 @@ def _check_rights(ctx: RequestContext, actions: list[Action]) -> None:
 
 
 def _execute(ctx: RequestContext, actions: list[Action]) -> Outcome:
-    data = ctx.server.data
+    data = ctx.server.access
     outcome = Outcome()
     with ExitStack() as stack:
         editors: dict[str, Editor] = {}
@@ -295,7 +295,9 @@ def _matching(ctx: RequestContext, action: Action) -> list[Any]:
     read = Read(
         filter=action.filter.expression, ids=action.filter.ids, properties=(), with_geometry=False
     )
-    return [fid for batch in ctx.server.data.features(ctx, action.layer, read) for fid in batch.ids]
+    return [
+        fid for batch in ctx.server.access.features(ctx, action.layer, read) for fid in batch.ids
+    ]
 
 
 def _apply(ctx: RequestContext, action: Action, editor: Editor, outcome: Outcome) -> None:
@@ -313,7 +315,7 @@ def _apply(ctx: RequestContext, action: Action, editor: Editor, outcome: Outcome
             outcome.deleted += editor.delete(fids)
     elif action.kind == "Replace":
         feature = action.features[0]
-        schema = ctx.server.data.schema(ctx, action.layer)
+        schema = ctx.server.access.schema(ctx, action.layer)
         # WFS 2.0 §15.2.6: the replacement is the whole feature; absent properties become null.
         properties = {f.name: feature.properties.get(f.name) for f in schema.fields}
         for fid in _matching(ctx, action):

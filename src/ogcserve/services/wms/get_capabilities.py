@@ -142,7 +142,7 @@ class _Builder:
     def root_layer(self) -> etree._Element:
         """The project as the root layer: it carries the CRS list every layer inherits."""
         w, project = self.w, self.project
-        layers = self.ctx.server.data.readable_layers(self.ctx, project)
+        layers = self.ctx.server.access.readable_layers(self.ctx, project)
         crs_list = tuple(dict.fromkeys(project.crs or DEFAULT_CRS))
         boxes = [self.lonlat(layer) for layer in layers]
         extent = union([b for b in boxes if b is not None]) or _WORLD
@@ -189,13 +189,13 @@ class _Builder:
 
     def native_crs(self, layer: Layer) -> str:
         """The CRS the layer's data is in."""
-        return self.ctx.server.data.crs(self.ctx, layer)
+        return self.ctx.server.access.crs(self.ctx, layer)
 
     def lonlat(self, layer: Layer) -> BBox | None:
         """The layer's extent in lon/lat (a group's: its readable members')."""
         if layer.is_group:
             return union([b for b in (self.lonlat(c) for c in layer.children) if b])
-        extent = self.ctx.server.data.extent(self.ctx, layer)
+        extent = self.ctx.server.access.extent(self.ctx, layer)
         if extent is None:
             return None
         try:
@@ -250,7 +250,7 @@ class _Builder:
         """The extent in `code`: from the native extent for a data layer (tighter)."""
         try:
             if layer is not None and not layer.is_group:
-                extent = self.ctx.server.data.extent(self.ctx, layer)
+                extent = self.ctx.server.access.extent(self.ctx, layer)
                 if extent is not None:
                     return transform_bbox(extent, self.native_crs(layer), code)
             return transform_bbox(lonlat, "CRS:84", code)

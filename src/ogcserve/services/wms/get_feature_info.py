@@ -13,6 +13,8 @@ import numpy as np
 import shapely
 
 from ogcserve.access import Read
+from ogcserve.coverages import CoverageRequest
+from ogcserve.features import Feature
 from ogcserve.geo import (
     BBox,
     in_scale_range,
@@ -26,7 +28,6 @@ from ogcserve.services.wms.exceptions import LayerNotQueryableError
 from ogcserve.services.wms.info_formats import LayerResult, write_info
 from ogcserve.services.wms.layers import MapLayer, map_layers
 from ogcserve.services.wms.params import GetFeatureInfoParams, GetMapParams
-from ogcserve.sources.base import CoverageRequest, Feature
 
 if TYPE_CHECKING:
     from ogcserve.context import RequestContext
@@ -43,7 +44,7 @@ def get_feature_info(ctx: RequestContext, service: WMSService) -> None:
     targets = query_layers(ctx, params)
     view = params.map
     scale = scale_denominator(view.bbox, view.crs, view.width)
-    data = ctx.server.data
+    data = ctx.server.access
     results = [
         LayerResult(
             item.layer,
@@ -79,7 +80,7 @@ def query_layers(ctx: RequestContext, params: GetFeatureInfoParams) -> list[MapL
 
 def query(ctx: RequestContext, item: MapLayer, params: GetFeatureInfoParams) -> list[Feature]:
     """The features of one layer under the pixel, nearest first, at most FEATURE_COUNT."""
-    view, data, layer = params.map, ctx.server.data, item.layer
+    view, data, layer = params.map, ctx.server.access, item.layer
     x, y, res_x, res_y = _pixel(view, params.i, params.j)
     if layer.is_raster:
         cell = (x - res_x / 2, y - res_y / 2, x + res_x / 2, y + res_y / 2)

@@ -37,9 +37,9 @@ def legend_image(
     images = []
     for member in members:
         geometry_type = (
-            None if member.is_raster else ctx.server.data.schema(ctx, member).geometry_type
+            None if member.is_raster else ctx.server.access.schema(ctx, member).geometry_type
         )
-        hidden = ctx.server.data.hidden_fields(ctx, member)
+        hidden = ctx.server.access.hidden_fields(ctx, member)
         images.append(
             service.renderer.legend(member.title, member.style, geometry_type, scale, hidden)
         )

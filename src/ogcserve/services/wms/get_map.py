@@ -9,12 +9,13 @@ import numpy as np
 import numpy.typing as npt
 
 from ogcserve.access import Read
+from ogcserve.coverages import CoverageRequest
+from ogcserve.features import FeatureBatch
 from ogcserve.geo import in_scale_range, normalize_crs, proj_code, read_window
 from ogcserve.geo.wkb import WKBColumn
 from ogcserve.rendering import LayerData, MapView, RasterLayerData, VectorLayerData, encode
 from ogcserve.services.wms.layers import MapLayer, map_layers
 from ogcserve.services.wms.params import GetMapParams
-from ogcserve.sources.base import CoverageRequest, FeatureBatch
 
 if TYPE_CHECKING:
     from ogcserve.context import RequestContext
@@ -42,7 +43,7 @@ def layer_data(
     ctx: RequestContext, renderer: Renderer, view: MapView, item: MapLayer
 ) -> LayerData | None:
     """One layer's data for the view, read through the access layer (None: nothing there)."""
-    data, layer = ctx.server.data, item.layer
+    data, layer = ctx.server.access, item.layer
     if layer.is_raster:
         request = CoverageRequest(view.bbox, view.crs, view.width, view.height)
         array = data.coverage(ctx, layer, request)

@@ -52,9 +52,9 @@ def get_styles(ctx: RequestContext, service: WMSService) -> None:
         family = (
             None
             if layer.is_raster
-            else geometry_family(ctx.server.data.schema(ctx, layer).geometry_type)
+            else geometry_family(ctx.server.access.schema(ctx, layer).geometry_type)
         )
-        root.append(named_layer(layer, family, ctx.server.data.hidden_fields(ctx, layer)))
+        root.append(named_layer(layer, family, ctx.server.access.hidden_fields(ctx, layer)))
     ctx.response.set_header("Content-Type", CONTENT_TYPE)
     ctx.response.write(
         etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)

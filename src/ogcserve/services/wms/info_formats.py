@@ -17,10 +17,10 @@ import numpy as np
 import shapely
 from lxml import etree
 
+from ogcserve.features import Feature
 from ogcserve.geo import is_north_first, transformer
 from ogcserve.services.wms.params import InfoFormat
 from ogcserve.services.wms.xml import Maker
-from ogcserve.sources.base import Feature
 
 if TYPE_CHECKING:
     from ogcserve.projects.model import Layer

@@ -65,7 +65,7 @@ def named_layer(ctx: RequestContext, name: str) -> Layer:
     LayerNotDefined for an unknown name and for a group (or project) of which the caller may
     read nothing, Security (403) for a layer the caller may not read (the access layer decides).
     """
-    project, data = project_of(ctx), ctx.server.data
+    project, data = project_of(ctx), ctx.server.access
     if project.layer(name) is None and name == project.name:
         return project_layer(ctx, project)
     return data.readable_layer(ctx, project, name)
@@ -73,7 +73,7 @@ def named_layer(ctx: RequestContext, name: str) -> Layer:
 
 def project_layer(ctx: RequestContext, project: Project) -> Layer:
     """The project as a group of every layer the caller may read, in project order."""
-    children = tuple(ctx.server.data.readable_layers(ctx, project))
+    children = tuple(ctx.server.access.readable_layers(ctx, project))
     if not children:
         raise LayerNotDefinedError.named(project.name)
     return Layer(
@@ -90,7 +90,7 @@ def root_name(ctx: RequestContext, project: Project) -> str | None:
     (that name means the layer) or the caller may read nothing (it would name nothing)."""
     if project.layer(project.name) is not None:
         return None
-    return project.name if ctx.server.data.readable_layers(ctx, project) else None
+    return project.name if ctx.server.access.readable_layers(ctx, project) else None
 
 
 def map_layers(
