@@ -46,7 +46,7 @@ from ogcserve.compat.qgis.exceptions import (
 )
 from ogcserve.compat.qgis.filters import QgsServerFilter
 from ogcserve.compat.qgis.handler import QgsRequestHandler, QgsServerRequest, QgsServerResponse
-from ogcserve.compat.qgis.interface import QgsServerInterface, folder_interface
+from ogcserve.compat.qgis.interface import QgsServerInterface
 from ogcserve.compat.qgis.qtcore import QByteArray, QRegularExpression, QUrl
 from ogcserve.compat.qgis.services import (
     QgsServerApi,
@@ -57,33 +57,7 @@ from ogcserve.compat.qgis.services import (
     QgsService,
     QgsServiceRegistry,
 )
-
-SERVER_NAMES = (
-    "QgsAccessControl",
-    "QgsAccessControlFilter",
-    "QgsMapServiceException",
-    "QgsOgcServiceException",
-    "QgsRequestHandler",
-    "QgsServerApi",
-    "QgsServerApiBadRequestException",
-    "QgsServerApiContext",
-    "QgsServerApiInternalServerError",
-    "QgsServerApiNotFoundError",
-    "QgsServerApiPermissionDeniedException",
-    "QgsServerCacheFilter",
-    "QgsServerCacheManager",
-    "QgsServerException",
-    "QgsServerFilter",
-    "QgsServerInterface",
-    "QgsServerOgcApi",
-    "QgsServerOgcApiHandler",
-    "QgsServerQueryStringParameter",
-    "QgsServerRequest",
-    "QgsServerResponse",
-    "QgsService",
-    "QgsServiceRegistry",
-)
-"""What `from qgis.server import *` gives under the import shim."""
+from ogcserve.compat.qgis.shim import SERVER_NAMES, folder_interface
 
 __all__ = [
     "SERVER_NAMES",

@@ -7,15 +7,17 @@ The QGIS defaults live one class up, in `QgsAccessControlFilterBase`: the cookbo
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from ogcserve.compat.qgis import _bridge
 from ogcserve.compat.qgis.core import QgsFeature, QgsMapLayer, QgsVectorLayer
 from ogcserve.plugins import access as core
 
 if TYPE_CHECKING:
+    from ogcserve.access.rules import RequestAccess
     from ogcserve.compat.qgis.interface import QgsServerInterface
     from ogcserve.features import Feature
+    from ogcserve.plugins.interface import ServerInterface
     from ogcserve.projects.model import Layer
 
 
@@ -113,38 +115,46 @@ class QgsAccessControl:
 
     def layerReadPermission(self, layer: QgsMapLayer) -> bool:
         """AND of every filter's canRead."""
-        return _bridge.request_access(self._server_iface).permissions(layer.layer).can_read
+        return _request_access(self._server_iface).permissions(layer.layer).can_read
 
     def layerInsertPermission(self, layer: QgsMapLayer) -> bool:
         """AND of every filter's canInsert."""
-        return _bridge.request_access(self._server_iface).permissions(layer.layer).can_insert
+        return _request_access(self._server_iface).permissions(layer.layer).can_insert
 
     def layerUpdatePermission(self, layer: QgsMapLayer) -> bool:
         """AND of every filter's canUpdate."""
-        return _bridge.request_access(self._server_iface).permissions(layer.layer).can_update
+        return _request_access(self._server_iface).permissions(layer.layer).can_update
 
     def layerDeletePermission(self, layer: QgsMapLayer) -> bool:
         """AND of every filter's canDelete."""
-        return _bridge.request_access(self._server_iface).permissions(layer.layer).can_delete
+        return _request_access(self._server_iface).permissions(layer.layer).can_delete
 
     def layerAttributes(self, layer: QgsMapLayer, attributes: list[str]) -> list[str]:
         """The attributes left after every filter, in turn."""
-        return list(_bridge.request_access(self._server_iface).attributes(layer.layer, attributes))
+        return list(_request_access(self._server_iface).attributes(layer.layer, attributes))
 
     def allowToEdit(self, layer: QgsMapLayer, feature: QgsFeature) -> bool:
         """AND of every filter's allowToEdit."""
-        return _bridge.request_access(self._server_iface).allow_to_edit(
-            layer.layer, feature.feature
-        )
+        return _request_access(self._server_iface).allow_to_edit(layer.layer, feature.feature)
 
     def extraSubsetString(self, layer: QgsMapLayer) -> str:
         """Every filter's subset string, ANDed."""
-        return _bridge.and_all(
-            _bridge.request_access(self._server_iface).subset_strings(layer.layer)
-        )
+        return _and_all(_request_access(self._server_iface).subset_strings(layer.layer))
 
     def registerAccessControl(
         self, accessControl: QgsAccessControlFilterBase, priority: int = 0
     ) -> None:
         """Register another access-control filter."""
         self._server_iface.register_access_control(accessControl, priority)
+
+
+def _request_access(server_iface: ServerInterface) -> RequestAccess:
+    """The combined access answers of the current request (a fresh set outside one)."""
+    ctx = server_iface.request_handler()
+    return ctx.access if ctx is not None else server_iface.server.access_controls.for_request()
+
+
+def _and_all(parts: Iterable[str]) -> str:
+    """`((a) AND (b))`, as QGIS combines subset strings; '' for none."""
+    items = [f"({p})" for p in parts]
+    return f"({' AND '.join(items)})" if items else ""

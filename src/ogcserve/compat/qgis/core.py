@@ -4,10 +4,13 @@ objects that access-control filters and services receive (read-only views of our
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
-from ogcserve.compat.qgis import _bridge
+import shapely
+
+from ogcserve.context import current_context
 
 if TYPE_CHECKING:
     from ogcserve.features import Feature
@@ -49,7 +52,22 @@ class QgsMessageLog:
         message: str, tag: str = "", level: int = Qgis.Warning, notifyUser: bool = True
     ) -> None:
         """Log `message` under `tag` at `level` (QGIS's default level is Warning)."""
-        _bridge.log_message(message, tag, level)
+        _log_message(message, tag, level)
+
+
+_LEVELS = {
+    0: logging.INFO,
+    1: logging.WARNING,
+    2: logging.CRITICAL,
+    3: logging.INFO,
+    4: logging.DEBUG,
+}
+
+
+def _log_message(message: str, tag: str, level: int) -> None:
+    """QgsMessageLog.logMessage -> logger `qgis.<tag>` at the matching level."""
+    logger = logging.getLogger(f"qgis.{tag}" if tag else "qgis")
+    logger.log(_LEVELS.get(int(level), logging.WARNING), "%s", message)
 
 
 class QgsLogger:
@@ -116,7 +134,7 @@ class QgsFields:
 
     def field(self, index_or_name: int | str) -> QgsField:
         """One attribute by position or name."""
-        return QgsField(_bridge.field_name(self._names, index_or_name))
+        return QgsField(_field_name(self._names, index_or_name))
 
     def at(self, index: int) -> QgsField:
         """One attribute by position."""
@@ -124,21 +142,31 @@ class QgsFields:
 
     def indexOf(self, name: str) -> int:
         """The position of `name`, -1 if absent."""
-        return _bridge.index_of(self._names, name)
+        return _index_of(self._names, name)
 
     def indexFromName(self, name: str) -> int:
         """The position of `name`, -1 if absent."""
-        return _bridge.index_of(self._names, name)
+        return _index_of(self._names, name)
 
     def lookupField(self, name: str) -> int:
         """The position of `name`, -1 if absent."""
-        return _bridge.index_of(self._names, name)
+        return _index_of(self._names, name)
 
     def __iter__(self) -> Any:
         return iter([QgsField(n) for n in self._names])
 
     def __len__(self) -> int:
         return len(self._names)
+
+
+def _field_name(names: Sequence[str], key: int | str) -> str:
+    """The name at position `key`, or `key` itself when it is a name."""
+    return names[key] if isinstance(key, int) else key
+
+
+def _index_of(names: Sequence[str], name: str) -> int:
+    """The position of `name` in `names`, -1 if absent."""
+    return list(names).index(name) if name in names else -1
 
 
 class QgsGeometry:
@@ -153,23 +181,33 @@ class QgsGeometry:
 
     def isEmpty(self) -> bool:
         """True when there is no geometry or it is empty."""
-        return _bridge.geometry_empty(self.shape)
+        return self.shape is None or bool(self.shape.is_empty)
 
     def asWkt(self, precision: int = 17) -> str:
         """Well-known text ('' when null)."""
-        return _bridge.geometry_wkt(self.shape, precision)
+        return _geometry_wkt(self.shape, precision)
 
     def asJson(self, precision: int = 17) -> str:
         """GeoJSON text ('null' when null)."""
-        return _bridge.geometry_json(self.shape)
+        return "null" if self.shape is None else str(shapely.to_geojson(self.shape))
 
     def area(self) -> float:
         """Planar area in layer units."""
-        return _bridge.geometry_measure(self.shape, "area")
+        return _geometry_measure(self.shape, "area")
 
     def length(self) -> float:
         """Planar length in layer units."""
-        return _bridge.geometry_measure(self.shape, "length")
+        return _geometry_measure(self.shape, "length")
+
+
+def _geometry_wkt(shape: Any | None, precision: int) -> str:
+    """WKT with at most `precision` decimals, '' for no geometry."""
+    return "" if shape is None else shapely.to_wkt(shape, rounding_precision=precision, trim=True)
+
+
+def _geometry_measure(shape: Any | None, what: str) -> float:
+    """Planar area or length, 0 for no geometry."""
+    return 0.0 if shape is None else float(getattr(shape, what))
 
 
 class QgsFeature:
@@ -184,7 +222,7 @@ class QgsFeature:
 
     def attribute(self, name_or_index: str | int) -> Any:
         """One attribute by name or position (None when absent)."""
-        return _bridge.feature_attribute(self.feature, name_or_index)
+        return _feature_attribute(self.feature, name_or_index)
 
     def attributes(self) -> list[Any]:
         """Every attribute value, in order."""
@@ -207,7 +245,15 @@ class QgsFeature:
         return True
 
     def __getitem__(self, name_or_index: str | int) -> Any:
-        return _bridge.feature_attribute(self.feature, name_or_index)
+        return _feature_attribute(self.feature, name_or_index)
+
+
+def _feature_attribute(feature: Feature, key: str | int) -> Any:
+    """An attribute by name or by position among the feature's attributes."""
+    if isinstance(key, int):
+        values = list(feature.properties.values())
+        return values[key] if 0 <= key < len(values) else None
+    return feature.attribute(key)
 
 
 class QgsMapLayer:
@@ -254,7 +300,7 @@ class QgsVectorLayer(QgsMapLayer):
 
     def fields(self) -> QgsFields:
         """Every attribute of the source (whatever the caller may see)."""
-        return QgsFields(_bridge.layer_fields(self.layer))
+        return QgsFields(_layer_fields(self.layer))
 
     def subsetString(self) -> str:
         """The project's own row filter for this layer ('' if none)."""
@@ -262,7 +308,20 @@ class QgsVectorLayer(QgsMapLayer):
 
     def providerType(self) -> str:
         """The source type (geopackage, postgis, ogr)."""
-        return _bridge.provider_type(self.layer)
+        return _provider_type(self.layer)
+
+
+def _layer_fields(layer: Layer) -> tuple[str, ...]:
+    """Every attribute of a layer's source, read for the current request's project."""
+    ctx = current_context.get()
+    if ctx is None or ctx.project is None or layer.source is None or layer.is_raster:
+        return ()
+    return ctx.server.access.source_fields(ctx, layer)
+
+
+def _provider_type(layer: Layer) -> str:
+    """The source type of a layer ('' for groups)."""
+    return str(getattr(layer.source, "type", "")) if layer.source is not None else ""
 
 
 class QgsProject:
@@ -274,27 +333,51 @@ class QgsProject:
     @staticmethod
     def instance() -> QgsProject:
         """The project of the current request (an empty one outside a request)."""
-        return QgsProject(_bridge.current_project())
+        return QgsProject(_current_project())
 
     def fileName(self) -> str:
         """The project file ('' if none)."""
-        return _bridge.project_text(self.project, "path")
+        return _project_text(self.project, "path")
 
     def title(self) -> str:
         """The project title."""
-        return _bridge.project_text(self.project, "title")
+        return _project_text(self.project, "title")
 
     def baseName(self) -> str:
         """The project name."""
-        return _bridge.project_text(self.project, "name")
+        return _project_text(self.project, "name")
 
     def mapLayersByName(self, name: str) -> list[QgsMapLayer]:
         """The layers called `name` (none or one)."""
-        return [_bridge.map_layer(layer) for layer in _bridge.project_layers(self.project, name)]
+        return [_map_layer(layer) for layer in _project_layers(self.project, name)]
 
     def mapLayers(self) -> dict[str, QgsMapLayer]:
         """Every layer by id."""
-        return {x.name: _bridge.map_layer(x) for x in _bridge.project_layers(self.project)}
+        return {x.name: _map_layer(x) for x in _project_layers(self.project)}
+
+
+def _current_project() -> Project | None:
+    """The project of the current request, if any."""
+    ctx = current_context.get()
+    return ctx.project if ctx is not None else None
+
+
+def _project_text(project: Project | None, attribute: str) -> str:
+    """A text attribute of a project, '' when there is none."""
+    return "" if project is None else str(getattr(project, attribute))
+
+
+def _project_layers(project: Project | None, name: str | None = None) -> list[Layer]:
+    """The data layers of a project (all, or those called `name`)."""
+    if project is None:
+        return []
+    return [layer for layer in project.walk() if name is None or layer.name == name]
+
+
+def _map_layer(layer: Layer) -> QgsMapLayer:
+    """A vector-layer view for layers with features, a map-layer view for the others."""
+    vector = layer.source is not None and not layer.is_raster
+    return QgsVectorLayer(layer) if vector else QgsMapLayer(layer)
 
 
 __all__ = [

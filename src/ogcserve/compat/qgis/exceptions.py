@@ -6,7 +6,6 @@ QGIS keeps the HTTP status and the OGC code on the instance; ogcserve keeps them
 
 from __future__ import annotations
 
-from ogcserve.compat.qgis import _bridge
 from ogcserve.errors import ServiceError
 
 
@@ -15,7 +14,7 @@ class QgsServerException(ServiceError):  # noqa: N818 (QGIS names)
 
     def __init__(self, message: str, responseCode: int = 500) -> None:
         super().__init__(message)
-        _bridge.set_error_status(self, responseCode)
+        _set_error_status(self, responseCode)
 
     def responseCode(self) -> int:
         """The HTTP status."""
@@ -28,6 +27,11 @@ class QgsServerException(ServiceError):  # noqa: N818 (QGIS names)
     def service_error(self) -> ServiceError:
         """Itself: it already is a `ServiceError`."""
         return self
+
+
+def _set_error_status(error: ServiceError, status: int) -> None:
+    """Give one error instance its own HTTP status (the core keeps it on the class)."""
+    vars(error)["status"] = status
 
 
 class QgsOgcServiceException(Exception):  # noqa: N818 (QGIS names)
@@ -71,7 +75,15 @@ class QgsOgcServiceException(Exception):  # noqa: N818 (QGIS names)
 
     def service_error(self) -> ServiceError:
         """The `ServiceError` the pipeline renders: same code, message, locator and status."""
-        return _bridge.ogc_error(self._code, self._message, self._locator, self._status)
+        return _ogc_error(self._code, self._message, self._locator, self._status)
+
+
+def _ogc_error(code: str, message: str, locator: str, status: int) -> ServiceError:
+    """A `ServiceError` with this instance's OGC code and HTTP status."""
+    error = ServiceError(message, locator=locator or None)
+    vars(error)["code"] = code
+    vars(error)["status"] = status
+    return error
 
 
 class QgsMapServiceException(QgsOgcServiceException):

@@ -8,9 +8,9 @@ only gets `onX()`; `False` stops later filters (and, from `onSendResponse`, hold
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ogcserve.compat.qgis import _bridge
 from ogcserve.plugins.filters import RequestFilter
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ class QgsServerFilter(RequestFilter):
     # QGIS >= 3.24: bool hooks. The defaults call the deprecated void hooks, as QGIS does.
     def onRequestReady(self) -> bool:
         """Parameters are parsed; default: call `requestReady()`, continue."""
-        return _bridge.call_then_continue(self.requestReady)
+        return _call_then_continue(self.requestReady)
 
     def onProjectReady(self) -> bool:
         """The project is resolved, the service is about to run; default: continue."""
@@ -39,11 +39,11 @@ class QgsServerFilter(RequestFilter):
 
     def onSendResponse(self) -> bool:
         """A streaming service flushed a chunk; default: call `sendResponse()`, continue."""
-        return _bridge.call_then_continue(self.sendResponse)
+        return _call_then_continue(self.sendResponse)
 
     def onResponseComplete(self) -> bool:
         """The service is done; default: call `responseComplete()`, continue."""
-        return _bridge.call_then_continue(self.responseComplete)
+        return _call_then_continue(self.responseComplete)
 
     # Deprecated in QGIS 3.40; what plugins written before 3.24 override.
     def requestReady(self) -> None:
@@ -57,7 +57,7 @@ class QgsServerFilter(RequestFilter):
 
     def implemented_hooks(self) -> list[str]:
         """Core hook names this filter really answers (for `ogcserve plugins`)."""
-        return _bridge.overridden_hooks(self, QgsServerFilter, _HOOK_NAMES)
+        return _overridden_hooks(self, QgsServerFilter, _HOOK_NAMES)
 
     # The bridge to the core hooks: the only place the two vocabularies meet.
     def on_request_ready(self, ctx: RequestContext) -> bool | None:
@@ -84,3 +84,19 @@ _HOOK_NAMES: dict[str, tuple[str, ...]] = {
     "on_send_response": ("onSendResponse", "sendResponse"),
     "on_response_complete": ("onResponseComplete", "responseComplete"),
 }
+
+
+def _call_then_continue(hook: Callable[[], object]) -> bool:
+    """QGIS's default bool hook: call the deprecated void one, then let the chain go on."""
+    hook()
+    return True
+
+
+def _overridden_hooks(instance: object, base: type, names: dict[str, tuple[str, ...]]) -> list[str]:
+    """The core hooks whose QGIS methods `instance`'s class overrides from `base`."""
+    cls = type(instance)
+    return [
+        hook
+        for hook, methods in names.items()
+        if any(getattr(cls, m, None) is not getattr(base, m, None) for m in methods)
+    ]

@@ -3,15 +3,17 @@
 
 from __future__ import annotations
 
+import logging
 from enum import IntEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from ogcserve.compat.qgis import _bridge, qt, qtcore
+from ogcserve.compat.qgis import qt, qtcore
 from ogcserve.compat.qgis.qtcore import QByteArray, QUrl
 
 if TYPE_CHECKING:
     from ogcserve.compat.qgis.exceptions import QgsOgcServiceException, QgsServerException
     from ogcserve.context import RequestContext
+    from ogcserve.http.response import ServerResponse
 
 
 class QgsRequestHandler:
@@ -92,7 +94,7 @@ class QgsRequestHandler:
 
     def clearHeaders(self) -> None:
         """QGIS 2: drop every response header; the status, a header in QGIS 2, goes back to 200."""
-        _bridge.clear_headers(self.ctx.response)
+        _clear_headers(self.ctx.response)
 
     def appendBody(self, body: bytes | str | QByteArray) -> None:
         """Append to the unsent body (text is written as UTF-8; any Qt QByteArray is taken)."""
@@ -141,6 +143,13 @@ class QgsRequestHandler:
     def infoFormat(self) -> str:
         """QGIS 2: the INFO_FORMAT parameter (the old cookbook's watermark logs it)."""
         return self.ctx.info_format
+
+
+def _clear_headers(response: ServerResponse) -> None:
+    """QGIS 2's clearHeaders: the headers go, and the status (a header in QGIS 2) is 200."""
+    if not response.headers_sent:
+        response.headers.clear()
+        response.status = 200
 
 
 class QgsServerRequest:
@@ -255,11 +264,11 @@ class QgsServerResponse:
 
     def sendError(self, code: int, message: str) -> None:
         """Replace the response by `message` as text/plain with status `code` (if not sent)."""
-        _bridge.send_error(self.ctx.response, code, message)
+        _send_error(self.ctx.response, code, message)
 
     def write(self, data: bytes | str | QgsServerException) -> None:
         """Append bytes or text; a QgsServerException replaces the response by its report."""
-        _bridge.write_response(self.ctx, data)
+        _write_response(self.ctx, data)
 
     def flush(self) -> None:
         """Send the buffer as one chunk, after the send-response hooks (streaming)."""
@@ -280,3 +289,22 @@ class QgsServerResponse:
     def finish(self) -> None:
         """Nothing to do: the server finishes the response after the response-complete hooks."""
         return None
+
+
+def _send_error(response: ServerResponse, status: int, message: str) -> None:
+    """QgsServerResponse.sendError: replace everything by a text/plain message."""
+    if response.headers_sent:
+        logging.getLogger("qgis").error("sendError(%s) after headers were sent", status)
+        return
+    response.clear()
+    response.status = status
+    response.set_header("Content-Type", "text/plain; charset=utf-8")
+    response.write(message)
+
+
+def _write_response(ctx: RequestContext, data: Any) -> None:
+    """QgsServerResponse.write: bytes and text are appended; an exception answers instead."""
+    if hasattr(data, "service_error"):
+        ctx.set_service_exception(data.service_error())
+    else:
+        ctx.response.write(qt.body_bytes(data))

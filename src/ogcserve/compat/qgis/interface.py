@@ -6,9 +6,8 @@ methods), plus QGIS's camelCase methods, each a one-line delegation to them.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
-from ogcserve.compat.qgis import _bridge, shim
 from ogcserve.compat.qgis.access import QgsAccessControl, QgsAccessControlFilterBase
 from ogcserve.compat.qgis.cache import QgsServerCacheFilter, QgsServerCacheManager
 from ogcserve.compat.qgis.handler import QgsRequestHandler
@@ -17,7 +16,10 @@ from ogcserve.plugins.filters import RequestFilter
 from ogcserve.plugins.interface import ServerInterface
 
 if TYPE_CHECKING:
+    from ogcserve.context import RequestContext
     from ogcserve.server import Server
+
+_T = TypeVar("_T")
 
 
 class QgsServerInterface(ServerInterface):
@@ -27,7 +29,7 @@ class QgsServerInterface(ServerInterface):
         self, filter: RequestFilter | type[RequestFilter], priority: int = 0
     ) -> None:
         """Register a filter (an instance, or a class: it is built with this interface)."""
-        self.register_filter(_bridge.instance_of(filter, self), priority)
+        self.register_filter(_instance_of(filter, self), priority)
 
     def setFilters(self, filters: dict[int, list[RequestFilter]]) -> None:
         """Replace every filter, the server's own included (list order is call order)."""
@@ -43,7 +45,7 @@ class QgsServerInterface(ServerInterface):
         priority: int = 0,
     ) -> None:
         """Register an access-control filter (an instance, or a class built with this interface)."""
-        self.register_access_control(_bridge.instance_of(accessControl, self), priority)
+        self.register_access_control(_instance_of(accessControl, self), priority)
 
     def accessControls(self) -> QgsAccessControl:
         """The combined access-control answers for the current request."""
@@ -53,7 +55,7 @@ class QgsServerInterface(ServerInterface):
         self, serverCache: QgsServerCacheFilter | type[QgsServerCacheFilter], priority: int = 0
     ) -> None:
         """Register a cache filter (an instance, or a class built with this interface)."""
-        self.register_cache(_bridge.instance_of(serverCache, self), priority)
+        self.register_cache(_instance_of(serverCache, self), priority)
 
     def cacheManager(self) -> QgsServerCacheManager:
         """The registered caches."""
@@ -65,7 +67,7 @@ class QgsServerInterface(ServerInterface):
 
     def requestHandler(self) -> QgsRequestHandler | None:
         """The request being handled in this thread (None outside a request)."""
-        return _bridge.request_handler(self.request_handler())
+        return _request_handler(self.request_handler())
 
     def configFilePath(self) -> str:
         """The project file of the current request ('' before one is chosen)."""
@@ -81,10 +83,23 @@ class QgsServerInterface(ServerInterface):
 
     def removeConfigCacheEntry(self, path: str) -> None:
         """Forget what is cached for the project `path`; it is re-read when its file changed."""
-        _bridge.forget_project(self.server, path)
+        _forget_project(self.server, path)
 
 
-def folder_interface(server: Server, plugin: str) -> QgsServerInterface:
-    """The loader's factory for folder plugins: installs the `qgis` import shim first."""
-    shim.install()
-    return QgsServerInterface(server, plugin)
+def _instance_of(item: _T | type[_T], server_iface: object) -> _T:
+    """`registerFilter(HelloFilter, 100)` (the cookbook passes the class): build it."""
+    return item(server_iface) if isinstance(item, type) else item  # type: ignore[call-arg]
+
+
+def _request_handler(ctx: RequestContext | None) -> QgsRequestHandler | None:
+    """A request-handler view of `ctx` (None outside a request)."""
+    return QgsRequestHandler(ctx) if ctx is not None else None
+
+
+def _forget_project(server: Server, path: str) -> None:
+    """removeConfigCacheEntry: drop the cached entries and open sources of the project `path`."""
+    for name in server.projects.names():
+        project = server.projects.get(name)
+        if path in (name, str(project.path)):
+            server.caches.clear(project.name)
+            server.access.release(project)

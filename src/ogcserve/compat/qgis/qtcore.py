@@ -10,11 +10,12 @@ QByteArray type whichever way it got one.
 
 from __future__ import annotations
 
+import re
 import sys
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from ogcserve.compat.qgis import _bridge
+_B = TypeVar("_B", bound=bytearray)
 
 
 def byte_array(data: bytes | bytearray = b"") -> QByteArray:
@@ -62,7 +63,13 @@ class QByteArray(bytearray):
 
     def append(self, data: bytes | str) -> QByteArray:  # type: ignore[override]
         """Append bytes (or UTF-8 text); returns the array, as Qt does."""
-        return _bridge.extend_bytes(self, data)
+        return _extend_bytes(self, data)
+
+
+def _extend_bytes(array: _B, data: bytes | str) -> _B:
+    """Append bytes or UTF-8 text to `array`; return it (Qt's chaining style)."""
+    array.extend(data.encode("utf-8") if isinstance(data, str) else data)
+    return array
 
 
 class QRegularExpressionMatch:
@@ -78,11 +85,20 @@ class QRegularExpressionMatch:
 
     def captured(self, name_or_index: str | int = 0) -> str:
         """A captured group by name or number ('' when absent)."""
-        return _bridge.captured(self._groups, self._captured, name_or_index)
+        return _captured(self._groups, self._captured, name_or_index)
 
     def named(self) -> dict[str, str]:
         """Core side: the named groups (empty when there was no match)."""
         return dict(self._groups or {})
+
+
+def _captured(groups: dict[str, str] | None, numbered: tuple[str, ...], key: str | int) -> str:
+    """A captured group by name or number, '' when absent."""
+    if groups is None:
+        return ""
+    if isinstance(key, str):
+        return groups.get(key, "")
+    return numbered[key] if 0 <= key < len(numbered) else ""
 
 
 class QRegularExpression:
@@ -90,7 +106,7 @@ class QRegularExpression:
 
     def __init__(self, pattern: str = "") -> None:
         self._pattern = pattern
-        self.regex = _bridge.compile_qt_regex(pattern)
+        self.regex = _compile_qt_regex(pattern)
 
     def pattern(self) -> str:
         """The pattern as given."""
@@ -102,7 +118,21 @@ class QRegularExpression:
 
     def match(self, subject: str) -> QRegularExpressionMatch:
         """Search `subject` (unanchored, as Qt does unless the pattern anchors itself)."""
-        return _bridge.regex_match(self.regex, subject)
+        return _regex_match(self.regex, subject)
+
+
+def _compile_qt_regex(pattern: str) -> re.Pattern[str]:
+    """Qt/PCRE `(?<name>...)` named groups are `(?P<name>...)` in Python."""
+    return re.compile(re.sub(r"\(\?<(?=[A-Za-z_])", "(?P<", pattern))
+
+
+def _regex_match(regex: re.Pattern[str], subject: str) -> QRegularExpressionMatch:
+    """Search `subject` and wrap the result."""
+    found = regex.search(subject)
+    if found is None:
+        return QRegularExpressionMatch(None, ())
+    groups = {k: v or "" for k, v in found.groupdict().items()}
+    return QRegularExpressionMatch(groups, (found.group(0), *(g or "" for g in found.groups())))
 
 
 class QUrl:

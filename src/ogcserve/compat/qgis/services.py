@@ -3,12 +3,15 @@ version), `QgsServerOgcApi` + `QgsServerOgcApiHandler` (URL routes under a root 
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Sequence
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
-from ogcserve.compat.qgis import _bridge
 from ogcserve.compat.qgis.core import QgsProject
+from ogcserve.compat.qgis.exceptions import QgsServerApiBadRequestException
 from ogcserve.compat.qgis.handler import QgsServerRequest, QgsServerResponse
+from ogcserve.compat.qgis.qt import named_captures
 from ogcserve.plugins.services import Service
 
 if TYPE_CHECKING:
@@ -63,7 +66,7 @@ class QgsServiceRegistry:
 
     def getService(self, name: str, version: str = "") -> QgsService | None:
         """The plugin service for name/version (unknown version: the first registered)."""
-        return _bridge.qgs_service(self._server_iface.server.services.get(name, version))
+        return _qgs_service(self._server_iface.server.services.get(name, version))
 
     def unregisterService(self, name: str, version: str = "") -> int:
         """Remove one version (or all); returns how many were removed."""
@@ -72,6 +75,11 @@ class QgsServiceRegistry:
     def registerApi(self, api: QgsServerApi) -> bool:
         """Answer the URL paths under `api.rootPath()`."""
         return api.register_routes(self._server_iface)
+
+
+def _qgs_service(service: object) -> QgsService | None:
+    """The QgsService behind a registered service (None for the server's own)."""
+    return getattr(service, "qgs_service", None)
 
 
 class QgsServerOgcApi:
@@ -153,11 +161,11 @@ class QgsServerOgcApi:
 
     def executeRequest(self, context: QgsServerApiContext) -> None:
         """Run the first handler whose path matches; none: a 400 bad request."""
-        _bridge.dispatch_api(self.handlers, context)
+        _dispatch_api(self.handlers, context)
 
     def register_routes(self, server_iface: ServerInterface) -> bool:
         """Core: answer the root path and everything under it."""
-        return _bridge.add_api_routes(self, server_iface)
+        return _add_api_routes(self, server_iface)
 
     def execute_route(self, ctx: RequestContext) -> None:
         """Core route handler: `executeRequest()` with a context for `ctx`."""
@@ -165,6 +173,28 @@ class QgsServerOgcApi:
 
 
 QgsServerApi = QgsServerOgcApi
+
+
+def _dispatch_api(handlers: Sequence[QgsServerOgcApiHandler], context: QgsServerApiContext) -> None:
+    """The first handler whose `path()` matches the path after the API root answers."""
+    path = context.handlerPath()
+    for handler in handlers:
+        regex = handler.path()
+        found = regex.match(path)
+        if found.hasMatch():
+            context.match = named_captures(regex, found)
+            handler.handleRequest(context)
+            return
+    raise QgsServerApiBadRequestException("Requested URI does not match any registered API handler")
+
+
+def _add_api_routes(api: QgsServerApi, server_iface: ServerInterface) -> bool:
+    """Route the API's root path, and everything under it, to the API."""
+    root = "/" + api.rootPath().strip("/")
+    methods = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+    server_iface.add_route(root, api.execute_route, methods)
+    server_iface.add_route(root + "/{path:path}", api.execute_route, methods)
+    return True
 
 
 class QgsServerApiContext:
@@ -242,7 +272,32 @@ class QgsServerQueryStringParameter:
 
     def value(self, context: QgsServerApiContext) -> Any:
         """The converted value; missing or malformed: a 400 bad request."""
-        return _bridge.query_value(self, context.ctx)
+        return _query_value(self, context.ctx)
+
+
+_CONVERTERS: dict[int, Callable[[str], Any]] = {
+    0: str,
+    1: int,
+    2: float,
+    3: lambda v: v.lower() in ("1", "true", "yes", "on"),
+    4: lambda v: [p for p in v.split(",") if p],
+}
+_TYPE_NAMES = {0: "String", 1: "Integer", 2: "Double", 3: "Boolean", 4: "List"}
+
+
+def _query_value(parameter: QgsServerQueryStringParameter, ctx: RequestContext) -> Any:
+    """A declared query parameter, converted to its type (400 if missing or malformed)."""
+    name = parameter.name()
+    if name not in ctx.request.params:
+        if parameter.required:
+            raise QgsServerApiBadRequestException(f"Missing required argument: '{name}'")
+        return parameter.default
+    try:
+        return _CONVERTERS[int(parameter.type)](ctx.request.params[name])
+    except ValueError:
+        raise QgsServerApiBadRequestException(
+            f"Argument '{name}' could not be converted to {_TYPE_NAMES[int(parameter.type)]}"
+        ) from None
 
 
 class QgsServerOgcApiHandler:
@@ -297,7 +352,7 @@ class QgsServerOgcApiHandler:
 
     def values(self, context: QgsServerApiContext) -> dict[str, Any]:
         """Path captures and declared parameters, converted (400 if one is missing or bad)."""
-        return _bridge.handler_values(self.parameters(context), context)
+        return _handler_values(self.parameters(context), context)
 
     def handleRequest(self, context: QgsServerApiContext) -> None:
         """Answer the request."""
@@ -307,4 +362,21 @@ class QgsServerOgcApiHandler:
         self, data: Any, context: QgsServerApiContext, htmlMetadata: dict[str, Any] | None = None
     ) -> None:
         """Write `data` as JSON (GeoJSON if that is the default format)."""
-        _bridge.write_json(data, context.ctx, self.defaultContentType())
+        _write_json(data, context.ctx, self.defaultContentType())
+
+
+def _handler_values(
+    parameters: Sequence[QgsServerQueryStringParameter], context: QgsServerApiContext
+) -> dict[str, Any]:
+    """Path captures, then the declared parameters."""
+    values: dict[str, Any] = dict(context.match)
+    for parameter in parameters:
+        values[parameter.name()] = parameter.value(context)
+    return values
+
+
+def _write_json(data: Any, ctx: RequestContext, content_type: int) -> None:
+    """An OGC API handler's `write`: JSON (GeoJSON when that is the handler's format)."""
+    media = "application/geo+json" if content_type == 0 else "application/json"
+    ctx.response.set_header("Content-Type", media)
+    ctx.response.write(json.dumps(data))

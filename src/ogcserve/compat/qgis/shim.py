@@ -2,8 +2,8 @@
 `from qgis.PyQt.QtCore import QByteArray` give the facade's classes, and `qgis.PyQt.QtGui`
 and the rest of Qt are real PyQt5 when the `qt` extra is installed (qt.py).
 
-Installed by the loader's factory for folder plugins (`interface.folder_interface`), and only
-when the real QGIS bindings cannot be imported: with PyQGIS installed, plugins get the real thing.
+Installed by the loader's factory for folder plugins (`folder_interface`), and only when the
+real QGIS bindings cannot be imported: with PyQGIS installed, plugins get the real thing.
 """
 
 from __future__ import annotations
@@ -12,11 +12,60 @@ import importlib
 import importlib.util
 import sys
 from types import ModuleType
+from typing import TYPE_CHECKING
 
-from ogcserve.compat.qgis import qt
+from ogcserve.compat.qgis import (
+    access,
+    cache,
+    core,
+    exceptions,
+    filters,
+    handler,
+    interface,
+    qt,
+    qtcore,
+    services,
+)
+from ogcserve.compat.qgis.interface import QgsServerInterface
+
+if TYPE_CHECKING:
+    from ogcserve.server import Server
 
 MODULES = ("qgis", "qgis.server", "qgis.core", "qgis.PyQt", "qgis.PyQt.QtCore")
 _STAND_IN = qt.STAND_IN
+
+SERVER_NAMES = (
+    "QgsAccessControl",
+    "QgsAccessControlFilter",
+    "QgsMapServiceException",
+    "QgsOgcServiceException",
+    "QgsRequestHandler",
+    "QgsServerApi",
+    "QgsServerApiBadRequestException",
+    "QgsServerApiContext",
+    "QgsServerApiInternalServerError",
+    "QgsServerApiNotFoundError",
+    "QgsServerApiPermissionDeniedException",
+    "QgsServerCacheFilter",
+    "QgsServerCacheManager",
+    "QgsServerException",
+    "QgsServerFilter",
+    "QgsServerInterface",
+    "QgsServerOgcApi",
+    "QgsServerOgcApiHandler",
+    "QgsServerQueryStringParameter",
+    "QgsServerRequest",
+    "QgsServerResponse",
+    "QgsService",
+    "QgsServiceRegistry",
+)
+"""What `from qgis.server import *` gives under the import shim."""
+
+
+def folder_interface(server: Server, plugin: str) -> QgsServerInterface:
+    """The loader's factory for folder plugins: installs the `qgis` import shim first."""
+    install()
+    return QgsServerInterface(server, plugin)
 
 
 def install(with_qt: bool | None = None) -> bool:
@@ -26,25 +75,26 @@ def install(with_qt: bool | None = None) -> bool:
     """
     if "qgis" in sys.modules or importlib.util.find_spec("qgis") is not None:
         return False
-    from ogcserve.compat import qgis as facade
-    from ogcserve.compat.qgis import core, qtcore
-
     with_qt = qt.available() if with_qt is None else with_qt
     contents = {
         "qgis": [],
-        "qgis.server": list(facade.SERVER_NAMES),
+        "qgis.server": list(SERVER_NAMES),
         "qgis.core": list(core.__all__),
         "qgis.PyQt": [],
         "qgis.PyQt.QtCore": list(qtcore.__all__),
     }
-    sources = {"qgis.server": facade, "qgis.core": core, "qgis.PyQt.QtCore": qtcore}
+    sources = {
+        "qgis.server": _server_classes(),
+        "qgis.core": vars(core),
+        "qgis.PyQt.QtCore": vars(qtcore),
+    }
     # With Qt, `qgis.PyQt.QtCore` is left to the finder, which gives PyQt5's.
     for name in MODULES[:-1] if with_qt else MODULES:
         module = ModuleType(name, f"{_STAND_IN} for {name} (ogcserve.compat.qgis)")
         module.__path__ = []  # a package, so that submodules import
         vars(module)["__all__"] = contents[name]
         for attribute in contents[name]:
-            setattr(module, attribute, getattr(sources[name], attribute))
+            setattr(module, attribute, sources[name][attribute])
         sys.modules[name] = module
         parent, _, child = name.rpartition(".")
         if parent:
@@ -70,3 +120,9 @@ def uninstall() -> None:
         # Ours: a stand-in, or a PyQt5 module registered under another name.
         if module.__name__ != name or (module.__doc__ or "").startswith(_STAND_IN):
             del sys.modules[name]
+
+
+def _server_classes() -> dict[str, object]:
+    """`SERVER_NAMES` -> the facade's classes, from the modules that define them."""
+    modules = (access, cache, exceptions, filters, handler, interface, services)
+    return {n: next(vars(m)[n] for m in modules if n in vars(m)) for n in SERVER_NAMES}
