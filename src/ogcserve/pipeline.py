@@ -138,7 +138,11 @@ def _lifecycle(ctx: RequestContext) -> None:
         kind, key = progress.cache
         entry = CachedResponse(response.body, response.content_type)
         # ETag and Last-Modified, and a 304 when the client's copy is this document
-        _step(ctx, progress, lambda: revalidate(ctx.request, response, project.mtime))
+        _step(
+            ctx,
+            progress,
+            lambda: revalidate(ctx.request, response, max(project.mtime, server.started)),
+        )
         if not progress.hit:
             _step(ctx, progress, lambda: server.caches.set(kind, project.name, key, entry))
     if response.streamed and response.body and not response.finished:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING
 
 from ogcserve.access import AccessLayer
@@ -35,6 +36,9 @@ class Server:
             max_features=settings.max_features, limits=settings.source_limits()
         )
         self.plugins: list[PluginRecord] = []
+        # Documents depend on the settings and plugins too, not only on the project file: none
+        # is older than this server (the Last-Modified of cached answers, see http/conditional).
+        self.started = time.time()
 
     def projects_for_request(self, ctx: RequestContext) -> Project | None:
         """The project a request is for: a filter's choice, /ows/<name>, MAP, or the default.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from email.utils import formatdate
+from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
 
 import pytest
@@ -27,12 +27,15 @@ GETMAP = (
 
 @pytest.mark.parametrize("url", [WMS_CAPS, WFS_CAPS, LEGEND, SCHEMA])
 def test_validators_and_304(url: str) -> None:
-    http = client(make_server())
+    server = make_server()
+    http = client(server)
     first = http.get(url)
     assert first.status_code == 200
     tag, modified = first.headers["etag"], first.headers["last-modified"]
     assert tag.startswith('"') and first.headers["cache-control"] == "no-cache"
-    assert modified == formatdate(int(demo_project().stat().st_mtime), usegmt=True)
+    # the project file's date, or the server's start when later (the demo file is older)
+    newest = max(demo_project().stat().st_mtime, server.started)
+    assert modified == formatdate(int(newest), usegmt=True)
     again = http.get(url, headers={"If-None-Match": tag})
     assert again.status_code == 304 and again.content == b""
     assert again.headers["etag"] == tag and "content-type" not in again.headers
@@ -55,6 +58,22 @@ def test_if_modified_since() -> None:
     # If-None-Match wins: a stale tag gets the document whatever the date says
     both = {"If-Modified-Since": modified, "If-None-Match": '"stale"'}
     assert http.get(WMS_CAPS, headers=both).status_code == 200
+
+
+def test_a_restart_with_other_settings_is_never_answered_304_by_date(tmp_path: Path) -> None:
+    # QGIS's network cache may revalidate by date; a server restarted with other settings
+    # (here bare vs prefixed WFS type names) answers the same file with another document.
+    for item in demo_project().parent.iterdir():
+        shutil.copy(item, tmp_path)
+    project = tmp_path / "demo.yaml"
+    os.utime(project, (1_600_000_000, 1_600_000_000))
+    first = client(make_server([project])).get(WFS_CAPS)
+    modified = first.headers["last-modified"]
+    assert modified != formatdate(1_600_000_000, usegmt=True)
+    server = make_server([project], wfs_prefixed_type_names=True)
+    server.started = max(server.started, parsedate_to_datetime(modified).timestamp() + 1)
+    again = client(server).get(WFS_CAPS, headers={"If-Modified-Since": modified})
+    assert again.status_code == 200 and b"ogcserve:countries" in again.content
 
 
 def test_answers_that_are_not_cached_have_no_validators() -> None:

@@ -3,7 +3,9 @@
 
 The ETag is a digest of the document itself, as sent to this caller: two callers whose rights
 give them different documents get different tags, so one caller's tag never validates
-another's document. Last-Modified is the project file's modification time. The pipeline's
+another's document. Last-Modified is the project file's modification time, or the server's
+start when later: a restart with other settings or plugins may change a document whose file did
+not (a client that validates by date alone must not get a 304 for it). The pipeline's
 `Cache-Control: no-cache` (on every answer) makes every cache ask again before reusing a copy;
 with the ETag, a 304 costs little.
 """

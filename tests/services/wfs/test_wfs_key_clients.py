@@ -183,6 +183,7 @@ def test_qgis_wfs_provider_sees_filters_and_writes_the_key(tmp_path: Path) -> No
     script.write_text(QGIS_SCRIPT)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["QT_QPA_PLATFORM"] = "offscreen"
+    env["HOME"] = str(tmp_path)  # its own QGIS profile and network cache
     keys = {"2.0.0": "500", "1.1.0": "600", "1.0.0": "700"}
     with serve_process(tmp_path / "edit.yaml") as url:
         for version, key in keys.items():

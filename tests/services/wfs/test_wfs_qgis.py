@@ -12,6 +12,7 @@ import re
 import shutil
 import sqlite3
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -64,9 +65,24 @@ def served(tmp_path_factory: pytest.TempPathFactory, qgis: None) -> Iterator[tup
 
 
 def run_qgis(url: str, typename: str, version: str, *edit: str) -> dict:  # type: ignore[type-arg]
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    # Each run has its own QGIS profile and network disk cache (~/.cache): a run never answers
+    # from another run's copy of a server that happened to listen on the same port.
+    home = tempfile.mkdtemp(prefix="qgis-home-")
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HOME": home}
     env.pop("PYTHONPATH", None)  # Debian's python with Debian's packages only
-    done = subprocess.run(
+    try:
+        done = _run_client(url, typename, version, edit, env)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    assert lines, f"QGIS client failed:\n{done.stdout}\n{done.stderr[-3000:]}"
+    return json.loads(lines[-1])  # type: ignore[no-any-return]
+
+
+def _run_client(
+    url: str, typename: str, version: str, edit: tuple[str, ...], env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [QGIS_PYTHON, str(CLIENT), url, typename, version, *edit],
         capture_output=True,
         text=True,
@@ -74,9 +90,6 @@ def run_qgis(url: str, typename: str, version: str, *edit: str) -> dict:  # type
         timeout=180,
         check=False,
     )
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    assert lines, f"QGIS client failed:\n{done.stdout}\n{done.stderr[-3000:]}"
-    return json.loads(lines[-1])  # type: ignore[no-any-return]
 
 
 def rows(gpkg: Path) -> dict[str, tuple[float, float]]:
@@ -147,5 +160,5 @@ def test_qgis_prefixed_name_needs_the_prefixed_listing(tmp_path: Path, qgis: Non
     env = {**os.environ, "OGCSERVE_WFS_PREFIXED_TYPE_NAMES": "true"}
     with serve_process(project, env=env) as url:
         report = run_qgis(url, "ogcserve:parcels", "2.0.0")
-        assert report["valid"] and report["feature_count"] == 6
+        assert report["valid"] and report["feature_count"] == 6, json.dumps(report, indent=1)
         assert report["can_add"]

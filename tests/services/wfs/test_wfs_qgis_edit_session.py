@@ -91,7 +91,7 @@ def test_qgis_sees_each_saved_edit_after_a_refresh(url: str, version: str, tmp_p
         [QGIS_PYTHON, str(script), url, version],
         capture_output=True,
         text=True,
-        env={**env, "QT_QPA_PLATFORM": "offscreen"},
+        env={**env, "QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path)},  # its own cache
         timeout=300,
         check=False,
     )

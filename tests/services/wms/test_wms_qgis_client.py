@@ -64,9 +64,11 @@ def _qgis_available() -> bool:
     return probe.returncode == 0
 
 
-def _env() -> dict[str, str]:
+def _env(home: Path | None = None) -> dict[str, str]:
     # The venv's PYTHONPATH (ogcserve's sources) must not shadow the system's packages.
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    if home is not None:  # its own QGIS profile and network disk cache
+        env["HOME"] = str(home)
     return {**env, "QT_QPA_PLATFORM": "offscreen", "XDG_RUNTIME_DIR": "/tmp"}
 
 
@@ -85,7 +87,7 @@ def _render(url: str, layers: str, tmp_path: Path) -> list[str]:
         [SYSTEM_PYTHON, str(script), url, layers],
         capture_output=True,
         text=True,
-        env=_env(),
+        env=_env(tmp_path),
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
@@ -143,7 +145,7 @@ def _identify(url: str, layers: str, tmp_path: Path) -> list[str]:
         [SYSTEM_PYTHON, str(script), url, layers],
         capture_output=True,
         text=True,
-        env=_env(),
+        env=_env(tmp_path),
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
