@@ -14,14 +14,9 @@ from ogcserve.errors import VersionNegotiationFailedError
 
 from .crs import urn
 from .filters import COMPARISON_OPERATORS, SPATIAL_OPERATORS
-from .params import (
-    ADVERTISED_FORMATS,
-    FEATURE_PREFIX,
-    VERSIONS,
-    feature_namespace,
-    published_layers,
-    require_project,
-)
+from .formats import ADVERTISED_FORMATS
+from .layers import published_layers, require_project
+from .params import FEATURE_PREFIX, VERSIONS, feature_namespace
 from .xml_input import FES_NS, OGC_NS, WFS_NS
 
 if TYPE_CHECKING:
