@@ -20,8 +20,8 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from ogcserve.errors import ServiceError
+from ogcserve.exception_reports import service_exception_report
 from ogcserve.http.xml_body import RequestNotWellFormedError
-from ogcserve.services.ows.exceptions import service_exception_report
 
 # Set on the uvicorn Config (cli.py) as `ogcserve_head_limits`: (URL bytes, header bytes).
 DEFAULT_LIMITS = (65_535, 65_536)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from ogcserve.errors import InternalError
@@ -111,6 +111,14 @@ class ServerResponse:
         if not self.headers_sent:
             self.headers = Headers()
             self.status = 200
+
+    def replace(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
+        """Answer this instead of what is buffered (an error document; nothing was sent yet)."""
+        self.clear()
+        self.status = status
+        for name, value in headers.items():
+            self.set_header(name, value)
+        self.write(body)
 
     def set_header(self, name: str, value: str) -> None:
         """Set a header; ignored once headers were sent (they can no longer change)."""

@@ -1,18 +1,25 @@
 """Cache filters: plugins that store documents (capabilities, schemas) and images (legends, tiles).
 
-Keys are built by the pipeline from the project, the canonical request and the caller's access
+Keys are built here (`cache_key`) from the project, the canonical request and the caller's access
 fingerprint, so a cache filter never needs to think about who is asking. `get` stops at the
 first filter that has the entry; `set` and `delete` stop at the first that returns True.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from ogcserve.plugins.ordering import PriorityList
+
+if TYPE_CHECKING:
+    from ogcserve.context import RequestContext
+    from ogcserve.projects.model import Project
 
 
 class CacheKind(StrEnum):
@@ -28,6 +35,58 @@ class CachedResponse:
 
     body: bytes
     content_type: str
+
+
+# The headers the URLs inside cached documents are built from.
+_URL_HEADERS = (
+    "X-Forwarded-Proto",
+    "X-Forwarded-Host",
+    "X-Forwarded-Port",
+    "X-Forwarded-Prefix",
+    "Forwarded",
+)
+
+
+def cache_key(ctx: RequestContext) -> str:
+    """Project + canonical request + the URL it was asked at + the caller's access fingerprint.
+
+    Documents embed URLs built from the host and the X-Forwarded-* headers, so those are part
+    of the key: a forged header may get a client its own odd document, never someone else's.
+    """
+    assert ctx.project is not None
+    request = ctx.request
+    params = sorted((k, v) for k, v in request.params.items())
+    origin = [urlsplit(request.url).netloc] + [request.headers.get(h, "") for h in _URL_HEADERS]
+    digest = hashlib.blake2b(repr((params, origin)).encode(), digest_size=16)
+    digest.update(ctx.server.access.fingerprint(ctx, ctx.project).encode())
+    return digest.hexdigest()
+
+
+@dataclass
+class CacheSlot:
+    """Where one request's answer is cached: looked up before the target runs, stored after."""
+
+    kind: CacheKind
+    key: str
+    hit: bool = False  # the answer came from a cache
+
+    @classmethod
+    def lookup(cls, ctx: RequestContext, kind: CacheKind | None) -> CacheSlot | None:
+        """The slot of a cacheable answer (None: not cacheable, or no project); on a hit, the
+        cached answer is written into `ctx.response`."""
+        if kind is None or ctx.project is None:
+            return None
+        slot = cls(kind, cache_key(ctx))
+        entry = ctx.server.caches.get(kind, ctx.project.name, slot.key)
+        if entry is not None:
+            slot.hit = True
+            ctx.response.set_header("Content-Type", entry.content_type)
+            ctx.response.write(entry.body)
+        return slot
+
+    def store(self, caches: CacheChain, project: Project, entry: CachedResponse) -> None:
+        """Keep the answer, under the key it was looked up with."""
+        caches.set(self.kind, project.name, self.key, entry)
 
 
 class CacheFilter:

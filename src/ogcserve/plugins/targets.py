@@ -1,4 +1,9 @@
-"""What the pipeline executes: a service or a route, behind one small interface."""
+"""What the pipeline executes: a service or a route, behind one small interface.
+
+`resolve` finds the target of a request in the service registry; `error_document` renders an
+error in the target's format, or, before a target is known, in the format of what the request
+names.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,17 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from ogcserve.errors import ServiceError
+from ogcserve.errors import (
+    MissingParameterValueError,
+    NotFoundError,
+    ServiceError,
+    ServiceNotSupportedError,
+)
+from ogcserve.exception_reports import ows_exception_report
 from ogcserve.http.response import ClientDisconnectedError
 from ogcserve.plugins.cache import CacheKind
 from ogcserve.plugins.ordering import PluginError
 from ogcserve.plugins.services import Route, Service
-from ogcserve.services.ows.exceptions import ows_exception_report
 
 if TYPE_CHECKING:
     from ogcserve.context import RequestContext
@@ -31,6 +41,40 @@ class Target(Protocol):
     def cache_kind(self, ctx: RequestContext) -> CacheKind | None:
         """Whether the answer may be cached."""
         ...
+
+
+def resolve(ctx: RequestContext) -> Target:
+    """SERVICE (+VERSION) names a service; without SERVICE, the URL path names a route."""
+    request, registry = ctx.request, ctx.server.services
+    name = request.parameter("SERVICE").strip()
+    if name:
+        service = registry.get(name, request.parameter("VERSION").strip())
+        if service is None:
+            raise ServiceNotSupportedError(f"Service {name!r} is not supported", locator="SERVICE")
+        return ServiceTarget(service, registry.owner(service))
+    if request.route.get("endpoint") != "ows":
+        found = registry.match_route(request.path)
+        if found is not None:
+            route, captures, owner = found
+            if request.method not in route.methods:
+                raise _MethodNotAllowedError(f"{request.method} is not allowed here")
+            request.route.update(captures)
+            return RouteTarget(route, owner)
+        raise NotFoundError(f"Nothing is served at {request.path}")
+    raise MissingParameterValueError("The SERVICE parameter is missing", locator="SERVICE")
+
+
+def error_document(
+    target: Target | None, error: ServiceError, ctx: RequestContext
+) -> tuple[bytes, str]:
+    """`error` in the target's format; with no target yet (unknown SERVICE, a filter's
+    refusal), in the format of the service the request names."""
+    return (target or _Fallback()).render_error(error, ctx)
+
+
+class _MethodNotAllowedError(ServiceError):
+    code = "OperationNotSupported"
+    status = 405
 
 
 def _call(owner: str, what: str, fn: object, *args: object) -> object:
@@ -68,11 +112,6 @@ class ServiceTarget:
             self.owner, f"{type(self.service).__name__}.cache_kind", self.service.cache_kind, ctx
         )
         return kind if isinstance(kind, CacheKind) else None
-
-    @classmethod
-    def fallback(cls) -> _Fallback:
-        """Renders errors raised before a target was known (unknown SERVICE, filters)."""
-        return _Fallback()
 
 
 @dataclass(frozen=True)

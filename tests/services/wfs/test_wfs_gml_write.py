@@ -7,8 +7,8 @@ import pytest
 import shapely
 from lxml import etree
 
+from ogcserve.services.wfs.formats import OutputFormat
 from ogcserve.services.wfs.gml_write import GML_URI, GeometryTexts, GeometryWriter
-from ogcserve.services.wfs.params import OutputFormat
 
 SHAPES = [
     shapely.Point(1.5, -2.25),

@@ -12,8 +12,8 @@ from ogcserve.errors import (
     OperationNotSupportedError,
     ServiceError,
 )
+from ogcserve.exception_reports import ows_exception_report, service_exception_report
 from ogcserve.plugins.services import Service
-from ogcserve.services.ows.exceptions import ows_exception_report, service_exception_report
 
 if TYPE_CHECKING:
     from ogcserve.context import RequestContext

@@ -14,17 +14,11 @@ from lxml import etree
 from ogcserve.errors import InvalidFormatError
 from ogcserve.features import FieldType
 
+from .formats import OutputFormat
 from .gml_write import geometry_type_name
+from .layers import feature_layer, published_layers, require_project
 from .output import CONTENT_TYPES
-from .params import (
-    FEATURE_PREFIX,
-    OutputFormat,
-    feature_layer,
-    feature_namespace,
-    published_layers,
-    require_project,
-    split_list,
-)
+from .params import FEATURE_PREFIX, feature_namespace, split_list
 from .xml_input import children, local, parse_body, text
 
 if TYPE_CHECKING:

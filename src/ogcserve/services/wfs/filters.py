@@ -163,15 +163,8 @@ class _Reader:
     def condition(self, element: etree._Element) -> Any:
         name = local(element)
         items = children(element)
-        if name in ("And", "Or"):
-            if len(items) < 2:
-                raise self.fail(f"{name} needs at least two operands")
-            kind = ast.And if name == "And" else ast.Or
-            return kind.from_items(*(self.condition(i) for i in items))
-        if name == "Not":
-            if len(items) != 1:
-                raise self.fail("Not takes one operand")
-            return ast.Not(self.condition(items[0]))
+        if name in ("And", "Or", "Not"):
+            return self.logical(name, items)
         if name in _COMPARISONS:
             lhs, rhs = self.pair(items, name)
             if element.get("matchCase", "true").lower() == "false":
@@ -184,13 +177,7 @@ class _Reader:
                 raise self.fail(f"{name} takes one property")
             return ast.IsNull(self.expression(items[0]), False)
         if name == "PropertyIsBetween":
-            bounds = {local(i): i for i in items[1:]}
-            if len(items) != 3 or set(bounds) != {"LowerBoundary", "UpperBoundary"}:
-                raise self.fail("PropertyIsBetween needs LowerBoundary and UpperBoundary")
-            lhs = self.expression(items[0])
-            low = self.typed(lhs, self.single(bounds["LowerBoundary"]))
-            high = self.typed(lhs, self.single(bounds["UpperBoundary"]))
-            return ast.Between(lhs, low, high, False)
+            return self.between(items)
         if name == "BBOX":
             return self.bbox(items)
         if name in _SPATIAL:
@@ -205,6 +192,25 @@ class _Reader:
             ids = self.ids([element])
             return ast.In(ast.Attribute(ID), ids or ["\x00"], False)
         raise self.fail(f"Unsupported filter operator {name!r}")
+
+    def logical(self, name: str, items: list[etree._Element]) -> Any:
+        if name == "Not":
+            if len(items) != 1:
+                raise self.fail("Not takes one operand")
+            return ast.Not(self.condition(items[0]))
+        if len(items) < 2:
+            raise self.fail(f"{name} needs at least two operands")
+        kind = ast.And if name == "And" else ast.Or
+        return kind.from_items(*(self.condition(i) for i in items))
+
+    def between(self, items: list[etree._Element]) -> Any:
+        bounds = {local(i): i for i in items[1:]}
+        if len(items) != 3 or set(bounds) != {"LowerBoundary", "UpperBoundary"}:
+            raise self.fail("PropertyIsBetween needs LowerBoundary and UpperBoundary")
+        lhs = self.expression(items[0])
+        low = self.typed(lhs, self.single(bounds["LowerBoundary"]))
+        high = self.typed(lhs, self.single(bounds["UpperBoundary"]))
+        return ast.Between(lhs, low, high, False)
 
     def single(self, element: etree._Element) -> Any:
         items = children(element)

@@ -1,6 +1,6 @@
 """GetCapabilities (WFS 2.0.0 §8, 1.1.0 §13, 1.0.0 §13): only the types the caller may read,
-and Filter_Capabilities naming exactly what `filters.py` implements. Cached by the pipeline per
-access fingerprint (the service's `cache_kind`)."""
+and Filter_Capabilities naming exactly what `filters.py` implements (`filter_capabilities.py`).
+Cached by the pipeline per access fingerprint (the service's `cache_kind`)."""
 
 from __future__ import annotations
 
@@ -13,16 +13,11 @@ from pyproj import Transformer
 from ogcserve.errors import VersionNegotiationFailedError
 
 from .crs import urn
-from .filters import COMPARISON_OPERATORS, SPATIAL_OPERATORS
-from .params import (
-    ADVERTISED_FORMATS,
-    FEATURE_PREFIX,
-    VERSIONS,
-    feature_namespace,
-    published_layers,
-    require_project,
-)
-from .xml_input import FES_NS, OGC_NS, WFS_NS
+from .filter_capabilities import fes_2_0, filter_1_0, filter_1_1
+from .formats import ADVERTISED_FORMATS
+from .layers import published_layers, require_project
+from .params import FEATURE_PREFIX, VERSIONS, feature_namespace
+from .xml_input import FES_NS, OGC_NS, WFS_NS, sub_element
 
 if TYPE_CHECKING:
     from ogcserve.context import RequestContext
@@ -60,33 +55,6 @@ _CONFORMANCE = (
     ("ImplementsTemporalJoins", False),
     ("ImplementsFeatureVersioning", False),
     ("ManageStoredQueries", False),
-)
-# FES 2.0 Table 1.
-_FES_CONFORMANCE = (
-    ("ImplementsQuery", True),
-    ("ImplementsAdHocQuery", True),
-    ("ImplementsFunctions", False),
-    ("ImplementsResourceId", True),
-    ("ImplementsMinStandardFilter", True),
-    ("ImplementsStandardFilter", True),
-    ("ImplementsMinSpatialFilter", True),
-    ("ImplementsSpatialFilter", True),
-    ("ImplementsMinTemporalFilter", False),
-    ("ImplementsTemporalFilter", False),
-    ("ImplementsVersionNav", False),
-    ("ImplementsSorting", True),
-    ("ImplementsExtendedOperators", False),
-    ("ImplementsMinimumXPath", False),
-    ("ImplementsSchemaElementFunc", False),
-)
-_GEOMETRY_OPERANDS = (
-    "gml:Envelope",
-    "gml:Point",
-    "gml:LineString",
-    "gml:Polygon",
-    "gml:MultiPoint",
-    "gml:MultiCurve",
-    "gml:MultiSurface",
 )
 
 
@@ -148,41 +116,34 @@ def _crs_list(ctx: RequestContext, project: Project, layer: Layer) -> list[str]:
     return [native, *others]
 
 
-def _sub(parent: etree._Element, tag: str, text: str | None = None, **attrs: str) -> etree._Element:
-    element = etree.SubElement(parent, tag, {k.replace("__", ":"): v for k, v in attrs.items()})
-    if text is not None:
-        element.text = text
-    return element
-
-
 def _ows_identification(root: etree._Element, ows: str, project: Project, version: str) -> None:
-    ident = _sub(root, f"{{{ows}}}ServiceIdentification")
-    _sub(ident, f"{{{ows}}}Title", project.title)
-    _sub(ident, f"{{{ows}}}Abstract", project.abstract)
+    ident = sub_element(root, f"{{{ows}}}ServiceIdentification")
+    sub_element(ident, f"{{{ows}}}Title", project.title)
+    sub_element(ident, f"{{{ows}}}Abstract", project.abstract)
     if project.keywords:
-        keywords = _sub(ident, f"{{{ows}}}Keywords")
+        keywords = sub_element(ident, f"{{{ows}}}Keywords")
         for word in project.keywords:
-            _sub(keywords, f"{{{ows}}}Keyword", word)
-    _sub(ident, f"{{{ows}}}ServiceType", "WFS")
+            sub_element(keywords, f"{{{ows}}}Keyword", word)
+    sub_element(ident, f"{{{ows}}}ServiceType", "WFS")
     versions = VERSIONS if version == "2.0.0" else (version,)
     for v in versions:
-        _sub(ident, f"{{{ows}}}ServiceTypeVersion", v)
-    _sub(ident, f"{{{ows}}}Fees", "NONE")
-    _sub(ident, f"{{{ows}}}AccessConstraints", "NONE")
-    provider = _sub(root, f"{{{ows}}}ServiceProvider")
-    _sub(provider, f"{{{ows}}}ProviderName", "ogcserve")
-    _sub(provider, f"{{{ows}}}ServiceContact")
+        sub_element(ident, f"{{{ows}}}ServiceTypeVersion", v)
+    sub_element(ident, f"{{{ows}}}Fees", "NONE")
+    sub_element(ident, f"{{{ows}}}AccessConstraints", "NONE")
+    provider = sub_element(root, f"{{{ows}}}ServiceProvider")
+    sub_element(provider, f"{{{ows}}}ProviderName", "ogcserve")
+    sub_element(provider, f"{{{ows}}}ServiceContact")
 
 
 def _ows_operations(root: etree._Element, ows: str, version: str, url: str, editable: bool) -> None:
-    meta = _sub(root, f"{{{ows}}}OperationsMetadata")
+    meta = sub_element(root, f"{{{ows}}}OperationsMetadata")
     for name in _OPERATIONS_BY_VERSION[version]:
         if name == "Transaction" and not editable:
             continue
-        op = _sub(meta, f"{{{ows}}}Operation", name=name)
-        http = _sub(_sub(op, f"{{{ows}}}DCP"), f"{{{ows}}}HTTP")
-        _sub(http, f"{{{ows}}}Get", **{f"{{{XLINK}}}href": url})
-        _sub(http, f"{{{ows}}}Post", **{f"{{{XLINK}}}href": url})
+        op = sub_element(meta, f"{{{ows}}}Operation", name=name)
+        http = sub_element(sub_element(op, f"{{{ows}}}DCP"), f"{{{ows}}}HTTP")
+        sub_element(http, f"{{{ows}}}Get", **{f"{{{XLINK}}}href": url})
+        sub_element(http, f"{{{ows}}}Post", **{f"{{{XLINK}}}href": url})
         values: dict[str, tuple[str, ...]] = {}
         if name == "GetCapabilities":
             values["AcceptVersions"] = VERSIONS if version == "2.0.0" else (version,)
@@ -197,20 +158,20 @@ def _ows_operations(root: etree._Element, ows: str, version: str, url: str, edit
                 else ("text/xml; subtype=gml/3.1.1", "application/json")
             )
         for pname, allowed in values.items():
-            param = _sub(op, f"{{{ows}}}Parameter", name=pname)
-            holder = _sub(param, f"{{{ows}}}AllowedValues") if version == "2.0.0" else param
+            param = sub_element(op, f"{{{ows}}}Parameter", name=pname)
+            holder = sub_element(param, f"{{{ows}}}AllowedValues") if version == "2.0.0" else param
             for value in allowed:
-                _sub(holder, f"{{{ows}}}Value", value)
+                sub_element(holder, f"{{{ows}}}Value", value)
     if version == "2.0.0":
         for cname, on in _CONFORMANCE:
             if cname == "ImplementsTransactionalWFS":
                 on = editable
-            constraint = _sub(meta, f"{{{ows}}}Constraint", name=cname)
-            _sub(constraint, f"{{{ows}}}NoValues")
-            _sub(constraint, f"{{{ows}}}DefaultValue", "TRUE" if on else "FALSE")
-        constraint = _sub(meta, f"{{{ows}}}Constraint", name="CountDefault")
-        _sub(constraint, f"{{{ows}}}NoValues")
-        _sub(constraint, f"{{{ows}}}DefaultValue", "1000000")
+            constraint = sub_element(meta, f"{{{ows}}}Constraint", name=cname)
+            sub_element(constraint, f"{{{ows}}}NoValues")
+            sub_element(constraint, f"{{{ows}}}DefaultValue", "TRUE" if on else "FALSE")
+        constraint = sub_element(meta, f"{{{ows}}}Constraint", name="CountDefault")
+        sub_element(constraint, f"{{{ows}}}NoValues")
+        sub_element(constraint, f"{{{ows}}}DefaultValue", "1000000")
 
 
 def _nsmap(version: str, project: Project) -> dict[str | None, str]:
@@ -244,16 +205,16 @@ def _feature_type(
     whatever is listed (`params.type_name`).
     """
     wfs = WFS_NS[version]
-    ft = _sub(types, f"{{{wfs}}}FeatureType")
+    ft = sub_element(types, f"{{{wfs}}}FeatureType")
     if ctx.server.settings.wfs_prefixed_type_names:
-        _sub(ft, f"{{{wfs}}}Name", f"{FEATURE_PREFIX}:{layer.name}")
+        sub_element(ft, f"{{{wfs}}}Name", f"{FEATURE_PREFIX}:{layer.name}")
     else:
         nsmap = {None: namespace} if version != "1.0.0" else None
         name = etree.SubElement(ft, f"{{{wfs}}}Name", nsmap=nsmap)  # type: ignore[arg-type]
         name.text = layer.name
-    _sub(ft, f"{{{wfs}}}Title", layer.title)
+    sub_element(ft, f"{{{wfs}}}Title", layer.title)
     if layer.abstract:
-        _sub(ft, f"{{{wfs}}}Abstract", layer.abstract)
+        sub_element(ft, f"{{{wfs}}}Abstract", layer.abstract)
     return ft
 
 
@@ -273,12 +234,12 @@ def _operations(ctx: RequestContext, parent: etree._Element, version: str, layer
         )
         if on
     ]
-    operations = _sub(parent, f"{{{wfs}}}Operations")
+    operations = sub_element(parent, f"{{{wfs}}}Operations")
     for name in allowed:
         if version == "1.0.0":
-            _sub(operations, f"{{{wfs}}}{name}")
+            sub_element(operations, f"{{{wfs}}}{name}")
         else:
-            _sub(operations, f"{{{wfs}}}Operation", name)
+            sub_element(operations, f"{{{wfs}}}Operation", name)
 
 
 def _feature_types(
@@ -287,26 +248,26 @@ def _feature_types(
     """The FeatureTypeList of WFS 1.1.0 and 2.0.0 (they differ only in the CRS element names)."""
     wfs, ows = WFS_NS[version], OWS[version]
     crs_tag = "CRS" if version == "2.0.0" else "SRS"
-    types = _sub(root, f"{{{wfs}}}FeatureTypeList")
+    types = sub_element(root, f"{{{wfs}}}FeatureTypeList")
     for layer in layers:
         ft = _feature_type(ctx, types, version, layer, feature_namespace(project))
         if layer.keywords:
-            keywords = _sub(ft, f"{{{ows}}}Keywords")
+            keywords = sub_element(ft, f"{{{ows}}}Keywords")
             for word in layer.keywords:
-                _sub(keywords, f"{{{ows}}}Keyword", word)
+                sub_element(keywords, f"{{{ows}}}Keyword", word)
         crs = _crs_list(ctx, project, layer)
-        _sub(ft, f"{{{wfs}}}Default{crs_tag}", urn(crs[0]))
+        sub_element(ft, f"{{{wfs}}}Default{crs_tag}", urn(crs[0]))
         for other in crs[1:]:
-            _sub(ft, f"{{{wfs}}}Other{crs_tag}", urn(other))
+            sub_element(ft, f"{{{wfs}}}Other{crs_tag}", urn(other))
         if version == "1.1.0":
             _operations(ctx, ft, version, layer)
-        formats = _sub(ft, f"{{{wfs}}}OutputFormats")
+        formats = sub_element(ft, f"{{{wfs}}}OutputFormats")
         for fmt in ADVERTISED_FORMATS[version]:
-            _sub(formats, f"{{{wfs}}}Format", fmt)
-        box = _sub(ft, f"{{{ows}}}WGS84BoundingBox")
+            sub_element(formats, f"{{{wfs}}}Format", fmt)
+        box = sub_element(ft, f"{{{ows}}}WGS84BoundingBox")
         minx, miny, maxx, maxy = _wgs84(ctx, layer)
-        _sub(box, f"{{{ows}}}LowerCorner", f"{minx!r} {miny!r}")
-        _sub(box, f"{{{ows}}}UpperCorner", f"{maxx!r} {maxy!r}")
+        sub_element(box, f"{{{ows}}}LowerCorner", f"{minx!r} {miny!r}")
+        sub_element(box, f"{{{ows}}}UpperCorner", f"{maxx!r} {maxy!r}")
 
 
 def _ows_document(
@@ -330,65 +291,14 @@ def _ows_document(
 
 
 def _v2(ctx: RequestContext, project: Project, layers: list[Layer], url: str) -> etree._Element:
-    ows, fes = OWS["2.0.0"], FES_NS
     root = _ows_document(ctx, project, layers, url, "2.0.0", "wfs/2.0/wfs.xsd")
-    caps = _sub(root, f"{{{fes}}}Filter_Capabilities")
-    conformance = _sub(caps, f"{{{fes}}}Conformance")
-    for cname, on in _FES_CONFORMANCE:
-        constraint = _sub(conformance, f"{{{fes}}}Constraint", name=cname)
-        _sub(constraint, f"{{{ows}}}NoValues")
-        _sub(constraint, f"{{{ows}}}DefaultValue", "TRUE" if on else "FALSE")
-    ids = _sub(caps, f"{{{fes}}}Id_Capabilities")
-    _sub(ids, f"{{{fes}}}ResourceIdentifier", name="fes:ResourceId")
-    scalar = _sub(caps, f"{{{fes}}}Scalar_Capabilities")
-    _sub(scalar, f"{{{fes}}}LogicalOperators")
-    comparison = _sub(scalar, f"{{{fes}}}ComparisonOperators")
-    for op in COMPARISON_OPERATORS:
-        _sub(comparison, f"{{{fes}}}ComparisonOperator", name=op)
-    spatial = _sub(caps, f"{{{fes}}}Spatial_Capabilities")
-    operands = _sub(spatial, f"{{{fes}}}GeometryOperands")
-    for operand in _GEOMETRY_OPERANDS:
-        _sub(operands, f"{{{fes}}}GeometryOperand", name=operand)
-    operators = _sub(spatial, f"{{{fes}}}SpatialOperators")
-    for op in SPATIAL_OPERATORS:
-        _sub(operators, f"{{{fes}}}SpatialOperator", name=op)
+    fes_2_0(root, OWS["2.0.0"])
     return root
 
 
 def _v11(ctx: RequestContext, project: Project, layers: list[Layer], url: str) -> etree._Element:
-    ogc = OGC_NS
     root = _ows_document(ctx, project, layers, url, "1.1.0", "wfs/1.1.0/wfs.xsd")
-    caps = _sub(root, f"{{{ogc}}}Filter_Capabilities")
-    spatial = _sub(caps, f"{{{ogc}}}Spatial_Capabilities")
-    operands = _sub(spatial, f"{{{ogc}}}GeometryOperands")
-    # Filter 1.1 filterCapabilities.xsd enumerates the operands; Multi* are not among them
-    # (they are still read).
-    for operand in _GEOMETRY_OPERANDS[:4]:
-        _sub(operands, f"{{{ogc}}}GeometryOperand", operand)
-    operators = _sub(spatial, f"{{{ogc}}}SpatialOperators")
-    for op in SPATIAL_OPERATORS:
-        _sub(operators, f"{{{ogc}}}SpatialOperator", name=op)
-    scalar = _sub(caps, f"{{{ogc}}}Scalar_Capabilities")
-    _sub(scalar, f"{{{ogc}}}LogicalOperators")
-    comparison = _sub(scalar, f"{{{ogc}}}ComparisonOperators")
-    # Filter 1.1 names: EqualTo, LessThan, ..., Like, Between, NullCheck.
-    for op in (
-        "EqualTo",
-        "NotEqualTo",
-        "LessThan",
-        "GreaterThan",
-        "LessThanEqualTo",
-        "GreaterThanEqualTo",
-        "Like",
-        "Between",
-        "NullCheck",
-    ):
-        _sub(comparison, f"{{{ogc}}}ComparisonOperator", op)
-    arithmetic = _sub(scalar, f"{{{ogc}}}ArithmeticOperators")
-    _sub(arithmetic, f"{{{ogc}}}SimpleArithmetic")
-    ids = _sub(caps, f"{{{ogc}}}Id_Capabilities")
-    _sub(ids, f"{{{ogc}}}EID")
-    _sub(ids, f"{{{ogc}}}FID")
+    filter_1_1(root)
     return root
 
 
@@ -405,38 +315,40 @@ def _v10(ctx: RequestContext, project: Project, layers: list[Layer], url: str) -
         "{http://www.w3.org/2001/XMLSchema-instance}schemaLocation",
         f"{wfs} http://schemas.opengis.net/wfs/1.0.0/WFS-capabilities.xsd",
     )
-    service = _sub(root, f"{{{wfs}}}Service")
-    _sub(service, f"{{{wfs}}}Name", "WFS")
-    _sub(service, f"{{{wfs}}}Title", project.title)
-    _sub(service, f"{{{wfs}}}Abstract", project.abstract)
-    _sub(service, f"{{{wfs}}}Keywords", ", ".join(project.keywords))
-    _sub(service, f"{{{wfs}}}OnlineResource", url)
-    _sub(service, f"{{{wfs}}}Fees", "NONE")
-    _sub(service, f"{{{wfs}}}AccessConstraints", "NONE")
-    request = _sub(_sub(root, f"{{{wfs}}}Capability"), f"{{{wfs}}}Request")
+    service = sub_element(root, f"{{{wfs}}}Service")
+    sub_element(service, f"{{{wfs}}}Name", "WFS")
+    sub_element(service, f"{{{wfs}}}Title", project.title)
+    sub_element(service, f"{{{wfs}}}Abstract", project.abstract)
+    sub_element(service, f"{{{wfs}}}Keywords", ", ".join(project.keywords))
+    sub_element(service, f"{{{wfs}}}OnlineResource", url)
+    sub_element(service, f"{{{wfs}}}Fees", "NONE")
+    sub_element(service, f"{{{wfs}}}AccessConstraints", "NONE")
+    request = sub_element(sub_element(root, f"{{{wfs}}}Capability"), f"{{{wfs}}}Request")
     editable = _editable(ctx, layers)
     for name in _OPERATIONS_BY_VERSION["1.0.0"]:
         if name == "Transaction" and not editable:
             continue
-        op = _sub(request, f"{{{wfs}}}{name}")
+        op = sub_element(request, f"{{{wfs}}}{name}")
         if name == "DescribeFeatureType":
-            _sub(_sub(op, f"{{{wfs}}}SchemaDescriptionLanguage"), f"{{{wfs}}}XMLSCHEMA")
+            sub_element(
+                sub_element(op, f"{{{wfs}}}SchemaDescriptionLanguage"), f"{{{wfs}}}XMLSCHEMA"
+            )
         if name == "GetFeature":
             # WFS-capabilities.xsd 1.0.0: ResultFormat lists GML2 elements only (the other
             # formats are still accepted by OUTPUTFORMAT).
-            _sub(_sub(op, f"{{{wfs}}}ResultFormat"), f"{{{wfs}}}GML2")
+            sub_element(sub_element(op, f"{{{wfs}}}ResultFormat"), f"{{{wfs}}}GML2")
         for method in ("Get", "Post"):
-            http = _sub(_sub(op, f"{{{wfs}}}DCPType"), f"{{{wfs}}}HTTP")
-            _sub(http, f"{{{wfs}}}{method}", onlineResource=url)
-    types = _sub(root, f"{{{wfs}}}FeatureTypeList")
-    operations = _sub(types, f"{{{wfs}}}Operations")
-    _sub(operations, f"{{{wfs}}}Query")
+            http = sub_element(sub_element(op, f"{{{wfs}}}DCPType"), f"{{{wfs}}}HTTP")
+            sub_element(http, f"{{{wfs}}}{method}", onlineResource=url)
+    types = sub_element(root, f"{{{wfs}}}FeatureTypeList")
+    operations = sub_element(types, f"{{{wfs}}}Operations")
+    sub_element(operations, f"{{{wfs}}}Query")
     for layer in layers:
         ft = _feature_type(ctx, types, "1.0.0", layer, feature_namespace(project))
-        _sub(ft, f"{{{wfs}}}SRS", ctx.server.access.crs(ctx, layer))
+        sub_element(ft, f"{{{wfs}}}SRS", ctx.server.access.crs(ctx, layer))
         _operations(ctx, ft, "1.0.0", layer)
         minx, miny, maxx, maxy = _wgs84(ctx, layer)
-        _sub(
+        sub_element(
             ft,
             f"{{{wfs}}}LatLongBoundingBox",
             minx=repr(minx),
@@ -444,26 +356,5 @@ def _v10(ctx: RequestContext, project: Project, layers: list[Layer], url: str) -
             maxx=repr(maxx),
             maxy=repr(maxy),
         )
-    caps = _sub(root, f"{{{ogc}}}Filter_Capabilities")
-    spatial = _sub(_sub(caps, f"{{{ogc}}}Spatial_Capabilities"), f"{{{ogc}}}Spatial_Operators")
-    for name in (
-        "BBOX",
-        "Equals",
-        "Disjoint",
-        "Intersect",
-        "Touches",
-        "Crosses",
-        "Within",
-        "Contains",
-        "Overlaps",
-        "Beyond",
-        "DWithin",
-    ):
-        _sub(spatial, f"{{{ogc}}}{name}")
-    scalar = _sub(caps, f"{{{ogc}}}Scalar_Capabilities")
-    _sub(scalar, f"{{{ogc}}}Logical_Operators")
-    comparison = _sub(scalar, f"{{{ogc}}}Comparison_Operators")
-    for name in ("Simple_Comparisons", "Like", "Between", "NullCheck"):
-        _sub(comparison, f"{{{ogc}}}{name}")
-    _sub(_sub(scalar, f"{{{ogc}}}Arithmetic_Operators"), f"{{{ogc}}}Simple_Arithmetic")
+    filter_1_0(root)
     return root

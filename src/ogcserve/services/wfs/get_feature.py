@@ -8,25 +8,19 @@ apply to the caller's rows only.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from lxml import etree
-
 from ogcserve.access import Read, ReadParameters
-from ogcserve.errors import (
-    FilterError,
-    InvalidParameterValueError,
-    MissingParameterValueError,
-    NotFoundError,
-)
-from ogcserve.expressions import ID, Expression, check_properties, conjunction, parse
+from ogcserve.errors import InvalidParameterValueError, NotFoundError
+from ogcserve.expressions import ID, check_properties, conjunction
 
 from .crs import SrsName, bbox_to_xy, parse_srs, srs_for
 from .filters import LayerTerms, ParsedFilter, feature_id, parse_filter, parse_filter_text
+from .formats import OutputFormat
 from .gml_write import GML_URI, escape
+from .layers import feature_layer, require_project
 from .output import (
     CONTENT_TYPES,
     GML_SCHEMAS,
@@ -41,60 +35,22 @@ from .output import (
 from .params import (
     CHUNK,
     FEATURE_PREFIX,
-    MAX_QUERIES,
-    OutputFormat,
-    feature_layer,
+    GetFeatureParams,
+    QueryParams,
     feature_namespace,
-    integer,
-    media_type,
-    output_format,
-    require_project,
-    sort_keys,
-    split_groups,
-    split_list,
+    parse_kvp,
+    parse_xml,
     type_name,
 )
-from .xml_input import children, local, parse_body, text
 
 if TYPE_CHECKING:
     from ogcserve.context import RequestContext
     from ogcserve.features import SortKey
 
-GET_FEATURE_BY_ID = "urn:ogc:def:query:OGC-WFS::GetFeatureById"
 # The WFS parameters a read's values come from, named in the access layer's errors.
 WFS_PARAMETERS = ReadParameters(
     sort="SORTBY", properties="PROPERTYNAME", limit="COUNT", offset="STARTINDEX"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class QueryParams:
-    """One wfs:Query (or one KVP typename) as the client wrote it."""
-
-    type_name: str
-    properties: tuple[str, ...] | None = None
-    filter: etree._Element | str | None = None  # an element (XML) or FILTER text (KVP)
-    bbox: tuple[float, float, float, float] | None = None
-    bbox_srs: str | None = None
-    srs_name: str | None = None
-    sort: tuple[SortKey, ...] = ()
-    ids: tuple[str, ...] | None = None
-    expression: Expression | None = None  # EXP_FILTER (QGIS Server's vendor parameter)
-
-
-@dataclass(frozen=True, slots=True)
-class GetFeatureParams:
-    """A GetFeature request, KVP or XML."""
-
-    version: str
-    queries: tuple[QueryParams, ...]
-    count: int | None = None
-    start_index: int = 0
-    hits: bool = False
-    output_format: OutputFormat = OutputFormat.GML32
-    media_type: str | None = None  # the Content-Type, when not CONTENT_TYPES[output_format]
-    by_id: bool = False  # the GetFeatureById stored query: one bare feature, or 404
-    kvp: bool = True
 
 
 def get_feature(ctx: RequestContext) -> None:
@@ -104,232 +60,6 @@ def get_feature(ctx: RequestContext) -> None:
         parse_xml(ctx, version) if "REQUEST_BODY" in ctx.request.params else parse_kvp(ctx, version)
     )
     run(ctx, params)
-
-
-# --- parameters ---------------------------------------------------------------------------------
-
-
-def parse_kvp(ctx: RequestContext, version: str) -> GetFeatureParams:
-    """WFS 2.0 §7.9.2 / 1.1 §14.7 KVP encoding."""
-    p = ctx.request.params
-    names_text = p.get("TYPENAMES") or p.get("TYPENAME") or ""
-    ids_text = p.get("RESOURCEID") or p.get("FEATUREID") or ""
-    stored = p.get("STOREDQUERY_ID", "")
-    by_id = False
-    if stored:
-        if stored != GET_FEATURE_BY_ID:
-            raise InvalidParameterValueError(
-                f"Unknown stored query {stored!r}", locator="STOREDQUERY_ID"
-            )
-        if not p.get("ID"):
-            raise MissingParameterValueError("GetFeatureById needs ID", locator="ID")
-        ids_text, by_id, names_text = p["ID"], True, ""
-    names = split_list(names_text.replace("(", "").replace(")", ""))
-    ids = split_list(ids_text)
-    if not names and ids:
-        # WFS 2.0 §7.9.2.4.1: with RESOURCEID the types come from the ids (`type.id`).
-        names = list(dict.fromkeys(i.rpartition(".")[0] for i in ids if "." in i))
-        if not names:
-            raise InvalidParameterValueError(
-                "Resource ids must be written type.id", locator="RESOURCEID"
-            )
-    if not names:
-        raise MissingParameterValueError("TYPENAMES is missing", locator="TYPENAMES")
-    if len(names) > MAX_QUERIES:
-        raise InvalidParameterValueError(
-            f"At most {MAX_QUERIES} types per request", locator="TYPENAMES"
-        )
-    filters = split_filters(p.get("FILTER", ""))
-    props = split_groups(p["PROPERTYNAME"]) if p.get("PROPERTYNAME") else []
-    sorts = p.get("SORTBY", "")
-    for given, locator in ((filters, "FILTER"), (props, "PROPERTYNAME")):
-        if given and len(given) != len(names):
-            raise InvalidParameterValueError(
-                f"{locator} needs one entry per type name", locator=locator
-            )
-    if filters and (ids or p.get("BBOX")):
-        raise InvalidParameterValueError(
-            "FILTER, BBOX and RESOURCEID are mutually exclusive", locator="FILTER"
-        )
-    bbox, bbox_srs = parse_bbox(p.get("BBOX", ""))
-    expression = exp_filter(p.get("EXP_FILTER", ""), len(names))
-    queries = []
-    for i, name in enumerate(names):
-        queries.append(
-            QueryParams(
-                type_name=name,
-                properties=tuple(split_list(props[i]))
-                if props and props[i].strip() != "*"
-                else None,
-                filter=filters[i] if filters else None,
-                bbox=bbox,
-                bbox_srs=bbox_srs,
-                srs_name=p.get("SRSNAME") or None,
-                sort=sort_keys(sorts) if sorts else (),
-                ids=tuple(ids) if ids else None,
-                expression=expression,
-            )
-        )
-    count_text = p.get("COUNT") or p.get("MAXFEATURES") or ""
-    fmt = output_format(p.get("OUTPUTFORMAT", ""), version)
-    return GetFeatureParams(
-        version=version,
-        queries=tuple(queries),
-        count=integer(count_text, "COUNT") if count_text else None,
-        start_index=integer(p.get("STARTINDEX") or "0", "STARTINDEX"),
-        hits=result_type(p.get("RESULTTYPE", ""), version),
-        output_format=fmt,
-        media_type=media_type(p.get("OUTPUTFORMAT", ""), fmt),
-        by_id=by_id,
-    )
-
-
-def exp_filter(value: str, types: int) -> Expression | None:
-    """EXP_FILTER: one QGIS expression, ANDed with the query's other filters. QGIS Server takes
-    it for a single type name and ignores it (with a log line) for several; ignoring a filter
-    would return rows the client asked to exclude, so that is refused here."""
-    if not value.strip():
-        return None
-    if types != 1:
-        raise InvalidParameterValueError(
-            "EXP_FILTER applies to a single type name", locator="EXP_FILTER"
-        )
-    try:
-        return parse(value, "qgis")
-    except FilterError as error:
-        raise FilterError(f"EXP_FILTER: {error.message}", locator="EXP_FILTER") from None
-
-
-def split_filters(value: str) -> list[str]:
-    """FILTER: one XML filter per type, each in parentheses when there are several."""
-    text = value.strip()
-    if not text:
-        return []
-    if not text.startswith("("):
-        return [text]
-    out, depth, start = [], 0, 0
-    for i, char in enumerate(text):
-        if char == "(" and depth == 0:
-            start, depth = i + 1, 1
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-            if depth == 0:
-                out.append(text[start:i])
-    return out
-
-
-def parse_bbox(value: str) -> tuple[tuple[float, float, float, float] | None, str | None]:
-    """BBOX=a,b,c,d[,crs] (the corners in the axis order of crs)."""
-    if not value.strip():
-        return None, None
-    parts = split_list(value)
-    if len(parts) not in (4, 5):
-        raise InvalidParameterValueError(
-            "BBOX needs four numbers and an optional CRS", locator="BBOX"
-        )
-    try:
-        a, b, c, d = (float(v) for v in parts[:4])
-    except ValueError:
-        raise InvalidParameterValueError("BBOX needs four numbers", locator="BBOX") from None
-    if not all(math.isfinite(v) for v in (a, b, c, d)):
-        raise InvalidParameterValueError("BBOX needs finite numbers", locator="BBOX")
-    if a > c or b > d:
-        raise InvalidParameterValueError("BBOX minimum is above its maximum", locator="BBOX")
-    return (a, b, c, d), parts[4] if len(parts) == 5 else None
-
-
-def result_type(value: str, version: str) -> bool:
-    """RESULTTYPE: True for hits. WFS 1.0.0 has no such parameter, and its collection no count
-    to answer hits with: it is ignored there (features are returned), as GeoServer does."""
-    kind = value.strip().lower() or "results"
-    if kind not in ("results", "hits"):
-        raise InvalidParameterValueError(f"Unknown result type {value!r}", locator="RESULTTYPE")
-    return kind == "hits" and version != "1.0.0"
-
-
-def parse_xml(ctx: RequestContext, version: str) -> GetFeatureParams:
-    """WFS 2.0 §11.2.2 / 1.1 §9.2 XML encoding."""
-    root = parse_body(ctx.request.params["REQUEST_BODY"], ctx.request.xml_limits)
-    version = root.get("version", version).strip()
-    queries: list[QueryParams] = []
-    by_id = False
-    for element in children(root):
-        name = local(element)
-        if name == "Query":
-            queries.extend(_xml_query(element))
-        elif name == "StoredQuery":
-            if element.get("id") != GET_FEATURE_BY_ID:
-                raise InvalidParameterValueError(
-                    f"Unknown stored query {element.get('id')!r}", locator="StoredQuery"
-                )
-            ids = [
-                text(c)
-                for c in children(element)
-                if local(c) == "Parameter" and c.get("name", "").lower() == "id"
-            ]
-            if len(ids) != 1 or "." not in ids[0]:
-                raise MissingParameterValueError(
-                    "GetFeatureById needs one id (type.id)", locator="id"
-                )
-            by_id = True
-            queries.append(QueryParams(type_name=ids[0].rpartition(".")[0], ids=(ids[0],)))
-        else:
-            raise InvalidParameterValueError(f"Unexpected element {name!r}", locator=name)
-    if not queries:
-        raise MissingParameterValueError("GetFeature needs a Query", locator="Query")
-    if len(queries) > MAX_QUERIES:
-        raise InvalidParameterValueError(
-            f"At most {MAX_QUERIES} queries per request", locator="Query"
-        )
-    count_text = root.get("count") or root.get("maxFeatures") or ""
-    fmt = output_format(root.get("outputFormat", ""), version, "outputFormat")
-    return GetFeatureParams(
-        version=version,
-        queries=tuple(queries),
-        count=integer(count_text, "count") if count_text else None,
-        start_index=integer(root.get("startIndex", "0"), "startIndex"),
-        hits=result_type(root.get("resultType", ""), version),
-        output_format=fmt,
-        media_type=media_type(root.get("outputFormat", ""), fmt),
-        by_id=by_id,
-        kvp=False,
-    )
-
-
-def _xml_query(element: etree._Element) -> list[QueryParams]:
-    names = (element.get("typeNames") or element.get("typeName") or "").split()
-    if not names:
-        raise MissingParameterValueError("A Query needs typeNames", locator="typeNames")
-    properties: list[str] = []
-    filter_element = None
-    sort: tuple[SortKey, ...] = ()
-    for child in children(element):
-        name = local(child)
-        if name == "PropertyName":
-            properties.append(type_name(text(child)))
-        elif name == "Filter":
-            filter_element = child
-        elif name == "SortBy":
-            keys = []
-            for prop in children(child):
-                parts = {local(c): text(c) for c in children(prop)}
-                field = parts.get("ValueReference") or parts.get("PropertyName") or ""
-                keys.append(f"{field} {parts.get('SortOrder', 'ASC')}")
-            sort = sort_keys(",".join(keys), "SortBy")
-        else:
-            raise InvalidParameterValueError(f"Unexpected element {name!r} in Query", locator=name)
-    return [
-        QueryParams(
-            type_name=n,
-            properties=tuple(properties) or None,
-            filter=filter_element,
-            srs_name=element.get("srsName"),
-            sort=sort,
-        )
-        for n in names
-    ]
 
 
 # --- planning -----------------------------------------------------------------------------------

@@ -7,9 +7,12 @@ from typing import TYPE_CHECKING
 
 from ogcserve.errors import InvalidParameterValueError, MissingParameterValueError
 
+from .formats import OutputFormat
+from .get_feature import plan
 from .gml_write import GeometryTexts, GeometryWriter, escape, value_text
+from .layers import require_project
 from .output import PlannedQuery, timestamp
-from .params import CHUNK, FEATURE_PREFIX, OutputFormat, feature_namespace, require_project
+from .params import CHUNK, FEATURE_PREFIX, feature_namespace, parse_kvp, parse_xml
 from .params import type_name as strip_prefix
 from .xml_input import WFS_NS, parse_body
 
@@ -19,8 +22,6 @@ if TYPE_CHECKING:
 
 def get_property_value(ctx: RequestContext) -> None:
     """Answer GetPropertyValue (KVP or XML)."""
-    from .get_feature import parse_kvp, parse_xml, plan
-
     version = ctx.request.parameter("VERSION").strip() or "2.0.0"
     if "REQUEST_BODY" in ctx.request.params:
         root = parse_body(ctx.request.params["REQUEST_BODY"], ctx.request.xml_limits)

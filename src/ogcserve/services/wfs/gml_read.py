@@ -105,14 +105,7 @@ def _geometry(element: etree._Element) -> Any:
             case "LineString" | "LinearRing":
                 return shapely.LineString(_coords(element))
             case "Polygon":
-                outer: list[tuple[float, ...]] = []
-                holes = []
-                for child in children(element):
-                    if local(child) in ("exterior", "outerBoundaryIs"):
-                        outer = _ring(child)
-                    elif local(child) in ("interior", "innerBoundaryIs"):
-                        holes.append(_ring(child))
-                return shapely.Polygon(outer, holes)
+                return _polygon(element)
             case "MultiPoint":
                 return shapely.MultiPoint([_geometry(m) for m in _members(element)])
             case "MultiLineString" | "MultiCurve":
@@ -139,6 +132,17 @@ def _geometry(element: etree._Element) -> Any:
         # The library's own text is not the client's business: it names its internals.
         raise GeometryError(f"invalid {name}: the shape is malformed", locator=name) from None
     raise GeometryError(f"unsupported geometry {name}", locator=name)
+
+
+def _polygon(element: etree._Element) -> Any:
+    outer: list[tuple[float, ...]] = []
+    holes = []
+    for child in children(element):
+        if local(child) in ("exterior", "outerBoundaryIs"):
+            outer = _ring(child)
+        elif local(child) in ("interior", "innerBoundaryIs"):
+            holes.append(_ring(child))
+    return shapely.Polygon(outer, holes)
 
 
 def _box(x1: float, y1: float, x2: float, y2: float) -> Any:

@@ -18,8 +18,8 @@ import shapely
 
 from ogcserve.features import FieldType
 
+from .formats import OutputFormat
 from .geojson_write import geojson_texts
-from .params import OutputFormat
 
 GML_URI = {
     OutputFormat.GML32: "http://www.opengis.net/gml/3.2",

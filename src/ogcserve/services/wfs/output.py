@@ -18,8 +18,9 @@ import orjson
 import shapely
 
 from .crs import SrsName, coordinate_function
+from .formats import OutputFormat
 from .gml_write import GML_URI, GeometryTexts, GeometryWriter, column_elements, escape
-from .params import FEATURE_PREFIX, OutputFormat
+from .params import FEATURE_PREFIX
 from .xml_input import WFS_NS
 
 if TYPE_CHECKING:

@@ -1,133 +1,40 @@
-"""WFS strings in one place (versions, formats, namespaces) and the KVP value parsers they share."""
+"""WFS request parameters: the strings every operation shares (versions, prefix, namespace), the
+KVP value parsers, and GetFeature's parsed `GetFeatureParams` (KVP and XML encodings).
+
+Parsing raises the OGC error of the first bad parameter; planning (`get_feature.plan`) checks
+the names against the project and the caller's rights.
+"""
 
 from __future__ import annotations
 
-from enum import StrEnum
+import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from lxml import etree
+
 from ogcserve.access.layer import MAX_OFFSET
-from ogcserve.errors import (
-    InvalidFormatError,
-    InvalidParameterValueError,
-    LayerNotDefinedError,
-    NotFoundError,
-)
+from ogcserve.errors import FilterError, InvalidParameterValueError, MissingParameterValueError
+from ogcserve.expressions import Expression, parse
 from ogcserve.features import SortKey
+
+from .formats import OutputFormat, media_type, output_format
+from .xml_input import children, local, parse_body, text
 
 if TYPE_CHECKING:
     from ogcserve.context import RequestContext
-    from ogcserve.projects.model import Layer, Project
+    from ogcserve.projects.model import Project
 
 VERSIONS = ("2.0.0", "1.1.0", "1.0.0")
 FEATURE_PREFIX = "ogcserve"
 CHUNK = 1000  # features per flush (DESIGN §2: stream in chunks, never per feature)
 MAX_QUERIES = 20  # typenames in one GetFeature; each may hold a database cursor
+GET_FEATURE_BY_ID = "urn:ogc:def:query:OGC-WFS::GetFeatureById"
 
 
 def feature_namespace(project: Project) -> str:
     """The target namespace of a project's feature types."""
     return f"https://ogcserve.org/{project.name}"
-
-
-class OutputFormat(StrEnum):
-    """What GetFeature can write."""
-
-    GML32 = "application/gml+xml; version=3.2"
-    GML31 = "text/xml; subtype=gml/3.1.1"
-    GML2 = "text/xml; subtype=gml/2.1.2"
-    GEOJSON = "application/geo+json"
-    CSV = "text/csv"
-
-    @property
-    def is_gml(self) -> bool:
-        """GML formats share one writer."""
-        return self in (OutputFormat.GML32, OutputFormat.GML31, OutputFormat.GML2)
-
-
-DEFAULT_FORMAT = {
-    "2.0.0": OutputFormat.GML32,
-    "1.1.0": OutputFormat.GML31,
-    "1.0.0": OutputFormat.GML2,
-}
-
-# Names clients send, lower-cased without spaces, for each format.
-_FORMAT_NAMES = {
-    OutputFormat.GML32: (
-        "application/gml+xml;version=3.2",
-        "text/xml;subtype=gml/3.2",
-        "text/xml;subtype=gml/3.2.1",
-        "gml32",
-        "gml3.2",
-        "application/gml+xml;version=3.2.1",
-    ),
-    OutputFormat.GML31: (
-        "text/xml;subtype=gml/3.1.1",
-        "gml3",
-        "gml31",
-        "application/gml+xml;version=3.1",
-        "text/xml;subtype=gml/3.1",
-    ),
-    OutputFormat.GML2: (
-        "text/xml;subtype=gml/2.1.2",
-        "gml2",
-        "text/xml;subtype=gml/2",
-        "application/gml+xml;version=2.1",
-    ),
-    OutputFormat.GEOJSON: (
-        "application/geo+json",
-        "application/json",
-        "geojson",
-        "json",
-        "application/vnd.geo+json",
-    ),
-    OutputFormat.CSV: ("text/csv", "csv"),
-}
-_BY_NAME = {name: fmt for fmt, names in _FORMAT_NAMES.items() for name in names}
-
-# The names each version advertises (WFS 1.0.0 §8.2 uses GML2/GML3 keywords).
-ADVERTISED_FORMATS = {
-    "2.0.0": (
-        "application/gml+xml; version=3.2",
-        "text/xml; subtype=gml/3.2",
-        "text/xml; subtype=gml/3.1.1",
-        "text/xml; subtype=gml/2.1.2",
-        "application/json",
-        "application/geo+json",
-        "text/csv",
-    ),
-    "1.1.0": (
-        "text/xml; subtype=gml/3.1.1",
-        "text/xml; subtype=gml/3.2",
-        "text/xml; subtype=gml/2.1.2",
-        "application/json",
-        "text/csv",
-    ),
-    "1.0.0": ("GML2", "GML3", "application/json", "text/csv"),
-}
-
-
-def output_format(value: str, version: str, locator: str = "OUTPUTFORMAT") -> OutputFormat:
-    """The format named by OUTPUTFORMAT (empty: the version's default)."""
-    if not value.strip():
-        return DEFAULT_FORMAT[version]
-    key = value.strip().lower().replace(" ", "").replace('"', "")
-    found = _BY_NAME.get(key)
-    if found is None:
-        raise InvalidFormatError(f"Output format {value!r} is not offered", locator=locator)
-    return found
-
-
-def media_type(value: str, fmt: OutputFormat) -> str | None:
-    """The Content-Type answering OUTPUTFORMAT `value`, when it is not CONTENT_TYPES[fmt]: a
-    format asked for by one of its media types is answered with that media type (as advertised:
-    `text/xml; subtype=gml/3.2`, `application/json`...), so that what the capabilities list,
-    the client asks for and the answer says agree; `json` is application/json."""
-    key = value.strip().lower().replace(" ", "").replace('"', "")
-    if _BY_NAME.get(key) is not fmt:
-        return None
-    if key == "json":
-        return "application/json"
-    return key.replace(";", "; ") if "/" in key else None
 
 
 def integer(value: str, locator: str, *, minimum: int = 0) -> int:
@@ -200,29 +107,254 @@ def sort_keys(value: str, locator: str = "SORTBY") -> tuple[SortKey, ...]:
     return tuple(keys)
 
 
-def feature_layer(ctx: RequestContext, project: Project, name: str, locator: str) -> Layer:
-    """A feature type the caller may read: unknown, raster or unpublished types do not exist
-    (LayerNotDefined), readable ones that the caller may not read are 403 (access layer)."""
-    layer = project.layer(type_name(name))
-    if layer is None or layer.is_group or layer.is_raster or not layer.wfs.publish:
-        raise LayerNotDefinedError(f"Unknown feature type {name!r}", locator=locator)
-    return ctx.server.access.layer(ctx, project, layer.name)
+@dataclass(frozen=True, slots=True)
+class QueryParams:
+    """One wfs:Query (or one KVP typename) as the client wrote it."""
+
+    type_name: str
+    properties: tuple[str, ...] | None = None
+    filter: etree._Element | str | None = None  # an element (XML) or FILTER text (KVP)
+    bbox: tuple[float, float, float, float] | None = None
+    bbox_srs: str | None = None
+    srs_name: str | None = None
+    sort: tuple[SortKey, ...] = ()
+    ids: tuple[str, ...] | None = None
+    expression: Expression | None = None  # EXP_FILTER (QGIS Server's vendor parameter)
 
 
-def published_layers(ctx: RequestContext, project: Project) -> list[Layer]:
-    """The feature types the caller may read, in project order."""
-    out: list[Layer] = []
-    for top in ctx.server.access.readable_layers(ctx, project):
-        out.extend(
-            layer
-            for layer in top.walk()
-            if not layer.is_group and not layer.is_raster and layer.wfs.publish
+@dataclass(frozen=True, slots=True)
+class GetFeatureParams:
+    """A GetFeature request, KVP or XML."""
+
+    version: str
+    queries: tuple[QueryParams, ...]
+    count: int | None = None
+    start_index: int = 0
+    hits: bool = False
+    output_format: OutputFormat = OutputFormat.GML32
+    media_type: str | None = None  # the Content-Type, when not CONTENT_TYPES[output_format]
+    by_id: bool = False  # the GetFeatureById stored query: one bare feature, or 404
+    kvp: bool = True
+
+
+def parse_kvp(ctx: RequestContext, version: str) -> GetFeatureParams:
+    """WFS 2.0 §7.9.2 / 1.1 §14.7 KVP encoding."""
+    p = ctx.request.params
+    names_text = p.get("TYPENAMES") or p.get("TYPENAME") or ""
+    ids_text = p.get("RESOURCEID") or p.get("FEATUREID") or ""
+    stored = p.get("STOREDQUERY_ID", "")
+    by_id = False
+    if stored:
+        if stored != GET_FEATURE_BY_ID:
+            raise InvalidParameterValueError(
+                f"Unknown stored query {stored!r}", locator="STOREDQUERY_ID"
+            )
+        if not p.get("ID"):
+            raise MissingParameterValueError("GetFeatureById needs ID", locator="ID")
+        ids_text, by_id, names_text = p["ID"], True, ""
+    names = split_list(names_text.replace("(", "").replace(")", ""))
+    ids = split_list(ids_text)
+    if not names and ids:
+        # WFS 2.0 §7.9.2.4.1: with RESOURCEID the types come from the ids (`type.id`).
+        names = list(dict.fromkeys(i.rpartition(".")[0] for i in ids if "." in i))
+        if not names:
+            raise InvalidParameterValueError(
+                "Resource ids must be written type.id", locator="RESOURCEID"
+            )
+    if not names:
+        raise MissingParameterValueError("TYPENAMES is missing", locator="TYPENAMES")
+    if len(names) > MAX_QUERIES:
+        raise InvalidParameterValueError(
+            f"At most {MAX_QUERIES} types per request", locator="TYPENAMES"
         )
+    filters = split_filters(p.get("FILTER", ""))
+    props = split_groups(p["PROPERTYNAME"]) if p.get("PROPERTYNAME") else []
+    sorts = p.get("SORTBY", "")
+    for given, locator in ((filters, "FILTER"), (props, "PROPERTYNAME")):
+        if given and len(given) != len(names):
+            raise InvalidParameterValueError(
+                f"{locator} needs one entry per type name", locator=locator
+            )
+    if filters and (ids or p.get("BBOX")):
+        raise InvalidParameterValueError(
+            "FILTER, BBOX and RESOURCEID are mutually exclusive", locator="FILTER"
+        )
+    bbox, bbox_srs = parse_bbox(p.get("BBOX", ""))
+    expression = exp_filter(p.get("EXP_FILTER", ""), len(names))
+    queries = []
+    for i, name in enumerate(names):
+        queries.append(
+            QueryParams(
+                type_name=name,
+                properties=tuple(split_list(props[i]))
+                if props and props[i].strip() != "*"
+                else None,
+                filter=filters[i] if filters else None,
+                bbox=bbox,
+                bbox_srs=bbox_srs,
+                srs_name=p.get("SRSNAME") or None,
+                sort=sort_keys(sorts) if sorts else (),
+                ids=tuple(ids) if ids else None,
+                expression=expression,
+            )
+        )
+    count_text = p.get("COUNT") or p.get("MAXFEATURES") or ""
+    fmt = output_format(p.get("OUTPUTFORMAT", ""), version)
+    return GetFeatureParams(
+        version=version,
+        queries=tuple(queries),
+        count=integer(count_text, "COUNT") if count_text else None,
+        start_index=integer(p.get("STARTINDEX") or "0", "STARTINDEX"),
+        hits=result_type(p.get("RESULTTYPE", ""), version),
+        output_format=fmt,
+        media_type=media_type(p.get("OUTPUTFORMAT", ""), fmt),
+        by_id=by_id,
+    )
+
+
+def exp_filter(value: str, types: int) -> Expression | None:
+    """EXP_FILTER: one QGIS expression, ANDed with the query's other filters. QGIS Server takes
+    it for a single type name and ignores it (with a log line) for several; ignoring a filter
+    would return rows the client asked to exclude, so that is refused here."""
+    if not value.strip():
+        return None
+    if types != 1:
+        raise InvalidParameterValueError(
+            "EXP_FILTER applies to a single type name", locator="EXP_FILTER"
+        )
+    try:
+        return parse(value, "qgis")
+    except FilterError as error:
+        raise FilterError(f"EXP_FILTER: {error.message}", locator="EXP_FILTER") from None
+
+
+def split_filters(value: str) -> list[str]:
+    """FILTER: one XML filter per type, each in parentheses when there are several."""
+    text = value.strip()
+    if not text:
+        return []
+    if not text.startswith("("):
+        return [text]
+    out, depth, start = [], 0, 0
+    for i, char in enumerate(text):
+        if char == "(" and depth == 0:
+            start, depth = i + 1, 1
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                out.append(text[start:i])
     return out
 
 
-def require_project(ctx: RequestContext) -> Project:
-    """The request's project (the pipeline resolved it before the service ran)."""
-    if ctx.project is None:
-        raise NotFoundError("No project is served here")
-    return ctx.project
+def parse_bbox(value: str) -> tuple[tuple[float, float, float, float] | None, str | None]:
+    """BBOX=a,b,c,d[,crs] (the corners in the axis order of crs)."""
+    if not value.strip():
+        return None, None
+    parts = split_list(value)
+    if len(parts) not in (4, 5):
+        raise InvalidParameterValueError(
+            "BBOX needs four numbers and an optional CRS", locator="BBOX"
+        )
+    try:
+        a, b, c, d = (float(v) for v in parts[:4])
+    except ValueError:
+        raise InvalidParameterValueError("BBOX needs four numbers", locator="BBOX") from None
+    if not all(math.isfinite(v) for v in (a, b, c, d)):
+        raise InvalidParameterValueError("BBOX needs finite numbers", locator="BBOX")
+    if a > c or b > d:
+        raise InvalidParameterValueError("BBOX minimum is above its maximum", locator="BBOX")
+    return (a, b, c, d), parts[4] if len(parts) == 5 else None
+
+
+def result_type(value: str, version: str) -> bool:
+    """RESULTTYPE: True for hits. WFS 1.0.0 has no such parameter, and its collection no count
+    to answer hits with: it is ignored there (features are returned), as GeoServer does."""
+    kind = value.strip().lower() or "results"
+    if kind not in ("results", "hits"):
+        raise InvalidParameterValueError(f"Unknown result type {value!r}", locator="RESULTTYPE")
+    return kind == "hits" and version != "1.0.0"
+
+
+def parse_xml(ctx: RequestContext, version: str) -> GetFeatureParams:
+    """WFS 2.0 §11.2.2 / 1.1 §9.2 XML encoding."""
+    root = parse_body(ctx.request.params["REQUEST_BODY"], ctx.request.xml_limits)
+    version = root.get("version", version).strip()
+    queries: list[QueryParams] = []
+    by_id = False
+    for element in children(root):
+        name = local(element)
+        if name == "Query":
+            queries.extend(_xml_query(element))
+        elif name == "StoredQuery":
+            if element.get("id") != GET_FEATURE_BY_ID:
+                raise InvalidParameterValueError(
+                    f"Unknown stored query {element.get('id')!r}", locator="StoredQuery"
+                )
+            ids = [
+                text(c)
+                for c in children(element)
+                if local(c) == "Parameter" and c.get("name", "").lower() == "id"
+            ]
+            if len(ids) != 1 or "." not in ids[0]:
+                raise MissingParameterValueError(
+                    "GetFeatureById needs one id (type.id)", locator="id"
+                )
+            by_id = True
+            queries.append(QueryParams(type_name=ids[0].rpartition(".")[0], ids=(ids[0],)))
+        else:
+            raise InvalidParameterValueError(f"Unexpected element {name!r}", locator=name)
+    if not queries:
+        raise MissingParameterValueError("GetFeature needs a Query", locator="Query")
+    if len(queries) > MAX_QUERIES:
+        raise InvalidParameterValueError(
+            f"At most {MAX_QUERIES} queries per request", locator="Query"
+        )
+    count_text = root.get("count") or root.get("maxFeatures") or ""
+    fmt = output_format(root.get("outputFormat", ""), version, "outputFormat")
+    return GetFeatureParams(
+        version=version,
+        queries=tuple(queries),
+        count=integer(count_text, "count") if count_text else None,
+        start_index=integer(root.get("startIndex", "0"), "startIndex"),
+        hits=result_type(root.get("resultType", ""), version),
+        output_format=fmt,
+        media_type=media_type(root.get("outputFormat", ""), fmt),
+        by_id=by_id,
+        kvp=False,
+    )
+
+
+def _xml_query(element: etree._Element) -> list[QueryParams]:
+    names = (element.get("typeNames") or element.get("typeName") or "").split()
+    if not names:
+        raise MissingParameterValueError("A Query needs typeNames", locator="typeNames")
+    properties: list[str] = []
+    filter_element = None
+    sort: tuple[SortKey, ...] = ()
+    for child in children(element):
+        name = local(child)
+        if name == "PropertyName":
+            properties.append(type_name(text(child)))
+        elif name == "Filter":
+            filter_element = child
+        elif name == "SortBy":
+            keys = []
+            for prop in children(child):
+                parts = {local(c): text(c) for c in children(prop)}
+                field = parts.get("ValueReference") or parts.get("PropertyName") or ""
+                keys.append(f"{field} {parts.get('SortOrder', 'ASC')}")
+            sort = sort_keys(",".join(keys), "SortBy")
+        else:
+            raise InvalidParameterValueError(f"Unexpected element {name!r} in Query", locator=name)
+    return [
+        QueryParams(
+            type_name=n,
+            properties=tuple(properties) or None,
+            filter=filter_element,
+            srs_name=element.get("srsName"),
+            sort=sort,
+        )
+        for n in names
+    ]

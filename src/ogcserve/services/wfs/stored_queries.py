@@ -9,8 +9,8 @@ from lxml import etree
 
 from ogcserve.errors import InvalidParameterValueError
 
-from .get_feature import GET_FEATURE_BY_ID
-from .params import FEATURE_PREFIX, feature_namespace, published_layers, require_project
+from .layers import published_layers, require_project
+from .params import FEATURE_PREFIX, GET_FEATURE_BY_ID, feature_namespace
 from .xml_input import WFS_NS, children, local, parse_body, text
 
 if TYPE_CHECKING:

@@ -37,7 +37,8 @@ from .crs import parse_srs, srs_for
 from .filters import LayerTerms, ParsedFilter, parse_filter
 from .gml_read import read_geometry
 from .gml_write import escape
-from .params import feature_layer, require_project, type_name
+from .layers import feature_layer, require_project
+from .params import type_name
 from .xml_input import FES_NS, OGC_NS, WFS_NS, children, local, parse_body, text
 
 if TYPE_CHECKING:

@@ -1,4 +1,5 @@
-"""Reading request XML safely, and the namespaces WFS requests use."""
+"""Reading request XML safely, the namespaces of WFS documents, and `sub_element` for the
+documents written."""
 
 from __future__ import annotations
 
@@ -39,3 +40,13 @@ def children(element: etree._Element) -> list[etree._Element]:
 def text(element: etree._Element) -> str:
     """The element's text content, stripped."""
     return "".join(str(t) for t in element.itertext()).strip()
+
+
+def sub_element(
+    parent: etree._Element, tag: str, text: str | None = None, **attrs: str
+) -> etree._Element:
+    """A child element of `parent` with `text` and attributes (lxml's SubElement plus text)."""
+    element = etree.SubElement(parent, tag, attrs)
+    if text is not None:
+        element.text = text
+    return element

@@ -1,7 +1,8 @@
 """WMS exception codes (WMS 1.3.0 Annex A.4 / 1.1.1 Annex A.3) and the EXCEPTIONS=INIMAGE/BLANK
 images.
 
-The XML reports themselves are the shared ServiceExceptionReport (`services/ows/exceptions.py`).
+The XML reports themselves are the shared ServiceExceptionReport
+(`ogcserve/exception_reports.py`).
 """
 
 from __future__ import annotations

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING
 from lxml import etree
 
 from ogcserve.geo import BBox, from_xy, scale_hint, transform_bbox, union
+from ogcserve.services.wms.formats import MAP_FORMATS, InfoFormat
 from ogcserve.services.wms.layers import project_of, root_name, style_names
-from ogcserve.services.wms.params import MAP_FORMATS, VERSIONS, InfoFormat
+from ogcserve.services.wms.params import VERSIONS
 from ogcserve.services.wms.urls import online_resource, operation_url
 from ogcserve.services.wms.xml import Maker
 

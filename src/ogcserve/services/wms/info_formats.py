@@ -19,7 +19,7 @@ from lxml import etree
 
 from ogcserve.features import Feature
 from ogcserve.geo import is_north_first, transformer
-from ogcserve.services.wms.params import InfoFormat
+from ogcserve.services.wms.formats import InfoFormat
 from ogcserve.services.wms.xml import Maker
 
 if TYPE_CHECKING:

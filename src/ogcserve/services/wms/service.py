@@ -20,15 +20,13 @@ from ogcserve.services.wms import (
     get_styles,
 )
 from ogcserve.services.wms.exceptions import ImageReportedError, error_image
-from ogcserve.services.wms.params import (
-    DEFAULT_MAX_SIZE,
+from ogcserve.services.wms.formats import (
     EXCEPTION_FORMATS,
-    VERSIONS,
     ExceptionMode,
-    GetMapParams,
     exception_mode,
     map_format,
 )
+from ogcserve.services.wms.params import DEFAULT_MAX_SIZE, VERSIONS, GetMapParams
 
 if TYPE_CHECKING:
     from ogcserve.context import RequestContext

@@ -1,4 +1,8 @@
-"""OGC exception documents: WMS/WFS 1.0 ServiceExceptionReport and the OWS ExceptionReport."""
+"""OGC exception documents: WMS/WFS 1.0 ServiceExceptionReport and the OWS ExceptionReport.
+
+Below the services: the OWS services render their errors with them, and so do the HTTP edge
+(a request it cannot read) and the pipeline's fallback (an unknown SERVICE).
+"""
 
 from __future__ import annotations
 
