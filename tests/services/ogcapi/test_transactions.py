@@ -10,7 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+import shapely
+from pyproj import Transformer
 from transactions_support import build, context, edit_folder, layer, parcels
 
 from ogcserve.errors import ServiceError
@@ -191,6 +194,35 @@ def test_patch_may_not_change_id_type_or_remove_the_geometry(
     with context(server) as ctx:
         refused(400, update_item, ctx, layer(ctx), "1", patch, None, None)
     assert table(folder) == before
+
+
+def test_a_polygon_in_crs84_is_written_as_a_multipolygon_in_the_layers_crs(
+    server: Server,
+) -> None:
+    square = [[-73.99, 40.70], [-73.98, 40.70], [-73.98, 40.71], [-73.99, 40.71], [-73.99, 40.70]]
+    transformer = Transformer.from_crs("EPSG:2263", "OGC:CRS84", always_xy=True)
+
+    def to_crs84(geometry: Any) -> Any:
+        return shapely.transform(geometry, lambda c: np.column_stack(transformer.transform(*c.T)))
+
+    with context(server) as ctx:
+        boroughs = layer(ctx, "boroughs")
+        patch = {"geometry": {"type": "Polygon", "coordinates": [square]}}
+        update_item(ctx, boroughs, "1", json.dumps(patch).encode(), None, None)
+        stored = ctx.server.access.get(ctx, boroughs, "1")
+        assert stored is not None
+        assert stored.geometry.geom_type == "MultiPolygon"
+        assert stored.geometry.bounds[0] > 900_000  # feet, not degrees
+        back = to_crs84(stored.geometry)
+        assert back.bounds == pytest.approx((-73.99, 40.70, -73.98, 40.71))
+        # A patch of the coordinates alone keeps the type, read in the body's CRS (lat, lon).
+        moved = [[[y + 0.01, x] for x, y in square]]
+        patch = {"geometry": {"coordinates": [moved]}}
+        update_item(ctx, boroughs, "1", json.dumps(patch).encode(), None, EPSG4326)
+        stored = ctx.server.access.get(ctx, boroughs, "1")
+        assert stored is not None
+        back = to_crs84(stored.geometry)
+        assert back.bounds == pytest.approx((-73.99, 40.71, -73.98, 40.72))
 
 
 # --- delete, ids -------------------------------------------------------------------------------

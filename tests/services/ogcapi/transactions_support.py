@@ -37,6 +37,11 @@ layers:
     title: Countries
     source: {type: geopackage, path: data.gpkg, table: countries}
     key: fid
+  - name: boroughs
+    title: NYC boroughs (EPSG:2263)
+    source: {type: geopackage, path: data.gpkg, table: nyc_boroughs}
+    key: fid
+    wfs: {update: true}
 """
 
 
