@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 import shapely
+from hypothesis import given
+from hypothesis import strategies as st
 from transactions_support import build, context, edit_folder, layer, parcels
 
 from ogcserve.errors import InvalidCRSError, ServiceError, UnsupportedMediaTypeError
@@ -18,6 +20,7 @@ from ogcserve.services.ogcapi.geojson_in import (
     check_geometry_type,
     merge_patch,
     read_crs,
+    read_feature,
     read_geometry,
     write_geometry,
 )
@@ -211,3 +214,35 @@ def test_merge_patch_follows_rfc_7396_examples() -> None:
     assert merge_patch(["a", "b"], {"a": "b"}) == {"a": "b"}
     assert merge_patch({}, {"a": {"bb": {"ccc": None}}}) == {"a": {"bb": {}}}
     assert merge_patch({"a": "foo"}, None) is None
+
+
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text(max_size=8)
+    | st.sampled_from(["Point", "Polygon", "MultiPolygon", "GeometryCollection", "Feature"]),
+    lambda inner: (
+        st.lists(inner, max_size=5)
+        | st.dictionaries(
+            st.sampled_from(["type", "coordinates", "geometries", "geometry", "properties", "id"]),
+            inner,
+            max_size=4,
+        )
+    ),
+    max_leaves=30,
+)
+
+
+@given(value=JSON)
+def test_any_json_is_read_or_refused_with_400(value: object) -> None:
+    crs = read_crs("http://www.opengis.net/def/crs/EPSG/0/4326")
+    for read in (
+        lambda: read_geometry(value, crs, "EPSG:3857"),
+        lambda: read_feature(json.dumps(value).encode()),
+    ):
+        try:
+            read()
+        except ServiceError as error:
+            assert error.status == 400
