@@ -136,6 +136,21 @@ class NotFoundError(ServiceError):
     status = 404
 
 
+class PreconditionFailedError(ServiceError):
+    """A conditional write's `If-Match` names a version of the resource that is not the current
+    one (RFC 9110 §13.1.1): the caller read it before someone else changed it."""
+
+    code = "PreconditionFailed"
+    status = 412
+
+
+class UnsupportedMediaTypeError(ServiceError):
+    """A request body in a media type the operation does not read."""
+
+    code = "UnsupportedMediaType"
+    status = 415
+
+
 class ProjectNotFoundError(NotFoundError):
     """MAP or the URL names no served project."""
 
