@@ -128,7 +128,7 @@ def serve_process(
     *args: str | Path,
     workers: int = 2,
     env: Mapping[str, str] | None = None,
-    startup_timeout: float = 30.0,
+    startup_timeout: float = 90.0,
     log_level: str = "warning",
     log: Path | None = None,
 ) -> Iterator[str]:
