@@ -394,3 +394,30 @@ def test_wfs_1_1_number_of_features(server: Server) -> None:
         get(server, "SERVICE=WFS&VERSION=1.1.0&REQUEST=GetFeature&TYPENAME=cities&MAXFEATURES=7")
     )
     assert root.get("numberOfFeatures") == "7" and len(root.findall("gml3:featureMember", NS)) == 7
+
+
+@pytest.mark.parametrize(
+    ("version", "hits", "counted"),
+    [
+        ("1.1.0", False, False),
+        ("1.0.0", False, False),
+        ("1.1.0", True, True),
+        ("2.0.0", False, True),
+    ],
+)
+def test_a_count_is_made_only_when_the_answer_shows_it(  # type: ignore[no-untyped-def]
+    tmp_path, monkeypatch, version: str, hits: bool, counted: bool
+) -> None:
+    # A 1.1.0 (or 1.0.0) collection of results states no total, so no count query scans the
+    # table (with an access rule's filter it is a full scan: 6x slower on 1,000,000 rows).
+    srv = _cities(tmp_path, "number_matched: exact")
+    calls: list[str] = []
+    real = srv.access.count
+    monkeypatch.setattr(srv.access, "count", lambda *a: calls.append("count") or real(*a))
+    names = "TYPENAMES" if version == "2.0.0" else "TYPENAME"
+    query = f"SERVICE=WFS&VERSION={version}&REQUEST=GetFeature&{names}=cities"
+    answer = xml(get(srv, query + ("&RESULTTYPE=hits" if hits else "&MAXFEATURES=5")))
+    assert bool(calls) is counted
+    if version == "1.1.0":
+        assert answer.get("numberOfFeatures") == ("243" if hits else "5")
+    srv.close()

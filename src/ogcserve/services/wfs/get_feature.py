@@ -163,11 +163,16 @@ def run(ctx: RequestContext, params: GetFeatureParams) -> None:
     limit = min(params.count, data.max_features) if params.count is not None else data.max_features
     if len(planned) == 1 and not params.hits and not params.output_format.is_gml:
         return _counted_after(ctx, params, planned[0], limit)
-    # numberMatched: an exact count where the layer asks for it (and always when several
-    # queries need their sizes to place STARTINDEX); None means unknown.
+    # numberMatched: an exact count where the layer asks for it and the answer shows it (WFS
+    # 2.0, and hits; a 1.1.0 collection states only how many it holds), and always when several
+    # queries need their sizes to place STARTINDEX; None means unknown. A count scans every
+    # row a filter keeps (an access rule's too), so it is never made for nothing.
+    shown = params.hits or params.version == "2.0.0"
     matched: list[int | None] = []
     for q in planned:
-        exact = q.number_matched == "exact" or (len(planned) > 1 and params.start_index > 0)
+        exact = (shown and q.number_matched == "exact") or (
+            len(planned) > 1 and params.start_index > 0
+        )
         matched.append(data.count(ctx, q.layer, q.read) if exact else None)
     slices = _slices(ctx, planned, matched, params.start_index, limit)
     returned = sum(n for _, _, _, n in slices)
