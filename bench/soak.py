@@ -81,7 +81,7 @@ class UnexpectedError(Exception):
 
 def prepare(work: Path, grid_rows: int) -> list[Path]:
     """The demo project and a fresh writable copy with a `grid` table of `grid_rows` points."""
-    from ogcserve.sources.geopackage import encode_gpkg_geometry
+    from ogcserve.sources.gpkg_binary import encode_gpkg_geometry
 
     if work.exists():
         shutil.rmtree(work)

@@ -32,7 +32,7 @@ import pytest
 import shapely
 
 from ogcserve.cli import demo_project
-from ogcserve.sources.geopackage import encode_gpkg_geometry
+from ogcserve.sources.gpkg_binary import encode_gpkg_geometry
 from ogcserve.testing import serve_process
 
 pytestmark = pytest.mark.e2e

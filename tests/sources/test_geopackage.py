@@ -15,8 +15,8 @@ import shapely
 from ogcserve.errors import InvalidParameterValueError
 from ogcserve.features import Feature, FeatureBatch, FeatureQuery, FieldType, SortKey
 from ogcserve.sources.base import ConstraintError, FeatureSource, SourceUnavailableError
-from ogcserve.sources.geopackage import (
-    GeoPackageSource,
+from ogcserve.sources.geopackage import GeoPackageSource
+from ogcserve.sources.gpkg_binary import (
     encode_gpkg_geometry,
     gpkg_envelope,
     gpkg_wkb,

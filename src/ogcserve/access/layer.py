@@ -35,7 +35,7 @@ from ogcserve.features import BBox, Feature, FeatureBatch, FeatureQuery, Schema,
 from ogcserve.geo import read_window
 from ogcserve.plugins.access import LayerPermissions
 from ogcserve.sources import SourceLimits, SourceUnreachableError, open_source
-from ogcserve.sources._query import coerce_value
+from ogcserve.sources._transaction import coerce_value
 from ogcserve.sources.base import ConstraintError, CoverageSource, FeatureSource, Transaction
 from ogcserve.sources.limits import SourceDownError
 from ogcserve.sources.specs import SourceSpec

@@ -1,11 +1,13 @@
-"""What every backend does the same way around its own SQL: validating names against the schema,
-coercing ids and values, and the Python stage (exact bbox test, residual filter, paging) that
-runs after the database whenever part of a query could not be pushed down.
+"""What every backend does the same way around its own SQL when it reads: validating names
+against the schema, coercing ids, splitting a filter between SQL and Python, the queries behind
+`count` and `get`, and the Python stage (exact bbox test, residual filter, paging) that runs after
+the database whenever part of a query could not be pushed down.
+
+The write side (typing values, the insert/update/delete skeleton) is in `_transaction.py`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,8 +25,7 @@ from ogcserve.expressions import (
     split_sql,
     to_predicate,
 )
-from ogcserve.features import BBox, Feature, FeatureBatch, FeatureQuery, Field, FieldType, Schema
-from ogcserve.sources.base import ConstraintError
+from ogcserve.features import BBox, Feature, FeatureBatch, FeatureQuery, FieldType, Schema
 
 Predicate = Callable[[Feature], bool]
 
@@ -141,96 +142,6 @@ def coerce_ids(values: Iterable[Any], key_type: FieldType) -> list[Any]:
     return out
 
 
-def coerce_value(f: Field, value: Any) -> Any:
-    """A value written to `f`, converted to its type; a value that cannot be one is a
-    `ConstraintError` (SQLite would otherwise store 'abc' in an INTEGER column without a word).
-    Also how the access layer types what a client sends (GML has no types) before judging it.
-    """
-    if value is None:
-        return None
-    try:
-        match f.type:
-            case FieldType.INTEGER:
-                if isinstance(value, bool):
-                    return int(value)
-                if isinstance(value, int):
-                    return value
-                if isinstance(value, float):
-                    if value.is_integer():
-                        return int(value)
-                    raise ValueError(value)
-                return int(str(value).strip())
-            case FieldType.REAL:
-                if isinstance(value, (int, float)) and not isinstance(value, bool):
-                    return float(value)
-                return float(str(value).strip())
-            case FieldType.BOOLEAN:
-                if isinstance(value, bool):
-                    return value
-                if isinstance(value, int) and value in (0, 1):
-                    return bool(value)
-                text = str(value).strip().lower()
-                if text in ("true", "1", "t", "yes"):
-                    return True
-                if text in ("false", "0", "f", "no"):
-                    return False
-                raise ValueError(value)
-            case FieldType.TEXT:
-                if isinstance(value, (bytes, bytearray)):
-                    raise ValueError(value)
-                return value if isinstance(value, str) else str(value)
-            case FieldType.DATE:
-                if isinstance(value, dt.datetime):
-                    return value.date()
-                if isinstance(value, dt.date):
-                    return value
-                return dt.date.fromisoformat(str(value).strip()[:10])
-            case FieldType.DATETIME:
-                if isinstance(value, dt.datetime):
-                    return value
-                if isinstance(value, dt.date):
-                    return dt.datetime(value.year, value.month, value.day)
-                return dt.datetime.fromisoformat(str(value).strip())
-            case FieldType.BINARY:
-                if isinstance(value, (bytes, bytearray, memoryview)):
-                    return bytes(value)
-                raise ValueError(value)
-    except (ValueError, TypeError, OverflowError):
-        pass
-    raise ConstraintError(
-        f"Value {str(value)[:80]!r} is not a valid {f.type.value} for {f.name!r}", locator=f.name
-    )
-
-
-def check_write_properties(schema: Schema, properties: Iterable[str]) -> dict[str, Field]:
-    """The fields a write names, all of which must exist. The key is not among them: a write
-    gives it as the feature's id (`access.Editor` moves it there from the attributes)."""
-    by_name = {f.name: f for f in schema.fields}
-    out = {}
-    for name in properties:
-        if name == schema.key:
-            raise ConstraintError(f"The key {name!r} is written as the feature id", locator=name)
-        if name not in by_name:
-            raise ConstraintError(f"Unknown property {name!r}", locator=name)
-        out[name] = by_name[name]
-    return out
-
-
-def promote_geometry(geometry: Any, geometry_type: str | None) -> Any:
-    """A single geometry written to a MULTI* column becomes a one-part multi geometry, as
-    clients routinely send a Polygon for a MultiPolygon layer."""
-    if geometry is None or geometry_type is None or not geometry_type.startswith("MULTI"):
-        return geometry
-    kind = shapely.get_type_id(geometry)
-    if kind == 0:  # Point
-        return shapely.MultiPoint([geometry])
-    if kind == 1:  # LineString
-        return shapely.MultiLineString([geometry])
-    if kind == 3:  # Polygon
-        return shapely.MultiPolygon([geometry])
-    return geometry
-
-
 @dataclass(frozen=True, slots=True)
 class FilterPlan:
     """A filter split between the database (`sql`, `params`) and Python (`predicate`)."""
@@ -274,9 +185,43 @@ def plan_filter(
     return FilterPlan(fragment.sql, tuple(fragment.params), predicate)
 
 
-def needs_python_stage(query: FeatureQuery, predicate: Predicate | None) -> bool:
-    """Whether rows must pass through `refine` (and paging move out of SQL)."""
-    return predicate is not None or query.bbox is not None
+def plan_query(
+    schema: Schema, query: FeatureQuery, dialect: str, quote: Callable[[str], str], srid: int
+) -> FilterPlan:
+    """`plan_filter` for a SQL table whose columns are `schema`'s names, quoted by `quote` (the
+    sort keys checked first: they end up as identifiers too)."""
+    check_sort(schema, query)
+    names = schema.field_names()
+    geometry = schema.geometry_field
+    return plan_filter(
+        query.filter,
+        [*names, *([geometry] if geometry else [])],
+        dialect,
+        {n: quote(n) for n in names},
+        quote(schema.key),
+        quote(geometry) if geometry else None,
+        srid,
+        schema,
+    )
+
+
+def unpaged(query: FeatureQuery) -> FeatureQuery:
+    """What `count` matches of `query`: its bbox, filters and ids, without paging or output."""
+    return FeatureQuery(bbox=query.bbox, filter=query.filter, subsets=query.subsets, ids=query.ids)
+
+
+def by_id(fid: Any, query: FeatureQuery | None = None) -> FeatureQuery:
+    """The read behind every `get`: the feature `fid`, if `query`'s filters let it through."""
+    base = query or FeatureQuery()
+    return FeatureQuery(
+        bbox=base.bbox,
+        filter=base.filter,
+        subsets=base.subsets,
+        properties=base.properties,
+        with_geometry=base.with_geometry,
+        ids=(fid,),
+        limit=1,
+    )
 
 
 def refine(
@@ -352,20 +297,6 @@ def take(batch: FeatureBatch, index: npt.NDArray[np.intp], sel: Selection) -> Fe
         col = batch.columns[name]
         columns[name] = col if whole else ids if name == sel.key else [col[i] for i in index]
     return FeatureBatch(ids, geoms, columns, wkb)
-
-
-def concat(batches: Sequence[FeatureBatch]) -> FeatureBatch | None:
-    """The rows of several batches as one (None when there are none)."""
-    if not batches:
-        return None
-    if len(batches) == 1:
-        return batches[0]
-    ids = [i for b in batches for i in b.ids]
-    geoms = None
-    if all(b.geometries is not None for b in batches):
-        geoms = np.concatenate([b.geometries for b in batches if b.geometries is not None])
-    columns = {name: [v for b in batches for v in b.columns[name]] for name in batches[0].columns}
-    return FeatureBatch(ids, geoms, columns)
 
 
 def first_feature(batches: Iterator[FeatureBatch]) -> Feature | None:

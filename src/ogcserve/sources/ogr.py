@@ -32,6 +32,7 @@ from ogcserve.features import (
 from ogcserve.geo.wkb import decode_wkb
 from ogcserve.sources._query import (
     Selection,
+    by_id,
     check_sort,
     coerce_ids,
     count_selection,
@@ -256,17 +257,7 @@ class OGRSource:
 
     def get(self, fid: Any, query: FeatureQuery | None = None) -> Feature | None:
         """One feature by FID (None when absent or excluded by `query`)."""
-        base = query or FeatureQuery()
-        one = FeatureQuery(
-            bbox=base.bbox,
-            filter=base.filter,
-            subsets=base.subsets,
-            properties=base.properties,
-            with_geometry=base.with_geometry,
-            ids=(fid,),
-            limit=1,
-        )
-        return first_feature(self.query(one, 1))
+        return first_feature(self.query(by_id(fid, query), 1))
 
     def transaction(self) -> AbstractContextManager[Transaction]:
         """OGR files are served read-only."""

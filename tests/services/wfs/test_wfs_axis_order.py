@@ -25,7 +25,7 @@ from wfs_support import DEMO, EDIT_YAML, NS, build, exception_code, get, make_pa
 
 from ogcserve.server import Server
 from ogcserve.services.wfs.crs import parse_srs
-from ogcserve.sources.geopackage import strip_gpkg_headers
+from ogcserve.sources.gpkg_binary import strip_gpkg_headers
 
 PARIS = (2.3522, 48.8566)  # longitude, latitude
 E = "https://ogcserve.org/edit"

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import shapely
 
-from ogcserve.sources.geopackage import strip_gpkg_headers
+from ogcserve.sources.gpkg_binary import strip_gpkg_headers
 from ogcserve.testing import serve_process
 
 pytestmark = pytest.mark.e2e

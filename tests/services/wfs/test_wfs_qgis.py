@@ -22,7 +22,7 @@ from client_transactions import QGIS_INSERTS, QGIS_UPDATES
 from lxml import etree
 from wfs_support import DEMO, EDIT_YAML, make_parcels
 
-from ogcserve.sources.geopackage import strip_gpkg_headers
+from ogcserve.sources.gpkg_binary import strip_gpkg_headers
 from ogcserve.testing import serve_process
 
 pytestmark = pytest.mark.e2e

@@ -142,7 +142,7 @@ def test_postgis_unique_violation_shows_no_value(pg: tuple[Server, str]) -> None
 
 @pytest.fixture
 def gpkg(tmp_path: Path) -> Iterator[Server]:
-    from ogcserve.sources.geopackage import encode_gpkg_geometry
+    from ogcserve.sources.gpkg_binary import encode_gpkg_geometry
 
     path = tmp_path / "data.gpkg"
     demo = Path(__file__).resolve().parents[3] / "src" / "ogcserve" / "demo" / "natural_earth.gpkg"

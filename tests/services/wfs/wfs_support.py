@@ -17,7 +17,7 @@ from ogcserve.plugins import AccessControlFilter, LayerPermissions, ServerInterf
 from ogcserve.projects import Layer
 from ogcserve.server import Server
 from ogcserve.services import wfs
-from ogcserve.sources.geopackage import encode_gpkg_geometry
+from ogcserve.sources.gpkg_binary import encode_gpkg_geometry
 from ogcserve.testing import Result, call, make_server
 
 DEMO = Path(__file__).resolve().parents[3] / "src" / "ogcserve" / "demo"
