@@ -33,12 +33,14 @@ from leak_probes import (
     wfs,
     wms,
 )
+from leak_ogcapi import ogcapi_probes
 from leak_world import Condition, LayerSpec, Visible, World
 
 
 def probes(world: World, seen: Visible) -> Iterator[Probe]:
     """Every request the property makes as one role (reads only; see `edits`)."""
     yield from _documents(world, seen)
+    yield from ogcapi_probes(world, seen)
     for spec in world.layers:
         if spec.name in seen.layers:
             yield from _readable(spec, seen)
