@@ -60,7 +60,9 @@ def _collection(spec: LayerSpec, seen: Visible) -> Iterator[Probe]:
     for path in ("", "/queryables", "/sortables", "/schema", "?f=html", "/queryables?f=html"):
         yield Probe(f"OGC API collection{path} {spec.name}", f"{base}{path}", ok=True)
     items = f"{base}/items"
-    yield Probe(f"OGC API items {spec.name}", f"{items}?limit=50", ok=True, count=(_features, count))
+    yield Probe(
+        f"OGC API items {spec.name}", f"{items}?limit=50", ok=True, count=(_features, count)
+    )
     yield Probe(f"OGC API items HTML {spec.name}", f"{items}?limit=50&f=html", ok=True)
     yield Probe(
         f"OGC API items page 2 {spec.name}",
@@ -77,7 +79,10 @@ def _collection(spec: LayerSpec, seen: Visible) -> Iterator[Probe]:
         )
     box = f"{CENTRE[0] - 10},{CENTRE[1] - 10},{CENTRE[0] + 10},{CENTRE[1] + 10}"
     yield Probe(
-        f"OGC API bbox {spec.name}", f"{items}?limit=50&bbox={box}", ok=True, count=(_features, count)
+        f"OGC API bbox {spec.name}",
+        f"{items}?limit=50&bbox={box}",
+        ok=True,
+        count=(_features, count),
     )
     yield from _filters(spec, seen)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from urllib.parse import quote
 
+from leak_ogcapi import ogcapi_probes
 from leak_probes import (
     BBOX_13,
     COUNTERS,
@@ -33,7 +34,6 @@ from leak_probes import (
     wfs,
     wms,
 )
-from leak_ogcapi import ogcapi_probes
 from leak_world import Condition, LayerSpec, Visible, World
 
 
