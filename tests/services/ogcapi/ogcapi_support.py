@@ -140,3 +140,50 @@ def doc(result: Result) -> Any:
 def header(result: Result, name: str) -> str:
     """A response header, whatever its case ("" when absent)."""
     return next((v for k, v in result.headers.items() if k.lower() == name.lower()), "")
+
+
+def write_events_postgis(folder: Path, dsn: str, table: str, n: int = 250) -> Path:
+    """The same `events` as a PostGIS table (timestamps with time zone) and its project."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            f"CREATE TABLE {table} (fid integer PRIMARY KEY, name text, kind text, value integer,"
+            " secret text, day date, at timestamptz, geom geometry(Point, 4326))"
+        )
+        with conn.cursor().copy(
+            f"COPY {table} (fid, name, kind, value, secret, day, at, geom) FROM STDIN"
+        ) as copy:
+            for r in event_rows(n):
+                copy.write_row(
+                    (
+                        r["fid"],
+                        r["name"],
+                        r["kind"],
+                        r["value"],
+                        r["secret"],
+                        None,  # day and at: set below, from value
+                        None,
+                        f"SRID=4326;POINT({r['lon']} {r['lat']})",
+                    )
+                )
+        conn.execute(
+            f"UPDATE {table} SET day = DATE '2020-01-01' + value,"
+            " at = TIMESTAMPTZ '2020-01-01T00:00:00Z' + value * INTERVAL '1 hour'"
+        )
+    project = {
+        "name": "ev",
+        "title": "Events",
+        "crs": ["EPSG:3857"],
+        "layers": [
+            {
+                "name": "events",
+                "title": "Events",
+                "source": {"type": "postgis", "dsn": dsn, "table": table},
+                "wfs": {"time": "at"},
+            }
+        ],
+    }
+    path = folder / "ev.yaml"
+    path.write_text(json.dumps(project))
+    return path
