@@ -183,9 +183,7 @@ def _vector_issues(check: LayerCheck, schema: Schema, doc: Document) -> Iterator
             for i, name in enumerate(getattr(layer.fields, part) or ()):
                 if name not in fields:
                     yield doc.issue((*loc, "fields", part, i), unknown(name))
-    time = layer.wfs.time
-    if time is not None:
-        yield from _time_issues(time, schema, doc.issue, (*loc, "wfs", "time"), unknown)
+    yield from _time_issues(check, schema, doc, unknown)
     if check.filter is not None:
         # Spatial predicates name the geometry column, which is not an attribute.
         known = {*fields, "$id", *([schema.geometry_field] if schema.geometry_field else [])}
@@ -211,18 +209,16 @@ def _vector_issues(check: LayerCheck, schema: Schema, doc: Document) -> Iterator
 
 
 def _time_issues(
-    time: str,
-    schema: Schema,
-    issue: Callable[[Loc, str], ProjectIssue],
-    loc: Loc,
-    unknown: Callable[[str], str],
+    check: LayerCheck, schema: Schema, doc: Document, unknown: Callable[[str], str]
 ) -> Iterator[ProjectIssue]:
     """`wfs.time` (OGC API Features' datetime) names a date or timestamp attribute."""
+    time = check.config.wfs.time
     kinds = {f.name: f.type for f in schema.fields}
-    if time not in kinds:
-        yield issue(loc, unknown(time))
-    elif kinds[time] not in _TIME_TYPES:
-        yield issue(loc, f"the time field '{time}' is not a date or timestamp")
+    loc = (*check.loc, "wfs", "time")
+    if time is not None and time not in kinds:
+        yield doc.issue(loc, unknown(time))
+    elif time is not None and kinds[time] not in _TIME_TYPES:
+        yield doc.issue(loc, f"the time field '{time}' is not a date or timestamp")
 
 
 def _valid_part(style: Mapping[str, Any], error: ValidationError) -> Style | None:
