@@ -8,6 +8,7 @@ hidden, as it is absent from the list).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -16,6 +17,8 @@ import orjson
 
 from ogcserve.access import Read
 from ogcserve.errors import LayerNotDefinedError, NotFoundError, SecurityError
+from ogcserve.expressions import parse
+from ogcserve.expressions.model import quote_name
 from ogcserve.features import Schema, SortKey
 from ogcserve.geo import transform_bbox
 
@@ -236,11 +239,6 @@ def _moment(ctx: RequestContext, layer: Layer, field: str, last: bool) -> str | 
 
 
 def _not_null(read: Read, field: str) -> Read:
-    from dataclasses import replace
-
-    from ogcserve.expressions import parse
-    from ogcserve.expressions.model import quote_name
-
     return replace(read, filter=parse(f"{quote_name(field)} IS NOT NULL"))
 
 

@@ -20,8 +20,8 @@ from ogcserve.access import Read
 from ogcserve.errors import InvalidParameterValueError, NotFoundError
 from ogcserve.expressions import ID
 from ogcserve.features import FeatureBatch, Schema, SortKey
-from ogcserve.services.wfs.crs import SrsName, bbox_to_xy
-from ogcserve.services.wfs.output import GeoJSONWriter, PlannedQuery, Totals
+from ogcserve.services.wfs.crs import bbox_to_xy
+from ogcserve.services.wfs.output import GeoJSONWriter, PlannedQuery, Totals, timestamp
 from ogcserve.services.wfs.params import CHUNK, OutputFormat
 
 from . import html
@@ -181,17 +181,11 @@ class _FeaturesWriter(GeoJSONWriter):
 
     def finish(self, matched: int | None, links: list[dict[str, Any]]) -> None:
         """Part 1 §7.15.7-8: numberMatched (when known), numberReturned, links."""
-        tail: dict[str, Any] = {"numberReturned": self.written, "timeStamp": _timestamp()}
+        tail: dict[str, Any] = {"numberReturned": self.written, "timeStamp": timestamp()}
         if matched is not None:
             tail["numberMatched"] = matched
         tail["links"] = links
         self.response.write(b"]," + orjson.dumps(tail)[1:])
-
-
-def _timestamp() -> str:
-    from ogcserve.services.wfs.output import timestamp
-
-    return timestamp()
 
 
 def _writer(response: ServerResponse) -> _FeaturesWriter:
@@ -322,6 +316,3 @@ def item(ctx: RequestContext) -> None:
         return _html_page(ctx, f"{layer.title or layer.name}: {fid}", body, doc["links"])
     ctx.response.set_header("Content-Type", GEOJSON)
     ctx.response.write(orjson.dumps(doc))
-
-
-__all__ = ["SrsName", "item", "items", "plan"]
