@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from html import escape as escape
 from typing import Any
+from urllib.parse import quote
 
 import shapely
 
@@ -100,7 +101,7 @@ def features_table(features: list[dict[str, Any]], item_href: str) -> str:
     for feature in features:
         names.extend(n for n in feature.get("properties", {}) if n not in names)
     rows = [
-        [anchor(f"{item_href}/{f['id']}?f=html", f["id"])]
+        [anchor(f"{item_href}/{quote(str(f['id']), safe='')}?f=html", f["id"])]
         + [_text(f["properties"].get(n)) for n in names]
         for f in features
     ]
