@@ -71,6 +71,8 @@ def test_format_by_f_and_by_accept(demo: Server) -> None:
         header(get(demo, url, Accept="text/html;q=0.5, application/json"), "content-type")
         == "application/json"
     )
+    assert header(html, "vary") == "Accept"  # negotiated by a header
+    assert header(get(demo, url + "?f=json"), "vary") == ""
     items = get(demo, "/ogcapi/demo/collections/cities/items", Accept="application/json")
     assert header(items, "content-type") == "application/geo+json"
     bad = get(demo, url + "?f=xml")

@@ -54,6 +54,8 @@ def negotiate(ctx: RequestContext, offered: tuple[Format, ...]) -> Format:
         raise InvalidParameterValueError(
             f"Unknown format f={given!r}; this resource is offered as: {names}", locator="f"
         )
+    # The answer depends on a header: caches must key it (RFC 9110 §12.5.5).
+    ctx.response.set_header("Vary", "Accept")
     return _by_accept(ctx.request.headers.get("Accept", ""), offered)
 
 
