@@ -88,6 +88,9 @@ def test_openapi_document_validates_and_lists_queryables(events: Server) -> None
     items = document["paths"]["/collections/events/items"]["get"]["parameters"]
     named = {p.get("name") for p in items}
     assert {"kind", "value", "secret", "crs", "bbox-crs", "filter-crs"} <= named
+    assert {"$ref": "#/components/parameters/datetime"} in items
+    zones = document["paths"]["/collections/zones/items"]["get"]["parameters"]
+    assert {"$ref": "#/components/parameters/datetime"} not in zones  # no time field
     limit = document["components"]["parameters"]["limit"]["schema"]
     assert limit["maximum"] == 10_000 and limit["default"] == 10
     restricted = json.loads(get(events, f"{ROOT}/api", "restricted").body)

@@ -11,7 +11,8 @@ import orjson
 from . import html
 from .collections import answer, project_of, published
 from .crs import CRS84, collection_crs
-from .filtering import LANGUAGES
+from .filtering import LANGUAGES, visible_time_field
+from .items import ITEMS_PARAMETERS
 from .links import api_root, self_links
 from .negotiation import OPENAPI, Format, check_parameters, negotiate
 from .schemas import property_schema, queryable_fields
@@ -141,16 +142,16 @@ def _collection_paths(ctx: RequestContext, layer: Layer) -> dict[str, Any]:
     base = f"/collections/{name}"
     schema = ctx.server.access.schema(ctx, layer)
     crs = {"type": "string", "enum": collection_crs(ctx, layer), "default": CRS84}
-    own = [
-        {"$ref": _REF + p}
-        for p in ("limit", "offset", "bbox", "datetime", "filter", "filter-lang", "sortby")
-    ] + [{"$ref": _REF + "properties"}]
+    # `datetime` only where the collection has a time the caller may see (else it is a 400).
+    timed = visible_time_field(layer.wfs.time, schema) is not None
+    names = ("limit", "offset", "bbox", *(("datetime",) if timed else ()), "filter", "filter-lang")
+    own = [{"$ref": _REF + p} for p in (*names, "sortby", "properties")]
     own += [_parameter(key, f"The CRS ({key})", crs) for key in ("crs", "bbox-crs", "filter-crs")]
     # Part 3 queryables-query-parameters: each queryable as an equality filter.
     own += [
         _parameter(f.name, f"Features whose {f.name} equals this", property_schema(f))
         for f in queryable_fields(schema)
-        if f.name not in {"f", "limit", "offset", "bbox", "datetime", "filter", "sortby", "crs"}
+        if f.name.upper() not in ITEMS_PARAMETERS  # those names mean the standard parameter
     ]
     feature_id = {"name": "featureId", "in": "path", "required": True, "schema": {"type": "string"}}
     item = _get(
