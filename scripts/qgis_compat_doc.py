@@ -87,6 +87,8 @@ Where QGIS's behaviour is a bug, ogcserve does the safe thing:
 | `authorizedLayerAttributes()` may return names that are not attributes. | Names not in the list it was given are dropped. |
 | A cache filter's `key` is the service URL; image caches ignore access control. | `key` is the server's key (project, request and access fingerprint), for documents and images; the content type of a cached body is read back from its bytes. |
 | A Python exception in an OGC API handler answers 400 with the Python message. | It answers 500 without internals (and is logged). |
+| OGC API Features is served at `/wfs3`; its requests reach filters with SERVICE empty and the query string's parameters (upper-cased). | It is served at `/ogcapi/<project>` (docs/services/ogcapi.md); filters see its requests the same way (SERVICE empty, parameters upper-cased, the path telling the resource). |
+| An OGC API item excluded by `layerFilterExpression()` answers 500 `Invalid feature`. | It answers 404, worded as for a feature that does not exist. |
 | A streamed response rebuilt in `onResponseComplete` (chunks held back with `onSendResponse` returning False) gets a Content-Length. | It is sent without Content-Length (chunked): the core cannot know that every chunk was held. |
 
 ### Bounded requests (issue 11)

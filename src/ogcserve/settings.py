@@ -92,6 +92,14 @@ class Settings(BaseSettings):
         description="List WFS feature types as ogcserve:<name> (GeoServer's way) instead of the"
         " bare layer name (QGIS Server's and MapServer's); requests accept both forms",
     )
+    ogcapi_limit: int = Field(
+        default=10, ge=1, description="OGC API Features: items per page when `limit` is not given"
+    )
+    ogcapi_max_limit: int = Field(
+        default=10_000,
+        ge=1,
+        description="OGC API Features: most items per page (a larger `limit` is lowered to it)",
+    )
     cache_entries: int = Field(default=512, description="Entries in the built-in memory cache")
     trace_filters: bool = Field(default=False, description="Log every filter call with timing")
     log_level: str = Field(

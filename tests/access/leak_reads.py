@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from urllib.parse import quote
 
+from leak_ogcapi import ogcapi_probes
 from leak_probes import (
     BBOX_13,
     COUNTERS,
@@ -39,6 +40,7 @@ from leak_world import Condition, LayerSpec, Visible, World
 def probes(world: World, seen: Visible) -> Iterator[Probe]:
     """Every request the property makes as one role (reads only; see `edits`)."""
     yield from _documents(world, seen)
+    yield from ogcapi_probes(world, seen)
     for spec in world.layers:
         if spec.name in seen.layers:
             yield from _readable(spec, seen)

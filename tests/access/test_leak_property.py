@@ -48,6 +48,11 @@ def rule_plugin(world: World) -> Callable[[ServerInterface], None]:
     return setup
 
 
+def _target(probe: Probe) -> str:
+    """An OWS probe is a query string for /ows; an OGC API probe is a path (with its query)."""
+    return probe.query if probe.query.startswith("/") else f"/ows?{probe.query}"
+
+
 def in_process(server: Server) -> Send:
     def send(probe: Probe, role: str) -> Answer:
         headers = {"X-Role": role} if role else {}
@@ -55,7 +60,7 @@ def in_process(server: Server) -> Send:
             headers["Content-Type"] = "text/xml"
         result = call(
             server,
-            f"/ows?{probe.query}",
+            _target(probe),
             method="POST" if probe.body else "GET",
             headers=headers,
             body=probe.body or b"",
@@ -71,9 +76,9 @@ def over_http(base: str, http: httpx.Client) -> Send:
         headers = {"X-Role": role} if role else {}
         if probe.body is not None:
             headers["Content-Type"] = "text/xml"
-            response = http.post(f"{base}/ows?{probe.query}", content=probe.body, headers=headers)
+            response = http.post(f"{base}{_target(probe)}", content=probe.body, headers=headers)
         else:
-            response = http.get(f"{base}/ows?{probe.query}", headers=headers)
+            response = http.get(f"{base}{_target(probe)}", headers=headers)
         return Answer(response.status_code, dict(response.headers), response.content)
 
     return send

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from ogcserve.coverages import CoverageInfo
 from ogcserve.errors import FilterError
 from ogcserve.expressions import Expression, parse
-from ogcserve.features import Schema
+from ogcserve.features import FieldType, Schema
 from ogcserve.projects.document import Document, Loc, ProjectIssue
 from ogcserve.projects.model import LayerConfig
 from ogcserve.projects.schema import schema_issues, suggestion
@@ -39,6 +39,7 @@ against what it returns."""
 _WMS_CRS_ALIASES = {"CRS:84": "OGC:CRS84", "CRS:83": "OGC:CRS83", "CRS:27": "OGC:CRS27"}
 _DATA_OPTIONS = ("key", "filter", "fields")
 _LISTED_FIELDS = 12
+_TIME_TYPES = (FieldType.DATE, FieldType.DATETIME)
 
 
 @dataclass(slots=True)
@@ -182,6 +183,7 @@ def _vector_issues(check: LayerCheck, schema: Schema, doc: Document) -> Iterator
             for i, name in enumerate(getattr(layer.fields, part) or ()):
                 if name not in fields:
                     yield doc.issue((*loc, "fields", part, i), unknown(name))
+    yield from _time_issues(check, schema, doc, unknown)
     if check.filter is not None:
         # Spatial predicates name the geometry column, which is not an attribute.
         known = {*fields, "$id", *([schema.geometry_field] if schema.geometry_field else [])}
@@ -204,6 +206,19 @@ def _vector_issues(check: LayerCheck, schema: Schema, doc: Document) -> Iterator
         validate_style(layer.style, schema.geometry_type)
     except ValueError as exc:
         yield doc.issue((*loc, "style"), str(exc))
+
+
+def _time_issues(
+    check: LayerCheck, schema: Schema, doc: Document, unknown: Callable[[str], str]
+) -> Iterator[ProjectIssue]:
+    """`wfs.time` (OGC API Features' datetime) names a date or timestamp attribute."""
+    time = check.config.wfs.time
+    kinds = {f.name: f.type for f in schema.fields}
+    loc = (*check.loc, "wfs", "time")
+    if time is not None and time not in kinds:
+        yield doc.issue(loc, unknown(time))
+    elif time is not None and kinds[time] not in _TIME_TYPES:
+        yield doc.issue(loc, f"the time field '{time}' is not a date or timestamp")
 
 
 def _valid_part(style: Mapping[str, Any], error: ValidationError) -> Style | None:

@@ -84,6 +84,9 @@ class WFSConfig(_Config):
     # Decimals written for coordinates in GetFeature output (as QGIS Server's
     # WFSLayersPrecision, GeoServer's numDecimals); None writes every double in full.
     precision: int | None = Field(default=None, ge=0, le=17)
+    # The date or timestamp attribute that OGC API Features' `datetime` parameter and the
+    # collection's temporal extent read (None: the layer has no time).
+    time: str | None = None
 
 
 class WCSConfig(_Config):
