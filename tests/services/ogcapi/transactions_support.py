@@ -19,7 +19,7 @@ from ogcserve.http.response import BufferSink, ServerResponse
 from ogcserve.plugins import AccessControlFilter, LayerPermissions, ServerInterface
 from ogcserve.projects import Layer
 from ogcserve.server import Server
-from ogcserve.sources.geopackage import encode_gpkg_geometry
+from ogcserve.sources.gpkg_binary import encode_gpkg_geometry
 from ogcserve.testing import make_server
 
 DEMO = Path(__file__).resolve().parents[3] / "src" / "ogcserve" / "demo"
@@ -150,7 +150,7 @@ def layer(ctx: RequestContext, name: str = "parcels") -> Layer:
 
 def parcels(path: Path) -> dict[int, tuple[Any, ...]]:
     """The parcels table as it is on disk: fid -> (role, name, value, x, y)."""
-    from ogcserve.sources.geopackage import strip_gpkg_headers
+    from ogcserve.sources.gpkg_binary import strip_gpkg_headers
 
     with sqlite3.connect(path) as conn:
         rows = list(conn.execute("SELECT fid, role, name, value, geom FROM parcels ORDER BY fid"))

@@ -21,8 +21,9 @@ from ogcserve.errors import InvalidParameterValueError, NotFoundError
 from ogcserve.expressions import ID
 from ogcserve.features import FeatureBatch, Schema, SortKey
 from ogcserve.services.wfs.crs import bbox_to_xy
+from ogcserve.services.wfs.formats import OutputFormat
 from ogcserve.services.wfs.output import GeoJSONWriter, PlannedQuery, Totals, timestamp
-from ogcserve.services.wfs.params import CHUNK, OutputFormat
+from ogcserve.services.wfs.params import CHUNK
 
 from . import html
 from .collections import collection_layer, collection_url

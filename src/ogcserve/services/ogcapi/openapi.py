@@ -171,6 +171,69 @@ def _collection_paths(ctx: RequestContext, layer: Layer) -> dict[str, Any]:
     }
 
 
+def _header(name: str, description: str) -> Any:
+    return {
+        "name": name,
+        "in": "header",
+        "required": False,
+        "description": description,
+        "schema": {"type": "string"},
+    }
+
+
+def _body(*media: str) -> Any:
+    feature = {"type": "object", "description": "A GeoJSON Feature"}
+    return {"required": True, "content": {m: {"schema": feature} for m in media}}
+
+
+def _write(summary: str, operation: str, status: str, **extra: Any) -> dict[str, Any]:
+    described = {"201": "Created (Location and ETag headers)", "204": "Done (ETag header)"}
+    return {
+        "summary": summary,
+        "operationId": operation,
+        **extra,
+        "responses": {status: {"description": described[status]}, "default": _ERROR},
+    }
+
+
+def _add_writes(ctx: RequestContext, layer: Layer, paths: dict[str, Any]) -> None:
+    """Part 4: the write operations the caller may make on the collection's items."""
+    rights = ctx.server.access.permissions(ctx, layer)
+    name, base = layer.name, f"/collections/{layer.name}/items"
+    crs = _header("Content-Crs", "The CRS of the body's coordinates (default CRS84)")
+    match = _header("If-Match", "The item's ETag: the write fails (412) if it changed since")
+    geojson = ("application/geo+json", "application/json")
+    item_id = {"name": "featureId", "in": "path", "required": True, "schema": {"type": "string"}}
+    if rights.can_insert:
+        paths[base]["post"] = _write(
+            f"Add a feature to {name}",
+            f"{name}.create",
+            "201",
+            parameters=[crs],
+            requestBody=_body(*geojson),
+        )
+    item = paths[f"{base}/{{featureId}}"]
+    if rights.can_update:
+        item["put"] = _write(
+            f"Replace a feature of {name}",
+            f"{name}.replace",
+            "204",
+            parameters=[item_id, crs, match],
+            requestBody=_body(*geojson),
+        )
+        item["patch"] = _write(
+            f"Change some of a feature of {name} (JSON merge patch)",
+            f"{name}.update",
+            "204",
+            parameters=[item_id, crs, match],
+            requestBody=_body("application/merge-patch+json", *geojson),
+        )
+    if rights.can_delete:
+        item["delete"] = _write(
+            f"Delete a feature of {name}", f"{name}.delete", "204", parameters=[item_id, match]
+        )
+
+
 def document(ctx: RequestContext) -> dict[str, Any]:
     """The OpenAPI document for the caller."""
     project = project_of(ctx)
@@ -182,6 +245,7 @@ def document(ctx: RequestContext) -> dict[str, Any]:
     }
     for layer in published(ctx):
         paths.update(_collection_paths(ctx, layer))
+        _add_writes(ctx, layer, paths)
     return {
         "openapi": "3.0.3",
         "info": {

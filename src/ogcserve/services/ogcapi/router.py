@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from ogcserve.errors import ServiceError
 
-from . import collections, items, openapi
+from . import collections, edits, items, openapi
 
 if TYPE_CHECKING:
     from ogcserve.context import RequestContext
@@ -35,15 +35,14 @@ class MethodNotAllowedError(ServiceError):
 
 
 # --- Part 4 (create, replace, update, delete) ----------------------------------------------
-# The one place where write methods reach OGC API. `_write` answers None (405) until it is
-# wired to `services/ogcapi/transactions.py`: create_item for POST on items, replace_item /
-# update_item / delete_item for PUT / PATCH / DELETE on an item. Reads never come here.
+# Write methods reach OGC API here: `edits` (Part 4) answers POST on items and PUT / PATCH /
+# DELETE on an item. Reads never come here.
 _WRITE_METHODS = {"items": ("POST",), "item": ("PUT", "PATCH", "DELETE")}
 
 
 def _write(kind: str, method: str) -> RouteHandler | None:
-    """The handler of a write method on `kind` ("items" or "item"); None: not served yet."""
-    return None
+    """The handler of a write method on `kind` ("items" or "item"); None: not served."""
+    return edits.HANDLERS.get((kind, method))
 
 
 def _dispatch(kind: str, read: RouteHandler) -> RouteHandler:

@@ -156,7 +156,7 @@ def _require(ctx: RequestContext, layer: Layer, permission: str) -> None:
     Editor checks again: this only gives the answer its status before the body is read.)"""
     permissions = ctx.server.access.permissions(ctx, layer)
     if not permissions.can_read:
-        raise NotFoundError(f"The collection {layer.name!r} does not exist", locator=layer.name)
+        raise NotFoundError(f"Collection {layer.name!r} was not found", locator="collectionId")
     if not getattr(permissions, permission):
         what = permission.removeprefix("can_")
         raise SecurityError(f"You may not {what} items of {layer.name!r}", locator=layer.name)
@@ -167,7 +167,7 @@ def _current(ctx: RequestContext, layer: Layer, item_id: str, if_match: str | No
     is one spelling: `03` is not item `3`)."""
     feature = ctx.server.access.get(ctx, layer, item_id)
     if feature is None or str(feature.id) != item_id:
-        raise NotFoundError(f"No item {item_id!r} in {layer.name!r}", locator=item_id)
+        raise NotFoundError(f"Feature {item_id!r} was not found", locator="featureId")
     _check_tag(feature, if_match)
     return feature
 
@@ -274,5 +274,5 @@ def _new_etag(ctx: RequestContext, layer: Layer, fid: Any) -> str:
     """The item's tag once the write is committed."""
     feature = ctx.server.access.get(ctx, layer, fid)
     if feature is None:  # deleted by another request in the instant since
-        raise NotFoundError(f"No item {str(fid)!r} in {layer.name!r}", locator=str(fid))
+        raise NotFoundError(f"Feature {str(fid)!r} was not found", locator="featureId")
     return item_etag(feature)
