@@ -18,6 +18,8 @@ from .styles import Categorized, Graduated, Style, Symbol
 
 IntArray = npt.NDArray[np.intp]
 Predicate = Callable[[Feature], bool]
+Compile = Callable[[str], Predicate]
+"""Compiles a rule's filter text into a predicate (the renderer keeps them cached)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,14 +31,9 @@ class Pass:
 
 
 def choose_passes(
-    style: Style,
-    layer: VectorLayerData,
-    rows: IntArray,
-    scale: float,
-    predicate: Callable[[str], Predicate],
+    style: Style, layer: VectorLayerData, rows: IntArray, scale: float, predicate: Compile
 ) -> list[Pass]:
-    """The passes that draw `rows` of `layer` at this scale; `predicate` compiles a rule's
-    filter text (the renderer keeps them cached)."""
+    """The passes that draw `rows` of `layer` at this scale."""
     if style.categorized is not None:
         return _categorized(style.categorized, layer, rows)
     if style.graduated is not None:
@@ -77,11 +74,7 @@ def _graduated(grad: Graduated, layer: VectorLayerData, rows: IntArray) -> list[
 
 
 def _rule_passes(
-    style: Style,
-    layer: VectorLayerData,
-    rows: IntArray,
-    scale: float,
-    predicate: Callable[[str], Predicate],
+    style: Style, layer: VectorLayerData, rows: IntArray, scale: float, predicate: Compile
 ) -> list[Pass]:
     visible = [r for r in style.rules or () if r.visible_at(scale)]
     if not visible:

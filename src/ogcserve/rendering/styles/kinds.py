@@ -14,27 +14,28 @@ from ogcserve.expressions import Expression, parse
 from .parts import SYMBOL_KEYS, Color, Model, Symbol
 
 
-def _split_symbol(data: Any) -> Any:
-    """Move symbol keys of a flat entry (`{value, fill, stroke}`) under `symbol`."""
-    if not isinstance(data, Mapping) or "symbol" in data:
-        return data
-    entry = {k: v for k, v in data.items() if k not in SYMBOL_KEYS}
-    symbol = {k: v for k, v in data.items() if k in SYMBOL_KEYS}
-    entry["symbol"] = symbol
-    return entry
+class Entry(Model):
+    """An entry of a categorized, graduated or rules block, whose symbol keys may be written
+    flat beside its own keys (`{value, fill, stroke}`) rather than under `symbol`."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flat(cls, data: Any) -> Any:
+        """Move symbol keys of a flat entry under `symbol`."""
+        if not isinstance(data, Mapping) or "symbol" in data:
+            return data
+        entry = {k: v for k, v in data.items() if k not in SYMBOL_KEYS}
+        symbol = {k: v for k, v in data.items() if k in SYMBOL_KEYS}
+        entry["symbol"] = symbol
+        return entry
 
 
-class Category(Model):
+class Category(Entry):
     """One value of the categorized field and its symbol."""
 
     value: Any
     label: str | None = None  # legend text (default: the value)
     symbol: Symbol
-
-    @model_validator(mode="before")
-    @classmethod
-    def _flat(cls, data: Any) -> Any:
-        return _split_symbol(data)
 
     @property
     def title(self) -> str:
@@ -50,18 +51,13 @@ class Categorized(Model):
     default: Symbol | None = None
 
 
-class GraduatedClass(Model):
+class GraduatedClass(Entry):
     """A numeric range `min <= value < max` (the last class includes its max)."""
 
     min: float
     max: float
     label: str | None = None
     symbol: Symbol
-
-    @model_validator(mode="before")
-    @classmethod
-    def _flat(cls, data: Any) -> Any:
-        return _split_symbol(data)
 
     @model_validator(mode="after")
     def _ordered(self) -> GraduatedClass:
@@ -83,7 +79,7 @@ class Graduated(Model):
     default: Symbol | None = None
 
 
-class Rule(Model):
+class Rule(Entry):
     """A symbol for the features matching a CQL2 filter, between two scale denominators.
 
     A rule without filter matches every feature; `else: true` matches the features that no
@@ -98,11 +94,6 @@ class Rule(Model):
     max_scale: float | None = Field(default=None, gt=0)  # drawn when scale < max_scale
     label: str | None = None  # legend text (default: the filter)
     symbol: Symbol
-
-    @model_validator(mode="before")
-    @classmethod
-    def _flat(cls, data: Any) -> Any:
-        return _split_symbol(data)
 
     @model_validator(mode="after")
     def _check(self) -> Rule:
