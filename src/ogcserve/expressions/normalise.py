@@ -90,14 +90,13 @@ def _normalise_condition(node: Any) -> Any:
             return _normalise_in(node)
         case ast.IsNull():
             return ast.IsNull(_scalar(node.lhs), bool(node.not_))
-        case ast.SpatialComparisonPredicate():
-            return type(node)(_spatial(node.lhs), _spatial(node.rhs))
-        case ast.Relate():
-            return _normalise_relate(node)
-        case ast.SpatialDistancePredicate():
-            return _normalise_distance(node)
-        case ast.BBox():
-            return _normalise_bbox(node)
+        case (
+            ast.SpatialComparisonPredicate()
+            | ast.Relate()
+            | ast.SpatialDistancePredicate()
+            | ast.BBox()
+        ):
+            return _normalise_spatial(node)
         case ast.TemporalPredicate() | ast.ArrayPredicate():
             raise FilterError(
                 f"{node.op.value} is not supported (no temporal or array operators)",
@@ -158,6 +157,19 @@ def _normalise_in(node: ast.In) -> ast.In:
     return ast.In(_scalar(node.lhs), [_scalar(v) for v in node.sub_nodes], bool(node.not_))
 
 
+def _normalise_spatial(node: Any) -> Any:
+    match node:
+        case ast.SpatialComparisonPredicate():
+            return type(node)(_spatial(node.lhs), _spatial(node.rhs))
+        case ast.Relate():
+            return _normalise_relate(node)
+        case ast.SpatialDistancePredicate():
+            return _normalise_distance(node)
+        case ast.BBox():
+            return _normalise_bbox(node)
+    raise _unsupported(node)
+
+
 def _normalise_relate(node: ast.Relate) -> ast.Relate:
     pattern = str(node.pattern)
     if len(pattern) != 9 or any(c not in "TF*012" for c in pattern.upper()):
@@ -202,14 +214,8 @@ def _normalise_value(node: Any) -> Any:
             return _normalise_geometry(node)
         case bool() | str():
             return node
-        case int():
-            if not INT64[0] <= node <= INT64[1]:
-                raise FilterError(f"integer {node} is out of range", locator="filter")
-            return node
-        case float():
-            if not math.isfinite(node):
-                raise FilterError("numbers must be finite", locator="filter")
-            return node
+        case int() | float():
+            return _number(node)
         case datetime():
             return aware(node)
         case date():
@@ -217,6 +223,14 @@ def _normalise_value(node: Any) -> Any:
         case None:
             raise FilterError("null is not a valid value in a filter", locator="filter")
     raise _unsupported(node)
+
+
+def _number(node: int | float) -> int | float:
+    if isinstance(node, int) and not INT64[0] <= node <= INT64[1]:
+        raise FilterError(f"integer {node} is out of range", locator="filter")
+    if isinstance(node, float) and not math.isfinite(node):
+        raise FilterError("numbers must be finite", locator="filter")
+    return node
 
 
 def _unsupported(node: Any) -> FilterError:
