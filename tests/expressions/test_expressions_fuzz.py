@@ -37,7 +37,7 @@ from ogcserve.expressions import (
     split_sql,
     to_predicate,
 )
-from ogcserve.expressions.evaluate import LikeMatcher
+from ogcserve.expressions.like import LikeMatcher
 from ogcserve.features import Feature
 
 # Column SQL as a source writes it, hostile on purpose: a % and a quote in the names.

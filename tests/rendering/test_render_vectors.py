@@ -10,7 +10,8 @@ import shapely
 import skia
 
 from ogcserve.rendering import MapView, Renderer, VectorLayerData
-from ogcserve.rendering.geometry import decompose, serialize
+from ogcserve.rendering.geometry import decompose
+from ogcserve.rendering.paths import serialize
 
 RED, GREEN, BLUE = (255, 0, 0, 255), (0, 170, 0, 255), (0, 0, 255, 255)
 

@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from typing_extensions import TypeIs
 
+from ogcserve.access.editor import Editor
+from ogcserve.access.read import Read, check_read
 from ogcserve.coverages import CoverageInfo, CoverageRequest
 from ogcserve.errors import (
     FilterError,
@@ -30,13 +32,12 @@ from ogcserve.errors import (
     NotFoundError,
     SecurityError,
 )
-from ogcserve.expressions import Expression, check_properties, conjunction, parse, to_predicate
-from ogcserve.features import BBox, Feature, FeatureBatch, FeatureQuery, Schema, SortKey
+from ogcserve.expressions import Expression, check_properties, conjunction, parse
+from ogcserve.features import BBox, Feature, FeatureBatch, FeatureQuery, Schema
 from ogcserve.geo import read_window
 from ogcserve.plugins.access import LayerPermissions
 from ogcserve.sources import SourceLimits, SourceUnreachableError, open_source
-from ogcserve.sources._transaction import coerce_value
-from ogcserve.sources.base import ConstraintError, CoverageSource, FeatureSource, Transaction
+from ogcserve.sources.base import CoverageSource, FeatureSource
 from ogcserve.sources.limits import SourceDownError
 from ogcserve.sources.specs import SourceSpec
 
@@ -48,43 +49,7 @@ if TYPE_CHECKING:
 
 _SourceKey = tuple[Path, SourceSpec, str | None]
 
-# Offsets beyond this are refused: no table is that long, and SQLite/PostgreSQL integers
-# overflow at 2**63.
-MAX_OFFSET = 2**53
-
 log = logging.getLogger("ogcserve.access")
-
-
-@dataclass(frozen=True, slots=True)
-class ReadParameters:
-    """The request parameters a `Read`'s values came from, named in the errors the access
-    layer raises about them (`SORTBY` in WFS, `sortby` in OGC API). The access layer itself
-    knows no protocol."""
-
-    sort: str = "sortby"
-    properties: str = "properties"
-    limit: str = "limit"
-    offset: str = "offset"
-
-
-@dataclass(frozen=True, slots=True)
-class Read:
-    """What a service asks for; the access layer turns it into a `FeatureQuery`."""
-
-    bbox: BBox | None = None
-    bbox_crs: str | None = None  # None: the layer's own CRS
-    filter: Expression | None = None  # the request's own filter (FILTER=, CQL2, FES)
-    properties: Sequence[str] | None = None  # None: every visible attribute
-    sort: Sequence[SortKey] = ()
-    limit: int | None = None
-    offset: int = 0
-    ids: Sequence[Any] | None = None
-    with_geometry: bool = True
-    # For drawing (see `FeatureQuery`): envelopes may stand for shapes against the bbox, and
-    # geometries may come as WKB (`FeatureBatch.wkb`).
-    exact: bool = True
-    wkb: bool = False
-    parameters: ReadParameters = ReadParameters()
 
 
 class AccessLayer:
@@ -348,20 +313,8 @@ class AccessLayer:
             # Spatial predicates name the geometry column, which is not an attribute.
             geometry = self._schema(ctx, layer).geometry_field
             check_properties(read.filter, (*allowed, *([geometry] if geometry else [])))
-        names = read.parameters
-        for key in read.sort:
-            _require_known(key.name, allowed, names.sort)
         properties = tuple(visible) if read.properties is None else tuple(read.properties)
-        for name in properties:
-            _require_known(name, allowed, names.properties)
-        if read.limit is not None and read.limit < 0:
-            raise InvalidParameterValueError(
-                f"A limit of {read.limit} is not valid", locator=names.limit
-            )
-        if not 0 <= read.offset <= MAX_OFFSET:
-            raise InvalidParameterValueError(
-                f"An offset of {read.offset} is not valid", locator=names.offset
-            )
+        check_read(read, allowed, properties)
         # An explicit count is capped at the server's maximum (as WFS servers do); no count
         # means every row: services that must bound their answer say so with a limit.
         limit = None if read.limit is None else min(read.limit, self.max_features)
@@ -390,179 +343,10 @@ class AccessLayer:
         return source, query, visible
 
 
-class Editor:
-    """Writes to one layer inside one transaction, each checked against the caller's rights.
-
-    The key is an attribute to clients (they read it, and send it back): given in an insert it
-    becomes the new feature's id (omitted or empty, the source generates one) — unless row
-    rules on more than the key hide rows from the caller, whom a duplicate would tell that a
-    hidden row has that key; given in an update it must keep its value, as QGIS refuses to
-    change a feature's id. Features are judged (row rules, `allow_to_edit`) with their values
-    typed as the source types them, the key included, since clients send text.
-    """
-
-    def __init__(
-        self,
-        ctx: RequestContext,
-        layer: Layer,
-        source: FeatureSource,
-        transaction: Transaction,
-        query: FeatureQuery,
-        visible: tuple[str, ...],
-        schema: Schema,
-    ) -> None:
-        self._ctx, self._layer, self._source = ctx, layer, source
-        self._tx, self._query, self._visible = transaction, query, visible
-        self._key = schema.key
-        self._fields = {f.name: f for f in schema.fields}
-        rows = query.filter
-        self._in_rows = to_predicate(rows) if rows is not None else (lambda _: True)
-
-    def insert(self, features: Sequence[Feature]) -> list[Any]:
-        """Insert features the caller may write; returns their ids."""
-        self._require("can_insert")
-        rows = []
-        for feature in features:
-            self._check_attributes(feature.properties)
-            row = self._key_as_id(feature)
-            if row.id is not None and self._rows_hidden_by_more_than_key():
-                # A chosen key would tell, by failing as a duplicate, that a row the caller
-                # cannot see has it: ids could be tried one by one. Refused whatever its value.
-                # (Rules on the key alone judge the new feature as they judge that row.)
-                raise InvalidParameterValueError(
-                    f"The key {self._key!r} of a new feature in {self._layer.name!r} is set by "
-                    "the server for you: leave it out",
-                    locator=self._key,
-                )
-            # Judged with its key when it has one: a row filter may name the key.
-            seen = row.properties if row.id is None else {**row.properties, self._key: row.id}
-            self._check_editable(Feature(row.id, row.geometry, self._typed(seen)))
-            rows.append(row)
-        with self._naming_columns():
-            return self._tx.insert(rows)
-
-    def update(self, fid: Any, properties: Mapping[str, Any], geometry: Any | None = None) -> None:
-        """Change a feature the caller may see and edit, into one they still may."""
-        self._require("can_update")
-        self._check_attributes(properties)
-        if self._key in properties:
-            value = properties[self._key]
-            if value is not None and value != "" and not _same_id(fid, value):
-                raise InvalidParameterValueError(
-                    f"The key {self._key!r} of feature {fid!r} cannot be changed", locator=self._key
-                )
-            properties = {k: v for k, v in properties.items() if k != self._key}
-        before = self._visible_feature(fid)
-        after = Feature(
-            before.id,
-            before.geometry if geometry is None else geometry,
-            {**before.properties, **self._typed(properties)},
-        )
-        # Judge the feature as it will be written: an update may not move it out of the
-        # caller's rows (QGIS re-reads it through the filter and lets it through).
-        self._check_editable(after)
-        with self._naming_columns():
-            self._tx.update(fid, properties, geometry)
-
-    def delete(self, fids: Sequence[Any]) -> int:
-        """Delete features the caller may see and edit."""
-        self._require("can_delete")
-        for fid in fids:
-            self._visible_feature(fid)
-        with self._naming_columns():
-            return self._tx.delete(fids)
-
-    @contextmanager
-    def _naming_columns(self) -> Iterator[None]:
-        """A constraint on one attribute (NOT NULL) is named to callers who may read it; to
-        others the source's message stays, which names no attribute."""
-        try:
-            yield
-        except ConstraintError as error:
-            if error.column is None or error.column not in self._visible:
-                raise
-            raise error.relabelled(
-                f"the attribute {error.column!r} needs a value (NOT NULL constraint)",
-                locator=error.column,
-            ) from error
-
-    def _visible_feature(self, fid: Any) -> Feature:
-        # The row filters and subset strings decide whether the caller sees the feature at all.
-        if self._source.get(fid, self._query) is None:
-            raise NotFoundError(f"No feature {fid!r} in {self._layer.name!r}", locator=str(fid))
-        feature = self._tx.get(fid)
-        if feature is None:
-            raise NotFoundError(f"No feature {fid!r} in {self._layer.name!r}", locator=str(fid))
-        self._check_editable(feature)
-        return feature
-
-    def _rows_hidden_by_more_than_key(self) -> bool:
-        """Whether row rules (the layer's filter, plugin expressions, subset strings) may hide
-        a row from the caller for something else than its key."""
-        rules = self._query.filter
-        names = set() if rules is None else set(rules.properties()) - {self._key, "$id"}
-        return bool(self._query.subsets) or bool(names)
-
-    def _typed(self, properties: Mapping[str, Any]) -> dict[str, Any]:
-        return {
-            name: coerce_value(self._fields[name], value) if name in self._fields else value
-            for name, value in properties.items()
-        }
-
-    def _key_as_id(self, feature: Feature) -> Feature:
-        """`feature` with a key given among its attributes moved to its id."""
-        if self._key not in feature.properties:
-            return feature
-        properties = dict(feature.properties)
-        value = properties.pop(self._key)
-        if value is None or value == "":
-            return Feature(feature.id, feature.geometry, properties)
-        if feature.id is not None and not _same_id(feature.id, value):
-            raise InvalidParameterValueError(
-                f"The feature's id {feature.id!r} and its key {self._key!r} ({value!r}) differ",
-                locator=self._key,
-            )
-        return Feature(value if feature.id is None else feature.id, feature.geometry, properties)
-
-    def _check_editable(self, feature: Feature) -> None:
-        if not self._in_rows(feature) or not self._ctx.access.allow_to_edit(self._layer, feature):
-            raise SecurityError(
-                f"You may not edit feature {feature.id!r} of {self._layer.name!r}",
-                locator=self._layer.name,
-            )
-
-    def _check_attributes(self, properties: Mapping[str, Any]) -> None:
-        for name in properties:
-            _require_known(name, self._visible, name)
-
-    def _require(self, permission: str) -> None:
-        if not getattr(self._ctx.access.permissions(self._layer), permission):
-            what = permission.removeprefix("can_")
-            raise SecurityError(
-                f"You may not {what} features of {self._layer.name!r}", locator=self._layer.name
-            )
-
-
 def _project(ctx: RequestContext) -> Project:
     if ctx.project is None:
         raise NotFoundError("No project is served here")
     return ctx.project
-
-
-def _same_id(fid: Any, value: Any) -> bool:
-    """Whether an id and a key value sent as text (GML has no types) are the same."""
-    if fid == value:
-        return True
-    text = str(value).strip()
-    if isinstance(fid, int) and not isinstance(fid, bool):
-        digits = text.lstrip("+-")
-        return digits.isascii() and digits.isdigit() and int(text) == fid
-    return str(fid) == text
-
-
-def _require_known(name: str, allowed: Sequence[str], locator: str) -> None:
-    if name not in allowed:
-        raise InvalidParameterValueError(f"Unknown property {name!r}", locator=locator)
 
 
 @lru_cache(maxsize=1024)

@@ -21,6 +21,7 @@ from ogcserve.errors import FilterError
 from ogcserve.features import Feature
 
 from .functions import FUNCTIONS
+from .like import LikeMatcher
 from .model import ID, Expression, flatten
 
 Value = Callable[[Feature], Any]
@@ -73,33 +74,9 @@ def to_predicate(expr: Expression) -> Callable[[Feature], bool]:
 def _truth(node: Any) -> Truth:
     match node:
         case ast.And():
-            parts = [_truth(p) for p in flatten(node, ast.And)]
-
-            def and_(f: Feature) -> bool | None:
-                result: bool | None = True
-                for part in parts:
-                    value = part(f)
-                    if value is False:
-                        return False
-                    if value is None:
-                        result = None
-                return result
-
-            return and_
+            return _all([_truth(p) for p in flatten(node, ast.And)])
         case ast.Or():
-            parts = [_truth(p) for p in flatten(node, ast.Or)]
-
-            def or_(f: Feature) -> bool | None:
-                result: bool | None = False
-                for part in parts:
-                    value = part(f)
-                    if value is True:
-                        return True
-                    if value is None:
-                        result = None
-                return result
-
-            return or_
+            return _any([_truth(p) for p in flatten(node, ast.Or)])
         case ast.Not():
             inner = _truth(node.sub_node)
             return lambda f: _not(inner(f))
@@ -115,33 +92,60 @@ def _truth(node: Any) -> Truth:
         case ast.In():
             return _in(node)
         case ast.IsNull():
-            subject = _value(node.lhs)
-            if node.not_:
-                return lambda f: subject(f) is not None
-            return lambda f: subject(f) is None
+            return _is_null(node)
         case ast.Like():
             return _like(node)
-        case ast.SpatialComparisonPredicate():
-            return _spatial(_SPATIAL[type(node)], node.lhs, node.rhs)
-        case ast.Relate():
-            pattern = node.pattern
-            return _spatial(
-                lambda a, b: bool(shapely.relate_pattern(a, b, pattern)), node.lhs, node.rhs
-            )
-        case ast.DistanceWithin():
-            distance = node.distance
-            return _spatial(lambda a, b: bool(shapely.dwithin(a, b, distance)), node.lhs, node.rhs)
-        case ast.DistanceBeyond():
-            distance = node.distance
-            return _spatial(lambda a, b: not shapely.dwithin(a, b, distance), node.lhs, node.rhs)
-        case ast.BBox():
-            box = values.Geometry(
-                shapely.geometry.mapping(
-                    shapely.geometry.box(node.minx, node.miny, node.maxx, node.maxy)
-                )
-            )
-            return _spatial(shapely.intersects, node.lhs, box)
+        case (
+            ast.SpatialComparisonPredicate()
+            | ast.Relate()
+            | ast.SpatialDistancePredicate()
+            | ast.BBox()
+        ):
+            return _spatial_truth(node)
     raise FilterError(f"cannot evaluate {type(node).__name__} as a condition", locator="filter")
+
+
+# AND and OR are written out apart, not as one fold over a "decisive" value: they run for
+# every row, and the constants make each call measurably cheaper than a closure variable.
+
+
+def _all(parts: list[Truth]) -> Truth:
+    """AND: FALSE as soon as a part is FALSE; else UNKNOWN if a part is, else TRUE."""
+
+    def and_(f: Feature) -> bool | None:
+        result: bool | None = True
+        for part in parts:
+            value = part(f)
+            if value is False:
+                return False
+            if value is None:
+                result = None
+        return result
+
+    return and_
+
+
+def _any(parts: list[Truth]) -> Truth:
+    """OR: TRUE as soon as a part is TRUE; else UNKNOWN if a part is, else FALSE."""
+
+    def or_(f: Feature) -> bool | None:
+        result: bool | None = False
+        for part in parts:
+            value = part(f)
+            if value is True:
+                return True
+            if value is None:
+                result = None
+        return result
+
+    return or_
+
+
+def _is_null(node: ast.IsNull) -> Truth:
+    subject = _value(node.lhs)
+    if node.not_:
+        return lambda f: subject(f) is not None
+    return lambda f: subject(f) is None
 
 
 def _not(value: bool | None) -> bool | None:
@@ -188,62 +192,6 @@ def _in(node: ast.In) -> Truth:
     return in_
 
 
-class LikeMatcher:
-    """A CQL2 LIKE pattern (`%` any run, `_` one character, `\\` escapes), matched in time
-    linear in pattern times value. (As a regex, `%a%a%a...%b` backtracks exponentially: twelve
-    `%a` took 11 s on a 30-character value.)
-
-    The pattern is split at its `%` into segments of literal characters and `_` (None); each
-    segment is matched at the leftmost place it fits, which is the whole-match answer since
-    `%` takes any run.
-    """
-
-    def __init__(self, pattern: str, nocase: bool) -> None:
-        self.nocase = nocase
-        segments: list[list[str | None]] = [[]]
-        chars = iter(pattern)
-        for char in chars:
-            if char == "%":
-                segments.append([])
-            elif char == "_":
-                segments[-1].append(None)
-            else:
-                literal = next(chars, "\\") if char == "\\" else char
-                segments[-1].append(literal.lower() if nocase else literal)
-        self.segments = segments
-
-    def fullmatch(self, value: str) -> bool:
-        text = [c.lower() for c in value] if self.nocase else list(value)
-        first, *middle = self.segments
-        if len(self.segments) == 1:
-            return len(text) == len(first) and _fits(first, text, 0)
-        last = middle.pop()
-        if len(first) + len(last) > len(text) or not _fits(first, text, 0):
-            return False
-        end = len(text) - len(last)
-        if not _fits(last, text, end):
-            return False
-        position = len(first)
-        for segment in middle:
-            found = _find(segment, text, position, end)
-            if found is None:
-                return False
-            position = found + len(segment)
-        return True
-
-
-def _fits(segment: list[str | None], text: list[str], start: int) -> bool:
-    return all(c is None or c == text[start + i] for i, c in enumerate(segment))
-
-
-def _find(segment: list[str | None], text: list[str], start: int, end: int) -> int | None:
-    """The leftmost position from `start` where `segment` fits wholly before `end`."""
-    for position in range(start, end - len(segment) + 1):
-        if _fits(segment, text, position):
-            return position
-    return None
-
-
 def _like(node: ast.Like) -> Truth:
     subject = _value(node.lhs)
     matcher = LikeMatcher(node.pattern, node.nocase)
@@ -263,6 +211,31 @@ def _like(node: ast.Like) -> Truth:
         return not matched if negate else matched
 
     return like
+
+
+def _spatial_truth(node: Any) -> Truth:
+    match node:
+        case ast.SpatialComparisonPredicate():
+            return _spatial(_SPATIAL[type(node)], node.lhs, node.rhs)
+        case ast.Relate():
+            pattern = node.pattern
+            return _spatial(
+                lambda a, b: bool(shapely.relate_pattern(a, b, pattern)), node.lhs, node.rhs
+            )
+        case ast.DistanceWithin():
+            distance = node.distance
+            return _spatial(lambda a, b: bool(shapely.dwithin(a, b, distance)), node.lhs, node.rhs)
+        case ast.DistanceBeyond():
+            distance = node.distance
+            return _spatial(lambda a, b: not shapely.dwithin(a, b, distance), node.lhs, node.rhs)
+        case ast.BBox():
+            box = values.Geometry(
+                shapely.geometry.mapping(
+                    shapely.geometry.box(node.minx, node.miny, node.maxx, node.maxy)
+                )
+            )
+            return _spatial(shapely.intersects, node.lhs, box)
+    raise FilterError(f"cannot evaluate {type(node).__name__} as a condition", locator="filter")
 
 
 def _spatial(test: Callable[[Any, Any], bool], lhs: Any, rhs: Any) -> Truth:

@@ -40,7 +40,7 @@ class Language(StrEnum):
 class Expression:
     """A parsed, validated filter.
 
-    `ast` is a normalised pygeofilter AST (see `ogcserve.expressions.parse`); `text` is its
+    `ast` is a normalised pygeofilter AST (see `ogcserve.expressions.normalise`); `text` is its
     canonical CQL2-text form, equal for equal filters whatever language they came in, so it can
     go into cache fingerprints.
     """
@@ -151,6 +151,12 @@ def geometry_wkt(value: values.Geometry) -> str:
 
 def render(node: Any) -> str:
     """Canonical CQL2 text of a normalised AST."""
+    if isinstance(node, ast.Condition | ast.Predicate):
+        return _render_condition(node)
+    return _render_value(node)
+
+
+def _render_condition(node: Any) -> str:
     match node:
         case ast.And() | ast.Or():
             parts = flatten(node, type(node))
@@ -190,6 +196,11 @@ def render(node: Any) -> str:
             )
             crs = f", {quote_string(node.crs)}" if node.crs else ""
             return f"BBOX({render(node.lhs)}, {coords}{crs})"
+    raise _inexpressible(node)
+
+
+def _render_value(node: Any) -> str:
+    match node:
         case ast.Arithmetic():
             return f"({render(node.lhs)} {node.op.value} {render(node.rhs)})"
         case ast.Function():
@@ -208,7 +219,11 @@ def render(node: Any) -> str:
             return f"TIMESTAMP('{format_datetime(node)}')"
         case date():
             return f"DATE('{node.isoformat()}')"
-    raise FilterError(f"cannot express {type(node).__name__} in a filter", locator="filter")
+    raise _inexpressible(node)
+
+
+def _inexpressible(node: Any) -> FilterError:
+    return FilterError(f"cannot express {type(node).__name__} in a filter", locator="filter")
 
 
 def _operand(node: Any) -> str:

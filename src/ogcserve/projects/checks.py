@@ -165,58 +165,69 @@ def parse_rule(text: str) -> Expression:
 
 
 def _vector_issues(check: LayerCheck, schema: Schema, doc: Document) -> Iterator[ProjectIssue]:
+    yield from _data_option_issues(check, schema, doc)
+    if check.style is None:
+        return
+    yield from _style_field_issues(check, check.style, schema.field_names(), doc)
+    if not check.style_complete:
+        return
+    try:
+        validate_style(check.config.style, schema.geometry_type)
+    except ValueError as exc:
+        yield doc.issue((*check.loc, "style"), str(exc))
+
+
+def _unknown(name: str, fields: list[str], what: str = "field") -> str:
+    hint = suggestion(name, fields)
+    if not hint:
+        listed = ", ".join(fields[:_LISTED_FIELDS]) + (", ..." if len(fields) > 12 else "")
+        hint = f" (the source has: {listed or 'no attributes'})"
+    return f"unknown {what} '{name}'{hint}"
+
+
+def _data_option_issues(check: LayerCheck, schema: Schema, doc: Document) -> Iterator[ProjectIssue]:
+    """Unknown field names in the layer's `key`, `fields` include/exclude and `filter`."""
     layer, loc = check.config, check.loc
     # The key column is an attribute like any other (QGIS publishes a GeoPackage's fid too).
     fields = schema.field_names()
-
-    def unknown(name: str, what: str = "field") -> str:
-        hint = suggestion(name, fields)
-        if not hint:
-            listed = ", ".join(fields[:_LISTED_FIELDS]) + (", ..." if len(fields) > 12 else "")
-            hint = f" (the source has: {listed or 'no attributes'})"
-        return f"unknown {what} '{name}'{hint}"
-
     if layer.key is not None and layer.key not in fields:
-        yield doc.issue((*loc, "key"), unknown(layer.key))
+        yield doc.issue((*loc, "key"), _unknown(layer.key, fields))
     if layer.fields is not None:
         for part in ("include", "exclude"):
             for i, name in enumerate(getattr(layer.fields, part) or ()):
                 if name not in fields:
-                    yield doc.issue((*loc, "fields", part, i), unknown(name))
-    yield from _time_issues(check, schema, doc, unknown)
+                    yield doc.issue((*loc, "fields", part, i), _unknown(name, fields))
+    yield from _time_issues(check, schema, doc)
     if check.filter is not None:
         # Spatial predicates name the geometry column, which is not an attribute.
         known = {*fields, "$id", *([schema.geometry_field] if schema.geometry_field else [])}
         for name in sorted(check.filter.properties() - known):
-            yield doc.issue((*loc, "filter"), unknown(name, "field in the filter"))
-    if check.style is None:
-        return
+            yield doc.issue((*loc, "filter"), _unknown(name, fields, "field in the filter"))
+
+
+def _style_field_issues(
+    check: LayerCheck, style: Style, fields: list[str], doc: Document
+) -> Iterator[ProjectIssue]:
+    """Field names the style reads that the source lacks or that `fields` does not publish."""
+    layer, loc = check.config, check.loc
     published = {name for name in fields if _publishes(layer, name)}
-    for style_loc, name in _style_fields(check.style):
+    for style_loc, name in _style_fields(style):
         if name == "$id":
             continue
         if name not in fields:
-            yield doc.issue((*loc, "style", *style_loc), unknown(name))
+            yield doc.issue((*loc, "style", *style_loc), _unknown(name, fields))
         elif name not in published:
             message = f"the style reads '{name}', which 'fields' does not publish"
             yield doc.issue((*loc, "style", *style_loc), message)
-    if not check.style_complete:
-        return
-    try:
-        validate_style(layer.style, schema.geometry_type)
-    except ValueError as exc:
-        yield doc.issue((*loc, "style"), str(exc))
 
 
-def _time_issues(
-    check: LayerCheck, schema: Schema, doc: Document, unknown: Callable[[str], str]
-) -> Iterator[ProjectIssue]:
+def _time_issues(check: LayerCheck, schema: Schema, doc: Document) -> Iterator[ProjectIssue]:
     """`wfs.time` (OGC API Features' datetime) names a date or timestamp attribute."""
     time = check.config.wfs.time
     kinds = {f.name: f.type for f in schema.fields}
     loc = (*check.loc, "wfs", "time")
     if time is not None and time not in kinds:
-        yield doc.issue(loc, unknown(time))
+        yield doc.issue(loc, _unknown(time, schema.field_names()))
     elif time is not None and kinds[time] not in _TIME_TYPES:
         yield doc.issue(loc, f"the time field '{time}' is not a date or timestamp")
 

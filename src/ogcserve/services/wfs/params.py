@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from lxml import etree
 
-from ogcserve.access.layer import MAX_OFFSET
+from ogcserve.access.read import MAX_OFFSET
 from ogcserve.errors import FilterError, InvalidParameterValueError, MissingParameterValueError
 from ogcserve.expressions import Expression, parse
 from ogcserve.features import SortKey

@@ -42,7 +42,7 @@ from .params import type_name
 from .xml_input import FES_NS, OGC_NS, WFS_NS, children, local, parse_body, text
 
 if TYPE_CHECKING:
-    from ogcserve.access.layer import Editor
+    from ogcserve.access import Editor
     from ogcserve.context import RequestContext
     from ogcserve.projects.model import Layer
 

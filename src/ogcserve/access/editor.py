@@ -1,0 +1,183 @@
+"""Writes through the access layer: `Editor`, one layer's inserts, updates and deletes inside one
+source transaction, each checked against the caller's rights (`AccessLayer.edit` opens one)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from ogcserve.access.read import require_known
+from ogcserve.errors import InvalidParameterValueError, NotFoundError, SecurityError
+from ogcserve.expressions import to_predicate
+from ogcserve.features import Feature, FeatureQuery, Schema
+from ogcserve.sources._transaction import coerce_value
+from ogcserve.sources.base import ConstraintError, FeatureSource, Transaction
+
+if TYPE_CHECKING:
+    from ogcserve.context import RequestContext
+    from ogcserve.projects.model import Layer
+
+
+class Editor:
+    """Writes to one layer inside one transaction, each checked against the caller's rights.
+
+    The key is an attribute to clients (they read it, and send it back): given in an insert it
+    becomes the new feature's id (omitted or empty, the source generates one) — unless row
+    rules on more than the key hide rows from the caller, whom a duplicate would tell that a
+    hidden row has that key; given in an update it must keep its value, as QGIS refuses to
+    change a feature's id. Features are judged (row rules, `allow_to_edit`) with their values
+    typed as the source types them, the key included, since clients send text.
+    """
+
+    def __init__(
+        self,
+        ctx: RequestContext,
+        layer: Layer,
+        source: FeatureSource,
+        transaction: Transaction,
+        query: FeatureQuery,
+        visible: tuple[str, ...],
+        schema: Schema,
+    ) -> None:
+        self._ctx, self._layer, self._source = ctx, layer, source
+        self._tx, self._query, self._visible = transaction, query, visible
+        self._key = schema.key
+        self._fields = {f.name: f for f in schema.fields}
+        rows = query.filter
+        self._in_rows = to_predicate(rows) if rows is not None else (lambda _: True)
+
+    def insert(self, features: Sequence[Feature]) -> list[Any]:
+        """Insert features the caller may write; returns their ids."""
+        self._require("can_insert")
+        rows = []
+        for feature in features:
+            self._check_attributes(feature.properties)
+            row = self._key_as_id(feature)
+            if row.id is not None and self._rows_hidden_by_more_than_key():
+                # A chosen key would tell, by failing as a duplicate, that a row the caller
+                # cannot see has it: ids could be tried one by one. Refused whatever its value.
+                # (Rules on the key alone judge the new feature as they judge that row.)
+                raise InvalidParameterValueError(
+                    f"The key {self._key!r} of a new feature in {self._layer.name!r} is set by "
+                    "the server for you: leave it out",
+                    locator=self._key,
+                )
+            # Judged with its key when it has one: a row filter may name the key.
+            seen = row.properties if row.id is None else {**row.properties, self._key: row.id}
+            self._check_editable(Feature(row.id, row.geometry, self._typed(seen)))
+            rows.append(row)
+        with self._naming_columns():
+            return self._tx.insert(rows)
+
+    def update(self, fid: Any, properties: Mapping[str, Any], geometry: Any | None = None) -> None:
+        """Change a feature the caller may see and edit, into one they still may."""
+        self._require("can_update")
+        self._check_attributes(properties)
+        if self._key in properties:
+            value = properties[self._key]
+            if value is not None and value != "" and not _same_id(fid, value):
+                raise InvalidParameterValueError(
+                    f"The key {self._key!r} of feature {fid!r} cannot be changed", locator=self._key
+                )
+            properties = {k: v for k, v in properties.items() if k != self._key}
+        before = self._visible_feature(fid)
+        after = Feature(
+            before.id,
+            before.geometry if geometry is None else geometry,
+            {**before.properties, **self._typed(properties)},
+        )
+        # Judge the feature as it will be written: an update may not move it out of the
+        # caller's rows (QGIS re-reads it through the filter and lets it through).
+        self._check_editable(after)
+        with self._naming_columns():
+            self._tx.update(fid, properties, geometry)
+
+    def delete(self, fids: Sequence[Any]) -> int:
+        """Delete features the caller may see and edit."""
+        self._require("can_delete")
+        for fid in fids:
+            self._visible_feature(fid)
+        with self._naming_columns():
+            return self._tx.delete(fids)
+
+    @contextmanager
+    def _naming_columns(self) -> Iterator[None]:
+        """A constraint on one attribute (NOT NULL) is named to callers who may read it; to
+        others the source's message stays, which names no attribute."""
+        try:
+            yield
+        except ConstraintError as error:
+            if error.column is None or error.column not in self._visible:
+                raise
+            raise error.relabelled(
+                f"the attribute {error.column!r} needs a value (NOT NULL constraint)",
+                locator=error.column,
+            ) from error
+
+    def _visible_feature(self, fid: Any) -> Feature:
+        # The row filters and subset strings decide whether the caller sees the feature at all.
+        if self._source.get(fid, self._query) is None:
+            raise NotFoundError(f"No feature {fid!r} in {self._layer.name!r}", locator=str(fid))
+        feature = self._tx.get(fid)
+        if feature is None:
+            raise NotFoundError(f"No feature {fid!r} in {self._layer.name!r}", locator=str(fid))
+        self._check_editable(feature)
+        return feature
+
+    def _rows_hidden_by_more_than_key(self) -> bool:
+        """Whether row rules (the layer's filter, plugin expressions, subset strings) may hide
+        a row from the caller for something else than its key."""
+        rules = self._query.filter
+        names = set() if rules is None else set(rules.properties()) - {self._key, "$id"}
+        return bool(self._query.subsets) or bool(names)
+
+    def _typed(self, properties: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            name: coerce_value(self._fields[name], value) if name in self._fields else value
+            for name, value in properties.items()
+        }
+
+    def _key_as_id(self, feature: Feature) -> Feature:
+        """`feature` with a key given among its attributes moved to its id."""
+        if self._key not in feature.properties:
+            return feature
+        properties = dict(feature.properties)
+        value = properties.pop(self._key)
+        if value is None or value == "":
+            return Feature(feature.id, feature.geometry, properties)
+        if feature.id is not None and not _same_id(feature.id, value):
+            raise InvalidParameterValueError(
+                f"The feature's id {feature.id!r} and its key {self._key!r} ({value!r}) differ",
+                locator=self._key,
+            )
+        return Feature(value if feature.id is None else feature.id, feature.geometry, properties)
+
+    def _check_editable(self, feature: Feature) -> None:
+        if not self._in_rows(feature) or not self._ctx.access.allow_to_edit(self._layer, feature):
+            raise SecurityError(
+                f"You may not edit feature {feature.id!r} of {self._layer.name!r}",
+                locator=self._layer.name,
+            )
+
+    def _check_attributes(self, properties: Mapping[str, Any]) -> None:
+        for name in properties:
+            require_known(name, self._visible, name)
+
+    def _require(self, permission: str) -> None:
+        if not getattr(self._ctx.access.permissions(self._layer), permission):
+            what = permission.removeprefix("can_")
+            raise SecurityError(
+                f"You may not {what} features of {self._layer.name!r}", locator=self._layer.name
+            )
+
+
+def _same_id(fid: Any, value: Any) -> bool:
+    """Whether an id and a key value sent as text (GML has no types) are the same."""
+    if fid == value:
+        return True
+    text = str(value).strip()
+    if isinstance(fid, int) and not isinstance(fid, bool):
+        digits = text.lstrip("+-")
+        return digits.isascii() and digits.isdigit() and int(text) == fid
+    return str(fid) == text

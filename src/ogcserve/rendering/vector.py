@@ -1,0 +1,158 @@
+"""Drawing a vector layer's passes on a Skia canvas: paths (one fill per feature, then each
+pass's outlines in one stroke), point markers, and the candidates for label placement."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import shapely
+import skia  # type: ignore[import-not-found,unused-ignore]  # no stubs; see ADR 0003
+
+from .api import MapView, VectorLayerData
+from .geometry import Shapes, clip_far, point_coords
+from .labels import Candidate, anchors, label_texts
+from .passes import IntArray, Pass, column, numbers
+from .paths import PathBatch, serialize
+from .styles import Marker, Placement, Style, geometry_family
+from .symbols import Sprite, fill_paint, stroke_paint
+
+POINT_TYPES = (shapely.GeometryType.POINT, shapely.GeometryType.MULTIPOINT)
+
+
+def draw_paths(
+    canvas: skia.Canvas,
+    view: MapView,
+    shapes: Shapes,
+    rows: IntArray,
+    passes: list[Pass],
+    to_pixels: Callable[[npt.NDArray[np.float64]], npt.NDArray[np.float64]],
+) -> None:
+    subpaths = shapes.subpaths(rows, to_pixels)
+    subpaths = clip_far(
+        lambda k: shapes.objects(rows[k]), subpaths, to_pixels, view.width, view.height
+    )
+    batch: PathBatch = serialize(subpaths)
+    if len(batch.feature) == 0:
+        return
+    record_of_row = np.full(len(rows), -1, dtype=np.intp)
+    record_of_row[batch.feature] = np.arange(len(batch.feature))
+    is_area = np.isin(
+        shapes.kinds[rows], (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON)
+    )
+    raw = batch.buffer.tobytes()
+    path = skia.Path()  # one path, re-read per feature: no allocation in the loop
+    read, draw = path.readFromMemory, canvas.drawPath
+    for p in passes:
+        local = np.searchsorted(rows, p.rows)  # `rows` is sorted; a pass may hold points
+        ok = local < len(rows)
+        ok[ok] = rows[local[ok]] == p.rows[ok]
+        local = local[ok]
+        records = record_of_row[local]
+        keep = records >= 0
+        records, local = records[keep], local[keep]
+        fill = fill_paint(p.symbol)
+        stroke = stroke_paint(p.symbol)
+        if fill is not None:
+            areas = records[is_area[local]]
+            starts, ends = batch.start[areas], batch.start[areas] + batch.size[areas]
+            # One draw per feature: each feature is its own even-odd path (holes stay
+            # holes, and overlapping translucent features add up as in QGIS).
+            for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+                read(raw[start:end])
+                draw(path, fill)
+        if stroke is not None and len(records):
+            # Outlines go on top of every fill of the pass, in one path: one draw call
+            # instead of one per feature, and a shared border is not half-covered by the
+            # neighbour's fill.
+            path.readFromMemory(batch.merged(np.sort(records)))
+            draw(path, stroke)
+
+
+def draw_markers(
+    canvas: skia.Canvas,
+    view: MapView,
+    layer: VectorLayerData,
+    shapes: Shapes,
+    rows: IntArray,
+    passes: list[Pass],
+    to_pixels: Callable[[npt.NDArray[np.float64]], npt.NDArray[np.float64]],
+    sprite_of: Callable[[Marker, float], Sprite],
+) -> None:
+    xy, part_of = point_coords(shapes.objects(rows), to_pixels)
+    row_of_part = rows[part_of]
+    for p in passes:
+        marker = p.symbol.marker
+        if marker is None:
+            continue
+        sprite = sprite_of(marker, p.symbol.opacity)
+        reach = sprite.anchor
+        with np.errstate(invalid="ignore"):
+            inside = (
+                np.isin(row_of_part, p.rows)
+                & (xy[:, 0] > -reach)
+                & (xy[:, 0] < view.width + reach)
+                & (xy[:, 1] > -reach)
+                & (xy[:, 1] < view.height + reach)
+            )
+        if not inside.any():
+            continue
+        rotations = None
+        if marker.rotation_field:
+            values = column(layer.columns, marker.rotation_field, len(shapes))
+            rotations = numbers(values, row_of_part[inside])
+        sprite.blit(canvas, xy[inside], rotations)
+
+
+def label_candidates(
+    style: Style,
+    layer: VectorLayerData,
+    shapes: Shapes,
+    rows: IntArray,
+    passes: list[Pass],
+    to_pixels: Callable[[npt.NDArray[np.float64]], npt.NDArray[np.float64]],
+) -> list[tuple[tuple[float, ...], Candidate]]:
+    spec = style.label
+    assert spec is not None
+    texts = label_texts(spec, layer.columns, rows)
+    has_text = np.array([bool(t) for t in texts], dtype=bool)
+    if not has_text.any():
+        return []
+    rows = rows[has_text]
+    texts = [t for t, keep in zip(texts, has_text.tolist(), strict=True) if keep]
+    geometries = shapes.objects(rows)
+    family = geometry_family(layer.geometry_type) or _family_of(geometries[0])
+    placement = spec.placement or {"point": Placement.POINT, "line": Placement.LINE}.get(
+        family, Placement.CENTROID
+    )
+    xy, angles, sizes = anchors(geometries, placement, to_pixels)
+    priority = (
+        numbers(column(layer.columns, spec.priority_field, len(shapes)), rows)
+        if spec.priority_field
+        else np.zeros(len(rows))
+    )
+    priority = np.nan_to_num(priority, nan=-math.inf)
+    gap = max(
+        ((p.symbol.marker.size / 2) for p in passes if p.symbol.marker is not None),
+        default=0.0,
+    )
+    out: list[tuple[tuple[float, ...], Candidate]] = []
+    for k in range(len(rows)):
+        x, y = float(xy[k, 0]), float(xy[k, 1])
+        if not (math.isfinite(x) and math.isfinite(y)):
+            continue
+        cand = Candidate(texts[k], x, y, float(angles[k]), spec, gap, placement, float(priority[k]))
+        out.append(((-float(priority[k]), -float(sizes[k]), float(k)), cand))
+    return out
+
+
+def _family_of(geometry: Any) -> str:
+    kind = shapely.get_type_id(geometry)
+    if kind in POINT_TYPES:
+        return "point"
+    if kind in (shapely.GeometryType.LINESTRING, shapely.GeometryType.MULTILINESTRING):
+        return "line"
+    return "polygon"
