@@ -46,6 +46,7 @@ class Editor:
         self._fields = {f.name: f for f in schema.fields}
         rows = query.filter
         self._in_rows = to_predicate(rows) if rows is not None else (lambda _: True)
+        self._written: list[Any] = []  # ids this editor inserted or updated
 
     def insert(self, features: Sequence[Feature]) -> list[Any]:
         """Insert features the caller may write; returns their ids."""
@@ -68,7 +69,9 @@ class Editor:
             self._check_editable(Feature(row.id, row.geometry, self._typed(seen)))
             rows.append(row)
         with self._naming_columns():
-            return self._tx.insert(rows)
+            ids = self._tx.insert(rows)
+        self._written.extend(ids)
+        return ids
 
     def update(self, fid: Any, properties: Mapping[str, Any], geometry: Any | None = None) -> None:
         """Change a feature the caller may see and edit, into one they still may."""
@@ -92,6 +95,20 @@ class Editor:
         self._check_editable(after)
         with self._naming_columns():
             self._tx.update(fid, properties, geometry)
+        self._written.append(before.id)
+
+    def written(self, fid: Any) -> Feature | None:
+        """A feature this editor inserted or updated, as its transaction holds it now, with
+        the attributes the caller may see: what an answer describing exactly this write (an
+        ETag) must be computed from, before any other writer can change the row. None for an
+        id this editor has not written."""
+        if not any(_same_id(done, fid) for done in self._written):
+            return None
+        feature = self._tx.get(fid)
+        if feature is not None:
+            visible = set(self._visible)
+            feature.properties = {k: v for k, v in feature.properties.items() if k in visible}
+        return feature
 
     def delete(self, fids: Sequence[Any]) -> int:
         """Delete features the caller may see and edit."""

@@ -48,6 +48,7 @@ from .geojson_in import (
 )
 
 if TYPE_CHECKING:
+    from ogcserve.access import Editor
     from ogcserve.context import RequestContext
     from ogcserve.projects.model import Layer
 
@@ -102,7 +103,7 @@ def replace_item(
         fid = _current(ctx, layer, item_id, if_match).id
         editor.update(fid, properties, geometry)
         _require_match(ctx, layer, fid, if_match)
-    return _new_etag(ctx, layer, fid)
+        return _new_etag(editor, fid)
 
 
 def update_item(
@@ -130,7 +131,7 @@ def update_item(
             geometry = _geometry(ctx, layer, schema, merged, content_crs, required=True)
         editor.update(before.id, properties, geometry)
         _require_match(ctx, layer, before.id, if_match)
-    return _new_etag(ctx, layer, before.id)
+        return _new_etag(editor, before.id)
 
 
 def delete_item(ctx: RequestContext, layer: Layer, item_id: str, if_match: str | None) -> None:
@@ -270,9 +271,10 @@ def _geometry_document(
     return write_geometry(feature.geometry, read_crs(crs_text), native)
 
 
-def _new_etag(ctx: RequestContext, layer: Layer, fid: Any) -> str:
-    """The item's tag once the write is committed."""
-    feature = ctx.server.access.get(ctx, layer, fid)
-    if feature is None:  # deleted by another request in the instant since
+def _new_etag(editor: Editor, fid: Any) -> str:
+    """The item's tag as this write leaves it, read inside its transaction (no other writer
+    can have changed it since)."""
+    feature = editor.written(fid)
+    if feature is None:  # the source lost the row it just wrote
         raise NotFoundError(f"Feature {str(fid)!r} was not found", locator="featureId")
     return item_etag(feature)
