@@ -45,6 +45,9 @@ log = logging.getLogger("ogcserve.dispatch")
 # Parent and worker speak in 8-byte connection numbers: one with each socket handed over, one
 # back for each connection the worker closes.
 _ID = struct.Struct("<Q")
+# Workers that die this soon after starting, this many times in a row, stop the server.
+EARLY_DEATH_SECONDS = 10
+EARLY_DEATHS_TO_STOP = 5
 SUPPORTED = hasattr(select, "epoll")  # Linux: epoll with EPOLLRDHUP, and SCM_RIGHTS
 _RDHUP = (
     getattr(select, "EPOLLRDHUP", 0)
@@ -120,6 +123,7 @@ class _Worker:
     # connection number -> the parent's duplicate of that connection
     connections: dict[int, socket.socket] = field(default_factory=dict)
     unread: bytes = b""  # the start of a report that has not fully arrived
+    started: float = field(default_factory=time.monotonic)
 
 
 class _Dispatcher:
@@ -137,6 +141,7 @@ class _Dispatcher:
         self.numbers = itertools.count(1)
         self.turn = itertools.count()
         self.pool = [self._start() for _ in range(workers)]
+        self.early_deaths = 0  # workers in a row that died soon after they started
 
     def run(self) -> None:
         stopping = False
@@ -236,6 +241,8 @@ class _Dispatcher:
             data = worker.channel.recv(_ID.size * 512)
         except BlockingIOError:
             return
+        except ConnectionResetError:  # the worker died with reports unread
+            data = b""
         if data:
             data, worker.unread = worker.unread + data, b""
             whole = len(data) - len(data) % _ID.size
@@ -255,7 +262,22 @@ class _Dispatcher:
         del self.channels[worker.channel.fileno()]
         worker.channel.close()
         worker.process.join(timeout=1)
+        self._count_early_death(worker)
         self.pool[self.pool.index(worker)] = self._start()
+
+    def _count_early_death(self, worker: _Worker) -> None:
+        """Stop, rather than restart workers for ever, when each dies as it starts (an import
+        that fails, a plugin that ends the process while loading): the server cannot serve."""
+        early = time.monotonic() - worker.started < EARLY_DEATH_SECONDS
+        self.early_deaths = self.early_deaths + 1 if early else 0
+        if self.early_deaths >= EARLY_DEATHS_TO_STOP:
+            log.critical(
+                "%d workers in a row died within %d s of starting; stopping (their errors are "
+                "above)",
+                self.early_deaths,
+                EARLY_DEATH_SECONDS,
+            )
+            raise SystemExit(1)
 
 
 def serve(config: uvicorn.Config, workers: int) -> None:
