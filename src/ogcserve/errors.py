@@ -69,6 +69,23 @@ class OperationNotSupportedError(ServiceError):
     status = 400
 
 
+class MethodNotAllowedError(ServiceError):
+    """An HTTP method the resource does not take: 405, with the ones it does in `Allow`
+    (RFC 9110 §15.5.6)."""
+
+    code = "OperationNotSupported"
+    status = 405
+
+    def __init__(self, message: str, allow: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.allow = allow
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Allow: the methods the resource takes."""
+        return {"Allow": ", ".join(self.allow)}
+
+
 class ServiceNotSupportedError(ServiceError):
     """SERVICE names no registered service."""
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from ogcserve.errors import (
+    MethodNotAllowedError,
     MissingParameterValueError,
     NotFoundError,
     ServiceError,
@@ -57,7 +58,7 @@ def resolve(ctx: RequestContext) -> Target:
         if found is not None:
             route, captures, owner = found
             if request.method not in route.methods:
-                raise _MethodNotAllowedError(f"{request.method} is not allowed here", route.methods)
+                raise MethodNotAllowedError(f"{request.method} is not allowed here", route.methods)
             request.route.update(captures)
             return RouteTarget(route, owner)
         raise NotFoundError(f"Nothing is served at {request.path}")
@@ -70,22 +71,6 @@ def error_document(
     """`error` in the target's format; with no target yet (unknown SERVICE, a filter's
     refusal), in the format of the service the request names."""
     return (target or _Fallback()).render_error(error, ctx)
-
-
-class _MethodNotAllowedError(ServiceError):
-    """A method the route does not take: 405, with the ones it does in Allow (RFC 9110)."""
-
-    code = "OperationNotSupported"
-    status = 405
-
-    def __init__(self, message: str, allow: tuple[str, ...]) -> None:
-        super().__init__(message)
-        self.allow = allow
-
-    @property
-    def headers(self) -> dict[str, str]:
-        """Allow: the methods the route takes."""
-        return {"Allow": ", ".join(self.allow)}
 
 
 def _call(owner: str, what: str, fn: object, *args: object) -> object:

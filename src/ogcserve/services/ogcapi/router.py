@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ogcserve.errors import ServiceError
+from ogcserve.errors import MethodNotAllowedError
 
 from . import collections, edits, items, openapi
 
@@ -16,22 +16,6 @@ if TYPE_CHECKING:
 
 ROOT = "/ogcapi/{project}"
 _READ = ("GET", "HEAD")
-
-
-class MethodNotAllowedError(ServiceError):
-    """A method the resource does not take (405, with the ones it does in Allow)."""
-
-    code = "MethodNotAllowed"
-    status = 405
-
-    def __init__(self, message: str, allow: tuple[str, ...]) -> None:
-        super().__init__(message)
-        self.allow = allow
-
-    @property
-    def headers(self) -> dict[str, str]:
-        """Allow: the methods the resource takes."""
-        return {"Allow": ", ".join(self.allow)}
 
 
 # --- Part 4 (create, replace, update, delete) ----------------------------------------------
