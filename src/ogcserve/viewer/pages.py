@@ -56,6 +56,7 @@ def viewer(config: dict[str, Any], root: str) -> str:
     data = data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return (
         f"{_HEAD}{_VIEWPORT}<title>{escape(str(config['title']))}</title>"
+        '<link rel="icon" href="data:,">'
         f'<link rel="stylesheet" href="{escape(static)}/viewer.css">'
         f'<link rel="modulepreload" href="{escape(static)}/map.js">'
         f'</head><body class="viewer">'
