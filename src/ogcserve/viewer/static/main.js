@@ -115,6 +115,7 @@ async function start() {
   else map.fit(map.home);
   document.getElementById("menu").addEventListener("click", () => document.body.classList.toggle("panel-open"));
   state.map = map;
+  state.pixelOf = (lon, lat) => map.toPixel(toMercator([lon, lat])).map(Math.round);
   state.tree = tree;
   state.ready = true;
   document.body.dataset.ready = "true";

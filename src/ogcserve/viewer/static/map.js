@@ -109,6 +109,8 @@ export class MapView {
     if (!w || !h) return;
     const box = this.bbox;
     const url = this.imageUrl(box, w, h);
+    if (url && url === this.lastUrl) return;
+    this.lastUrl = url;
     const token = (this.token = (this.token || 0) + 1);
     if (!url) { this.frame.replaceChildren(); this.shown = null; return; }
     const img = new Image();
