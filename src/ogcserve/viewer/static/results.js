@@ -71,7 +71,7 @@ export class ResultsPanel {
     const head = table.createTHead().insertRow();
     for (const column of search.columns) {
       const th = document.createElement("th");
-      th.textContent = search.fields.find((f) => f.name === column)?.label || column;
+      th.textContent = column;
       head.append(th);
     }
     const body = table.createTBody();
