@@ -118,6 +118,7 @@ async function start() {
   state.pixelOf = (lon, lat) => map.toPixel(toMercator([lon, lat])).map(Math.round);
   state.tree = tree;
   state.ready = true;
+  state.readyMs = performance.now();
   document.body.dataset.ready = "true";
 }
 
