@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gzip
 import os
-import shutil
 import statistics
 from collections.abc import Iterator
 from pathlib import Path

@@ -13,7 +13,9 @@ from ogcserve.projects.viewer import ViewerConfig
 from ogcserve.sources.specs import RasterSpec
 
 # `export function f`, `export async function f`, `export const f = ...`, `export { f, g as h }`.
-_EXPORT = re.compile(r"\bexport\s+(?:async\s+)?(?:function\s*\*?|const|let|var)\s+([A-Za-z_$][\w$]*)")
+_EXPORT = re.compile(
+    r"\bexport\s+(?:async\s+)?(?:function\s*\*?|const|let|var)\s+([A-Za-z_$][\w$]*)"
+)
 _EXPORT_LIST = re.compile(r"\bexport\s*\{([^}]*)\}")
 
 

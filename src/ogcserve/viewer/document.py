@@ -44,7 +44,9 @@ def document(ctx: RequestContext, project: Project, root: str) -> dict[str, Any]
 
 def _module_url(root: str, project: str, index: int, module: str) -> str:
     # A path on this server (a plugin's route) is used as it is; a file is served by index.
-    return f"{root}{module}" if module.startswith("/") else f"{root}/viewer/{project}/modules/{index}"
+    if module.startswith("/"):
+        return f"{root}{module}"
+    return f"{root}/viewer/{project}/modules/{index}"
 
 
 def _node(ctx: RequestContext, layer: Layer) -> dict[str, Any]:

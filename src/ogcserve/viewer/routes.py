@@ -110,4 +110,3 @@ def _send(ctx: RequestContext, body: bytes, media: str, modified: float) -> None
     ctx.response.set_header("Content-Type", media)
     ctx.response.write(body)
     revalidate(ctx.request, ctx.response, modified)
-
