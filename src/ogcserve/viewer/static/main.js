@@ -48,7 +48,7 @@ function mapImageUrl(tree) {
 }
 
 async function identify(map, tree, results, pixel) {
-  const layers = tree.visibleLayers().filter((l) => l.queryable).map((l) => l.name).reverse();
+  const layers = tree.visibleLayers().filter((l) => l.queryable).map((l) => l.name); // top first
   if (!layers.length) return;
   const [w, h] = map.size;
   const names = encodeURIComponent(layers.join(","));

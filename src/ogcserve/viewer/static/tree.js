@@ -1,11 +1,16 @@
-// The layer tree: groups, visibility, order (first is on top), legends and zoom to extent. It
-// holds only what the server put in the page: the layers the caller may read.
+// The layer tree: groups, visibility, order, legends and zoom to extent. It holds only what the
+// server put in the page: the layers the caller may read. The project lists layers in drawing
+// order (the first at the bottom); the tree shows them the other way round, the top one first.
+
+function topFirst(nodes) {
+  return nodes.map((n) => (n.children ? { ...n, children: topFirst(n.children) } : n)).reverse();
+}
 
 export class LayerTree {
   constructor(element, layers, { wms, visible, onChange, onZoom }) {
     this.el = element;
     this.wms = wms;
-    this.nodes = structuredClone(layers);
+    this.nodes = topFirst(structuredClone(layers));
     this.onChange = onChange;
     this.onZoom = onZoom;
     this.hidden = new Set();
