@@ -27,6 +27,7 @@ pytestmark = [
 ]
 SHOTS = os.environ.get("OGCSERVE_VIEWER_SCREENSHOTS")
 COTE_DIVOIRE = (-5.5, 7.5)
+YAMOUSSOUKRO = (-5.2755, 6.8184)  # a city in Côte d'Ivoire
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +148,8 @@ def test_toggle_a_layer_and_the_permalink_keeps_it(session: Session, base_url: s
 
 
 def test_identify_a_country_with_its_formatters(session: Session) -> None:
-    session.click_at(*COTE_DIVOIRE)
+    session.viewer(f"goTo({COTE_DIVOIRE[0]}, {COTE_DIVOIRE[1]}, 15000000)")
+    session.click_at(*YAMOUSSOUKRO)
     table = "#results section[data-layer=countries] table.feature"
     page = session.page
     custom = page.get_attribute(f"{table} tr[data-field=name] a.wiki", "href")

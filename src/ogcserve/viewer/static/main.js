@@ -116,6 +116,7 @@ async function start() {
   document.getElementById("menu").addEventListener("click", () => document.body.classList.toggle("panel-open"));
   state.map = map;
   state.pixelOf = (lon, lat) => map.toPixel(toMercator([lon, lat])).map(Math.round);
+  state.goTo = (lon, lat, scale) => map.setView(toMercator([lon, lat]), scale * 0.00028);
   state.tree = tree;
   state.ready = true;
   state.readyMs = performance.now();
