@@ -110,3 +110,33 @@ def test_a_project_module_is_served_by_number_only(atlas_server: Server) -> None
 
 def test_an_unknown_project_has_no_viewer(server: Server) -> None:
     assert call(server, "/viewer/nowhere").status == 404
+
+
+def test_a_plugin_ships_a_formatter_module_on_its_own_route(tmp_path: Path) -> None:
+    from ogcserve.plugins import ServerInterface
+
+    project = tmp_path / "p.yaml"
+    demo_gpkg = Path(__file__).resolve().parents[2] / "src/ogcserve/demo/natural_earth.gpkg"
+    project.write_text(
+        "name: p\nlayers:\n  - name: countries\n"
+        f"    source: {{type: geopackage, path: {demo_gpkg}, table: countries}}\n"
+        "    formatters: {name: {type: custom, function: fromPlugin}}\n"
+        "viewer: {modules: [/myplugin/formatters.js]}\n"
+    )
+
+    def serve(ctx: Any) -> None:
+        ctx.response.set_header("Content-Type", "text/javascript")
+        ctx.response.write("export const fromPlugin = (v) => `<b>${v}</b>`;")
+
+    def setup(iface: ServerInterface) -> None:
+        iface.add_route("/myplugin/formatters.js", serve)
+
+    server = make_server([project], plugins=[setup])
+    try:
+        found = re.search(rb'id="config">(.*?)</script>', call(server, "/viewer/p").body)
+        assert found and json.loads(found.group(1))["modules"] == [
+            "http://testserver/myplugin/formatters.js"
+        ]
+        assert b"fromPlugin" in call(server, "/myplugin/formatters.js").body
+    finally:
+        server.close()
