@@ -98,3 +98,22 @@ def test_a_search_operator_that_does_not_exist(
     code, out = _check(tmp_path, text, capsys)
     assert code == 1
     assert "viewer.searches[0].fields[0].op" in out
+
+
+def test_formatters_and_searches_name_fields_of_the_source(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = (
+        "    formatters: {nmae: link, name: link}\n"
+        "viewer:\n"
+        "  searches:\n"
+        "    - {title: T, layer: countries, fields: [{name: popest}], columns: [name, gdp]}\n"
+    )
+    code, out = _check(tmp_path, text, capsys)
+    assert code == 1
+    assert "layers[0].formatters.nmae: unknown field 'nmae' (did you mean 'name'?)" in out
+    assert (
+        "viewer.searches[0].fields[0].name: unknown field 'popest' (did you mean 'pop_est'?)" in out
+    )
+    assert "viewer.searches[0].columns[1]: unknown field 'gdp'" in out
+    assert "formatters.name:" not in out and "columns[0]" not in out

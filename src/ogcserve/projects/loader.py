@@ -37,7 +37,7 @@ from ogcserve.projects.checks import OpenSource, layer_issues, source_issues
 from ogcserve.projects.document import Document, Loc, ProjectError, ProjectIssue, line_of
 from ogcserve.projects.model import FieldsConfig, Layer, LayerConfig, Project, ProjectConfig, freeze
 from ogcserve.projects.schema import schema_issues
-from ogcserve.projects.viewer_checks import viewer_issues
+from ogcserve.projects.viewer_checks import viewer_field_issues, viewer_issues
 
 __all__ = ["OpenSource", "ProjectError", "ProjectIssue", "check_project", "load_project"]
 
@@ -139,6 +139,8 @@ def _load(path: Path, env: Mapping[str, str], opener: OpenSource | None) -> _Loa
         issues += viewer_issues(config.viewer, layers, doc, base_dir)
     if opener is not None:
         issues += source_issues(checks, opener, base_dir, doc)
+        if config is not None:
+            issues += viewer_field_issues(config.viewer, checks, doc)
 
     if issues:
         # In line order, each once (a style's shared symbol keys are checked in every entry).

@@ -1,5 +1,6 @@
 """What the viewer schema cannot see: that the modules named exist and export the custom
-formatters, and that each search panel names a vector layer of the project."""
+formatters, that each search panel names a vector layer of the project, and (once the sources
+are open, stage 4) that formatters, search fields and columns name fields of the source."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from ogcserve.projects.checks import LayerCheck
 from ogcserve.projects.document import Document, Loc, ProjectIssue
 from ogcserve.projects.model import LayerConfig
+from ogcserve.projects.schema import suggestion
 from ogcserve.projects.viewer import ViewerConfig
 from ogcserve.sources.specs import RasterSpec
 
@@ -75,3 +78,34 @@ def _search_issues(
         if layer is None or layer.source is None or isinstance(layer.source, RasterSpec):
             message = f"search '{panel.title}': '{panel.layer}' is not a vector layer here"
             yield doc.issue(("viewer", "searches", i, "layer"), message)
+
+
+def viewer_field_issues(
+    viewer: ViewerConfig, checks: Sequence[LayerCheck], doc: Document
+) -> list[ProjectIssue]:
+    """Formatters, search fields and columns that name no field of their layer's source."""
+    fields = {c.config.name: c.schema.field_names() for c in checks if c.schema is not None}
+    issues = []
+    for check in checks:
+        layer_fields = fields.get(check.config.name)
+        if layer_fields is None:
+            continue
+        for name in check.config.formatters:
+            if name not in layer_fields:
+                message = _unknown(name, layer_fields)
+                issues.append(doc.issue((*check.loc, "formatters", name), message))
+    for i, panel in enumerate(viewer.searches):
+        known = fields.get(panel.layer)
+        if known is None:
+            continue
+        loc = ("viewer", "searches", i)
+        named: list[tuple[Loc, str]] = [
+            (("fields", j, "name"), f.name) for j, f in enumerate(panel.fields)
+        ]
+        named += [(("columns", j), c) for j, c in enumerate(panel.columns)]
+        issues += [doc.issue((*loc, *at), _unknown(n, known)) for at, n in named if n not in known]
+    return issues
+
+
+def _unknown(name: str, fields: list[str]) -> str:
+    return f"unknown field '{name}'{suggestion(name, fields)}"
