@@ -69,7 +69,7 @@ class Session:
         count = self.viewer("identifyCount")
         x, y = self.viewer(f"pixelOf({lon}, {lat})")
         self.page.click("#map", position={"x": x, "y": y})
-        self.page.wait_for_function(f"window.viewer.identifyCount > {count}")
+        self.page.wait_for_function("(n) => window.viewer.identifyCount > n", arg=count)
 
     def search(self, layer: str, values: dict[str, str]) -> list[list[str]]:
         count = self.viewer("searchCount")
@@ -77,7 +77,7 @@ class Session:
         for name, value in values.items():
             self.page.fill(f"{form} input[name={name}]", value)
         self.page.click(f"{form} button")
-        self.page.wait_for_function(f"window.viewer.searchCount > {count}")
+        self.page.wait_for_function("(n) => window.viewer.searchCount > n", arg=count)
         rows = self.page.query_selector_all("#results table.grid tbody tr")
         return [[td.inner_text() for td in row.query_selector_all("td")] for row in rows]
 
@@ -120,6 +120,7 @@ def test_first_load_is_small_and_the_map_draws(session: Session) -> None:
         f"interactive after {session.viewer('readyMs'):.0f} ms"
     )
     assert packed < 500_000
+    assert session.errors == []  # nothing refused by the page's Content-Security-Policy either
     assert session.page.is_visible("#map .frame img")
     assert session.page.inner_text("#map .scalebar")
     session.shot("viewer.png")

@@ -36,6 +36,7 @@ def test_the_landing_page_lists_projects_services_and_viewers(server: Server) ->
     result = call(server, "/")
     assert result.status == 200
     assert result.headers["Content-Type"].startswith("text/html")
+    assert "script-src 'self'" in result.headers["Content-Security-Policy"]
     page = result.body.decode()
     assert 'href="http://testserver/viewer/demo"' in page
     assert "http://testserver/ows/demo?SERVICE=WMS&amp;REQUEST=GetCapabilities" in page

@@ -22,6 +22,12 @@ if TYPE_CHECKING:
 
 _TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 _HTML = "text/html; charset=utf-8"
+# The pages run only this server's scripts (the viewer's and the project's modules); images,
+# such as a formatter's thumbnails, may come from anywhere.
+_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src * data:; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'self'"
+)
 
 
 def landing(ctx: RequestContext) -> None:
@@ -103,6 +109,7 @@ def _services(ctx: RequestContext, project: Project, root: str) -> list[tuple[st
 
 
 def _html(ctx: RequestContext, text: str) -> None:
+    ctx.response.set_header("Content-Security-Policy", _POLICY)
     _send(ctx, text.encode(), _HTML, ctx.server.started)
 
 
