@@ -253,6 +253,16 @@ def test_a_phone_sized_screen(browser: Any, base_url: str) -> None:
         page.click("#menu")
         assert page.is_visible("#tree")
         page.click("#menu")
+        scale = phone.viewer("map.scale")
+        touch = lambda kind, n, x: page.dispatch_event(  # noqa: E731
+            "#map", kind, {"pointerId": n, "clientX": x, "clientY": 400, "button": 0}
+        )
+        touch("pointerdown", 1, 100)
+        touch("pointerdown", 2, 200)
+        touch("pointermove", 2, 300)  # two fingers twice as far apart: twice as close
+        touch("pointerup", 2, 300)
+        touch("pointerup", 1, 100)
+        assert phone.viewer("map.scale") == pytest.approx(scale / 2, rel=0.01)
         phone.click_at(*COTE_DIVOIRE)
         assert page.is_visible("#results")
         phone.shot("phone.png")

@@ -56,6 +56,7 @@ def test_the_landing_page_leaves_out_a_project_the_caller_cannot_read(atlas: Pat
     server = make_server([atlas], plugins=[setup])
     try:
         page = call(server, "/").body.decode()
+        assert call(server, "/viewer/atlas").status == 404
     finally:
         server.close()
     assert "/viewer/atlas" not in page

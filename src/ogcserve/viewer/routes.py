@@ -47,6 +47,9 @@ def viewer(ctx: RequestContext) -> None:
     project = _project(ctx)
     root = origin(ctx)
     config = document(ctx, project, root)
+    if not config["layers"]:
+        # Nothing the caller may read: as absent as on the landing page.
+        raise NotFoundError("The requested project is not served")
     _html(ctx, pages.viewer(config, root))
 
 
@@ -102,9 +105,8 @@ def _services(ctx: RequestContext, project: Project, root: str) -> list[tuple[st
     for name in ("WMS", "WFS", "WCS", "WMTS"):
         if ctx.server.services.get(name) is not None:
             out.append((name, f"{ows}?SERVICE={name}&REQUEST=GetCapabilities"))
-    for label, path in (("OGC API", "/ogcapi/{}"), ("Tiles", "/tiles/{}")):
-        if ctx.server.services.match_route(path.format(project.name)) is not None:
-            out.append((label, root + path.format(project.name)))
+    if ctx.server.services.match_route(f"/ogcapi/{project.name}") is not None:
+        out.append(("OGC API", f"{root}/ogcapi/{project.name}"))
     return out
 
 

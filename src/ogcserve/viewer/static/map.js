@@ -18,6 +18,7 @@ export class MapView {
     this.res = 20000;
     this.highlighted = [];
     this.shown = null;
+    this.pointers = new Map(); // touches down, for pinch zoom
     this.build();
     this.listen();
   }
@@ -43,6 +44,7 @@ export class MapView {
     this.el.addEventListener("pointerdown", (e) => this.down(e));
     this.el.addEventListener("pointermove", (e) => this.move(e));
     this.el.addEventListener("pointerup", (e) => this.up(e));
+    this.el.addEventListener("pointercancel", (e) => { this.pointers.delete(e.pointerId); this.drag = null; });
     this.el.addEventListener("keydown", (e) => this.key(e));
     new ResizeObserver(() => this.changed()).observe(this.el);
   }
@@ -190,11 +192,32 @@ export class MapView {
 
   down(e) {
     if (e.target.closest(".controls") || e.button !== 0) return;
+    this.pointers.set(e.pointerId, [e.clientX, e.clientY]);
+    try { this.el.setPointerCapture(e.pointerId); } catch { /* a pointer already gone */ }
+    if (this.pointers.size === 2) {
+      this.pinch = { distance: this.spread(), res: this.res };
+      this.drag = null;
+      return;
+    }
     this.drag = { x: e.clientX, y: e.clientY, center: this.center, moved: false };
-    this.el.setPointerCapture(e.pointerId);
+  }
+
+  spread() {
+    const [a, b] = [...this.pointers.values()];
+    return Math.hypot(a[0] - b[0], a[1] - b[1]) || 1;
+  }
+
+  pinched(e) {
+    this.pointers.set(e.pointerId, [e.clientX, e.clientY]);
+    const [a, b] = [...this.pointers.values()];
+    const r = this.el.getBoundingClientRect();
+    const middle = [(a[0] + b[0]) / 2 - r.left, (a[1] + b[1]) / 2 - r.top];
+    const wanted = (this.pinch.res * this.pinch.distance) / this.spread();
+    this.zoomBy(wanted / this.res, middle);
   }
 
   move(e) {
+    if (this.pinch && this.pointers.has(e.pointerId)) { this.pinched(e); return; }
     const r = this.el.getBoundingClientRect();
     const [lon, lat] = toLonLat(this.toMap([e.clientX - r.left, e.clientY - r.top]));
     this.coords.textContent = `${lon.toFixed(5)}, ${lat.toFixed(5)}`;
@@ -208,6 +231,8 @@ export class MapView {
   }
 
   up(e) {
+    this.pointers.delete(e.pointerId);
+    if (this.pinch) { if (!this.pointers.size) this.pinch = null; return; }
     const drag = this.drag;
     this.drag = null;
     if (!drag || drag.moved || !this.onClick) return;
