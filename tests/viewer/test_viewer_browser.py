@@ -268,3 +268,40 @@ def test_a_phone_sized_screen(browser: Any, base_url: str) -> None:
         phone.shot("phone.png")
     finally:
         phone.close()
+
+
+FORMAT_CASES = """async () => {
+  const { Formatters } = await import("./-/static/format.js");
+  const f = new Formatters({ l: {
+    img: [{ type: "image", width: 64 }],
+    mail: [{ type: "email" }],
+    day: [{ type: "date", style: "long", locale: "en-GB" }],
+    bad: [{ type: "link" }],
+    tpl: [{ type: "template", template: "{value} & {other}" }],
+    two: [{ type: "map", values: { "1": "one" } }, { type: "link", href: "/x/{value}" }],
+  } }, {});
+  const feature = { properties: { other: "<b>" } };
+  const out = {};
+  for (const [field, value] of [["img", "https://e.org/a.png"], ["mail", "a@b.org"],
+      ["day", "2024-03-01"], ["bad", "javascript:alert(1)"], ["tpl", "<i>"], ["two", 1],
+      ["plain", "<script>x</script>"], ["auto", "http://e.org/?a=1&b=2"]]) {
+    out[field] = f.format(value, field, "l", feature);
+  }
+  return out;
+}"""
+
+
+def test_the_built_in_formatters_and_escaping(session: Session) -> None:
+    out = session.page.evaluate(FORMAT_CASES)
+    assert out["img"].startswith('<a href="https://e.org/a.png"')
+    assert '<img class="thumb" src="https://e.org/a.png" width="64"' in out["img"]
+    assert out["mail"] == '<a href="mailto:a@b.org">a@b.org</a>'
+    assert out["day"] == "1 March 2024"
+    assert out["bad"] == "javascript:alert(1)"  # not a link: the formatter refuses, raw value
+    assert out["tpl"] == "&lt;i&gt; &amp; &lt;b&gt;"
+    assert out["two"] == '<a href="/x/one" target="_blank" rel="noopener">one</a>'
+    assert out["plain"] == "&lt;script&gt;x&lt;/script&gt;"
+    assert out["auto"] == (
+        '<a href="http://e.org/?a=1&amp;b=2" target="_blank" rel="noopener">'
+        "http://e.org/?a=1&amp;b=2</a>"
+    )
