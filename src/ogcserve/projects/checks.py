@@ -52,6 +52,7 @@ class LayerCheck:
     style: Style | None = None
     style_complete: bool = True  # False: `style` is the valid part of a block with errors
     openable: bool = True  # False: why not is reported already (file missing, unset ${VAR})
+    schema: Schema | None = None  # the source's, once opened (stage 4) and a vector
 
 
 def layer_issues(
@@ -131,6 +132,7 @@ def source_issues(
             issues.append(doc.issue((*check.loc, "source"), f"the source does not open: {detail}"))
             continue
         if isinstance(opened, Schema):
+            check.schema = opened
             issues += _vector_issues(check, opened, doc)
         elif isinstance(opened, CoverageInfo):
             issues += _raster_issues(check, doc)

@@ -26,6 +26,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import yaml
@@ -36,6 +37,7 @@ from ogcserve.projects.checks import OpenSource, layer_issues, source_issues
 from ogcserve.projects.document import Document, Loc, ProjectError, ProjectIssue, line_of
 from ogcserve.projects.model import FieldsConfig, Layer, LayerConfig, Project, ProjectConfig, freeze
 from ogcserve.projects.schema import schema_issues
+from ogcserve.projects.viewer_checks import viewer_field_issues, viewer_issues
 
 __all__ = ["OpenSource", "ProjectError", "ProjectIssue", "check_project", "load_project"]
 
@@ -133,8 +135,12 @@ def _load(path: Path, env: Mapping[str, str], opener: OpenSource | None) -> _Loa
     base_dir = path.absolute().parent
     found, checks = layer_issues(layers, crs, doc, base_dir, unresolved)
     issues += found
+    if config is not None:
+        issues += viewer_issues(config.viewer, layers, doc, base_dir)
     if opener is not None:
         issues += source_issues(checks, opener, base_dir, doc)
+        if config is not None:
+            issues += viewer_field_issues(config.viewer, checks, doc)
 
     if issues:
         # In line order, each once (a style's shared symbol keys are checked in every entry).
@@ -318,6 +324,7 @@ def _build_project(config: ProjectConfig, path: Path, mtime: float) -> Project:
         layers=tuple(_build_layer(layer) for layer in config.layers),
         plugins=config.plugins,
         mtime=mtime,
+        viewer=config.viewer,
     )
 
 
@@ -340,4 +347,5 @@ def _build_layer(config: LayerConfig) -> Layer:
         wfs=config.wfs,
         wcs=config.wcs,
         children=tuple(_build_layer(child) for child in config.layers or ()),
+        formatters=MappingProxyType(dict(config.formatters)),
     )

@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from ogcserve.projects.viewer import Formatters, ViewerConfig
 from ogcserve.sources.specs import RasterSpec, SourceSpec
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]*$"
@@ -44,7 +45,7 @@ PluginPath = Annotated[str, AfterValidator(_check_plugin_path)]
 
 # Options that only make sense for a layer with data; a group setting them is a mistake the
 # author should hear about rather than a value silently ignored.
-_DATA_ONLY_OPTIONS = ("key", "filter", "fields", "style", "wfs", "wcs")
+_DATA_ONLY_OPTIONS = ("key", "filter", "fields", "style", "wfs", "wcs", "formatters")
 
 
 class _Config(BaseModel):
@@ -113,6 +114,7 @@ class LayerConfig(_Config):
     max_scale: float | None = Field(default=None, ge=0)
     wfs: WFSConfig = Field(default_factory=WFSConfig)
     wcs: WCSConfig = Field(default_factory=WCSConfig)
+    formatters: dict[str, Formatters] = Field(default_factory=dict)  # the viewer's, per field
 
     @model_validator(mode="after")
     def _source_or_layers(self) -> Self:
@@ -164,6 +166,7 @@ class ProjectConfig(_Config):
     crs: tuple[str, ...] = ()
     layers: tuple[LayerConfig, ...]
     plugins: tuple[PluginPath, ...] = ()
+    viewer: ViewerConfig = Field(default_factory=ViewerConfig)
 
     @model_validator(mode="after")
     def _has_layers(self) -> Self:
@@ -212,6 +215,9 @@ class Layer:
     wfs: WFSConfig = field(default_factory=WFSConfig)
     wcs: WCSConfig = field(default_factory=WCSConfig)
     children: tuple[Layer, ...] = ()
+    formatters: Mapping[str, Formatters] = field(
+        default_factory=lambda: MappingProxyType({}), compare=False, hash=False
+    )
 
     @property
     def is_group(self) -> bool:
@@ -254,6 +260,7 @@ class Project:
     layers: tuple[Layer, ...] = ()
     plugins: tuple[PluginPath, ...] = ()
     mtime: float = 0.0
+    viewer: ViewerConfig = field(default_factory=ViewerConfig, compare=False, hash=False)
     # Built once so `layer(name)` is a lookup, not a walk, on every request.
     _index: Mapping[str, Layer] = field(init=False, repr=False, compare=False, hash=False)
 
