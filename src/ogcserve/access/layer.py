@@ -12,6 +12,7 @@ key or a property list is an unknown property, so its values cannot be probed.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import TypeIs
 
+from ogcserve.access.events import Edit, EditEvents
 from ogcserve.coverages import CoverageInfo, CoverageRequest
 from ogcserve.errors import (
     FilterError,
@@ -100,6 +102,7 @@ class AccessLayer:
         self._schemas: dict[_SourceKey, Schema] = {}
         self._lock = threading.Lock()
         self._coverage_classes: dict[type, bool] = {}
+        self.edited = EditEvents()  # committed edits, for caches (the tile cache subscribes)
 
     # --- layers -------------------------------------------------------------------------
 
@@ -214,7 +217,11 @@ class AccessLayer:
         _, query, visible = self._plan(ctx, layer, Read())
         schema = self._schema(ctx, layer)
         with source.transaction() as transaction:
-            yield Editor(ctx, layer, source, transaction, query, visible, schema)
+            editor = Editor(ctx, layer, source, transaction, query, visible, schema)
+            yield editor
+        if editor.extents:  # committed: caches of what it touched are told
+            crs = self.crs(ctx, layer)
+            self.edited.emit(Edit(_project(ctx), layer, crs, tuple(editor.extents)))
 
     # --- sources ------------------------------------------------------------------------
 
@@ -417,6 +424,7 @@ class Editor:
         self._fields = {f.name: f for f in schema.fields}
         rows = query.filter
         self._in_rows = to_predicate(rows) if rows is not None else (lambda _: True)
+        self.extents: list[BBox] = []  # of every feature changed, before and after
 
     def insert(self, features: Sequence[Feature]) -> list[Any]:
         """Insert features the caller may write; returns their ids."""
@@ -438,6 +446,7 @@ class Editor:
             seen = row.properties if row.id is None else {**row.properties, self._key: row.id}
             self._check_editable(Feature(row.id, row.geometry, self._typed(seen)))
             rows.append(row)
+            self._touch(row.geometry)
         with self._naming_columns():
             return self._tx.insert(rows)
 
@@ -463,14 +472,24 @@ class Editor:
         self._check_editable(after)
         with self._naming_columns():
             self._tx.update(fid, properties, geometry)
+        self._touch(before.geometry)
+        self._touch(after.geometry)
 
     def delete(self, fids: Sequence[Any]) -> int:
         """Delete features the caller may see and edit."""
         self._require("can_delete")
-        for fid in fids:
-            self._visible_feature(fid)
+        gone = [self._visible_feature(fid) for fid in fids]
         with self._naming_columns():
-            return self._tx.delete(fids)
+            count = self._tx.delete(fids)
+        for feature in gone:
+            self._touch(feature.geometry)
+        return count
+
+    def _touch(self, geometry: Any) -> None:
+        """Remember the extent of a geometry the edit changes (for caches, after the commit)."""
+        bounds = getattr(geometry, "bounds", None)
+        if bounds and len(bounds) == 4 and all(math.isfinite(v) for v in bounds):
+            self.extents.append(tuple(bounds))
 
     @contextmanager
     def _naming_columns(self) -> Iterator[None]:
