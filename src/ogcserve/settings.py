@@ -114,6 +114,9 @@ class Settings(BaseSettings):
     cache_redis_url: str = Field(
         default="redis://127.0.0.1:6379/0", description="Redis of the redis cache"
     )
+    cache_redis_prefix: str = Field(
+        default="ogcserve:", description="Prefix of every Redis key (servers sharing a Redis)"
+    )
     cache_retry_after: float = Field(
         default=5.0,
         gt=0,

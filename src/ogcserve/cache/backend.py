@@ -122,7 +122,7 @@ def open_backend(settings: Settings) -> Guarded:
     elif kind == "redis":
         from .redis_store import RedisBackend
 
-        inner = RedisBackend(settings.cache_redis_url)
+        inner = RedisBackend(settings.cache_redis_url, settings.cache_redis_prefix)
     else:
         from .memory import MemoryBackend
 

@@ -10,7 +10,6 @@ A level where the edit touches more than `max_tiles` tiles is dropped whole.
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING
 
 from ogcserve.geo import BBox, normalize_crs, transform_bbox
@@ -22,8 +21,6 @@ if TYPE_CHECKING:
     from ogcserve.access.events import Edit
     from ogcserve.cache import CacheBackend
     from ogcserve.projects.model import Layer, Project
-
-log = logging.getLogger("ogcserve.tiles")
 
 
 def holders(project: Project, layer: Layer) -> list[str]:
@@ -70,11 +67,14 @@ class TileInvalidator:
         """The edit's extents in the matrix set's CRS (a point's extent is a point)."""
         source = normalize_crs(edit.crs)
         result = []
-        for extent in edit.extents:
+        for minx, miny, maxx, maxy in edit.extents:
+            # A point's extent is empty: widened a hair, it has an inside to transform.
+            pad = 1e-7 * max(1.0, abs(minx), abs(miny))
+            extent = (minx - pad, miny - pad, maxx + pad, maxy + pad)
             try:
                 result.append(transform_bbox(extent, source, crs))
             except ValueError:
-                log.warning("an edited extent of %s does not transform to %s", edit.layer, crs)
+                continue  # outside the matrix set's CRS: none of its tiles shows it
         return result
 
     def drop(
