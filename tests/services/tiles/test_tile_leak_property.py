@@ -9,7 +9,6 @@ entry drawn under other rules is there to be (wrongly) found. The rule plugin le
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from hypothesis import given

@@ -73,7 +73,7 @@ def test_capabilities_list_layers_groups_project_and_both_matrix_sets(server: Se
         "/{TileRow}/{TileCol}.png"
     )
     rest = call(server, "/wmts/demo/1.0.0/WMTSCapabilities.xml")
-    assert rest.status == 200 and etree.fromstring(rest.body).tag == "{%s}Capabilities" % NS["w"]
+    assert rest.status == 200 and etree.fromstring(rest.body).tag == f"{{{NS['w']}}}Capabilities"
 
 
 @pytest.mark.parametrize(
