@@ -95,6 +95,13 @@ class WCSConfig(_Config):
     publish: bool = True
 
 
+class TilesConfig(_Config):
+    """How a layer's tiles (WMTS, OGC API - Tiles, XYZ) may be kept by browsers."""
+
+    # Cache-Control max-age in seconds (None: the tile_max_age setting).
+    max_age: int | None = Field(default=None, ge=0)
+
+
 class LayerConfig(_Config):
     """One `layers:` entry: a data layer (`source`) or a group (`layers`), never both."""
 
@@ -113,6 +120,7 @@ class LayerConfig(_Config):
     max_scale: float | None = Field(default=None, ge=0)
     wfs: WFSConfig = Field(default_factory=WFSConfig)
     wcs: WCSConfig = Field(default_factory=WCSConfig)
+    tiles: TilesConfig = Field(default_factory=TilesConfig)
 
     @model_validator(mode="after")
     def _source_or_layers(self) -> Self:
@@ -211,6 +219,7 @@ class Layer:
     max_scale: float | None = None
     wfs: WFSConfig = field(default_factory=WFSConfig)
     wcs: WCSConfig = field(default_factory=WCSConfig)
+    tiles: TilesConfig = field(default_factory=TilesConfig)
     children: tuple[Layer, ...] = ()
 
     @property

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -119,10 +120,20 @@ def test_etag_cache_control_and_304(server: Server) -> None:
     assert other.status == 200 and other.body == result.body
 
 
-def test_max_age_is_a_setting() -> None:
-    server = make_server(tile_max_age=60)
+def test_max_age_is_a_setting_and_a_layer_option(tmp_path: Path) -> None:
+    project = tmp_path / "ages.yaml"
+    data = Path(__file__).resolve().parents[3] / "src" / "ogcserve" / "demo" / "natural_earth.gpkg"
+    project.write_text(
+        "name: ages\ntitle: Ages\nlayers:\n"
+        f"  - {{name: countries, source: {{type: geopackage, path: {data}, table: countries}},"
+        " tiles: {max_age: 86400}}\n"
+        f"  - {{name: cities, source: {{type: geopackage, path: {data}, table: cities}}}}\n"
+    )
+    server = make_server([project], tile_max_age=60)
     try:
-        assert call(server, tile_url()).headers["Cache-Control"] == "private, max-age=60"
+        for layer, age in (("countries", 86400), ("cities", 60), ("ages", 60)):
+            result = call(server, tile_url(layer=layer))
+            assert result.headers["Cache-Control"] == f"private, max-age={age}"
     finally:
         server.close()
 

@@ -1,4 +1,5 @@
-"""A tile as HTTP: ETag, Cache-Control with the tile max-age, 304 when the client's copy is current.
+"""A tile as HTTP: ETag, Cache-Control with the layer's max-age, 304 when the client's copy is
+current.
 
 Tiles depend on the caller's rights, so they are `private`: a shared cache (a CDN, a proxy)
 must not hand one caller's tile to another; the browser's own cache may keep it `max-age`
@@ -19,7 +20,7 @@ def write_tile(ctx: RequestContext, tile: Tile) -> None:
     """The tile, or a bodiless 304 when If-None-Match names its ETag."""
     response = ctx.response
     response.set_header("ETag", tile.etag)
-    response.set_header("Cache-Control", f"private, max-age={ctx.server.settings.tile_max_age}")
+    response.set_header("Cache-Control", f"private, max-age={tile.max_age}")
     response.set_header("X-Cache", "HIT" if tile.cached else "MISS")
     wanted = ctx.request.headers.get("If-None-Match")
     if wanted is not None and ctx.request.method in ("GET", "HEAD"):

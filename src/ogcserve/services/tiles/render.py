@@ -33,10 +33,11 @@ if TYPE_CHECKING:
 class Tile:
     """An encoded tile and its validator."""
 
-    def __init__(self, body: bytes, content_type: str, *, cached: bool) -> None:
+    def __init__(self, body: bytes, content_type: str, *, cached: bool, max_age: int) -> None:
         self.body = body
         self.content_type = content_type
         self.cached = cached
+        self.max_age = max_age  # Cache-Control: the layer's `tiles: max_age`, or the setting
         self.etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
 
 
@@ -55,26 +56,28 @@ class TileRenderer:
         name or a group the caller can read nothing of, Security (403) for a forbidden layer.
         """
         project = project_of(ctx)
-        style = check_style(named_layer(ctx, address.layer), address.style, "STYLE")
-        address = replace(address, style=style)
+        layer = named_layer(ctx, address.layer)
+        address = replace(address, style=check_style(layer, address.style, "STYLE"))
         settings = ctx.server.settings
+        max_age = settings.tile_max_age if layer.tiles.max_age is None else layer.tiles.max_age
         drawing = (settings.tile_metatile, settings.tile_buffer)
         key = tile_key(ctx, project, address, drawing)
         backend = ctx.server.cache_backend
         space = tile_space(project.name, address)
         cached = backend.get(space, key)
         if cached is not None:
-            return Tile(cached, address.format, cached=True)
+            return Tile(cached, address.format, cached=True, max_age=max_age)
         size = settings.tile_metatile
         block = (address.level, address.row - address.row % size, address.col - address.col % size)
         with self._once(f"{project.name}/{address.layer}/{address.tms.id}/{block}/{key}"):
             cached = backend.get(space, key)  # drawn meanwhile by the request we waited for
             if cached is not None:
-                return Tile(cached, address.format, cached=True)
+                return Tile(cached, address.format, cached=True, max_age=max_age)
             tiles = self.metatile(ctx, address, drawing)
         for (row, col), body in tiles.items():
             backend.set(tile_space(project.name, address.at(row, col)), key, body)
-        return Tile(tiles[(address.row, address.col)], address.format, cached=False)
+        body = tiles[(address.row, address.col)]
+        return Tile(body, address.format, cached=False, max_age=max_age)
 
     def metatile(
         self, ctx: RequestContext, address: TileAddress, drawing: tuple[int, int]
