@@ -103,3 +103,15 @@ def test_forbidden_collection() -> None:
         assert call(server, "/tiles/demo/cities/0/0/0.png", headers=headers).status == 200
     finally:
         server.close()
+
+
+def test_landing_page_collections_and_conformance_lead_to_the_tiles(server: Server) -> None:
+    rel = "http://www.opengis.net/def/rel/ogc/1.0/tilesets-map"
+    landing = json.loads(call(server, "/ogcapi/demo").body)
+    href = next(link["href"] for link in landing["links"] if link["rel"] == rel)
+    assert call(server, href.removeprefix("http://testserver")).status == 200
+    collection = json.loads(call(server, "/ogcapi/demo/collections/countries").body)
+    href = next(link["href"] for link in collection["links"] if link["rel"] == rel)
+    assert json.loads(call(server, href.removeprefix("http://testserver")).body)["tilesets"]
+    conformance = json.loads(call(server, "/ogcapi/demo/conformance").body)["conformsTo"]
+    assert "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core" in conformance
