@@ -14,14 +14,13 @@ from ogcserve.cache import CacheBackend, DiskBackend, Guarded, MemoryBackend, Re
 
 
 @pytest.fixture(params=["memory", "disk", "redis"])
-def backend(
-    request: pytest.FixtureRequest, tmp_path: Path, redis_process: RedisProcess
-) -> CacheBackend:
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> CacheBackend:
     if request.param == "memory":
         return MemoryBackend(1 << 20)
     if request.param == "disk":
         return DiskBackend(tmp_path / "cache")
-    # A prefix per test: the tests share one Redis.
+    # A prefix per test: the tests share one Redis (started only for them).
+    redis_process: RedisProcess = request.getfixturevalue("redis_process")
     return RedisBackend(redis_process.url, prefix=f"t{uuid.uuid4().hex}:")
 
 
