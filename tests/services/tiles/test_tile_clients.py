@@ -17,6 +17,7 @@ import pytest
 from PIL import Image
 from tile_support import REDIS_URL, redis_answers
 
+from ogcserve.cache import RedisBackend
 from ogcserve.testing import serve_process
 
 owslib_wmts = pytest.importorskip("owslib.wmts")
@@ -36,6 +37,7 @@ def base() -> Iterator[str]:
     }
     with serve_process(env=env) as url:
         yield url
+    RedisBackend(REDIS_URL, env["OGCSERVE_CACHE_REDIS_PREFIX"]).drop_tree("demo")
 
 
 def test_owslib_reads_the_capabilities_and_gets_a_tile(base: str) -> None:
