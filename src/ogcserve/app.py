@@ -11,10 +11,10 @@ from starlette.types import ASGIApp
 
 from ogcserve.access import AccessLayer
 from ogcserve.access.policy import POLICY_PRIORITY, ProjectPolicy
+from ogcserve.cache import BackendCache
 from ogcserve.compat.qgis import folder_interface
 from ogcserve.http.asgi import asgi_app
 from ogcserve.http.status import allow_any_status
-from ogcserve.plugins.cache import MemoryCache
 from ogcserve.plugins.interface import ServerInterface
 from ogcserve.plugins.loader import load_plugins, plugin_folders
 from ogcserve.projects import ProjectStore, load_project
@@ -35,7 +35,7 @@ def build_server(settings: Settings, environ: Mapping[str, str] | None = None) -
     core = ServerInterface(server, "ogcserve")
     builtin.setup(core)
     core.register_access_control(ProjectPolicy(), POLICY_PRIORITY)
-    core.register_cache(MemoryCache(settings.cache_entries), priority=1_000_000)
+    core.register_cache(BackendCache(server.cache_backend), priority=1_000_000)
     dotted = [("setting", path) for path in settings.plugins]
     for name in server.projects.names():
         dotted += [("project", path) for path in server.projects.get(name).plugins]

@@ -1,4 +1,4 @@
-"""The command line: `ogcserve serve | check | plugins`."""
+"""The command line: `ogcserve serve | check | plugins | tiles`."""
 
 from __future__ import annotations
 
@@ -70,8 +70,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     plugins.add_argument("--plugins", action="append", type=Path, default=[], metavar="DIR")
     plugins.add_argument("--json", action="store_true", help="print the report as JSON")
 
+    from ogcserve.services.tiles import command as tiles_command
+
+    tiles_command.add_parser(commands)
+
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.command == "tiles":
+        return tiles_command.run(args)
     if args.command == "serve":
         return _serve(args)
     if args.command == "check":

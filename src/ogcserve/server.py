@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from ogcserve.access import AccessLayer
 from ogcserve.access.rules import AccessControl
+from ogcserve.cache import open_backend
 from ogcserve.errors import ProjectNotFoundError
 from ogcserve.plugins.cache import CacheChain
 from ogcserve.plugins.filters import FilterChain
@@ -30,6 +31,8 @@ class Server:
         self.filters = FilterChain(trace=settings.trace_filters)
         self.access_controls = AccessControl()
         self.caches = CacheChain()
+        # Documents, images (through the built-in cache filter) and tiles live here.
+        self.cache_backend = open_backend(settings)
         self.services = ServiceRegistry()
         self.projects = projects
         self.access = AccessLayer(
@@ -63,6 +66,7 @@ class Server:
             reloaded = None
         if reloaded is not None:
             self.caches.clear(project.name)
+            self.cache_backend.drop_tree(f"{project.name}/tile")
             self.access.release(project)
             project = reloaded
         ctx.config_file_path = str(project.path)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -100,7 +100,42 @@ class Settings(BaseSettings):
         ge=1,
         description="OGC API Features: most items per page (a larger `limit` is lowered to it)",
     )
-    cache_entries: int = Field(default=512, description="Entries in the built-in memory cache")
+    cache_backend: Literal["memory", "disk", "redis"] = Field(
+        default="memory",
+        description="Where documents, images and tiles are cached: memory (per process), disk"
+        " (cache_dir, shareable between hosts) or redis (cache_redis_url, shared by all)",
+    )
+    cache_memory_bytes: int = Field(
+        default=256 * 1024 * 1024, ge=0, description="Bytes the memory cache may hold (LRU)"
+    )
+    cache_dir: Path = Field(
+        default=Path("ogcserve-cache"), description="Directory of the disk cache"
+    )
+    cache_redis_url: str = Field(
+        default="redis://127.0.0.1:6379/0", description="Redis of the redis cache"
+    )
+    cache_redis_prefix: str = Field(
+        default="ogcserve:", description="Prefix of every Redis key (servers sharing a Redis)"
+    )
+    cache_retry_after: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds a failing cache (Redis down, disk full) is skipped before a retry",
+    )
+    tile_metatile: int = Field(
+        default=4, ge=1, le=16, description="Tiles drawn at once per side (a 4 x 4 metatile)"
+    )
+    tile_buffer: int = Field(
+        default=64,
+        ge=0,
+        le=512,
+        description="Pixels drawn around a metatile so labels and symbols meet at tile edges",
+    )
+    tile_max_age: int = Field(
+        default=3600,
+        ge=0,
+        description="Cache-Control max-age of tiles, in seconds",
+    )
     trace_filters: bool = Field(default=False, description="Log every filter call with timing")
     log_level: str = Field(
         default="INFO", description="Level of every logger: ogcserve's, plugins', QGIS facade's"

@@ -3,6 +3,7 @@ source transaction, each checked against the caller's rights (`AccessLayer.edit`
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from ogcserve.access.read import require_known
 from ogcserve.errors import InvalidParameterValueError, NotFoundError, SecurityError
 from ogcserve.expressions import to_predicate
-from ogcserve.features import Feature, FeatureQuery, Schema
+from ogcserve.features import BBox, Feature, FeatureQuery, Schema
 from ogcserve.sources._transaction import coerce_value
 from ogcserve.sources.base import ConstraintError, FeatureSource, Transaction
 
@@ -47,6 +48,7 @@ class Editor:
         rows = query.filter
         self._in_rows = to_predicate(rows) if rows is not None else (lambda _: True)
         self._written: list[Any] = []  # ids this editor inserted or updated
+        self.extents: list[BBox] = []  # of every feature changed, before and after
 
     def insert(self, features: Sequence[Feature]) -> list[Any]:
         """Insert features the caller may write; returns their ids."""
@@ -68,6 +70,7 @@ class Editor:
             seen = row.properties if row.id is None else {**row.properties, self._key: row.id}
             self._check_editable(Feature(row.id, row.geometry, self._typed(seen)))
             rows.append(row)
+            self._touch(row.geometry)
         with self._naming_columns():
             ids = self._tx.insert(rows)
         self._written.extend(ids)
@@ -96,6 +99,8 @@ class Editor:
         with self._naming_columns():
             self._tx.update(fid, properties, geometry)
         self._written.append(before.id)
+        self._touch(before.geometry)
+        self._touch(after.geometry)
 
     def written(self, fid: Any) -> Feature | None:
         """A feature this editor inserted or updated, as its transaction holds it now, with
@@ -113,10 +118,18 @@ class Editor:
     def delete(self, fids: Sequence[Any]) -> int:
         """Delete features the caller may see and edit."""
         self._require("can_delete")
-        for fid in fids:
-            self._visible_feature(fid)
+        gone = [self._visible_feature(fid) for fid in fids]
         with self._naming_columns():
-            return self._tx.delete(fids)
+            count = self._tx.delete(fids)
+        for feature in gone:
+            self._touch(feature.geometry)
+        return count
+
+    def _touch(self, geometry: Any) -> None:
+        """Remember the extent of a geometry the edit changes (for caches, after the commit)."""
+        bounds = getattr(geometry, "bounds", None)
+        if bounds and len(bounds) == 4 and all(math.isfinite(v) for v in bounds):
+            self.extents.append(tuple(bounds))
 
     @contextmanager
     def _naming_columns(self) -> Iterator[None]:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from typing_extensions import TypeIs
 
 from ogcserve.access.editor import Editor
+from ogcserve.access.events import Edit, EditEvents
 from ogcserve.access.read import Read, check_read
 from ogcserve.coverages import CoverageInfo, CoverageRequest
 from ogcserve.errors import (
@@ -65,6 +66,7 @@ class AccessLayer:
         self._schemas: dict[_SourceKey, Schema] = {}
         self._lock = threading.Lock()
         self._coverage_classes: dict[type, bool] = {}
+        self.edited = EditEvents()  # committed edits, for caches (the tile cache subscribes)
 
     # --- layers -------------------------------------------------------------------------
 
@@ -179,7 +181,11 @@ class AccessLayer:
         _, query, visible = self._plan(ctx, layer, Read())
         schema = self._schema(ctx, layer)
         with source.transaction() as transaction:
-            yield Editor(ctx, layer, source, transaction, query, visible, schema)
+            editor = Editor(ctx, layer, source, transaction, query, visible, schema)
+            yield editor
+        if editor.extents:  # committed: caches of what it touched are told
+            crs = self.crs(ctx, layer)
+            self.edited.emit(Edit(_project(ctx), layer, crs, tuple(editor.extents)))
 
     # --- sources ------------------------------------------------------------------------
 

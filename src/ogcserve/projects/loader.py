@@ -346,6 +346,7 @@ def _build_layer(config: LayerConfig) -> Layer:
         max_scale=config.max_scale,
         wfs=config.wfs,
         wcs=config.wcs,
+        tiles=config.tiles,
         children=tuple(_build_layer(child) for child in config.layers or ()),
         formatters=MappingProxyType(dict(config.formatters)),
     )

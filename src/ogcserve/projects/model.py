@@ -96,6 +96,13 @@ class WCSConfig(_Config):
     publish: bool = True
 
 
+class TilesConfig(_Config):
+    """How a layer's tiles (WMTS, OGC API - Tiles, XYZ) may be kept by browsers."""
+
+    # Cache-Control max-age in seconds (None: the tile_max_age setting).
+    max_age: int | None = Field(default=None, ge=0)
+
+
 class LayerConfig(_Config):
     """One `layers:` entry: a data layer (`source`) or a group (`layers`), never both."""
 
@@ -114,6 +121,7 @@ class LayerConfig(_Config):
     max_scale: float | None = Field(default=None, ge=0)
     wfs: WFSConfig = Field(default_factory=WFSConfig)
     wcs: WCSConfig = Field(default_factory=WCSConfig)
+    tiles: TilesConfig = Field(default_factory=TilesConfig)
     formatters: dict[str, Formatters] = Field(default_factory=dict)  # the viewer's, per field
 
     @model_validator(mode="after")
@@ -214,6 +222,7 @@ class Layer:
     max_scale: float | None = None
     wfs: WFSConfig = field(default_factory=WFSConfig)
     wcs: WCSConfig = field(default_factory=WCSConfig)
+    tiles: TilesConfig = field(default_factory=TilesConfig)
     children: tuple[Layer, ...] = ()
     formatters: Mapping[str, Formatters] = field(
         default_factory=lambda: MappingProxyType({}), compare=False, hash=False

@@ -71,7 +71,11 @@ class Projector:
         except pyproj.exceptions.ProjError:
             return None
         result = np.array(bounds, dtype=np.float64)
-        return result if np.all(np.isfinite(result)) else None
+        if result[0] > result[2]:
+            # pyproj's way of saying the bounds cross the antimeridian (a view grown past the
+            # world's edge, as every tile at it is): any longitude may be in view.
+            result[0], result[2] = -np.inf, np.inf
+        return result if not np.isnan(result).any() and np.isfinite(result[[1, 3]]).all() else None
 
 
 @lru_cache(maxsize=256)

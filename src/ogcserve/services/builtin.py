@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ogcserve import viewer
 from ogcserve.plugins.interface import ServerInterface
-from ogcserve.services import ogcapi, wfs, wms
+from ogcserve.services import ogcapi, tiles, wfs, wms
 from ogcserve.services.ows.service import Operation, OWSService
 
 # WCS is not built yet: it is registered so that its requests get its own exception format
@@ -17,10 +17,12 @@ _SERVICES: tuple[tuple[str, str, tuple[str, str]], ...] = (("WCS", "1.0.0", ("sx
 
 
 def setup(server: ServerInterface) -> None:
-    """Register WMS and WFS, OGC API - Features, the web viewer, and WCS without operations yet."""
+    """Register WMS and WFS, OGC API - Features, tiles (WMTS, OGC API - Tiles, XYZ), the web
+    viewer, and WCS without operations yet."""
     wms.setup(server)
     wfs.setup(server)
     ogcapi.setup(server)
+    tiles.setup(server)
     viewer.setup(server)  # `/` and `/viewer/<project>`, beside OGC API's routes
     for name, version, exception_format in _SERVICES:
         versions = tuple(v for n, v, _ in _SERVICES if n == name)

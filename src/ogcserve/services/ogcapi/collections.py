@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 
 _METADATA = (Format.JSON, Format.HTML)
 
+_TILESETS_MAP = "http://www.opengis.net/def/rel/ogc/1.0/tilesets-map"
+_TILING_SCHEMES = "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes"
 CONFORMANCE = (
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
@@ -56,6 +58,14 @@ CONFORMANCE = (
     "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus",
     "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
     "http://www.opengis.net/spec/cql2/1.0/conf/property-property",
+    # OGC API - Tiles 1.0: map tiles of the dataset and of each collection (ogcapi/tiles.py).
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tileset",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tilesets-list",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/dataset-tilesets",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/geodata-tilesets",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/png",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/jpeg",
 )
 
 
@@ -132,6 +142,8 @@ def landing_page(ctx: RequestContext) -> None:
             link(f"{root}/api?f=html", "service-doc", HTML, "The API documentation"),
             link(f"{root}/conformance", "conformance", JSON, "Conformance classes"),
             link(f"{root}/collections", "data", JSON, "The collections"),
+            link(f"{root}/map/tiles", _TILESETS_MAP, JSON, "Map tiles of the dataset"),
+            link(f"{root}/tileMatrixSets", _TILING_SCHEMES, JSON, "The tile matrix sets"),
         ],
     }
     answer(ctx, fmt, doc, html.paragraph(project.abstract), JSON)
@@ -199,6 +211,7 @@ def describe(ctx: RequestContext, layer: Layer) -> dict[str, Any]:
                 "The sortable properties",
             ),
             link(f"{url}/schema", "describedby", SCHEMA, "The schema of the features"),
+            link(f"{url}/map/tiles", _TILESETS_MAP, JSON, "Map tiles of the collection"),
         ],
     }
     return doc

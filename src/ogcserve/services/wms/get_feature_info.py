@@ -41,6 +41,11 @@ DEFAULT_TOLERANCE_PX = 4
 def get_feature_info(ctx: RequestContext, service: WMSService) -> None:
     """Write the features of QUERY_LAYERS at pixel I,J (X,Y) in INFO_FORMAT."""
     params = GetFeatureInfoParams.parse(ctx.request.params, service.version, service.max_size(ctx))
+    write_feature_info(ctx, params)
+
+
+def write_feature_info(ctx: RequestContext, params: GetFeatureInfoParams) -> None:
+    """Query the layers of parsed parameters and write the answer (WMTS GetFeatureInfo too)."""
     targets = query_layers(ctx, params)
     view = params.map
     scale = scale_denominator(view.bbox, view.crs, view.width)

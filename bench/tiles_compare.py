@@ -1,0 +1,216 @@
+"""Tiles side by side in one run: ogcserve's WMTS against MapProxy and nginx.
+
+- ogcserve: `ogcserve serve` (demo project, --workers 2, disk cache), RESTful WMTS tiles.
+- MapProxy: a WMTS in front of ogcserve's WMS (the same data), its own file cache, 4 x 4
+  metatiles with a 64 px buffer like ours, under gunicorn with 2 workers.
+- nginx: MapProxy's tile files served from disk (2 workers), the physical limit of a hit.
+
+hits:   wrk on one cached tile per server (--seconds each, --connections).
+misses: the same N uncached z8 tiles over Europe from each server, by --connections client
+        threads (a new cache directory per run): tiles per second, metatiles included.
+
+Targets (issue 17): hits >= 2x MapProxy's and >= 30 % of nginx's; misses >= 1.5x MapProxy's.
+
+    bench/data/mapproxy-venv/bin/pip install MapProxy gunicorn   # once (a venv of its own)
+    PYTHONPATH=src .venv/bin/python bench/tiles_compare.py [--seconds 10] [--connections 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from _common import BENCH_DIR, machine, print_table, write_result
+from wms_compare import wait_port, wrk
+
+WORK = BENCH_DIR / "data" / "tiles_compare"
+VENV = BENCH_DIR / "data" / "mapproxy-venv"
+DEMO = BENCH_DIR.parent / "src" / "ogcserve" / "demo" / "demo.yaml"
+PORTS: dict[str, int] = {}  # free ports, chosen when the servers start
+# Misses: z8 over Europe (WMTS rows from the top), the same tiles from each server.
+MISS_LEVEL, MISS_ROWS, MISS_COLS = 8, range(80, 96), range(124, 140)
+
+MAPPROXY_YAML = """
+services:
+  wmts:
+    restful: true
+    kvp: false
+layers:
+  - name: countries
+    title: Countries
+    sources: [countries_cache]
+caches:
+  countries_cache:
+    grids: [webmercator]
+    sources: [countries_wms]
+    format: image/png
+    meta_size: [4, 4]
+    meta_buffer: 64
+    cache:
+      type: file
+      directory_layout: tms
+      directory: {cache}
+sources:
+  countries_wms:
+    type: wms
+    supported_srs: ['EPSG:3857']
+    req:
+      url: http://127.0.0.1:{port}/ows
+      layers: countries
+      transparent: true
+grids:
+  webmercator:
+    base: GLOBAL_WEBMERCATOR
+    srs: 'EPSG:3857'
+    origin: nw
+"""
+
+NGINX_CONF = """
+{user}
+worker_processes 2;
+daemon off;
+pid {work}/nginx.pid;
+error_log {work}/nginx.error.log;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  client_body_temp_path {work}/tmp/body;
+  proxy_temp_path {work}/tmp/proxy;
+  fastcgi_temp_path {work}/tmp/fastcgi;
+  uwsgi_temp_path {work}/tmp/uwsgi;
+  scgi_temp_path {work}/tmp/scgi;
+  types {{ image/png png; }}
+  server {{ listen 127.0.0.1:{port}; root {root}; location / {{ try_files $uri =404; }} }}
+}}
+"""
+
+
+def tile_urls() -> dict[str, str]:
+    """One tile's URL per server, `{z}/{row}/{col}` to fill."""
+    return {
+        "ogcserve": f"http://127.0.0.1:{PORTS['ogcserve']}/wmts/demo/countries/default/"
+        "WebMercatorQuad/{z}/{row}/{col}.png",
+        "mapproxy": f"http://127.0.0.1:{PORTS['mapproxy']}/wmts/countries/webmercator/"
+        "{z:02d}/{col}/{row}.png",
+    }
+
+
+def fetch(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=120) as answer:
+        if answer.status != 200:
+            raise RuntimeError(f"{url}: {answer.status}")
+        return bytes(answer.read())
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start(stack: ExitStack, name: str, args: list[str], env: dict[str, str]) -> None:
+    log = stack.enter_context((WORK / f"{name}.log").open("w"))
+    process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=WORK)
+    stack.callback(lambda: (process.terminate(), process.wait(20)))
+    if not wait_port(PORTS[name], 90):
+        raise SystemExit(f"{name} did not start: see {WORK / f'{name}.log'}")
+
+
+def start_all(stack: ExitStack) -> Path:
+    """ogcserve, MapProxy and nginx; returns MapProxy's cache directory (nginx's root)."""
+    shutil.rmtree(WORK, ignore_errors=True)
+    PORTS.update({name: free_port() for name in ("ogcserve", "mapproxy", "nginx")})
+    for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        (WORK / "tmp" / sub).mkdir(parents=True)
+    env = {**os.environ, "OGCSERVE_CACHE_BACKEND": "disk", "OGCSERVE_CACHE_DIR": str(WORK / "ogc")}
+    env["OGCSERVE_ACCESS_LOG"] = "false"
+    # This checkout's ogcserve, whatever the directory the servers run in.
+    env["PYTHONPATH"] = os.pathsep.join([str(BENCH_DIR.parent / "src"), env.get("PYTHONPATH", "")])
+    ogcserve = [sys.executable, "-m", "ogcserve", "serve", str(DEMO), "--workers", "2"]
+    start(stack, "ogcserve", [*ogcserve, "--port", str(PORTS["ogcserve"])], env)
+    cache = WORK / "mapproxy_cache"
+    (WORK / "mapproxy.yaml").write_text(MAPPROXY_YAML.format(cache=cache, port=PORTS["ogcserve"]))
+    (WORK / "mapproxy_app.py").write_text(
+        "from mapproxy.wsgiapp import make_wsgi_app\n"
+        f"application = make_wsgi_app({str(WORK / 'mapproxy.yaml')!r})\n"
+    )
+    gunicorn = [str(VENV / "bin" / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{PORTS['mapproxy']}"]
+    start(stack, "mapproxy", [*gunicorn, "mapproxy_app:application"], dict(os.environ))
+    user = "user root;" if os.geteuid() == 0 else ""
+    conf = NGINX_CONF.format(user=user, work=WORK, port=PORTS["nginx"], root=cache)
+    (WORK / "nginx.conf").write_text(conf)
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    start(stack, "nginx", [nginx, "-c", str(WORK / "nginx.conf"), "-p", str(WORK)], {})
+    return cache
+
+
+def misses(url: str, connections: int) -> dict[str, Any]:
+    """Every tile of the miss area once, by `connections` threads: tiles per second."""
+    tiles = [url.format(z=MISS_LEVEL, row=r, col=c) for r in MISS_ROWS for c in MISS_COLS]
+    started = time.perf_counter()
+    with ThreadPoolExecutor(connections) as pool:
+        sizes = list(pool.map(fetch, tiles))
+    elapsed = time.perf_counter() - started
+    return {"tiles": len(sizes), "seconds": round(elapsed, 3), "tiles_per_s": len(sizes) / elapsed}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--connections", type=int, default=4)
+    args = parser.parse_args()
+    if not (VENV / "bin" / "gunicorn").exists():
+        raise SystemExit(f"MapProxy is not installed: {VENV}/bin/pip install MapProxy gunicorn")
+    result: dict[str, Any] = {"machine": machine(), "hits": {}, "misses": {}}
+    with ExitStack() as stack:
+        cache = start_all(stack)
+        urls = tile_urls()
+        # Warm every worker up (sources opened, fonts and transformers built) outside the
+        # measured area, so that misses measure drawing, not a process's first request.
+        for url in urls.values():
+            warm = [url.format(z=6, row=r, col=c) for r in range(16, 24) for c in range(28, 36)]
+            with ThreadPoolExecutor(args.connections) as pool:
+                list(pool.map(fetch, warm))
+        for name, url in urls.items():
+            result["misses"][name] = misses(url, args.connections)
+        # A hit: a z3 tile, fetched once (drawn and cached) before the load.
+        hit = {name: url.format(z=3, row=2, col=4) for name, url in urls.items()}
+        for url in hit.values():
+            fetch(url)
+        files = sorted(cache.rglob("*.png"))
+        relative = files[len(files) // 2].relative_to(cache)
+        hit["nginx"] = f"http://127.0.0.1:{PORTS['nginx']}/{relative}"
+        for name, url in hit.items():
+            result["hits"][name] = wrk(url, args.seconds, args.connections)
+    report(result)
+    write_result("tiles_compare", result)
+    return 0
+
+
+def report(result: dict[str, Any]) -> None:
+    hits = {n: r["requests_per_s"] for n, r in result["hits"].items()}
+    miss = {n: r["tiles_per_s"] for n, r in result["misses"].items()}
+    rows = [
+        ["hits (req/s)", *(f"{hits[n]:.0f}" for n in ("ogcserve", "mapproxy", "nginx"))],
+        ["misses (tiles/s)", f"{miss['ogcserve']:.1f}", f"{miss['mapproxy']:.1f}", "-"],
+    ]
+    print_table(["", "ogcserve", "MapProxy", "nginx"], rows)
+    print(
+        f"hits: {hits['ogcserve'] / hits['mapproxy']:.2f}x MapProxy (target 2x), "
+        f"{100 * hits['ogcserve'] / hits['nginx']:.0f} % of nginx (target 30 %); "
+        f"misses: {miss['ogcserve'] / miss['mapproxy']:.2f}x MapProxy (target 1.5x)"
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,83 @@
+"""The disk backend: one file per entry in a directory per space.
+
+The layout (`<root>/<space segments>/<key>`, each segment percent-encoded) survives restarts and
+may be shared by several hosts (NFS, a shared volume): writes go to a temporary file in the same
+directory and are renamed into place, so a reader sees a whole entry or none. Dropping renames
+the directory away first, so it vanishes at once for every host.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+from urllib.parse import quote
+
+_TRASH = ".trash"
+
+
+def _segment(text: str) -> str:
+    # Percent-encoding keeps names readable and leaves no "/" ; "." and ".." stay out of paths.
+    encoded = quote(text, safe="-_~@:+,=")
+    return encoded.replace(".", "%2E") if encoded.strip(".") == "" else encoded
+
+
+class DiskBackend:
+    """Entries under `root`, which is created if absent."""
+
+    name = "disk"
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def path(self, space: str, key: str = "") -> Path:
+        """The directory of a space, or the file of an entry."""
+        parts = [_segment(s) for s in space.split("/") if s]
+        if key:
+            parts.append(_segment(key))
+        return self.root.joinpath(*parts)
+
+    def get(self, space: str, key: str) -> bytes | None:
+        """The entry's bytes, or None."""
+        try:
+            return self.path(space, key).read_bytes()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    def set(self, space: str, key: str, value: bytes) -> None:
+        """Write to a temporary file beside the entry, then rename it into place (atomic)."""
+        target = self.path(space, key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
+        try:
+            with open(temporary, "wb") as out:
+                out.write(value)
+            os.replace(temporary, target)
+        except BaseException:
+            temporary.unlink(missing_ok=True)  # a full disk leaves no half-written file
+            raise
+
+    def delete(self, space: str, key: str) -> None:
+        """Remove one entry."""
+        self.path(space, key).unlink(missing_ok=True)
+
+    def drop(self, space: str) -> None:
+        """Remove one space's own entries (the spaces below it stay)."""
+        directory = self.path(space)
+        if not directory.is_dir():
+            return
+        for entry in directory.iterdir():
+            if entry.is_file():
+                entry.unlink(missing_ok=True)
+
+    def drop_tree(self, prefix: str) -> None:
+        """Rename the directory away (atomic for every reader), then delete it."""
+        directory = self.path(prefix)
+        trash = self.root / _TRASH / uuid.uuid4().hex
+        trash.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(directory, trash)
+        except FileNotFoundError:
+            return
+        shutil.rmtree(trash, ignore_errors=True)

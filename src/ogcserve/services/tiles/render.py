@@ -1,0 +1,134 @@
+"""Tiles drawn by the WMS renderer as metatiles, split, and kept in the cache backend.
+
+A metatile is `tile_metatile` x `tile_metatile` tiles (clipped to the matrix) drawn at once with
+`tile_buffer` pixels around it, so labels and symbols meet at tile edges and the renderer's fixed
+cost is paid once for many tiles. Every tile of the metatile is stored under the caller's key;
+one process draws a metatile once even when its tiles are asked for together.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from ogcserve.geo import in_scale_range, proj_code
+from ogcserve.rendering import MapView, Renderer, encode
+from ogcserve.services.wms.get_map import layer_data
+from ogcserve.services.wms.layers import check_style, map_layers, named_layer, project_of
+
+from .keys import TileAddress, tile_key, tile_space
+from .matrices import TILE_SIZE, TileMatrix
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    from ogcserve.context import RequestContext
+
+
+class Tile:
+    """An encoded tile and its validator."""
+
+    def __init__(self, body: bytes, content_type: str, *, cached: bool, max_age: int) -> None:
+        self.body = body
+        self.content_type = content_type
+        self.cached = cached
+        self.max_age = max_age  # Cache-Control: the layer's `tiles: max_age`, or the setting
+        self.etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+
+
+class TileRenderer:
+    """Draws and caches tiles for every tile service (WMTS, OGC API - Tiles, XYZ)."""
+
+    def __init__(self) -> None:
+        self.renderer = Renderer()
+        self._drawing: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def tile(self, ctx: RequestContext, address: TileAddress) -> Tile:
+        """The tile, from the cache or drawn (with its metatile) and cached.
+
+        The layer is resolved first, through the access layer: LayerNotDefined for an unknown
+        name or a group the caller can read nothing of, Security (403) for a forbidden layer.
+        """
+        project = project_of(ctx)
+        layer = named_layer(ctx, address.layer)
+        address = replace(address, style=check_style(layer, address.style, "STYLE"))
+        settings = ctx.server.settings
+        max_age = settings.tile_max_age if layer.tiles.max_age is None else layer.tiles.max_age
+        drawing = (settings.tile_metatile, settings.tile_buffer)
+        key = tile_key(ctx, project, address, drawing)
+        backend = ctx.server.cache_backend
+        space = tile_space(project.name, address)
+        cached = backend.get(space, key)
+        if cached is not None:
+            return Tile(cached, address.format, cached=True, max_age=max_age)
+        size = settings.tile_metatile
+        block = (address.level, address.row - address.row % size, address.col - address.col % size)
+        with self._once(f"{project.name}/{address.layer}/{address.tms.id}/{block}/{key}"):
+            cached = backend.get(space, key)  # drawn meanwhile by the request we waited for
+            if cached is not None:
+                return Tile(cached, address.format, cached=True, max_age=max_age)
+            tiles = self.metatile(ctx, address, drawing)
+        for (row, col), body in tiles.items():
+            backend.set(tile_space(project.name, address.at(row, col)), key, body)
+        body = tiles[(address.row, address.col)]
+        return Tile(body, address.format, cached=False, max_age=max_age)
+
+    def metatile(
+        self, ctx: RequestContext, address: TileAddress, drawing: tuple[int, int]
+    ) -> dict[tuple[int, int], bytes]:
+        """Draw the metatile holding `address` and split it into encoded tiles."""
+        size, buffer = drawing
+        matrix = address.tms.matrix(address.level)
+        assert matrix is not None
+        row0, col0 = address.row - address.row % size, address.col - address.col % size
+        rows = min(size, matrix.matrix_height - row0)
+        cols = min(size, matrix.matrix_width - col0)
+        image = self.draw(ctx, address, matrix, (row0, col0, rows, cols), buffer)
+        transparent = address.format != "image/jpeg"
+        tiles = {}
+        for r in range(rows):
+            for c in range(cols):
+                top, left = buffer + r * TILE_SIZE, buffer + c * TILE_SIZE
+                part = image[top : top + TILE_SIZE, left : left + TILE_SIZE]
+                tiles[(row0 + r, col0 + c)] = encode(part, address.format, transparent=transparent)
+        return tiles
+
+    def draw(
+        self,
+        ctx: RequestContext,
+        address: TileAddress,
+        matrix: TileMatrix,
+        block: tuple[int, int, int, int],
+        buffer: int,
+    ) -> npt.NDArray[np.uint8]:
+        """The RGBA pixels of a block of tiles plus `buffer` pixels around it."""
+        row0, col0, rows, cols = block
+        minx, miny, maxx, maxy = matrix.tile_bbox(row0, col0, rows, cols)
+        pad = buffer * matrix.cell_size
+        view = MapView(
+            (minx - pad, miny - pad, maxx + pad, maxy + pad),
+            proj_code(address.tms.crs),
+            cols * TILE_SIZE + 2 * buffer,
+            rows * TILE_SIZE + 2 * buffer,
+        )
+        layers = map_layers(ctx, [address.layer], [address.style], {})
+        scale = matrix.scale_denominator
+        visible = [m for m in layers if in_scale_range(scale, m.layer.min_scale, m.layer.max_scale)]
+        data = [d for d in (layer_data(ctx, self.renderer, view, m) for m in visible) if d]
+        return self.renderer.render(view, data, ctx.deadline.check)
+
+    @contextmanager
+    def _once(self, name: str) -> Iterator[None]:
+        """One drawing of a metatile at a time in this process (the others wait for it)."""
+        with self._guard:
+            lock = self._drawing.setdefault(name, threading.Lock())
+        with lock:
+            yield
+        with self._guard:
+            self._drawing.pop(name, None)

@@ -1,0 +1,117 @@
+"""OGC API - Tiles (map tiles of the project and of each collection) and the XYZ template."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+
+import pytest
+from PIL import Image
+from tile_support import rules_server
+
+from ogcserve.server import Server
+from ogcserve.testing import call, make_server
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Server]:
+    server = make_server()
+    yield server
+    server.close()
+
+
+def test_tile_matrix_sets(server: Server) -> None:
+    listed = json.loads(call(server, "/ogcapi/demo/tileMatrixSets").body)
+    assert [s["id"] for s in listed["tileMatrixSets"]] == ["WebMercatorQuad", "WorldCRS84Quad"]
+    doc = json.loads(call(server, "/ogcapi/demo/tileMatrixSets/WorldCRS84Quad").body)
+    assert doc["crs"] == "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+    level1 = doc["tileMatrices"][1]
+    assert (level1["matrixWidth"], level1["matrixHeight"], level1["cellSize"]) == (4, 2, 0.3515625)
+    assert level1["pointOfOrigin"] == [-180.0, 90.0]
+    assert call(server, "/ogcapi/demo/tileMatrixSets/Nowhere").status == 404
+
+
+def test_tilesets_link_their_tiles(server: Server) -> None:
+    doc = json.loads(call(server, "/ogcapi/demo/collections/countries/map/tiles").body)
+    sets = doc["tilesets"]
+    assert [s["tileMatrixSetURI"].rsplit("/", 1)[1] for s in sets] == [
+        "WebMercatorQuad",
+        "WorldCRS84Quad",
+    ]
+    items = [link for link in sets[0]["links"] if link["rel"] == "item"]
+    assert items[0]["href"] == (
+        "http://testserver/ogcapi/demo/collections/countries/map/tiles/WebMercatorQuad"
+        "/{tileMatrix}/{tileRow}/{tileCol}?f=png"
+    )
+    one = json.loads(call(server, "/ogcapi/demo/map/tiles/WorldCRS84Quad").body)
+    assert one["dataType"] == "map" and one["crs"].endswith("CRS84")
+
+
+@pytest.mark.parametrize(
+    ("url", "mime"),
+    [
+        ("/ogcapi/demo/map/tiles/WebMercatorQuad/0/0/0", "image/png"),
+        ("/ogcapi/demo/map/tiles/WebMercatorQuad/0/0/0?f=jpg", "image/jpeg"),
+        ("/ogcapi/demo/collections/places/map/tiles/WorldCRS84Quad/1/0/3?f=webp", "image/webp"),
+        ("/tiles/demo/countries/1/1/0.png", "image/png"),
+        ("/tiles/demo/countries/1/1/0.jpg", "image/jpeg"),
+    ],
+)
+def test_tiles(server: Server, url: str, mime: str) -> None:
+    result = call(server, url)
+    assert result.status == 200 and result.headers["Content-Type"] == mime
+    assert Image.open(io.BytesIO(result.body)).size == (256, 256)
+    assert "ETag" in result.headers
+
+
+def test_xyz_is_the_wmts_tile(server: Server) -> None:
+    # XYZ's {x}/{y} are WMTS's column/row.
+    xyz = call(server, "/tiles/demo/countries/2/3/1.png").body
+    ogcapi = call(server, "/ogcapi/demo/collections/countries/map/tiles/WebMercatorQuad/2/1/3")
+    assert xyz == ogcapi.body
+
+
+@pytest.mark.parametrize(
+    ("url", "status"),
+    [
+        ("/ogcapi/demo/map/tiles/WebMercatorQuad/1/2/0", 404),
+        ("/ogcapi/demo/map/tiles/WebMercatorQuad/1/0/2", 404),
+        ("/ogcapi/demo/map/tiles/WebMercatorQuad/21/0/0", 404),
+        ("/ogcapi/demo/map/tiles/WebMercatorQuad/a/0/0", 404),
+        ("/ogcapi/demo/map/tiles/Nowhere/0/0/0", 404),
+        ("/ogcapi/demo/collections/nowhere/map/tiles/WebMercatorQuad/0/0/0", 404),
+        ("/ogcapi/demo/map/tiles/WebMercatorQuad/0/0/0?f=gif", 400),
+        ("/tiles/demo/countries/0/0/0.gif", 404),
+        ("/tiles/demo/countries/0/1/0.png", 404),
+    ],
+)
+def test_bad_requests(server: Server, url: str, status: int) -> None:
+    result = call(server, url)
+    assert result.status == status
+    assert json.loads(result.body)["status"] == status
+
+
+def test_forbidden_collection() -> None:
+    server, rules = rules_server()
+    rules.readable = {"guest": {"cities"}}
+    try:
+        headers = {"X-Role": "guest"}
+        url = "/ogcapi/demo/collections/countries/map/tiles/WebMercatorQuad/0/0/0"
+        assert call(server, url, headers=headers).status == 403
+        assert call(server, "/tiles/demo/countries/0/0/0.png", headers=headers).status == 403
+        assert call(server, "/tiles/demo/cities/0/0/0.png", headers=headers).status == 200
+    finally:
+        server.close()
+
+
+def test_landing_page_collections_and_conformance_lead_to_the_tiles(server: Server) -> None:
+    rel = "http://www.opengis.net/def/rel/ogc/1.0/tilesets-map"
+    landing = json.loads(call(server, "/ogcapi/demo").body)
+    href = next(link["href"] for link in landing["links"] if link["rel"] == rel)
+    assert call(server, href.removeprefix("http://testserver")).status == 200
+    collection = json.loads(call(server, "/ogcapi/demo/collections/countries").body)
+    href = next(link["href"] for link in collection["links"] if link["rel"] == rel)
+    assert json.loads(call(server, href.removeprefix("http://testserver")).body)["tilesets"]
+    conformance = json.loads(call(server, "/ogcapi/demo/conformance").body)["conformsTo"]
+    assert "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core" in conformance
