@@ -1,4 +1,4 @@
-"""WCS 2.0.1 and 1.0.0 on the raster layers, through the access layer."""
+"""WCS 2.0.1, 1.1.1 and 1.0.0 on the raster layers, through the access layer."""
 
 from __future__ import annotations
 

@@ -9,12 +9,12 @@ from ogcserve.errors import VersionNegotiationFailedError
 from ogcserve.plugins.cache import CacheKind
 from ogcserve.services.ows.service import Operation, OWSService
 
-from . import get_coverage_201, v100, v201
+from . import get_coverage_111, get_coverage_201, v100, v111, v201
 
 if TYPE_CHECKING:
     from ogcserve.context import RequestContext
 
-VERSIONS = ("2.0.1", "1.0.0")
+VERSIONS = ("2.0.1", "1.1.1", "1.0.0")
 # WCS 2.0.1 reports errors as OWS 2.0 ExceptionReport, 1.1.1 as OWS 1.1, 1.0.0 as the OGC
 # ServiceExceptionReport 1.2.0 (WCS 1.0.0 §A.6).
 EXCEPTION_FORMATS = {
@@ -27,6 +27,11 @@ _OPERATIONS: dict[str, dict[str, Operation]] = {
         "GetCapabilities": v201.get_capabilities,
         "DescribeCoverage": v201.describe_coverage,
         "GetCoverage": get_coverage_201.get_coverage,
+    },
+    "1.1.1": {
+        "GetCapabilities": v111.get_capabilities,
+        "DescribeCoverage": v111.describe_coverage,
+        "GetCoverage": get_coverage_111.get_coverage,
     },
     "1.0.0": {
         "GetCapabilities": v100.get_capabilities,
