@@ -186,3 +186,34 @@ def test_xml_post(server: Server) -> None:
     with _source("rgb.tif", server) as src, open_tiff(result.body) as out:
         assert out.count == 1 and (out.width, out.height) == (20, 20)
         assert np.array_equal(out.read(1), src.read(2, window=Window(10, 10, 20, 20)))
+
+
+def test_xml_post_describe_and_scaled_reprojected_coverage(server: Server) -> None:
+    from ogcserve.testing import call
+
+    describe = b"""<wcs:DescribeCoverage xmlns:wcs="http://www.opengis.net/wcs/2.0"
+        service="WCS" version="2.0.1"><wcs:CoverageId>rgb</wcs:CoverageId></wcs:DescribeCoverage>"""
+    result = call(
+        server, "/ows", method="POST", headers={"Content-Type": "text/xml"}, body=describe
+    )
+    assert result.status == 200 and b'gml:id="rgb"' in result.body
+    body = b"""<wcs:GetCoverage xmlns:wcs="http://www.opengis.net/wcs/2.0"
+        xmlns:scal="http://www.opengis.net/wcs/scaling/1.0"
+        xmlns:crs="http://www.opengis.net/wcs/crs/1.0"
+        xmlns:int="http://www.opengis.net/wcs/interpolation/1.0"
+        service="WCS" version="2.0.1">
+      <wcs:CoverageId>elevation</wcs:CoverageId>
+      <wcs:Extension>
+        <scal:ScaleToSize>
+          <scal:TargetAxisSize><scal:axis>Long</scal:axis><scal:targetSize>64</scal:targetSize></scal:TargetAxisSize>
+          <scal:TargetAxisSize><scal:axis>Lat</scal:axis><scal:targetSize>48</scal:targetSize></scal:TargetAxisSize>
+        </scal:ScaleToSize>
+        <crs:outputCrs>http://www.opengis.net/def/crs/EPSG/0/3857</crs:outputCrs>
+        <int:Interpolation><int:globalInterpolation>http://www.opengis.net/def/interpolation/OGC/1/linear</int:globalInterpolation></int:Interpolation>
+      </wcs:Extension>
+    </wcs:GetCoverage>"""
+    result = call(server, "/ows", method="POST", headers={"Content-Type": "text/xml"}, body=body)
+    assert result.status == 200, result.body[:400]
+    out = open_tiff(result.body)
+    assert (out.width, out.height) == (64, 48)
+    assert out.crs.to_epsg() == 3857

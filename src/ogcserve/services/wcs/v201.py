@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from lxml import etree
 
 from ogcserve.errors import MissingParameterValueError
+from ogcserve.http.xml_body import parse_xml
 
 from .encode import FORMATS
 from .layers import coverage_layer, published, require_project, wgs84_extent
@@ -93,7 +94,12 @@ def get_capabilities(ctx: RequestContext) -> None:
 
 def describe_coverage(ctx: RequestContext) -> None:
     """wcs:CoverageDescriptions for each COVERAGEID."""
-    ids = [c.strip() for c in ctx.request.parameter("COVERAGEID").split(",") if c.strip()]
+    body = ctx.request.params.get("REQUEST_BODY")
+    if body:  # XML POST: one wcs:CoverageId element per coverage
+        root = parse_xml(body.encode("utf-8"), ctx.request.xml_limits)
+        ids = [(e.text or "").strip() for e in root.iter(f"{{{WCS}}}CoverageId")]
+    else:
+        ids = [c.strip() for c in ctx.request.parameter("COVERAGEID").split(",") if c.strip()]
     if not ids:
         raise MissingParameterValueError("COVERAGEID is missing", locator="coverageId")
     layers = [coverage_layer(ctx, name, "2.0.1", "coverageId") for name in ids]
