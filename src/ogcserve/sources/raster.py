@@ -26,6 +26,7 @@ from ogcserve.coverages import CoverageInfo, CoverageRequest
 from ogcserve.errors import InvalidCRSError, InvalidParameterValueError
 from ogcserve.geo import UnknownCRSError, clip_to_valid, read_window, transformer, valid_area
 from ogcserve.sources.base import SourceError, SourceUnavailableError
+from ogcserve.sources.raster_nearest import nearest
 
 # The most pixels a side read for outputs coarser than the raster itself.
 _SAMPLE_SIZE = 512
@@ -301,6 +302,16 @@ class RasterSource:
         """Warp the source onto `window`: bands, then GDAL's alpha."""
         height = window.rows.stop - window.rows.start
         width = window.cols.stop - window.cols.start
+        if resampling is Resampling.nearest:
+            code = _geo_code(request_crs)
+            try:
+                fast = nearest(
+                    ds, self._info.crs, bands, window.bounds, (height, width), code, fill
+                )
+            except Exception as exc:
+                raise SourceError(f"Cannot read {self._path.name}: {exc}") from None
+            if fast is not None:
+                return fast
         dest = np.full((len(bands) + 1, height, width), fill, dtype=np.dtype(self._info.dtype))
         source, src_transform = self._source_pixels(
             ds, bands, window, request_crs, width, height, resampling
