@@ -1,4 +1,5 @@
-"""Rasters (GeoTIFF or anything GDAL reads) through rasterio, warped to the requested grid."""
+"""Rasters (GeoTIFF or anything GDAL reads, or a folder of them) through rasterio, read by window
+on their own grid, warped to any other."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from ogcserve.coverages import CoverageInfo, CoverageRequest
 from ogcserve.errors import InvalidCRSError, InvalidParameterValueError
 from ogcserve.geo import UnknownCRSError, clip_to_valid, read_window, transformer, valid_area
 from ogcserve.sources.base import SourceError, SourceUnavailableError
+from ogcserve.sources.raster_mosaic import mosaic_vrt
 from ogcserve.sources.raster_nearest import nearest
 
 # The most pixels a side read for outputs coarser than the raster itself.
@@ -69,6 +71,8 @@ class RasterSource:
         self._closed = False
         if not self._path.exists():
             raise SourceUnavailableError(f"Raster file not found: {self._path}")
+        # A folder is a mosaic of its rasters (one VRT document).
+        self._target = mosaic_vrt(self._path) if self._path.is_dir() else str(self._path)
         ds = self._dataset()
         left, bottom, right, top = ds.bounds
         res = ds.res
@@ -93,7 +97,7 @@ class RasterSource:
         if self._closed:
             raise SourceError(f"Raster {self._path.name} is closed")
         try:
-            ds = rasterio.open(self._path)
+            ds = rasterio.open(self._target)
         except RasterioIOError as exc:
             raise SourceUnavailableError(f"Cannot open raster {self._path.name}: {exc}") from None
         self._local.dataset = ds
