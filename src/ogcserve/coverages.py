@@ -33,3 +33,4 @@ class CoverageInfo:
     dtype: str
     nodata: float | None
     resolution: tuple[float, float]
+    band_names: tuple[str, ...] = ()  # each band's description ("" when it has none)

@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     wms_max_size: int = Field(
         default=4096, ge=1, description="Largest WIDTH or HEIGHT a WMS GetMap may ask for"
     )
+    wcs_max_size: int = Field(
+        default=8192, ge=1, description="Largest width or height of a WCS GetCoverage answer"
+    )
     max_layers: int = Field(
         default=100,
         ge=1,

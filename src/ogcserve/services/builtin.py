@@ -8,23 +8,15 @@ from __future__ import annotations
 
 from ogcserve import viewer
 from ogcserve.plugins.interface import ServerInterface
-from ogcserve.services import ogcapi, tiles, wfs, wms
-from ogcserve.services.ows.service import Operation, OWSService
-
-# WCS is not built yet: it is registered so that its requests get its own exception format
-# (WCS 1.0.0 §7: the OGC 1.2.0 ServiceExceptionReport) and OperationNotSupported.
-_SERVICES: tuple[tuple[str, str, tuple[str, str]], ...] = (("WCS", "1.0.0", ("sxr", "1.2.0")),)
+from ogcserve.services import ogcapi, tiles, wcs, wfs, wms
 
 
 def setup(server: ServerInterface) -> None:
-    """Register WMS and WFS, OGC API - Features, tiles (WMTS, OGC API - Tiles, XYZ), the web
-    viewer, and WCS without operations yet."""
+    """Register WMS, WFS, WCS, OGC API - Features, tiles (WMTS, OGC API - Tiles, XYZ) and the
+    web viewer."""
     wms.setup(server)
     wfs.setup(server)
+    wcs.setup(server)
     ogcapi.setup(server)
     tiles.setup(server)
     viewer.setup(server)  # `/` and `/viewer/<project>`, beside OGC API's routes
-    for name, version, exception_format in _SERVICES:
-        versions = tuple(v for n, v, _ in _SERVICES if n == name)
-        operations: dict[str, Operation] = {}
-        server.register_service(OWSService(name, version, versions, operations, exception_format))

@@ -1,4 +1,5 @@
-"""Rasters (GeoTIFF or anything GDAL reads) through rasterio, warped to the requested grid."""
+"""Rasters (GeoTIFF or anything GDAL reads, or a folder of them) through rasterio, read by window
+on their own grid, warped to any other."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ from ogcserve.coverages import CoverageInfo, CoverageRequest
 from ogcserve.errors import InvalidCRSError, InvalidParameterValueError
 from ogcserve.geo import UnknownCRSError, clip_to_valid, read_window, transformer, valid_area
 from ogcserve.sources.base import SourceError, SourceUnavailableError
+from ogcserve.sources.raster_mosaic import mosaic_vrt
+from ogcserve.sources.raster_nearest import nearest
 
 # The most pixels a side read for outputs coarser than the raster itself.
 _SAMPLE_SIZE = 512
@@ -68,6 +71,8 @@ class RasterSource:
         self._closed = False
         if not self._path.exists():
             raise SourceUnavailableError(f"Raster file not found: {self._path}")
+        # A folder is a mosaic of its rasters (one VRT document).
+        self._target = mosaic_vrt(self._path) if self._path.is_dir() else str(self._path)
         ds = self._dataset()
         left, bottom, right, top = ds.bounds
         res = ds.res
@@ -80,7 +85,10 @@ class RasterSource:
             dtype=str(ds.dtypes[0]),
             nodata=None if ds.nodata is None else float(ds.nodata),
             resolution=(float(res[0]), float(res[1])),
+            band_names=tuple(d or "" for d in ds.descriptions),
         )
+        # North-up rasters are read straight by window when a request matches their grid.
+        self._north_up = ds.transform.b == 0 and ds.transform.d == 0 and ds.transform.e < 0
 
     def _dataset(self) -> Any:
         ds = getattr(self._local, "dataset", None)
@@ -89,7 +97,7 @@ class RasterSource:
         if self._closed:
             raise SourceError(f"Raster {self._path.name} is closed")
         try:
-            ds = rasterio.open(self._path)
+            ds = rasterio.open(self._target)
         except RasterioIOError as exc:
             raise SourceUnavailableError(f"Cannot open raster {self._path.name}: {exc}") from None
         self._local.dataset = ds
@@ -141,6 +149,9 @@ class RasterSource:
         dest = np.full(
             (len(bands) + 1, request.height, request.width), fill, dtype=np.dtype(info.dtype)
         )
+        native = self._native_window(request)
+        if native is not None:
+            return self._read_native(ds, bands, native, request)
         window = self._dest_window(request)
         if window is not None and window.coarse:
             dest[:, window.rows, window.cols] = self._sample(ds, bands, window, request, fill)
@@ -153,6 +164,52 @@ class RasterSource:
         if nodata is not None:
             mask = mask | (data == nodata)
             if np.isnan(nodata):
+                mask = mask | np.isnan(data)
+        return np.ma.MaskedArray(data, mask=mask, fill_value=fill)
+
+    def _native_window(self, request: CoverageRequest) -> RasterioWindow | None:
+        """The raster's own pixels when the request is on its grid: its CRS, its resolution and
+        an origin on a pixel corner (to 1e-6 of a pixel); None otherwise."""
+        info = self._info
+        if not self._north_up or request.crs != info.crs:
+            return None
+        left, _, _, top = info.extent
+        res_x, res_y = info.resolution
+        minx, miny, maxx, maxy = request.bbox
+        cols = (maxx - minx) / res_x
+        rows = (maxy - miny) / res_y
+        col0 = (minx - left) / res_x
+        row0 = (top - maxy) / res_y
+        exact = all(abs(v - round(v)) < 1e-6 for v in (cols, rows, col0, row0))
+        if not exact or round(cols) != request.width or round(rows) != request.height:
+            return None
+        return RasterioWindow(round(col0), round(row0), request.width, request.height)
+
+    def _read_native(
+        self, ds: Any, bands: list[int], window: RasterioWindow, request: CoverageRequest
+    ) -> npt.NDArray[Any]:
+        """The raster's pixels under `window`, unchanged; outside the raster is masked.
+        Only the window is read: memory follows the request, not the file."""
+        info = self._info
+        fill = info.nodata if info.nodata is not None else 0
+        data = np.full((len(bands), request.height, request.width), fill, np.dtype(info.dtype))
+        inside = np.zeros((request.height, request.width), dtype=bool)
+        c0, r0 = max(window.col_off, 0), max(window.row_off, 0)
+        c1 = min(window.col_off + window.width, info.width)
+        r1 = min(window.row_off + window.height, info.height)
+        if c0 < c1 and r0 < r1:
+            rows = slice(r0 - window.row_off, r1 - window.row_off)
+            cols = slice(c0 - window.col_off, c1 - window.col_off)
+            part = RasterioWindow(c0, r0, c1 - c0, r1 - r0)
+            try:
+                data[:, rows, cols] = ds.read(bands, window=part)
+                inside[rows, cols] = ds.read_masks(bands[0], window=part) > 0
+            except Exception as exc:
+                raise SourceError(f"Cannot read {self._path.name}: {exc}") from None
+        mask = np.broadcast_to(~inside, data.shape)
+        if info.nodata is not None:
+            mask = mask | (data == info.nodata)
+            if np.isnan(info.nodata):
                 mask = mask | np.isnan(data)
         return np.ma.MaskedArray(data, mask=mask, fill_value=fill)
 
@@ -249,6 +306,16 @@ class RasterSource:
         """Warp the source onto `window`: bands, then GDAL's alpha."""
         height = window.rows.stop - window.rows.start
         width = window.cols.stop - window.cols.start
+        if resampling is Resampling.nearest:
+            code = _geo_code(request_crs)
+            try:
+                fast = nearest(
+                    ds, self._info.crs, bands, window.bounds, (height, width), code, fill
+                )
+            except Exception as exc:
+                raise SourceError(f"Cannot read {self._path.name}: {exc}") from None
+            if fast is not None:
+                return fast
         dest = np.full((len(bands) + 1, height, width), fill, dtype=np.dtype(self._info.dtype))
         source, src_transform = self._source_pixels(
             ds, bands, window, request_crs, width, height, resampling

@@ -1,0 +1,77 @@
+"""Bad input, each refused with the version's exception code: unknown coverage, CRS or format,
+subsets outside or upside down, sizes of 0 or above `wcs_max_size`, XML with entities."""
+
+from __future__ import annotations
+
+import pytest
+from wcs_support import exception_code, get
+
+from ogcserve.server import Server
+from ogcserve.testing import client
+
+V2 = "VERSION=2.0.1&REQUEST=GetCoverage&COVERAGEID=elevation"
+V1 = "VERSION=1.0.0&REQUEST=GetCoverage&COVERAGE=elevation&CRS=EPSG:4326&FORMAT=GeoTIFF"
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "code"),
+    [
+        ("VERSION=2.0.1&REQUEST=GetCoverage&COVERAGEID=nope", 404, "NoSuchCoverage"),
+        ("VERSION=2.0.1&REQUEST=DescribeCoverage&COVERAGEID=nope", 404, "NoSuchCoverage"),
+        ("VERSION=2.0.1&REQUEST=GetCoverage&COVERAGEID=hidden", 404, "NoSuchCoverage"),
+        ("VERSION=1.0.0&REQUEST=DescribeCoverage&COVERAGE=nope", 400, "CoverageNotDefined"),
+        (V2 + "&OUTPUTCRS=http://www.opengis.net/def/crs/EPSG/0/999999", 400, "InvalidCRS"),
+        (V2 + "&SUBSETTINGCRS=urn:nothing", 400, "InvalidParameterValue"),
+        (
+            V1 + "&BBOX=6,49.5,6.2,49.7&WIDTH=10&HEIGHT=10&RESPONSE_CRS=EPSG:999999",
+            400,
+            "InvalidCRS",
+        ),
+        (V2 + "&FORMAT=image/x-nothing", 400, "InvalidFormat"),
+        (V1 + "&BBOX=6,49.5,6.2,49.7&FORMAT=JPEG2000", 400, "InvalidFormat"),
+        (V2 + "&SUBSET=Long(100,101)", 404, "InvalidSubsetting"),
+        (V2 + "&SUBSET=Long(6.3,6.0)", 404, "InvalidSubsetting"),
+        (V2 + "&SUBSET=Height(0,10)", 404, "InvalidAxisLabel"),
+        (V2 + "&SUBSET=Long(a,b)", 404, "InvalidSubsetting"),
+        (V1 + "&BBOX=100,10,101,11", 400, "InvalidParameterValue"),
+        (V1 + "&BBOX=6.3,49.5,6.0,49.7", 400, "InvalidParameterValue"),
+        (V2 + "&SCALESIZE=Long(0),Lat(10)", 400, "InvalidParameterValue"),
+        (V2 + "&SCALESIZE=Long(2001),Lat(10)", 400, "InvalidParameterValue"),
+        (V2 + "&SCALEFACTOR=0.001", 400, "InvalidParameterValue"),
+        (V2 + "&SCALEFACTOR=0", 400, "InvalidParameterValue"),
+        (V1 + "&BBOX=6,49.5,6.2,49.7&WIDTH=0&HEIGHT=10", 400, "InvalidParameterValue"),
+        (V1 + "&BBOX=6,49.5,6.2,49.7&WIDTH=100000&HEIGHT=100000", 400, "InvalidParameterValue"),
+        (V1 + "&BBOX=6,49.5,6.2,49.7&RESX=0.0000001&RESY=0.0000001", 400, "InvalidParameterValue"),
+        (V2 + "&RANGESUBSET=band9", 400, "InvalidParameterValue"),
+        (V1 + "&BBOX=6,49.5,6.2,49.7&BAND=4", 400, "InvalidParameterValue"),
+        (V2 + "&INTERPOLATION=magic", 400, "InterpolationMethodNotSupported"),
+        (V1 + "&BBOX=6,49.5,6.2,49.7&INTERPOLATION=magic", 400, "InvalidParameterValue"),
+        (
+            "VERSION=1.0.0&REQUEST=GetCoverage&COVERAGE=elevation&BBOX=6,49,7,50",
+            400,
+            "MissingParameterValue",
+        ),
+        ("VERSION=2.0.1&REQUEST=GetCoverage", 400, "MissingParameterValue"),
+    ],
+)
+def test_refused(server: Server, query: str, status: int, code: str) -> None:
+    result = get(server, query)
+    assert (result.status, exception_code(result)) == (status, code), result.body[:600]
+
+
+def test_xml_with_entities_is_refused_unresolved(server: Server) -> None:
+    body = b"""<?xml version="1.0"?>
+<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>
+<wcs:GetCoverage xmlns:wcs="http://www.opengis.net/wcs/2.0" service="WCS" version="2.0.1">
+  <wcs:CoverageId>&e;</wcs:CoverageId>
+</wcs:GetCoverage>"""
+    response = client(server).post("/ows", content=body, headers={"Content-Type": "text/xml"})
+    assert response.status_code == 400
+    assert b"root:" not in response.content
+    assert b"NoSuchCoverage" not in response.content
+
+
+def test_malformed_xml_is_refused(server: Server) -> None:
+    body = b'<wcs:GetCoverage xmlns:wcs="http://www.opengis.net/wcs/2.0" service="WCS"'
+    response = client(server).post("/ows", content=body, headers={"Content-Type": "text/xml"})
+    assert response.status_code == 400

@@ -1,0 +1,69 @@
+"""A 20,000 x 20,000 raster is served by window: memory follows the request, not the file."""
+
+from __future__ import annotations
+
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from affine import Affine
+from rasterio.windows import Window
+from wcs_support import open_tiff
+
+from ogcserve.testing import call, make_server
+
+LARGE_YAML = """\
+name: large
+title: Large
+layers:
+  - name: large
+    source: {type: raster, path: large.tif}
+"""
+
+
+def _write_large(path: Path) -> np.ndarray:
+    """A sparse tiled uint8 raster (400 MB if read whole) with one written block."""
+    block = np.arange(512 * 512, dtype=np.uint32).reshape(1, 512, 512).astype(np.uint8)
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=20_000,
+        height=20_000,
+        count=1,
+        dtype="uint8",
+        crs="EPSG:32631",
+        transform=Affine(1.0, 0.0, 400000.0, 0.0, -1.0, 5600000.0),
+        tiled=True,
+        blockxsize=512,
+        blockysize=512,
+        sparse_ok=True,
+        nodata=None,
+    ) as out:
+        out.write(block, window=Window(10_240, 10_240, 512, 512))
+    return block
+
+
+def test_large_raster_read_by_window(tmp_path: Path) -> None:
+    block = _write_large(tmp_path / "large.tif")
+    (tmp_path / "large.yaml").write_text(LARGE_YAML)
+    server = make_server([tmp_path / "large.yaml"])
+    try:
+        x0, y0 = 400000 + 10_240, 5600000 - 10_240
+        query = (
+            "/ows?SERVICE=WCS&VERSION=2.0.1&REQUEST=GetCoverage&COVERAGEID=large"
+            f"&SUBSET=E({x0},{x0 + 512})&SUBSET=N({y0 - 512},{y0})"
+        )
+        call(server, query)  # opens the source once
+        tracemalloc.start()
+        result = call(server, query)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    finally:
+        server.close()
+    assert result.status == 200
+    out = open_tiff(result.body)
+    assert (out.width, out.height) == (512, 512)
+    assert np.array_equal(out.read(), block)
+    assert peak < 40 * 2**20  # the file is 400 MB of pixels
