@@ -144,8 +144,7 @@ class RasterSource:
         ds = self._dataset()
         nodata = info.nodata
         fill = nodata if nodata is not None else 0
-        # One extra band receives GDAL's alpha: 0 where no source pixel landed (outside the
-        # raster, or nodata), so the mask is right with or without a nodata value.
+        # An extra band gets GDAL's alpha (0: no source pixel, or nodata), for the mask.
         dest = np.full(
             (len(bands) + 1, request.height, request.width), fill, dtype=np.dtype(info.dtype)
         )
@@ -191,7 +190,8 @@ class RasterSource:
         """The raster's pixels under `window`, unchanged; outside the raster is masked.
         Only the window is read: memory follows the request, not the file."""
         info = self._info
-        fill = info.nodata if info.nodata is not None else 0
+        nodata = info.nodata
+        fill = nodata if nodata is not None else 0
         data = np.full((len(bands), request.height, request.width), fill, np.dtype(info.dtype))
         inside = np.zeros((request.height, request.width), dtype=bool)
         c0, r0 = max(window.col_off, 0), max(window.row_off, 0)
@@ -245,8 +245,7 @@ class RasterSource:
         if c0 >= c1 or r0 >= r1:
             return None
         bounds = (minx + c0 * px, maxy - r1 * py, minx + c1 * px, maxy - r0 * py)
-        # GDAL's warper loses its way on output pixels larger than the raster itself (it ran
-        # for minutes on 256 pixels of 8e12 m): those few pixels are sampled directly.
+        # Output pixels larger than the raster stall GDAL's warper: those are sampled directly.
         coarse = px > footprint[2] - footprint[0] or py > footprint[3] - footprint[1]
         return _Window(slice(r0, r1), slice(c0, c1), bounds, coarse)
 
