@@ -119,8 +119,7 @@ class RasterSource:
         return self._info
 
     def read(self, request: CoverageRequest) -> npt.NDArray[Any]:
-        """Warp the raster onto the requested grid: a (bands, height, width) masked array where
-        nodata and everything outside the raster is masked."""
+        """The raster on the requested grid: (bands, height, width), nodata and outside masked."""
         info = self._info
         bands = list(request.bands) if request.bands else list(range(1, info.band_count + 1))
         for b in bands:
