@@ -133,8 +133,7 @@ def write_nginx(servers: list[tuple[int, str, Path]]) -> Path:
     """wms_compare's nginx.conf with a prefix location per group (PATH_INFO set)."""
     server_t = Template((TEMPLATES / "nginx_server.conf").read_text())
     blocks = "".join(
-        server_t.substitute(port=port, prefix=prefix, socket=sock)
-        for port, prefix, sock in servers
+        server_t.substitute(port=port, prefix=prefix, socket=sock) for port, prefix, sock in servers
     )
     for sub in ("body", "fastcgi", "proxy", "uwsgi", "scgi"):
         (WORK / "nginx_tmp" / sub).mkdir(parents=True, exist_ok=True)
@@ -241,9 +240,7 @@ def downloads(
     }
 
 
-def measure(
-    args: argparse.Namespace, urls: dict[int, str], pids: list[int]
-) -> dict[str, Any]:
+def measure(args: argparse.Namespace, urls: dict[int, str], pids: list[int]) -> dict[str, Any]:
     """wrk on the 1,000 page; then downloads of the 1,000 and of the 10,000 page with the
     workers' memory sampled, against their rest after wrk."""
     busy = wms.wait_quiet(args.max_busy, args.patience)
@@ -404,7 +401,8 @@ def check_all(servers: Servers, urls: dict[str, dict[int, str]]) -> dict[str, di
             try:
                 checks[f"{server}/{features}"] = info = check(server, url, features)
             except (AssertionError, OSError, KeyError, subprocess.TimeoutExpired) as error:
-                raise SystemExit(f"CHECK FAILED {LABELS[server]} {features}: {error}\n  {url}")
+                message = f"CHECK FAILED {LABELS[server]} {features}: {error}\n  {url}"
+                raise SystemExit(message) from error
             print(
                 f"  checked {LABELS[server]:12s} limit={features:<6d} {info['features']:,} "
                 f"features, ids {info['ids']} (e.g. {info['id_example']!r}), "
