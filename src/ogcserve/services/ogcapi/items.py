@@ -4,9 +4,9 @@
 Every parameter is checked before the first byte is written. A page of GeoJSON is streamed
 while the source streams, by the WFS GeoJSON writer (one writer for both services), flushed
 every `CHUNK` features; its counts and paging links are written after the features, once they
-are known (GeoJSON members have no order): one row past the page is read, so that a page
-that ends the data proves its count without a count query. Rows and attributes the caller may not see never
-leave the access layer, so `numberMatched` counts the caller's rows only.
+are known (GeoJSON members have no order). One row past the page is read, so that a page that
+ends the data proves its count without a count query. Rows and attributes the caller may not
+see never leave the access layer, so `numberMatched` counts the caller's rows only.
 """
 
 from __future__ import annotations
