@@ -117,6 +117,15 @@ class FeatureBatch:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def head(self, n: int) -> FeatureBatch:
+        """The first `n` features."""
+        return FeatureBatch(
+            self.ids[:n],
+            None if self.geometries is None else self.geometries[:n],
+            {name: values[:n] for name, values in self.columns.items()},
+            None if self.wkb is None else self.wkb.take(np.arange(min(n, len(self.wkb)))),
+        )
+
     def rows(self) -> Iterator[Feature]:
         """The batch as features, for code that works row by row (formats, edits)."""
         names = list(self.columns)

@@ -159,6 +159,58 @@ def test_count_policy_of_the_layer(tmp_path) -> None:
     assert "numberMatched" not in page and page["numberReturned"] == 5
 
 
+def test_a_page_that_ends_the_data_proves_its_count_without_counting(
+    events: Server, monkeypatch
+) -> None:
+    def no_count(*args: object) -> int:
+        raise AssertionError("a count query for a page that ends the data")
+
+    monkeypatch.setattr(events.access, "count", no_count)
+    for url in (f"{ITEMS}?limit=50&offset=200", f"{ITEMS}?limit=250", f"{ITEMS}?limit=300"):
+        page = doc(get(events, url))
+        assert page["numberMatched"] == 250, url
+        assert "next" not in rels(page), url
+    assert doc(get(events, f"{ITEMS}?limit=50&offset=200"))["numberReturned"] == 50
+
+
+def test_a_full_page_with_features_behind_it_is_counted_and_links_next(events: Server) -> None:
+    page = doc(get(events, f"{ITEMS}?limit=249"))
+    assert page["numberReturned"] == 249 and len(page["features"]) == 249
+    assert page["numberMatched"] == 250 and "next" in rels(page)
+    assert page["features"][-1]["id"] == 249
+
+
+def test_the_row_past_the_page_in_a_batch_of_its_own(tmp_path) -> None:
+    from ogcapi_support import write_events
+
+    # 1,000 features fill the source's first batch: the 1,001st comes alone
+    for n, more in ((1000, False), (1001, True)):
+        folder = tmp_path / str(n)
+        folder.mkdir()
+        server = make_server([write_events(folder, n)])
+        page = doc(get(server, f"{ITEMS}?limit=1000"))
+        assert len(page["features"]) == 1000 and page["numberMatched"] == n
+        assert ("next" in rels(page)) is more
+        html = get(server, f"{ITEMS}?limit=1000&f=html").body.decode()
+        assert ("offset=1000" in html) is more
+        server.close()
+
+
+def test_estimated_counts_only_what_the_page_proves(tmp_path) -> None:
+    from ogcapi_support import write_events
+
+    path = write_events(tmp_path)
+    project = json.loads(path.read_text())
+    project["layers"][0]["wfs"]["number_matched"] = "estimated"
+    path.write_text(json.dumps(project))
+    server = make_server([path])
+    last = doc(get(server, f"{ITEMS}?limit=50&offset=200"))
+    assert last["numberMatched"] == 250 and "next" not in rels(last)
+    middle = doc(get(server, f"{ITEMS}?limit=50&offset=100"))
+    assert "numberMatched" not in middle and "next" in rels(middle)
+    server.close()
+
+
 def test_one_item_with_its_etag(events: Server) -> None:
     result = get(events, f"{ITEMS}/7")
     feature = doc(result)

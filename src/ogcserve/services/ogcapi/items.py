@@ -4,12 +4,14 @@
 Every parameter is checked before the first byte is written. A page of GeoJSON is streamed
 while the source streams, by the WFS GeoJSON writer (one writer for both services), flushed
 every `CHUNK` features; its counts and paging links are written after the features, once they
-are known (GeoJSON members have no order). Rows and attributes the caller may not see never
-leave the access layer, so `numberMatched` counts the caller's rows only.
+are known (GeoJSON members have no order). One row past the page is read, so that a page that
+ends the data proves its count without a count query. Rows and attributes the caller may not
+see never leave the access layer, so `numberMatched` counts the caller's rows only.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -174,11 +176,9 @@ class _FeaturesWriter(GeoJSONWriter):
     """The WFS GeoJSON writer with OGC API's ids (bare, as `/items/{featureId}` takes them)
     and its collection members (counts, links)."""
 
-    def _dicts(self, query: PlannedQuery, batch: FeatureBatch) -> list[dict[str, Any]]:
-        dicts = super()._dicts(query, batch)
-        for feature, fid in zip(dicts, batch.ids, strict=True):
-            feature["id"] = fid
-        return dicts
+    def ids(self, query: PlannedQuery, batch: FeatureBatch) -> list[Any]:
+        """The keys themselves."""
+        return batch.ids
 
     def finish(self, matched: int | None, links: list[dict[str, Any]]) -> None:
         """Part 1 §7.15.7-8: numberMatched (when known), numberReturned, links."""
@@ -204,37 +204,60 @@ def items(ctx: RequestContext) -> None:
     writer = _writer(ctx.response)
     writer.begin(Totals(None, None), "", "")
     pending = 0
-    read = replace(page.query.read, offset=page.offset, limit=page.limit)
-    for batch in ctx.server.access.features(ctx, page.query.layer, read):
+    rows = _PageRows(ctx, page)
+    for batch in rows:
         # Flush what is written once more follows: a one-chunk answer goes out whole.
         if pending >= CHUNK:
             ctx.response.flush()
             pending = 0
         writer.batch(page.query, batch)
         pending += len(batch)
-    matched = _matched(ctx, page, writer.written)
-    writer.finish(matched, _page_links(ctx, page, Format.GEOJSON, writer.written, matched))
+    matched = _matched(ctx, page, writer.written, rows.more)
+    writer.finish(matched, _page_links(ctx, page, Format.GEOJSON, writer.written, rows.more))
 
 
-def _matched(ctx: RequestContext, page: Page, returned: int) -> int | None:
+class _PageRows:
+    """The page's features, read one row past the page: once they are read, `more` says
+    whether a feature follows. When none does, the page ends the data, which proves the count
+    (no count query) and that there is no next page, whatever the count policy."""
+
+    def __init__(self, ctx: RequestContext, page: Page) -> None:
+        self.ctx, self.page = ctx, page
+        self.more = False
+
+    def __iter__(self) -> Iterator[FeatureBatch]:
+        page = self.page
+        read = replace(page.query.read, offset=page.offset, limit=page.limit + 1)
+        room = page.limit
+        for batch in self.ctx.server.access.features(self.ctx, page.query.layer, read):
+            if len(batch) > room:
+                self.more = True
+                if room:
+                    yield batch.head(room)
+                return
+            room -= len(batch)
+            if len(batch):
+                yield batch
+
+
+def _matched(ctx: RequestContext, page: Page, returned: int, more: bool) -> int | None:
     """numberMatched as the layer's count policy says (`wfs.number_matched`): a count query
     ("exact"), only what the page proves ("estimated"), or nothing ("unknown")."""
     policy = page.query.number_matched
     if policy == "unknown":
         return None
-    if returned < page.limit and (returned > 0 or page.offset == 0):
-        return page.offset + returned  # a page that is not full ends the data
+    if not more and (returned > 0 or page.offset == 0):
+        return page.offset + returned  # nothing follows the page: it ends the data
     if policy == "exact":
         return ctx.server.access.count(ctx, page.query.layer, page.query.read)
     return None
 
 
 def _page_links(
-    ctx: RequestContext, page: Page, fmt: Format, returned: int, matched: int | None
+    ctx: RequestContext, page: Page, fmt: Format, returned: int, more: bool
 ) -> list[dict[str, Any]]:
     out = self_links(ctx, fmt, FORMATS)
     media = GEOJSON if fmt is Format.GEOJSON else HTML
-    more = returned == page.limit and (matched is None or page.offset + returned < matched)
     limit = str(page.limit)
     if more:
         out.append(link(here(ctx, offset=str(page.offset + returned), limit=limit), "next", media))
@@ -247,15 +270,15 @@ def _page_links(
 
 
 def _items_html(ctx: RequestContext, page: Page) -> None:
-    read = replace(page.query.read, offset=page.offset, limit=page.limit)
     writer = _writer(ctx.response)
     features: list[dict[str, Any]] = []
     geometries: list[Any] = []
-    for batch in ctx.server.access.features(ctx, page.query.layer, read):
+    rows = _PageRows(ctx, page)
+    for batch in rows:
         features += [orjson.loads(f) for f in writer.features(page.query, batch)]
         geometries += [] if batch.geometries is None else list(batch.geometries)
-    matched = _matched(ctx, page, len(features))
-    links = _page_links(ctx, page, Format.HTML, len(features), matched)
+    matched = _matched(ctx, page, len(features), rows.more)
+    links = _page_links(ctx, page, Format.HTML, len(features), rows.more)
     layer = page.query.layer
     count = f"{len(features)} features" + (f" of {matched}" if matched is not None else "")
     body = (

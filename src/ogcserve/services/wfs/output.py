@@ -251,17 +251,21 @@ class GeoJSONWriter(CollectionWriter):
         rows = (
             zip(*(batch.columns[name] for name in names), strict=True) if names else repeat((), n)
         )
-        prefix = f"{query.layer.name}."
         self._crs = query.srs.code
         return [
             {
                 "type": "Feature",
-                "id": f"{prefix}{fid}",
+                "id": fid,
                 "geometry": geometry,
                 "properties": dict(zip(names, row, strict=True)),
             }
-            for fid, geometry, row in zip(batch.ids, geometries, rows, strict=True)
+            for fid, geometry, row in zip(self.ids(query, batch), geometries, rows, strict=True)
         ]
+
+    def ids(self, query: PlannedQuery, batch: FeatureBatch) -> list[Any]:
+        """The features' `id` members: WFS's `<layer>.<key>`, as its GML ids."""
+        prefix = f"{query.layer.name}."
+        return [f"{prefix}{fid}" for fid in batch.ids]
 
     def end(self, totals: Totals) -> None:
         """Counts, links and the CRS when it is not CRS84."""
