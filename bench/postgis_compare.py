@@ -242,7 +242,7 @@ def check(key: str, url: str, case: wms.Case | wfs.Case) -> dict[str, Any]:
 
 def measure(url: str, case: wms.Case | wfs.Case, args: argparse.Namespace) -> dict[str, Any]:
     """requests/s (wrk) for the quick cases; seconds per download for 100,000 features."""
-    busy = wms.wait_quiet(args.max_busy)
+    busy = wms.wait_quiet(args.max_busy, args.patience)
     if isinstance(case, wfs.Case) and case.features == wfs.LARGE:
         target = case.url(url, _server_of(url))
         wfs.curl(target)
@@ -318,6 +318,9 @@ def main() -> int:
     parser.add_argument("--servers", default=",".join(SERVERS))
     parser.add_argument("--port-base", type=int, default=18380)
     parser.add_argument("--max-busy", type=float, default=0.15, help="wait for a quieter machine")
+    parser.add_argument(
+        "--patience", type=float, default=60, help="seconds to wait for it before each case"
+    )
     parser.add_argument("--check-only", action="store_true")
     parser.add_argument("--no-install", action="store_true")
     args = parser.parse_args()

@@ -19,7 +19,7 @@ from ogcserve.http.response import BufferSink, ServerResponse
 from ogcserve.plugins import AccessControlFilter, LayerPermissions, ServerInterface
 from ogcserve.projects import Layer
 from ogcserve.server import Server
-from ogcserve.sources.geopackage import encode_gpkg_geometry
+from ogcserve.sources.gpkg_binary import encode_gpkg_geometry
 from ogcserve.testing import make_server
 
 DEMO = Path(__file__).resolve().parents[3] / "src" / "ogcserve" / "demo"
