@@ -3,7 +3,8 @@
     QT_QPA_PLATFORM=offscreen /usr/bin/python3 bench/_qgs_project.py SPEC.json OUT.qgs
 
 SPEC.json: {"title": ..., "crs": ["EPSG:4326", ...], "extent": [minx, miny, maxx, maxy]
-(EPSG:4326), "layers": [{"name", "path", "table", "fill", "stroke", "stroke_width"}]}.
+(EPSG:4326), "layers": [{"name", "path", "table", "fill", "stroke", "stroke_width"}]}; a layer
+with "provider" and "uri" (bench/postgis_compare.py: "postgres") is read through that provider.
 Fill and stroke widths are in pixels, as in the ogcserve project's `style:` block; the layers
 are identifiable (GetFeatureInfo) and published with their names (not ids).
 """
@@ -33,8 +34,9 @@ def build(spec: dict[str, Any], out: str) -> None:
     project.setTitle(spec["title"])
     project.setCrs(QgsCoordinateReferenceSystem("EPSG:4326"))
     for item in spec["layers"]:
-        uri = f"{item['path']}|layername={item['table']}"
-        layer = QgsVectorLayer(uri, item["name"], "ogr")
+        # A database layer gives its provider and data source ("uri"); files go through OGR.
+        uri = item.get("uri") or f"{item['path']}|layername={item['table']}"
+        layer = QgsVectorLayer(uri, item["name"], item.get("provider", "ogr"))
         if not layer.isValid():
             raise SystemExit(f"invalid layer {uri}")
         layer.setShortName(item["name"])

@@ -93,7 +93,9 @@ class FeatureQuery:
     ids: tuple[Any, ...] | None = None  # restrict to these feature ids
     # For drawing. `exact=False`: with a bbox, a feature whose envelope meets it may be returned
     # even if its shape does not (drawing it shows nothing). `wkb=True`: the source may hand its
-    # geometries over undecoded, as `FeatureBatch.wkb`, instead of as shapely objects.
+    # geometries over undecoded, as `FeatureBatch.wkb`, instead of as shapely objects; its reader
+    # takes every batch at once and waits on no client, so a database source may read them all
+    # on one pooled connection (docs/decisions/0005-streams-off-the-pool.md).
     exact: bool = True
     wkb: bool = False
 

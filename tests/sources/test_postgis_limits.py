@@ -250,7 +250,22 @@ def test_waiting_streams_hold_no_pooled_connection(cluster: OwnPostgres) -> None
         assert states.count(("ogcserve stream", "idle in transaction")) == 3
         for stream in streams:
             stream.close()  # type: ignore[attr-defined]
-        assert [a for a, _ in sessions(cluster)].count("ogcserve stream") == 0
+        # Given back to the streams' own pool, idle (warm for the next stream), none of them
+        # left in a transaction.
+        states = sessions(cluster)
+        assert states.count(("ogcserve stream", "idle")) == 3
+        assert not [s for s in states if s[1] == "idle in transaction"]
+    finally:
+        source.close()
+    assert [a for a, _ in sessions(cluster)].count("ogcserve stream") == 0
+
+
+def test_stream_connections_are_kept_for_the_next_stream(cluster: OwnPostgres) -> None:
+    source = PostGISSource(cluster.dsn, "big", limits=quick())
+    try:
+        for _ in range(3):
+            assert len(ids_of(source.query(FeatureQuery(with_geometry=False), 500))) == ROWS
+        assert [a for a, _ in sessions(cluster)].count("ogcserve stream") == 1
     finally:
         source.close()
 

@@ -92,6 +92,7 @@ class PostGISConnections:
         self._streams = threading.BoundedSemaphore(max(limits.stream_connections, 1))
         self._lock = threading.Lock()
         self._pool: ConnectionPool | None = None
+        self._stream_pool: ConnectionPool | None = None
         self._closed = False
 
     @property
@@ -101,7 +102,15 @@ class PostGISConnections:
 
     def _connect_args(self) -> dict[str, Any]:
         limits = self._limits
-        options = f"-c statement_timeout={int(limits.query_timeout * 1000)}"
+        # No JIT: PostGIS functions are declared costly (ST_Intersects 10,000), which puts any
+        # bbox read of a large table past jit_above_cost, and compiling then took 0.6-0.9 s
+        # of a 0.4 s read of 100,000 rows. A cursor's plan is chosen for every row, not the
+        # first tenth: each is read to its end (a fast-start plan read 100,000 ids in 180 ms
+        # instead of 55). See docs/performance.md, PostGIS.
+        options = (
+            f"-c statement_timeout={int(limits.query_timeout * 1000)}"
+            " -c jit=off -c cursor_tuple_fraction=1"
+        )
         return {
             "connect_timeout": max(1, round(limits.connect_timeout)),
             "options": options,
@@ -223,35 +232,65 @@ class PostGISConnections:
 
     @contextmanager
     def dedicated(self, what: str) -> Iterator[psycopg.Connection[Any]]:
-        """A connection outside the pool for the rest of a streamed answer, closed after it.
-        Past `stream_connections` of them at once, a pooled one serves instead."""
+        """A connection for the rest of a streamed answer, from a pool of its own (at most
+        `stream_connections`, idle ones closed after a minute) that the quick reads never wait
+        on; past that many streams at once, a pooled one serves instead. Kept open between
+        streams: a fresh backend took 15-30 ms to connect and load PostGIS, per stream."""
         if not self._streams.acquire(blocking=False):
             log.info("stream connections of %r all in use: using the pool", self._label)
             with self.pooled(what) as pooled:
                 yield pooled
             return
         try:
+            pool = self._streams_pool()
             try:
-                args = {**self._connect_args(), "application_name": "ogcserve stream"}
-                conn = psycopg.connect(self._dsn, **args)
-            except psycopg.Error as exc:
-                raise self._down(exc) from None
+                conn = pool.getconn(timeout=self._limits.connect_timeout)
+            except (PoolTimeout, PoolClosed):
+                try:  # the pool only logs why it cannot connect: a direct attempt says it
+                    psycopg.connect(self._dsn, **self._connect_args()).close()
+                except psycopg.Error as exc:
+                    raise self._down(exc) from None
+                raise SourceBusyError(
+                    "The layer's database is reconnecting", retry_after=1
+                ) from None
             try:
                 yield conn
             except psycopg.Error as exc:
                 raise translate(exc, what, self._label) from None
             finally:
-                conn.close()
+                rollback(conn)
+                pool.putconn(conn)
         finally:
             self._streams.release()
+
+    def _streams_pool(self) -> ConnectionPool:
+        self._admit()  # the breaker speaks for both pools
+        with self._lock:
+            if self._closed:
+                raise SourceError(f"PostGIS source {self._label!r} is closed")
+            if self._stream_pool is None:
+                self._stream_pool = ConnectionPool(
+                    self._dsn,
+                    kwargs={**self._connect_args(), "application_name": "ogcserve stream"},
+                    min_size=0,
+                    max_size=max(self._limits.stream_connections, 1),
+                    max_idle=60.0,
+                    open=False,
+                    check=ConnectionPool.check_connection,
+                    name=f"ogcserve-streams:{self._label}",
+                )
+                self._stream_pool.open(wait=False)
+            return self._stream_pool
 
     def close(self) -> None:
         """Close the pool (connections still lent out close when given back)."""
         with self._lock:
             self._closed = True
             pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.close()
+            streams, self._stream_pool = self._stream_pool, None
+        for each in (pool, streams):
+            if each is not None:
+                each.close()
 
 
 def rollback(conn: psycopg.Connection[Any]) -> None:

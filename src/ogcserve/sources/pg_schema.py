@@ -4,6 +4,7 @@ its key, geometry column, SRID and CRS, introspected once from the catalogs (`in
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +13,8 @@ from psycopg import sql
 
 from ogcserve.features import Field, FieldType, Schema
 from ogcserve.sources.base import SourceUnavailableError
+
+log = logging.getLogger("ogcserve.sources.postgis")
 
 _TYPES: dict[str, FieldType] = {
     "int2": FieldType.INTEGER,
@@ -68,13 +71,13 @@ def introspect(
     schema_name, _, name = label.rpartition(".")
     ident = sql.Identifier(*((schema_name, name) if schema_name else (name,)))
     row = conn.execute(
-        "SELECT c.oid, n.nspname, c.relname FROM pg_class c"
+        "SELECT c.oid, n.nspname, c.relname, c.relkind FROM pg_class c"
         " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass(%s)",
         (ident.as_string(conn),),
     ).fetchone()
     if row is None:
         raise SourceUnavailableError(f"Table {label!r} not found in {described}")
-    oid, schema_name, name = row
+    oid, schema_name, name, kind = row
     columns: list[_Column] = conn.execute(
         "SELECT a.attname, t.typname, a.attnotnull FROM pg_attribute a"
         " JOIN pg_type t ON t.oid = a.atttypid"
@@ -82,12 +85,22 @@ def introspect(
         (oid,),
     ).fetchall()
     geometry = _geometry_column(columns, geometry_arg, label)
-    key = _key_column(conn, oid, [c[0] for c in columns], key_arg, label)
+    key = _key_column(conn, oid, [c[0] for c in columns], key_arg, label, kind == "v")
     if key == geometry:
         raise SourceUnavailableError(f"The geometry of {label!r} cannot be its key")
     srid, geometry_type = 0, None
     if geometry is not None:
         srid, geometry_type = _geometry_srid(conn, ident, schema_name, name, geometry)
+        if kind in ("r", "p", "m") and not _indexed(conn, oid, geometry):
+            # Served all the same; `ogcserve check` and the server's start show this.
+            log.warning(
+                "PostGIS table %r has no spatial index on %r: every map and bbox reads the"
+                " whole table (CREATE INDEX ON %s USING gist (%s))",
+                label,
+                geometry,
+                ident.as_string(conn),
+                sql.Identifier(geometry).as_string(conn),
+            )
     fields, select, key_type = _fields(columns, key)
     return PostGISTable(
         ident,
@@ -97,7 +110,7 @@ def introspect(
         Schema(key, tuple(fields), geometry, geometry_type),
         key_type,
         srid,
-        _crs(conn, srid),
+        _crs(conn, srid, label if geometry is not None else None),
         {f.name: f for f in fields},
         select,
     )
@@ -118,8 +131,26 @@ def _geometry_column(columns: list[_Column], geometry_arg: str | None, label: st
     return geometries[0] if geometries else None
 
 
+def _indexed(conn: psycopg.Connection[Any], oid: int, geometry: str) -> bool:
+    """Whether an index of an access method that answers `&&` (GiST, SP-GiST, BRIN) has the
+    geometry column first."""
+    row = conn.execute(
+        "SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+        " JOIN pg_am am ON am.oid = c.relam"
+        " JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]"
+        " WHERE i.indrelid = %s AND a.attname = %s AND am.amname IN ('gist', 'spgist', 'brin')",
+        (oid, geometry),
+    ).fetchone()
+    return row is not None
+
+
 def _key_column(
-    conn: psycopg.Connection[Any], oid: int, names: list[str], key_arg: str | None, label: str
+    conn: psycopg.Connection[Any],
+    oid: int,
+    names: list[str],
+    key_arg: str | None,
+    label: str,
+    view: bool,
 ) -> str:
     """The key column: the one named, else the single-column primary key."""
     if key_arg is not None:
@@ -133,6 +164,11 @@ def _key_column(
         (oid,),
     ).fetchall()
     if len(pks) != 1:
+        if view:
+            raise SourceUnavailableError(
+                f"{label!r} is a view, which has no primary key: name the column whose values"
+                " identify its rows with the layer's 'key'"
+            )
         raise SourceUnavailableError(
             f"Table {label!r} has no single-column primary key: name one with 'key'"
         )
@@ -168,8 +204,17 @@ def _geometry_srid(
     return srid, geometry_type
 
 
-def _crs(conn: psycopg.Connection[Any], srid: int) -> str:
-    """The CRS of `srid` as 'AUTHORITY:CODE' (EPSG when spatial_ref_sys does not say)."""
+def _crs(conn: psycopg.Connection[Any], srid: int, label: str | None) -> str:
+    """The CRS of `srid` as 'AUTHORITY:CODE' (EPSG when spatial_ref_sys does not say). SRID 0
+    says nothing: the geometries of `label` are served as longitude, latitude (what
+    GeoPackage's undefined system 0 is)."""
+    if not srid and label is not None:
+        log.warning(
+            "PostGIS table %r has geometries of SRID 0 (unknown): served as OGC:CRS84;"
+            " set the SRID with UpdateGeometrySRID if they are in another CRS",
+            label,
+        )
+        return "OGC:CRS84"
     if srid:
         auth = conn.execute(
             "SELECT auth_name, auth_srid FROM spatial_ref_sys WHERE srid = %s", (srid,)

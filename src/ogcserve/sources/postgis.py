@@ -1,7 +1,9 @@
 """PostGIS tables and views through psycopg 3 and a connection pool.
 
 Reads stream through a server-side (named) cursor, so a million rows pass in constant memory;
-geometries come as WKB (`ST_AsBinary`) and decode per batch with one `shapely.from_wkb` call.
+geometries come as WKB (`ST_AsBinary`, binary protocol) and decode per batch with one
+`shapely.from_wkb` call, or not at all for a drawing (`FeatureQuery.wkb`), whose bbox is then
+only the index's envelope test (`FeatureQuery.exact`).
 Identifiers are always composed with `psycopg.sql.Identifier`; request values only ever travel
 as bound parameters.
 
@@ -25,7 +27,7 @@ import psycopg
 from psycopg import sql
 
 from ogcserve.features import BBox, Feature, FeatureBatch, FeatureQuery, Schema
-from ogcserve.geo.wkb import decode_wkb
+from ogcserve.geo.wkb import WKBColumn, decode_wkb
 from ogcserve.sources._query import (
     FilterPlan,
     Selection,
@@ -131,12 +133,10 @@ class PostGISSource:
             terms.append(sql.SQL("{} = ANY(%s)").format(sql.Identifier(t.schema.key)))
             params.append(ids)
         if query.bbox is not None and t.schema.geometry_field is not None:
-            # ST_Intersects uses the index (&&) and then tests exactly, so paging stays in SQL.
-            terms.append(
-                sql.SQL("ST_Intersects({}, ST_MakeEnvelope(%s, %s, %s, %s, %s))").format(
-                    sql.Identifier(t.schema.geometry_field)
-                )
-            )
+            # ST_Intersects uses the index (&&) and then tests exactly, so paging stays in SQL;
+            # a drawing needs only the index's envelope test (its shapes are culled anyway).
+            test = _INTERSECTS if query.exact else _ENVELOPES
+            terms.append(test.format(sql.Identifier(t.schema.geometry_field)))
             params.extend((*query.bbox, t.srid))
         if plan.sql:
             terms.append(sql.SQL("(" + plan.sql + ")"))
@@ -176,30 +176,34 @@ class PostGISSource:
             params.extend((query.limit, max(query.offset, 0)))
         return statement, params
 
-    def _batch(self, rows: list[Any], sel: Selection) -> FeatureBatch:
+    def _batch(self, rows: list[Any], sel: Selection, raw: bool) -> FeatureBatch:
+        """A batch of rows; with `raw`, the geometries stay WKB (`FeatureBatch.wkb`)."""
         cols = list(zip(*rows, strict=True))
         pos = 1
-        geometries = None
+        geometries = packed = None
         if sel.fetch_geometry and self._meta().schema.geometry_field is not None:
-            geometries = decode_wkb(cols[1])
+            if raw:
+                packed = WKBColumn.pack(cols[1])
+            else:
+                geometries = decode_wkb(cols[1])
             pos = 2
         ids = list(cols[0])
         stored = [list(cols[pos + i]) for i in range(len(sel.stored))]
-        return FeatureBatch(ids, geometries, sel.columns(ids, stored))
+        return FeatureBatch(ids, geometries, sel.columns(ids, stored), packed)
 
     def _cursor(
         self,
         conn: psycopg.Connection[Any],
-        statement: sql.Composed,
-        params: list[Any],
+        statement: tuple[sql.Composed, list[Any]],
         sel: Selection,
         size: int,
+        raw: bool,
     ) -> Generator[FeatureBatch]:
         # A named cursor keeps the result on the server; each fetchmany is one round trip.
         with conn.cursor(name=f"ogcserve_{uuid.uuid4().hex}", binary=True) as cur:
-            cur.execute(statement, params)
+            cur.execute(*statement)
             while rows := cur.fetchmany(size):
-                yield self._batch(rows, sel)
+                yield self._batch(rows, sel, raw)
 
     def _rows(
         self,
@@ -210,34 +214,54 @@ class PostGISSource:
         paged: bool,
         size: int,
     ) -> Iterator[FeatureBatch]:
-        """Batches of `query`. With `conn` (a transaction's), all of them from it. Without, the
-        first batch comes from a pooled connection, given back before the batch is yielded, and
-        the rest (the query again, less the rows already sent) from a dedicated connection, so
-        that a consumer that waits on a slow client holds nothing the pool lends."""
+        """Batches of `query`. With `conn` (a transaction's), all of them from it. A drawing
+        (`wkb`: its reader takes every batch at once and waits on no client) reads them all on
+        one pooled connection. Otherwise the first batch comes from a pooled connection, given
+        back before the batch is yielded, and the rest (the query again, less the rows already
+        sent) from a connection for streams, so that a consumer that waits on a slow client
+        holds nothing the pool lends (docs/decisions/0005-streams-off-the-pool.md)."""
         statement = self._select(query, plan, sel, paged)
         if statement is None:
             return
+        raw = query.wkb and plan.predicate is None
         if conn is not None:
             try:
-                yield from self._cursor(conn, *statement, sel, size)
+                yield from self._cursor(conn, statement, sel, size, raw)
             except psycopg.Error as exc:
                 raise translate(exc, "read", self._table_arg) from None
             return
+        if query.wkb:
+            with self._db.pooled("read") as pooled:
+                yield from self._cursor(pooled, statement, sel, size, raw)
+            return
         with self._db.pooled("read") as pooled:
-            batches = self._cursor(pooled, *statement, sel, size)
-            try:
-                first = next(batches, None)
-            finally:
-                batches.close()
+            first, more = self._first(pooled, statement, sel, size, raw)
         if first is None:
             return
         yield first
-        rest = self._rest(query, first, paged) if len(first) >= size else None
+        rest = self._rest(query, first, paged) if more else None
         statement = None if rest is None else self._select(rest, plan, sel, paged)
         if statement is None:
             return
         with self._db.dedicated("read") as own:
-            yield from self._cursor(own, *statement, sel, size)
+            yield from self._cursor(own, statement, sel, size, raw)
+
+    def _first(
+        self,
+        conn: psycopg.Connection[Any],
+        statement: tuple[sql.Composed, list[Any]],
+        sel: Selection,
+        size: int,
+        raw: bool,
+    ) -> tuple[FeatureBatch | None, bool]:
+        """The first batch of `statement`, and whether any row follows it (one row is fetched
+        past a full batch to tell: a read of exactly one batch, such as a page of 1,000, then
+        needs no query for the rest)."""
+        with conn.cursor(name=f"ogcserve_{uuid.uuid4().hex}", binary=True) as cur:
+            cur.execute(*statement)
+            rows = cur.fetchmany(size)
+            more = len(rows) == size and cur.fetchone() is not None
+        return (self._batch(rows, sel, raw) if rows else None), more
 
     def _rest(self, query: FeatureQuery, first: FeatureBatch, paged: bool) -> FeatureQuery | None:
         """`query` less the rows of its first batch (None when its limit is reached). Paging
@@ -319,6 +343,11 @@ class PostGISSource:
     def close(self) -> None:
         """Close the pool (connections still lent out close when given back)."""
         self._db.close()
+
+
+# The bbox tests: exact (a page's rows must meet the bbox), or the index's envelopes only.
+_INTERSECTS = sql.SQL("ST_Intersects({}, ST_MakeEnvelope(%s, %s, %s, %s, %s))")
+_ENVELOPES = sql.SQL("{} && ST_MakeEnvelope(%s, %s, %s, %s, %s)")
 
 
 def _quote(name: str) -> str:

@@ -102,7 +102,8 @@ def query(ctx: RequestContext, item: MapLayer, params: GetFeatureInfoParams) -> 
         window = read_window(box, view.crs, crs)
     except ValueError:
         return []
-    read = Read(bbox=window, bbox_crs=crs, filter=item.filter)
+    # The index's envelope test is enough: the exact one follows, against the pixel's region.
+    read = Read(bbox=window, bbox_crs=crs, filter=item.filter, exact=False)
     features = [f for batch in data.features(ctx, layer, read) for f in batch.rows()]
     if not features:
         return []
