@@ -202,7 +202,15 @@ class PostGISConnections:
         """A pooled connection for the block (given back rolled back); database errors inside
         the block leave it translated for the client."""
         pool = self._admit()
-        conn = self._getconn(pool)
+        with self._lent(pool, self._getconn(pool), what) as conn:
+            yield conn
+
+    @contextmanager
+    def _lent(
+        self, pool: ConnectionPool, conn: psycopg.Connection[Any], what: str
+    ) -> Iterator[psycopg.Connection[Any]]:
+        """`conn` for the block, given back to `pool` rolled back; database errors inside the
+        block leave it translated for the client."""
         try:
             yield conn
         except psycopg.Error as exc:
@@ -210,6 +218,14 @@ class PostGISConnections:
         finally:
             rollback(conn)
             pool.putconn(conn)
+
+    def _probe(self) -> None:
+        """A direct connection attempt: raises the outage if the database is down (a pool
+        only logs why it cannot connect), returns if it is merely busy."""
+        try:
+            psycopg.connect(self._dsn, **self._connect_args()).close()
+        except psycopg.Error as exc:
+            raise self._down(exc) from None
 
     def _getconn(self, pool: ConnectionPool) -> psycopg.Connection[Any]:
         try:
@@ -223,11 +239,7 @@ class PostGISConnections:
             raise SourceBusyError("The layer's database is reconnecting", retry_after=1) from None
         except PoolTimeout:
             pass
-        # Busy, or down: a direct attempt tells which (the pool only logs its failures).
-        try:
-            psycopg.connect(self._dsn, **self._connect_args()).close()
-        except psycopg.Error as exc:
-            raise self._down(exc) from None
+        self._probe()  # busy, or down: a direct attempt tells which
         raise SourceBusyError("Every connection to this layer's database is in use", retry_after=1)
 
     @contextmanager
@@ -246,20 +258,12 @@ class PostGISConnections:
             try:
                 conn = pool.getconn(timeout=self._limits.connect_timeout)
             except (PoolTimeout, PoolClosed):
-                try:  # the pool only logs why it cannot connect: a direct attempt says it
-                    psycopg.connect(self._dsn, **self._connect_args()).close()
-                except psycopg.Error as exc:
-                    raise self._down(exc) from None
+                self._probe()
                 raise SourceBusyError(
                     "The layer's database is reconnecting", retry_after=1
                 ) from None
-            try:
-                yield conn
-            except psycopg.Error as exc:
-                raise translate(exc, what, self._label) from None
-            finally:
-                rollback(conn)
-                pool.putconn(conn)
+            with self._lent(pool, conn, what) as lent:
+                yield lent
         finally:
             self._streams.release()
 

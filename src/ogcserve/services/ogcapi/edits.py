@@ -19,6 +19,7 @@ from .negotiation import check_parameters
 if TYPE_CHECKING:
     from ogcserve.context import RequestContext
     from ogcserve.plugins.services import RouteHandler
+    from ogcserve.projects.model import Layer
 
 
 def _content_crs(ctx: RequestContext) -> str | None:
@@ -39,11 +40,20 @@ def _no_content(ctx: RequestContext, etag: str | None) -> None:
         ctx.response.set_header("ETag", etag)
 
 
-def post_item(ctx: RequestContext) -> None:
-    """POST on items: create one feature."""
+def _collection(ctx: RequestContext, body: str | None) -> Layer:
+    """What every write checks first: no query parameters, a collection the caller may read
+    (else 404), and for a write with a body (`body`: "feature" or "patch") its media type."""
     check_parameters(ctx, ())
     layer = collection_layer(ctx)
-    transactions.check_content_type(ctx.request.headers.get("Content-Type"))
+    if body is not None:
+        media = ctx.request.headers.get("Content-Type")
+        transactions.check_content_type(media, patch=body == "patch")
+    return layer
+
+
+def post_item(ctx: RequestContext) -> None:
+    """POST on items: create one feature."""
+    layer = _collection(ctx, "feature")
     fid = transactions.create_item(ctx, layer, ctx.request.body, _content_crs(ctx))
     ctx.response.status = 201
     ctx.response.set_header("Location", f"{collection_url(ctx, layer)}/items/{quote(str(fid))}")
@@ -52,9 +62,7 @@ def post_item(ctx: RequestContext) -> None:
 
 def put_item(ctx: RequestContext) -> None:
     """PUT on an item: replace it."""
-    check_parameters(ctx, ())
-    layer = collection_layer(ctx)
-    transactions.check_content_type(ctx.request.headers.get("Content-Type"))
+    layer = _collection(ctx, "feature")
     body, crs = ctx.request.body, _content_crs(ctx)
     etag = transactions.replace_item(ctx, layer, _item_id(ctx), body, _if_match(ctx), crs)
     _no_content(ctx, etag)
@@ -62,9 +70,7 @@ def put_item(ctx: RequestContext) -> None:
 
 def patch_item(ctx: RequestContext) -> None:
     """PATCH on an item: a JSON merge patch of it."""
-    check_parameters(ctx, ())
-    layer = collection_layer(ctx)
-    transactions.check_content_type(ctx.request.headers.get("Content-Type"), patch=True)
+    layer = _collection(ctx, "patch")
     body, crs = ctx.request.body, _content_crs(ctx)
     etag = transactions.update_item(ctx, layer, _item_id(ctx), body, _if_match(ctx), crs)
     _no_content(ctx, etag)
@@ -72,8 +78,7 @@ def patch_item(ctx: RequestContext) -> None:
 
 def delete_item(ctx: RequestContext) -> None:
     """DELETE on an item."""
-    check_parameters(ctx, ())
-    layer = collection_layer(ctx)
+    layer = _collection(ctx, None)
     transactions.delete_item(ctx, layer, _item_id(ctx), _if_match(ctx))
     _no_content(ctx, None)
 
