@@ -376,3 +376,24 @@ def test_a_wrong_style_value_hides_no_field_name_of_its_block(tmp_path: Path) ->
         (18, "layers[1].style.marker.shape"),
         (18, "layers[1].style.label.field"),
     ]
+
+
+def test_a_wrong_value_inside_a_rule_or_category_hides_no_field_name(tmp_path: Path) -> None:
+    # `marker: circl` in one rule made every rule unchecked: its filter's unknown field, and the
+    # fields other rules and categories read, went unreported until the marker was fixed.
+    text = PROJECT.replace(
+        '{value: Europe, fill: "#1f78b4"}',
+        '{value: Europe, fill: "#1f78b4x", marker: {rotation_field: rot}}',
+    ).replace(
+        "style: {marker: {shape: circle, rotation_field: fid}, fill: red}",
+        "style:\n      rules:\n"
+        "        - {filter: \"nme = 'x'\", marker: circl}\n"
+        '        - {filter: "fid > 1", fill: red, marker: {rotation_field: fidd}}',
+    )
+    assert [(line, key) for line, key, _ in found(project(tmp_path, text))] == [
+        (12, "layers[0].style.categorized.categories[0].fill"),
+        (12, "layers[0].style.categorized.categories[0].marker.rotation_field"),
+        (20, "layers[1].style.rules[0].marker.shape"),
+        (20, "layers[1].style.rules[0].filter"),
+        (21, "layers[1].style.rules[1].marker.rotation_field"),
+    ]

@@ -12,6 +12,7 @@ The source's key column counts as a field: it is published like any other attrib
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -235,15 +236,48 @@ def _time_issues(check: LayerCheck, schema: Schema, doc: Document) -> Iterator[P
 
 
 def _valid_part(style: Mapping[str, Any], error: ValidationError) -> Style | None:
-    """The style without the entries an error was found in, if the rest is valid: its field
-    names are still checked, so that one wrong value hides no other mistake of the block."""
-    # The first part of each error's location that is an entry of the block (`marker:` is
-    # reported under `symbol`, which the style model gathers the symbol's entries into).
-    bad = {next((p for p in e["loc"] if p in style), None) for e in error.errors()}
-    try:
-        return Style.model_validate({k: v for k, v in style.items() if k not in bad})
-    except ValidationError:
-        return None
+    """The style without the entries errors were found in, if the rest is valid: its field
+    names are still checked, so that one wrong value hides no other mistake of the block.
+
+    Each round drops, for each error, the innermost mapping entry its location reaches (a
+    rule's `marker:`, not every rule), keeping list items so that locations stay right; an
+    entry whose removal leaves its parent invalid makes the next round drop the parent.
+    """
+    part: Any = copy.deepcopy(dict(style))
+    while True:
+        paths = {_entry_path(part, e["loc"]) for e in error.errors()}
+        # An error on a block that also holds an inner error is its consequence: inner first.
+        inner = [p for p in paths if p and not any(q[: len(p)] == p != q for q in paths)]
+        if not inner:
+            return None
+        for path in inner:
+            node = part
+            for step in path[:-1]:
+                node = node[step]
+            del node[path[-1]]
+        try:
+            return Style.model_validate(part)
+        except ValidationError as exc:
+            error = exc
+
+
+def _entry_path(block: Any, loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
+    """The path of the innermost mapping entry of `block` that an error location reaches.
+
+    Parts of the location that are not in the block are the model's own (a rule's entries are
+    gathered under `symbol`, unions add tags) and are passed over."""
+    path: list[int | str] = []
+    found: tuple[int | str, ...] = ()
+    node = block
+    for step in loc:
+        if isinstance(node, dict) and step in node:
+            path.append(step)
+            node = node[step]
+            found = tuple(path)
+        elif isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node):
+            path.append(step)
+            node = node[step]
+    return found
 
 
 def _raster_issues(check: LayerCheck, doc: Document) -> Iterator[ProjectIssue]:

@@ -22,8 +22,13 @@ def schema_issues(
 ) -> list[ProjectIssue]:
     """One issue per error of `exc`, located at `prefix` + the error's loc in `doc`."""
     issues = []
-    for error in exc.errors(include_url=False):
+    errors = exc.errors(include_url=False)
+    for error in errors:
         loc: Loc = tuple(error["loc"])
+        if error["type"] == "too_short" and any(
+            tuple(e["loc"])[: len(loc)] == loc != tuple(e["loc"]) for e in errors
+        ):
+            continue  # a list whose items fail is too short without them: not a mistake of its own
         ctx = error.get("ctx") or {}
         message = str(error["msg"]).removeprefix("Value error, ")
         if "field" in ctx:
