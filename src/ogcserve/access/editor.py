@@ -66,13 +66,18 @@ class Editor:
                     "the server for you: leave it out",
                     locator=self._key,
                 )
-            # Judged with its key when it has one: a row filter may name the key.
-            seen = row.properties if row.id is None else {**row.properties, self._key: row.id}
-            self._check_editable(Feature(row.id, row.geometry, self._typed(seen)))
+            if row.id is not None:  # judged with its key: a row rule may name the key
+                self._check_editable(self._as_stored(row, row.id))
             rows.append(row)
             self._touch(row.geometry)
         with self._naming_columns():
             ids = self._tx.insert(rows)
+        for row, fid in zip(rows, ids, strict=True):
+            if row.id is None:
+                # Judged as stored, with the key the source gave it (a rule on the key, such
+                # as `"pk" IN (...)`, cannot judge a feature without one); refused, the
+                # transaction is rolled back.
+                self._check_editable(self._as_stored(row, fid))
         self._written.extend(ids)
         return ids
 
@@ -161,6 +166,11 @@ class Editor:
         rules = self._query.filter
         names = set() if rules is None else set(rules.properties()) - {self._key, "$id"}
         return bool(self._query.subsets) or bool(names)
+
+    def _as_stored(self, row: Feature, fid: Any) -> Feature:
+        """A new feature as the source holds it under the key `fid`, the key among its typed
+        attributes."""
+        return Feature(fid, row.geometry, self._typed({**row.properties, self._key: fid}))
 
     def _typed(self, properties: Mapping[str, Any]) -> dict[str, Any]:
         return {

@@ -379,6 +379,31 @@ def test_row_rule_on_the_key_governs_edits(edit_project: Path) -> None:
         server.close()
 
 
+def test_a_row_rule_on_the_key_judges_a_generated_key(edit_project: Path) -> None:
+    # QGIS desktop leaves a serial key out of its Insert: the feature was judged with no key,
+    # so `"fid" IN (...)` refused every insert. It is judged with the key the source gives it.
+    def setup(iface: ServerInterface) -> None:
+        iface.register_access_control(KeyRules(expression='"fid" IN (1, 2, 7, 8)'))
+
+    server = build([edit_project], plugins=(setup,))
+    path = edit_project.parent / "data.gpkg"
+    try:
+        for version in ("2.0.0", "1.1.0"):
+            r = post(server, _tx(f"<wfs:Insert>{_parcel(version)}</wfs:Insert>", version=version))
+            assert r.status == 200, r.body.decode()
+        assert _inserted(r) == ["parcels.8"]
+        assert {fid: row[1] for fid, row in parcels(path).items() if fid > 6} == {
+            7: "2.0.0",
+            8: "1.1.0",
+        }
+        # Key 9 is outside the rule: refused, and nothing of the transaction is kept.
+        r = post(server, _tx(f"<wfs:Insert>{_parcel('a')}{_parcel('b')}</wfs:Insert>"))
+        assert r.status == 403 and exception_code(r) == "Security", r.body.decode()
+        assert max(parcels(path)) == 8
+    finally:
+        server.close()
+
+
 # --- a layer `key` naming another column ------------------------------------------------------------
 
 
