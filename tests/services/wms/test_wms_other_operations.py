@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 from pathlib import Path
 
@@ -43,6 +44,29 @@ def test_legend_of_a_group_and_errors(role_wms: Server) -> None:
     assert b"StyleNotDefined" in get(role_wms, LEGEND + "countries&STYLE=x").body
     blank = get(role_wms, LEGEND + "nope&EXCEPTIONS=BLANK")
     assert blank.status == 200 and blank.headers["Content-Type"] == "image/png"
+
+
+def test_legend_and_feature_info_without_version_as_qgis_server(wms: Server) -> None:
+    # QGIS Server 3.22 answers these two without VERSION (web pages write legend URLs so), in
+    # WMS 1.3.0; GetMap without VERSION it refuses, and so does ogcserve.
+    legend = get(wms, LEGEND.replace("VERSION=1.3.0&", "") + "countries")
+    assert legend.status == 200 and image(legend).size[1] > 10
+    info = get(
+        wms,
+        "SERVICE=WMS&REQUEST=GetFeatureInfo&LAYERS=countries&QUERY_LAYERS=countries&STYLES="
+        "&CRS=EPSG:4326&BBOX=40,0,50,10&WIDTH=200&HEIGHT=200&I=100&J=100"
+        "&INFO_FORMAT=application/json",
+    )
+    assert info.status == 200, info.body[:300]
+    assert [f["properties"]["name"] for f in json.loads(info.body)["features"]] == ["France"]
+    no_map = get(
+        wms,
+        "SERVICE=WMS&REQUEST=GetMap&LAYERS=countries&STYLES=&CRS=EPSG:4326"
+        "&BBOX=-90,-180,90,180&WIDTH=20&HEIGHT=10&FORMAT=image/png",
+    )
+    assert no_map.status == 400 and b'locator="VERSION"' in no_map.body
+    wrong = get(wms, LEGEND.replace("1.3.0", "1.2.0") + "countries")
+    assert wrong.status == 400 and b'locator="VERSION"' in wrong.body
 
 
 @pytest.mark.parametrize("version", ["1.3.0", "1.1.1"])

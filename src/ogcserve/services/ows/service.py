@@ -54,6 +54,7 @@ class OWSService(Service):
         versions: tuple[str, ...],
         operations: Mapping[str, Operation],
         exception_format: tuple[str, str],
+        unversioned: tuple[str, ...] = (),
     ) -> None:
         self.name = name
         self.version = version
@@ -61,6 +62,8 @@ class OWSService(Service):
         self.operations = {op.upper(): fn for op, fn in operations.items()}
         self._operation_names = {op.upper(): op for op in operations}
         self._exception_format = exception_format  # ("sxr", "1.3.0") or ("ows", "1.1.0")
+        # Operations besides GetCapabilities that answer without VERSION, in the default version.
+        self._unversioned = {op.upper() for op in unversioned}
 
     def execute(self, ctx: RequestContext) -> None:
         """Check REQUEST and VERSION, then run the operation."""
@@ -74,8 +77,11 @@ class OWSService(Service):
                 locator="REQUEST",
             )
         version = ctx.request.parameter("VERSION").strip()
-        if request.upper() != "GETCAPABILITIES":
-            # OWS Common §7.3.1: VERSION is mandatory on every operation but GetCapabilities.
+        if request.upper() != "GETCAPABILITIES" and (
+            version or request.upper() not in self._unversioned
+        ):
+            # OWS Common §7.3.1: VERSION is mandatory on every operation but GetCapabilities
+            # (and those a service lets go without it, as QGIS Server does).
             if not version:
                 raise MissingParameterValueError(
                     "The VERSION parameter is missing", locator="VERSION"

@@ -80,7 +80,10 @@ class WMSService(OWSService):
                 "Map": operations["GetMap"],
                 "FeatureInfo": operations["GetFeatureInfo"],
             }
-        super().__init__("WMS", version, VERSIONS, operations, ("sxr", version))
+        # QGIS Server answers GetFeatureInfo and GetLegendGraphic without VERSION (3.22,
+        # observed), and web pages write legend URLs without it; GetMap it refuses.
+        unversioned = ("GetFeatureInfo", "GetLegendGraphic")
+        super().__init__("WMS", version, VERSIONS, operations, ("sxr", version), unversioned)
 
     def max_size(self, ctx: RequestContext) -> int:
         """The largest WIDTH/HEIGHT accepted (setting `wms_max_size`)."""
