@@ -126,12 +126,13 @@ PyQGIS) and QGIS 3.40's documented behaviour (reference/qgis_server_plugins.md �
 |---|---|
 | The root layer's Name is the project setting `WMSRootName`, else the project title. | The project's `name` (default: the file's stem). |
 | A root name equal to a layer's name is listed twice under one Name; GetMap then draws the layer but GetFeatureInfo queries the whole project (3.22, observed). | The layer wins in every operation, and the root layer has no Name. |
-| Before 3.40 (PR #58073): a group with any forbidden member is 403 `Security`. 3.40: forbidden members are dropped; a group with none left is 400 `LayerNotDefined` (GetMap, GetLegendGraphic). | As 3.40, in every operation (DescribeLayer, GetStyles and FILTER too), with the very answer a name that does not exist gets. |
+| Before 3.40 (PR #58073): a group with any forbidden member is 403 `Security`, and so is `LAYERS=<project>` in GetMap and GetFeatureInfo (3.22, observed). 3.40: forbidden members are dropped; a group with none left is 400 `LayerNotDefined` (GetMap, GetLegendGraphic). | As 3.40, in every operation (DescribeLayer, GetStyles and FILTER too), with the very answer a name that does not exist gets; the project draws and queries the layers the caller may read. |
 | A group or the project draws its first layer (the top of the layer tree) on top; capabilities and legends list it first. | Project order is drawing order: the first layer of the file is at the bottom, for a group and the project too; capabilities and legends list the file's order. |
 | A group's legend: its layers' legends stacked, each under its layer's name, no group heading (3.22, observed). | The same, with the layers' titles. |
 | Groups and the root have no `Style`/`LegendURL` in the capabilities (3.22, observed). | The same. |
 | `STYLES` has one entry for a group, applied to each member; an unknown style is an error (3.22, observed: 400). | The same (`StyleNotDefined`); every layer has only its `default` style. |
 | GetFeatureInfo checks read permission on `LAYERS` and `QUERY_LAYERS`. | The same: `Security` (403) for a forbidden layer in either, `LayerNotDefined` for an unknown one. |
+| GetMap without `VERSION`: 501 `OperationNotSupported`; GetFeatureInfo and GetLegendGraphic without it are answered (3.22, observed). | GetMap without `VERSION`: 400 `MissingParameterValue`; GetFeatureInfo and GetLegendGraphic are answered as 1.3.0. DescribeLayer and GetStyles need `VERSION` (QGIS's answer not compared). |
 
 ## The feature key
 
@@ -154,6 +155,7 @@ groups alike — except a data layer named explicitly, which is 403 `Security` a
 | QGIS | ogcserve |
 |---|---|
 | An Insert is judged only by `allowToEdit()` on the new feature (reference §4.1), so a key given for it is tried as is: a duplicate of a row the caller's filter hides fails where a free key succeeds (inferred from QGIS's checks, not observed). | Under row rules on more than the key (layer filter, plugin expression or subset string) a chosen key is refused (400) whatever its value; the server picks one. Rules on the key alone judge the new feature as they judge that row, so they allow it. |
+| Row rules (`layerFilterExpression()`, `layerFilterSubsetString()`) do not judge an Insert: under `"fid" IN (1, 2, 3)` a WFS-T Insert is stored as fid 244, a row the caller then cannot read (3.22, observed). | Every row rule judges a new feature, as it judges an Update's result: one the caller could not read is refused (403 `Security`) and the transaction rolled back. A feature sent without its key is judged with the key the source gives it, so that `"pk" IN (...)` admits the keys it names (QGIS desktop leaves a serial key out of its Inserts). |
 
 ## Filters on values of different types
 
