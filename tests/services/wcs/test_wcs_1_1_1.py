@@ -21,7 +21,7 @@ def test_capabilities(server: Server) -> None:
         "//wcs11:CoverageSummary/wcs11:Identifier/text()",
         namespaces=NS,
     )
-    assert ids == ["elevation", "rgb"]
+    assert ids == ["elevation", "rgb"]  # secret is forbidden, hidden is not published
 
 
 def test_describe_grid(server: Server) -> None:
