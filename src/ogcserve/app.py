@@ -13,7 +13,6 @@ from ogcserve.access import AccessLayer
 from ogcserve.access.policy import POLICY_PRIORITY, ProjectPolicy
 from ogcserve.cache import BackendCache
 from ogcserve.compat.qgis import folder_interface
-from ogcserve.http.allocator import keep_freed_memory
 from ogcserve.http.asgi import asgi_app
 from ogcserve.http.status import allow_any_status
 from ogcserve.plugins.interface import ServerInterface
@@ -54,9 +53,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     """The ASGI application serving `settings.projects` (settings from OGCSERVE_* if omitted).
 
     This is the factory uvicorn calls in each serving process, so it also lets uvicorn write
-    the statuses plugins may set (`ogcserve.http.status`) and keeps the memory answers free for
-    the next ones (`ogcserve.http.allocator`).
+    the statuses plugins may set (`ogcserve.http.status`).
     """
     allow_any_status()
-    keep_freed_memory()
     return asgi_app(build_server(settings or Settings()))
