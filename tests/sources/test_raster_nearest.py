@@ -27,9 +27,12 @@ def exact_picks(path: Path, bounds: tuple[float, ...], size: tuple[int, int], cr
         shape = (ds.height, ds.width)
     assert got is not None
     cols, rows = np.meshgrid(np.arange(width) + 0.5, np.arange(height) + 0.5)
-    x, y = from_bounds(*bounds, width, height) * (cols, rows)
+    grid = from_bounds(*bounds, width, height)
+    x, y = grid.c + cols * grid.a, grid.f + rows * grid.e
     sx, sy = Transformer.from_crs(crs, raster_crs, always_xy=True).transform(x, y)
-    col, row = (np.floor(v).astype(int) for v in to_pixel * (sx, sy))
+    a, b, c, d, e, f = to_pixel[:6]
+    col = np.floor(a * sx + b * sy + c).astype(int)
+    row = np.floor(d * sx + e * sy + f).astype(int)
     inside = (col >= 0) & (col < shape[1]) & (row >= 0) & (row < shape[0])
     assert np.array_equal(got[-1] == 255, inside)
     assert np.array_equal(got[0][inside], source[row[inside], col[inside]])
