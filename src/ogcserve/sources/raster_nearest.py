@@ -4,8 +4,9 @@ between, as GDAL's approximate transformer does, and checked against exact point
 raster window under the output is read once and indexed. Centres that the interpolation could
 put on the wrong side of a pixel edge are transformed exactly, so the pixel picked is the one
 under the exact centre. Anything it cannot do within `_TOLERANCE` of a pixel falls back to the
-warper (None). Every step is a handful of whole-array numpy passes (no per-pixel gathers but
-the last one); measured in docs/performance.md (WCS)."""
+warper (None). Every step is a handful of whole-array numpy passes in float32, on positions
+counted from a pixel near the window (no per-pixel gathers but the last one); measured in
+docs/performance.md (WCS)."""
 
 from __future__ import annotations
 
@@ -35,16 +36,19 @@ def _controls(size: int) -> _Array:
 
 
 def _bilinear(values: _Array, height: int, width: int) -> _Array:
-    """`values` at the control rows and columns, interpolated to every pixel: along the
-    control rows first (a few rows), then each band of `_STEP` rows as start + step x
-    (0, 1/16, ...) by broadcasting, whole rows at a time (two passes, no gather)."""
+    """`values` at the control rows and columns, interpolated to every pixel in float32:
+    along the control rows first (a few rows, in float64), then each band of `_STEP` rows as
+    start + step x (0, 1/16, ...) by broadcasting, whole rows at a time (two passes, no
+    gather)."""
     intervals = values.shape[0] - 1
     lower = np.minimum(np.arange(width) // _STEP, values.shape[1] - 2)
     weight = (np.arange(width) - lower * _STEP) / _STEP
     on_rows = values[:, lower] + (values[:, lower + 1] - values[:, lower]) * weight
-    full = np.empty((intervals, _STEP, width))
-    fraction = (np.arange(_STEP) / _STEP)[:, None]
-    np.multiply(np.diff(on_rows, axis=0)[:, None, :], fraction, out=full)
+    steps = np.diff(on_rows, axis=0).astype(np.float32)
+    on_rows = on_rows.astype(np.float32)
+    full = np.empty((intervals, _STEP, width), dtype=np.float32)
+    fraction = (np.arange(_STEP, dtype=np.float32) / _STEP)[:, None]
+    np.multiply(steps[:, None, :], fraction, out=full)
     full += on_rows[:-1, None, :]
     return full.reshape(intervals * _STEP, width)[:height]
 
@@ -57,7 +61,9 @@ def _pixels(position: _Array, margin: float) -> tuple[_Array, _Array]:
     position -= margin
     # Not near an edge: 0 <= fraction - margin < 1 - 2 margin. Negative floats read as
     # unsigned integers are above every positive one, so one comparison tests both bounds.
-    near: _Array = position.view(np.uint64) >= np.float64(1 - 2 * margin).view(np.uint64)
+    unsigned = np.uint32 if position.dtype == np.float32 else np.uint64
+    limit = position.dtype.type(1 - 2 * margin).view(unsigned)
+    near: _Array = position.view(unsigned) >= limit
     return pixel, near
 
 
@@ -83,14 +89,24 @@ def _interpolation_error(
 
 def source_pixels(
     ds: Any, raster_crs: str, bounds: tuple[float, ...], width: int, height: int, crs: str
-) -> tuple[_Array, _Array, tuple[float, float, float, float]] | None:
-    """Column and row in the raster (as floats) of the pixel under every output pixel's
-    centre, and the range the positions span (min col, min row, max col, max row); None
-    when the interpolation is not within `_TOLERANCE` (or a point does not transform)."""
+) -> tuple[_Array, _Array, tuple[float, float, float, float], tuple[int, int]] | None:
+    """Column and row (as float32, from `origin`) of the raster pixel under every output
+    pixel's centre, the range the positions span (min col, min row, max col, max row, in the
+    raster) and `origin` (a raster column and row near the smallest); None when the
+    interpolation is not within `_TOLERANCE` (or a point does not transform)."""
     minx, miny, maxx, maxy = bounds
     px, py = (maxx - minx) / width, (maxy - miny) / height
     to_source = transformer(crs, raster_crs)
     a, b, c, d, e, f = (~ds.transform)[:6]
+    cols, rows = _controls(width), _controls(height)
+    x, y = np.meshgrid(minx + (cols + 0.5) * px, maxy - (rows + 0.5) * py)
+    with np.errstate(all="ignore"):
+        sx, sy = to_source.transform(x, y, errcheck=False)
+    col, row = a * sx + b * sy + c, d * sx + e * sy + f
+    if not (np.isfinite(col).all() and np.isfinite(row).all()):
+        return None
+    # Positions from a raster pixel near the smallest: small numbers, precise in float32.
+    origin = (math.floor(col.min()), math.floor(row.min()))
 
     def exact(cols: _Array, rows: _Array, grid: bool = True) -> tuple[_Array, _Array]:
         x, y = minx + (cols + 0.5) * px, maxy - (rows + 0.5) * py
@@ -98,18 +114,16 @@ def source_pixels(
             x, y = np.meshgrid(x, y)
         with np.errstate(all="ignore"):
             sx, sy = to_source.transform(x, y, errcheck=False)
-        return a * sx + b * sy + c, d * sx + e * sy + f
+        return a * sx + b * sy + c - origin[0], d * sx + e * sy + f - origin[1]
 
-    cols, rows = _controls(width), _controls(height)
-    col, row = exact(cols, rows)
-    if not (np.isfinite(col).all() and np.isfinite(row).all()):
-        return None
-    full_col = _bilinear(col, height, width)
-    full_row = _bilinear(row, height, width)
+    full_col = _bilinear(col - origin[0], height, width)
+    full_row = _bilinear(row - origin[1], height, width)
     error = _interpolation_error(exact, cols, rows, full_col, full_row)
     if not math.isfinite(error) or error > _TOLERANCE:
         return None
-    margin = 4 * error + 1e-9
+    # float32 rounds the positions too: a few units of its last place at the largest.
+    largest = max(float(col.max()) - origin[0], float(row.max()) - origin[1], 1.0)
+    margin = 4 * error + 8 * float(np.finfo(np.float32).eps) * largest
     pixel_col, near = _pixels(full_col, margin)
     pixel_row, near_row = _pixels(full_row, margin)
     near |= near_row
@@ -126,7 +140,7 @@ def source_pixels(
         float(col.max()) + margin,
         float(row.max()) + margin,
     )
-    return pixel_col, pixel_row, span
+    return pixel_col, pixel_row, span, origin
 
 
 def nearest(
@@ -144,7 +158,7 @@ def nearest(
     found = source_pixels(ds, raster_crs, bounds, width, height, crs)
     if found is None:
         return None
-    col, row, span = found
+    col, row, span, origin = found
     dest = np.empty((len(bands) + 1, height, width), dtype=np.dtype(ds.dtypes[0]))
     c0, r0 = max(math.floor(span[0]), 0), max(math.floor(span[1]), 0)
     c1, r1 = min(math.floor(span[2]) + 1, ds.width), min(math.floor(span[3]) + 1, ds.height)
@@ -155,16 +169,20 @@ def nearest(
     if (c1 - c0) * (r1 - r0) > _MAX_FACTOR**2 * width * height:
         return None  # much coarser than the raster: the caller reads it decimated
     source = ds.read(bands, window=Window(c0, r0, c1 - c0, r1 - r0))
+    # The window's corners counted from `origin`, as the positions are.
+    w0, w1, h0, h1 = c0 - origin[0], c1 - origin[0], r0 - origin[1], r1 - origin[1]
     inside = None
     if c0 > span[0] or r0 > span[1] or c1 <= span[2] or r1 <= span[3]:
         # NaN (a centre PROJ could not carry) is outside too.
-        inside = (col >= c0) & (col < c1) & (row >= r0) & (row < r1)
-        np.clip(np.nan_to_num(col, copy=False, nan=c0), c0, c1 - 1, out=col)
-        np.clip(np.nan_to_num(row, copy=False, nan=r0), r0, r1 - 1, out=row)
-    # One flat index into the window, (row - r0) * its width + (col - c0): exact in floats.
+        inside = (col >= w0) & (col < w1) & (row >= h0) & (row < h1)
+        np.clip(np.nan_to_num(col, copy=False, nan=w0), w0, w1 - 1, out=col)
+        np.clip(np.nan_to_num(row, copy=False, nan=h0), h0, h1 - 1, out=row)
+    if (c1 - c0) * (r1 - r0) >= 2**24:  # flat indices past float32's exact integers
+        col, row = col.astype(np.float64), row.astype(np.float64)
+    # One flat index into the window, (row - h0) * its width + (col - w0): exact in floats.
     row *= c1 - c0
     row += col
-    row -= r0 * (c1 - c0) + c0
+    row -= h0 * (c1 - c0) + w0
     index = row.astype(np.intp)
     flat = source.reshape(len(bands), -1)
     if inside is None:
