@@ -131,6 +131,8 @@ def source_pixels(
     if at.size:
         at_rows, at_cols = np.divmod(at, width)
         fixed_col, fixed_row = exact(at_cols.astype("float64"), at_rows.astype("float64"), False)
+        if not (np.isfinite(fixed_col).all() and np.isfinite(fixed_row).all()):
+            return None
         pixel_col.flat[at] = np.floor(fixed_col)
         pixel_row.flat[at] = np.floor(fixed_row)
     # Bilinear values lie within their cell's corners; exact ones within `margin` of them.
@@ -173,10 +175,9 @@ def nearest(
     w0, w1, h0, h1 = c0 - origin[0], c1 - origin[0], r0 - origin[1], r1 - origin[1]
     inside = None
     if c0 > span[0] or r0 > span[1] or c1 <= span[2] or r1 <= span[3]:
-        # NaN (a centre PROJ could not carry) is outside too.
         inside = (col >= w0) & (col < w1) & (row >= h0) & (row < h1)
-        np.clip(np.nan_to_num(col, copy=False, nan=w0), w0, w1 - 1, out=col)
-        np.clip(np.nan_to_num(row, copy=False, nan=h0), h0, h1 - 1, out=row)
+        np.clip(col, w0, w1 - 1, out=col)
+        np.clip(row, h0, h1 - 1, out=row)
     if (c1 - c0) * (r1 - r0) >= 2**24:  # flat indices past float32's exact integers
         col, row = col.astype(np.float64), row.astype(np.float64)
     # One flat index into the window, (row - h0) * its width + (col - w0): exact in floats.
