@@ -173,11 +173,10 @@ def test_reprojected_is_gdalwarp_with_exact_transformations(
     warped = tmp_path / "warped.tif"
     with _source("rgb.tif", server) as src:
         source_path = src.name
+    warp = ["gdalwarp", "-q", "-r", "near", "-et", "0", "-t_srs", "EPSG:3857", "-ts", "340", "230"]
+    extent = [repr(v) for v in out.bounds]
     subprocess.run(
-        ["gdalwarp", "-q", "-r", "near", "-et", "0", "-t_srs", "EPSG:3857", "-ts", "340", "230"]
-        + ["-te", *(repr(v) for v in out.bounds), source_path, str(warped)],
-        check=True,
-        capture_output=True,
+        [*warp, "-te", *extent, source_path, str(warped)], check=True, capture_output=True
     )
     with rasterio.open(warped) as want:
         expected = want.read()
