@@ -6,26 +6,62 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import rasterio
+from affine import Affine
 from pyproj import Transformer
 from rasterio.transform import from_bounds
+from rasterio.warp import transform_bounds
 
 from ogcserve.sources.raster_nearest import nearest
 
 
-def test_nearest_is_the_pixel_under_each_exact_centre(demo_tif: Path) -> None:
-    bounds = (640000.0, 6370000.0, 725000.0, 6465000.0)  # EPSG:3857, over Luxembourg
-    width, height = 300, 333
-    with rasterio.open(demo_tif) as ds:
-        got = nearest(ds, "EPSG:4326", [1], bounds, (height, width), "EPSG:3857", -32768)
+def exact_picks(path: Path, bounds: tuple[float, ...], size: tuple[int, int], crs: str) -> None:
+    """`nearest` against the pixel under each centre carried by PROJ one by one."""
+    height, width = size
+    with rasterio.open(path) as ds:
+        raster_crs = f"EPSG:{ds.crs.to_epsg()}"
+        got = nearest(ds, raster_crs, [1], bounds, (height, width), crs, -32768)
         source = ds.read(1)
         to_pixel = ~ds.transform
-        size = (ds.height, ds.width)
+        shape = (ds.height, ds.width)
     assert got is not None
     cols, rows = np.meshgrid(np.arange(width) + 0.5, np.arange(height) + 0.5)
-    x, y = from_bounds(*bounds, width, height) * (cols, rows)
-    lon, lat = Transformer.from_crs(3857, 4326, always_xy=True).transform(x, y)
-    col, row = (np.floor(v).astype(int) for v in to_pixel * (lon, lat))
-    inside = (col >= 0) & (col < size[1]) & (row >= 0) & (row < size[0])
+    grid = from_bounds(*bounds, width, height)
+    x, y = grid.c + cols * grid.a, grid.f + rows * grid.e
+    sx, sy = Transformer.from_crs(crs, raster_crs, always_xy=True).transform(x, y)
+    a, b, c, d, e, f = to_pixel[:6]
+    col = np.floor(a * sx + b * sy + c).astype(int)
+    row = np.floor(d * sx + e * sy + f).astype(int)
+    inside = (col >= 0) & (col < shape[1]) & (row >= 0) & (row < shape[0])
     assert np.array_equal(got[-1] == 255, inside)
     assert np.array_equal(got[0][inside], source[row[inside], col[inside]])
+
+
+def test_nearest_is_the_pixel_under_each_exact_centre(demo_tif: Path) -> None:
+    bounds = (640000.0, 6370000.0, 725000.0, 6465000.0)  # EPSG:3857, over Luxembourg
+    exact_picks(demo_tif, bounds, (333, 300), "EPSG:3857")
+
+
+@pytest.mark.parametrize("size", [(512, 512), (301, 457)])
+def test_between_conformal_projections(tmp_path: Path, size: tuple[int, int]) -> None:
+    """UTM to Web Mercator: both conformal, so the coordinates are harmonic and the
+    interpolation's errors along rows and columns cancel at each cell's centre (a check
+    there alone once missed edge pixels)."""
+    path = tmp_path / "utm.tif"
+    transform = Affine(10.0, 0.0, 400000.0, 0.0, -10.0, 5600000.0)
+    data = np.random.default_rng(3).integers(0, 30000, size=(1200, 1200), dtype=np.int16)
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=1200,
+        height=1200,
+        count=1,
+        dtype="int16",
+        crs="EPSG:32631",
+        transform=transform,
+    ) as out:
+        out.write(data, 1)
+    utm = (401000.0, 5589880.0, 406120.0, 5595000.0)  # 512 x 512 pixels of the raster
+    exact_picks(path, transform_bounds("EPSG:32631", "EPSG:3857", *utm), size, "EPSG:3857")

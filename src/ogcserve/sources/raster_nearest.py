@@ -1,9 +1,12 @@
 """Nearest-neighbour reprojection without GDAL's warper: each output pixel's centre is carried
 to the raster's pixel grid through control points every `_STEP` pixels (interpolated in
 between, as GDAL's approximate transformer does, and checked against exact points), then the
-raster window under the output is read once and indexed. Five times faster than a GDAL warp of
-the same 512 x 512 grid; anything it cannot do within `_TOLERANCE` of a pixel falls back to the
-warper (None)."""
+raster window under the output is read once and indexed. Centres that the interpolation could
+put on the wrong side of a pixel edge are transformed exactly, so the pixel picked is the one
+under the exact centre. Anything it cannot do within `_TOLERANCE` of a pixel falls back to the
+warper (None). Every step is a handful of whole-array numpy passes in float32, on positions
+counted from a pixel near the window (no per-pixel gathers but the last one); measured in
+docs/performance.md (WCS)."""
 
 from __future__ import annotations
 
@@ -23,72 +26,123 @@ _TOLERANCE = 0.125
 # Source pixels per output pixel above which the caller's decimating path is used instead.
 _MAX_FACTOR = 2.0
 
-
-def _interpolate(values: npt.NDArray[Any], at: npt.NDArray[Any], size: int, axis: int) -> Any:
-    """`values` known at indices `at` along `axis`, linearly interpolated to 0..size-1."""
-    index = np.arange(size)
-    upper = np.clip(np.searchsorted(at, index, side="right"), 1, len(at) - 1)
-    lower = upper - 1
-    weight = (index - at[lower]) / (at[upper] - at[lower])
-    if axis == 0:
-        return values[lower] * (1 - weight)[:, None] + values[upper] * weight[:, None]
-    return values[:, lower] * (1 - weight) + values[:, upper] * weight
+_Array = npt.NDArray[Any]
 
 
-def _controls(size: int) -> npt.NDArray[Any]:
-    return np.unique(np.r_[np.arange(0, size, _STEP), size - 1]).astype("float64")
+def _controls(size: int) -> _Array:
+    """Control indices along an axis of `size` pixels: every `_STEP`, the last one at or
+    past the end (so that every interval holds exactly `_STEP` pixels)."""
+    return np.arange(0, _STEP * math.ceil(max(size - 1, 1) / _STEP) + 1, _STEP, dtype="float64")
 
 
-def source_positions(
+def _bilinear(values: _Array, height: int, width: int) -> _Array:
+    """`values` at the control rows and columns, interpolated to every pixel in float32:
+    along the control rows first (a few rows, in float64), then each band of `_STEP` rows as
+    start + step x (0, 1/16, ...) by broadcasting, whole rows at a time (two passes, no
+    gather)."""
+    intervals = values.shape[0] - 1
+    lower = np.minimum(np.arange(width) // _STEP, values.shape[1] - 2)
+    weight = (np.arange(width) - lower * _STEP) / _STEP
+    on_rows = values[:, lower] + (values[:, lower + 1] - values[:, lower]) * weight
+    steps = np.diff(on_rows, axis=0).astype(np.float32)
+    on_rows = on_rows.astype(np.float32)
+    full = np.empty((intervals, _STEP, width), dtype=np.float32)
+    fraction = (np.arange(_STEP, dtype=np.float32) / _STEP)[:, None]
+    np.multiply(steps[:, None, :], fraction, out=full)
+    full += on_rows[:-1, None, :]
+    return full.reshape(intervals * _STEP, width)[:height]
+
+
+def _pixels(position: _Array, margin: float) -> tuple[_Array, _Array]:
+    """The pixel (floored position, as floats) of each position, and which lie within
+    `margin` of a pixel edge. `position` is overwritten."""
+    pixel = np.floor(position)
+    position -= pixel
+    position -= margin
+    # Not near an edge: 0 <= fraction - margin < 1 - 2 margin. Negative floats read as
+    # unsigned integers are above every positive one, so one comparison tests both bounds.
+    unsigned = np.uint32 if position.dtype == np.float32 else np.uint64
+    limit = position.dtype.type(1 - 2 * margin).view(unsigned)
+    near: _Array = position.view(unsigned) >= limit
+    return pixel, near
+
+
+def _interpolation_error(
+    exact: Any, cols: _Array, rows: _Array, full_col: _Array, full_row: _Array
+) -> float:
+    """A bound of the interpolation's error, in source pixels: the largest error half-way
+    between control points along the rows plus the largest along the columns. (Between two
+    conformal projections the coordinates are harmonic and the two cancel at a cell's
+    centre: checking only there misses them.)"""
+    height, width = full_col.shape
+    mid_cols = np.minimum(cols[:-1] + _STEP // 2, width - 1)
+    mid_rows = np.minimum(rows[:-1] + _STEP // 2, height - 1)
+    on_cols, on_rows = cols[cols < width], rows[rows < height]
+    col_error, row_error = 0.0, 0.0
+    for at_cols, at_rows in ((mid_cols, on_rows), (on_cols, mid_rows)):
+        picked = np.ix_(at_rows.astype(int), at_cols.astype(int))
+        col, row = exact(at_cols, at_rows)
+        col_error += float(np.nanmax(np.abs(full_col[picked] - col)))
+        row_error += float(np.nanmax(np.abs(full_row[picked] - row)))
+    return max(col_error, row_error)
+
+
+def source_pixels(
     ds: Any, raster_crs: str, bounds: tuple[float, ...], width: int, height: int, crs: str
-) -> tuple[npt.NDArray[Any], npt.NDArray[Any]] | None:
-    """Column and row in the raster of every output pixel's centre, or None when the
+) -> tuple[_Array, _Array, tuple[float, float, float, float], tuple[int, int]] | None:
+    """Column and row (as float32, from `origin`) of the raster pixel under every output
+    pixel's centre, the range the positions span (min col, min row, max col, max row, in the
+    raster) and `origin` (a raster column and row near the smallest); None when the
     interpolation is not within `_TOLERANCE` (or a point does not transform)."""
     minx, miny, maxx, maxy = bounds
     px, py = (maxx - minx) / width, (maxy - miny) / height
     to_source = transformer(crs, raster_crs)
-    inverse = ~ds.transform
+    a, b, c, d, e, f = (~ds.transform)[:6]
+    cols, rows = _controls(width), _controls(height)
+    x, y = np.meshgrid(minx + (cols + 0.5) * px, maxy - (rows + 0.5) * py)
+    with np.errstate(all="ignore"):
+        sx, sy = to_source.transform(x, y, errcheck=False)
+    col, row = a * sx + b * sy + c, d * sx + e * sy + f
+    if not (np.isfinite(col).all() and np.isfinite(row).all()):
+        return None
+    # Positions from a raster pixel near the smallest: small numbers, precise in float32.
+    origin = (math.floor(col.min()), math.floor(row.min()))
 
-    def exact(cols: Any, rows: Any, grid: bool = True) -> tuple[Any, Any]:
+    def exact(cols: _Array, rows: _Array, grid: bool = True) -> tuple[_Array, _Array]:
         x, y = minx + (cols + 0.5) * px, maxy - (rows + 0.5) * py
         if grid:
             x, y = np.meshgrid(x, y)
         with np.errstate(all="ignore"):
             sx, sy = to_source.transform(x, y, errcheck=False)
-        a, b, c, d, e, f = inverse[:6]
-        return a * sx + b * sy + c, d * sx + e * sy + f
+        return a * sx + b * sy + c - origin[0], d * sx + e * sy + f - origin[1]
 
-    cols, rows = _controls(width), _controls(height)
-    col, row = exact(cols, rows)
-    if not (np.isfinite(col).all() and np.isfinite(row).all()):
-        return None
-    full_col = _interpolate(_interpolate(col, rows, height, 0), cols, width, 1)
-    full_row = _interpolate(_interpolate(row, rows, height, 0), cols, width, 1)
-    # Check between the control points, where the interpolation is worst.
-    mid_cols = np.minimum(cols[:-1] + _STEP // 2, width - 1) if len(cols) > 1 else cols
-    mid_rows = np.minimum(rows[:-1] + _STEP // 2, height - 1) if len(rows) > 1 else rows
-    check_col, check_row = exact(mid_cols, mid_rows)
-    picked = np.ix_(mid_rows.astype(int), mid_cols.astype(int))
-    error = max(
-        float(np.nanmax(np.abs(full_col[picked] - check_col))),
-        float(np.nanmax(np.abs(full_row[picked] - check_row))),
-    )
+    full_col = _bilinear(col - origin[0], height, width)
+    full_row = _bilinear(row - origin[1], height, width)
+    error = _interpolation_error(exact, cols, rows, full_col, full_row)
     if not math.isfinite(error) or error > _TOLERANCE:
         return None
-    # Centres that the interpolation could put on the wrong side of a pixel edge are
-    # transformed exactly (a few per cent of them): the pixel picked is the exact one.
-    margin = 4 * error + 1e-9
-    near = _near_edge(full_col, margin) | _near_edge(full_row, margin)
-    if near.any():
-        at_rows, at_cols = np.nonzero(near)
-        full_col[near], full_row[near] = exact(at_cols, at_rows, grid=False)
-    return full_col, full_row
-
-
-def _near_edge(position: npt.NDArray[Any], margin: float) -> npt.NDArray[Any]:
-    fraction: npt.NDArray[Any] = position - np.floor(position)
-    near: npt.NDArray[Any] = (fraction < margin) | (fraction > 1 - margin)
-    return near
+    # float32 rounds the positions too: a few units of its last place at the largest.
+    largest = max(float(col.max()) - origin[0], float(row.max()) - origin[1], 1.0)
+    margin = 4 * error + 8 * float(np.finfo(np.float32).eps) * largest
+    pixel_col, near = _pixels(full_col, margin)
+    pixel_row, near_row = _pixels(full_row, margin)
+    near |= near_row
+    at = np.flatnonzero(near)
+    if at.size:
+        at_rows, at_cols = np.divmod(at, width)
+        fixed_col, fixed_row = exact(at_cols.astype("float64"), at_rows.astype("float64"), False)
+        if not (np.isfinite(fixed_col).all() and np.isfinite(fixed_row).all()):
+            return None
+        pixel_col.flat[at] = np.floor(fixed_col)
+        pixel_row.flat[at] = np.floor(fixed_row)
+    # Bilinear values lie within their cell's corners; exact ones within `margin` of them.
+    span = (
+        float(col.min()) - margin,
+        float(row.min()) - margin,
+        float(col.max()) + margin,
+        float(row.max()) + margin,
+    )
+    return pixel_col, pixel_row, span, origin
 
 
 def nearest(
@@ -99,19 +153,17 @@ def nearest(
     shape: tuple[int, int],
     crs: str,
     fill: float,
-) -> npt.NDArray[Any] | None:
+) -> _Array | None:
     """The bands then an alpha band (255 where a raster pixel landed) on the output grid, or
     None to let GDAL's warper do it."""
     height, width = shape
-    positions = source_positions(ds, raster_crs, bounds, width, height, crs)
-    if positions is None:
+    found = source_pixels(ds, raster_crs, bounds, width, height, crs)
+    if found is None:
         return None
-    col = np.floor(positions[0]).astype(np.int32)
-    row = np.floor(positions[1]).astype(np.int32)
-    inside = (col >= 0) & (col < ds.width) & (row >= 0) & (row < ds.height)
+    col, row, span, origin = found
     dest = np.empty((len(bands) + 1, height, width), dtype=np.dtype(ds.dtypes[0]))
-    c0, c1 = max(int(col.min()), 0), min(int(col.max()) + 1, ds.width)
-    r0, r1 = max(int(row.min()), 0), min(int(row.max()) + 1, ds.height)
+    c0, r0 = max(math.floor(span[0]), 0), max(math.floor(span[1]), 0)
+    c1, r1 = min(math.floor(span[2]) + 1, ds.width), min(math.floor(span[3]) + 1, ds.height)
     if c0 >= c1 or r0 >= r1:
         dest[:-1] = fill
         dest[-1] = 0
@@ -119,8 +171,25 @@ def nearest(
     if (c1 - c0) * (r1 - r0) > _MAX_FACTOR**2 * width * height:
         return None  # much coarser than the raster: the caller reads it decimated
     source = ds.read(bands, window=Window(c0, r0, c1 - c0, r1 - r0))
-    np.clip(col - c0, 0, c1 - c0 - 1, out=col)
-    np.clip(row - r0, 0, r1 - r0 - 1, out=row)
-    dest[:-1] = np.where(inside, source[:, row, col], fill)
+    # The window's corners counted from `origin`, as the positions are.
+    w0, w1, h0, h1 = c0 - origin[0], c1 - origin[0], r0 - origin[1], r1 - origin[1]
+    inside = None
+    if c0 > span[0] or r0 > span[1] or c1 <= span[2] or r1 <= span[3]:
+        inside = (col >= w0) & (col < w1) & (row >= h0) & (row < h1)
+        np.clip(col, w0, w1 - 1, out=col)
+        np.clip(row, h0, h1 - 1, out=row)
+    if (c1 - c0) * (r1 - r0) >= 2**24:  # flat indices past float32's exact integers
+        col, row = col.astype(np.float64), row.astype(np.float64)
+    # One flat index into the window, (row - h0) * its width + (col - w0): exact in floats.
+    row *= c1 - c0
+    row += col
+    row -= h0 * (c1 - c0) + w0
+    index = row.astype(np.intp)
+    flat = source.reshape(len(bands), -1)
+    if inside is None:
+        flat.take(index, axis=1, out=dest[:-1])
+        dest[-1] = 255
+        return dest
+    dest[:-1] = np.where(inside, flat.take(index, axis=1), fill)
     dest[-1] = np.where(inside, 255, 0)
     return dest

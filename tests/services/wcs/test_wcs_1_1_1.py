@@ -16,16 +16,16 @@ V = "VERSION=1.1.1&REQUEST=GetCoverage&FORMAT=image/tiff"
 
 def test_capabilities(server: Server) -> None:
     root = xml(get(server, "REQUEST=GetCapabilities&VERSION=1.1.1"))
-    assert root.tag == "{http://www.opengis.net/wcs/1.1.1}Capabilities"
+    assert root.tag == "{http://www.opengis.net/wcs/1.1}Capabilities"
     ids = root.xpath(
         "//wcs11:CoverageSummary/wcs11:Identifier/text()",
-        namespaces=NS | {"wcs11": "http://www.opengis.net/wcs/1.1.1"},
+        namespaces=NS,
     )
-    assert ids == ["elevation", "rgb"]
+    assert ids == ["elevation", "rgb"]  # secret is forbidden, hidden is not published
 
 
 def test_describe_grid(server: Server) -> None:
-    ns = NS | {"wcs11": "http://www.opengis.net/wcs/1.1.1"}
+    ns = NS
     root = xml(get(server, "REQUEST=DescribeCoverage&VERSION=1.1.1&IDENTIFIERS=rgb,elevation"))
     grids = root.xpath("//wcs11:GridCRS", namespaces=ns)
     assert grids[0].findtext("wcs11:GridBaseCRS", namespaces=ns) == "urn:ogc:def:crs:EPSG::32631"

@@ -1,5 +1,6 @@
 """Bad input, each refused with the version's exception code: unknown coverage, CRS or format,
-subsets outside or upside down, sizes of 0 or above `wcs_max_size`, XML with entities."""
+subsets outside or upside down, sizes of 0 or above `wcs_max_size`, XML with entities (external
+or expanding), forbidden coverages (403 Security, by KVP and XML)."""
 
 from __future__ import annotations
 
@@ -75,3 +76,66 @@ def test_malformed_xml_is_refused(server: Server) -> None:
     body = b'<wcs:GetCoverage xmlns:wcs="http://www.opengis.net/wcs/2.0" service="WCS"'
     response = client(server).post("/ows", content=body, headers={"Content-Type": "text/xml"})
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "code"),
+    [
+        (
+            "VERSION=1.0.0&REQUEST=GetCoverage&COVERAGE=nope&CRS=EPSG:4326&BBOX=6,49.5,6.2,49.7"
+            "&WIDTH=10&HEIGHT=10&FORMAT=GeoTIFF",
+            400,
+            "CoverageNotDefined",
+        ),
+        ("VERSION=2.0.1&REQUEST=DescribeCoverage&COVERAGEID=elevation,secret", 403, "Security"),
+        ("VERSION=1.0.0&REQUEST=DescribeCoverage&COVERAGE=elevation,secret", 403, "Security"),
+        (
+            "VERSION=1.1.1&REQUEST=GetCoverage&IDENTIFIER=secret&BOUNDINGBOX=6,49.5,6.2,49.7"
+            "&FORMAT=image/tiff",
+            403,
+            "Security",
+        ),
+        (
+            "VERSION=1.1.1&REQUEST=GetCoverage&IDENTIFIER=elevation&BOUNDINGBOX=6,49.5,6.2,49.7"
+            "&GRIDOFFSETS=0,0&FORMAT=image/tiff",
+            400,
+            "InvalidParameterValue",
+        ),
+        (V2 + "&SCALESIZE=Long(10),Lat(0)", 400, "InvalidParameterValue"),
+        (V1 + "&BBOX=6,49.5,6.2,49.7&WIDTH=10&HEIGHT=2001", 400, "InvalidParameterValue"),
+    ],
+)
+def test_refused_in_every_version(server: Server, query: str, status: int, code: str) -> None:
+    """The same refusals in the versions the list above leaves out."""
+    result = get(server, query)
+    assert (result.status, exception_code(result)) == (status, code), result.body[:600]
+
+
+def test_entity_expansion_is_refused_unexpanded(server: Server) -> None:
+    """Internal entities (a "billion laughs") are refused too, before any expansion."""
+    laughs = "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 10))
+    body = f"""<?xml version="1.0"?>
+<!DOCTYPE x [<!ENTITY l0 "lol">{laughs}]>
+<wcs:GetCoverage xmlns:wcs="http://www.opengis.net/wcs/2.0" service="WCS" version="2.0.1">
+  <wcs:CoverageId>&l9;</wcs:CoverageId>
+</wcs:GetCoverage>""".encode()
+    response = client(server).post("/ows", content=body, headers={"Content-Type": "text/xml"})
+    assert response.status_code == 400
+    assert b"lollol" not in response.content
+    assert len(response.content) < 2000
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"""<wcs:GetCoverage xmlns:wcs="http://www.opengis.net/wcs/2.0" service="WCS"
+            version="2.0.1"><wcs:CoverageId>secret</wcs:CoverageId></wcs:GetCoverage>""",
+        b"""<wcs:DescribeCoverage xmlns:wcs="http://www.opengis.net/wcs/2.0" service="WCS"
+            version="2.0.1"><wcs:CoverageId>secret</wcs:CoverageId></wcs:DescribeCoverage>""",
+    ],
+)
+def test_forbidden_coverage_by_xml_post(server: Server, body: bytes) -> None:
+    response = client(server).post("/ows", content=body, headers={"Content-Type": "text/xml"})
+    assert response.status_code == 403
+    assert b'exceptionCode="Security"' in response.content
+    assert b"<wcs:" not in response.content  # no description, no coverage

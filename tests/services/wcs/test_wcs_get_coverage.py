@@ -3,6 +3,8 @@ GeoTIFF and PNG, each compared with the source file read by rasterio."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -141,6 +143,47 @@ def test_reprojected_to_web_mercator(server: Server, interpolation: str, expecte
         assert np.array_equal(data.data[valid], dst[valid])
     else:
         assert np.abs(data.data[valid].astype(int) - dst[valid]).max() <= 1
+
+
+@pytest.mark.parametrize("version", ["1.0.0", "2.0.1"])
+def test_reprojected_is_gdalwarp_with_exact_transformations(
+    server: Server, tmp_path: Path, version: str
+) -> None:
+    """Nearest neighbour from UTM to Web Mercator on a grid finer than the raster: every pixel
+    as `gdalwarp -r near -et 0` (exact transformations) picks it on the same grid."""
+    if shutil.which("gdalwarp") is None:
+        pytest.skip("gdalwarp is not installed")
+    bounds = "335000,6383300,338400,6385600"  # EPSG:3857, inside the UTM raster
+    if version == "2.0.1":
+        query = (
+            "VERSION=2.0.1&REQUEST=GetCoverage&COVERAGEID=rgb&FORMAT=image/tiff"
+            "&OUTPUTCRS=http://www.opengis.net/def/crs/EPSG/0/3857"
+            "&SUBSETTINGCRS=http://www.opengis.net/def/crs/EPSG/0/3857"
+            "&SUBSET=E(335000,338400)&SUBSET=N(6383300,6385600)&SCALESIZE=E(340),N(230)"
+        )
+    else:
+        query = (
+            "VERSION=1.0.0&REQUEST=GetCoverage&COVERAGE=rgb&FORMAT=GeoTIFF&CRS=EPSG:3857"
+            f"&BBOX={bounds}&WIDTH=340&HEIGHT=230"
+        )
+    result = get(server, query)
+    assert result.status == 200, result.body[:400]
+    out = open_tiff(result.body)
+    assert (out.width, out.height) == (340, 230) and out.crs.to_epsg() == 3857
+    warped = tmp_path / "warped.tif"
+    with _source("rgb.tif", server) as src:
+        source_path = src.name
+    warp = ["gdalwarp", "-q", "-r", "near", "-et", "0", "-t_srs", "EPSG:3857", "-ts", "340", "230"]
+    extent = [repr(v) for v in out.bounds]
+    subprocess.run(
+        [*warp, "-te", *extent, source_path, str(warped)], check=True, capture_output=True
+    )
+    with rasterio.open(warped) as want:
+        expected = want.read()
+    got = out.read()
+    both = (expected != RGB_NODATA).all(axis=0) & (got != RGB_NODATA).all(axis=0)
+    assert both.mean() > 0.9
+    assert np.array_equal(got[:, both], expected[:, both])
 
 
 def test_size_and_scaling(server: Server) -> None:

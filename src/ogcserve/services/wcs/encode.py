@@ -15,7 +15,7 @@ from ogcserve.errors import InvalidFormatError
 
 GEOTIFF = "image/tiff"
 PNG = "image/png"
-# Names clients send for the two formats (WCS 1.0 lists GDAL-style names, 2.0 MIME types).
+# Names clients send for the two formats (WCS 1.0 lists names, 1.1 and 2.0 MIME types).
 _FORMATS = {
     "image/tiff": GEOTIFF,
     "image/geotiff": GEOTIFF,
@@ -26,7 +26,8 @@ _FORMATS = {
     "image/png": PNG,
     "png": PNG,
 }
-FORMATS_1_0 = ("GeoTIFF", "image/tiff", "image/png")
+# WCS 1.0.0 lists formats as xs:Name (no "/"): the GDAL-style names MapServer uses too.
+FORMATS_1_0 = ("GeoTIFF", "PNG")
 FORMATS = (GEOTIFF, PNG)
 # PNG holds 8 or 16-bit unsigned integers; anything else is stretched to bytes.
 _PNG_TYPES = ("uint8", "uint16")

@@ -33,10 +33,12 @@ if TYPE_CHECKING:
     from ogcserve.context import RequestContext
     from ogcserve.coverages import CoverageInfo
 
-WCS = "http://www.opengis.net/wcs/1.1.1"
+# The namespace and schemas of WCS 1.1.x (06-083r8's own examples): GeoServer and OWSLib's 1.1.1
+# client use ".../wcs/1.1.1", which no OGC schema declares. OWSLib reads these documents as 1.1.0.
+WCS = "http://www.opengis.net/wcs/1.1"
 OWS = "http://www.opengis.net/ows/1.1"
 _NSMAP = {"wcs": WCS, "ows": OWS, "xlink": XLINK, "xsi": XSI}
-_SCHEMAS = "http://schemas.opengis.net/wcs/1.1.1/"
+_SCHEMAS = "http://schemas.opengis.net/wcs/1.1/"
 INTERPOLATIONS = {"nearest": "nearest", "linear": "bilinear", "cubic": "cubic"}
 _FIELD = "contents"
 _URN = re.compile(r"^urn:ogc:def:crs:EPSG:[\d.]*:(\d+)$", re.IGNORECASE)
