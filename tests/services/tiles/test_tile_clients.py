@@ -71,14 +71,25 @@ def _gdal(tool: str) -> str:
 
 
 def test_gdal_reads_the_wmts_and_draws_a_window(base: str, tmp_path: Path) -> None:
+    # GDAL's WMTS driver keeps a tile cache (`gdalwmscache/`) in its working directory.
     source = f"WMTS:{base}/ows?SERVICE=WMTS&REQUEST=GetCapabilities"
     listing = subprocess.run(
-        [_gdal("gdalinfo"), source], capture_output=True, text=True, timeout=120, check=True
+        [_gdal("gdalinfo"), source],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        cwd=tmp_path,
     )
     assert "layer=countries" in listing.stdout
     countries = f"{source},layer=countries,tilematrixset=WorldCRS84Quad"
     info = subprocess.run(
-        [_gdal("gdalinfo"), countries], capture_output=True, text=True, timeout=120, check=True
+        [_gdal("gdalinfo"), countries],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        cwd=tmp_path,
     )
     assert "Driver: WMTS" in info.stdout and "CRS84" in info.stdout.replace("WGS 84", "CRS84")
     out = tmp_path / "europe.png"
@@ -101,6 +112,7 @@ def test_gdal_reads_the_wmts_and_draws_a_window(base: str, tmp_path: Path) -> No
         capture_output=True,
         timeout=120,
         check=True,
+        cwd=tmp_path,
     )
     image = np.asarray(Image.open(out).convert("RGBA"))
     assert image.shape[:2] == (100, 200)
