@@ -9,6 +9,7 @@ own choice at class breaks (the first range holding the value, both ends include
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -70,25 +71,23 @@ class RuleReader:
     def _children(self, parent: Element, scope: _Scope, *, top: bool) -> None:
         children = parent.findall("rule")
         siblings = [c for c in children if not _is_else(c)]
-        plain_top = top and all(not c.findall("rule") for c in siblings)
+        # The style model's own else matches what no rule visible at the scale matched: QGIS'
+        # top-level ELSE once the rules are flattened, unless a sibling has a scale range (QGIS
+        # 3.22 lets a sibling out of its scale range keep the features it matches from ELSE).
+        plain = top and not any(_scaled(s) for s in siblings)
         for child in children:
-            if _is_else(child):
-                self._else(child, scope, siblings, plain=plain_top)
-            else:
+            if not _is_else(child):
                 self._rule(child, scope, child.get("filter"))
+            elif plain:
+                self._rule(child, scope, None, else_=True)
+            else:
+                self._else(child, scope, siblings)
 
-    def _else(self, rule: Element, scope: _Scope, siblings: list[Element], *, plain: bool) -> None:
-        if plain:  # the style model's own else: what no other rule visible at the scale matched
-            self._rule(rule, scope, None, else_=True)
-            return
+    def _else(self, rule: Element, scope: _Scope, siblings: list[Element]) -> None:
+        """An ELSE as a filter: none of its siblings' filters (at any scale, as QGIS 3.22)."""
         others = [s.get("filter") or "" for s in siblings]
         if any(not f.strip() for f in others):
             return  # a sibling without filter matches everything: the else never draws
-        if any(s.get("scalemindenom") or s.get("scalemaxdenom") for s in siblings):
-            self.symbols.warnings.append(
-                f"rule {_title(rule)!r}: an ELSE rule under a group ignores its siblings' "
-                "scale ranges (it draws what they match at no scale)"
-            )
         negated = "NOT (" + " OR ".join(f"({f})" for f in others) + ")" if others else None
         self._rule(rule, scope, negated)
 
@@ -142,6 +141,13 @@ def _is_else(rule: Element) -> bool:
     return (rule.get("filter") or "").strip().upper() == "ELSE"
 
 
+def _scaled(rule: Element) -> bool:
+    return (
+        _scale(rule.get("scalemindenom")) is not None
+        or _scale(rule.get("scalemaxdenom")) is not None
+    )
+
+
 def _title(rule: Element) -> str:
     return rule.get("label") or rule.get("description") or rule.get("filter") or ""
 
@@ -169,12 +175,20 @@ def graduated_rules(
     range holds v (QGIS takes the first range holding the value)."""
     attr = renderer.get("attr", "")
     value = f"({attr})"
+    ranges = [
+        (float(r.get("lower", "nan")), float(r.get("upper", "nan")), r)
+        for r in renderer.findall("ranges/range")
+    ]
+    ascending = all(b[0] >= a[1] for a, b in zip(ranges, ranges[1:], strict=False))
     earlier: list[str] = []
     rules: list[dict[str, Any]] = []
-    for rng in renderer.findall("ranges/range"):
-        lower, upper = float(rng.get("lower", "nan")), float(rng.get("upper", "nan"))
+    for k, (lower, upper, rng) in enumerate(ranges):
         inside = f"{value} >= {_number(lower)} AND {value} <= {_number(upper)}"
-        text = inside if not earlier else f"({inside}) AND NOT ({' OR '.join(earlier)})"
+        if k and ascending:  # only the shared break can be in an earlier range
+            low = ">" if lower == ranges[k - 1][1] else ">="
+            text = f"{value} {low} {_number(lower)} AND {value} <= {_number(upper)}"
+        else:
+            text = inside if not earlier else f"({inside}) AND NOT ({' OR '.join(earlier)})"
         earlier.append(f"({inside})")
         label = rng.get("label") or f"{lower:g} - {upper:g}"
         element = table.get(rng.get("symbol", ""))
@@ -232,8 +246,6 @@ def category_values(category: Element) -> list[str] | None:
 
 def _literal(value: str) -> str:
     """A number as a number, anything else as a string literal."""
-    try:
-        float(value)
-    except ValueError:
-        return "'" + value.replace("'", "''") + "'"
-    return value
+    if re.fullmatch(r"-?\d+(\.\d+)?", value):
+        return value
+    return "'" + value.replace("'", "''") + "'"

@@ -122,6 +122,15 @@ def with_alpha(color: str, factor: float) -> str:
     return hex_color(rgb, round(alpha * factor))
 
 
+def _fade(symbol: dict[str, Any], factor: float) -> None:
+    """Scale the alpha of every colour of a symbol mapping (and of its marker) by `factor`."""
+    for part in (symbol, symbol.get("marker") or {}):
+        for key in ("fill", "stroke"):
+            color = part.get(key)
+            if isinstance(color, str) and color.startswith("#"):
+                part[key] = with_alpha(color, factor)
+
+
 def _number(text: str | None, default: float) -> float:
     try:
         value = float(text) if text not in (None, "") else default
@@ -171,8 +180,8 @@ class SymbolReader:
                 self._merge(out, part, cls, where)
         if not layers:
             self.warn(where, "a symbol without enabled layers is not drawn")
-        if alpha < 1 and out:
-            out["opacity"] = round(alpha, 4)
+        if alpha < 1:  # QGIS scales each colour's alpha by the symbol's opacity
+            _fade(out, max(alpha, 0.0))
         return out
 
     def _merge(self, out: dict[str, Any], part: dict[str, Any], cls: str, where: str) -> None:
