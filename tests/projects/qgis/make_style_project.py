@@ -28,16 +28,19 @@ from qgis.core import (  # type: ignore[import-not-found]
     QgsMarkerSymbol,
     QgsPalLayerSettings,
     QgsProject,
+    QgsProperty,
     QgsRasterLayer,
     QgsRasterShader,
     QgsRendererCategory,
     QgsRendererRange,
+    QgsRuleBasedLabeling,
     QgsRuleBasedRenderer,
     QgsSimpleLineSymbolLayer,
     QgsSingleBandGrayRenderer,
     QgsSingleBandPseudoColorRenderer,
     QgsSingleSymbolRenderer,
     QgsSvgMarkerSymbolLayer,
+    QgsSymbolLayer,
     QgsTextBufferSettings,
     QgsTextFormat,
     QgsUnitTypes,
@@ -159,6 +162,25 @@ def poly_rules() -> Any:
     return QgsRuleBasedRenderer(root)
 
 
+def poly_expressions() -> Any:
+    # Categories on an expression, and a map-unit outline (degrees here).
+    def cat(value: str, color: str) -> Any:
+        symbol = fill(color=color, outline_color="0,0,0,255", outline_width="0.05",
+                      outline_width_unit="MapUnit")  # fmt: skip
+        return QgsRendererCategory(value, symbol, value)
+
+    categories = [cat("AFRICA", "230,171,2,255"), cat("ASIA", "102,166,30,255")]
+    return QgsCategorizedSymbolRenderer('upper("continent")', categories)
+
+
+def poly_graduated_expression() -> Any:
+    ranges = [
+        QgsRendererRange(0, 50, fill(color="199,233,192,255"), "< 50 M"),
+        QgsRendererRange(50, 2000, fill(color="35,139,69,255"), ">= 50 M"),
+    ]
+    return QgsGraduatedSymbolRenderer('"pop_est" / 1000000', ranges)
+
+
 # --- lines (borders) ---------------------------------------------------------------------------
 
 
@@ -214,6 +236,14 @@ def point_shapes() -> Any:
     return QgsRuleBasedRenderer(root)
 
 
+def point_data_defined() -> Any:
+    symbol = marker(name="hexagon", color="0,120,200,255", size="3", outline_style="no")
+    symbol.symbolLayer(0).setDataDefinedProperty(
+        QgsSymbolLayer.PropertySize, QgsProperty.fromExpression('length("name") / 2')
+    )
+    return single(symbol)
+
+
 def point_svg() -> Any:
     symbol = QgsMarkerSymbol()
     symbol.changeSymbolLayer(0, QgsSvgMarkerSymbolLayer("/nonexistent/pin.svg", 5))
@@ -254,6 +284,9 @@ VECTOR_CASES: list[tuple[str, str, Callable[[], Any]]] = [
     ("point_single", "cities", point_single),
     ("point_shapes", "cities", point_shapes),
     ("point_svg", "cities", point_svg),
+    ("point_data_defined", "cities", point_data_defined),
+    ("poly_expressions", "countries", poly_expressions),
+    ("poly_graduated_expression", "countries", poly_graduated_expression),
 ]
 
 
@@ -279,6 +312,12 @@ def add_labels(project: Any, data: str) -> None:
     template.setLabelsEnabled(True)
     layered = add_vector(project, data, "label_opacity", "countries", poly_single())
     layered.setOpacity(0.5)
+    ruled = add_vector(project, data, "label_rules", "countries", poly_single())
+    root = QgsRuleBasedLabeling.Rule(None)
+    settings = labelled("name", expression=False, size=8, buffer=None).settings()
+    root.appendChild(QgsRuleBasedLabeling.Rule(settings, 0, 0, '"pop_est" > 50000000'))
+    ruled.setLabeling(QgsRuleBasedLabeling(root))
+    ruled.setLabelsEnabled(True)
 
 
 def add_rasters(project: Any, data: str) -> None:

@@ -20,7 +20,8 @@ _TOKEN = re.compile(
 )
 _POINT_PLACEMENTS = {"0": "point", "6": "point"}
 _LINE_PLACEMENTS = {"2": "line"}
-_POLYGON_PLACEMENTS = {"0": "point", "1": "centroid", "4": "centroid"}
+# Around a polygon's centroid at no distance, QGIS centres the label on it, as `centroid` does.
+_POLYGON_PLACEMENTS = {"0": "centroid", "1": "centroid", "4": "centroid"}
 _NAMES = {
     "0": "around the point",
     "1": "over the point",
@@ -200,9 +201,11 @@ def _halo(style: Element, units: Units) -> dict[str, Any] | None:
     width = units.pixels(
         _float(buffer.get("bufferSize"), 1.0), buffer.get("bufferSizeUnits", "MM"), "buffer size"
     )
+    # QGIS strokes the text outline with a pen as wide as the buffer size: half of it shows
+    # outside the glyphs; the style model's halo width is that outside part.
     return {
         "color": with_alpha(color, opacity) if opacity < 1 else color,
-        "width": round(min(width, 16.0), 3),
+        "width": round(min(width / 2, 16.0), 3),
     }
 
 

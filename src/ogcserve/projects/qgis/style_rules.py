@@ -9,6 +9,7 @@ own choice at class breaks (the first range holding the value, both ends include
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -179,7 +180,7 @@ def graduated_rules(
         (float(r.get("lower", "nan")), float(r.get("upper", "nan")), r)
         for r in renderer.findall("ranges/range")
     ]
-    ascending = all(b[0] >= a[1] for a, b in zip(ranges, ranges[1:], strict=False))
+    ascending = all(b[0] >= a[1] for a, b in itertools.pairwise(ranges))
     earlier: list[str] = []
     rules: list[dict[str, Any]] = []
     for k, (lower, upper, rng) in enumerate(ranges):

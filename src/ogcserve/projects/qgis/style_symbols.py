@@ -310,7 +310,9 @@ class SymbolReader:
         width = _number(props.get("outline_width"), 0.0)
         if not filled:  # a shape of lines only: QGIS draws it in the outline colour
             fill, outline = outline, None
-        marker["fill"] = fill if fill is not None else "none"
+        # A colour left out of a marker is the symbol's, and the symbol has none: not drawn.
+        if fill is not None:
+            marker["fill"] = fill
         if outline is not None and props.get("outline_style", "solid") != "no":
             marker["stroke"] = outline
             marker["stroke_width"] = round(
@@ -319,8 +321,6 @@ class SymbolReader:
                 else 1.0,
                 3,
             )
-        else:
-            marker["stroke"] = "none"
         angle = (_number(props.get("angle"), 0.0) + rotation) % 360
         if angle:
             marker["rotation"] = round(angle, 3)

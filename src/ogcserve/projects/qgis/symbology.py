@@ -31,7 +31,7 @@ def layer_style(maplayer: Element, *, geometry: str | None) -> tuple[dict[str, A
     """
     warnings: list[str] = []
     if geometry is None:
-        return raster_style(maplayer, warnings), warnings
+        return raster_style(maplayer, warnings), list(dict.fromkeys(warnings))
     units = Units(_map_units_per_pixel(maplayer), warnings)
     symbols = SymbolReader(units, warnings)
     renderer = maplayer.find("renderer-v2")
@@ -47,7 +47,7 @@ def layer_style(maplayer: Element, *, geometry: str | None) -> tuple[dict[str, A
     if opacity < 1:
         style["opacity"] = round(max(opacity, 0.0), 4)
     _blending(maplayer, warnings)
-    return style, warnings
+    return style, list(dict.fromkeys(warnings))  # each warning once, in order
 
 
 def _renderer(renderer: Element, symbols: SymbolReader, geometry: str) -> dict[str, Any]:
