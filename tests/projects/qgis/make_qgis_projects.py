@@ -44,9 +44,8 @@ def _layer(item: dict[str, Any]) -> QgsMapLayer:
     layer.setKeywordList(",".join(item.get("keywords", [])))
     layer.setDataUrl(item.get("data_url", ""))
     layer.setAttribution(item.get("attribution", ""))
-    if "subset" in item:
-        if not layer.setSubsetString(item["subset"]):
-            raise SystemExit(f"QGIS refuses the subset {item['subset']!r}")
+    if "subset" in item and not layer.setSubsetString(item["subset"]):
+        raise SystemExit(f"QGIS refuses the subset {item['subset']!r}")
     if "scales" in item:
         low, high = item["scales"]
         layer.setScaleBasedVisibility(True)
