@@ -28,11 +28,11 @@ def styles(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     if not qgis_available():
         pytest.skip("/usr/bin/python3 cannot import qgis.core (Debian's python3-qgis)")
     qgs = write_project(tmp_path_factory.mktemp("qgis-styles"))
-    found = {}
+    found: dict[str, Any] = {}
     for maplayer in etree.parse(str(qgs)).iter("maplayer"):
         geometry = _GEOMETRY.get(maplayer.get("geometry", ""))
         style, warnings = layer_style(maplayer, geometry=geometry)
-        found[maplayer.findtext("layername")] = (style, warnings, geometry)
+        found[maplayer.findtext("layername") or ""] = (style, warnings, geometry)
     yield found
 
 
