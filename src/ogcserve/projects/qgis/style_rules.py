@@ -10,6 +10,7 @@ own choice at class breaks (the first range holding the value, both ends include
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -18,6 +19,8 @@ from lxml import etree
 
 from ogcserve.errors import FilterError
 from ogcserve.expressions import Language, parse
+
+from .style_symbols import number
 
 Element = etree._Element
 
@@ -38,7 +41,7 @@ def translate(expression: str) -> str | None:
         return None
 
 
-def _number(value: float) -> str:
+def _literal_number(value: float) -> str:
     return repr(float(value))
 
 
@@ -158,7 +161,7 @@ def _scale(text: str | None) -> float | None:
         value = float(text) if text else 0.0
     except ValueError:
         return None
-    return value if value > 0 else None
+    return value if 0 < value < math.inf else None
 
 
 def _tighter(a: float | None, b: float | None, pick: Any) -> float | None:
@@ -177,17 +180,18 @@ def graduated_rules(
     attr = renderer.get("attr", "")
     value = f"({attr})"
     ranges = [
-        (float(r.get("lower", "nan")), float(r.get("upper", "nan")), r)
+        (number(r.get("lower"), math.nan), number(r.get("upper"), math.nan), r)
         for r in renderer.findall("ranges/range")
     ]
+    ranges = [(lo, hi, r) for lo, hi, r in ranges if lo <= hi]  # NaN and reversed: never match
     ascending = all(b[0] >= a[1] for a, b in itertools.pairwise(ranges))
     earlier: list[str] = []
     rules: list[dict[str, Any]] = []
     for k, (lower, upper, rng) in enumerate(ranges):
-        inside = f"{value} >= {_number(lower)} AND {value} <= {_number(upper)}"
+        inside = f"{value} >= {_literal_number(lower)} AND {value} <= {_literal_number(upper)}"
         if k and ascending:  # only the shared break can be in an earlier range
             low = ">" if lower == ranges[k - 1][1] else ">="
-            text = f"{value} {low} {_number(lower)} AND {value} <= {_number(upper)}"
+            text = f"{value} {low} {_literal_number(lower)} AND {value} <= {_literal_number(upper)}"
         else:
             text = inside if not earlier else f"({inside}) AND NOT ({' OR '.join(earlier)})"
         earlier.append(f"({inside})")

@@ -17,7 +17,7 @@ from lxml import etree
 from .style_labels import read_labels
 from .style_rasters import raster_style
 from .style_rules import RuleReader, categories_as_rules, category_values, graduated_rules
-from .style_symbols import REFERENCE_WIDTH, SymbolReader, Units
+from .style_symbols import REFERENCE_WIDTH, SymbolReader, Units, number
 
 Element = etree._Element
 
@@ -43,7 +43,7 @@ def layer_style(maplayer: Element, *, geometry: str | None) -> tuple[dict[str, A
     label = read_labels(maplayer, geometry, units, warnings)
     if label is not None:
         style["label"] = label
-    opacity = _float(maplayer.findtext("layerOpacity"), 1.0)
+    opacity = number(maplayer.findtext("layerOpacity"), 1.0)
     if opacity < 1:
         style["opacity"] = round(max(opacity, 0.0), 4)
     _blending(maplayer, warnings)
@@ -151,7 +151,7 @@ def _map_units_per_pixel(maplayer: Element) -> float | None:
     extent = maplayer.find("extent")
     if extent is None:
         return None
-    width = _float(extent.findtext("xmax"), 0.0) - _float(extent.findtext("xmin"), 0.0)
+    width = number(extent.findtext("xmax"), 0.0) - number(extent.findtext("xmin"), 0.0)
     return width / REFERENCE_WIDTH if width > 0 else None
 
 
@@ -162,10 +162,3 @@ def _blending(maplayer: Element, warnings: list[str]) -> None:
     for effect in maplayer.findall("renderer-v2/effect"):
         if effect.get("enabled") == "1":
             warnings.append("the layer's draw effects are ignored")
-
-
-def _float(text: str | None, default: float) -> float:
-    try:
-        return float(text) if text not in (None, "") else default
-    except ValueError:
-        return default
