@@ -164,6 +164,22 @@ def test_lines_widths_caps_joins_and_dashes(styles: dict[str, Any]) -> None:
     assert (lines["Europe"]["stroke_width"], lines["Europe"]["dash"]) == (1.0, [1, 2])
 
 
+def test_symbols_of_several_lines_draw_one_rule_per_line(styles: dict[str, Any]) -> None:
+    style, warnings = _case(styles, "line_casing")
+    assert [(r["stroke"], r["stroke_width"]) for r in style["rules"]] == [
+        ("#3c3c3c", round(1.2 * MM, 3)),
+        ("#fac850", round(0.5 * MM, 3)),
+    ]
+    assert all("filter" not in r for r in style["rules"]) and warnings == []
+    style, warnings = _case(styles, "line_casing_categorized")
+    assert [(r["filter"], r["stroke"]) for r in style["rules"]] == [
+        ("\"continent\" IN ('Africa')", "#3c3c3c"),
+        ("\"continent\" IN ('Africa')", "#fac850"),
+        ("\"continent\" IN ('Europe')", "#005ac8"),
+    ]
+    assert warnings == []
+
+
 def test_simple_marker(styles: dict[str, Any]) -> None:
     style, warnings = _case(styles, "point_single")
     assert style == {

@@ -30,7 +30,7 @@ class Symbols(Protocol):
 
     warnings: list[str]
 
-    def symbol(self, element: Element, where: str) -> dict[str, Any]: ...
+    def symbols(self, element: Element, where: str) -> list[dict[str, Any]]: ...
 
 
 def translate(expression: str) -> str | None:
@@ -109,7 +109,8 @@ class RuleReader:
         symbol_name = rule.get("symbol")
         element = self.table.get(symbol_name) if symbol_name is not None else None
         if element is not None:
-            self._emit(title, inner, self.symbols.symbol(element, f"rule {title!r}"), else_)
+            for part in self.symbols.symbols(element, f"rule {title!r}"):
+                self._emit(title, inner, part, else_)
         self._children(rule, inner, top=False)
 
     def _emit(self, title: str, scope: _Scope, symbol: dict[str, Any], else_: bool) -> None:
@@ -206,27 +207,27 @@ def graduated_rules(
                 f"range {label!r} is not drawn"
             )
             continue
-        symbol = symbols.symbol(element, f"range {label!r}")
-        rules.append({"filter": cql, "label": label, **symbol})
+        for symbol in symbols.symbols(element, f"range {label!r}"):
+            rules.append({"filter": cql, "label": label, **symbol})
     return {"rules": rules} if rules else {}
 
 
 def categories_as_rules(
     renderer: Element, table: dict[str, Element], symbols: Symbols, attr: str
 ) -> dict[str, Any]:
-    """Categories on an expression: one rule per category (`(expression) = value`)."""
+    """Categories as rules, one per category (`(expression) IN (values)`) and drawn part, and
+    "all other values" as the style model's else."""
     rules: list[dict[str, Any]] = []
-    default: dict[str, Any] | None = None
+    others: list[dict[str, Any]] = []
     for category in renderer.findall("categories/category"):
         label = category.get("label") or category.get("value") or ""
         element = table.get(category.get("symbol", ""))
         drawn = category.get("render", "true") != "false" and element is not None
-        symbol = (
-            symbols.symbol(element, f"category {label!r}") if drawn and element is not None else {}
-        )
+        where = f"category {label!r}"
+        parts = symbols.symbols(element, where) if drawn and element is not None else [{}]
         values = category_values(category)
         if values is None:
-            default = {"else": True, "label": label or "Other", **symbol}
+            others = [{"else": True, "label": label or "Other", **p} for p in parts if p]
             continue
         literals = ", ".join(_literal(v) for v in values)
         cql = translate(f"({attr}) IN ({literals})")
@@ -236,9 +237,10 @@ def categories_as_rules(
                 f"category {label!r} is not drawn"
             )
             continue
-        rules.append({"filter": cql, "label": label, **(symbol or {"fill": "none"})})
-    if default is not None and default.keys() - {"else", "label"}:
-        rules.append(default)
+        # A category switched off draws nothing, and keeps its features from "other values".
+        for part in parts:
+            rules.append({"filter": cql, "label": label, **(part or {"fill": "none"})})
+    rules.extend(others)
     return {"rules": rules} if rules else {}
 
 

@@ -168,10 +168,11 @@ class SymbolReader:
         """Record a warning about `where` (a symbol's place in the renderer)."""
         self.warnings.append(f"{where}: {text}" if where else text)
 
-    def symbol(self, element: Element, where: str) -> dict[str, Any]:
-        """The symbol mapping of a `<symbol>`: its enabled layers merged, bottom first."""
-        out: dict[str, Any] = {}
-        alpha = number(element.get("alpha"), 1.0)
+    def symbols(self, element: Element, where: str) -> list[dict[str, Any]]:
+        """A `<symbol>` as the symbol mappings that draw it, bottom first: its enabled layers
+        merged while they add a part (a fill and its outline), a new mapping where a layer
+        draws a part again (a line over a line: a road's casing and its centre)."""
+        parts: list[dict[str, Any]] = [{}]
         layers = [x for x in element.findall("layer") if x.get("enabled", "1") != "0"]
         for layer in layers:
             cls = layer.get("class", "")
@@ -182,26 +183,32 @@ class SymbolReader:
             if effect is not None and effect.get("enabled") == "1":
                 self.warn(where, f"the draw effects of {cls} are ignored")
             part = self._layer(cls, props, layer, where)
-            if part:
-                self._merge(out, part, cls, where)
+            if any(k in part and k in parts[-1] for k in ("fill", "stroke", "marker")):
+                parts.append({})
+            if "stroke" in part:
+                for key in ("stroke_width", "dash", "line_join", "line_cap"):
+                    parts[-1].pop(key, None)
+            parts[-1].update(part)
         if not layers:
             self.warn(where, "a symbol without enabled layers is not drawn")
+        alpha = number(element.get("alpha"), 1.0)
         if alpha < 1:  # QGIS scales each colour's alpha by the symbol's opacity
-            _fade(out, max(alpha, 0.0))
-        return out
+            for part in parts:
+                _fade(part, max(alpha, 0.0))
+        return [p for p in parts if p] or [{}]
 
-    def _merge(self, out: dict[str, Any], part: dict[str, Any], cls: str, where: str) -> None:
-        clash = [k for k in ("fill", "stroke", "marker") if k in part and k in out]
-        if clash:
-            self.warn(
-                where,
-                f"{cls} is drawn over the layers below it as one symbol: its "
-                f"{', '.join(clash)} replaces theirs",
-            )
-        if "stroke" in part:
-            for key in ("stroke_width", "dash", "line_join", "line_cap"):
-                out.pop(key, None)
-        out.update(part)
+    def symbol(self, element: Element, where: str) -> dict[str, Any]:
+        """A `<symbol>` as one symbol mapping: the top one where it takes several."""
+        parts = self.symbols(element, where)
+        if len(parts) > 1:
+            self.warn(where, "a symbol that draws a part twice is drawn with the top one")
+        merged: dict[str, Any] = {}
+        for part in parts:
+            if "stroke" in part:
+                for key in ("stroke_width", "dash", "line_join", "line_cap"):
+                    merged.pop(key, None)
+            merged.update(part)
+        return merged
 
     def _layer(self, cls: str, props: dict[str, str], layer: Element, where: str) -> dict[str, Any]:
         if cls == "SimpleFill":

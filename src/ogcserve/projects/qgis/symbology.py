@@ -61,7 +61,8 @@ def _renderer(renderer: Element, symbols: SymbolReader) -> dict[str, Any]:
     table = _symbol_table(renderer)
     if kind == "singleSymbol":
         element = table.get("0")
-        return symbols.symbol(element, "") if element is not None else {}
+        parts = symbols.symbols(element, "") if element is not None else [{}]
+        return parts[0] if len(parts) == 1 else {"rules": parts}
     if kind == "categorizedSymbol":
         return _categorized(renderer, table, symbols)
     if kind == "graduatedSymbol":
@@ -102,8 +103,13 @@ def _categorized(
     """A categorized renderer on a field; on an expression it becomes rules."""
     attr = renderer.get("attr", "")
     field = field_name(attr)
+    scratch = SymbolReader(symbols.units, [])  # its warnings come again below
+    layered = any(len(scratch.symbols(s, "")) > 1 for s in table.values())
     if field is None:
         return categories_as_rules(renderer, table, symbols, attr)
+    if layered:  # symbols drawn in several parts: a rule per part
+        quoted = '"' + field.replace('"', '""') + '"'
+        return categories_as_rules(renderer, table, symbols, quoted)
     categories: list[dict[str, Any]] = []
     default: dict[str, Any] | None = None
     for category in renderer.findall("categories/category"):
