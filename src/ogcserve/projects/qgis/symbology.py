@@ -53,7 +53,7 @@ def layer_style(maplayer: Element, *, geometry: str | None) -> tuple[dict[str, A
 def _renderer(renderer: Element, symbols: SymbolReader) -> dict[str, Any]:
     kind = renderer.get("type", "")
     for attr, text in (
-        ("symbollevels", "symbol levels are ignored (features drawn in source order)"),
+        ("symbollevels", "symbol levels are not read (symbols draw in the renderer's order)"),
         ("enableorderby", "the feature order (order by) is ignored"),
     ):
         if renderer.get(attr) == "1":
