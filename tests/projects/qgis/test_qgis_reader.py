@@ -24,6 +24,7 @@ def test_tree_order_names_and_groups(main: Project) -> None:
         ("world", ["Inner", "countries"]),  # groups were made before the layers
         ("countries_json", []),
         ("boroughs", []),
+        ("b_places", []),
         ("elevation", []),
     ]
     world = main.layers[0]
@@ -69,8 +70,10 @@ def test_subset_strings_become_row_filters(main: Project) -> None:
     countries, cities = main.layer("countries"), main.layer("cities")
     assert countries is not None and cities is not None
     assert countries.filter == '"pop_est" > 50000000'
-    # OGR SQL's LIKE ignores case, as the shapefile's provider does in QGIS.
-    assert cities.filter == "\"name\" ILIKE 'b%'"
+    # OGR SQL's LIKE (a Shapefile's) heeds case; SQLite's (a GeoPackage's) does not.
+    assert cities.filter == "\"name\" LIKE 'B%'"
+    b_places = main.layer("b_places")
+    assert b_places is not None and b_places.filter == "\"name\" ILIKE 'b%'"
 
 
 def test_publishing_per_service(main: Project) -> None:
@@ -80,6 +83,7 @@ def test_publishing_per_service(main: Project) -> None:
         "cities",
         "countries_json",
         "boroughs",
+        "b_places",
     }
     countries = wfs["countries"]
     assert (countries.insert, countries.update, countries.delete) == (True, True, False)

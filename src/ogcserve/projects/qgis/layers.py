@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pyogrio
 from lxml import etree
 from pygeofilter import ast
 
@@ -69,6 +70,7 @@ def data_layer(
     is_raster = isinstance(source.spec, RasterSpec)
     row_filter = None if is_raster else _row_filter(source, schema)
     excluded = () if is_raster else _excluded_fields(maplayer, schema, warnings)
+    excluded += _synthetic_fid(source, schema, ctx.base_dir)
     geometry = None if is_raster else _GEOMETRY.get(maplayer.get("geometry", ""))
     scales = _scales(maplayer, warnings)
     return Layer(
@@ -141,8 +143,9 @@ def _row_filter(source: LayerSource, schema: Schema | None) -> Expression | None
         return None
     try:
         expression = parse(source.subset, "qgis")
-        if source.provider == "ogr":
-            # OGR SQL and SQLite (GeoPackage) compare LIKE patterns without case.
+        if isinstance(source.spec, GeoPackageSpec):
+            # A GeoPackage's subset is SQLite's, whose LIKE ignores (ASCII) case; OGR SQL's
+            # (Shapefile, GeoJSON, FlatGeobuf) does not, since GDAL 3.1.
             expression = from_ast(_like_without_case(expression.ast))
         if schema is not None:
             known = [*schema.field_names(), *([schema.geometry_field or ""])]
@@ -165,6 +168,19 @@ def _like_without_case(node: Any) -> Any:
     if isinstance(node, ast.Not):
         return ast.Not(_like_without_case(node.sub_node))
     return node
+
+
+def _synthetic_fid(source: LayerSource, schema: Schema | None, base_dir: Path) -> tuple[str, ...]:
+    """The FID our OGR source publishes for a file without a FID column (Shapefile, GeoJSON,
+    FlatGeobuf), which QGIS Server does not publish: hidden (it stays the features' ids)."""
+    spec = source.spec
+    if not isinstance(spec, OGRSpec) or schema is None:
+        return ()
+    try:
+        info = pyogrio.read_info(base_dir / spec.path, layer=spec.layer)
+    except pyogrio.errors.DataSourceError:
+        return ()
+    return () if info.get("fid_column") else (schema.key,)
 
 
 def _excluded_fields(
