@@ -9,11 +9,10 @@ rows the author kept out. What is approximated or ignored is reported as a warni
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pyogrio
 from lxml import etree
 from pygeofilter import ast
 
@@ -44,6 +43,9 @@ class LayerContext:
     base_dir: Path
     publishing: Publishing
     opener: OpenSource | None
+    # What each source opened to (or the error it raised): the same table is often in a
+    # project several times, with other styles or subsets, and is opened once.
+    opened: dict[object, object] = field(default_factory=dict)
 
 
 def data_layer(
@@ -70,7 +72,7 @@ def data_layer(
     is_raster = isinstance(source.spec, RasterSpec)
     row_filter = None if is_raster else _row_filter(source, schema)
     excluded = () if is_raster else _excluded_fields(maplayer, schema, warnings)
-    excluded += _synthetic_fid(source, schema, ctx.base_dir)
+    excluded += _synthetic_fid(source, schema)
     geometry = None if is_raster else _GEOMETRY.get(maplayer.get("geometry", ""))
     scales = _scales(maplayer, warnings)
     return Layer(
@@ -129,10 +131,16 @@ def _open(source: LayerSource, ctx: LayerContext) -> Schema | None:
             raise LayerRefusedError(f"the data source is missing: file not found: {target}")
     if ctx.opener is None:
         return None
-    try:
-        opened = ctx.opener(spec, ctx.base_dir, None)
-    except Exception as exc:  # any failure of a source refuses the layer, not the project
-        raise LayerRefusedError(f"the source does not open: {exc or type(exc).__name__}") from None
+    if spec not in ctx.opened:
+        try:
+            ctx.opened[spec] = ctx.opener(spec, ctx.base_dir, None)
+        except Exception as exc:  # any failure of a source refuses the layer, not the project
+            ctx.opened[spec] = LayerRefusedError(
+                f"the source does not open: {exc or type(exc).__name__}"
+            )
+    opened = ctx.opened[spec]
+    if isinstance(opened, LayerRefusedError):
+        raise LayerRefusedError(str(opened))
     return opened if isinstance(opened, Schema) else None
 
 
@@ -170,17 +178,13 @@ def _like_without_case(node: Any) -> Any:
     return node
 
 
-def _synthetic_fid(source: LayerSource, schema: Schema | None, base_dir: Path) -> tuple[str, ...]:
-    """The FID our OGR source publishes for a file without a FID column (Shapefile, GeoJSON,
-    FlatGeobuf), which QGIS Server does not publish: hidden (it stays the features' ids)."""
-    spec = source.spec
-    if not isinstance(spec, OGRSpec) or schema is None:
+def _synthetic_fid(source: LayerSource, schema: Schema | None) -> tuple[str, ...]:
+    """The FID our OGR source publishes as the key of a Shapefile, GeoJSON or FlatGeobuf file
+    (none of which has a FID column), which QGIS Server does not publish: hidden, it stays the
+    features' ids."""
+    if not isinstance(source.spec, OGRSpec) or schema is None:
         return ()
-    try:
-        info = pyogrio.read_info(base_dir / spec.path, layer=spec.layer)
-    except pyogrio.errors.DataSourceError:
-        return ()
-    return () if info.get("fid_column") else (schema.key,)
+    return (schema.key,)
 
 
 def _excluded_fields(
