@@ -54,6 +54,7 @@ def main_spec(folder: Path, out: str) -> dict[str, Any]:
             "WFSLayers": ["Countries", "cities", "countries_json", "boroughs", "b_places"],
             "WFSTUpdate": ["Countries"],
             "WFSTInsert": ["Countries"],
+            "WFSTDelete": ["cities"],  # a Shapefile: served read-only
             "WFSLayersPrecision": {"Countries": 3},
             "WCSLayers": ["elevation"],
             "WMSMaxWidth": "2000",

@@ -100,6 +100,7 @@ def test_check_lists_what_is_ignored(qgis_folder: Path) -> None:
     assert "layer 'countries': warning: the layer's data URL, attribution are ignored" in text
     assert "field aliases (pop_est) are ignored" in text
     assert "maximum image width" in text
+    assert "layer 'cities': warning: WFS-T edits are refused: Shapefile" in text
     # Each layer warning is on the line of its <maplayer>.
     lines = (qgis_folder / "main.qgs").read_text().splitlines()
     aliased = next(issue for issue in issues if "aliases" in issue.message)

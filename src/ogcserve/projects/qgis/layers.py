@@ -87,15 +87,32 @@ def data_layer(
         queryable=_text(maplayer, "flags/Identifiable") != "0",
         min_scale=scales[0],
         max_scale=scales[1],
-        wfs=WFSConfig(
-            publish=not is_raster and layer_id in publishing.wfs_layers,
-            insert=layer_id in publishing.wfs_insert,
-            update=layer_id in publishing.wfs_update,
-            delete=layer_id in publishing.wfs_delete,
-            precision=publishing.wfs_precision.get(layer_id, _DEFAULT_WFS_PRECISION),
-        ),
+        wfs=_wfs(layer_id, source, publishing, warnings),
         wcs=WCSConfig(publish=is_raster and layer_id in publishing.wcs_layers),
         tiles=TilesConfig(),
+    )
+
+
+def _wfs(
+    layer_id: str, source: LayerSource, publishing: Publishing, warnings: list[str]
+) -> WFSConfig:
+    """WFS publication and edits: edits only on a published layer (as in QGIS Server)."""
+    published = not isinstance(source.spec, RasterSpec) and layer_id in publishing.wfs_layers
+    edits = [
+        layer_id in ids and published
+        for ids in (publishing.wfs_insert, publishing.wfs_update, publishing.wfs_delete)
+    ]
+    if any(edits) and isinstance(source.spec, OGRSpec):
+        warnings.append(
+            "WFS-T edits are refused: Shapefile, GeoJSON and FlatGeobuf files are served read-only"
+        )
+        edits = [False, False, False]
+    return WFSConfig(
+        publish=published,
+        insert=edits[0],
+        update=edits[1],
+        delete=edits[2],
+        precision=publishing.wfs_precision.get(layer_id, _DEFAULT_WFS_PRECISION),
     )
 
 
