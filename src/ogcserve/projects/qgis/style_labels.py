@@ -157,6 +157,8 @@ class _Concat:
         self.i += 1
         if kind == "field":
             return "{" + value[1:-1].replace('""', '"') + "}"
+        if kind == "number":
+            return value
         if kind == "string":
             return value[1:-1].replace("''", "'").replace("{", "{{").replace("}", "}}")
         if kind == "op" and value == "(":

@@ -217,7 +217,9 @@ def categories_as_rules(
         label = category.get("label") or category.get("value") or ""
         element = table.get(category.get("symbol", ""))
         drawn = category.get("render", "true") != "false" and element is not None
-        symbol = symbols.symbol(element, f"category {label!r}") if drawn and element else {}
+        symbol = (
+            symbols.symbol(element, f"category {label!r}") if drawn and element is not None else {}
+        )
         values = category_values(category)
         if values is None:
             default = {"else": True, "label": label or "Other", **symbol}

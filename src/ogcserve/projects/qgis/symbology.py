@@ -35,7 +35,7 @@ def layer_style(maplayer: Element, *, geometry: str | None) -> tuple[dict[str, A
     units = Units(_map_units_per_pixel(maplayer), warnings)
     symbols = SymbolReader(units, warnings)
     renderer = maplayer.find("renderer-v2")
-    style = _renderer(renderer, symbols, geometry) if renderer is not None else {}
+    style = _renderer(renderer, symbols) if renderer is not None else {}
     if renderer is None:
         warnings.append("the layer has no renderer: drawn with the default symbol")
     if not style:
@@ -50,7 +50,7 @@ def layer_style(maplayer: Element, *, geometry: str | None) -> tuple[dict[str, A
     return style, list(dict.fromkeys(warnings))  # each warning once, in order
 
 
-def _renderer(renderer: Element, symbols: SymbolReader, geometry: str) -> dict[str, Any]:
+def _renderer(renderer: Element, symbols: SymbolReader) -> dict[str, Any]:
     kind = renderer.get("type", "")
     for attr, text in (
         ("symbollevels", "symbol levels are ignored (features drawn in source order)"),
@@ -77,11 +77,12 @@ def _renderer(renderer: Element, symbols: SymbolReader, geometry: str) -> dict[s
 def _fallback_renderer(
     kind: str, renderer: Element, table: dict[str, Element], symbols: SymbolReader
 ) -> dict[str, Any]:
-    """Renderers that wrap another one (inverted polygons, 2.5D...) draw their inner renderer."""
+    """Renderers that wrap another one (inverted polygons, point displacement, clusters) draw
+    their inner renderer; any other draws with its first symbol (or the default one)."""
     inner = renderer.find("renderer-v2")
     if inner is not None:
         symbols.warnings.append(f"renderer {kind!r} is drawn as its inner renderer")
-        return _renderer(inner, symbols, "")
+        return _renderer(inner, symbols)
     first = next(iter(table.values()), None)
     symbols.warnings.append(f"renderer {kind!r} is not supported: drawn with one symbol")
     return symbols.symbol(first, "") if first is not None else {}
