@@ -79,6 +79,8 @@ def bad_spec(folder: Path) -> dict[str, Any]:
                 "delimitedtext",
             ),
             layer("globbed", f"{gpkg}|layername=countries", subset="\"name\" GLOB 'F*'"),
+            layer("My places", f"{gpkg}|layername=cities"),
+            layer("taken", f"{gpkg}|layername=cities", short="good"),
         ],
         "settings": {"WFSLayers": ["good", "gone", "csv_points", "globbed"]},
     }

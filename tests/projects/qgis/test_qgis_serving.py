@@ -39,7 +39,7 @@ def test_check_fails_naming_each_refused_layer(qgis_folder: Path) -> None:
     assert done.returncode == 1
     for name in ("gone", "csv_points", "globbed"):
         assert f"layer '{name}': not served:" in done.stderr
-    assert "layer 'good'" not in done.stderr
+    assert "layer 'good': not served: the name 'good' is used by another layer" in done.stderr
 
 
 def titles(body: bytes) -> tuple[str | None, list[str | None]]:
@@ -58,7 +58,7 @@ def test_map_as_qgis_clients_send_it(qgis_folder: Path, tmp_path: Path) -> None:
             assert titles(answer.content)[0] == "Main WMS"
         # The .qgs with refused layers serves the rest.
         bad = http.get("/ows", params={"MAP": str(qgis_folder / "bad.qgs"), **CAPABILITIES})
-        assert titles(bad.content)[1][1:] == ["good"]
+        assert titles(bad.content)[1][1:] == ["good", "My_places"]
         # Without MAP: the first project (the demo YAML).
         assert titles(http.get("/ows", params=CAPABILITIES).content)[0] == "ogcserve demo"
         # A QGIS project that is not configured is never opened, even beside a served one.
