@@ -71,6 +71,24 @@ def test_map_as_qgis_clients_send_it(qgis_folder: Path, tmp_path: Path) -> None:
     server.close()
 
 
+def test_viewer_and_ogc_api_serve_the_qgs(qgis_folder: Path) -> None:
+    server = make_server([demo_project(), qgis_folder / "main.qgs"])
+    with client(server) as http:
+        landing = http.get("/")
+        assert landing.status_code == 200 and "/viewer/main" in landing.text
+        viewer = http.get("/viewer/main")
+        assert viewer.status_code == 200 and "countries" in viewer.text
+        items = http.get("/ogcapi/main/collections/countries/items", params={"limit": 1000})
+        assert items.status_code == 200
+        features = items.json()["features"]
+        # The subset is the row filter, the hidden field is hidden, in OGC API too.
+        assert features and all(f["properties"]["pop_est"] > 50000000 for f in features)
+        assert all("gdp_md_est" not in f["properties"] for f in features)
+        hidden = http.get("/ogcapi/main/collections/secret/items")
+        assert hidden.status_code == 404
+    server.close()
+
+
 def test_changed_qgs_is_reloaded(qgis_folder: Path) -> None:
     path = qgis_folder / "reloaded.qgs"
     original = (qgis_folder / "main.qgs").read_text()
