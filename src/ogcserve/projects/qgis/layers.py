@@ -8,6 +8,7 @@ rows the author kept out. What is approximated or ignored is reported as a warni
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,8 @@ from ogcserve.projects.qgis.sources import LayerSource, UnsupportedSourceError, 
 from ogcserve.projects.qgis.symbology import layer_style
 from ogcserve.rendering.styles import validate_style
 from ogcserve.sources.specs import GeoPackageSpec, OGRSpec, RasterSpec
+
+log = logging.getLogger("ogcserve.projects")
 
 OpenSource = Callable[[Any, Path, str | None], object]
 
@@ -243,7 +246,12 @@ def _style(
     warnings: list[str],
 ) -> dict[str, Any]:
     """The style the symbology reader makes of the layer; the default style if it is invalid."""
-    style, found = layer_style(maplayer, geometry=geometry)
+    try:
+        style, found = layer_style(maplayer, geometry=geometry)
+    except Exception as exc:  # a symbology the reader trips on must not take the project down
+        log.exception("reading the symbology of a layer failed")
+        warnings.append(f"the symbology could not be read ({exc}); the default style is drawn")
+        return {}
     warnings.extend(found)
     kind = "RASTER" if is_raster else (schema.geometry_type if schema is not None else None)
     try:

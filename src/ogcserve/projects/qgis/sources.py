@@ -111,7 +111,7 @@ def _layer_at(path: Path, index: str) -> str | None:
     try:
         layers = pyogrio.list_layers(path)
         return str(layers[int(index)][0])
-    except (ValueError, IndexError, pyogrio.errors.DataSourceError):
+    except Exception:  # not a file GDAL reads as vector data: no layer to name
         return None
 
 
