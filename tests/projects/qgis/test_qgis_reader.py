@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ def test_tree_order_names_and_groups(main: Project) -> None:
         ("world", ["Inner", "countries"]),  # groups were made before the layers
         ("countries_json", []),
         ("boroughs", []),
+        ("b_places", []),
         ("elevation", []),
     ]
     world = main.layers[0]
@@ -69,8 +71,10 @@ def test_subset_strings_become_row_filters(main: Project) -> None:
     countries, cities = main.layer("countries"), main.layer("cities")
     assert countries is not None and cities is not None
     assert countries.filter == '"pop_est" > 50000000'
-    # OGR SQL's LIKE ignores case, as the shapefile's provider does in QGIS.
-    assert cities.filter == "\"name\" ILIKE 'b%'"
+    # OGR SQL's LIKE (a Shapefile's) heeds case; SQLite's (a GeoPackage's) does not.
+    assert cities.filter == "\"name\" LIKE 'B%'"
+    b_places = main.layer("b_places")
+    assert b_places is not None and b_places.filter == "\"name\" ILIKE 'b%'"
 
 
 def test_publishing_per_service(main: Project) -> None:
@@ -80,6 +84,7 @@ def test_publishing_per_service(main: Project) -> None:
         "cities",
         "countries_json",
         "boroughs",
+        "b_places",
     }
     countries = wfs["countries"]
     assert (countries.insert, countries.update, countries.delete) == (True, True, False)
@@ -89,6 +94,21 @@ def test_publishing_per_service(main: Project) -> None:
     assert elevation is not None and elevation.wcs.publish and not elevation.wfs.publish
 
 
+def test_layer_ids_as_names(qgis_folder: Path) -> None:
+    """With "use layer ids as names", QGIS Server names each layer by its id; so does ogcserve."""
+    text = (qgis_folder / "main.qgs").read_text()
+    setting = '<WMSUseLayerIDs type="int">0</WMSUseLayerIDs>'
+    assert setting in text
+    path = qgis_folder / "ids.qgs"
+    path.write_text(text.replace(setting, setting.replace(">0<", ">1<")))
+    project = load_project(path)
+    restricted = ("secret_", "hidden_places_", "Annotations_")  # and the annotation layer
+    ids = set(re.findall(r"<id>([^<]+)</id>", text))
+    assert {layer.name for layer in project.data_layers()} == {
+        layer_id for layer_id in ids if not layer_id.startswith(restricted)
+    }
+
+
 def test_check_lists_what_is_ignored(qgis_folder: Path) -> None:
     issues = check_project(qgis_folder / "main.qgs", AccessLayer().check_source)
     assert {issue.severity for issue in issues} == {"warning"}
@@ -96,6 +116,7 @@ def test_check_lists_what_is_ignored(qgis_folder: Path) -> None:
     assert "layer 'countries': warning: the layer's data URL, attribution are ignored" in text
     assert "field aliases (pop_est) are ignored" in text
     assert "maximum image width" in text
+    assert "layer 'cities': warning: WFS-T edits are refused: Shapefile" in text
     # Each layer warning is on the line of its <maplayer>.
     lines = (qgis_folder / "main.qgs").read_text().splitlines()
     aliased = next(issue for issue in issues if "aliases" in issue.message)
@@ -105,13 +126,19 @@ def test_check_lists_what_is_ignored(qgis_folder: Path) -> None:
 def test_bad_layers_are_refused_and_the_rest_served(qgis_folder: Path) -> None:
     path = qgis_folder / "bad.qgs"
     project = load_project(path, opener=AccessLayer().check_source)
-    assert [layer.name for layer in project.layers] == ["good"]
+    # A name URLs and XML cannot carry is changed; a name already taken refuses the layer.
+    assert [layer.name for layer in project.layers] == ["good", "My_places"]
     issues = {issue.key: issue for issue in check_project(path, AccessLayer().check_source)}
     assert {key for key, issue in issues.items() if issue.severity == "refused"} == {
         "layer 'gone'",
         "layer 'csv_points'",
         "layer 'globbed'",
+        "layer 'good'",
     }
+    assert "the name 'good' is used by another layer" in issues["layer 'good'"].message
+    renamed = issues["layer 'My places'"]
+    assert renamed.severity == "warning"
+    assert renamed.message == "published as 'My_places' (QGIS Server: 'My places')"
     assert "the data source is missing: file not found" in issues["layer 'gone'"].message
     assert "the provider 'delimitedtext' is not supported" in issues["layer 'csv_points'"].message
     globbed = issues["layer 'globbed'"].message

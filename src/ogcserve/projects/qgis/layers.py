@@ -8,8 +8,9 @@ rows the author kept out. What is approximated or ignored is reported as a warni
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,8 @@ from ogcserve.projects.qgis.sources import LayerSource, UnsupportedSourceError, 
 from ogcserve.projects.qgis.symbology import layer_style
 from ogcserve.rendering.styles import validate_style
 from ogcserve.sources.specs import GeoPackageSpec, OGRSpec, RasterSpec
+
+log = logging.getLogger("ogcserve.projects")
 
 OpenSource = Callable[[Any, Path, str | None], object]
 
@@ -43,6 +46,9 @@ class LayerContext:
     base_dir: Path
     publishing: Publishing
     opener: OpenSource | None
+    # What each source opened to (or the error it raised): the same table is often in a
+    # project several times, with other styles or subsets, and is opened once.
+    opened: dict[object, object] = field(default_factory=dict)
 
 
 def data_layer(
@@ -69,6 +75,7 @@ def data_layer(
     is_raster = isinstance(source.spec, RasterSpec)
     row_filter = None if is_raster else _row_filter(source, schema)
     excluded = () if is_raster else _excluded_fields(maplayer, schema, warnings)
+    excluded += _synthetic_fid(source, schema)
     geometry = None if is_raster else _GEOMETRY.get(maplayer.get("geometry", ""))
     scales = _scales(maplayer, warnings)
     return Layer(
@@ -83,15 +90,32 @@ def data_layer(
         queryable=_text(maplayer, "flags/Identifiable") != "0",
         min_scale=scales[0],
         max_scale=scales[1],
-        wfs=WFSConfig(
-            publish=not is_raster and layer_id in publishing.wfs_layers,
-            insert=layer_id in publishing.wfs_insert,
-            update=layer_id in publishing.wfs_update,
-            delete=layer_id in publishing.wfs_delete,
-            precision=publishing.wfs_precision.get(layer_id, _DEFAULT_WFS_PRECISION),
-        ),
+        wfs=_wfs(layer_id, source, publishing, warnings),
         wcs=WCSConfig(publish=is_raster and layer_id in publishing.wcs_layers),
         tiles=TilesConfig(),
+    )
+
+
+def _wfs(
+    layer_id: str, source: LayerSource, publishing: Publishing, warnings: list[str]
+) -> WFSConfig:
+    """WFS publication and edits: edits only on a published layer (as in QGIS Server)."""
+    published = not isinstance(source.spec, RasterSpec) and layer_id in publishing.wfs_layers
+    edits = [
+        layer_id in ids and published
+        for ids in (publishing.wfs_insert, publishing.wfs_update, publishing.wfs_delete)
+    ]
+    if any(edits) and isinstance(source.spec, OGRSpec):
+        warnings.append(
+            "WFS-T edits are refused: Shapefile, GeoJSON and FlatGeobuf files are served read-only"
+        )
+        edits = [False, False, False]
+    return WFSConfig(
+        publish=published,
+        insert=edits[0],
+        update=edits[1],
+        delete=edits[2],
+        precision=publishing.wfs_precision.get(layer_id, _DEFAULT_WFS_PRECISION),
     )
 
 
@@ -127,10 +151,16 @@ def _open(source: LayerSource, ctx: LayerContext) -> Schema | None:
             raise LayerRefusedError(f"the data source is missing: file not found: {target}")
     if ctx.opener is None:
         return None
-    try:
-        opened = ctx.opener(spec, ctx.base_dir, None)
-    except Exception as exc:  # any failure of a source refuses the layer, not the project
-        raise LayerRefusedError(f"the source does not open: {exc or type(exc).__name__}") from None
+    if spec not in ctx.opened:
+        try:
+            ctx.opened[spec] = ctx.opener(spec, ctx.base_dir, None)
+        except Exception as exc:  # any failure of a source refuses the layer, not the project
+            ctx.opened[spec] = LayerRefusedError(
+                f"the source does not open: {exc or type(exc).__name__}"
+            )
+    opened = ctx.opened[spec]
+    if isinstance(opened, LayerRefusedError):
+        raise LayerRefusedError(str(opened))
     return opened if isinstance(opened, Schema) else None
 
 
@@ -141,8 +171,9 @@ def _row_filter(source: LayerSource, schema: Schema | None) -> Expression | None
         return None
     try:
         expression = parse(source.subset, "qgis")
-        if source.provider == "ogr":
-            # OGR SQL and SQLite (GeoPackage) compare LIKE patterns without case.
+        if isinstance(source.spec, GeoPackageSpec):
+            # A GeoPackage's subset is SQLite's, whose LIKE ignores (ASCII) case; OGR SQL's
+            # (Shapefile, GeoJSON, FlatGeobuf) does not, since GDAL 3.1.
             expression = from_ast(_like_without_case(expression.ast))
         if schema is not None:
             known = [*schema.field_names(), *([schema.geometry_field or ""])]
@@ -165,6 +196,15 @@ def _like_without_case(node: Any) -> Any:
     if isinstance(node, ast.Not):
         return ast.Not(_like_without_case(node.sub_node))
     return node
+
+
+def _synthetic_fid(source: LayerSource, schema: Schema | None) -> tuple[str, ...]:
+    """The FID our OGR source publishes as the key of a Shapefile, GeoJSON or FlatGeobuf file
+    (none of which has a FID column), which QGIS Server does not publish: hidden, it stays the
+    features' ids."""
+    if not isinstance(source.spec, OGRSpec) or schema is None:
+        return ()
+    return (schema.key,)
 
 
 def _excluded_fields(
@@ -206,7 +246,12 @@ def _style(
     warnings: list[str],
 ) -> dict[str, Any]:
     """The style the symbology reader makes of the layer; the default style if it is invalid."""
-    style, found = layer_style(maplayer, geometry=geometry)
+    try:
+        style, found = layer_style(maplayer, geometry=geometry)
+    except Exception as exc:  # a symbology the reader trips on must not take the project down
+        log.exception("reading the symbology of a layer failed")
+        warnings.append(f"the symbology could not be read ({exc}); the default style is drawn")
+        return {}
     warnings.extend(found)
     kind = "RASTER" if is_raster else (schema.geometry_type if schema is not None else None)
     try:

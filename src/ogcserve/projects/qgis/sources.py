@@ -66,14 +66,14 @@ def layer_source(provider: str, datasource: str, base_dir: Path) -> LayerSource:
     if provider == "postgres":
         return _postgres(datasource)
     if provider == "gdal":
-        path = _file(datasource.strip(), base_dir)
+        path = _file(datasource.strip())
         return LayerSource(RasterSpec(type="raster", path=path), "", provider)
     raise UnsupportedSourceError(
         f"the provider '{provider}' is not supported (ogr, postgres, gdal are)"
     )
 
 
-def _file(text: str, base_dir: Path) -> str:
+def _file(text: str) -> str:
     """A data file's path as the spec keeps it (relative to the project file, or absolute)."""
     if not text or _NOT_A_FILE.match(text):
         raise UnsupportedSourceError(f"'{text}' is not a file path")
@@ -84,7 +84,7 @@ def _ogr(datasource: str, base_dir: Path) -> LayerSource:
     # `subset=` is last and may itself hold `|`; the other options never do.
     head, _, subset = datasource.partition("|subset=")
     path_text, *options = head.split("|")
-    path = _file(path_text.strip(), base_dir)
+    path = _file(path_text.strip())
     parts = dict(option.partition("=")[::2] for option in options)
     layer = parts.get("layername")
     target = base_dir / path
@@ -111,7 +111,7 @@ def _layer_at(path: Path, index: str) -> str | None:
     try:
         layers = pyogrio.list_layers(path)
         return str(layers[int(index)][0])
-    except (ValueError, IndexError, pyogrio.errors.DataSourceError):
+    except Exception:  # not a file GDAL reads as vector data: no layer to name
         return None
 
 
