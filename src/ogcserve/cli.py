@@ -183,9 +183,12 @@ def _check(projects: Sequence[Path], quiet: bool = False, serving: bool = False)
         issues = check_project(path, opener)
         for issue in issues:
             print(issue, file=sys.stderr)
-        failures += len(issues)
-        if not issues and not quiet:
-            print(f"{path}: ok")
+        # A QGIS project serves without its refused layers; warnings never fail a check.
+        failing = {"error"} if serving else {"error", "refused"}
+        failures += sum(issue.severity in failing for issue in issues)
+        warnings = sum(issue.severity == "warning" for issue in issues)
+        if len(issues) == warnings and not quiet:
+            print(f"{path}: ok" + (f" ({warnings} warnings)" if warnings else ""))
     return 1 if failures else 0
 
 

@@ -9,11 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 Loc = tuple[str | int, ...]
 """A path into the project file: mapping keys and sequence indexes, as pydantic reports them."""
+
+Severity = Literal["error", "refused", "warning"]
+"""How bad an issue is: the project does not load ("error"); it loads without the layer the
+issue names ("refused", QGIS projects only); or it loads with something approximated or
+ignored ("warning", QGIS projects only)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,10 +30,12 @@ class ProjectIssue:
     line: int | None
     key: str
     message: str
+    severity: Severity = "error"
 
     def __str__(self) -> str:
         where = self.file if self.line is None else f"{self.file}:{self.line}"
-        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+        message = f"warning: {self.message}" if self.severity == "warning" else self.message
+        return f"{where}: {self.key}: {message}" if self.key else f"{where}: {message}"
 
 
 class ProjectError(Exception):

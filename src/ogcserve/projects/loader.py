@@ -36,6 +36,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ogcserve.projects.checks import OpenSource, layer_issues, source_issues
 from ogcserve.projects.document import Document, Loc, ProjectError, ProjectIssue, line_of
 from ogcserve.projects.model import FieldsConfig, Layer, LayerConfig, Project, ProjectConfig, freeze
+from ogcserve.projects.qgis import is_qgis_project, log_issues, read_qgis_project
 from ogcserve.projects.schema import schema_issues
 from ogcserve.projects.viewer_checks import viewer_field_issues, viewer_issues
 
@@ -58,7 +59,15 @@ def load_project(
 
     `env` is where `${VAR}` references are looked up (default: `os.environ`). With `opener`
     (see `OpenSource`), every source is opened and the field names are checked (stage 4).
+    A QGIS project (`.qgs`, `.qgz`) loads without the layers it cannot serve (see
+    `ogcserve.projects.qgis`); it fails only when nothing of it can be served.
     """
+    if is_qgis_project(Path(path)):
+        qgis = read_qgis_project(Path(path), opener)
+        if qgis.project is None:
+            raise ProjectError(qgis.issues)
+        log_issues(qgis)
+        return qgis.project
     loaded = _load(Path(path), os.environ if env is None else env, opener)
     if loaded.project is None:
         raise ProjectError(loaded.issues)
@@ -76,7 +85,11 @@ def check_project(
     `opener(spec, base_dir)` is supplied by the server so sources are opened the way it opens
     them (through its access layer). An exception it raises becomes an issue on the layer's
     `source` key; the `Schema` it returns is what field names are checked against.
+    For a QGIS project the list also holds the layers refused and the settings approximated
+    (`ProjectIssue.severity`).
     """
+    if is_qgis_project(Path(path)):
+        return read_qgis_project(Path(path), opener).issues
     return _load(Path(path), os.environ if env is None else env, opener).issues
 
 

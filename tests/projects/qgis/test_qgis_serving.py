@@ -1,0 +1,136 @@
+"""A QGIS project served: `ogcserve check` and `serve`, MAP as QGIS Server's clients send it,
+a mixed set of `.qgs` and `.yaml` projects, a changed `.qgs` re-read without a restart."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from lxml import etree
+
+from ogcserve.cli import demo_project
+from ogcserve.testing import client, make_server, serve_process
+
+WMS = "{http://www.opengis.net/wms}"
+CAPABILITIES = {"SERVICE": "WMS", "VERSION": "1.3.0", "REQUEST": "GetCapabilities"}
+
+
+def check(*paths: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[3] / "src")}
+    command = [sys.executable, "-m", "ogcserve", "check", *map(str, paths)]
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_check_passes_with_warnings(qgis_folder: Path) -> None:
+    done = check(qgis_folder / "main.qgs", qgis_folder / "main.qgz", demo_project())
+    assert done.returncode == 0, done.stderr
+    assert "warning: field aliases (pop_est) are ignored" in done.stderr
+    assert f"{demo_project()}: ok\n" in done.stdout
+    assert f"{qgis_folder / 'main.qgs'}: ok (4 warnings)" in done.stdout
+
+
+def test_check_fails_naming_each_refused_layer(qgis_folder: Path) -> None:
+    done = check(qgis_folder / "bad.qgs")
+    assert done.returncode == 1
+    for name in ("gone", "csv_points", "globbed"):
+        assert f"layer '{name}': not served:" in done.stderr
+    assert "layer 'good': not served: the name 'good' is used by another layer" in done.stderr
+
+
+def titles(body: bytes) -> tuple[str | None, list[str | None]]:
+    root = etree.fromstring(body)
+    service = root.findtext(f"{WMS}Service/{WMS}Title")
+    return service, [e.findtext(f"{WMS}Name") for e in root.iter(f"{WMS}Layer")]
+
+
+def test_map_as_qgis_clients_send_it(qgis_folder: Path, tmp_path: Path) -> None:
+    main = qgis_folder / "main.qgs"
+    server = make_server([demo_project(), main, qgis_folder / "bad.qgs"])
+    with client(server) as http:
+        for wanted in (str(main), "main.qgs", "main"):
+            answer = http.get("/ows", params={"MAP": wanted, **CAPABILITIES})
+            assert answer.status_code == 200
+            assert titles(answer.content)[0] == "Main WMS"
+        # The .qgs with refused layers serves the rest.
+        bad = http.get("/ows", params={"MAP": str(qgis_folder / "bad.qgs"), **CAPABILITIES})
+        assert titles(bad.content)[1][1:] == ["good", "My_places"]
+        # Without MAP: the first project (the demo YAML).
+        assert titles(http.get("/ows", params=CAPABILITIES).content)[0] == "ogcserve demo"
+        # A QGIS project that is not configured is never opened, even beside a served one.
+        other = tmp_path / "other.qgs"
+        shutil.copyfile(main, other)
+        for wanted in (str(other), str(qgis_folder / "main.qgz"), "/etc/passwd"):
+            refused = http.get("/ows", params={"MAP": wanted, **CAPABILITIES})
+            assert refused.status_code == 404
+            assert wanted.encode() not in refused.content
+    server.close()
+
+
+def test_viewer_and_ogc_api_serve_the_qgs(qgis_folder: Path) -> None:
+    server = make_server([demo_project(), qgis_folder / "main.qgs"])
+    with client(server) as http:
+        landing = http.get("/")
+        assert landing.status_code == 200 and "/viewer/main" in landing.text
+        viewer = http.get("/viewer/main")
+        assert viewer.status_code == 200 and "countries" in viewer.text
+        items = http.get("/ogcapi/main/collections/countries/items", params={"limit": 1000})
+        assert items.status_code == 200
+        features = items.json()["features"]
+        # The subset is the row filter, the hidden field is hidden, in OGC API too.
+        assert features and all(f["properties"]["pop_est"] > 50000000 for f in features)
+        assert all("gdp_md_est" not in f["properties"] for f in features)
+        hidden = http.get("/ogcapi/main/collections/secret/items")
+        assert hidden.status_code == 404
+    server.close()
+
+
+def test_changed_qgs_is_reloaded(qgis_folder: Path) -> None:
+    path = qgis_folder / "reloaded.qgs"
+    original = (qgis_folder / "main.qgs").read_text()
+    path.write_text(original)
+    server = make_server([path])
+    with client(server) as http:
+
+        def title() -> str | None:
+            answer = http.get("/ows", params={"MAP": str(path), **CAPABILITIES})
+            return titles(answer.content)[0]
+
+        assert title() == "Main WMS"
+        path.write_text(original.replace(">Main WMS<", ">Renamed WMS<"))
+        os.utime(path, (path.stat().st_atime, path.stat().st_mtime + 5))
+        assert title() == "Renamed WMS"
+        # A half-written save does not take the project down: the last good one is served.
+        path.write_text(original[: len(original) // 2])
+        os.utime(path, (path.stat().st_atime, path.stat().st_mtime + 10))
+        assert title() == "Renamed WMS"
+    server.close()
+
+
+@pytest.mark.e2e
+def test_ogcserve_serve_a_qgs(qgis_folder: Path) -> None:
+    main = qgis_folder / "main.qgs"
+    with serve_process(main, demo_project(), workers=1) as url:
+        answer = httpx.get(f"{url}/ows", params={"MAP": str(main), **CAPABILITIES}, timeout=30)
+        assert answer.status_code == 200
+        assert titles(answer.content)[0] == "Main WMS"
+        features = httpx.get(
+            f"{url}/ows",
+            params={
+                "MAP": str(main),
+                "SERVICE": "WFS",
+                "VERSION": "2.0.0",
+                "REQUEST": "GetFeature",
+                "TYPENAMES": "countries",
+                "OUTPUTFORMAT": "application/json",
+            },
+            timeout=30,
+        )
+        assert features.status_code == 200
+        names = {f["properties"]["name"] for f in features.json()["features"]}
+        # The subset "pop_est" > 50000000 is applied: big countries only.
+        assert "Germany" in names and "Luxembourg" not in names and len(names) < 40
