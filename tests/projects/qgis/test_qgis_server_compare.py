@@ -3,9 +3,10 @@ GetFeatureInfo attributes, the same WFS and WCS layers, the same WFS feature set
 
 QGIS Server runs as CGI (one process per request, all of them in parallel once per module);
 ogcserve serves the file with its demo YAML project beside it, chosen by `MAP=<path>` as QGIS
-Server's clients send it. The one known difference, field aliases (QGIS Server names an
-attribute by its alias in GetFeatureInfo; ogcserve ignores aliases, and says so in `check`),
-is mapped back before comparing and asserted as such.
+Server's clients send it. Two known differences are asserted as such: field aliases (QGIS
+Server names an attribute by its alias in GetFeatureInfo; ogcserve ignores aliases) and a layer
+restricted from WMS but published in WFS (QGIS Server serves it in WFS, ogcserve in neither);
+`check` warns of both.
 """
 
 from __future__ import annotations
@@ -191,8 +192,11 @@ def type_names(body: bytes) -> set[str]:
 def test_wfs_and_wcs_layers(
     qgis_answers: dict[str, bytes], ours: TestClient, qgis_folder: Path
 ) -> None:
-    assert type_names(ask(ours, qgis_folder, "wfs")) == type_names(qgis_answers["wfs"])
-    assert type_names(qgis_answers["wfs"]) == set(WFS_TYPES)
+    theirs = type_names(qgis_answers["wfs"])
+    # The one known difference: QGIS Server serves a layer restricted from WMS in WFS; a layer
+    # of ours is served by every service or none, so it is left out (and `check` warns).
+    assert theirs == {*WFS_TYPES, "hidden_places"}
+    assert type_names(ask(ours, qgis_folder, "wfs")) == theirs - {"hidden_places"}
 
     def coverages(body: bytes) -> set[str | None]:
         return {

@@ -105,6 +105,12 @@ class _Reader:
             return None
         label = _text(maplayer, "layername") or label
         if label in self.ctx.publishing.restricted:
+            if layer_id in self.ctx.publishing.wfs_layers:
+                message = (
+                    "restricted from WMS but published in WFS: a layer is served by every "
+                    "service or none here, so it is not served"
+                )
+                self.report(maplayer, label, message, "warning")
             return None
         if maplayer.get("embedded") == "1":
             self.report(node, label, "a layer embedded from another project is not read", "refused")
