@@ -210,6 +210,29 @@ def line_dashes() -> Any:
     )  # fmt: skip
 
 
+def casing() -> Any:
+    # A road-like line: a wide dark casing under a narrow light centre.
+    symbol = line(line_color="60,60,60,255", line_width="1.2", capstyle="round")
+    centre = QgsSimpleLineSymbolLayer(QColor(250, 200, 80), 0.5)
+    centre.setPenCapStyle(Qt.RoundCap)
+    symbol.appendSymbolLayer(centre)
+    return symbol
+
+
+def line_casing() -> Any:
+    return single(casing())
+
+
+def line_casing_categorized() -> Any:
+    return QgsCategorizedSymbolRenderer(
+        "continent",
+        [
+            QgsRendererCategory("Africa", casing(), "Africa"),
+            QgsRendererCategory("Europe", line(line_color="0,90,200,255", line_width="0.6"), "E"),
+        ],
+    )
+
+
 # --- points (cities) ---------------------------------------------------------------------------
 
 
@@ -286,6 +309,8 @@ VECTOR_CASES: list[tuple[str, str, Callable[[], Any]]] = [
     ("poly_rules", "countries", poly_rules),
     ("line_single", "borders", line_single),
     ("line_dashes", "borders", line_dashes),
+    ("line_casing", "borders", line_casing),
+    ("line_casing_categorized", "borders", line_casing_categorized),
     ("point_single", "cities", point_single),
     ("point_shapes", "cities", point_shapes),
     ("point_svg", "cities", point_svg),

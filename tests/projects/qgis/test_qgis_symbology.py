@@ -4,7 +4,6 @@ per case by make_style_project.py), read into `style:` mappings by `layer_style`
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,17 +22,22 @@ _OGC_TYPE = {"polygon": "MULTIPOLYGON", "line": "MULTILINESTRING", "point": "POI
 
 
 @pytest.fixture(scope="module")
-def styles(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """Each case's (style, warnings, geometry), from the project PyQGIS wrote."""
+def project(tmp_path_factory: pytest.TempPathFactory) -> etree._ElementTree:
+    """The project PyQGIS wrote, one layer per case."""
     if not qgis_available():
         pytest.skip("/usr/bin/python3 cannot import qgis.core (Debian's python3-qgis)")
-    qgs = write_project(tmp_path_factory.mktemp("qgis-styles"))
+    return etree.parse(str(write_project(tmp_path_factory.mktemp("qgis-styles"))))
+
+
+@pytest.fixture(scope="module")
+def styles(project: etree._ElementTree) -> dict[str, Any]:
+    """Each case's (style, warnings, geometry)."""
     found: dict[str, Any] = {}
-    for maplayer in etree.parse(str(qgs)).iter("maplayer"):
+    for maplayer in project.iter("maplayer"):
         geometry = _GEOMETRY.get(maplayer.get("geometry", ""))
         style, warnings = layer_style(maplayer, geometry=geometry)
         found[maplayer.findtext("layername") or ""] = (style, warnings, geometry)
-    yield found
+    return found
 
 
 def _case(styles: dict[str, Any], name: str) -> tuple[dict[str, Any], list[str]]:
@@ -44,7 +48,7 @@ def _case(styles: dict[str, Any], name: str) -> tuple[dict[str, Any], list[str]]
 def test_every_style_validates_for_its_geometry(styles: dict[str, Any]) -> None:
     assert len(styles) >= 20
     for name, (style, _, geometry) in styles.items():
-        validate_style(style, _OGC_TYPE.get(geometry, "RASTER"))
+        validate_style(style, _OGC_TYPE.get(geometry or "", "RASTER"))
         assert style or name.startswith("raster"), name
 
 
@@ -158,6 +162,22 @@ def test_lines_widths_caps_joins_and_dashes(styles: dict[str, Any]) -> None:
     assert lines["Asia"]["dash"] == [round(3 * MM / 3, 4), round(1.5 * MM / 3, 4)]
     assert lines["Asia"]["line_cap"] == "butt"
     assert (lines["Europe"]["stroke_width"], lines["Europe"]["dash"]) == (1.0, [1, 2])
+
+
+def test_symbols_of_several_lines_draw_one_rule_per_line(styles: dict[str, Any]) -> None:
+    style, warnings = _case(styles, "line_casing")
+    assert [(r["stroke"], r["stroke_width"]) for r in style["rules"]] == [
+        ("#3c3c3c", round(1.2 * MM, 3)),
+        ("#fac850", round(0.5 * MM, 3)),
+    ]
+    assert all("filter" not in r for r in style["rules"]) and warnings == []
+    style, warnings = _case(styles, "line_casing_categorized")
+    assert [(r["filter"], r["stroke"]) for r in style["rules"]] == [
+        ("\"continent\" IN ('Africa')", "#3c3c3c"),
+        ("\"continent\" IN ('Africa')", "#fac850"),
+        ("\"continent\" IN ('Europe')", "#005ac8"),
+    ]
+    assert warnings == []
 
 
 def test_simple_marker(styles: dict[str, Any]) -> None:
@@ -274,3 +294,61 @@ def test_a_layer_without_renderer_gets_the_default_and_a_warning(tmp_path: Path)
     style, warnings = layer_style(maplayer, geometry="line")
     validate_style(style, "LINESTRING")
     assert warnings == ["the layer has no renderer: drawn with the default symbol"]
+
+
+# Parts of the symbology the reader does not read (and <prop>, which the <Option>s repeat).
+_UNREAD = {
+    "prop",
+    "callout",
+    "background",
+    "shadow",
+    "text-mask",
+    "text-format",
+    "dd_properties",
+    "rampLegendSettings",
+    "minMaxOrigin",
+    "substitutions",
+}
+
+
+def _targets(maplayer: Any, seen: set[tuple[str, ...]]) -> list[tuple[Any, str]]:
+    """The symbology values of a layer of a kind not `seen` yet, as (element, attribute). A kind:
+    the renderer type, the symbol layer class, the element, the attribute and option name."""
+    renderer = maplayer.find("renderer-v2")
+    kind = renderer.get("type", "") if renderer is not None else "raster"
+    found = []
+    for part in ("renderer-v2", "labeling", "pipe"):
+        for root in maplayer.findall(part):
+            for element in root.iter():
+                if element.tag in _UNREAD or any(a.tag in _UNREAD for a in element.iterancestors()):
+                    continue
+                layer = next(element.iterancestors("layer"), None)
+                cls = layer.get("class", "") if layer is not None else ""
+                name = element.get("name") or element.get("k") or ""
+                for attr in element.attrib:
+                    key = (kind, cls, str(element.tag), attr, name)
+                    if key not in seen:
+                        seen.add(key)
+                        found.append((element, attr))
+    return found
+
+
+def test_garbage_values_never_break_the_reader(project: etree._ElementTree) -> None:
+    """Every kind of symbology value made empty, NaN, infinite or a bad colour: the reader still
+    gives a style the model accepts (a broken symbol type aside: the project reader falls back
+    to the default style for that, with a warning)."""
+    tried = 0
+    seen: set[tuple[str, ...]] = set()
+    for maplayer in project.iter("maplayer"):
+        geometry = _GEOMETRY.get(maplayer.get("geometry", ""))
+        for element, attr in _targets(maplayer, seen):
+            if element.tag == "symbol" and attr == "type":
+                continue
+            old = element.get(attr)
+            for bad in ("", "-1e309", "#zz"):
+                element.set(attr, bad)
+                style, _ = layer_style(maplayer, geometry=geometry)
+                validate_style(style, _OGC_TYPE.get(geometry or "", "RASTER"))
+                tried += 1
+            element.set(attr, old or "")
+    assert tried > 500, tried

@@ -48,6 +48,8 @@ CASES = {
     "poly_expressions": EXACT,
     "poly_rules": EXACT,
     "line_single": EXACT,
+    "line_casing": EXACT,
+    "line_casing_categorized": EXACT,
     "point_single": EXACT,
     "label_opacity": EXACT,
     "raster_gray": EXACT,

@@ -10,7 +10,7 @@ from typing import Any
 
 from lxml import etree
 
-from .style_symbols import Units, qgis_color, with_alpha
+from .style_symbols import Units, number, qgis_color, with_alpha
 
 Element = etree._Element
 
@@ -51,10 +51,11 @@ def read_labels(
     label = _text(style, warnings)
     if label is None:
         return None
-    size = _float(style.get("fontSize"), 10.0)
-    label["size"] = round(units.pixels(size, style.get("fontSizeUnit", "Point"), "font size"), 2)
+    size = number(style.get("fontSize"), 10.0)
+    px = units.pixels(size, style.get("fontSizeUnit", "Point"), "font size")
+    label["size"] = round(min(max(px, 1.0), 128.0), 2)
     color = qgis_color(style.get("textColor")) or "#000000"
-    opacity = _float(style.get("textOpacity"), 1.0)
+    opacity = number(style.get("textOpacity"), 1.0)
     label["color"] = with_alpha(color, opacity) if opacity < 1 else color
     label["bold"] = _bold(style)
     label["halo"] = _halo(style, units)
@@ -190,7 +191,7 @@ class _Concat:
 
 
 def _bold(style: Element) -> bool:
-    weight = _float(style.get("fontWeight"), 50)
+    weight = number(style.get("fontWeight"), 50)
     return weight >= 63 or "bold" in (style.get("namedStyle") or "").lower()
 
 
@@ -199,15 +200,15 @@ def _halo(style: Element, units: Units) -> dict[str, Any] | None:
     if buffer is None or buffer.get("bufferDraw") != "1":
         return None
     color = qgis_color(buffer.get("bufferColor")) or "#ffffff"
-    opacity = _float(buffer.get("bufferOpacity"), 1.0)
+    opacity = number(buffer.get("bufferOpacity"), 1.0)
     width = units.pixels(
-        _float(buffer.get("bufferSize"), 1.0), buffer.get("bufferSizeUnits", "MM"), "buffer size"
+        number(buffer.get("bufferSize"), 1.0), buffer.get("bufferSizeUnits", "MM"), "buffer size"
     )
     # QGIS strokes the text outline with a pen as wide as the buffer size: half of it shows
     # outside the glyphs; the style model's halo width is that outside part.
     return {
         "color": with_alpha(color, opacity) if opacity < 1 else color,
-        "width": round(min(width / 2, 16.0), 3),
+        "width": round(min(max(width / 2, 0.0), 16.0), 3),
     }
 
 
@@ -224,8 +225,8 @@ def _placement(settings: Element, geometry: str, warnings: list[str]) -> str | N
             f"label placement {_NAMES.get(code, code)!r} is drawn as the {found!r} placement"
         )
     if element is not None:
-        dist = _float(element.get("dist"), 0.0)
-        x, y = _float(element.get("xOffset"), 0.0), _float(element.get("yOffset"), 0.0)
+        dist = number(element.get("dist"), 0.0)
+        x, y = number(element.get("xOffset"), 0.0), number(element.get("yOffset"), 0.0)
         if dist or x or y:
             warnings.append("label distance and offsets are ignored")
     return found
@@ -247,10 +248,3 @@ def _ignored(style: Element, settings: Element, warnings: list[str]) -> None:
     rendering = settings.find("rendering")
     if rendering is not None and rendering.get("scaleVisibility") == "1":
         warnings.append("the labels' scale range is ignored (labels are drawn at every scale)")
-
-
-def _float(text: str | None, default: float) -> float:
-    try:
-        return float(text) if text not in (None, "") else default
-    except ValueError:
-        return default

@@ -12,7 +12,7 @@ from typing import Any
 
 from lxml import etree
 
-from .style_symbols import hex_color
+from .style_symbols import number, qgis_color, with_alpha
 
 Element = etree._Element
 
@@ -37,7 +37,7 @@ def raster_style(maplayer: Element, warnings: list[str]) -> dict[str, Any]:
     band = renderer.get("band") or renderer.get("grayBand")
     if band not in (None, "1") and kind != "multibandcolor":
         warnings.append(f"band {band} is drawn from band 1")
-    opacity = _float(renderer.get("opacity"), 1.0)
+    opacity = number(renderer.get("opacity"), 1.0)
     if opacity < 1:
         style["opacity"] = round(max(opacity, 0.0), 4)
     _pipe(maplayer, warnings)
@@ -49,8 +49,8 @@ def _gray(renderer: Element, warnings: list[str]) -> dict[str, Any]:
     if enhancement is None:
         return {}
     algorithm = enhancement.findtext("algorithm", "NoEnhancement")
-    low = _float(enhancement.findtext("minValue"), math.nan)
-    high = _float(enhancement.findtext("maxValue"), math.nan)
+    low = number(enhancement.findtext("minValue"), math.nan)
+    high = number(enhancement.findtext("maxValue"), math.nan)
     if algorithm == "NoEnhancement" or not low < high:
         warnings.append("grey without contrast enhancement is stretched from minimum to maximum")
         return {}
@@ -69,10 +69,10 @@ def _pseudocolor(renderer: Element, warnings: list[str]) -> dict[str, Any]:
         return {}
     items = []
     for item in shader.findall("item"):
-        value = _float(item.get("value"), math.nan)
-        color = item.get("color", "#000000")
-        rgb = [int(color[i : i + 2], 16) for i in (1, 3, 5)] if len(color) == 7 else [0, 0, 0]
-        items.append((value, hex_color(rgb, int(_float(item.get("alpha"), 255)))))
+        value = number(item.get("value"), math.nan)
+        color = qgis_color(item.get("color")) or "#000000"
+        alpha = min(max(number(item.get("alpha"), 255.0), 0.0), 255.0)
+        items.append((value, with_alpha(color, alpha / 255) if alpha < 255 else color))
     items = [(v, c) for v, c in items if not math.isnan(v)]
     items.sort(key=lambda vc: vc[0])
     if not items:
@@ -124,23 +124,16 @@ def _pipe(maplayer: Element, warnings: list[str]) -> None:
         return
     bc = pipe.find("brightnesscontrast")
     if bc is not None and (
-        _float(bc.get("brightness"), 0)
-        or _float(bc.get("contrast"), 0)
-        or _float(bc.get("gamma"), 1) != 1
+        number(bc.get("brightness"), 0)
+        or number(bc.get("contrast"), 0)
+        or number(bc.get("gamma"), 1) != 1
     ):
         warnings.append("brightness, contrast and gamma are ignored")
     hs = pipe.find("huesaturation")
     if hs is not None and (
-        _float(hs.get("saturation"), 0)
+        number(hs.get("saturation"), 0)
         or hs.get("colorizeOn") == "1"
         or hs.get("grayscaleMode", "0") != "0"
         or hs.get("invertColors") == "1"
     ):
         warnings.append("hue, saturation, colourising and inverting are ignored")
-
-
-def _float(text: str | None, default: float) -> float:
-    try:
-        return float(text) if text not in (None, "") else default
-    except ValueError:
-        return default

@@ -10,6 +10,7 @@ own choice at class breaks (the first range holding the value, both ends include
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -19,6 +20,8 @@ from lxml import etree
 from ogcserve.errors import FilterError
 from ogcserve.expressions import Language, parse
 
+from .style_symbols import number
+
 Element = etree._Element
 
 
@@ -27,7 +30,7 @@ class Symbols(Protocol):
 
     warnings: list[str]
 
-    def symbol(self, element: Element, where: str) -> dict[str, Any]: ...
+    def symbols(self, element: Element, where: str) -> list[dict[str, Any]]: ...
 
 
 def translate(expression: str) -> str | None:
@@ -38,7 +41,7 @@ def translate(expression: str) -> str | None:
         return None
 
 
-def _number(value: float) -> str:
+def _literal_number(value: float) -> str:
     return repr(float(value))
 
 
@@ -106,7 +109,8 @@ class RuleReader:
         symbol_name = rule.get("symbol")
         element = self.table.get(symbol_name) if symbol_name is not None else None
         if element is not None:
-            self._emit(title, inner, self.symbols.symbol(element, f"rule {title!r}"), else_)
+            for part in self.symbols.symbols(element, f"rule {title!r}"):
+                self._emit(title, inner, part, else_)
         self._children(rule, inner, top=False)
 
     def _emit(self, title: str, scope: _Scope, symbol: dict[str, Any], else_: bool) -> None:
@@ -158,7 +162,7 @@ def _scale(text: str | None) -> float | None:
         value = float(text) if text else 0.0
     except ValueError:
         return None
-    return value if value > 0 else None
+    return value if 0 < value < math.inf else None
 
 
 def _tighter(a: float | None, b: float | None, pick: Any) -> float | None:
@@ -177,17 +181,18 @@ def graduated_rules(
     attr = renderer.get("attr", "")
     value = f"({attr})"
     ranges = [
-        (float(r.get("lower", "nan")), float(r.get("upper", "nan")), r)
+        (number(r.get("lower"), math.nan), number(r.get("upper"), math.nan), r)
         for r in renderer.findall("ranges/range")
     ]
+    ranges = [(lo, hi, r) for lo, hi, r in ranges if lo <= hi]  # NaN and reversed: never match
     ascending = all(b[0] >= a[1] for a, b in itertools.pairwise(ranges))
     earlier: list[str] = []
     rules: list[dict[str, Any]] = []
     for k, (lower, upper, rng) in enumerate(ranges):
-        inside = f"{value} >= {_number(lower)} AND {value} <= {_number(upper)}"
+        inside = f"{value} >= {_literal_number(lower)} AND {value} <= {_literal_number(upper)}"
         if k and ascending:  # only the shared break can be in an earlier range
             low = ">" if lower == ranges[k - 1][1] else ">="
-            text = f"{value} {low} {_number(lower)} AND {value} <= {_number(upper)}"
+            text = f"{value} {low} {_literal_number(lower)} AND {value} <= {_literal_number(upper)}"
         else:
             text = inside if not earlier else f"({inside}) AND NOT ({' OR '.join(earlier)})"
         earlier.append(f"({inside})")
@@ -202,27 +207,27 @@ def graduated_rules(
                 f"range {label!r} is not drawn"
             )
             continue
-        symbol = symbols.symbol(element, f"range {label!r}")
-        rules.append({"filter": cql, "label": label, **symbol})
+        for symbol in symbols.symbols(element, f"range {label!r}"):
+            rules.append({"filter": cql, "label": label, **symbol})
     return {"rules": rules} if rules else {}
 
 
 def categories_as_rules(
     renderer: Element, table: dict[str, Element], symbols: Symbols, attr: str
 ) -> dict[str, Any]:
-    """Categories on an expression: one rule per category (`(expression) = value`)."""
+    """Categories as rules, one per category (`(expression) IN (values)`) and drawn part, and
+    "all other values" as the style model's else."""
     rules: list[dict[str, Any]] = []
-    default: dict[str, Any] | None = None
+    others: list[dict[str, Any]] = []
     for category in renderer.findall("categories/category"):
         label = category.get("label") or category.get("value") or ""
         element = table.get(category.get("symbol", ""))
         drawn = category.get("render", "true") != "false" and element is not None
-        symbol = (
-            symbols.symbol(element, f"category {label!r}") if drawn and element is not None else {}
-        )
+        where = f"category {label!r}"
+        parts = symbols.symbols(element, where) if drawn and element is not None else [{}]
         values = category_values(category)
         if values is None:
-            default = {"else": True, "label": label or "Other", **symbol}
+            others = [{"else": True, "label": label or "Other", **p} for p in parts if p]
             continue
         literals = ", ".join(_literal(v) for v in values)
         cql = translate(f"({attr}) IN ({literals})")
@@ -232,9 +237,10 @@ def categories_as_rules(
                 f"category {label!r} is not drawn"
             )
             continue
-        rules.append({"filter": cql, "label": label, **(symbol or {"fill": "none"})})
-    if default is not None and default.keys() - {"else", "label"}:
-        rules.append(default)
+        # A category switched off draws nothing, and keeps its features from "other values".
+        for part in parts:
+            rules.append({"filter": cql, "label": label, **(part or {"fill": "none"})})
+    rules.extend(others)
     return {"rules": rules} if rules else {}
 
 

@@ -95,16 +95,21 @@ def qgis_color(text: str | None) -> str | None:
     """ "r,g,b,a" (or "#rrggbb") as "#rrggbb" / "#rrggbbaa"; None when transparent or unreadable."""
     if not text:
         return None
+    text = text.strip()
     if text.startswith("#"):
-        return text
-    parts = text.split(",")
-    try:
-        rgba = [round(float(p)) for p in parts[:4]]
-    except ValueError:
+        digits = text[1:]
+        if len(digits) == 3:
+            digits = "".join(c * 2 for c in digits)
+        if len(digits) not in (6, 8) or not all(c in "0123456789abcdefABCDEF" for c in digits):
+            return None
+        return "#" + digits.lower()
+    values = [number(p, math.nan) for p in text.split(",")[:4]]
+    if len(values) == 3:
+        values.append(255.0)
+    if len(values) != 4 or any(math.isnan(v) for v in values):
         return None
-    if len(rgba) == 3:
-        rgba.append(255)
-    if len(rgba) != 4 or rgba[3] <= 0:
+    rgba = [round(v) for v in values]
+    if rgba[3] <= 0:
         return None
     return hex_color(rgba[:3], rgba[3])
 
@@ -131,7 +136,8 @@ def _fade(symbol: dict[str, Any], factor: float) -> None:
                 part[key] = with_alpha(color, factor)
 
 
-def _number(text: str | None, default: float) -> float:
+def number(text: str | None, default: float) -> float:
+    """The finite number in `text`; `default` when it is absent, not a number or not finite."""
     try:
         value = float(text) if text not in (None, "") else default
     except ValueError:
@@ -162,10 +168,11 @@ class SymbolReader:
         """Record a warning about `where` (a symbol's place in the renderer)."""
         self.warnings.append(f"{where}: {text}" if where else text)
 
-    def symbol(self, element: Element, where: str) -> dict[str, Any]:
-        """The symbol mapping of a `<symbol>`: its enabled layers merged, bottom first."""
-        out: dict[str, Any] = {}
-        alpha = _number(element.get("alpha"), 1.0)
+    def symbols(self, element: Element, where: str) -> list[dict[str, Any]]:
+        """A `<symbol>` as the symbol mappings that draw it, bottom first: its enabled layers
+        merged while they add a part (a fill and its outline), a new mapping where a layer
+        draws a part again (a line over a line: a road's casing and its centre)."""
+        parts: list[dict[str, Any]] = [{}]
         layers = [x for x in element.findall("layer") if x.get("enabled", "1") != "0"]
         for layer in layers:
             cls = layer.get("class", "")
@@ -176,26 +183,32 @@ class SymbolReader:
             if effect is not None and effect.get("enabled") == "1":
                 self.warn(where, f"the draw effects of {cls} are ignored")
             part = self._layer(cls, props, layer, where)
-            if part:
-                self._merge(out, part, cls, where)
+            if any(k in part and k in parts[-1] for k in ("fill", "stroke", "marker")):
+                parts.append({})
+            if "stroke" in part:
+                for key in ("stroke_width", "dash", "line_join", "line_cap"):
+                    parts[-1].pop(key, None)
+            parts[-1].update(part)
         if not layers:
             self.warn(where, "a symbol without enabled layers is not drawn")
+        alpha = number(element.get("alpha"), 1.0)
         if alpha < 1:  # QGIS scales each colour's alpha by the symbol's opacity
-            _fade(out, max(alpha, 0.0))
-        return out
+            for part in parts:
+                _fade(part, max(alpha, 0.0))
+        return [p for p in parts if p] or [{}]
 
-    def _merge(self, out: dict[str, Any], part: dict[str, Any], cls: str, where: str) -> None:
-        clash = [k for k in ("fill", "stroke", "marker") if k in part and k in out]
-        if clash:
-            self.warn(
-                where,
-                f"{cls} is drawn over the layers below it as one symbol: its "
-                f"{', '.join(clash)} replaces theirs",
-            )
-        if "stroke" in part:
-            for key in ("stroke_width", "dash", "line_join", "line_cap"):
-                out.pop(key, None)
-        out.update(part)
+    def symbol(self, element: Element, where: str) -> dict[str, Any]:
+        """A `<symbol>` as one symbol mapping: the top one where it takes several."""
+        parts = self.symbols(element, where)
+        if len(parts) > 1:
+            self.warn(where, "a symbol that draws a part twice is drawn with the top one")
+        merged: dict[str, Any] = {}
+        for part in parts:
+            if "stroke" in part:
+                for key in ("stroke_width", "dash", "line_join", "line_cap"):
+                    merged.pop(key, None)
+            merged.update(part)
+        return merged
 
     def _layer(self, cls: str, props: dict[str, str], layer: Element, where: str) -> dict[str, Any]:
         if cls == "SimpleFill":
@@ -225,7 +238,7 @@ class SymbolReader:
             self._pen(
                 props.get("outline_color"),
                 props.get("outline_style", "solid"),
-                _number(props.get("outline_width"), 0.26),
+                number(props.get("outline_width"), 0.26),
                 props.get("outline_width_unit", "MM"),
                 props,
                 where,
@@ -242,7 +255,7 @@ class SymbolReader:
         out = self._pen(
             props.get("line_color", props.get("color")),
             props.get("line_style", "solid"),
-            _number(props.get("line_width"), 0.26),
+            number(props.get("line_width"), 0.26),
             props.get("line_width_unit", "MM"),
             props,
             where,
@@ -252,7 +265,7 @@ class SymbolReader:
             out["line_cap"] = _CAPS.get(props["capstyle"], "square")
         if out and props.get("use_custom_dash") == "1":
             out["dash"] = self._custom_dash(props, out["stroke_width"], where)
-        if _number(props.get("offset"), 0.0) != 0:
+        if number(props.get("offset"), 0.0) != 0:
             self.warn(where, "a line offset is ignored (drawn on the line)")
         return out
 
@@ -283,8 +296,8 @@ class SymbolReader:
         unit = props.get("customdash_unit", "MM")
         lengths = []
         for part in props.get("customdash", "5;2").split(";"):
-            lengths.append(self.units.pixels(_number(part, 0.0), unit, "dash length"))
-        if len(lengths) % 2 or len(lengths) < 2 or sum(lengths) <= 0:
+            lengths.append(self.units.pixels(number(part, 0.0), unit, "dash length"))
+        if len(lengths) % 2 or len(lengths) < 2 or sum(lengths) <= 0 or min(lengths) < 0:
             self.warn(where, f"dash pattern {props.get('customdash')!r} is drawn as [4, 2]")
             return [4.0, 2.0]
         # The style model counts dashes in stroke widths (at least one pixel), as Qt does.
@@ -293,7 +306,7 @@ class SymbolReader:
 
     def _offset(self, props: dict[str, str], where: str) -> None:
         offset = props.get("offset", "0,0")
-        if any(_number(v, 0.0) != 0 for v in offset.split(",")):
+        if any(number(v, 0.0) != 0 for v in offset.split(",")):
             self.warn(where, f"offset {offset} is ignored")
 
     # --- markers -----------------------------------------------------------------------------
@@ -301,13 +314,13 @@ class SymbolReader:
     def simple_marker(self, props: dict[str, str], where: str) -> dict[str, Any]:
         """A SimpleMarker: shape, size, fill, outline and angle."""
         size = self.units.pixels(
-            _number(props.get("size"), 2.0), props.get("size_unit", "MM"), "marker size"
+            number(props.get("size"), 2.0), props.get("size_unit", "MM"), "marker size"
         )
         shape, size, rotation, filled = marker_shape(props.get("name", "circle"), size, self, where)
         marker: dict[str, Any] = {"shape": shape, "size": round(min(max(size, 0.1), 256.0), 3)}
         fill = qgis_color(props.get("color"))
         outline = qgis_color(props.get("outline_color"))
-        width = _number(props.get("outline_width"), 0.0)
+        width = number(props.get("outline_width"), 0.0)
         if not filled:  # a shape of lines only: QGIS draws it in the outline colour
             fill, outline = outline, None
         # A colour left out of a marker is the symbol's, and the symbol has none: not drawn.
@@ -321,7 +334,7 @@ class SymbolReader:
                 else 1.0,
                 3,
             )
-        angle = (_number(props.get("angle"), 0.0) + rotation) % 360
+        angle = (number(props.get("angle"), 0.0) + rotation) % 360
         if angle:
             marker["rotation"] = round(angle, 3)
         self._offset(props, where)

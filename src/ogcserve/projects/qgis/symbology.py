@@ -17,7 +17,7 @@ from lxml import etree
 from .style_labels import read_labels
 from .style_rasters import raster_style
 from .style_rules import RuleReader, categories_as_rules, category_values, graduated_rules
-from .style_symbols import REFERENCE_WIDTH, SymbolReader, Units
+from .style_symbols import REFERENCE_WIDTH, SymbolReader, Units, number
 
 Element = etree._Element
 
@@ -43,7 +43,7 @@ def layer_style(maplayer: Element, *, geometry: str | None) -> tuple[dict[str, A
     label = read_labels(maplayer, geometry, units, warnings)
     if label is not None:
         style["label"] = label
-    opacity = _float(maplayer.findtext("layerOpacity"), 1.0)
+    opacity = number(maplayer.findtext("layerOpacity"), 1.0)
     if opacity < 1:
         style["opacity"] = round(max(opacity, 0.0), 4)
     _blending(maplayer, warnings)
@@ -53,7 +53,7 @@ def layer_style(maplayer: Element, *, geometry: str | None) -> tuple[dict[str, A
 def _renderer(renderer: Element, symbols: SymbolReader) -> dict[str, Any]:
     kind = renderer.get("type", "")
     for attr, text in (
-        ("symbollevels", "symbol levels are ignored (features drawn in source order)"),
+        ("symbollevels", "symbol levels are not read (symbols draw in the renderer's order)"),
         ("enableorderby", "the feature order (order by) is ignored"),
     ):
         if renderer.get(attr) == "1":
@@ -61,7 +61,8 @@ def _renderer(renderer: Element, symbols: SymbolReader) -> dict[str, Any]:
     table = _symbol_table(renderer)
     if kind == "singleSymbol":
         element = table.get("0")
-        return symbols.symbol(element, "") if element is not None else {}
+        parts = symbols.symbols(element, "") if element is not None else [{}]
+        return parts[0] if len(parts) == 1 else {"rules": parts}
     if kind == "categorizedSymbol":
         return _categorized(renderer, table, symbols)
     if kind == "graduatedSymbol":
@@ -102,8 +103,13 @@ def _categorized(
     """A categorized renderer on a field; on an expression it becomes rules."""
     attr = renderer.get("attr", "")
     field = field_name(attr)
+    scratch = SymbolReader(symbols.units, [])  # its warnings come again below
+    layered = any(len(scratch.symbols(s, "")) > 1 for s in table.values())
     if field is None:
         return categories_as_rules(renderer, table, symbols, attr)
+    if layered:  # symbols drawn in several parts: a rule per part
+        quoted = '"' + field.replace('"', '""') + '"'
+        return categories_as_rules(renderer, table, symbols, quoted)
     categories: list[dict[str, Any]] = []
     default: dict[str, Any] | None = None
     for category in renderer.findall("categories/category"):
@@ -151,7 +157,7 @@ def _map_units_per_pixel(maplayer: Element) -> float | None:
     extent = maplayer.find("extent")
     if extent is None:
         return None
-    width = _float(extent.findtext("xmax"), 0.0) - _float(extent.findtext("xmin"), 0.0)
+    width = number(extent.findtext("xmax"), 0.0) - number(extent.findtext("xmin"), 0.0)
     return width / REFERENCE_WIDTH if width > 0 else None
 
 
@@ -162,10 +168,3 @@ def _blending(maplayer: Element, warnings: list[str]) -> None:
     for effect in maplayer.findall("renderer-v2/effect"):
         if effect.get("enabled") == "1":
             warnings.append("the layer's draw effects are ignored")
-
-
-def _float(text: str | None, default: float) -> float:
-    try:
-        return float(text) if text not in (None, "") else default
-    except ValueError:
-        return default
