@@ -38,7 +38,7 @@ def test_project_metadata_and_crs(main: Project) -> None:
     assert main.title == "Main WMS"
     assert main.abstract == "Served from a QGIS project"
     assert main.keywords == ("qgis", "test")
-    assert main.crs == ("EPSG:4326", "EPSG:3857")
+    assert main.crs == ("EPSG:4326", "EPSG:3857", "CRS:84")  # QGIS Server adds CRS:84 too
     assert main.name == "main"
 
 

@@ -141,6 +141,32 @@ def test_capabilities_layer_tree(
     assert mine == theirs
 
 
+def service(body: bytes) -> tuple[str | None, str | None, list[str | None], list[str | None]]:
+    """Service title, abstract, keywords; the CRSs of the root layer."""
+    root = etree.fromstring(body)
+    words = [
+        k.text
+        for k in root.iterfind(f"{WMS}Service/{WMS}KeywordList/{WMS}Keyword")
+        # QGIS Server adds WMS 1.3.0's ISO keyword to every service; not a project setting.
+        if k.text != "infoMapAccessService"
+    ]
+    crs = [c.text for c in root.iterfind(f"{WMS}Capability/{WMS}Layer/{WMS}CRS")]
+    return (
+        root.findtext(f"{WMS}Service/{WMS}Title"),
+        root.findtext(f"{WMS}Service/{WMS}Abstract"),
+        sorted(words),
+        sorted(crs),
+    )
+
+
+def test_capabilities_service(
+    qgis_answers: dict[str, bytes], ours: TestClient, qgis_folder: Path
+) -> None:
+    theirs = service(qgis_answers["wms"])
+    assert theirs[:2] == ("Main WMS", "Served from a QGIS project")
+    assert service(ask(ours, qgis_folder, "wms")) == theirs
+
+
 def feature_info(body: bytes) -> dict[str, list[dict[str, str]]]:
     root = etree.fromstring(body)
     return {

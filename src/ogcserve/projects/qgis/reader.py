@@ -187,6 +187,9 @@ def read_qgis_project(path: Path, opener: OpenSource | None) -> QgisLoaded:
 
 
 def _crs_list(listed: tuple[str, ...], reader: _Reader) -> tuple[str, ...]:
+    """The WMS CRS list; with CRS:84, which QGIS Server always advertises besides it."""
+    if listed and not any(text.upper() == "CRS:84" for text in listed):
+        listed = (*listed, "CRS:84")
     kept = []
     for text in listed:
         try:
