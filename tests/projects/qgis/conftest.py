@@ -51,7 +51,10 @@ def main_spec(folder: Path, out: str) -> dict[str, Any]:
             "WMSKeywordList": ["qgis", "test"],
             "WMSCrsList": ["EPSG:4326", "EPSG:3857"],
             "WMSRestrictedLayers": ["Secret group", "hidden_places"],
-            "WFSLayers": ["Countries", "cities", "countries_json", "boroughs", "b_places"],
+            "WFSLayers": [
+                *("Countries", "cities", "countries_json", "boroughs", "b_places"),
+                "hidden_places",  # restricted from WMS: served by neither
+            ],
             "WFSTUpdate": ["Countries"],
             "WFSTInsert": ["Countries"],
             "WFSTDelete": ["cities"],  # a Shapefile: served read-only

@@ -38,7 +38,7 @@ def test_project_metadata_and_crs(main: Project) -> None:
     assert main.title == "Main WMS"
     assert main.abstract == "Served from a QGIS project"
     assert main.keywords == ("qgis", "test")
-    assert main.crs == ("EPSG:4326", "EPSG:3857")
+    assert main.crs == ("EPSG:4326", "EPSG:3857", "CRS:84")  # QGIS Server adds CRS:84 too
     assert main.name == "main"
 
 
@@ -117,6 +117,7 @@ def test_check_lists_what_is_ignored(qgis_folder: Path) -> None:
     assert "field aliases (pop_est) are ignored" in text
     assert "maximum image width" in text
     assert "layer 'cities': warning: WFS-T edits are refused: Shapefile" in text
+    assert "layer 'hidden_places': warning: restricted from WMS but published in WFS" in text
     # Each layer warning is on the line of its <maplayer>.
     lines = (qgis_folder / "main.qgs").read_text().splitlines()
     aliased = next(issue for issue in issues if "aliases" in issue.message)

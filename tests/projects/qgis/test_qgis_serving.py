@@ -31,7 +31,7 @@ def test_check_passes_with_warnings(qgis_folder: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "warning: field aliases (pop_est) are ignored" in done.stderr
     assert f"{demo_project()}: ok\n" in done.stdout
-    assert f"{qgis_folder / 'main.qgs'}: ok (4 warnings)" in done.stdout
+    assert f"{qgis_folder / 'main.qgs'}: ok (5 warnings)" in done.stdout
 
 
 def test_check_fails_naming_each_refused_layer(qgis_folder: Path) -> None:

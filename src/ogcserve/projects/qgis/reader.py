@@ -105,6 +105,12 @@ class _Reader:
             return None
         label = _text(maplayer, "layername") or label
         if label in self.ctx.publishing.restricted:
+            if layer_id in self.ctx.publishing.wfs_layers:
+                message = (
+                    "restricted from WMS but published in WFS: a layer is served by every "
+                    "service or none here, so it is not served"
+                )
+                self.report(maplayer, label, message, "warning")
             return None
         if maplayer.get("embedded") == "1":
             self.report(node, label, "a layer embedded from another project is not read", "refused")
@@ -181,6 +187,9 @@ def read_qgis_project(path: Path, opener: OpenSource | None) -> QgisLoaded:
 
 
 def _crs_list(listed: tuple[str, ...], reader: _Reader) -> tuple[str, ...]:
+    """The WMS CRS list; with CRS:84, which QGIS Server always advertises besides it."""
+    if listed and not any(text.upper() == "CRS:84" for text in listed):
+        listed = (*listed, "CRS:84")
     kept = []
     for text in listed:
         try:
