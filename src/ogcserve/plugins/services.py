@@ -54,6 +54,7 @@ class Route:
     handler: RouteHandler
     methods: tuple[str, ...] = ("GET", "HEAD")
     name: str = ""
+    cache: CacheKind | None = None  # GET/HEAD answers cached by the pipeline, per caller
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -143,9 +144,12 @@ class ServiceRegistry:
         methods: Sequence[str] = ("GET", "HEAD"),
         name: str = "",
         owner: str = "ogcserve",
+        cache: CacheKind | None = None,
     ) -> Route:
-        """Answer `path` (with `{captures}`) with `handler`; earlier routes win."""
-        route = Route(path, handler, tuple(m.upper() for m in methods), name or path)
+        """Answer `path` (with `{captures}`) with `handler`; earlier routes win. With `cache`,
+        GET and HEAD answers are cached by the pipeline like capabilities (keyed by the URL
+        and the caller's access fingerprint)."""
+        route = Route(path, handler, tuple(m.upper() for m in methods), name or path, cache)
         with self._lock:
             self._routes = (*self._routes, (route, owner))
         return route

@@ -23,22 +23,34 @@ def server() -> Iterator[Server]:
 
 def test_tile_matrix_sets(server: Server) -> None:
     listed = json.loads(call(server, "/ogcapi/demo/tileMatrixSets").body)
-    assert [s["id"] for s in listed["tileMatrixSets"]] == ["WebMercatorQuad", "WorldCRS84Quad"]
+    ids = [s["id"] for s in listed["tileMatrixSets"]]
+    assert ids == ["WebMercatorQuad", "WorldCRS84Quad", "EPSG:4326"]  # the project's own last
     doc = json.loads(call(server, "/ogcapi/demo/tileMatrixSets/WorldCRS84Quad").body)
     assert doc["crs"] == "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
     level1 = doc["tileMatrices"][1]
     assert (level1["matrixWidth"], level1["matrixHeight"], level1["cellSize"]) == (4, 2, 0.3515625)
     assert level1["pointOfOrigin"] == [-180.0, 90.0]
     assert call(server, "/ogcapi/demo/tileMatrixSets/Nowhere").status == 404
+    own = json.loads(call(server, "/ogcapi/demo/tileMatrixSets/EPSG:4326").body)
+    assert own["orderedAxes"] == ["Lat", "Lon"] and "uri" not in own
+    assert own["tileMatrices"][0]["pointOfOrigin"] == [90.0, -180.0]
+    tile = call(server, "/ogcapi/demo/collections/countries/map/tiles/EPSG:4326/2/0/2?f=png")
+    assert tile.status == 200 and tile.body.startswith(b"\x89PNG")
+    assert call(server, "/ogcapi/demo/map/tiles/EPSG:4326/2/2/0?f=png").status == 404
 
 
 def test_tilesets_link_their_tiles(server: Server) -> None:
     doc = json.loads(call(server, "/ogcapi/demo/collections/countries/map/tiles").body)
     sets = doc["tilesets"]
-    assert [s["tileMatrixSetURI"].rsplit("/", 1)[1] for s in sets] == [
-        "WebMercatorQuad",
-        "WorldCRS84Quad",
+    schemes = [
+        link["href"].rsplit("/", 1)[1]
+        for s in sets
+        for link in s["links"]
+        if link["rel"].endswith("tiling-scheme")
     ]
+    assert schemes == ["WebMercatorQuad", "WorldCRS84Quad", "EPSG:4326"]
+    # The well-known sets name their URI; the project's own has none to name.
+    assert [("tileMatrixSetURI" in s) for s in sets] == [True, True, False]
     items = [link for link in sets[0]["links"] if link["rel"] == "item"]
     assert items[0]["href"] == (
         "http://testserver/ogcapi/demo/collections/countries/map/tiles/WebMercatorQuad"
