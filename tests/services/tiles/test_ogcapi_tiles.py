@@ -113,8 +113,38 @@ def test_forbidden_collection() -> None:
         assert call(server, url, headers=headers).status == 403
         assert call(server, "/tiles/demo/countries/0/0/0.png", headers=headers).status == 403
         assert call(server, "/tiles/demo/cities/0/0/0.png", headers=headers).status == 200
+        # The API definition names the layers the caller may read, never the forbidden one.
+        api = json.loads(call(server, "/ogcapi/demo/api?f=json", headers=headers).body)
+        collection = api["paths"]["/collections/{collectionId}/map/tiles"]["get"]
+        names = collection["parameters"][0]["schema"]["enum"]
+        assert set(names) == {"places", "cities"} and "countries" not in json.dumps(api["paths"])
     finally:
         server.close()
+
+
+def test_the_api_definition_lists_the_tiles_and_validates(server: Server) -> None:
+    from openapi_spec_validator import validate
+
+    api = json.loads(call(server, "/ogcapi/demo/api?f=json").body)
+    validate(api)
+    tile = "/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}"
+    for base in ("/map/tiles", "/collections/{collectionId}/map/tiles"):
+        assert {base, base + "/{tileMatrixSetId}", base + tile} <= set(api["paths"])
+        get = api["paths"][base + tile]["get"]
+        assert set(get["responses"]["200"]["content"]) == {"image/png", "image/jpeg", "image/webp"}
+        sets = next(p for p in get["parameters"] if p["name"] == "tileMatrixSetId")
+        assert sets["schema"]["enum"] == ["WebMercatorQuad", "WorldCRS84Quad", "EPSG:4326"]
+    assert "/tileMatrixSets/{tileMatrixSetId}" in api["paths"]
+    # Every path the definition names answers (filled in with the first of each enum).
+    for path, spec in api["paths"].items():
+        if "tile" not in path.lower():
+            continue
+        values = {"tileMatrix": "0", "tileRow": "0", "tileCol": "0"}
+        for parameter in spec["get"]["parameters"]:
+            if "enum" in parameter.get("schema", {}) and parameter["in"] == "path":
+                values[parameter["name"]] = parameter["schema"]["enum"][0]
+        url = "/ogcapi/demo" + path.format(**values)
+        assert call(server, url).status == 200, url
 
 
 def test_landing_page_collections_and_conformance_lead_to_the_tiles(server: Server) -> None:
@@ -127,3 +157,4 @@ def test_landing_page_collections_and_conformance_lead_to_the_tiles(server: Serv
     assert json.loads(call(server, href.removeprefix("http://testserver")).body)["tilesets"]
     conformance = json.loads(call(server, "/ogcapi/demo/conformance").body)["conformsTo"]
     assert "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core" in conformance
+    assert "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/oas30" in conformance
