@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -119,6 +120,27 @@ def test_metatile_fills_the_cache_for_its_neighbours(server: Server) -> None:
     assert neighbour.headers["X-Cache"] == "HIT"
     outside = call(server, tile_url(z=3, row=4, col=4))
     assert outside.headers["X-Cache"] == "MISS"
+
+
+def test_a_metatile_is_drawn_once_by_servers_sharing_a_disk_cache(tmp_path: Path) -> None:
+    # Two servers over one cache directory stand for two worker processes; eight tiles of one
+    # 4 x 4 metatile are asked for at once, half from each: one drawing, every other tile a hit
+    # (a second drawing would answer a second MISS).
+    servers = [make_server(cache_backend="disk", cache_dir=tmp_path) for _ in range(2)]
+    tiles = [(4, row, col) for row in range(4, 6) for col in range(8, 12)]
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(
+                pool.map(
+                    lambda i: call(servers[i % 2], tile_url(z=4, row=tiles[i][1], col=tiles[i][2])),
+                    range(len(tiles)),
+                )
+            )
+        assert all(a.status == 200 for a in answers)
+        assert sorted(a.headers["X-Cache"] for a in answers) == ["HIT"] * 7 + ["MISS"]
+    finally:
+        for one in servers:
+            one.close()
 
 
 def test_etag_cache_control_and_304(server: Server) -> None:
