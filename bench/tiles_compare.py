@@ -5,14 +5,21 @@
   metatiles with a 64 px buffer like ours, under gunicorn with 2 workers.
 - nginx: MapProxy's tile files served from disk (2 workers), the physical limit of a hit.
 
+- before (optional, --before SRC): another ogcserve checkout's `src` served the same way, to
+  see a change against the code it replaces in the same run.
+
 hits:   wrk on one cached tile per server (--seconds each, --connections).
 misses: the same N uncached z8 tiles over Europe from each server, by --connections client
-        threads (a new cache directory per run): tiles per second, metatiles included.
+        threads (every cache emptied before each round): tiles per second, metatiles included.
+
+--rounds N repeats both, the servers' order turned round each round (the machine is shared:
+its load average is recorded with every round); the summary is the median of the rounds.
 
 Targets (issue 17): hits >= 2x MapProxy's and >= 30 % of nginx's; misses >= 1.5x MapProxy's.
 
     bench/data/mapproxy-venv/bin/pip install MapProxy gunicorn   # once (a venv of its own)
-    PYTHONPATH=src .venv/bin/python bench/tiles_compare.py [--seconds 10] [--connections 4]
+    PYTHONPATH=src .venv/bin/python bench/tiles_compare.py [--seconds 10] [--connections 4] \
+        [--rounds 3] [--before /path/to/other/checkout/src]
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import argparse
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -97,12 +105,14 @@ http {{
 
 def tile_urls() -> dict[str, str]:
     """One tile's URL per server, `{z}/{row}/{col}` to fill."""
-    return {
-        "ogcserve": f"http://127.0.0.1:{PORTS['ogcserve']}/wmts/demo/countries/default/"
-        "WebMercatorQuad/{z}/{row}/{col}.png",
-        "mapproxy": f"http://127.0.0.1:{PORTS['mapproxy']}/wmts/countries/webmercator/"
-        "{z:02d}/{col}/{row}.png",
-    }
+    ours = "/wmts/demo/countries/default/WebMercatorQuad/{z}/{row}/{col}.png"
+    urls = {"ogcserve": f"http://127.0.0.1:{PORTS['ogcserve']}{ours}"}
+    if "before" in PORTS:
+        urls["before"] = f"http://127.0.0.1:{PORTS['before']}{ours}"
+    urls["mapproxy"] = (
+        f"http://127.0.0.1:{PORTS['mapproxy']}/wmts/countries/webmercator/{{z:02d}}/{{col}}/{{row}}.png"
+    )
+    return urls
 
 
 def fetch(url: str) -> bytes:
@@ -126,18 +136,27 @@ def start(stack: ExitStack, name: str, args: list[str], env: dict[str, str]) -> 
         raise SystemExit(f"{name} did not start: see {WORK / f'{name}.log'}")
 
 
-def start_all(stack: ExitStack) -> Path:
-    """ogcserve, MapProxy and nginx; returns MapProxy's cache directory (nginx's root)."""
+def start_ogcserve(stack: ExitStack, name: str, src: Path) -> None:
+    """`ogcserve serve` of the checkout `src` (2 workers, disk cache in WORK/<name>)."""
+    env = {**os.environ, "OGCSERVE_CACHE_BACKEND": "disk", "OGCSERVE_CACHE_DIR": str(WORK / name)}
+    env["OGCSERVE_ACCESS_LOG"] = "false"
+    # That checkout's ogcserve, whatever the directory the servers run in.
+    env["PYTHONPATH"] = os.pathsep.join([str(src), env.get("PYTHONPATH", "")])
+    ogcserve = [sys.executable, "-m", "ogcserve", "serve", str(DEMO), "--workers", "2"]
+    start(stack, name, [*ogcserve, "--port", str(PORTS[name])], env)
+
+
+def start_all(stack: ExitStack, before: Path | None) -> Path:
+    """ogcserve (and the `before` checkout), MapProxy and nginx; returns MapProxy's cache
+    directory (nginx's root)."""
     shutil.rmtree(WORK, ignore_errors=True)
-    PORTS.update({name: free_port() for name in ("ogcserve", "mapproxy", "nginx")})
+    names = ("ogcserve", "mapproxy", "nginx", *(("before",) if before else ()))
+    PORTS.update({name: free_port() for name in names})
     for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
         (WORK / "tmp" / sub).mkdir(parents=True)
-    env = {**os.environ, "OGCSERVE_CACHE_BACKEND": "disk", "OGCSERVE_CACHE_DIR": str(WORK / "ogc")}
-    env["OGCSERVE_ACCESS_LOG"] = "false"
-    # This checkout's ogcserve, whatever the directory the servers run in.
-    env["PYTHONPATH"] = os.pathsep.join([str(BENCH_DIR.parent / "src"), env.get("PYTHONPATH", "")])
-    ogcserve = [sys.executable, "-m", "ogcserve", "serve", str(DEMO), "--workers", "2"]
-    start(stack, "ogcserve", [*ogcserve, "--port", str(PORTS["ogcserve"])], env)
+    start_ogcserve(stack, "ogcserve", BENCH_DIR.parent / "src")
+    if before is not None:
+        start_ogcserve(stack, "before", before)
     cache = WORK / "mapproxy_cache"
     (WORK / "mapproxy.yaml").write_text(MAPPROXY_YAML.format(cache=cache, port=PORTS["ogcserve"]))
     (WORK / "mapproxy_app.py").write_text(
@@ -164,16 +183,39 @@ def misses(url: str, connections: int) -> dict[str, Any]:
     return {"tiles": len(sizes), "seconds": round(elapsed, 3), "tiles_per_s": len(sizes) / elapsed}
 
 
+def empty_caches(cache: Path) -> None:
+    """Every server's cached tiles of the miss level (MapProxy's z3 tile stays: nginx's hit)."""
+    for name in ("ogcserve", "before"):
+        shutil.rmtree(WORK / name / "demo" / "tile", ignore_errors=True)
+    for level in (str(MISS_LEVEL), f"{MISS_LEVEL:02d}"):  # the tms layout: <level>/<x>/<y>
+        shutil.rmtree(cache / level, ignore_errors=True)
+
+
+def one_round(
+    urls: dict[str, str], hit: dict[str, str], args: argparse.Namespace, turn: int
+) -> Any:
+    """Misses, then hits, of every server; the order turned round on odd rounds."""
+    order = list(urls) if turn % 2 == 0 else list(reversed(urls))
+    figures: dict[str, Any] = {"loadavg_before": [round(v, 2) for v in os.getloadavg()]}
+    figures["misses"] = {name: misses(urls[name], args.connections) for name in order}
+    hit_order = [*order, "nginx"] if turn % 2 == 0 else ["nginx", *order]
+    figures["hits"] = {name: wrk(hit[name], args.seconds, args.connections) for name in hit_order}
+    figures["loadavg_after"] = [round(v, 2) for v in os.getloadavg()]
+    return figures
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--before", type=Path, default=None, help="another checkout's src")
     args = parser.parse_args()
     if not (VENV / "bin" / "gunicorn").exists():
         raise SystemExit(f"MapProxy is not installed: {VENV}/bin/pip install MapProxy gunicorn")
-    result: dict[str, Any] = {"machine": machine(), "hits": {}, "misses": {}}
+    result: dict[str, Any] = {"machine": machine(), "rounds": []}
     with ExitStack() as stack:
-        cache = start_all(stack)
+        cache = start_all(stack, args.before)
         urls = tile_urls()
         # Warm every worker up (sources opened, fonts and transformers built) outside the
         # measured area, so that misses measure drawing, not a process's first request.
@@ -181,8 +223,6 @@ def main() -> int:
             warm = [url.format(z=6, row=r, col=c) for r in range(16, 24) for c in range(28, 36)]
             with ThreadPoolExecutor(args.connections) as pool:
                 list(pool.map(fetch, warm))
-        for name, url in urls.items():
-            result["misses"][name] = misses(url, args.connections)
         # A hit: a z3 tile, fetched once (drawn and cached) before the load.
         hit = {name: url.format(z=3, row=2, col=4) for name, url in urls.items()}
         for url in hit.values():
@@ -190,21 +230,50 @@ def main() -> int:
         files = sorted(cache.rglob("*.png"))
         relative = files[len(files) // 2].relative_to(cache)
         hit["nginx"] = f"http://127.0.0.1:{PORTS['nginx']}/{relative}"
-        for name, url in hit.items():
-            result["hits"][name] = wrk(url, args.seconds, args.connections)
-    report(result)
+        for turn in range(args.rounds):
+            empty_caches(cache)
+            result["rounds"].append(one_round(urls, hit, args, turn))
+            report_round(result["rounds"][-1], turn)
+    result["median"] = medians(result["rounds"])
+    report(result["median"])
     write_result("tiles_compare", result)
     return 0
 
 
-def report(result: dict[str, Any]) -> None:
-    hits = {n: r["requests_per_s"] for n, r in result["hits"].items()}
-    miss = {n: r["tiles_per_s"] for n, r in result["misses"].items()}
+def medians(rounds: list[Any]) -> dict[str, dict[str, float]]:
+    """Per server, the median over the rounds of hits (requests/s) and misses (tiles/s)."""
+    hits = {
+        n: statistics.median(r["hits"][n]["requests_per_s"] for r in rounds)
+        for n in rounds[0]["hits"]
+    }
+    miss = {
+        n: statistics.median(r["misses"][n]["tiles_per_s"] for r in rounds)
+        for n in rounds[0]["misses"]
+    }
+    return {"hits": hits, "misses": miss}
+
+
+def report_round(figures: Any, turn: int) -> None:
+    hits = {n: r["requests_per_s"] for n, r in figures["hits"].items()}
+    miss = {n: r["tiles_per_s"] for n, r in figures["misses"].items()}
+    load = figures["loadavg_before"][0], figures["loadavg_after"][0]
+    print(
+        f"round {turn + 1} (load {load[0]:.1f} -> {load[1]:.1f}): "
+        + ", ".join(f"{n} hits {hits[n]:.0f}/s" for n in hits)
+        + "; "
+        + ", ".join(f"{n} misses {miss[n]:.1f}/s" for n in miss),
+        flush=True,
+    )
+
+
+def report(summary: dict[str, dict[str, float]]) -> None:
+    hits, miss = summary["hits"], summary["misses"]
+    names = [n for n in ("ogcserve", "before", "mapproxy") if n in miss]
     rows = [
-        ["hits (req/s)", *(f"{hits[n]:.0f}" for n in ("ogcserve", "mapproxy", "nginx"))],
-        ["misses (tiles/s)", f"{miss['ogcserve']:.1f}", f"{miss['mapproxy']:.1f}", "-"],
+        ["hits (req/s)", *(f"{hits[n]:.0f}" for n in names), f"{hits['nginx']:.0f}"],
+        ["misses (tiles/s)", *(f"{miss[n]:.1f}" for n in names), "-"],
     ]
-    print_table(["", "ogcserve", "MapProxy", "nginx"], rows)
+    print_table(["median", *names, "nginx"], rows)
     print(
         f"hits: {hits['ogcserve'] / hits['mapproxy']:.2f}x MapProxy (target 2x), "
         f"{100 * hits['ogcserve'] / hits['nginx']:.0f} % of nginx (target 30 %); "

@@ -194,7 +194,7 @@ def _check(projects: Sequence[Path], quiet: bool = False, serving: bool = False)
 
 def _plugins(args: argparse.Namespace) -> int:
     from ogcserve.app import build_server
-    from ogcserve.http.asgi import plugin_report
+    from ogcserve.http.plugin_report import plugin_report
 
     settings = Settings(
         projects=[p.resolve() for p in args.projects] or [demo_project()], plugin_paths=args.plugins

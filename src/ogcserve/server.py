@@ -66,6 +66,7 @@ class Server:
             reloaded = None
         if reloaded is not None:
             self.caches.clear(project.name)
+            self.access_controls.memo.clear()
             self.cache_backend.drop_tree(f"{project.name}/tile")
             self.access.release(project)
             project = reloaded

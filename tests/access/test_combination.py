@@ -103,11 +103,13 @@ def test_answers_are_memoised_per_request_only() -> None:
 def test_fingerprint_differs_with_rights_even_when_cache_key_is_empty() -> None:
     layers = [_layer("a"), _layer("b")]
     names = lambda layer: ["x", "y"]  # noqa: E731
-    base = _controls(Fixed()).for_request().fingerprint(layers, names)
-    assert _controls(Fixed()).for_request().fingerprint(layers, names) == base
+    base = _controls(Fixed()).for_request().fingerprint("v1", layers, names)
+    assert _controls(Fixed()).for_request().fingerprint("v1", layers, names) == base
     hidden = _controls(Fixed(permissions=LayerPermissions(can_read=False))).for_request()
-    assert hidden.fingerprint(layers, names) != base
-    assert _controls(Fixed(drop=["x"])).for_request().fingerprint(layers, names) != base
-    assert _controls(Fixed(expression="x = 1")).for_request().fingerprint(layers, names) != base
-    assert _controls(Fixed(subset="x = 1")).for_request().fingerprint(layers, names) != base
-    assert _controls(Fixed(key="role-a")).for_request().fingerprint(layers, names) != base
+    assert hidden.fingerprint("v1", layers, names) != base
+    assert _controls(Fixed(drop=["x"])).for_request().fingerprint("v1", layers, names) != base
+    assert (
+        _controls(Fixed(expression="x = 1")).for_request().fingerprint("v1", layers, names) != base
+    )
+    assert _controls(Fixed(subset="x = 1")).for_request().fingerprint("v1", layers, names) != base
+    assert _controls(Fixed(key="role-a")).for_request().fingerprint("v1", layers, names) != base

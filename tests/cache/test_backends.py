@@ -140,3 +140,33 @@ def test_nothing_listening_costs_no_wait_after_the_first_failure() -> None:
     calls = []
     cache.inner = type("Spy", (), {"get": lambda *a: calls.append(a)})()  # type: ignore[assignment]
     assert cache.get("p", "k") is None and calls == []
+
+
+@pytest.mark.parametrize("kind", ["disk", "redis"])
+def test_a_lock_is_held_for_every_process_sharing_the_store(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # Two backends over one store stand for two processes (flock holds between two opens of
+    # the file, SET NX between two clients).
+    if kind == "disk":
+        first, second = DiskBackend(tmp_path / "cache"), DiskBackend(tmp_path / "cache")
+    else:
+        url = request.getfixturevalue("redis_process").url
+        prefix = f"t{uuid.uuid4().hex}:"
+        first, second = RedisBackend(url, prefix=prefix), RedisBackend(url, prefix=prefix)
+    with first.lock("demo/countries/0", wait=1.0) as taken:
+        assert taken
+        with second.lock("demo/countries/0", wait=0.05) as waited:
+            assert not waited  # held elsewhere: given up after the wait
+        with second.lock("demo/countries/1", wait=0.05) as other:
+            assert other  # another metatile: free
+    with second.lock("demo/countries/0", wait=0.05) as again:
+        assert again  # released
+
+
+def test_a_failing_store_gives_no_lock_and_no_error(tmp_path: Path) -> None:
+    dead = Guarded(RedisBackend(f"redis://127.0.0.1:{free_port()}/0"), retry_after=60)
+    with dead.lock("demo/countries/0", wait=1.0) as taken:
+        assert not taken
+    with Guarded(MemoryBackend()).lock("x", wait=0) as taken:
+        assert taken  # one process: the renderer's own lock is enough

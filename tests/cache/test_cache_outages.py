@@ -62,11 +62,16 @@ def test_a_full_disk_cache_serves_uncached(tmp_path: Path) -> None:
 def test_capabilities_are_cached_in_the_chosen_backend(tmp_path: Path) -> None:
     server = make_server(cache_backend="disk", cache_dir=tmp_path)
     try:
-        for service in ("WMS", "WMTS"):
-            first = call(server, f"/ows?SERVICE={service}&REQUEST=GetCapabilities")
-            again = call(server, f"/ows?SERVICE={service}&REQUEST=GetCapabilities")
+        urls = (
+            "/ows?SERVICE=WMS&REQUEST=GetCapabilities",
+            "/ows?SERVICE=WMTS&REQUEST=GetCapabilities",
+            "/wmts/demo/1.0.0/WMTSCapabilities.xml",  # RESTful: cached as the KVP one
+        )
+        for url in urls:
+            first = call(server, url)
+            again = call(server, url)
             assert first.status == again.status == 200 and first.body == again.body
         documents = list((tmp_path / "demo" / "document").iterdir())
-        assert len(documents) == 2
+        assert len(documents) == 3
     finally:
         server.close()

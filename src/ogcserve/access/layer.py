@@ -169,7 +169,11 @@ class AccessLayer:
 
     def fingerprint(self, ctx: RequestContext, project: Project) -> str:
         """A digest of the caller's rights on `project`: cache entries are keyed on it."""
-        return ctx.access.fingerprint(project.walk(), lambda layer: self._field_names(ctx, layer))
+        return ctx.access.fingerprint(
+            (str(project.path), project.mtime),
+            project.walk(),
+            lambda layer: self._field_names(ctx, layer),
+        )
 
     # --- writes -------------------------------------------------------------------------
 

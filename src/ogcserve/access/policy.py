@@ -16,6 +16,8 @@ POLICY_PRIORITY = -1_000_000
 class ProjectPolicy(AccessControlFilter):
     """Layer `filter`, `fields` and `wfs` edit flags from the project file."""
 
+    decisions_follow_cache_key = True  # the project file alone decides
+
     def layer_permissions(self, layer: Layer) -> LayerPermissions:
         """Reading is open; edits only where the layer's `wfs` block allows them."""
         wfs = layer.wfs

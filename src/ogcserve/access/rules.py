@@ -9,16 +9,18 @@
 | `allow_to_edit`                | AND                            |
 | `cache_key`                    | all keys enter the fingerprint |
 
-`AccessControl.for_request()` memoises every answer for one request only. The access layer
-(`ogcserve.access.layer`) is the only caller.
+`AccessControl.for_request()` memoises every answer for one request; across requests only
+through `DecisionMemo` (`access/memo.py`), when every filter declares its answers follow its
+cache key. The access layer (`ogcserve.access.layer`) is the only caller.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from ogcserve.access.memo import DecisionMemo
 from ogcserve.plugins.access import AccessControlFilter, LayerPermissions
 from ogcserve.plugins.ordering import PriorityList
 
@@ -29,6 +31,18 @@ if TYPE_CHECKING:
 
 class AccessControl(PriorityList[AccessControlFilter]):
     """The registered access-control filters and their combination rules."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.memo = DecisionMemo()
+
+    def memo_owner(self) -> object | None:
+        """The registrations, when every filter's answers follow its cache key (else None:
+        nothing may be remembered across requests)."""
+        ordered = self._ordered
+        if all(getattr(e.item, "decisions_follow_cache_key", False) for e in ordered):
+            return ordered
+        return None
 
     def for_request(self) -> RequestAccess:
         """A per-request view that asks each plugin once per layer."""
@@ -103,14 +117,37 @@ class RequestAccess:
         return tuple(v.strip() for v in values if v and v.strip())
 
     def fingerprint(
-        self, layers: Iterable[Layer], field_names: Callable[[Layer], Iterable[str]]
+        self,
+        version: Hashable,
+        layers: Iterable[Layer],
+        field_names: Callable[[Layer], Iterable[str]],
     ) -> str:
-        """A digest of everything the caller's rights change about `layers`.
+        """A digest of everything the caller's rights change about `layers` (of the project
+        file `version`).
 
         Two callers with the same digest see the same documents, so caches key on it; unlike
         QGIS's cacheKey (reference §4.3) it is derived from the decisions themselves, so a
         plugin that leaves `cache_key()` empty still cannot leak one user's document to another.
+        Where every filter declares its answers follow its cache key, the digest and the
+        decisions are remembered across requests (`DecisionMemo`) and this request takes them
+        from there.
         """
+        owner = self._controls.memo_owner()
+        if owner is None:
+            return self._digest(layers, field_names)
+        key = (version, self.cache_keys())
+        found = self._controls.memo.get(owner, key)
+        if found is not None:
+            digest, decisions = found
+            self._memo = {**decisions, **self._memo}  # what this request asked already stays
+            return digest
+        digest = self._digest(layers, field_names)
+        self._controls.memo.put(owner, key, digest, self._memo)
+        return digest
+
+    def _digest(
+        self, layers: Iterable[Layer], field_names: Callable[[Layer], Iterable[str]]
+    ) -> str:
         decisions: list[object] = [self.cache_keys()]
         for layer in layers:
             perms = self.permissions(layer)

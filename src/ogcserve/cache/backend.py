@@ -7,10 +7,12 @@ below it: a tile's space holds the copies of every caller's rights, so an edit d
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 if TYPE_CHECKING:
@@ -43,6 +45,12 @@ class CacheBackend(Protocol):
 
     def drop_tree(self, prefix: str) -> None:
         """Remove the space `prefix` and every space below it (`prefix/...`)."""
+        ...
+
+    def lock(self, name: str, wait: float) -> AbstractContextManager[bool]:
+        """Hold the lock `name` for every process sharing the store (a metatile being drawn),
+        waiting at most `wait` seconds; gives whether it was taken (the caller goes on either
+        way: a lock only saves work)."""
         ...
 
 
@@ -109,6 +117,23 @@ class Guarded:
     def drop_tree(self, prefix: str) -> None:
         """Remove a tree of spaces, if the store answers."""
         self._call("drop", lambda: self.inner.drop_tree(prefix), None)
+
+    @contextlib.contextmanager
+    def lock(self, name: str, wait: float) -> Iterator[bool]:
+        """The store's lock; none (False) while the store fails."""
+        held = self._call("lock", lambda: self._enter(name, wait), None)
+        if held is None:
+            yield False
+            return
+        manager, taken = held
+        try:
+            yield taken
+        finally:
+            self._call("unlock", lambda: manager.__exit__(None, None, None), None)
+
+    def _enter(self, name: str, wait: float) -> tuple[AbstractContextManager[bool], bool]:
+        manager = self.inner.lock(name, wait)
+        return manager, manager.__enter__()
 
 
 def open_backend(settings: Settings) -> Guarded:

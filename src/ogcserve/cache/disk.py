@@ -8,17 +8,27 @@ the directory away first, so it vanishes at once for every host.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import os
 import shutil
+import time
 import uuid
+from collections.abc import Iterator
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import quote
 
 _TRASH = ".trash"
+_LOCKS = ".locks"
+_POLL = 0.005  # seconds between two tries of a lock another process holds
 
 
+@lru_cache(maxsize=65536)
 def _segment(text: str) -> str:
     # Percent-encoding keeps names readable and leaves no "/" ; "." and ".." stay out of paths.
+    # Kept per text: a tile hit names 8 segments, mostly the same ones as the last hit.
     encoded = quote(text, safe="-_~@:+,=")
     return encoded.replace(".", "%2E") if encoded.strip(".") == "" else encoded
 
@@ -30,18 +40,23 @@ class DiskBackend:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        self._root = str(self.root)
 
     def path(self, space: str, key: str = "") -> Path:
         """The directory of a space, or the file of an entry."""
+        return Path(self._path(space, key))
+
+    def _path(self, space: str, key: str = "") -> str:
         parts = [_segment(s) for s in space.split("/") if s]
         if key:
             parts.append(_segment(key))
-        return self.root.joinpath(*parts)
+        return os.path.join(self._root, *parts)
 
     def get(self, space: str, key: str) -> bytes | None:
         """The entry's bytes, or None."""
         try:
-            return self.path(space, key).read_bytes()
+            with open(self._path(space, key), "rb") as entry:
+                return entry.read()
         except (FileNotFoundError, NotADirectoryError):
             return None
 
@@ -71,6 +86,20 @@ class DiskBackend:
             if entry.is_file():
                 entry.unlink(missing_ok=True)
 
+    @contextlib.contextmanager
+    def lock(self, name: str, wait: float) -> Iterator[bool]:
+        """An advisory lock (flock) on a file under `.locks`, tried until `wait` runs out: a
+        lock every process on this host sharing the directory sees (on NFS, as far as its
+        locks go). A process that dies lets go of it."""
+        digest = hashlib.blake2b(name.encode(), digest_size=16).hexdigest()
+        folder = os.path.join(self._root, _LOCKS)
+        os.makedirs(folder, exist_ok=True)
+        fd = os.open(os.path.join(folder, digest), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            yield _flock(fd, wait)
+        finally:
+            os.close(fd)  # closing releases the lock
+
     def drop_tree(self, prefix: str) -> None:
         """Rename the directory away (atomic for every reader), then delete it."""
         directory = self.path(prefix)
@@ -81,3 +110,15 @@ class DiskBackend:
         except FileNotFoundError:
             return
         shutil.rmtree(trash, ignore_errors=True)
+
+
+def _flock(fd: int, wait: float) -> bool:
+    give_up = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= give_up:
+                return False
+            time.sleep(_POLL)

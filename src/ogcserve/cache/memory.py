@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 
 
 class MemoryBackend:
@@ -58,6 +60,12 @@ class MemoryBackend:
             for space in spaces:
                 for key in list(self._spaces.get(space, ())):
                     self._remove((space, key))
+
+    @contextlib.contextmanager
+    def lock(self, name: str, wait: float) -> Iterator[bool]:
+        """No other process shares this store: the tile renderer's own per-process lock is
+        enough."""
+        yield True
 
     def _remove(self, entry: tuple[str, str]) -> None:
         value = self._entries.pop(entry, None)

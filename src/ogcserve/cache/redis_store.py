@@ -7,12 +7,20 @@ under its own `maxmemory-policy`; entries carry no TTL (a project reload or an e
 
 from __future__ import annotations
 
+import contextlib
+import time
+import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import redis
 
 # Characters SCAN's MATCH treats as patterns.
 _GLOB = str.maketrans({c: "\\" + c for c in "*?[]\\"})
+# Deletes the lock only if it is still ours (it may have expired and been taken since).
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end"
+_POLL = 0.005
+_LOCK_LIFE_MS = 60_000  # a holder that died lets go after this long
 
 
 class RedisBackend:
@@ -43,6 +51,22 @@ class RedisBackend:
     def drop(self, space: str) -> None:
         """Delete the space's hash."""
         self.client.unlink(self.prefix + space)
+
+    @contextlib.contextmanager
+    def lock(self, name: str, wait: float) -> Iterator[bool]:
+        """SET NX with an expiry, tried until `wait` runs out: one lock for every worker and
+        host on this Redis."""
+        key, token = f"{self.prefix}lock:{name}", uuid.uuid4().hex
+        give_up = time.monotonic() + wait
+        taken = bool(self.client.set(key, token, nx=True, px=_LOCK_LIFE_MS))
+        while not taken and time.monotonic() < give_up:
+            time.sleep(_POLL)
+            taken = bool(self.client.set(key, token, nx=True, px=_LOCK_LIFE_MS))
+        try:
+            yield taken
+        finally:
+            if taken:
+                self.client.eval(_RELEASE, 1, key, token)
 
     def drop_tree(self, prefix: str) -> None:
         """Delete the hash of `prefix` and of every space below it."""

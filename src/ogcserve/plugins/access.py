@@ -11,7 +11,9 @@ answers with. How several filters combine is `ogcserve.access.rules`.
 | `cache_key()`                                 | ""          | all keys enter the fingerprint |
 
 Plugins are asked once per layer and request, never across requests (their answers may depend
-on the caller). The access layer (`ogcserve.access`) is the only caller.
+on the caller), unless every registered filter sets `decisions_follow_cache_key`: then the
+answers are kept per project version and cache keys (`ogcserve.access.memo`). The access layer
+(`ogcserve.access`) is the only caller.
 """
 
 from __future__ import annotations
@@ -44,6 +46,14 @@ class LayerPermissions:
 
 class AccessControlFilter:
     """Base class for access-control plugins; override only what you restrict."""
+
+    #: A promise: every answer of this filter depends only on the layer (and the project file)
+    #: and on what `cache_key()` returns for the request (QGIS's cacheKey contract, made
+    #: explicit). When every registered filter makes it, the answers are remembered across
+    #: requests per cache key, which makes cached tiles and documents much cheaper to serve.
+    #: Leave it False if any answer reads something the key does not hold (a header, the
+    #: time): the filter is then asked on every request.
+    decisions_follow_cache_key: bool = False
 
     def layer_permissions(self, layer: Layer) -> LayerPermissions:
         """Read/insert/update/delete rights on `layer`."""

@@ -56,7 +56,9 @@ def cache_key(ctx: RequestContext) -> str:
     assert ctx.project is not None
     request = ctx.request
     params = sorted((k, v) for k, v in request.params.items())
-    origin = [urlsplit(request.url).netloc] + [request.headers.get(h, "") for h in _URL_HEADERS]
+    url = urlsplit(request.url)
+    # The path too: a route's resource (RESTful capabilities) is named by it, not by params.
+    origin = [url.netloc, url.path] + [request.headers.get(h, "") for h in _URL_HEADERS]
     digest = hashlib.blake2b(repr((params, origin)).encode(), digest_size=16)
     digest.update(ctx.server.access.fingerprint(ctx, ctx.project).encode())
     return digest.hexdigest()

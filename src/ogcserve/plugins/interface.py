@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from ogcserve.context import RequestContext, current_context
 from ogcserve.plugins.access import AccessControlFilter
-from ogcserve.plugins.cache import CacheFilter
+from ogcserve.plugins.cache import CacheFilter, CacheKind
 from ogcserve.plugins.filters import RequestFilter
 from ogcserve.plugins.services import Route, RouteHandler, Service
 
@@ -39,10 +39,17 @@ class ServerInterface:
         return self.server.services.register(service, self.plugin)
 
     def add_route(
-        self, path: str, handler: RouteHandler, methods: Sequence[str] = ("GET", "HEAD")
+        self,
+        path: str,
+        handler: RouteHandler,
+        methods: Sequence[str] = ("GET", "HEAD"),
+        cache: CacheKind | None = None,
     ) -> Route:
-        """Answer a URL path such as `/myapi/{item}` (OGC-API-style endpoints)."""
-        return self.server.services.add_route(path, handler, methods, owner=self.plugin)
+        """Answer a URL path such as `/myapi/{item}` (OGC-API-style endpoints); with `cache`,
+        its GET answers are cached per caller's rights, as capabilities are."""
+        return self.server.services.add_route(
+            path, handler, methods, owner=self.plugin, cache=cache
+        )
 
     def request_handler(self) -> RequestContext | None:
         """The request being handled in this thread (None outside a request)."""

@@ -54,9 +54,14 @@ class Route:
     handler: RouteHandler
     methods: tuple[str, ...] = ("GET", "HEAD")
     name: str = ""
+    cache: CacheKind | None = None  # GET/HEAD answers cached by the pipeline, per caller
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    # The first path segment when it is literal ("wmts" of /wmts/{project}/...), else "".
+    head: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        first = self.path.lstrip("/").split("/", 1)[0]
+        object.__setattr__(self, "head", "" if "{" in first else first)
         # "{name}" matches one path segment, "{name:path}" the rest of the path.
         regex = re.sub(
             r"\{(\w+)(:path)?\}",
@@ -143,9 +148,12 @@ class ServiceRegistry:
         methods: Sequence[str] = ("GET", "HEAD"),
         name: str = "",
         owner: str = "ogcserve",
+        cache: CacheKind | None = None,
     ) -> Route:
-        """Answer `path` (with `{captures}`) with `handler`; earlier routes win."""
-        route = Route(path, handler, tuple(m.upper() for m in methods), name or path)
+        """Answer `path` (with `{captures}`) with `handler`; earlier routes win. With `cache`,
+        GET and HEAD answers are cached by the pipeline like capabilities (keyed by the URL
+        and the caller's access fingerprint)."""
+        route = Route(path, handler, tuple(m.upper() for m in methods), name or path, cache)
         with self._lock:
             self._routes = (*self._routes, (route, owner))
         return route
@@ -156,7 +164,10 @@ class ServiceRegistry:
 
     def match_route(self, path: str) -> tuple[Route, dict[str, str], str] | None:
         """The first route matching `path`, its captures and owner."""
+        first = path.lstrip("/").split("/", 1)[0]
         for route, owner in self._routes:
+            if route.head and route.head != first:
+                continue  # cannot match: no regex run (a tile request passes a dozen routes)
             captures = route.match(path)
             if captures is not None:
                 return route, captures, owner

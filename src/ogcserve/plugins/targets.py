@@ -126,8 +126,8 @@ class RouteTarget:
         return _json_error(error)
 
     def cache_kind(self, ctx: RequestContext) -> CacheKind | None:
-        """Routes are not cached by the pipeline."""
-        return None
+        """What the route was registered with, for reads (never for writes)."""
+        return self.route.cache if ctx.request.method in ("GET", "HEAD") else None
 
 
 class _Fallback:

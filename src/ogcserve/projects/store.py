@@ -75,8 +75,17 @@ class ProjectStore:
         is gone (an editor saving by rename) nothing changes; if the new version does not load,
         `ProjectError` is raised once for that version and the old project stays in service.
         """
+        # Every request asks: the file is looked at without the lock, which is taken only when
+        # it changed (and held while loading, so two threads noticing it load it once).
+        seen = self._projects.get(name)
+        if seen is not None:
+            try:
+                mtime = os.stat(seen.path).st_mtime
+            except OSError:
+                return None
+            if mtime == seen.mtime or mtime == self._failed_mtime.get(name):
+                return None
         with self._lock:
-            # Held while loading so two threads noticing the same change load it once.
             current = self._projects.get(name)
             if current is None:
                 raise ProjectNotFoundError(f"no project named '{name}'", locator="MAP")

@@ -23,22 +23,34 @@ def server() -> Iterator[Server]:
 
 def test_tile_matrix_sets(server: Server) -> None:
     listed = json.loads(call(server, "/ogcapi/demo/tileMatrixSets").body)
-    assert [s["id"] for s in listed["tileMatrixSets"]] == ["WebMercatorQuad", "WorldCRS84Quad"]
+    ids = [s["id"] for s in listed["tileMatrixSets"]]
+    assert ids == ["WebMercatorQuad", "WorldCRS84Quad", "EPSG:4326"]  # the project's own last
     doc = json.loads(call(server, "/ogcapi/demo/tileMatrixSets/WorldCRS84Quad").body)
     assert doc["crs"] == "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
     level1 = doc["tileMatrices"][1]
     assert (level1["matrixWidth"], level1["matrixHeight"], level1["cellSize"]) == (4, 2, 0.3515625)
     assert level1["pointOfOrigin"] == [-180.0, 90.0]
     assert call(server, "/ogcapi/demo/tileMatrixSets/Nowhere").status == 404
+    own = json.loads(call(server, "/ogcapi/demo/tileMatrixSets/EPSG:4326").body)
+    assert own["orderedAxes"] == ["Lat", "Lon"] and "uri" not in own
+    assert own["tileMatrices"][0]["pointOfOrigin"] == [90.0, -180.0]
+    tile = call(server, "/ogcapi/demo/collections/countries/map/tiles/EPSG:4326/2/0/2?f=png")
+    assert tile.status == 200 and tile.body.startswith(b"\x89PNG")
+    assert call(server, "/ogcapi/demo/map/tiles/EPSG:4326/2/2/0?f=png").status == 404
 
 
 def test_tilesets_link_their_tiles(server: Server) -> None:
     doc = json.loads(call(server, "/ogcapi/demo/collections/countries/map/tiles").body)
     sets = doc["tilesets"]
-    assert [s["tileMatrixSetURI"].rsplit("/", 1)[1] for s in sets] == [
-        "WebMercatorQuad",
-        "WorldCRS84Quad",
+    schemes = [
+        link["href"].rsplit("/", 1)[1]
+        for s in sets
+        for link in s["links"]
+        if link["rel"].endswith("tiling-scheme")
     ]
+    assert schemes == ["WebMercatorQuad", "WorldCRS84Quad", "EPSG:4326"]
+    # The well-known sets name their URI; the project's own has none to name.
+    assert [("tileMatrixSetURI" in s) for s in sets] == [True, True, False]
     items = [link for link in sets[0]["links"] if link["rel"] == "item"]
     assert items[0]["href"] == (
         "http://testserver/ogcapi/demo/collections/countries/map/tiles/WebMercatorQuad"
@@ -101,8 +113,38 @@ def test_forbidden_collection() -> None:
         assert call(server, url, headers=headers).status == 403
         assert call(server, "/tiles/demo/countries/0/0/0.png", headers=headers).status == 403
         assert call(server, "/tiles/demo/cities/0/0/0.png", headers=headers).status == 200
+        # The API definition names the layers the caller may read, never the forbidden one.
+        api = json.loads(call(server, "/ogcapi/demo/api?f=json", headers=headers).body)
+        collection = api["paths"]["/collections/{collectionId}/map/tiles"]["get"]
+        names = collection["parameters"][0]["schema"]["enum"]
+        assert set(names) == {"places", "cities"} and "countries" not in json.dumps(api["paths"])
     finally:
         server.close()
+
+
+def test_the_api_definition_lists_the_tiles_and_validates(server: Server) -> None:
+    from openapi_spec_validator import validate
+
+    api = json.loads(call(server, "/ogcapi/demo/api?f=json").body)
+    validate(api)
+    tile = "/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}"
+    for base in ("/map/tiles", "/collections/{collectionId}/map/tiles"):
+        assert {base, base + "/{tileMatrixSetId}", base + tile} <= set(api["paths"])
+        get = api["paths"][base + tile]["get"]
+        assert set(get["responses"]["200"]["content"]) == {"image/png", "image/jpeg", "image/webp"}
+        sets = next(p for p in get["parameters"] if p["name"] == "tileMatrixSetId")
+        assert sets["schema"]["enum"] == ["WebMercatorQuad", "WorldCRS84Quad", "EPSG:4326"]
+    assert "/tileMatrixSets/{tileMatrixSetId}" in api["paths"]
+    # Every path the definition names answers (filled in with the first of each enum).
+    for path, spec in api["paths"].items():
+        if "tile" not in path.lower():
+            continue
+        values = {"tileMatrix": "0", "tileRow": "0", "tileCol": "0"}
+        for parameter in spec["get"]["parameters"]:
+            if "enum" in parameter.get("schema", {}) and parameter["in"] == "path":
+                values[parameter["name"]] = parameter["schema"]["enum"][0]
+        url = "/ogcapi/demo" + path.format(**values)
+        assert call(server, url).status == 200, url
 
 
 def test_landing_page_collections_and_conformance_lead_to_the_tiles(server: Server) -> None:
@@ -115,3 +157,4 @@ def test_landing_page_collections_and_conformance_lead_to_the_tiles(server: Serv
     assert json.loads(call(server, href.removeprefix("http://testserver")).body)["tilesets"]
     conformance = json.loads(call(server, "/ogcapi/demo/conformance").body)["conformsTo"]
     assert "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core" in conformance
+    assert "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/oas30" in conformance

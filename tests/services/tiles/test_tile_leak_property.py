@@ -2,8 +2,11 @@
 answer is the one a server without any cache gives that role — over each backend.
 
 The rules change between examples while the cache keeps what earlier examples stored, so an
-entry drawn under other rules is there to be (wrongly) found. The rule plugin leaves
-`cache_key()` empty: only the access fingerprint keeps roles apart.
+entry drawn under other rules is there to be (wrongly) found. Two rule plugins: one reads the
+role from a header and leaves `cache_key()` empty, without the promise that its answers follow
+its key, so nothing of it may be remembered across requests and only the access fingerprint
+keeps roles apart; the other makes that promise with a key holding the role and its rules, so
+its decisions are taken from the decision memo (`ogcserve.access.memo`) on every later request.
 """
 
 from __future__ import annotations
@@ -61,12 +64,19 @@ def tile_requests(draw: st.DrawFn) -> str:
     return f"/ogcapi/demo{inner}/map/tiles/{tms}/{z}/{row}/{col}?f=png"
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
+@pytest.fixture(
+    scope="module",
+    params=[(backend, keyed) for backend in BACKENDS for keyed in (False, True)],
+    ids=lambda p: f"{p[0]}-{'keyed' if p[1] else 'unkeyed'}",
+)
 def cached(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Server, RoleRules]]:
-    settings = backend_settings(request.param, tmp_path_factory.mktemp("cache"))
-    server, rules = rules_server(**settings, **DRAWING)
+    backend, keyed = request.param
+    settings = backend_settings(backend, tmp_path_factory.mktemp("cache"))
+    server, rules = rules_server(keyed, **settings, **DRAWING)
+    # The memo is in use exactly when the plugin made its promise.
+    assert (server.access_controls.memo_owner() is not None) is keyed
     yield server, rules
     server.cache_backend.drop_tree("demo")
     server.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -51,20 +52,31 @@ def exception_code(body: bytes) -> str:
     return str(root.find("ows:Exception", NS).get("exceptionCode"))
 
 
-def test_capabilities_list_layers_groups_project_and_both_matrix_sets(server: Server) -> None:
+def test_capabilities_list_layers_groups_project_and_the_matrix_sets(server: Server) -> None:
     result = call(server, "/ows?SERVICE=WMTS&REQUEST=GetCapabilities")
     assert result.status == 200
     root = etree.fromstring(result.body)
     names = root.xpath("w:Contents/w:Layer/ows:Identifier/text()", namespaces=NS)
     assert {"demo", "countries", "places", "cities", "elevation"} <= set(names)
     sets = root.xpath("w:Contents/w:TileMatrixSet/ows:Identifier/text()", namespaces=NS)
-    assert sets == ["WebMercatorQuad", "WorldCRS84Quad"]
+    # The well-known sets, then one per CRS of the project's list none of them is in.
+    assert sets == ["WebMercatorQuad", "WorldCRS84Quad", "EPSG:4326"]
     crs84 = root.xpath(
         "w:Contents/w:TileMatrixSet[ows:Identifier='WorldCRS84Quad']", namespaces=NS
     )[0]
     first = crs84.find("w:TileMatrix", NS)
     assert first.findtext("w:TopLeftCorner", namespaces=NS) == "-180 90"
     assert first.findtext("w:MatrixWidth", namespaces=NS) == "2"
+    # EPSG:4326 is latitude first, and so is its corner; no well-known scale set is claimed.
+    wgs84 = root.xpath("w:Contents/w:TileMatrixSet[ows:Identifier='EPSG:4326']", namespaces=NS)[0]
+    assert wgs84.find("w:WellKnownScaleSet", NS) is None
+    assert wgs84.findtext("ows:SupportedCRS", namespaces=NS) == "urn:ogc:def:crs:EPSG::4326"
+    level1 = wgs84.findall("w:TileMatrix", NS)[1]
+    assert level1.findtext("w:TopLeftCorner", namespaces=NS) == "90 -180"
+    assert (
+        level1.findtext("w:MatrixWidth", namespaces=NS),
+        level1.findtext("w:MatrixHeight", namespaces=NS),
+    ) == ("2", "1")
     template = root.xpath(
         "w:Contents/w:Layer[ows:Identifier='countries']/w:ResourceURL[@format='image/png']/@template",
         namespaces=NS,
@@ -108,6 +120,27 @@ def test_metatile_fills_the_cache_for_its_neighbours(server: Server) -> None:
     assert neighbour.headers["X-Cache"] == "HIT"
     outside = call(server, tile_url(z=3, row=4, col=4))
     assert outside.headers["X-Cache"] == "MISS"
+
+
+def test_a_metatile_is_drawn_once_by_servers_sharing_a_disk_cache(tmp_path: Path) -> None:
+    # Two servers over one cache directory stand for two worker processes; eight tiles of one
+    # 4 x 4 metatile are asked for at once, half from each: one drawing, every other tile a hit
+    # (a second drawing would answer a second MISS).
+    servers = [make_server(cache_backend="disk", cache_dir=tmp_path) for _ in range(2)]
+    tiles = [(4, row, col) for row in range(4, 6) for col in range(8, 12)]
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(
+                pool.map(
+                    lambda i: call(servers[i % 2], tile_url(z=4, row=tiles[i][1], col=tiles[i][2])),
+                    range(len(tiles)),
+                )
+            )
+        assert all(a.status == 200 for a in answers)
+        assert sorted(a.headers["X-Cache"] for a in answers) == ["HIT"] * 7 + ["MISS"]
+    finally:
+        for one in servers:
+            one.close()
 
 
 def test_etag_cache_control_and_304(server: Server) -> None:
@@ -203,6 +236,18 @@ def test_a_forbidden_layer_is_403_and_absent_from_the_capabilities() -> None:
             "w:Contents/w:Layer/ows:Identifier/text()", namespaces=NS
         )
         assert set(names) == {"demo", "places", "cities"}
+        # The RESTful capabilities are cached per caller's rights: each role, asked twice in
+        # turn, gets its own layers every time.
+        rules.readable["admin"] = {"cities", "countries", "nyc_boroughs"}
+        for _ in range(2):
+            for role, hidden in (("guest", True), ("admin", False)):
+                rest_caps = call(
+                    server, "/wmts/demo/1.0.0/WMTSCapabilities.xml", headers={"X-Role": role}
+                )
+                listed = etree.fromstring(rest_caps.body).xpath(
+                    "w:Contents/w:Layer/ows:Identifier/text()", namespaces=NS
+                )
+                assert ("countries" not in listed) is hidden
         denied = call(server, tile_url(layer="countries"), headers={"X-Role": "guest"})
         assert denied.status == 403 and exception_code(denied.body) == "Security"
         rest = call(

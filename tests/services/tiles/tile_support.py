@@ -66,12 +66,27 @@ class RoleRules(AccessControlFilter):
         return self.filters.get(self.role(), {}).get(layer.name)
 
 
-def rules_server(**settings: Any) -> tuple[Server, RoleRules]:
-    """The demo with a `RoleRules` plugin the test changes at will."""
+@dataclass
+class KeyedRoleRules(RoleRules):
+    """The same rules, with the promise that the answers follow `cache_key()`, which holds the
+    role and that role's rules: the access decisions are then remembered across requests
+    (`ogcserve.access.memo`), and a change of the rules is a new key."""
+
+    decisions_follow_cache_key = True
+
+    def cache_key(self) -> str:
+        role = self.role()
+        mine = (sorted(self.readable.get(role, set())), sorted(self.filters.get(role, {}).items()))
+        return f"{role}:{mine!r}"
+
+
+def rules_server(keyed: bool = False, **settings: Any) -> tuple[Server, RoleRules]:
+    """The demo with a `RoleRules` plugin (`KeyedRoleRules` if `keyed`) the test changes at
+    will."""
     holder: list[RoleRules] = []
 
     def setup(iface: ServerInterface) -> None:
-        holder.append(RoleRules(iface))
+        holder.append(KeyedRoleRules(iface) if keyed else RoleRules(iface))
         iface.register_access_control(holder[0], priority=10)
 
     plugins: list[Callable[[ServerInterface], None]] = [setup]

@@ -1,12 +1,15 @@
 """The API definition (Part 1 §7.3 conf/oas30): an OpenAPI 3.0 document of exactly what this
 server answers for the caller: one path per collection they may read, with the collection's
-own queryable properties as `name=value` parameters, its CRS list, its paging bounds."""
+own queryable properties as `name=value` parameters, its CRS list, its paging bounds; and the
+map tiles (`tile_paths`)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 import orjson
+
+from ogcserve.services.tiles.matrices import TileMatrixSets
 
 from . import html
 from .collections import answer, project_of, published
@@ -16,6 +19,7 @@ from .items import ITEMS_PARAMETERS
 from .links import api_root, self_links
 from .negotiation import OPENAPI, Format, check_parameters, negotiate
 from .schemas import property_schema, queryable_fields
+from .tile_paths import tile_paths
 
 if TYPE_CHECKING:
     from ogcserve.context import RequestContext
@@ -246,6 +250,7 @@ def document(ctx: RequestContext) -> dict[str, Any]:
     for layer in published(ctx):
         paths.update(_collection_paths(ctx, layer))
         _add_writes(ctx, layer, paths)
+    paths.update(tile_paths(ctx, TileMatrixSets()))
     return {
         "openapi": "3.0.3",
         "info": {

@@ -60,7 +60,7 @@ def _tileset_root(ctx: RequestContext) -> str:
 
 def _tms(tiles: TileService, ctx: RequestContext) -> TileMatrixSet:
     identifier = ctx.request.route["tms"]
-    tms = tiles.sets.get(identifier)
+    tms = tiles.sets.get(identifier, project_of(ctx))
     if tms is None:
         raise NotFoundError(f"No tile matrix set {identifier!r}")
     return tms
@@ -82,21 +82,24 @@ def _format(ctx: RequestContext, default: str = "png") -> str:
 
 def tile_matrix_set_doc(tms: TileMatrixSet) -> dict[str, Any]:
     """A matrix set in the 2D TMS 2.0 JSON encoding."""
-    axes = ["Lon", "Lat"] if tms.crs == "CRS:84" else ["X", "Y"]
+    if tms.crs == "CRS:84":
+        axes = ["Lon", "Lat"]
+    else:
+        axes = ["Lat", "Lon"] if tms.north_first else ["X", "Y"]
+    known = {"uri": tms.uri, "wellKnownScaleSet": tms.well_known_scale_set}
     return {
         "id": tms.id,
         "title": tms.title,
-        "uri": tms.uri,
+        **{k: v for k, v in known.items() if v},  # a project's own set has neither
         "crs": tms.crs_uri,
         "orderedAxes": axes,
-        "wellKnownScaleSet": tms.well_known_scale_set,
         "tileMatrices": [
             {
                 "id": str(m.level),
                 "scaleDenominator": m.scale_denominator,
                 "cellSize": m.cell_size,
                 "cornerOfOrigin": "topLeft",
-                "pointOfOrigin": list(m.top_left),
+                "pointOfOrigin": list(tms.in_crs_order(*m.top_left)),
                 "tileWidth": TILE_SIZE,
                 "tileHeight": TILE_SIZE,
                 "matrixWidth": m.matrix_width,
@@ -108,16 +111,19 @@ def tile_matrix_set_doc(tms: TileMatrixSet) -> dict[str, Any]:
 
 
 def _tileset(ctx: RequestContext, tms: TileMatrixSet, name: str) -> dict[str, Any]:
-    href = f"{_tileset_root(ctx)}/{tms.id}"
+    href = f"{_tileset_root(ctx)}/{quote(tms.id, safe=':')}"
     template = href + "/{tileMatrix}/{tileRow}/{tileCol}"
     return {
         "title": f"{name} ({tms.id})",
         "dataType": "map",
         "crs": tms.crs_uri,
-        "tileMatrixSetURI": tms.uri,
+        **({"tileMatrixSetURI": tms.uri} if tms.uri else {}),
         "links": [
             {"href": href, "rel": "self", "type": _JSON},
-            {"href": f"{api_root(ctx)}/tileMatrixSets/{tms.id}", "rel": _TILING_SCHEME},
+            {
+                "href": f"{api_root(ctx)}/tileMatrixSets/{quote(tms.id, safe=':')}",
+                "rel": _TILING_SCHEME,
+            },
             *(
                 {"href": f"{template}?f={ext}", "rel": "item", "type": mime, "templated": True}
                 for ext, mime in _FORMATS.items()
@@ -136,10 +142,12 @@ def routes(tiles: TileService) -> list[tuple[str, RouteHandler]]:
             {
                 "id": tms.id,
                 "title": tms.title,
-                "uri": tms.uri,
-                "links": [{"href": f"{root}/{tms.id}", "rel": "self", "type": _JSON}],
+                **({"uri": tms.uri} if tms.uri else {}),
+                "links": [
+                    {"href": f"{root}/{quote(tms.id, safe=':')}", "rel": "self", "type": _JSON}
+                ],
             }
-            for tms in tiles.sets.all
+            for tms in tiles.sets.of(project_of(ctx))
         ]
         _write(ctx, {"tileMatrixSets": entries})
 
@@ -148,7 +156,8 @@ def routes(tiles: TileService) -> list[tuple[str, RouteHandler]]:
 
     def tilesets(ctx: RequestContext) -> None:
         name = _layer_name(ctx)
-        _write(ctx, {"tilesets": [_tileset(ctx, tms, name) for tms in tiles.sets.all]})
+        sets = tiles.sets.of(project_of(ctx))
+        _write(ctx, {"tilesets": [_tileset(ctx, tms, name) for tms in sets]})
 
     def tileset(ctx: RequestContext) -> None:
         _write(ctx, _tileset(ctx, _tms(tiles, ctx), _layer_name(ctx)))

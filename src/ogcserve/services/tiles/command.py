@@ -77,7 +77,7 @@ Job = tuple[Path, tuple[Path, ...], str, str, list[Metatile], str, dict[str, str
 def _work(job: Job) -> list[tuple[str, int]]:
     project_file, plugins, project, tms_id, metatiles, image_format, headers = job
     server = _worker_server(project_file, plugins)
-    tms = TileMatrixSets().get(tms_id)
+    tms = TileMatrixSets().get(tms_id, server.projects.default())
     assert tms is not None
     return [(draw(server, project, tms, m, image_format, headers), m.tiles) for m in metatiles]
 
@@ -86,12 +86,14 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Run `ogcserve tiles ...` (progress and summary to `out`, by default stderr)."""
     out = out or sys.stderr
     sets = TileMatrixSets()
-    tms_list = [sets.get(name) for name in args.tms or ["WebMercatorQuad"]]
-    if None in tms_list:
-        known = ", ".join(s.id for s in sets.all)
-        raise SystemExit(f"unknown tile matrix set (known: {known})")
     server = _server(args.project, args.plugins)
-    project = server.projects.default().name
+    default = server.projects.default()
+    tms_list = [sets.get(name, default) for name in args.tms or ["WebMercatorQuad"]]
+    if None in tms_list:
+        known = ", ".join(s.id for s in sets.of(default))
+        server.close()
+        raise SystemExit(f"unknown tile matrix set (known: {known})")
+    project = default.name
     if args.action == "purge":
         purge(server, project, args.layer, [t for t in tms_list if t], args.zoom, args.bbox)
         print(f"purged the cached tiles of {', '.join(args.layer) or project}", file=out)

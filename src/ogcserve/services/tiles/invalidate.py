@@ -57,7 +57,7 @@ class TileInvalidator:
     def __call__(self, edit: Edit) -> None:
         """Drop the tiles of `edit`."""
         names = holders(edit.project, edit.layer)
-        for tms in self.sets.all:
+        for tms in self.sets.of(edit.project):
             extents = self.in_crs(edit, tms.crs)
             for matrix in tms.matrices:
                 for name in names:

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ogcserve.context import RequestContext
     from ogcserve.projects.model import Project
 
     from .matrices import TileMatrixSet
@@ -55,9 +54,9 @@ def tile_space(project: str, address: TileAddress) -> str:
 
 
 def tile_key(
-    ctx: RequestContext, project: Project, address: TileAddress, drawing: tuple[int, int]
+    fingerprint: str, project: Project, address: TileAddress, drawing: tuple[int, int]
 ) -> str:
-    """The caller's key inside a tile's space (see the module docstring)."""
-    fingerprint = ctx.server.access.fingerprint(ctx, project)
+    """The caller's key inside a tile's space (see the module docstring); `fingerprint` is the
+    caller's access fingerprint (`AccessLayer.fingerprint`)."""
     parts = (fingerprint, project.mtime, address.style, address.format, drawing)
     return hashlib.blake2b(repr(parts).encode(), digest_size=20).hexdigest()

@@ -9,8 +9,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from ogcserve.geo import BBox
+
+if TYPE_CHECKING:
+    from ogcserve.projects.model import Project
 
 TILE_SIZE = 256
 _MERCATOR_HALF = 20037508.3427892
@@ -75,21 +79,24 @@ class TileMatrixSet:
     height0: int
     max_level: int
     bbox: BBox
+    north_first: bool = False  # documents write the CRS's axes north first (EPSG:4326)
+
+    def in_crs_order(self, x: float, y: float) -> tuple[float, float]:
+        """A point as the CRS orders its axes (WMTS TopLeftCorner, 2D TMS pointOfOrigin)."""
+        return (y, x) if self.north_first else (x, y)
 
     @cached_property
     def matrices(self) -> tuple[TileMatrix, ...]:
-        """Every level, 0 first."""
-        return tuple(
-            TileMatrix(
-                z,
-                self.scale0 / 2**z,
-                self.cell0 / 2**z,
-                self.top_left,
-                self.width0 * 2**z,
-                self.height0 * 2**z,
-            )
-            for z in range(self.max_level + 1)
-        )
+        """Every level, 0 first; as many tiles across and down as it takes to cover `bbox`."""
+        minx, miny, maxx, maxy = self.bbox
+        result = []
+        for z in range(self.max_level + 1):
+            cell = self.cell0 / 2**z
+            span = cell * TILE_SIZE
+            width = max(1, math.ceil((maxx - minx) / span - 1e-6))
+            height = max(1, math.ceil((maxy - miny) / span - 1e-6))
+            result.append(TileMatrix(z, self.scale0 / 2**z, cell, self.top_left, width, height))
+        return tuple(result)
 
     def matrix(self, level: int) -> TileMatrix | None:
         """The matrix of a level, or None outside the pyramid."""
@@ -134,12 +141,26 @@ def _sets() -> tuple[TileMatrixSet, ...]:
 
 
 class TileMatrixSets:
-    """The tile matrix sets a server offers, by identifier."""
+    """The tile matrix sets a server offers, by identifier: the well-known ones (`all`) and
+    those each project defines with its CRS list (`project_sets`)."""
 
     def __init__(self) -> None:
         self.all = _sets()
         self._by_id = {s.id: s for s in self.all}
+        self._of_projects: dict[tuple[str, ...], tuple[TileMatrixSet, ...]] = {}
 
-    def get(self, identifier: str) -> TileMatrixSet | None:
-        """The set named `identifier`, or None."""
-        return self._by_id.get(identifier)
+    def get(self, identifier: str, project: Project | None = None) -> TileMatrixSet | None:
+        """The set named `identifier` (among the project's too, if given), or None."""
+        found = self._by_id.get(identifier)
+        if found is None and project is not None:
+            found = next((s for s in self.of(project) if s.id == identifier), None)
+        return found
+
+    def of(self, project: Project) -> tuple[TileMatrixSet, ...]:
+        """Every set a project's layers are offered in: the well-known ones, then its own."""
+        found = self._of_projects.get(project.crs)
+        if found is None:
+            from .project_sets import project_sets
+
+            found = self._of_projects[project.crs] = self.all + project_sets(project.crs)
+        return found

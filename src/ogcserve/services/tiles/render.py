@@ -2,8 +2,10 @@
 
 A metatile is `tile_metatile` x `tile_metatile` tiles (clipped to the matrix) drawn at once with
 `tile_buffer` pixels around it, so labels and symbols meet at tile edges and the renderer's fixed
-cost is paid once for many tiles. Every tile of the metatile is stored under the caller's key;
-one process draws a metatile once even when its tiles are asked for together.
+cost is paid once for many tiles. Every tile of the metatile is stored under the caller's key,
+with its ETag; a metatile is drawn once even when its tiles are asked for together, by threads
+of one process (a lock per metatile) or by the processes and hosts sharing the backend (the
+backend's lock: a file lock on disk, SET NX in Redis).
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from ogcserve.services.wms.layers import check_style, map_layers, named_layer, p
 from .keys import TileAddress, tile_key, tile_space
 from .matrices import TILE_SIZE, TileMatrix
 
+_ETAG_SIZE = 34  # a quoted 32-digit hex digest
+_LOCK_WAIT = 30.0  # seconds a request waits for another process drawing its metatile
+
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
@@ -33,12 +38,27 @@ if TYPE_CHECKING:
 class Tile:
     """An encoded tile and its validator."""
 
-    def __init__(self, body: bytes, content_type: str, *, cached: bool, max_age: int) -> None:
+    def __init__(
+        self, body: bytes, content_type: str, *, cached: bool, max_age: int, etag: str = ""
+    ) -> None:
         self.body = body
         self.content_type = content_type
         self.cached = cached
         self.max_age = max_age  # Cache-Control: the layer's `tiles: max_age`, or the setting
-        self.etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+        self.etag = etag or '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+
+    def entry(self) -> bytes:
+        """What the cache keeps: the ETag (34 bytes, quoted) then the body, so that a hit
+        hashes nothing."""
+        return self.etag.encode("ascii") + self.body
+
+    @classmethod
+    def from_entry(cls, data: bytes, content_type: str, max_age: int) -> Tile | None:
+        """The tile `entry` made (None if the bytes are not one)."""
+        if len(data) < _ETAG_SIZE or data[:1] != b'"' or data[_ETAG_SIZE - 1 : _ETAG_SIZE] != b'"':
+            return None
+        etag = data[:_ETAG_SIZE].decode("ascii", "replace")
+        return cls(data[_ETAG_SIZE:], content_type, cached=True, max_age=max_age, etag=etag)
 
 
 class TileRenderer:
@@ -56,28 +76,43 @@ class TileRenderer:
         name or a group the caller can read nothing of, Security (403) for a forbidden layer.
         """
         project = project_of(ctx)
+        # The fingerprint first: where the access decisions are remembered (access/memo.py)
+        # this takes them all at once, and resolving the layer then asks no filter again.
+        fingerprint = ctx.server.access.fingerprint(ctx, project)
         layer = named_layer(ctx, address.layer)
         address = replace(address, style=check_style(layer, address.style, "STYLE"))
         settings = ctx.server.settings
         max_age = settings.tile_max_age if layer.tiles.max_age is None else layer.tiles.max_age
         drawing = (settings.tile_metatile, settings.tile_buffer)
-        key = tile_key(ctx, project, address, drawing)
+        key = tile_key(fingerprint, project, address, drawing)
         backend = ctx.server.cache_backend
         space = tile_space(project.name, address)
-        cached = backend.get(space, key)
+        cached = self._cached(backend.get(space, key), address, max_age)
         if cached is not None:
-            return Tile(cached, address.format, cached=True, max_age=max_age)
+            return cached
         size = settings.tile_metatile
         block = (address.level, address.row - address.row % size, address.col - address.col % size)
-        with self._once(f"{project.name}/{address.layer}/{address.tms.id}/{block}/{key}"):
-            cached = backend.get(space, key)  # drawn meanwhile by the request we waited for
-            if cached is not None:
-                return Tile(cached, address.format, cached=True, max_age=max_age)
-            tiles = self.metatile(ctx, address, drawing)
-        for (row, col), body in tiles.items():
-            backend.set(tile_space(project.name, address.at(row, col)), key, body)
-        body = tiles[(address.row, address.col)]
-        return Tile(body, address.format, cached=False, max_age=max_age)
+        name = f"{project.name}/{address.layer}/{address.tms.id}/{block}/{key}"
+        remaining = ctx.deadline.remaining()
+        wait = _LOCK_WAIT if remaining is None else min(_LOCK_WAIT, remaining)
+        # One drawing of a metatile: by one thread of this process, then by one process of
+        # all that share the backend (disk, Redis); the others wait and find it cached.
+        with self._once(name), backend.lock(name, wait):
+            cached = self._cached(backend.get(space, key), address, max_age)
+            if cached is not None:  # drawn meanwhile by the request we waited for
+                return cached
+            bodies = self.metatile(ctx, address, drawing)
+            tiles = {
+                at: Tile(body, address.format, cached=False, max_age=max_age)
+                for at, body in bodies.items()
+            }
+            for (row, col), tile in tiles.items():
+                backend.set(tile_space(project.name, address.at(row, col)), key, tile.entry())
+        return tiles[(address.row, address.col)]
+
+    @staticmethod
+    def _cached(data: bytes | None, address: TileAddress, max_age: int) -> Tile | None:
+        return None if data is None else Tile.from_entry(data, address.format, max_age)
 
     def metatile(
         self, ctx: RequestContext, address: TileAddress, drawing: tuple[int, int]

@@ -60,6 +60,7 @@ class _Builder:
         self.ows = Maker(namespace=OWS_NS, nsmap=NSMAP)
         self.kvp = online_resource(ctx)
         self.rest = rest_root(ctx, self.project)
+        self.matrix_sets = sets.of(self.project)
 
     def document(self) -> etree._Element:
         w = self.w
@@ -101,7 +102,7 @@ class _Builder:
                 contents.append(
                     self.layer(layer.name, layer.title, layer.abstract, self.lonlat(layer))
                 )
-        contents.extend(self.matrix_set(tms) for tms in self.sets.all)
+        contents.extend(self.matrix_set(tms) for tms in self.matrix_sets)
         return contents
 
     def layer(self, name: str, title: str, abstract: str, lonlat: BBox | None) -> etree._Element:
@@ -120,7 +121,7 @@ class _Builder:
                 w.Style(ows.Identifier("default"), isDefault="true"),
                 *(w.Format(f) for f in TILE_FORMATS),
                 *(w.InfoFormat(f.value) for f in InfoFormat),
-                *(w.TileMatrixSetLink(w.TileMatrixSet(t.id)) for t in self.sets.all),
+                *(w.TileMatrixSetLink(w.TileMatrixSet(t.id)) for t in self.matrix_sets),
             ]
         )
         base = f"{self.rest}/{quote(name, safe='')}/{{Style}}/{{TileMatrixSet}}/{{TileMatrix}}"
@@ -131,13 +132,11 @@ class _Builder:
 
     def matrix_set(self, tms: TileMatrixSet) -> etree._Element:
         w, ows = self.w, self.ows
-        element = w.TileMatrixSet(
-            ows.Identifier(tms.id),
-            ows.SupportedCRS(tms.crs_urn),
-            w.WellKnownScaleSet(tms.well_known_scale_set),
-        )
+        element = w.TileMatrixSet(ows.Identifier(tms.id), ows.SupportedCRS(tms.crs_urn))
+        if tms.well_known_scale_set:
+            element.append(w.WellKnownScaleSet(tms.well_known_scale_set))
         for matrix in tms.matrices:
-            x, y = matrix.top_left  # both sets' CRSs are x/y (east, north) first
+            x, y = tms.in_crs_order(*matrix.top_left)  # in the CRS's axis order (§E.2)
             element.append(
                 w.TileMatrix(
                     ows.Identifier(str(matrix.level)),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ogcserve.errors import (
     InvalidParameterValueError,
@@ -18,6 +19,9 @@ from ogcserve.errors import (
 )
 from ogcserve.services.tiles.keys import TileAddress
 from ogcserve.services.tiles.matrices import TILE_SIZE, TileMatrixSets
+
+if TYPE_CHECKING:
+    from ogcserve.projects.model import Project
 
 # The formats tiles are offered in, and the RESTful extension of each.
 TILE_FORMATS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
@@ -66,12 +70,13 @@ def tile_format(value: str, locator: str = "FORMAT") -> str:
     return text
 
 
-def parse_tile(params: Mapping[str, str], sets: TileMatrixSets) -> TileAddress:
-    """LAYER, STYLE, FORMAT, TILEMATRIXSET, TILEMATRIX, TILEROW, TILECOL as a tile address."""
+def parse_tile(params: Mapping[str, str], sets: TileMatrixSets, project: Project) -> TileAddress:
+    """LAYER, STYLE, FORMAT, TILEMATRIXSET, TILEMATRIX, TILEROW, TILECOL as a tile address
+    (the matrix set one of the server's or of `project`)."""
     layer = required(params, "LAYER")
     style = params.get("STYLE", "").strip()
     image_format = tile_format(required(params, "FORMAT"))
-    tms = sets.get(required(params, "TILEMATRIXSET"))
+    tms = sets.get(required(params, "TILEMATRIXSET"), project)
     if tms is None:
         raise InvalidParameterValueError(
             f"No tile matrix set {params['TILEMATRIXSET']!r}", locator="TILEMATRIXSET"
@@ -102,9 +107,11 @@ class FeatureInfoParams:
     info_format: str
 
 
-def parse_feature_info(params: Mapping[str, str], sets: TileMatrixSets) -> FeatureInfoParams:
+def parse_feature_info(
+    params: Mapping[str, str], sets: TileMatrixSets, project: Project
+) -> FeatureInfoParams:
     """The tile parameters plus I, J and INFOFORMAT."""
-    tile = parse_tile(params, sets)
+    tile = parse_tile(params, sets, project)
     i, j = _index(params, "I"), _index(params, "J")
     for key, value in (("I", i), ("J", j)):
         if value >= TILE_SIZE:

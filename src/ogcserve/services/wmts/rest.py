@@ -13,6 +13,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ogcserve.errors import InvalidParameterValueError, ServiceError
+from ogcserve.plugins.cache import CacheKind
+from ogcserve.services.wms.layers import project_of
 
 from .params import EXTENSIONS, TileOutOfRangeError, parse_feature_info, parse_tile
 
@@ -82,17 +84,22 @@ def setup_routes(server: ServerInterface, service: WMTSService) -> None:
     def tile(ctx: RequestContext) -> None:
         _split(ctx, "col")
         params = {**_params(ctx), "FORMAT": _extension(ctx, EXTENSIONS)}
-        service.get_tile(ctx, parse_tile(params, sets))
+        service.get_tile(ctx, parse_tile(params, sets, project_of(ctx)))
 
     def feature_info(ctx: RequestContext) -> None:
         _split(ctx, "i")
         route = ctx.request.route
         params = {**_params(ctx), "FORMAT": "image/png", "I": route["i"], "J": route["j"]}
         params["INFOFORMAT"] = _extension(ctx, _INFO_EXTENSIONS)
-        service.get_feature_info(ctx, parse_feature_info(params, sets))
+        service.get_feature_info(ctx, parse_feature_info(params, sets, project_of(ctx)))
 
+    # The capabilities are cached per caller's rights, like the KVP ones; tiles by the tile
+    # renderer itself.
+    capabilities = "/wmts/{project}/1.0.0/WMTSCapabilities.xml"
+    server.add_route(
+        capabilities, _reporting(service, service.get_capabilities), _READ, CacheKind.DOCUMENT
+    )
     routes: tuple[tuple[str, RouteHandler], ...] = (
-        ("/wmts/{project}/1.0.0/WMTSCapabilities.xml", service.get_capabilities),
         (_TILE + "/{last}", tile),
         (_TILE + "/{col}/{j}/{last}", feature_info),
     )

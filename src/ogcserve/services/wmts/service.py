@@ -15,6 +15,7 @@ from ogcserve.plugins.cache import CacheKind
 from ogcserve.services.ows.service import OWSService
 from ogcserve.services.tiles.http import write_tile
 from ogcserve.services.wms.get_feature_info import write_feature_info
+from ogcserve.services.wms.layers import project_of
 from ogcserve.services.wms.params import GetFeatureInfoParams
 
 from .capabilities import capabilities
@@ -40,10 +41,10 @@ class WMTSService(OWSService):
             {
                 "GetCapabilities": self.get_capabilities,
                 "GetTile": lambda ctx: self.get_tile(
-                    ctx, parse_tile(ctx.request.params, tiles.sets)
+                    ctx, parse_tile(ctx.request.params, tiles.sets, project_of(ctx))
                 ),
                 "GetFeatureInfo": lambda ctx: self.get_feature_info(
-                    ctx, parse_feature_info(ctx.request.params, tiles.sets)
+                    ctx, parse_feature_info(ctx.request.params, tiles.sets, project_of(ctx))
                 ),
             },
             ("ows", "1.1.0"),
@@ -77,11 +78,13 @@ class WMTSService(OWSService):
         matrix = tile.tms.matrix(tile.level)
         assert matrix is not None
         minx, miny, maxx, maxy = matrix.tile_bbox(tile.row, tile.col)
+        if tile.tms.north_first:  # WMS 1.3.0 writes the BBOX in the CRS's axis order
+            minx, miny, maxx, maxy = miny, minx, maxy, maxx
         wms = {
             "LAYERS": tile.layer,
             "QUERY_LAYERS": tile.layer,
             "STYLES": tile.style,
-            "CRS": tile.tms.crs,  # EPSG:3857 and CRS:84 are both x/y: no axis is swapped
+            "CRS": tile.tms.crs,
             "BBOX": f"{minx!r},{miny!r},{maxx!r},{maxy!r}",
             "WIDTH": "256",
             "HEIGHT": "256",
