@@ -180,6 +180,31 @@ class Settings(BaseSettings):
     source_stream_connections: int = Field(
         default=8, ge=1, description="Connections outside the pool per source for long streams"
     )
+    metrics: bool = Field(
+        default=True,
+        description="Count requests, plugin calls, reads and cache use for Prometheus (/metrics)",
+    )
+    metrics_token: str = Field(
+        default="",
+        description="Bearer token /metrics asks for (empty: none; see metrics_networks)",
+    )
+    metrics_networks: list[str] = Field(
+        default_factory=list,
+        description="Client networks (CIDR) that may read /metrics (empty: any client)",
+    )
+    ready_timeout: float = Field(
+        default=1.0, gt=0, description="Seconds /ready waits for a database to answer its probe"
+    )
+    ready_cache: float = Field(
+        default=2.0,
+        ge=0,
+        description="Seconds an answer of /ready is reused (databases are probed no more often)",
+    )
+    admin_token: str = Field(
+        default="",
+        description="Token of the admin endpoints (/-/explain), sent as Ogcserve-Admin-Token;"
+        " empty: those endpoints answer 404",
+    )
     write_timeout: float = Field(
         default=60.0,
         gt=0,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -136,7 +137,10 @@ class AccessLayer:
         """Stream the features the caller may see, with only the attributes they may see."""
         source, query, visible = self._plan(ctx, layer, read)
         keep = set(visible)
-        for batch in source.query(query):
+        batches = source.query(query)
+        if ctx.tally is not None:  # counted and timed for the metrics, per layer
+            batches = ctx.tally.timed(layer.name, batches)
+        for batch in batches:
             ctx.deadline.check()  # every read, by every service, stops here when it must
             if any(name not in keep for name in batch.columns):
                 batch.columns = {k: v for k, v in batch.columns.items() if k in keep}
@@ -150,7 +154,10 @@ class AccessLayer:
     def get(self, ctx: RequestContext, layer: Layer, fid: Any) -> Feature | None:
         """One feature by id, or None if it does not exist for the caller."""
         source, query, visible = self._plan(ctx, layer, Read())
+        started = time.perf_counter()
         feature = source.get(fid, query)
+        if ctx.tally is not None:
+            ctx.tally.layer_read(layer.name, int(feature is not None), time.perf_counter() - started)
         if feature is not None:
             feature.properties = {k: v for k, v in feature.properties.items() if k in visible}
         return feature

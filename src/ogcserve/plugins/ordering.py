@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -42,14 +43,25 @@ class Registration(Generic[T]):
     seq: int = field(compare=False)
 
     def call(self, method: str, *args: Any) -> Any:
-        """Call `item.method(*args)`; a non-OGC exception becomes a PluginError naming the owner."""
+        """Call `item.method(*args)`; a non-OGC exception becomes a PluginError naming the owner.
+
+        Within a request, the call is counted and timed in the request's tally (the metrics)."""
+        ctx = current_context.get()
+        tally = None if ctx is None else ctx.tally
+        started = time.perf_counter() if tally is not None else 0.0
+        failed = False
         try:
             result = getattr(self.item, method)(*args)
         except (ServiceError, ClientDisconnectedError):
-            raise
+            raise  # an OGC refusal is an answer, not a failure of the plugin
         except (Exception, SystemExit) as error:  # sys.exit() in a hook must not end a worker
+            failed = True
             raise PluginError(self.owner, f"{type(self.item).__name__}.{method}") from error
-        ctx = current_context.get()
+        finally:
+            if tally is not None:
+                tally.plugin_call(
+                    self.owner, self.item, method, time.perf_counter() - started, failed
+                )
         if ctx is not None:
             ctx.deadline.check()
         return result
