@@ -29,6 +29,7 @@ from ogcserve.deadline import Deadline
 from ogcserve.errors import ServiceError
 from ogcserve.http.accesslog import AccessLogMiddleware
 from ogcserve.http.cors import CorsMiddleware, CorsPolicy
+from ogcserve.http.ops import ops_routes, sampling_pools
 from ogcserve.http.request import (
     RequestNotWellFormedError,
     ServerRequest,
@@ -276,7 +277,7 @@ class PipelineEndpoint:
 
 
 def asgi_app(server: Server) -> Starlette:
-    """Routes: /health, /-/plugins, /ows, /ows/<project>, and everything else to the pipeline;
+    """Routes: /health, /metrics, /ready, /-/explain, /-/plugins, /ows, /ows/<project>, and everything else to the pipeline;
     around them the access log and CORS, as the settings ask."""
 
     async def health(request: Request) -> JSONResponse:
@@ -291,7 +292,8 @@ def asgi_app(server: Server) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
+        async with sampling_pools(server):  # the database pool gauges (metrics)
+            yield
         await running.stop()  # the server is stopping: no request works on unseen
 
     ows = PipelineEndpoint(server, "ows", running)
@@ -306,6 +308,7 @@ def asgi_app(server: Server) -> Starlette:
         lifespan=lifespan,
         routes=[
             Route("/health", health),
+            *ops_routes(server),  # /metrics, /ready, /-/explain
             Route("/-/plugins", plugins),
             Route("/ows", ows, methods=methods),
             Route("/ows/{project}", ows, methods=methods),

@@ -13,6 +13,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import (
+    CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Gauge,
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
     from ogcserve.metrics.tally import Tally
     from ogcserve.plugins.targets import Target
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 _REQUEST = ("project", "service", "operation")
 
@@ -47,6 +47,7 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self.content_type = CONTENT_TYPE_LATEST
         self.shared_dir = multiprocess_dir()
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         r = self.registry
