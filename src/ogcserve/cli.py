@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import json
 import logging
@@ -126,14 +127,22 @@ def _tune_allocator() -> None:
 
 def _serve(args: argparse.Namespace) -> int:
     _tune_allocator()
+    with contextlib.ExitStack() as stack:
+        if _settings().metrics:
+            # The workers' metrics are shared through files (ogcserve/metrics/multiprocess.py).
+            from ogcserve.metrics import multiprocess
+
+            path = stack.enter_context(multiprocess.shared_directory())
+            args.on_worker_exit = multiprocess.worker_exits(path)
+        return _serve_with(args)
+
+
+def _serve_with(args: argparse.Namespace) -> int:
     projects = [p.resolve() for p in args.projects] or [demo_project()]
     # Worker processes build their own server from these variables (plugins load per process).
     os.environ["OGCSERVE_PROJECTS"] = json.dumps([str(p) for p in projects])
     os.environ["OGCSERVE_PLUGIN_PATHS"] = json.dumps([str(p.resolve()) for p in args.plugins])
-    try:
-        settings = Settings()
-    except ValidationError as error:
-        raise SystemExit(f"invalid settings (OGCSERVE_* variables):\n{error}") from None
+    settings = _settings()
     level = args.log_level or settings.log_level
     access_log = settings.access_log and not args.no_access_log
     os.environ["OGCSERVE_LOG_LEVEL"] = level
@@ -159,10 +168,17 @@ def _serve(args: argparse.Namespace) -> int:
                 "--workers above 1 needs Linux (epoll); elsewhere run one worker "
                 "per port behind a proxy"
             )
-        dispatch.serve(config, args.workers)
+        dispatch.serve(config, args.workers, getattr(args, "on_worker_exit", None))
     else:
         GracefulServer(config).run()
     return 0
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise SystemExit(f"invalid settings (OGCSERVE_* variables):\n{error}") from None
 
 
 def _check_or_exit(projects: list[Path]) -> None:
