@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -193,7 +194,9 @@ class Settings(BaseSettings):
         description="Client networks (CIDR) that may read /metrics (empty: any client)",
     )
     ready_timeout: float = Field(
-        default=1.0, gt=0, description="Seconds /ready waits for a database to answer its probe"
+        default=2.0,
+        gt=0,
+        description="Seconds /ready waits for a database to answer its probe (libpq: 2 at least)",
     )
     ready_cache: float = Field(
         default=2.0,
@@ -228,6 +231,16 @@ class Settings(BaseSettings):
         if value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise ValueError(f"log_level {value!r}: one of debug, info, warning, error, critical")
         return value.upper()
+
+    @field_validator("metrics_networks")
+    @classmethod
+    def _networks(cls, values: list[str]) -> list[str]:
+        for value in values:
+            try:
+                ipaddress.ip_network(value, strict=False)
+            except ValueError:
+                raise ValueError(f"metrics_networks: {value!r} is not a network such as 10.0.0.0/8")
+        return values
 
     @field_validator("cors_methods", "cors_headers")
     @classmethod
