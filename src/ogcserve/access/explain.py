@@ -81,9 +81,21 @@ def _report(ctx: RequestContext, project: Project, trace: list[Decision]) -> dic
 
 
 def _layer(ctx: RequestContext, layer: Layer, trace: list[Decision]) -> dict[str, Any]:
+    """The combined rights on `layer` (asked first: the trace fills as they are computed),
+    then whose answers they came from."""
     access = ctx.access
     perms = access.permissions(layer)
-    combined = dict(zip(_PERMISSIONS, _flags(perms), strict=True))
+    readable = perms.can_read and not layer.is_group
+    expressions = access.expressions(layer) if readable else ()
+    subsets = access.subset_strings(layer) if readable else ()
+    fields: tuple[str, ...] | None = None
+    if readable and not layer.is_raster:
+        try:
+            fields = ctx.server.access.source_fields(ctx, layer)
+        except SourceDownError:
+            fields = None
+        else:
+            access.attributes(layer, fields)
     asked = [d for d in trace if d.layer == layer.name]
     denied: dict[str, list[str]] = {}
     for d in asked:
@@ -91,26 +103,31 @@ def _layer(ctx: RequestContext, layer: Layer, trace: list[Decision]) -> dict[str
             for name, allowed in zip(_PERMISSIONS, _flags(d.answer), strict=True):
                 if not allowed:
                     denied.setdefault(name, []).append(_who(d))
-    report: dict[str, Any] = {"layer": layer.name, "permissions": combined, "denied_by": denied}
-    if not perms.can_read or layer.is_group:
+    report: dict[str, Any] = {
+        "layer": layer.name,
+        "permissions": dict(zip(_PERMISSIONS, _flags(perms), strict=True)),
+        "denied_by": denied,
+    }
+    if not readable:
         return report
-    expressions, subsets = access.expressions(layer), access.subset_strings(layer)
     report["row_filter"] = {
         "expressions": _strings(asked, "layer_filter_expression"),
         "subsets": _strings(asked, "layer_filter_subset_string"),
         "combined": " AND ".join(f"({text})" for text in (*expressions, *subsets)) or None,
     }
     if not layer.is_raster:
-        report["attributes"] = _attributes(ctx, layer, asked)
+        report["attributes"] = (
+            _attributes(ctx, layer, fields, asked)
+            if fields is not None
+            else {"error": "the layer's database cannot be reached now"}
+        )
     return report
 
 
-def _attributes(ctx: RequestContext, layer: Layer, asked: list[Decision]) -> dict[str, Any]:
-    try:
-        names = ctx.server.access.source_fields(ctx, layer)
-    except SourceDownError:
-        return {"error": "the layer's database cannot be reached now"}
-    visible = ctx.access.attributes(layer, names)
+def _attributes(
+    ctx: RequestContext, layer: Layer, names: tuple[str, ...], asked: list[Decision]
+) -> dict[str, Any]:
+    visible = ctx.access.attributes(layer, names)  # memoised: the combined answer
     hidden_by: dict[str, str] = {}
     current = list(names)
     for d in asked:
