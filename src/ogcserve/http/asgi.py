@@ -29,7 +29,7 @@ from ogcserve.deadline import Deadline
 from ogcserve.errors import ServiceError
 from ogcserve.http.accesslog import AccessLogMiddleware
 from ogcserve.http.cors import CorsMiddleware, CorsPolicy
-from ogcserve.http.ops import ops_routes, sampling_pools
+from ogcserve.http.ops import metrics_upkeep, ops_routes
 from ogcserve.http.request import (
     RequestNotWellFormedError,
     ServerRequest,
@@ -292,7 +292,7 @@ def asgi_app(server: Server) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with sampling_pools(server):  # the database pool gauges (metrics)
+        async with metrics_upkeep(server):  # pending counts and pool gauges, every second
             yield
         await running.stop()  # the server is stopping: no request works on unseen
 

@@ -25,8 +25,8 @@ if TYPE_CHECKING:
     from ogcserve.server import Server
 
 ADMIN_TOKEN_HEADER = "Ogcserve-Admin-Token"
-# How often a worker writes its database pools' state into the pool gauges.
-POOL_SAMPLE_SECONDS = 1.0
+# How often a worker writes its pending counts and its database pools' state to the metrics.
+UPKEEP_SECONDS = 1.0
 
 
 def ops_routes(server: Server) -> list[Route]:
@@ -97,22 +97,28 @@ def _in_networks(
 
 
 @contextlib.asynccontextmanager
-async def sampling_pools(server: Server) -> AsyncIterator[None]:
-    """While the app runs, write this worker's database pools into the pool gauges every
-    second (each worker its own; the gauges add the live workers up)."""
+async def metrics_upkeep(server: Server) -> AsyncIterator[None]:
+    """While the app runs, write this worker's pending counts and its database pools (the
+    pool gauges add the live workers up) to the metrics every second; once more at the end."""
     metrics = server.metrics
     if metrics is None:
         yield
         return
 
-    async def sample() -> None:
-        while True:
-            await asyncio.sleep(POOL_SAMPLE_SECONDS)
-            with contextlib.suppress(Exception):
-                metrics.pools(server.access.pool_stats())
+    def upkeep() -> None:
+        metrics.flush()
+        metrics.pools(server.access.pool_stats())
 
-    task = asyncio.ensure_future(sample())
+    async def every_second() -> None:
+        while True:
+            await asyncio.sleep(UPKEEP_SECONDS)
+            with contextlib.suppress(Exception):
+                upkeep()
+
+    task = asyncio.ensure_future(every_second())
     try:
         yield
     finally:
         task.cancel()
+        with contextlib.suppress(Exception):
+            upkeep()

@@ -1,7 +1,12 @@
 """`Metrics`: every metric ogcserve exports, created once per server, and how they are fed.
 
 Names follow Prometheus's conventions (`ogcserve_` prefix, `_total` counters, base units
-`_seconds` and `_bytes`); every label value comes from a bounded set (`labels.py`). Under
+`_seconds` and `_bytes`); every label value comes from a bounded set (`labels.py`).
+
+A request's latency is observed at once; its counts (requests, bytes, plugin calls, features)
+are added to a pending sum under one lock and written to the metrics by `flush`, every second
+and before each scrape: a shared value costs a lock, a pid check and a file write per
+increment, and most requests add to the same few series. Under
 `ogcserve serve` the values live in files shared by the worker processes
 (PROMETHEUS_MULTIPROC_DIR, see `multiprocess.py` and docs/decisions/0006-metrics.md), so any
 worker answering /metrics reports the sum over all of them.
@@ -10,6 +15,7 @@ worker answering /metrics reports the sum over all of them.
 from __future__ import annotations
 
 import os
+import threading
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import (
@@ -50,6 +56,9 @@ class Metrics:
         self.content_type = CONTENT_TYPE_LATEST
         self.shared_dir = multiprocess_dir()
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+        # (counter, label values) -> amount not yet written (see `flush`)
+        self._pending: dict[tuple[Any, tuple[str, ...]], float] = {}
+        self._lock = threading.Lock()
         r = self.registry
         self.requests = Counter(
             "ogcserve_requests", "Requests answered", (*_REQUEST, "status"), registry=r
@@ -131,29 +140,36 @@ class Metrics:
         return found
 
     def record(self, ctx: RequestContext, target: Target | None, seconds: float) -> None:
-        """One request answered: its count, latency and bytes, then what its tally holds."""
+        """One request answered: its latency now, its counts (and its tally's) pending."""
         labels = request_labels(ctx, target)
-        child = self.child
-        child(self.requests, *labels, str(ctx.response.status)).inc()
-        child(self.request_seconds, *labels).observe(seconds)
-        sent = ctx.response.bytes_sent
-        if sent:
-            child(self.response_bytes, *labels).inc(sent)
-        if ctx.tally is not None:
-            self.record_tally(labels[0], ctx.tally)
+        self.child(self.request_seconds, *labels).observe(seconds)
+        counts: list[tuple[Any, tuple[str, ...], float]] = [
+            (self.requests, (*labels, str(ctx.response.status)), 1)
+        ]
+        if ctx.response.bytes_sent:
+            counts.append((self.response_bytes, labels, ctx.response.bytes_sent))
+        tally = ctx.tally
+        if tally is not None:
+            for names, calls, errors, spent in tally.plugin_totals():
+                counts.append((self.plugin_calls, names, calls))
+                counts.append((self.plugin_seconds, names, spent))
+                if errors:
+                    counts.append((self.plugin_errors, names, errors))
+            for layer, (features, spent) in tally.layers.items():
+                counts.append((self.features, (labels[0], layer), features))
+                counts.append((self.read_seconds, (labels[0], layer), spent))
+        pending = self._pending
+        with self._lock:
+            for metric, values, amount in counts:
+                key = (metric, values)
+                pending[key] = pending.get(key, 0) + amount
 
-    def record_tally(self, project: str, tally: Tally) -> None:
-        """Plugin calls and layer reads of one request."""
-        child = self.child
-        for key, (calls, errors, seconds) in tally.plugins.items():
-            child(self.plugin_calls, *key).inc(calls)
-            child(self.plugin_seconds, *key).inc(seconds)
-            if errors:
-                child(self.plugin_errors, *key).inc(errors)
-        for layer, (features, seconds) in tally.layers.items():
-            if features:
-                child(self.features, project, layer).inc(features)
-            child(self.read_seconds, project, layer).inc(seconds)
+    def flush(self) -> None:
+        """Write the pending counts to the metrics (every second, and before a scrape)."""
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        for (metric, values), amount in pending.items():
+            self.child(metric, *values).inc(amount)
 
     def cache_lookup(self, backend: str, hit: bool) -> None:
         """A cache get: found or not."""
@@ -172,7 +188,9 @@ class Metrics:
             self.child(self.pool_waiting, source).set(pool.get("requests_waiting", 0))
 
     def exposition(self) -> bytes:
-        """The text format: every process's values under `serve`, else this registry's."""
+        """The text format: every process's values under `serve`, else this registry's (the
+        pending counts of this process written first)."""
+        self.flush()
         if self.shared_dir is None:
             return generate_latest(self.registry)
         registry = CollectorRegistry()

@@ -1,15 +1,15 @@
-"""What one request did, added up while it runs and written to the metrics once at its end.
+"""What one request did, added up while it runs and handed to the metrics once at its end.
 
 Plugin calls and feature batches are many per request (the project policy alone is asked
-about every layer); adding to a dict owned by the request takes no lock, and the metrics,
-which do, are written once per distinct plugin method and layer.
+about every layer): adding to a dict owned by the request takes no lock and writes no shared
+value. A call is keyed by its plugin, class and method; the class's name is looked up once.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ogcserve.features import FeatureBatch
 
@@ -23,18 +23,26 @@ class Tally:
     __slots__ = ("layers", "plugins")
 
     def __init__(self) -> None:
-        self.plugins: dict[tuple[str, str, str], list[float]] = {}
+        self.plugins: dict[tuple[str, type, str], list[Any]] = {}
         self.layers: dict[str, list[float]] = {}
 
-    def plugin_call(self, plugin: str, item: object, method: str, seconds: float, failed: bool) -> None:
-        """One call into plugin code."""
-        key = (plugin, type(item).__name__, method)
+    def plugin_call(
+        self, plugin: str, item: object, method: str, seconds: float, failed: bool
+    ) -> None:
+        """One call into plugin code: `plugin`'s `item.method`."""
+        key = (plugin, type(item), method)
         entry = self.plugins.get(key)
         if entry is None:
-            entry = self.plugins[key] = [0, 0, 0.0]
-        entry[0] += 1
-        entry[1] += failed
-        entry[2] += seconds
+            self.plugins[key] = [1, int(failed), seconds]
+        else:
+            entry[0] += 1
+            entry[1] += failed
+            entry[2] += seconds
+
+    def plugin_totals(self) -> Iterator[tuple[tuple[str, str, str], int, int, float]]:
+        """(plugin, class, method), calls, errors, seconds: the labels of each entry."""
+        for (plugin, kind, method), (calls, errors, seconds) in self.plugins.items():
+            yield (plugin, kind.__name__, method), calls, errors, seconds
 
     def layer_read(self, layer: str, features: int, seconds: float) -> None:
         """Features a source gave for `layer`, and the time it took."""
