@@ -202,8 +202,9 @@ def as_text(report: Mapping[str, Any]) -> str:
     for layer in report["layers"]:
         perms = ", ".join(f"{k}={'yes' if v else 'no'}" for k, v in layer["permissions"].items())
         lines.append(f"layer {layer['layer']}: {perms}")
-        for what, who in layer["denied_by"].items():
-            lines.append(f"    {what} denied by {', '.join(who)}")
+        for what in _PERMISSIONS:
+            if what in layer["denied_by"]:
+                lines.append(f"    {what} denied by {', '.join(layer['denied_by'][what])}")
         rows = layer.get("row_filter")
         if rows:
             for kind in ("expressions", "subsets"):

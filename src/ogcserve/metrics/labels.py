@@ -55,5 +55,5 @@ def request_labels(ctx: RequestContext, target: Target | None) -> tuple[str, str
     if isinstance(target, RouteTarget):
         # /ogcapi/{project}/collections -> OGCAPI: the routes are registered, so bounded too.
         path = target.route.path
-        return project, path.strip("/").split("/")[0].upper() or OTHER, path
+        return project, path.strip("/").split("/")[0].upper() or "ROOT", path
     return project, NONE, NONE
