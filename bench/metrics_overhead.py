@@ -22,24 +22,23 @@ import tempfile
 if "--in-process" not in sys.argv:  # before prometheus_client is imported, as `serve` does
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="ogcserve-bench-metrics-")
 
-import argparse  # noqa: E402
-import gc  # noqa: E402
-import shutil  # noqa: E402
-import statistics  # noqa: E402
-import time  # noqa: E402
+import argparse
+import gc
+import shutil
+import statistics
+import time
 
-from _common import print_table, write_result  # noqa: E402
-from pipeline_overhead import setup_access, setup_filters, setup_services  # noqa: E402
+from _common import print_table, write_result
+from pipeline_overhead import setup_access, setup_filters, setup_services
 
-from ogcserve.server import Server  # noqa: E402
-from ogcserve.testing import call, make_server  # noqa: E402
+from ogcserve.server import Server
+from ogcserve.testing import call, make_server
 
 TARGET_MS = 0.05
 REQUESTS = {
     "NOOP": "/ows?SERVICE=NOOP",
     "LAYERS": "/ows?SERVICE=LAYERS",
-    "GetFeature": "/ows?SERVICE=WFS&VERSION=2.0.0&REQUEST=GetFeature&TYPENAMES=countries"
-    "&COUNT=10",
+    "GetFeature": "/ows?SERVICE=WFS&VERSION=2.0.0&REQUEST=GetFeature&TYPENAMES=countries&COUNT=10",
 }
 
 

@@ -239,7 +239,9 @@ class Settings(BaseSettings):
             try:
                 ipaddress.ip_network(value, strict=False)
             except ValueError:
-                raise ValueError(f"metrics_networks: {value!r} is not a network such as 10.0.0.0/8")
+                raise ValueError(
+                    f"metrics_networks: {value!r} is not a network such as 10.0.0.0/8"
+                ) from None
         return values
 
     @field_validator("cors_methods", "cors_headers")

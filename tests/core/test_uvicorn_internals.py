@@ -42,9 +42,7 @@ def test_the_subprocess_factory_the_dispatcher_starts_workers_with() -> None:
 
 def test_the_server_steps_a_worker_overrides() -> None:
     server = uvicorn.Server(uvicorn.Config("ogcserve.app:create_app", factory=True))
-    require(
-        parameters(uvicorn.Server.startup) == ["self", "sockets"], "Server.startup(sockets)"
-    )
+    require(parameters(uvicorn.Server.startup) == ["self", "sockets"], "Server.startup(sockets)")
     require(parameters(uvicorn.Server.run) == ["self", "sockets"], "Server.run(sockets)")
     require(hasattr(server, "server_state"), "Server.server_state")
     require(hasattr(server, "started"), "Server.started")
@@ -56,8 +54,12 @@ def test_the_server_steps_a_worker_overrides() -> None:
     # startup() is where the listening servers are made: a worker's replaces it whole, so it
     # must run the lifespan and hand its state to the protocols the way uvicorn's does.
     source = inspect.getsource(uvicorn.Server)
-    for needed in ("self.lifespan = config.lifespan_class(config)", "self.lifespan.should_exit",
-                   "app_state=self.lifespan.state", "self.servers"):
+    for needed in (
+        "self.lifespan = config.lifespan_class(config)",
+        "self.lifespan.should_exit",
+        "app_state=self.lifespan.state",
+        "self.servers",
+    ):
         require(needed in source, f"Server no longer does {needed!r}")
 
 
@@ -67,8 +69,14 @@ def test_the_protocol_ogcserve_subclasses() -> None:
         init[:4] == ["self", "config", "server_state", "app_state"],
         "HttpToolsProtocol(config, server_state, app_state, ...)",
     )
-    for method in ("on_message_begin", "on_url", "on_header", "send_400_response",
-                   "data_received", "connection_lost"):
+    for method in (
+        "on_message_begin",
+        "on_url",
+        "on_header",
+        "send_400_response",
+        "data_received",
+        "connection_lost",
+    ):
         require(hasattr(httptools_impl.HttpToolsProtocol, method), f"HttpToolsProtocol.{method}")
     require(isinstance(getattr(httptools_impl, "STATUS_LINE", None), dict), "STATUS_LINE table")
     from uvicorn.protocols.http import h11_impl
@@ -80,8 +88,10 @@ def test_a_request_cycle_holds_its_transport() -> None:
     cycle = httptools_impl.RequestResponseCycle
     require("transport" in parameters(cycle.__init__), "RequestResponseCycle(transport=...)")
     require(inspect.iscoroutinefunction(cycle.receive), "RequestResponseCycle.receive")
-    require("self.transport = transport" in inspect.getsource(cycle.__init__),
-            "RequestResponseCycle keeps its transport as .transport")
+    require(
+        "self.transport = transport" in inspect.getsource(cycle.__init__),
+        "RequestResponseCycle keeps its transport as .transport",
+    )
 
 
 def test_the_config_the_cli_and_dispatcher_use() -> None:

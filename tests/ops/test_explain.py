@@ -123,9 +123,20 @@ def test_the_endpoint_wants_the_admin_token(server: Server) -> None:
 
 def test_the_command_line_explains_a_request(plugins: Path) -> None:
     command = [
-        sys.executable, "-m", "ogcserve", "explain", str(demo_project()),
-        "--plugins", str(plugins), "--plugins", str(QGIS_PLUGINS),
-        "--header", "X-Role: user", "--header", "X-Team: field", FEATURES,
+        sys.executable,
+        "-m",
+        "ogcserve",
+        "explain",
+        str(demo_project()),
+        "--plugins",
+        str(plugins),
+        "--plugins",
+        str(QGIS_PLUGINS),
+        "--header",
+        "X-Role: user",
+        "--header",
+        "X-Team: field",
+        FEATURES,
     ]
     env = {**os.environ, "OGCSERVE_LOAD_ENTRY_POINTS": "false"}
     out = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
@@ -141,6 +152,8 @@ def test_the_command_line_explains_a_request(plugins: Path) -> None:
 def test_a_header_that_is_no_header_is_refused() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "ogcserve", "explain", str(demo_project()), "--header", "X", "A=1"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert out.returncode != 0 and "is not a header" in out.stderr

@@ -8,7 +8,6 @@ import sys
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-
 from pydantic import ValidationError
 from starlette.testclient import TestClient
 

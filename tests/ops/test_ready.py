@@ -9,11 +9,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from pg_cluster import OwnPostgres, own_postgres
 
 from ogcserve.server import Server
 from ogcserve.testing import client, demo_project, make_server
-
-from pg_cluster import OwnPostgres, own_postgres
 
 
 def test_health_is_live_and_ready_is_ready_for_the_demo() -> None:

@@ -40,7 +40,10 @@ def metrics_dir(pid: int) -> Path:
 def test_workers_add_up_and_a_killed_worker_is_counted() -> None:
     with serve_process(demo_project(), workers=2) as url:
         # Two kept-alive clients: the dispatcher gives the second one the other worker.
-        with httpx.Client(base_url=url, timeout=30) as one, httpx.Client(base_url=url, timeout=30) as two:
+        with (
+            httpx.Client(base_url=url, timeout=30) as one,
+            httpx.Client(base_url=url, timeout=30) as two,
+        ):
             pids = {one.get("/health").json()["worker"], two.get("/health").json()["worker"]}
             for _ in range(10):
                 assert one.get(CAPS).status_code == 200

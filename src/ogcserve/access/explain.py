@@ -43,7 +43,10 @@ def explain(
     )
     trace: list[Decision] = []
     ctx = RequestContext(
-        server, request, ServerResponse(BufferSink()), deadline=Deadline(server.settings.request_timeout)
+        server,
+        request,
+        ServerResponse(BufferSink()),
+        deadline=Deadline(server.settings.request_timeout),
     )
     ctx._access = server.access_controls.for_request(trace)
     token = current_context.set(ctx)
@@ -197,8 +200,10 @@ def as_text(report: Mapping[str, Any]) -> str:
         return f"refused before any layer was asked: {refused['code']}: {refused['message']}"
     lines = [f"project {report['project']}"]
     for control in report["access_controls"]:
-        lines.append(f"  access control {control['plugin']} ({control['filter']}) "
-                     f"priority={control['priority']}")
+        lines.append(
+            f"  access control {control['plugin']} ({control['filter']}) "
+            f"priority={control['priority']}"
+        )
     for layer in report["layers"]:
         perms = ", ".join(f"{k}={'yes' if v else 'no'}" for k, v in layer["permissions"].items())
         lines.append(f"layer {layer['layer']}: {perms}")
@@ -209,7 +214,9 @@ def as_text(report: Mapping[str, Any]) -> str:
         if rows:
             for kind in ("expressions", "subsets"):
                 for item in rows[kind]:
-                    lines.append(f"    {kind[:-1]} by {item['plugin']} ({item['filter']}): {item['text']}")
+                    lines.append(
+                        f"    {kind[:-1]} by {item['plugin']} ({item['filter']}): {item['text']}"
+                    )
             lines.append(f"    rows: {rows['combined'] or 'all'}")
         attrs = layer.get("attributes")
         if attrs and "error" in attrs:

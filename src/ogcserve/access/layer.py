@@ -157,7 +157,9 @@ class AccessLayer:
         started = time.perf_counter()
         feature = source.get(fid, query)
         if ctx.tally is not None:
-            ctx.tally.layer_read(layer.name, int(feature is not None), time.perf_counter() - started)
+            ctx.tally.layer_read(
+                layer.name, int(feature is not None), time.perf_counter() - started
+            )
         if feature is not None:
             feature.properties = {k: v for k, v in feature.properties.items() if k in visible}
         return feature

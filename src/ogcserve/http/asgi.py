@@ -277,8 +277,8 @@ class PipelineEndpoint:
 
 
 def asgi_app(server: Server) -> Starlette:
-    """Routes: /health, /metrics, /ready, /-/explain, /-/plugins, /ows, /ows/<project>, and everything else to the pipeline;
-    around them the access log and CORS, as the settings ask."""
+    """Routes: /health, /metrics, /ready, /-/explain, /-/plugins, /ows, /ows/<project>, and
+    everything else to the pipeline; around them the access log and CORS, as the settings ask."""
 
     async def health(request: Request) -> JSONResponse:
         return JSONResponse(

@@ -34,7 +34,9 @@ def ops_routes(server: Server) -> list[Route]:
     readiness = Readiness(server)
 
     async def ready(request: Request) -> JSONResponse:
-        state = readiness.fresh() or await anyio.to_thread.run_sync(readiness.check)
+        state = readiness.fresh()
+        if state is None:  # probing blocks: in a thread, off the event loop
+            state = await anyio.to_thread.run_sync(readiness.check)
         return JSONResponse(state.report, status_code=200 if state.ready else 503)
 
     async def explained(request: Request) -> JSONResponse:
@@ -44,7 +46,9 @@ def ops_routes(server: Server) -> list[Route]:
         given = request.headers.get(ADMIN_TOKEN_HEADER, "")
         if not hmac.compare_digest(given.encode(), token.encode()):
             return JSONResponse({"code": "Forbidden", "description": "Wrong admin token"}, 403)
-        headers = [(k, v) for k, v in request.headers.items() if k.lower() != "ogcserve-admin-token"]
+        headers = [
+            (k, v) for k, v in request.headers.items() if k.lower() != "ogcserve-admin-token"
+        ]
         query = request.url.query
         project = request.path_params["project"]
         try:
@@ -86,9 +90,7 @@ def _metrics_endpoint(server: Server) -> Callable[[Request], Awaitable[Response]
     return endpoint
 
 
-def _in_networks(
-    host: str, networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network]
-) -> bool:
+def _in_networks(host: str, networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
     try:
         address = ipaddress.ip_address(host)
     except ValueError:

@@ -47,10 +47,12 @@ def worker_exits(path: str) -> Callable[[int], None]:
 
     metrics = Metrics()
     if multiprocess_dir() != path:
-        log.warning("prometheus_client was imported before %s was set: restarts go uncounted", VARIABLE)
+        log.warning(
+            "prometheus_client was imported before %s was set: restarts go uncounted", VARIABLE
+        )
 
     def exited(pid: int) -> None:
-        mark_process_dead(pid, path)
+        mark_process_dead(pid, path)  # type: ignore[no-untyped-call]
         metrics.worker_restarts.inc()
 
     return exited

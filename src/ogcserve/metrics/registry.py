@@ -33,7 +33,6 @@ from ogcserve.metrics.labels import request_labels
 
 if TYPE_CHECKING:
     from ogcserve.context import RequestContext
-    from ogcserve.metrics.tally import Tally
     from ogcserve.plugins.targets import Target
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
@@ -87,12 +86,16 @@ class Metrics:
         )
         plugin = ("plugin", "filter", "hook")
         self.plugin_calls = Counter(
-            "ogcserve_plugin_calls", "Calls into plugin code (filters, access controls, caches)",
-            plugin, registry=r,
+            "ogcserve_plugin_calls",
+            "Calls into plugin code (filters, access controls, caches)",
+            plugin,
+            registry=r,
         )
         self.plugin_errors = Counter(
-            "ogcserve_plugin_errors", "Plugin calls that raised (other than an OGC error)",
-            plugin, registry=r,
+            "ogcserve_plugin_errors",
+            "Plugin calls that raised (other than an OGC error)",
+            plugin,
+            registry=r,
         )
         self.plugin_seconds = Counter(
             "ogcserve_plugin_call_seconds", "Time spent in plugin calls", plugin, registry=r
@@ -114,16 +117,25 @@ class Metrics:
         )
         pool = ("source",)
         self.pool_size = Gauge(
-            "ogcserve_db_pool_connections", "Connections open in a database source's pool",
-            pool, registry=r, multiprocess_mode="livesum",
+            "ogcserve_db_pool_connections",
+            "Connections open in a database source's pool",
+            pool,
+            registry=r,
+            multiprocess_mode="livesum",
         )
         self.pool_in_use = Gauge(
-            "ogcserve_db_pool_connections_in_use", "Pooled connections lent to requests",
-            pool, registry=r, multiprocess_mode="livesum",
+            "ogcserve_db_pool_connections_in_use",
+            "Pooled connections lent to requests",
+            pool,
+            registry=r,
+            multiprocess_mode="livesum",
         )
         self.pool_waiting = Gauge(
-            "ogcserve_db_pool_requests_waiting", "Requests waiting for a pooled connection",
-            pool, registry=r, multiprocess_mode="livesum",
+            "ogcserve_db_pool_requests_waiting",
+            "Requests waiting for a pooled connection",
+            pool,
+            registry=r,
+            multiprocess_mode="livesum",
         )
         self.worker_restarts = Counter(
             "ogcserve_worker_restarts",
@@ -168,8 +180,8 @@ class Metrics:
         """Write the pending counts to the metrics (every second, and before a scrape)."""
         with self._lock:
             pending, self._pending = self._pending, {}
-        for (metric, values), amount in pending.items():
-            self.child(metric, *values).inc(amount)
+        for (metric, labels), amount in pending.items():
+            self.child(metric, *labels).inc(amount)
 
     def cache_lookup(self, backend: str, hit: bool) -> None:
         """A cache get: found or not."""
@@ -194,5 +206,5 @@ class Metrics:
         if self.shared_dir is None:
             return generate_latest(self.registry)
         registry = CollectorRegistry()
-        MultiProcessCollector(registry, self.shared_dir)
+        MultiProcessCollector(registry, self.shared_dir)  # type: ignore[no-untyped-call]
         return generate_latest(registry)
