@@ -17,7 +17,8 @@ T = TypeVar("T")
 
 
 class Tally:
-    """Plugin calls (plugin, class, method) -> [calls, errors, seconds]; layer reads
+    """Plugin calls (plugin, class, method) -> [calls, errors, seconds], added to by
+    `Registration.call` (plugins/ordering.py; inline, it is called a lot); layer reads
     (layer) -> [features, seconds]."""
 
     __slots__ = ("layers", "plugins")
@@ -25,19 +26,6 @@ class Tally:
     def __init__(self) -> None:
         self.plugins: dict[tuple[str, type, str], list[Any]] = {}
         self.layers: dict[str, list[float]] = {}
-
-    def plugin_call(
-        self, plugin: str, item: object, method: str, seconds: float, failed: bool
-    ) -> None:
-        """One call into plugin code: `plugin`'s `item.method`."""
-        key = (plugin, type(item), method)
-        entry = self.plugins.get(key)
-        if entry is None:
-            self.plugins[key] = [1, int(failed), seconds]
-        else:
-            entry[0] += 1
-            entry[1] += failed
-            entry[2] += seconds
 
     def plugin_totals(self) -> Iterator[tuple[tuple[str, str, str], int, int, float]]:
         """(plugin, class, method), calls, errors, seconds: the labels of each entry."""
