@@ -59,7 +59,15 @@ class Readiness:
         report: dict[str, Any] = {
             "status": "ready" if names and not down else "not ready",
             "projects": names,
-            "unreachable": [{"database": db, "layers": layers} for db, layers in down.items()],
+            # Projects and a count, not layer names: an access plugin may hide some layers.
+            "unreachable": [
+                {
+                    "database": database,
+                    "projects": sorted({name.partition("/")[0] for name in layers}),
+                    "layers": len(layers),
+                }
+                for database, layers in down.items()
+            ],
             # Informational: a failing cache costs speed, not answers.
             "cache": {"backend": cache.name, "working": cache.healthy},
         }

@@ -58,7 +58,7 @@ def test_a_postgis_down_makes_the_server_not_ready_until_it_is_back(
             report = down.json()
             assert report["status"] == "not ready"
             [unreachable] = report["unreachable"]
-            assert unreachable["layers"] == ["pgproj/parcels"]
+            assert unreachable["projects"] == ["pgproj"] and unreachable["layers"] == 1
             assert unreachable["database"] == "database postgres on 127.0.0.1"
             assert http.get("/health").status_code == 200  # alive all the same
         finally:
