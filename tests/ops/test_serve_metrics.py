@@ -31,6 +31,14 @@ def total(url: str, name: str) -> float:
     )
 
 
+def settle(url: str, name: str, expected: float) -> None:
+    """Wait until six scrapes in a row (so, both workers) report `expected` for `name`."""
+    limit = time.monotonic() + 60
+    while {total(url, name) for _ in range(6)} != {expected}:
+        assert time.monotonic() < limit, f"{name} never reached {expected}"
+        time.sleep(0.3)
+
+
 def metrics_dir(pid: int) -> Path:
     environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
     found = [e.split(b"=", 1)[1] for e in environ if e.startswith(b"PROMETHEUS_MULTIPROC_DIR=")]
@@ -49,7 +57,9 @@ def test_workers_add_up_and_a_killed_worker_is_counted() -> None:
                 assert one.get(CAPS).status_code == 200
                 assert two.get(CAPS).status_code == 200
         assert len(pids) == 2
-        # whichever worker answers /metrics, it reports both workers' requests
+        # whichever worker answers /metrics, it reports both workers' requests (each writes
+        # its counts every second)
+        settle(url, "ogcserve_requests_total", 20)
         assert {total(url, "ogcserve_requests_total") for _ in range(6)} == {20}
         assert total(url, "ogcserve_worker_restarts_total") == 0
         directory = metrics_dir(next(iter(pids)))
@@ -57,12 +67,9 @@ def test_workers_add_up_and_a_killed_worker_is_counted() -> None:
 
         victim = next(iter(pids))
         os.kill(victim, signal.SIGKILL)
-        limit = time.monotonic() + 60
-        while total(url, "ogcserve_worker_restarts_total") != 1:
-            assert time.monotonic() < limit, "the restart was never counted"
-            time.sleep(0.2)
+        settle(url, "ogcserve_worker_restarts_total", 1)
         for _ in range(10):  # the replacement serves; nothing fails
             assert httpx.get(url + CAPS, timeout=30).status_code == 200
         # the dead worker's counts are kept: nothing is lost from the totals
-        assert total(url, "ogcserve_requests_total") == 30
+        settle(url, "ogcserve_requests_total", 30)
     assert not directory.exists()
