@@ -22,7 +22,8 @@ CAPS = "/ows?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetCapabilities"
 
 def total(url: str, name: str) -> float:
     """The sum of `name`'s samples, as one worker reports them all."""
-    text = httpx.get(f"{url}/metrics", timeout=10).text
+    # a connection handed to a worker that is still starting waits for it (seconds, under load)
+    text = httpx.get(f"{url}/metrics", timeout=90).text
     return sum(
         s.value
         for family in text_string_to_metric_families(text)
@@ -33,7 +34,7 @@ def total(url: str, name: str) -> float:
 
 def settle(url: str, name: str, expected: float) -> None:
     """Wait until six scrapes in a row (so, both workers) report `expected` for `name`."""
-    limit = time.monotonic() + 60
+    limit = time.monotonic() + 120
     while {total(url, name) for _ in range(6)} != {expected}:
         assert time.monotonic() < limit, f"{name} never reached {expected}"
         time.sleep(0.3)
