@@ -105,7 +105,12 @@ def test_the_explained_rights_are_the_ones_a_real_request_gets(server: Server) -
 
 def test_the_endpoint_is_404_without_an_admin_token() -> None:
     http = client(make_server())
-    assert http.get(f"/-/explain/demo?{FEATURES}").status_code == 404
+    off = http.get("/-/explain/demo")
+    nothing = http.get("/-/explainx/demo")
+    assert off.status_code == nothing.status_code == 404
+    assert (
+        off.json()["description"].replace("explain/", "explainx/") == nothing.json()["description"]
+    )
 
 
 def test_the_endpoint_wants_the_admin_token(server: Server) -> None:

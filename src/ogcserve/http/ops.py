@@ -42,13 +42,14 @@ def ops_routes(server: Server) -> list[Route]:
     async def explained(request: Request) -> JSONResponse:
         token = server.settings.admin_token
         if not token:
-            return JSONResponse({"code": "NotFound", "description": "Not Found"}, 404)
+            # word for word as a path nothing answers: the endpoint does not tell it exists
+            gone = f"Nothing is served at {request.url.path}"
+            return JSONResponse({"code": "NotFound", "description": gone, "status": 404}, 404)
         given = request.headers.get(ADMIN_TOKEN_HEADER, "")
         if not hmac.compare_digest(given.encode(), token.encode()):
             return JSONResponse({"code": "Forbidden", "description": "Wrong admin token"}, 403)
-        headers = [
-            (k, v) for k, v in request.headers.items() if k.lower() != "ogcserve-admin-token"
-        ]
+        secret = ADMIN_TOKEN_HEADER.lower()
+        headers = [(k, v) for k, v in request.headers.items() if k.lower() != secret]
         query = request.url.query
         project = request.path_params["project"]
         try:
