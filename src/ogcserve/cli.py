@@ -1,8 +1,9 @@
-"""The command line: `ogcserve serve | check | plugins | tiles`."""
+"""The command line: `ogcserve serve | check | plugins | explain | tiles`."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import json
 import logging
@@ -11,6 +12,7 @@ import os
 import socket
 import sys
 from collections.abc import Sequence
+from importlib import metadata
 from importlib.resources import files
 from pathlib import Path
 
@@ -32,9 +34,15 @@ def demo_project() -> Path:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `ogcserve` console script."""
     parser = argparse.ArgumentParser(prog="ogcserve", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"ogcserve {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="serve projects over HTTP")
+    serve = commands.add_parser(
+        "serve",
+        help="serve projects over HTTP",
+        epilog=settings_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     serve.add_argument(
         "projects", nargs="*", type=Path, help="project files (default: the built-in demo)"
     )
@@ -70,6 +78,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     plugins.add_argument("--plugins", action="append", type=Path, default=[], metavar="DIR")
     plugins.add_argument("--json", action="store_true", help="print the report as JSON")
 
+    explain = commands.add_parser(
+        "explain", help="tell which access control decided what on each layer of a request"
+    )
+    explain.add_argument("project", type=Path, help="the project file")
+    explain.add_argument("query", help="the request's query string, e.g. 'SERVICE=WFS&...'")
+    explain.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="a header of the request (repeatable), e.g. 'X-Role: user'",
+    )
+    explain.add_argument("--plugins", action="append", type=Path, default=[], metavar="DIR")
+    explain.add_argument("--json", action="store_true", help="print the report as JSON")
+
     from ogcserve.services.tiles import command as tiles_command
 
     tiles_command.add_parser(commands)
@@ -82,6 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(args)
     if args.command == "check":
         return _check(args.projects)
+    if args.command == "explain":
+        return _explain(args)
     return _plugins(args)
 
 
@@ -126,14 +151,22 @@ def _tune_allocator() -> None:
 
 def _serve(args: argparse.Namespace) -> int:
     _tune_allocator()
+    with contextlib.ExitStack() as stack:
+        if _settings().metrics:
+            # The workers' metrics are shared through files (ogcserve/metrics/multiprocess.py).
+            from ogcserve.metrics import multiprocess
+
+            path = stack.enter_context(multiprocess.shared_directory())
+            args.on_worker_exit = multiprocess.worker_exits(path)
+        return _serve_with(args)
+
+
+def _serve_with(args: argparse.Namespace) -> int:
     projects = [p.resolve() for p in args.projects] or [demo_project()]
     # Worker processes build their own server from these variables (plugins load per process).
     os.environ["OGCSERVE_PROJECTS"] = json.dumps([str(p) for p in projects])
     os.environ["OGCSERVE_PLUGIN_PATHS"] = json.dumps([str(p.resolve()) for p in args.plugins])
-    try:
-        settings = Settings()
-    except ValidationError as error:
-        raise SystemExit(f"invalid settings (OGCSERVE_* variables):\n{error}") from None
+    settings = _settings()
     level = args.log_level or settings.log_level
     access_log = settings.access_log and not args.no_access_log
     os.environ["OGCSERVE_LOG_LEVEL"] = level
@@ -159,10 +192,17 @@ def _serve(args: argparse.Namespace) -> int:
                 "--workers above 1 needs Linux (epoll); elsewhere run one worker "
                 "per port behind a proxy"
             )
-        dispatch.serve(config, args.workers)
+        dispatch.serve(config, args.workers, getattr(args, "on_worker_exit", None))
     else:
         GracefulServer(config).run()
     return 0
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise SystemExit(f"invalid settings (OGCSERVE_* variables):\n{error}") from None
 
 
 def _check_or_exit(projects: list[Path]) -> None:
@@ -221,3 +261,41 @@ def _plugins(args: argparse.Namespace) -> int:
     if not report["plugins"]:
         print("no plugins found")
     return 0
+
+
+def _version() -> str:
+    try:
+        return metadata.version("ogcserve")
+    except metadata.PackageNotFoundError:  # run from a source tree that is not installed
+        return "unknown"
+
+
+def settings_help() -> str:
+    """Every setting with its variable, default and description (from the settings model)."""
+    lines = ["settings (environment variables; `ogcserve serve` options above win):"]
+    for name, field in Settings.model_fields.items():
+        default = field.get_default(call_default_factory=True)
+        shown = json.dumps(default, default=str) if not isinstance(default, str) else default
+        lines.append(f"  OGCSERVE_{name.upper()} (default: {shown})")
+        lines.append(f"      {field.description or ''}")
+    return "\n".join(lines)
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from ogcserve.access.explain import as_text, explain, explain_headers
+    from ogcserve.app import build_server
+
+    try:
+        headers = explain_headers(args.header)
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
+    project = args.project.resolve()
+    _check_or_exit([project])
+    settings = Settings(projects=[project], plugin_paths=args.plugins, metrics=False)
+    server = build_server(settings)
+    try:
+        report = explain(server, server.projects.names()[0], args.query.lstrip("?"), headers)
+    finally:
+        server.close()
+    print(json.dumps(report, indent=2) if args.json else as_text(report))
+    return 1 if "refused" in report else 0

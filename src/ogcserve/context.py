@@ -13,6 +13,7 @@ from ogcserve.http.response import ServerResponse
 
 if TYPE_CHECKING:
     from ogcserve.access.rules import RequestAccess
+    from ogcserve.metrics.tally import Tally
     from ogcserve.projects.model import Project
     from ogcserve.server import Server
 
@@ -29,6 +30,8 @@ class RequestContext:
     service_error: ServiceError | None = None  # set by set_service_exception
     # When the work must stop (time budget, client gone, shutdown): checked at loop points.
     deadline: Deadline = field(default_factory=Deadline)
+    # Plugin calls and feature reads, added up for the metrics (None: metrics are off).
+    tally: Tally | None = field(default=None, repr=False)
     _access: RequestAccess | None = field(default=None, repr=False)
 
     @property

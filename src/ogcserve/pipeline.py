@@ -23,6 +23,7 @@ After the first chunk the status cannot change: the stream is broken off, the er
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -32,6 +33,7 @@ from ogcserve.deadline import Deadline
 from ogcserve.errors import InternalError, ServiceError
 from ogcserve.http.conditional import revalidate
 from ogcserve.http.response import ClientDisconnectedError, ResponseSink, ServerResponse
+from ogcserve.metrics.tally import Tally
 from ogcserve.plugins.cache import CachedResponse, CacheSlot
 from ogcserve.plugins.filters import Hook
 from ogcserve.plugins.ordering import PluginError
@@ -52,9 +54,12 @@ def handle(
     deadline: Deadline | None = None,
 ) -> RequestContext:
     """Answer one request into `sink`; never raises."""
+    started = time.perf_counter()
     response = ServerResponse(sink, head_only=request.method == "HEAD")
     deadline = deadline or Deadline(server.settings.request_timeout)
+    metrics = server.metrics
     ctx = RequestContext(server, request, response, service_error=parse_error, deadline=deadline)
+    ctx.tally = Tally() if metrics is not None else None
     lifecycle = _Lifecycle(ctx)
     response.flush_hook = lifecycle.flush_hook
     token = current_context.set(ctx)
@@ -64,6 +69,11 @@ def handle(
         log.info("request stopped (%s): %s %s", stopped, request.method, request.url)
     finally:
         current_context.reset(token)
+        if metrics is not None:
+            try:
+                metrics.record(ctx, lifecycle.target, time.perf_counter() - started)
+            except Exception:
+                log.exception("the request's metrics could not be recorded")
     return ctx
 
 

@@ -18,6 +18,7 @@ from ogcserve.settings import Settings
 
 if TYPE_CHECKING:
     from ogcserve.context import RequestContext
+    from ogcserve.metrics.registry import Metrics
     from ogcserve.plugins.loader import PluginRecord
 
 log = logging.getLogger("ogcserve.server")
@@ -28,11 +29,13 @@ class Server:
 
     def __init__(self, settings: Settings, projects: ProjectStore) -> None:
         self.settings = settings
+        # Prometheus metrics (None: switched off); shared by the worker processes under serve.
+        self.metrics = _metrics() if settings.metrics else None
         self.filters = FilterChain(trace=settings.trace_filters)
         self.access_controls = AccessControl()
         self.caches = CacheChain()
         # Documents, images (through the built-in cache filter) and tiles live here.
-        self.cache_backend = open_backend(settings)
+        self.cache_backend = open_backend(settings, self.metrics)
         self.services = ServiceRegistry()
         self.projects = projects
         self.access = AccessLayer(
@@ -84,3 +87,11 @@ class Server:
     def close(self) -> None:
         """Release sources."""
         self.access.close()
+
+
+def _metrics() -> Metrics:
+    # Imported here, not at the top: prometheus_client decides when it is first imported
+    # whether values are shared between processes, and `serve` sets that up first (cli.py).
+    from ogcserve.metrics.registry import Metrics
+
+    return Metrics()

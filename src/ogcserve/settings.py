@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -180,6 +181,33 @@ class Settings(BaseSettings):
     source_stream_connections: int = Field(
         default=8, ge=1, description="Connections outside the pool per source for long streams"
     )
+    metrics: bool = Field(
+        default=True,
+        description="Count requests, plugin calls, reads and cache use for Prometheus (/metrics)",
+    )
+    metrics_token: str = Field(
+        default="",
+        description="Bearer token /metrics asks for (empty: none; see metrics_networks)",
+    )
+    metrics_networks: list[str] = Field(
+        default_factory=list,
+        description="Client networks (CIDR) that may read /metrics (empty: any client)",
+    )
+    ready_timeout: float = Field(
+        default=2.0,
+        gt=0,
+        description="Seconds /ready waits for a database to answer its probe (libpq: 2 at least)",
+    )
+    ready_cache: float = Field(
+        default=2.0,
+        ge=0,
+        description="Seconds an answer of /ready is reused (databases are probed no more often)",
+    )
+    admin_token: str = Field(
+        default="",
+        description="Token of the admin endpoints (/-/explain), sent as Ogcserve-Admin-Token;"
+        " empty: those endpoints answer 404",
+    )
     write_timeout: float = Field(
         default=60.0,
         gt=0,
@@ -203,6 +231,18 @@ class Settings(BaseSettings):
         if value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise ValueError(f"log_level {value!r}: one of debug, info, warning, error, critical")
         return value.upper()
+
+    @field_validator("metrics_networks")
+    @classmethod
+    def _networks(cls, values: list[str]) -> list[str]:
+        for value in values:
+            try:
+                ipaddress.ip_network(value, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"metrics_networks: {value!r} is not a network such as 10.0.0.0/8"
+                ) from None
+        return values
 
     @field_validator("cors_methods", "cors_headers")
     @classmethod

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from functools import lru_cache
@@ -37,10 +38,10 @@ from ogcserve.expressions import Expression, check_properties, conjunction, pars
 from ogcserve.features import BBox, Feature, FeatureBatch, FeatureQuery, Schema
 from ogcserve.geo import read_window
 from ogcserve.plugins.access import LayerPermissions
-from ogcserve.sources import SourceLimits, SourceUnreachableError, open_source
+from ogcserve.sources import SourceLimits, SourceUnreachableError, expand_env, open_source
 from ogcserve.sources.base import CoverageSource, FeatureSource
 from ogcserve.sources.limits import SourceDownError
-from ogcserve.sources.specs import SourceSpec
+from ogcserve.sources.specs import PostGISSpec, SourceSpec
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -136,7 +137,10 @@ class AccessLayer:
         """Stream the features the caller may see, with only the attributes they may see."""
         source, query, visible = self._plan(ctx, layer, read)
         keep = set(visible)
-        for batch in source.query(query):
+        batches = source.query(query)
+        if ctx.tally is not None:  # counted and timed for the metrics, per layer
+            batches = ctx.tally.timed(layer.name, batches)
+        for batch in batches:
             ctx.deadline.check()  # every read, by every service, stops here when it must
             if any(name not in keep for name in batch.columns):
                 batch.columns = {k: v for k, v in batch.columns.items() if k in keep}
@@ -150,7 +154,12 @@ class AccessLayer:
     def get(self, ctx: RequestContext, layer: Layer, fid: Any) -> Feature | None:
         """One feature by id, or None if it does not exist for the caller."""
         source, query, visible = self._plan(ctx, layer, Read())
+        started = time.perf_counter()
         feature = source.get(fid, query)
+        if ctx.tally is not None:
+            ctx.tally.layer_read(
+                layer.name, int(feature is not None), time.perf_counter() - started
+            )
         if feature is not None:
             feature.properties = {k: v for k, v in feature.properties.items() if k in visible}
         return feature
@@ -223,6 +232,34 @@ class AccessLayer:
                 error.message,
             )
             return None
+
+    def pool_stats(self) -> dict[str, dict[str, int]]:
+        """The connection pools of the open database sources by table, added up over the
+        layers that read the same table (for the metrics)."""
+        totals: dict[str, dict[str, int]] = {}
+        for (_, spec, _), source in list(self._sources.items()):
+            stats = getattr(source, "pool_stats", None)
+            if not isinstance(spec, PostGISSpec) or stats is None:
+                continue
+            total = totals.setdefault(spec.table, {})
+            for name, value in stats().items():
+                total[name] = total.get(name, 0) + value
+        return totals
+
+    def unreachable_databases(
+        self, projects: Iterable[Project], timeout: float
+    ) -> dict[str, list[str]]:
+        """The databases of `projects`' layers that do not accept a connection now (each probed
+        once, `timeout` seconds at most), with the layers (`project/layer`) they serve."""
+        from ogcserve.sources.pg_connections import describe, probe
+
+        layers: dict[str, list[str]] = {}
+        for project in projects:
+            for layer in project.walk():
+                if isinstance(layer.source, PostGISSpec):
+                    dsn = expand_env(layer.source.dsn)
+                    layers.setdefault(dsn, []).append(f"{project.name}/{layer.name}")
+        return {describe(dsn): names for dsn, names in layers.items() if not probe(dsn, timeout)}
 
     def release(self, project: Project) -> None:
         """Close the sources of a project (its file changed or the server stops)."""

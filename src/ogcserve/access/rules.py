@@ -11,22 +11,36 @@
 
 `AccessControl.for_request()` memoises every answer for one request; across requests only
 through `DecisionMemo` (`access/memo.py`), when every filter declares its answers follow its
-cache key. The access layer (`ogcserve.access.layer`) is the only caller.
+cache key. The access layer (`ogcserve.access.layer`) is the only caller. Given a `trace`, it
+also notes each filter's own answer as a `Decision`: how `ogcserve explain` tells who decided
+what (`access/explain.py`).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ogcserve.access.memo import DecisionMemo
 from ogcserve.plugins.access import AccessControlFilter, LayerPermissions
-from ogcserve.plugins.ordering import PriorityList
+from ogcserve.plugins.ordering import PriorityList, Registration
 
 if TYPE_CHECKING:
     from ogcserve.features import Feature
     from ogcserve.projects.model import Layer
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """One filter's own answer to one question about one layer ("" for `cache_key`)."""
+
+    method: str
+    layer: str
+    plugin: str
+    filter: str
+    answer: Any
 
 
 class AccessControl(PriorityList[AccessControlFilter]):
@@ -44,17 +58,27 @@ class AccessControl(PriorityList[AccessControlFilter]):
             return ordered
         return None
 
-    def for_request(self) -> RequestAccess:
-        """A per-request view that asks each plugin once per layer."""
-        return RequestAccess(self)
+    def for_request(self, trace: list[Decision] | None = None) -> RequestAccess:
+        """A per-request view that asks each plugin once per layer (noting each answer in
+        `trace`, if given)."""
+        return RequestAccess(self, trace)
 
 
 class RequestAccess:
     """The combined answers of every access-control filter, memoised for one request."""
 
-    def __init__(self, controls: AccessControl) -> None:
+    def __init__(self, controls: AccessControl, trace: list[Decision] | None = None) -> None:
         self._controls = controls
         self._memo: dict[tuple[str, str], Any] = {}
+        self.trace = trace
+
+    def _ask(self, entry: Registration[AccessControlFilter], method: str, *args: Any) -> Any:
+        answer = entry.call(method, *args)
+        if self.trace is not None:
+            layer = args[0].name if args else ""
+            name = type(entry.item).__name__
+            self.trace.append(Decision(method, layer, entry.owner, name, answer))
+        return answer
 
     def _once(self, kind: str, layer: Layer, compute: Any) -> Any:
         key = (kind, layer.name)
@@ -68,7 +92,7 @@ class RequestAccess:
         def compute() -> LayerPermissions:
             result = LayerPermissions()
             for entry in self._controls:
-                result &= entry.call("layer_permissions", layer)
+                result &= self._ask(entry, "layer_permissions", layer)
             return result
 
         return self._once("permissions", layer, compute)  # type: ignore[no-any-return]
@@ -94,7 +118,7 @@ class RequestAccess:
         def compute() -> tuple[str, ...]:
             current = list(names)
             for entry in self._controls:
-                current = list(entry.call("authorized_layer_attributes", layer, list(current)))
+                current = list(self._ask(entry, "authorized_layer_attributes", layer, current[:]))
             # A filter may only narrow the list: names it invents do not exist.
             allowed = set(names)
             return tuple(n for n in current if n in allowed)
@@ -109,11 +133,11 @@ class RequestAccess:
         """Every filter's cache key, in order."""
         key = ("cache_key", "")
         if key not in self._memo:
-            self._memo[key] = tuple(str(e.call("cache_key") or "") for e in self._controls)
+            self._memo[key] = tuple(str(self._ask(e, "cache_key") or "") for e in self._controls)
         return self._memo[key]  # type: ignore[no-any-return]
 
     def _strings(self, method: str, layer: Layer) -> tuple[str, ...]:
-        values = (entry.call(method, layer) for entry in self._controls)
+        values = (self._ask(entry, method, layer) for entry in self._controls)
         return tuple(v.strip() for v in values if v and v.strip())
 
     def fingerprint(
@@ -133,7 +157,7 @@ class RequestAccess:
         from there.
         """
         owner = self._controls.memo_owner()
-        if owner is None:
+        if owner is None or self.trace is not None:  # explaining: every filter is asked
             return self._digest(layers, field_names)
         key = (version, self.cache_keys())
         found = self._controls.memo.get(owner, key)

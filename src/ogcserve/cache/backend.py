@@ -16,6 +16,7 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 if TYPE_CHECKING:
+    from ogcserve.metrics.registry import Metrics
     from ogcserve.settings import Settings
 
 log = logging.getLogger("ogcserve.cache")
@@ -59,12 +60,16 @@ class Guarded:
 
     While the store fails, requests are answered uncached: reads miss, writes are dropped. After
     a failure the store is left alone for `retry_after` seconds (no request waits on a dead
-    Redis), then tried again; its recovery is logged.
+    Redis), then tried again; its recovery is logged. `metrics` counts hits, misses and
+    failures.
     """
 
-    def __init__(self, inner: CacheBackend, retry_after: float = 5.0) -> None:
+    def __init__(
+        self, inner: CacheBackend, retry_after: float = 5.0, metrics: Metrics | None = None
+    ) -> None:
         self.inner = inner
         self.name = inner.name
+        self._metrics = metrics
         self._retry_after = retry_after
         self._failed_at: float | None = None
         self._lock = threading.Lock()
@@ -77,10 +82,14 @@ class Guarded:
     def _call(self, what: str, fn: Callable[[], T], default: T) -> T:
         failed_at = self._failed_at
         if failed_at is not None and time.monotonic() - failed_at < self._retry_after:
+            if self._metrics is not None:
+                self._metrics.cache_error(self.name)
             return default
         try:
             result = fn()
         except Exception as error:
+            if self._metrics is not None:
+                self._metrics.cache_error(self.name)
             with self._lock:
                 first = self._failed_at is None
                 self._failed_at = time.monotonic()
@@ -100,7 +109,10 @@ class Guarded:
 
     def get(self, space: str, key: str) -> bytes | None:
         """The entry, or None (also when the store fails)."""
-        return self._call("get", lambda: self.inner.get(space, key), None)
+        found = self._call("get", lambda: self.inner.get(space, key), None)
+        if self._metrics is not None:
+            self._metrics.cache_lookup(self.name, found is not None)
+        return found
 
     def set(self, space: str, key: str, value: bytes) -> None:
         """Store, unless the store fails."""
@@ -136,8 +148,8 @@ class Guarded:
         return manager, manager.__enter__()
 
 
-def open_backend(settings: Settings) -> Guarded:
-    """The backend `settings.cache_backend` names, guarded."""
+def open_backend(settings: Settings, metrics: Metrics | None = None) -> Guarded:
+    """The backend `settings.cache_backend` names, guarded (and counted in `metrics`)."""
     kind = settings.cache_backend
     inner: CacheBackend
     if kind == "disk":
@@ -152,4 +164,4 @@ def open_backend(settings: Settings) -> Guarded:
         from .memory import MemoryBackend
 
         inner = MemoryBackend(settings.cache_memory_bytes)
-    return Guarded(inner, settings.cache_retry_after)
+    return Guarded(inner, settings.cache_retry_after, metrics)

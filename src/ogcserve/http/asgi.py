@@ -32,6 +32,7 @@ from ogcserve.deadline import Deadline
 from ogcserve.errors import ServiceError
 from ogcserve.http.accesslog import AccessLogMiddleware
 from ogcserve.http.cors import CorsMiddleware, CorsPolicy
+from ogcserve.http.ops import metrics_upkeep, ops_routes
 from ogcserve.http.plugin_report import plugin_report
 from ogcserve.http.request import (
     RequestNotWellFormedError,
@@ -64,7 +65,7 @@ _WATCH_AFTER = 0.2
 _THREADS = 40
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 # Paths Starlette's own routes answer; every other one is the pipeline's.
-_STARLETTE = re.compile(r"/health|/-/plugins|/ows|/ows/[^/]+")
+_STARLETTE = re.compile(r"/health|/metrics|/ready|/-/explain/[^/]+|/-/plugins|/ows|/ows/[^/]+")
 
 
 class _AsgiSink:
@@ -313,8 +314,8 @@ class _Edge:
 
 
 def asgi_app(server: Server) -> ASGIApp:
-    """Routes: /health, /-/plugins, /ows, /ows/<project>, and everything else to the pipeline;
-    around them the access log and CORS, as the settings ask."""
+    """Routes: /health, /metrics, /ready, /-/explain, /-/plugins, /ows, /ows/<project>, and
+    everything else to the pipeline; around them the access log and CORS, as the settings ask."""
 
     async def health(request: Request) -> JSONResponse:
         return JSONResponse(
@@ -329,7 +330,8 @@ def asgi_app(server: Server) -> ASGIApp:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
+        async with metrics_upkeep(server):  # pending counts and pool gauges, every second
+            yield
         await running.stop()  # the server is stopping: no request works on unseen
         pool.shutdown(wait=False)
 
@@ -345,6 +347,7 @@ def asgi_app(server: Server) -> ASGIApp:
         lifespan=lifespan,
         routes=[
             Route("/health", health),
+            *ops_routes(server),  # /metrics, /ready, /-/explain
             Route("/-/plugins", plugins),
             Route("/ows", ows, methods=methods),
             Route("/ows/{project}", ows, methods=methods),

@@ -29,6 +29,7 @@ import socket
 import struct
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from multiprocessing.process import BaseProcess
@@ -129,8 +130,14 @@ class _Worker:
 class _Dispatcher:
     """The parent's loop: accept, hand over, watch the connections handed over."""
 
-    def __init__(self, config: uvicorn.Config, workers: int) -> None:
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        workers: int,
+        on_worker_exit: Callable[[int], None] | None = None,
+    ) -> None:
         self.config = config
+        self.on_worker_exit = on_worker_exit  # told each dead worker's pid (the metrics)
         self.listener = config.bind_socket()
         self.listener.listen(config.backlog)  # uvicorn binds; its servers would call listen()
         self.listener.setblocking(False)
@@ -262,6 +269,8 @@ class _Dispatcher:
         del self.channels[worker.channel.fileno()]
         worker.channel.close()
         worker.process.join(timeout=1)
+        if self.on_worker_exit is not None and worker.process.pid is not None:
+            self.on_worker_exit(worker.process.pid)
         self._count_early_death(worker)
         self.pool[self.pool.index(worker)] = self._start()
 
@@ -280,6 +289,9 @@ class _Dispatcher:
             raise SystemExit(1)
 
 
-def serve(config: uvicorn.Config, workers: int) -> None:
-    """Accept on `config`'s socket and dispatch to `workers` processes until a signal."""
-    _Dispatcher(config, workers).run()
+def serve(
+    config: uvicorn.Config, workers: int, on_worker_exit: Callable[[int], None] | None = None
+) -> None:
+    """Accept on `config`'s socket and dispatch to `workers` processes until a signal;
+    `on_worker_exit` is told the pid of each worker that died (and was replaced)."""
+    _Dispatcher(config, workers, on_worker_exit).run()

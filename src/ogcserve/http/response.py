@@ -72,6 +72,7 @@ class ServerResponse:
         self.streamed = False  # True once a service flushed: no Content-Length then
         self.finished = False
         self.final_flush = False  # True while the pipeline flushes the last chunk
+        self.bytes_sent = 0  # body bytes handed to the sink (for the metrics)
         self.flush_hook: Callable[[], bool] = lambda: True  # set by the pipeline
 
     @property
@@ -143,6 +144,7 @@ class ServerResponse:
             chunk = bytes(self._buffer)
             self._buffer.clear()
             if not self._bodyless:
+                self.bytes_sent += len(chunk)
                 self._sink.send(chunk)
 
     @property
@@ -163,6 +165,7 @@ class ServerResponse:
             self.headers_sent = True
             body = b"" if self._bodyless else bytes(self._buffer)
             self._buffer.clear()
+            self.bytes_sent += len(body)
             self._sink.complete(status, headers, body)
             return
         self.finished = True

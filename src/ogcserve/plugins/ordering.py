@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -21,6 +22,7 @@ from ogcserve.errors import ServiceError
 from ogcserve.http.response import ClientDisconnectedError
 
 T = TypeVar("T")
+_clock = time.perf_counter
 
 
 class PluginError(Exception):
@@ -42,14 +44,31 @@ class Registration(Generic[T]):
     seq: int = field(compare=False)
 
     def call(self, method: str, *args: Any) -> Any:
-        """Call `item.method(*args)`; a non-OGC exception becomes a PluginError naming the owner."""
+        """Call `item.method(*args)`; a non-OGC exception becomes a PluginError naming the owner.
+
+        Within a request, the call is counted and timed in the request's tally (the metrics)."""
+        ctx = current_context.get()
+        tally = None if ctx is None else ctx.tally
+        started = _clock() if tally is not None else 0.0
+        failed = 0
         try:
             result = getattr(self.item, method)(*args)
         except (ServiceError, ClientDisconnectedError):
-            raise
+            raise  # an OGC refusal is an answer, not a failure of the plugin
         except (Exception, SystemExit) as error:  # sys.exit() in a hook must not end a worker
+            failed = 1
             raise PluginError(self.owner, f"{type(self.item).__name__}.{method}") from error
-        ctx = current_context.get()
+        finally:
+            if tally is not None:  # Tally.plugin_call, inlined: plugins are called a lot
+                spent = _clock() - started
+                key = (self.owner, type(self.item), method)
+                entry = tally.plugins.get(key)
+                if entry is None:
+                    tally.plugins[key] = [1, failed, spent]
+                else:
+                    entry[0] += 1
+                    entry[1] += failed
+                    entry[2] += spent
         if ctx is not None:
             ctx.deadline.check()
         return result

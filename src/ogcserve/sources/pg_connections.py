@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -286,6 +287,12 @@ class PostGISConnections:
                 self._stream_pool.open(wait=False)
             return self._stream_pool
 
+    def stats(self) -> dict[str, int]:
+        """The pool's size, idle connections and waiting requests (psycopg_pool's names);
+        empty before first use."""
+        pool = self._pool
+        return {} if pool is None else dict(pool.get_stats())
+
     def close(self) -> None:
         """Close the pool (connections still lent out close when given back)."""
         with self._lock:
@@ -301,3 +308,15 @@ def rollback(conn: psycopg.Connection[Any]) -> None:
     # A broken connection is discarded by the pool when given back.
     with contextlib.suppress(psycopg.Error):
         conn.rollback()
+
+
+def probe(dsn: str, timeout: float) -> bool:
+    """Whether the database at `dsn` accepts a connection within `timeout` seconds (libpq
+    waits 2 s at least); the reason it does not is logged. For /ready."""
+    try:
+        psycopg.connect(dsn, connect_timeout=max(2, math.ceil(timeout))).close()
+    except psycopg.Error as exc:
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        log.warning("readiness: cannot connect to %s: %s", describe(dsn), reason)
+        return False
+    return True

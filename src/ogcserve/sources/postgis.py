@@ -340,6 +340,10 @@ class PostGISSource:
             with transaction_scope(tx, lambda: rollback(conn), conn.commit):
                 yield tx
 
+    def pool_stats(self) -> dict[str, int]:
+        """The connection pool's state (for the metrics; empty before first use)."""
+        return self._db.stats()
+
     def close(self) -> None:
         """Close the pool (connections still lent out close when given back)."""
         self._db.close()

@@ -1,0 +1,210 @@
+"""`Metrics`: every metric ogcserve exports, created once per server, and how they are fed.
+
+Names follow Prometheus's conventions (`ogcserve_` prefix, `_total` counters, base units
+`_seconds` and `_bytes`); every label value comes from a bounded set (`labels.py`).
+
+A request's latency is observed at once; its counts (requests, bytes, plugin calls, features)
+are added to a pending sum under one lock and written to the metrics by `flush`, every second
+and before each scrape: a shared value costs a lock, a pid check and a file write per
+increment, and most requests add to the same few series. Under
+`ogcserve serve` the values live in files shared by the worker processes
+(PROMETHEUS_MULTIPROC_DIR, see `multiprocess.py` and docs/decisions/0006-metrics.md), so any
+worker answering /metrics reports the sum over all of them.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    values,
+)
+from prometheus_client.multiprocess import MultiProcessCollector
+
+from ogcserve.metrics.labels import request_labels
+
+if TYPE_CHECKING:
+    from ogcserve.context import RequestContext
+    from ogcserve.plugins.targets import Target
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+_REQUEST = ("project", "service", "operation")
+
+
+def multiprocess_dir() -> str | None:
+    """The shared directory, if this process writes its values there. prometheus_client
+    decides when it is first imported, so the variable must be set before (`serve` does)."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    shared = getattr(values.ValueClass, "__name__", "") == "MmapedValue"
+    return directory if directory and shared else None
+
+
+class Metrics:
+    """The metric objects of one server (never module globals), in a registry of its own."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.content_type = CONTENT_TYPE_LATEST
+        self.shared_dir = multiprocess_dir()
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+        # (counter, label values) -> amount not yet written (see `flush`)
+        self._pending: dict[tuple[Any, tuple[str, ...]], float] = {}
+        self._lock = threading.Lock()
+        r = self.registry
+        self.requests = Counter(
+            "ogcserve_requests", "Requests answered", (*_REQUEST, "status"), registry=r
+        )
+        self.request_seconds = Histogram(
+            "ogcserve_request_duration_seconds",
+            "Time from the request read to its last byte handed to the server",
+            _REQUEST,
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.response_bytes = Counter(
+            "ogcserve_response_bytes", "Bytes of response bodies sent", _REQUEST, registry=r
+        )
+        self.features = Counter(
+            "ogcserve_layer_features_read",
+            "Features read from a layer's source (after the caller's filters)",
+            ("project", "layer"),
+            registry=r,
+        )
+        self.read_seconds = Counter(
+            "ogcserve_layer_read_seconds",
+            "Time spent in a layer's source producing features",
+            ("project", "layer"),
+            registry=r,
+        )
+        plugin = ("plugin", "filter", "hook")
+        self.plugin_calls = Counter(
+            "ogcserve_plugin_calls",
+            "Calls into plugin code (filters, access controls, caches)",
+            plugin,
+            registry=r,
+        )
+        self.plugin_errors = Counter(
+            "ogcserve_plugin_errors",
+            "Plugin calls that raised (other than an OGC error)",
+            plugin,
+            registry=r,
+        )
+        self.plugin_seconds = Counter(
+            "ogcserve_plugin_call_seconds", "Time spent in plugin calls", plugin, registry=r
+        )
+        self.cache_hits = Counter(
+            "ogcserve_cache_hits", "Cache lookups that found the entry", ("backend",), registry=r
+        )
+        self.cache_misses = Counter(
+            "ogcserve_cache_misses",
+            "Cache lookups that did not (also while the store fails)",
+            ("backend",),
+            registry=r,
+        )
+        self.cache_errors = Counter(
+            "ogcserve_cache_errors",
+            "Cache calls that failed, or were skipped because the store had just failed",
+            ("backend",),
+            registry=r,
+        )
+        pool = ("source",)
+        self.pool_size = Gauge(
+            "ogcserve_db_pool_connections",
+            "Connections open in a database source's pool",
+            pool,
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self.pool_in_use = Gauge(
+            "ogcserve_db_pool_connections_in_use",
+            "Pooled connections lent to requests",
+            pool,
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self.pool_waiting = Gauge(
+            "ogcserve_db_pool_requests_waiting",
+            "Requests waiting for a pooled connection",
+            pool,
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self.worker_restarts = Counter(
+            "ogcserve_worker_restarts",
+            "Worker processes that died and were replaced (serve --workers N)",
+            registry=r,
+        )
+
+    def child(self, metric: Any, *labels: str) -> Any:
+        """`metric.labels(*labels)`, remembered: `labels()` validates and locks each time."""
+        key = (id(metric), labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return found
+
+    def record(self, ctx: RequestContext, target: Target | None, seconds: float) -> None:
+        """One request answered: its latency now, its counts (and its tally's) pending."""
+        labels = request_labels(ctx, target)
+        self.child(self.request_seconds, *labels).observe(seconds)
+        counts: list[tuple[Any, tuple[str, ...], float]] = [
+            (self.requests, (*labels, str(ctx.response.status)), 1)
+        ]
+        if ctx.response.bytes_sent:
+            counts.append((self.response_bytes, labels, ctx.response.bytes_sent))
+        tally = ctx.tally
+        if tally is not None:
+            for names, calls, errors, spent in tally.plugin_totals():
+                counts.append((self.plugin_calls, names, calls))
+                counts.append((self.plugin_seconds, names, spent))
+                if errors:
+                    counts.append((self.plugin_errors, names, errors))
+            for layer, (features, spent) in tally.layers.items():
+                counts.append((self.features, (labels[0], layer), features))
+                counts.append((self.read_seconds, (labels[0], layer), spent))
+        pending = self._pending
+        with self._lock:
+            for metric, values, amount in counts:
+                key = (metric, values)
+                pending[key] = pending.get(key, 0) + amount
+
+    def flush(self) -> None:
+        """Write the pending counts to the metrics (every second, and before a scrape)."""
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        for (metric, labels), amount in pending.items():
+            self.child(metric, *labels).inc(amount)
+
+    def cache_lookup(self, backend: str, hit: bool) -> None:
+        """A cache get: found or not."""
+        self.child(self.cache_hits if hit else self.cache_misses, backend).inc()
+
+    def cache_error(self, backend: str) -> None:
+        """A cache call failed or was skipped because the store had just failed."""
+        self.child(self.cache_errors, backend).inc()
+
+    def pools(self, stats: dict[str, dict[str, int]]) -> None:
+        """Set the pool gauges from psycopg_pool's `get_stats()` of each source."""
+        for source, pool in stats.items():
+            size = pool.get("pool_size", 0)
+            self.child(self.pool_size, source).set(size)
+            self.child(self.pool_in_use, source).set(size - pool.get("pool_available", 0))
+            self.child(self.pool_waiting, source).set(pool.get("requests_waiting", 0))
+
+    def exposition(self) -> bytes:
+        """The text format: every process's values under `serve`, else this registry's (the
+        pending counts of this process written first)."""
+        self.flush()
+        if self.shared_dir is None:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, self.shared_dir)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)
