@@ -31,8 +31,9 @@ _Array = npt.NDArray[Any]
 
 def _controls(size: int) -> _Array:
     """Control indices along an axis of `size` pixels: every `_STEP`, the last one at or
-    past the end (so that every interval holds exactly `_STEP` pixels)."""
-    return np.arange(0, _STEP * math.ceil(max(size - 1, 1) / _STEP) + 1, _STEP, dtype="float64")
+    past the end, and the intervals covering all `size` pixels (every interval holds exactly
+    `_STEP` pixels: 753 pixels need 48 intervals, though 752 is already a control)."""
+    return np.arange(0, _STEP * math.ceil(max(size, 1) / _STEP) + 1, _STEP, dtype="float64")
 
 
 def _bilinear(values: _Array, height: int, width: int) -> _Array:
