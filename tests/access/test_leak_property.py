@@ -226,6 +226,13 @@ def test_the_property_sees_what_a_server_without_the_rules_shows() -> None:
     assert "3 features, 2 visible" in report  # counts
     assert "hidden and absent differ" in report  # a hidden row told from a missing one
     assert "GetFeature hidden zzl001qq as r1: 200" in report  # a forbidden layer served
+    # ... and the same through the other services:
+    assert "WMTS GetFeatureInfo application/json zzl001qq as r0: 3 features, 2 visible" in report
+    assert "WMTS GetCapabilities as r1: 200 shows ['zzl001qq'" in report
+    assert "WMTS RESTful tile hidden zzl001qq as r1: 200" in report
+    assert "XYZ tile hidden zzl001qq as r1: hidden and absent differ" in report
+    assert "OGC API tileset hidden zzl001qq as r1: hidden and absent differ" in report
+    assert "tiles/viewer /viewer/leak as r1: 200 shows ['zzl001qq'" in report
 
 
 PLUGIN = '''\
