@@ -57,11 +57,11 @@ def in_process(server: Server) -> Send:
     def send(probe: Probe, role: str) -> Answer:
         headers = {"X-Role": role} if role else {}
         if probe.body is not None:
-            headers["Content-Type"] = "text/xml"
+            headers["Content-Type"] = probe.content_type
         result = call(
             server,
             _target(probe),
-            method="POST" if probe.body else "GET",
+            method=probe.verb,
             headers=headers,
             body=probe.body or b"",
         )
@@ -75,10 +75,10 @@ def over_http(base: str, http: httpx.Client) -> Send:
     def send(probe: Probe, role: str) -> Answer:
         headers = {"X-Role": role} if role else {}
         if probe.body is not None:
-            headers["Content-Type"] = "text/xml"
-            response = http.post(f"{base}{_target(probe)}", content=probe.body, headers=headers)
-        else:
-            response = http.get(f"{base}{_target(probe)}", headers=headers)
+            headers["Content-Type"] = probe.content_type
+        response = http.request(
+            probe.verb, f"{base}{_target(probe)}", content=probe.body, headers=headers
+        )
         return Answer(response.status_code, dict(response.headers), response.content)
 
     return send
