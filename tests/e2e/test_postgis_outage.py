@@ -161,10 +161,11 @@ def test_a_database_hanging_from_the_start_holds_no_other_project(
     silent_database: int, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     """A database that accepts connections and never answers, from before the server starts
-    (the case above starts with it up): the connect timeout is far longer than the demo's
-    bound, yet 42 requests for its layer get their 503 without each waiting for it, and a
-    GeoPackage project's first GetCapabilities (built on a worker thread) is answered
-    meanwhile."""
+    (the cases above start with it up). While the first connection is tried (for a connect
+    timeout far longer than the demo's bound), the requests for its layer that wait for it
+    used to be unbounded: 42 of them held every worker thread and the demo's GetCapabilities
+    timed out. Now at most `source_max_waiting` wait, the others get their 503 at once, and a
+    GeoPackage project's first GetCapabilities (built on a worker thread) is answered."""
     import os
 
     folder = tmp_path_factory.mktemp("silent")
