@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 from leak_probes import (
     HOLE,
     HOLE_ID,
+    SQUARE,
     Probe,
     by_rid,
     equal_to,
@@ -16,7 +18,7 @@ from leak_probes import (
     transaction_1x,
     twin,
 )
-from leak_world import LayerSpec, Visible, World
+from leak_world import CENTRE, LayerSpec, Visible, World
 
 
 def edits(world: World, seen: Visible) -> Iterator[Probe]:
@@ -25,6 +27,74 @@ def edits(world: World, seen: Visible) -> Iterator[Probe]:
     for spec in world.layers:
         if spec.name in seen.layers:
             yield from _layer_edits(spec, seen)
+            yield from _ogcapi_edits(spec, seen)
+
+
+GEOJSON = "application/geo+json"
+MERGE_PATCH = "application/merge-patch+json"
+
+
+def _feature(properties: dict[str, object]) -> str:
+    ring = [[CENTRE[0] + dx, CENTRE[1] + dy] for dx, dy in SQUARE]
+    polygon = {"type": "Polygon", "coordinates": [ring]}
+    return json.dumps({"type": "Feature", "geometry": polygon, "properties": properties})
+
+
+def _ogcapi_edits(spec: LayerSpec, seen: Visible) -> Iterator[Probe]:
+    """OGC API - Features Part 4: the same reach as the WFS-T edits, by item id and property."""
+    name, attributes = spec.name, seen.attributes[spec.name]
+    items = f"/ogcapi/leak/collections/{name}/items"
+    visible = seen.rows[name]
+    visible_ids = {row["fid"] for row in visible}
+    target = next((a for a in spec.texts if a in attributes), None)
+    patch = json.dumps({"properties": {target: "changed"}} if target else {"properties": {}})
+    for row in (r for r in spec.rows if r["fid"] not in visible_ids):
+        rid = f"{name}.{row['fid']}"
+        for method, body, kind in (
+            ("PUT", _feature({target: "changed"} if target else {}), GEOJSON),
+            ("PATCH", patch, MERGE_PATCH),
+            ("DELETE", None, GEOJSON),
+        ):
+            yield twin(
+                f"OGC API {method} hidden row {rid}",
+                f"{items}/{HOLE_ID}",
+                rid,
+                "row",
+                body,
+                method=method,
+                content_type=kind,
+            )
+    for attr in (a for a in spec.attributes if a not in attributes and a != "fid"):
+        if visible:
+            yield twin(
+                f"OGC API PATCH hidden attribute {attr}",
+                f"{items}/{visible[0]['fid']}",
+                attr,
+                "a",
+                json.dumps({"properties": {HOLE: "changed"}}),
+                method="PATCH",
+                content_type=MERGE_PATCH,
+            )
+        yield twin(
+            f"OGC API POST hidden attribute {attr}",
+            items,
+            attr,
+            "a",
+            _feature({HOLE: "changed"}),
+            method="POST",
+            content_type=GEOJSON,
+        )
+    # A replace by a role that cannot see an attribute, with the row's visible values as they
+    # are: the hidden values must stay (checked on disk by the caller), not become NULL.
+    for row in visible[:1]:
+        same = {a: row[a] for a in spec.attributes if a in attributes and a != "fid"}
+        yield Probe(
+            f"OGC API PUT visible row {name}.{row['fid']} as it is",
+            f"{items}/{row['fid']}",
+            _feature(same).encode(),
+            method="PUT",
+            content_type=GEOJSON,
+        )
 
 
 def _layer_edits(spec: LayerSpec, seen: Visible) -> Iterator[Probe]:

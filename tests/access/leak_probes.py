@@ -76,6 +76,12 @@ class Probe:
     # A data layer the role may not read, named explicitly: refused as forbidden (403 Security,
     # QGIS's answer; DESIGN §4) rather than answered as unknown.
     forbidden: bool = False
+    method: str = ""  # GET, or POST with a body, unless given
+    content_type: str = "text/xml"  # of the body
+
+    @property
+    def verb(self) -> str:
+        return self.method or ("POST" if self.body is not None else "GET")
 
 
 Send = Callable[[Probe, str], Answer]
@@ -214,7 +220,15 @@ HOLE = "HOLE0"  # where a twin's name goes in a request template (safe in URLs a
 HOLE_ID = "HOLEID"  # for a row: where the bare id goes
 
 
-def twin(label: str, query: str, hidden: str, kind: str, body: str | None = None) -> Probe:
+def twin(
+    label: str,
+    query: str,
+    hidden: str,
+    kind: str,
+    body: str | None = None,
+    method: str = "",
+    content_type: str = "text/xml",
+) -> Probe:
     """A probe naming `hidden` where `query` and `body` say HOLE, whose twin names a phantom
     of the same kind there instead."""
 
@@ -225,10 +239,15 @@ def twin(label: str, query: str, hidden: str, kind: str, body: str | None = None
         return put(query), put(body).encode() if body else None
 
     if kind == "l":
-        return Probe(label, *fill(hidden), forbidden=True)
+        return Probe(label, *fill(hidden), forbidden=True, method=method, content_type=content_type)
     other = phantom(kind) if kind != "row" else hidden.rsplit(".", 1)[0] + f".{PHANTOM_ROW}"
     return Probe(
-        label, *fill(hidden), twin=Probe(label + " (phantom)", *fill(other)), swap=(hidden, other)
+        label,
+        *fill(hidden),
+        twin=Probe(label + " (phantom)", *fill(other), method=method, content_type=content_type),
+        swap=(hidden, other),
+        method=method,
+        content_type=content_type,
     )
 
 

@@ -1,4 +1,5 @@
-"""Every read the leak property makes as one role: WMS and WFS, every request and format."""
+"""Every read the leak property makes as one role: WMS and WFS, every request and format (and,
+through leak_ogcapi and leak_services, OGC API - Features, WCS, the tiles and the viewer)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ from leak_probes import (
     wfs,
     wms,
 )
+from leak_services import service_probes
 from leak_world import Condition, LayerSpec, Visible, World
 
 
@@ -41,6 +43,7 @@ def probes(world: World, seen: Visible) -> Iterator[Probe]:
     """Every request the property makes as one role (reads only; see `edits`)."""
     yield from _documents(world, seen)
     yield from ogcapi_probes(world, seen)
+    yield from service_probes(world, seen)
     for spec in world.layers:
         if spec.name in seen.layers:
             yield from _readable(spec, seen)

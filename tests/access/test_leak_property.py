@@ -57,11 +57,11 @@ def in_process(server: Server) -> Send:
     def send(probe: Probe, role: str) -> Answer:
         headers = {"X-Role": role} if role else {}
         if probe.body is not None:
-            headers["Content-Type"] = "text/xml"
+            headers["Content-Type"] = probe.content_type
         result = call(
             server,
             _target(probe),
-            method="POST" if probe.body else "GET",
+            method=probe.verb,
             headers=headers,
             body=probe.body or b"",
         )
@@ -75,10 +75,10 @@ def over_http(base: str, http: httpx.Client) -> Send:
     def send(probe: Probe, role: str) -> Answer:
         headers = {"X-Role": role} if role else {}
         if probe.body is not None:
-            headers["Content-Type"] = "text/xml"
-            response = http.post(f"{base}{_target(probe)}", content=probe.body, headers=headers)
-        else:
-            response = http.get(f"{base}{_target(probe)}", headers=headers)
+            headers["Content-Type"] = probe.content_type
+        response = http.request(
+            probe.verb, f"{base}{_target(probe)}", content=probe.body, headers=headers
+        )
         return Answer(response.status_code, dict(response.headers), response.content)
 
     return send
@@ -226,6 +226,13 @@ def test_the_property_sees_what_a_server_without_the_rules_shows() -> None:
     assert "3 features, 2 visible" in report  # counts
     assert "hidden and absent differ" in report  # a hidden row told from a missing one
     assert "GetFeature hidden zzl001qq as r1: 200" in report  # a forbidden layer served
+    # ... and the same through the other services:
+    assert "WMTS GetFeatureInfo application/json zzl001qq as r0: 3 features, 2 visible" in report
+    assert "WMTS GetCapabilities as r1: 200 shows ['zzl001qq'" in report
+    assert "WMTS RESTful tile hidden zzl001qq as r1: 200" in report
+    assert "XYZ tile hidden zzl001qq as r1: hidden and absent differ" in report
+    assert "OGC API tileset hidden zzl001qq as r1: hidden and absent differ" in report
+    assert "tiles/viewer /viewer/leak as r1: 200 shows ['zzl001qq'" in report
 
 
 PLUGIN = '''\

@@ -124,3 +124,77 @@ def test_hanging_database(base_url: str, cluster: OwnPostgres) -> None:
     finally:
         cluster.thaw()
     wait_for_layer(base_url)
+
+
+@pytest.fixture
+def silent_database() -> Iterator[int]:
+    """A port that accepts connections and never says a word: a database that hangs before
+    the first connection was ever made."""
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0), backlog=256)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join()
+        for conn in held:
+            conn.close()
+        listener.close()
+
+
+def test_a_database_hanging_from_the_start_holds_no_other_project(
+    silent_database: int, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A database that accepts connections and never answers, from before the server starts
+    (the cases above start with it up). While the first connection is tried (for a connect
+    timeout far longer than the demo's bound), the requests for its layer that wait for it
+    used to be unbounded: 42 of them held every worker thread and the demo's GetCapabilities
+    timed out. Now at most `source_max_waiting` wait, the others get their 503 at once, and a
+    GeoPackage project's first GetCapabilities (built on a worker thread) is answered."""
+    import os
+
+    folder = tmp_path_factory.mktemp("silent")
+    project = folder / "pgproj.yaml"
+    dsn = f"postgresql://nobody:secret@127.0.0.1:{silent_database}/db"
+    project.write_text(
+        "name: pgproj\ntitle: PostGIS\nlayers:\n  - name: parcels\n    title: Parcels\n"
+        f"    source: {{type: postgis, dsn: '{dsn}', table: parcels}}\n"
+    )
+    settings = {
+        **SETTINGS,
+        "OGCSERVE_SOURCE_CONNECT_TIMEOUT": "20",  # twice the demo's 10 s below
+        "OGCSERVE_SOURCE_MAX_WAITING": "4",
+    }
+    env = {**os.environ, **settings}
+    with (
+        serve_process(demo_project(), project, workers=1, env=env) as url,
+        ThreadPoolExecutor(max_workers=48) as pool,
+    ):
+        layer = [pool.submit(get, url, GET_FEATURE, 120) for _ in range(42)]
+        time.sleep(0.5)
+        # Not requested before: the demo's capabilities are built on a worker thread now.
+        assert get(url, CAPABILITIES, 10).status_code == 200
+        # At most one request probes the database (and the pool's queue); the others fail fast.
+        deadline = time.monotonic() + 60
+        while sum(f.done() for f in layer) < 42 - 5 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        done = [f.result() for f in layer if f.done()]
+        assert len(done) >= 42 - 5
+        for response in done:
+            assert response.status_code == 503 and int(response.headers["Retry-After"]) >= 1
+            assert "ExceptionReport" in response.text and "secret" not in response.text

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable
@@ -82,7 +83,7 @@ def timed_call(
     result = app_call(server, url, method=method, body=body, headers=headers or {})
     elapsed = time.monotonic() - start
     assert elapsed < HANG_SECONDS, f"{method} {url[:200]} took {elapsed:.0f} s"
-    check_answer(result)
+    check_answer(result, method)
     return result
 
 
@@ -113,19 +114,27 @@ def app_call(
     return Result(sink.status, dict(sink.headers), sink.chunks, sink.aborted, ctx)
 
 
-def check_answer(result: Result) -> None:
+def check_answer(result: Result, method: str = "GET") -> None:
     """No 5xx; an error is one OGC exception report; nothing leaks Python's internals."""
     status = result.status or 0
     assert 200 <= status < 500, f"status {status}: {result.body[:300]!r}"
     for name, value in result.headers.items():
         check_error_text(f"{name}: {value}")
-    if status < 400:
+    if status < 400 or method == "HEAD":  # a HEAD answer has no body
         return
     body = result.body
     assert body, f"status {status} with an empty body"
     content_type = result.headers.get("content-type", result.headers.get("Content-Type", ""))
     if content_type.startswith("image/"):
         return  # EXCEPTIONS=INIMAGE / BLANK: the message is drawn, or there is none
+    if content_type.startswith("application/json"):  # OGC API: {"code", "description"}
+        document = json.loads(body)
+        assert isinstance(document.get("code"), str), body[:300]
+        check_error_text(str(document.get("description", "")))
+        return
+    if content_type.startswith("text/html"):
+        check_error_text(body.decode("utf-8", "replace"))
+        return
     root = etree.fromstring(body)
     assert etree.QName(root).localname in _REPORT_ROOTS, body[:300]
     messages = [

@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-NAMES = ("expressions", "fes", "wfs_xml", "kvp")
+NAMES = ("expressions", "fes", "wfs_xml", "kvp", "ogcapi")
 
 
 def main() -> int:

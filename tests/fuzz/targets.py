@@ -6,7 +6,9 @@ Inputs are plain files, so a seed or a crash is readable and becomes a regressio
    filter;
  - `fes`: a FILTER document (FES 2.0 / OGC Filter 1.x), read for the demo's countries;
  - `wfs_xml`: a WFS request body, POSTed to the demo;
- - `kvp`: a query string for /ows (WMS and WFS), sent as GET.
+ - `kvp`: a query string for /ows (WMS, WFS, WCS and WMTS), sent as GET;
+ - `ogcapi`: a first line `METHOD /path?query` under the demo's OGC API (Features and Tiles,
+   the XYZ tiles, the viewer), then the request body (JSON for Part 4 writes).
 """
 
 from __future__ import annotations
@@ -137,9 +139,28 @@ def wfs_xml(data: bytes) -> None:
 
 
 def kvp(data: bytes) -> None:
-    """A query string through the whole app (WMS and WFS)."""
+    """A query string through the whole app (WMS, WFS, WCS, WMTS)."""
     query = data.decode("latin-1").replace("#", "%23")
     timed_call(_demo(), f"/ows?{query}")
+
+
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+_BODY_TYPES = ("application/geo+json", "application/merge-patch+json", "application/json")
+
+
+def ogcapi(data: bytes) -> None:
+    """A request line and a body under the demo's OGC API, tiles and viewer, through the whole
+    app. Writes go to the demo's read-only layers: refused, whatever the body."""
+    head, _, body = data.partition(b"\n")
+    method, _, target = head.decode("latin-1").strip().partition(" ")
+    if method.upper() not in _METHODS:
+        method, target = _METHODS[len(head) % len(_METHODS)], method + target
+    target = target.replace("#", "%23").replace(" ", "%20")
+    if not target.startswith("/"):
+        target = "/ogcapi/demo/" + target
+    content_type = _BODY_TYPES[len(body) % len(_BODY_TYPES)]
+    headers = {"Content-Type": content_type} if body else {}
+    timed_call(_demo(), target, method=method.upper(), body=body, headers=headers)
 
 
 TARGETS: dict[str, Callable[[bytes], None]] = {
@@ -147,4 +168,5 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
     "fes": fes,
     "wfs_xml": wfs_xml,
     "kvp": kvp,
+    "ogcapi": ogcapi,
 }

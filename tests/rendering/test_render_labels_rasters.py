@@ -115,6 +115,61 @@ def test_raster_opacity() -> None:
     assert tuple(image[0, 0]) == (255, 0, 0, 128)
 
 
+class StoppedError(Exception):
+    pass
+
+
+def stop_after(calls: int) -> tuple[list[int], Any]:
+    """A deadline check that raises on its `calls`-th call; the list counts the calls."""
+    seen = [0]
+
+    def check() -> None:
+        seen[0] += 1
+        if seen[0] >= calls:
+            raise StoppedError
+
+    return seen, check
+
+
+def test_a_large_raster_is_coloured_between_deadline_checks() -> None:
+    """Colouring a 4096 x 4096 map takes seconds on a busy machine: the deadline is checked
+    between blocks of rows, so a request past its budget stops inside it (it used to be
+    checked only before the layer, and a GetMap ran seconds past its budget)."""
+    data = np.ma.masked_array(np.full((1, 2048, 2048), 100.0))
+    view = MapView((0, 0, 2048, 2048), "EPSG:3857", 2048, 2048)
+    seen, check = stop_after(3)  # the first check is the layer's
+    with pytest.raises(StoppedError):
+        Renderer().render(view, [RasterLayerData("r", "R", RAMP, data)], check)
+    assert seen == [3]
+
+
+def test_blocks_are_coloured_with_the_whole_rasters_range() -> None:
+    """Without a ramp, grey runs from the raster's minimum to its maximum, whatever block a
+    pixel falls in."""
+    rows = 1100  # more than one block of a million pixels at this width
+    values = np.concatenate([np.zeros((rows // 2, 1000)), np.full((rows - rows // 2, 1000), 10.0)])
+    values[0, 0], values[-1, -1] = 5.0, 20.0
+    data = np.ma.masked_array(values[np.newaxis])
+    view = MapView((0, 0, 1000, rows), "EPSG:3857", 1000, rows)
+    calls, check = stop_after(10**6)
+    image = Renderer().render(view, [RasterLayerData("r", "R", {}, data)], check)
+    assert calls[0] > 3  # the layer, two blocks at least, the end
+    assert tuple(image[1, 1]) == (0, 0, 0, 255)  # the minimum, 0
+    assert tuple(image[-1, -1]) == (255, 255, 255, 255)  # the maximum, 20
+    assert tuple(image[-2, -2]) == (128, 128, 128, 255)  # 10, half way, in the last block
+    assert tuple(image[0, 0]) == (64, 64, 64, 255)  # 5, a quarter, in the first block
+
+
+def test_a_raster_masked_everywhere_is_not_coloured() -> None:
+    """A view far from the raster (the 1e15 m GetMap of issue 11) reads every pixel as nodata:
+    nothing to colour, nothing drawn, no check inside."""
+    data = np.ma.masked_array(np.zeros((1, 512, 512)), mask=True)
+    view = MapView((0, 0, 512, 512), "EPSG:3857", 512, 512)
+    calls, check = stop_after(10**6)
+    image = Renderer().render(view, [RasterLayerData("r", "R", RAMP, data)], check)
+    assert calls == [2] and not image[..., 3].any()  # before the layer, before reading back
+
+
 def test_legend_has_one_entry_per_category() -> None:
     style = {
         "categorized": {

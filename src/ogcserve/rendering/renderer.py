@@ -93,7 +93,7 @@ class Renderer:
         for depth, layer in enumerate(layers):
             check()
             if isinstance(layer, RasterLayerData):
-                self._draw_raster(canvas, view, layer)
+                self._draw_raster(canvas, view, layer, check)
             else:
                 for order, cand in self._draw_vector(canvas, view, layer, scale):
                     candidates.append(((-depth, *order), cand))
@@ -101,6 +101,7 @@ class Renderer:
             check()
             candidates.sort(key=lambda item: item[0])
             draw_labels(canvas, [c for _, c in candidates], self._fonts(), view.width, view.height)
+        check()
         out = np.empty((view.height, view.width, 4), dtype=np.uint8)
         # On an opaque background every pixel is opaque: premultiplied and straight RGBA are
         # the same bytes, and reading them back needs no division.
@@ -183,9 +184,19 @@ class Renderer:
 
     # --- rasters ----------------------------------------------------------------------------
 
-    def _draw_raster(self, canvas: skia.Canvas, view: MapView, layer: RasterLayerData) -> None:
+    def _draw_raster(
+        self,
+        canvas: skia.Canvas,
+        view: MapView,
+        layer: RasterLayerData,
+        check: Callable[[], None],
+    ) -> None:
+        mask = np.ma.getmask(layer.array)
+        if mask is not np.ma.nomask and bool(mask.all()):
+            return  # nothing to draw (a view far from the raster: every pixel is nodata)
         style = self.parsed(layer.style)
-        rgba = colorize(layer.array, style)
+        rgba = colorize(layer.array, style, check)
+        check()
         image = skia.Image.fromarray(
             np.ascontiguousarray(rgba),
             colorType=skia.kRGBA_8888_ColorType,

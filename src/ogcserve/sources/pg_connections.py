@@ -92,6 +92,8 @@ class PostGISConnections:
         self._breaker = CircuitBreaker(limits.retry_after)
         self._streams = threading.BoundedSemaphore(max(limits.stream_connections, 1))
         self._lock = threading.Lock()
+        self._waiting_lock = threading.Lock()
+        self._opening = 0  # requests connecting or waiting for the first pool to open
         self._pool: ConnectionPool | None = None
         self._stream_pool: ConnectionPool | None = None
         self._closed = False
@@ -141,7 +143,7 @@ class PostGISConnections:
         pool = self._pool
         if pool is not None:
             return pool
-        with self._lock:
+        with self._first_use(), self._lock:
             # First use: one request connects, the others wait for it (a connect timeout at
             # most) and then fail fast if it failed.
             if self._closed:
@@ -157,6 +159,25 @@ class PostGISConnections:
                 if probe:
                     self._breaker.succeeded()
             return self._pool
+
+    @contextmanager
+    def _first_use(self) -> Iterator[None]:
+        """Bound the requests that wait for the first pool to open as the pool bounds its queue
+        (`max_waiting`): past that, 503 at once. Each waiter holds one of the process's worker
+        threads for up to a connect timeout; unbounded, a burst for a database that hangs
+        while the first connection is tried took every thread, and other projects waited."""
+        cap = self._limits.max_waiting
+        with self._waiting_lock:
+            if cap and self._opening > cap:
+                raise SourceBusyError(
+                    "Too many requests wait for this layer's database", retry_after=1
+                )
+            self._opening += 1
+        try:
+            yield
+        finally:
+            with self._waiting_lock:
+                self._opening -= 1
 
     def _replace_pool(self) -> ConnectionPool:
         """The probe: a fresh pool if the database answers (the breaker closes)."""

@@ -135,7 +135,7 @@ class RasterSource:
             ) from None
         try:
             dst_crs = CRS.from_user_input(request.crs)
-        except CRSError:
+        except (CRSError, ValueError):
             raise InvalidCRSError(f"Unknown CRS {request.crs!r}", locator="crs") from None
         minx, miny, maxx, maxy = request.bbox
         if not (maxx > minx and maxy > miny):

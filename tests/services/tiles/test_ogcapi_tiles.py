@@ -104,14 +104,23 @@ def test_bad_requests(server: Server, url: str, status: int) -> None:
     assert json.loads(result.body)["status"] == status
 
 
-def test_forbidden_collection() -> None:
+def test_forbidden_collection_is_answered_as_absent() -> None:
+    """As OGC API - Features answers its collections: a forbidden collection's tiles are a 404
+    worded as for one that does not exist (a 403 told the hidden layer's existence)."""
     server, rules = rules_server()
     rules.readable = {"guest": {"cities"}}
     try:
         headers = {"X-Role": "guest"}
-        url = "/ogcapi/demo/collections/countries/map/tiles/WebMercatorQuad/0/0/0"
-        assert call(server, url, headers=headers).status == 403
-        assert call(server, "/tiles/demo/countries/0/0/0.png", headers=headers).status == 403
+        for path in (
+            "/ogcapi/demo/collections/{}/map/tiles",
+            "/ogcapi/demo/collections/{}/map/tiles/WebMercatorQuad",
+            "/ogcapi/demo/collections/{}/map/tiles/WebMercatorQuad/0/0/0",
+            "/tiles/demo/{}/0/0/0.png",
+        ):
+            hidden = call(server, path.format("countries"), headers=headers)
+            absent = call(server, path.format("nowhere"), headers=headers)
+            assert hidden.status == 404, path
+            assert hidden.body.replace(b"countries", b"@") == absent.body.replace(b"nowhere", b"@")
         assert call(server, "/tiles/demo/cities/0/0/0.png", headers=headers).status == 200
         # The API definition names the layers the caller may read, never the forbidden one.
         api = json.loads(call(server, "/ogcapi/demo/api?f=json", headers=headers).body)

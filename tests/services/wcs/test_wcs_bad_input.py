@@ -29,6 +29,13 @@ V1 = "VERSION=1.0.0&REQUEST=GetCoverage&COVERAGE=elevation&CRS=EPSG:4326&FORMAT=
             "InvalidCRS",
         ),
         (V2 + "&FORMAT=image/x-nothing", 400, "InvalidFormat"),
+        # GDAL reads EPSG codes with int(): a code that is no number was a ValueError, a 500
+        # (found by fuzzing).
+        (
+            V1.replace("EPSG:4326", "EPSG:43B26") + "&BBOX=6,49.5,6.2,49.7&WIDTH=10&HEIGHT=10",
+            400,
+            "InvalidCRS",
+        ),
         (V1 + "&BBOX=6,49.5,6.2,49.7&FORMAT=JPEG2000", 400, "InvalidFormat"),
         (V2 + "&SUBSET=Long(100,101)", 404, "InvalidSubsetting"),
         (V2 + "&SUBSET=Long(6.3,6.0)", 404, "InvalidSubsetting"),

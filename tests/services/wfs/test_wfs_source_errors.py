@@ -140,6 +140,47 @@ def test_postgis_unique_violation_shows_no_value(pg: tuple[Server, str]) -> None
     assert f"'names_once_{table[-8:]}'" in message(r) and "UNIQUE" in message(r)
 
 
+@pytest.mark.postgis
+def test_postgis_errors_through_ogc_api_name_the_constraint_only(
+    pg: tuple[Server, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The same refusals through OGC API - Features Part 4 (PATCH, PUT, POST): JSON errors
+    that name the constraint, never the row (its hidden `secret`, its geometry)."""
+    import json
+
+    from ogcserve.testing import call
+
+    srv, table = pg
+    items = "/ogcapi/edit/collections/parcels/items"
+    point = {"type": "Point", "coordinates": [5, 6]}
+    feature = {"type": "Feature", "geometry": point, "properties": {"name": "n", "value": -5}}
+    # A replace keeps the hidden `secret`; a create leaves it NULL, and its NOT NULL is named,
+    # not the column.
+    patch = "application/merge-patch+json"
+    cases = [
+        ("PATCH", f"{items}/1", {"properties": {"value": -5}}, patch, "value_not_negative"),
+        ("PUT", f"{items}/1", feature, "application/geo+json", "value_not_negative"),
+        ("POST", items, feature, "application/geo+json", "NOT NULL"),
+    ]
+    with caplog.at_level(logging.WARNING, logger="ogcserve.sources"):
+        for method, url, body, kind, named in cases:
+            result = call(
+                srv,
+                url,
+                method=method,
+                headers={"Content-Type": kind},
+                body=json.dumps(body).encode(),
+            )
+            text = result.body.decode()
+            assert result.status == 400, (method, text)
+            assert json.loads(text)["code"] == "InvalidParameterValue"
+            assert named in text, (method, text)
+            hidden = ("Failing row", "DETAIL", SECRET, "secret", table, "0101000020", "UPDATE ")
+            for word in (*hidden, "INSERT"):
+                assert word not in text, (method, word, text)
+    assert "Failing row" in caplog.text  # for the operator
+
+
 @pytest.fixture
 def gpkg(tmp_path: Path) -> Iterator[Server]:
     from ogcserve.sources.gpkg_binary import encode_gpkg_geometry

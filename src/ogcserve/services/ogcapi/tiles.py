@@ -7,7 +7,8 @@
 
 Tiles come from the shared tile renderer (metatiles, the cache backend, ETag and 304). Errors
 are OGC API JSON: 404 for an unknown matrix set, a level, row or column outside it (OGC API -
-Tiles /req/core/tc-error), a layer that does not exist; 403 for a forbidden layer.
+Tiles /req/core/tc-error), a layer that does not exist or that the caller may not read (as
+OGC API - Features answers its collections: hidden and absent cannot be told apart).
 """
 
 from __future__ import annotations
@@ -17,7 +18,12 @@ from urllib.parse import quote
 
 import orjson
 
-from ogcserve.errors import InvalidParameterValueError, LayerNotDefinedError, NotFoundError
+from ogcserve.errors import (
+    InvalidParameterValueError,
+    LayerNotDefinedError,
+    NotFoundError,
+    SecurityError,
+)
 from ogcserve.services.tiles.http import write_tile
 from ogcserve.services.tiles.keys import TileAddress
 from ogcserve.services.tiles.matrices import TILE_SIZE, TileMatrixSet
@@ -43,11 +49,12 @@ def _write(ctx: RequestContext, doc: dict[str, Any]) -> None:
 
 
 def _layer_name(ctx: RequestContext) -> str:
-    """The collection's layer, or the project for the dataset's tiles (404 if unknown)."""
+    """The collection's layer, or the project for the dataset's tiles (404 if unknown, or if
+    the caller may not read it)."""
     name = ctx.request.route.get("collection") or project_of(ctx).name
     try:
         named_layer(ctx, name)
-    except LayerNotDefinedError:
+    except (LayerNotDefinedError, SecurityError):
         raise NotFoundError(f"No collection {name!r}") from None
     return name
 

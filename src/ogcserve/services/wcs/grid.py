@@ -45,7 +45,7 @@ def check_crs(code: str, locator: str) -> str:
     """`code` if GDAL knows it; InvalidCRS otherwise."""
     try:
         CRS.from_user_input(code)
-    except CRSError:
+    except (CRSError, ValueError):  # ValueError: GDAL's int() of a code that is no number
         raise InvalidCRSError(f"Unknown CRS {code!r}", locator=locator) from None
     return code
 

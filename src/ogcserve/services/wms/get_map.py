@@ -34,6 +34,7 @@ def get_map(ctx: RequestContext, service: WMSService) -> None:
     visible = [m for m in layers if in_scale_range(scale, m.layer.min_scale, m.layer.max_scale)]
     data = [d for d in (layer_data(ctx, service.renderer, view, m) for m in visible) if d]
     image = service.renderer.render(view, data, ctx.deadline.check)
+    ctx.deadline.check()  # before encoding, which takes a while for a large image
     body = encode(image, params.format, transparent=params.transparent, bgcolor=params.bgcolor)
     ctx.response.set_header("Content-Type", params.format)
     ctx.response.write(body)
