@@ -185,6 +185,25 @@ def test_constraint_violation_rolls_back_everything(src: Any, bad: Feature) -> N
     assert after.columns == before.columns
 
 
+def test_transaction_ids_see_its_own_writes_through_subsets(src: Any) -> None:
+    """What the access layer judges written rows with: the transaction's own view, subsets
+    applied by the database; a subset the database refuses fails the transaction."""
+    with src.transaction() as tx:
+        (fid,) = tx.insert([Feature(None, None, {"name": "Atlantis", "gdp_md_est": 5})])
+        tx.update(3, {"name": "Forbidden"})
+        subsets = ("name <> 'Forbidden'", "gdp_md_est IS NOT NULL")
+        assert sorted(tx.ids(FeatureQuery(subsets=subsets, ids=(fid, 3, "2")))) == [2, fid]
+        assert sorted(tx.ids(FeatureQuery(ids=(fid, 3)))) == sorted([fid, 3])
+        tx.delete([fid])
+        assert tx.ids(FeatureQuery(ids=(fid,))) == []
+        tx.update(3, {"name": "before"})
+    assert src.get(3).properties["name"] == "before"
+    with pytest.raises(SourceError), src.transaction() as tx:
+        tx.update(3, {"name": "never"})
+        tx.ids(FeatureQuery(subsets=("no_such_column = 1",), ids=(3,)))
+    assert src.get(3).properties["name"] == "before"
+
+
 def test_missing_table_and_database(pg_tables: dict[str, str]) -> None:
     from ogcserve.sources.postgis import PostGISSource
 

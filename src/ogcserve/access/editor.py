@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ogcserve.access.read import require_known
 from ogcserve.errors import InvalidParameterValueError, NotFoundError, SecurityError
@@ -28,7 +28,10 @@ class Editor:
     rules on more than the key hide rows from the caller, whom a duplicate would tell that a
     hidden row has that key; given in an update it must keep its value, as QGIS refuses to
     change a feature's id. Features are judged (row rules, `allow_to_edit`) with their values
-    typed as the source types them, the key included, since clients send text.
+    typed as the source types them, the key included, since clients send text. Subset strings
+    (SQL) are judged by the database: each row inserted or updated must still match them, as
+    the transaction holds it right after the write (unlike QGIS Server, where they only
+    restrict the rows already stored).
     """
 
     def __init__(
@@ -78,6 +81,7 @@ class Editor:
                 # as `"pk" IN (...)`, cannot judge a feature without one); refused, the
                 # transaction is rolled back.
                 self._check_editable(self._as_stored(row, fid))
+        self._check_subsets(ids)
         self._written.extend(ids)
         return ids
 
@@ -103,6 +107,7 @@ class Editor:
         self._check_editable(after)
         with self._naming_columns():
             self._tx.update(fid, properties, geometry)
+        self._check_subsets([before.id])
         self._written.append(before.id)
         self._touch(before.geometry)
         self._touch(after.geometry)
@@ -193,12 +198,28 @@ class Editor:
             )
         return Feature(value if feature.id is None else feature.id, feature.geometry, properties)
 
+    def _check_subsets(self, ids: Sequence[Any]) -> None:
+        """Refuse rows just written (`ids`, as the source keys them) that the subset strings
+        would not let the caller read. Subsets are SQL, so the database judges the rows as
+        the transaction holds them, after the write and before the commit; the refusal rolls
+        the transaction back. Refused as an expression rule refuses: the message names the
+        feature, never the rule or a value."""
+        subsets = self._query.subsets
+        if not subsets or not ids:
+            return
+        kept = set(self._tx.ids(FeatureQuery(subsets=subsets, ids=tuple(ids))))
+        for fid in ids:
+            if fid not in kept:
+                self._refuse(fid)
+
     def _check_editable(self, feature: Feature) -> None:
         if not self._in_rows(feature) or not self._ctx.access.allow_to_edit(self._layer, feature):
-            raise SecurityError(
-                f"You may not edit feature {feature.id!r} of {self._layer.name!r}",
-                locator=self._layer.name,
-            )
+            self._refuse(feature.id)
+
+    def _refuse(self, fid: Any) -> NoReturn:
+        raise SecurityError(
+            f"You may not edit feature {fid!r} of {self._layer.name!r}", locator=self._layer.name
+        )
 
     def _check_attributes(self, properties: Mapping[str, Any]) -> None:
         for name in properties:

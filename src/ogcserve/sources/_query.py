@@ -9,7 +9,7 @@ The write side (typing values, the insert/update/delete skeleton) is in `_transa
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -208,6 +208,11 @@ def plan_query(
 def unpaged(query: FeatureQuery) -> FeatureQuery:
     """What `count` matches of `query`: its bbox, filters and ids, without paging or output."""
     return FeatureQuery(bbox=query.bbox, filter=query.filter, subsets=query.subsets, ids=query.ids)
+
+
+def keys_only(query: FeatureQuery) -> FeatureQuery:
+    """`query` reading nothing but the key: which rows it matches."""
+    return replace(query, properties=(), with_geometry=False, wkb=False)
 
 
 def by_id(fid: Any, query: FeatureQuery | None = None) -> FeatureQuery:

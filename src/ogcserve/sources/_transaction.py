@@ -16,7 +16,7 @@ from typing import Any, NoReturn, Protocol
 import shapely
 
 from ogcserve.errors import ServiceError
-from ogcserve.features import Feature, Field, FieldType, Schema
+from ogcserve.features import Feature, FeatureQuery, Field, FieldType, Schema
 from ogcserve.sources._query import coerce_id, coerce_ids
 from ogcserve.sources.base import ConstraintError
 
@@ -179,6 +179,10 @@ class Writes(Protocol):
         """The feature `key` as the transaction sees it."""
         ...
 
+    def ids(self, query: FeatureQuery) -> list[Any]:
+        """The keys of the rows `query` matches, as the transaction sees them."""
+        ...
+
 
 class SourceTransaction:
     """A `Transaction` over a backend's `Writes`: checks and types what is written, and keeps
@@ -245,6 +249,12 @@ class SourceTransaction:
         """One feature as this transaction sees it."""
         self._check()
         return self._writes.get(fid)
+
+    def ids(self, query: FeatureQuery) -> list[Any]:
+        """The ids of the features `query` matches, as this transaction sees them."""
+        self._check()
+        with self._statement():  # a subset the database refuses fails the transaction
+            return self._writes.ids(query)
 
     def _check(self) -> None:
         if self.failed is not None:

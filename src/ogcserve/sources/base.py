@@ -36,6 +36,12 @@ class Transaction(Protocol):
         """Read one feature as the transaction sees it (for checks before and after a change)."""
         ...
 
+    def ids(self, query: FeatureQuery) -> list[Any]:
+        """The ids of the features `query` matches as the transaction sees them, its own
+        uncommitted writes included (how the access layer judges written rows by the subset
+        strings, SQL only the database can evaluate)."""
+        ...
+
 
 @runtime_checkable
 class FeatureSource(Protocol):

@@ -27,6 +27,7 @@ from ogcserve.sources._query import (
     coerce_ids,
     count_selection,
     first_feature,
+    keys_only,
     plan_query,
     refine,
     selection,
@@ -295,6 +296,10 @@ class GeoPackageSource:
     ) -> Feature | None:
         return first_feature(self._stream(conn, by_id(fid, query), 1))
 
+    def _ids(self, conn: sqlite3.Connection, query: FeatureQuery) -> list[Any]:
+        """The keys of the rows `query` matches on `conn` (a transaction's)."""
+        return [key for batch in self._stream(conn, keys_only(query), 1000) for key in batch.ids]
+
     # -- writes ------------------------------------------------------------------------------
 
     @contextmanager
@@ -309,7 +314,11 @@ class GeoPackageSource:
             except sqlite3.Error as exc:
                 raise translate(exc, "write", conn, t.name, self._path.name) from None
             writes = GeoPackageWrites(
-                conn, t, self._path.name, lambda fid: self._get(conn, fid, None)
+                conn,
+                t,
+                self._path.name,
+                lambda fid: self._get(conn, fid, None),
+                lambda query: self._ids(conn, query),
             )
             tx = SourceTransaction(t.schema, t.key_type, writes)
             with transaction_scope(

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import shapely
 
-from ogcserve.features import Feature
+from ogcserve.features import Feature, FeatureQuery
 from ogcserve.sources._transaction import Pairs
 from ogcserve.sources.gpkg_binary import encode_gpkg_geometry
 from ogcserve.sources.gpkg_connections import translate
@@ -36,7 +36,8 @@ def _to_sqlite(value: Any) -> Any:
 
 class GeoPackageWrites:
     """Writes on the write connection `conn`, inside its open transaction; `read` reads a
-    feature on it. `file` names the GeoPackage in the log."""
+    feature on it, `find` the keys of the rows a query matches on it. `file` names the
+    GeoPackage in the log."""
 
     def __init__(
         self,
@@ -44,11 +45,13 @@ class GeoPackageWrites:
         table: GeoPackageTable,
         file: str,
         read: Callable[[Any], Feature | None],
+        find: Callable[[FeatureQuery], list[Any]],
     ) -> None:
         self._conn = conn
         self._table = table
         self._file = file
         self._read = read
+        self._find = find
 
     def _execute(self, sql: str, params: Sequence[Any]) -> sqlite3.Cursor:
         try:
@@ -60,6 +63,10 @@ class GeoPackageWrites:
     def get(self, key: Any) -> Feature | None:
         """The feature `key` as the transaction sees it."""
         return self._read(key)
+
+    def ids(self, query: FeatureQuery) -> list[Any]:
+        """The keys of the rows `query` matches, as the transaction sees them."""
+        return self._find(query)
 
     def value(self, value: Any) -> Any:
         """A typed value as SQLite binds it in a GeoPackage."""

@@ -12,24 +12,27 @@ import psycopg
 import shapely
 from psycopg import sql
 
-from ogcserve.features import Feature
+from ogcserve.features import Feature, FeatureQuery
 from ogcserve.sources._transaction import Pairs
 from ogcserve.sources.pg_connections import translate
 from ogcserve.sources.pg_schema import PostGISTable
 
 
 class PostGISWrites:
-    """Writes on `conn`, inside its open transaction; `read` reads a feature on it."""
+    """Writes on `conn`, inside its open transaction; `read` reads a feature on it, `find` the
+    keys of the rows a query matches on it."""
 
     def __init__(
         self,
         conn: psycopg.Connection[Any],
         table: PostGISTable,
         read: Callable[[Any], Feature | None],
+        find: Callable[[FeatureQuery], list[Any]],
     ) -> None:
         self._conn = conn
         self._table = table
         self._read = read
+        self._find = find
 
     def _execute(
         self, what: str, statement: sql.Composed, params: Sequence[Any]
@@ -52,6 +55,10 @@ class PostGISWrites:
     def get(self, key: Any) -> Feature | None:
         """The feature `key` as the transaction sees it."""
         return self._read(key)
+
+    def ids(self, query: FeatureQuery) -> list[Any]:
+        """The keys of the rows `query` matches, as the transaction sees them."""
+        return self._find(query)
 
     def value(self, value: Any) -> Any:
         """A typed value, which psycopg binds as it is."""

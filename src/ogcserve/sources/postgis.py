@@ -35,6 +35,7 @@ from ogcserve.sources._query import (
     coerce_ids,
     count_selection,
     first_feature,
+    keys_only,
     plan_query,
     refine,
     selection,
@@ -327,6 +328,10 @@ class PostGISSource:
     ) -> Feature | None:
         return first_feature(self._stream(conn, by_id(fid, query), 1))
 
+    def _ids(self, conn: psycopg.Connection[Any], query: FeatureQuery) -> list[Any]:
+        """The keys of the rows `query` matches on `conn` (a transaction's)."""
+        return [key for batch in self._stream(conn, keys_only(query), 1000) for key in batch.ids]
+
     # -- writes ------------------------------------------------------------------------------
 
     @contextmanager
@@ -335,7 +340,12 @@ class PostGISSource:
         back when it raises (or when a write inside it failed)."""
         t = self._meta()
         with self._db.pooled("commit") as conn:
-            writes = PostGISWrites(conn, t, lambda fid: self._get(conn, fid, None))
+            writes = PostGISWrites(
+                conn,
+                t,
+                lambda fid: self._get(conn, fid, None),
+                lambda query: self._ids(conn, query),
+            )
             tx = SourceTransaction(t.schema, t.key_type, writes)
             with transaction_scope(tx, lambda: rollback(conn), conn.commit):
                 yield tx
