@@ -27,7 +27,8 @@ machine (--max-busy) and records how busy it was. Prints the tables with ratios 
 writes bench/out/postgis_compare.json. Everything started is stopped at the end.
 
     python bench/postgis_compare.py [--dsn postgresql://...] [--gpkg PATH] [--duration 10]
-        [--warmup 3] [--downloads 2] [--servers qgis,mapserver,ogcserve] [--check-only]
+        [--warmup 3] [--downloads 2] [--servers qgis,mapserver,ogcserve] [--cases a,b]
+        [--check-only]
 """
 
 from __future__ import annotations
@@ -385,6 +386,7 @@ def main() -> int:
     parser.add_argument(
         "--patience", type=float, default=60, help="seconds to wait for it before each case"
     )
+    parser.add_argument("--cases", default="", help="only these cases (comma-separated names)")
     parser.add_argument("--check-only", action="store_true")
     parser.add_argument("--no-install", action="store_true")
     args = parser.parse_args()
@@ -410,6 +412,8 @@ def main() -> int:
     cases: dict[str, wms.Case | wfs.Case | ItemsCase] = {c.name: c for c in wms_cases(args.gpkg)}
     cases |= {c.name: c for c in wfs.CASES}
     cases["items_1000"] = ItemsCase()
+    if args.cases:
+        cases = {k: v for k, v in cases.items() if k in args.cases.split(",")}
     procs = wms.Processes()
     results: dict[str, dict[str, Any]] = {}
     with wms.stopping(procs):
