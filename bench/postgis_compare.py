@@ -12,6 +12,11 @@ Cases, one interleaved run (each case on every server in turn, then the next cas
   windows, GetFeatureInfo (France), requests/s with wrk at concurrency 2;
 - WFS 1.1.0: 1,000 features in GML and GeoJSON (wrk), 100,000 features in GML and GeoJSON
   (seconds per full download with curl, the median of --downloads);
+- OGC API - Features: `limit=1000` in a bbox of 1,000 features (f=json, CRS84), bench/
+  ogcapi_compare.py's request: QGIS Server's `/wfs3` API, ogcserve's `/ogcapi/postgis_compare`
+  (MapServer's OGC API is not configured here);
+- ogcserve on the GeoPackage the parcels were loaded from (`ogcserve_gpkg`, the same project
+  with `geopackage` sources), every case, so the PostGIS-to-GeoPackage cost is of the same run;
 - the same with the access-control plugin bench/qgis_plugins/bench_acl (QGIS Server API),
   loaded unmodified by QGIS Server and by ogcserve, with BENCH_ACL_ROWS=1: rows of category 9
   and the attribute `value` of the parcels are hidden from the anonymous caller.
@@ -22,7 +27,8 @@ machine (--max-busy) and records how busy it was. Prints the tables with ratios 
 writes bench/out/postgis_compare.json. Everything started is stopped at the end.
 
     python bench/postgis_compare.py [--dsn postgresql://...] [--gpkg PATH] [--duration 10]
-        [--warmup 3] [--downloads 2] [--servers qgis,mapserver,ogcserve] [--check-only]
+        [--warmup 3] [--downloads 2] [--servers qgis,mapserver,ogcserve] [--cases a,b]
+        [--check-only]
 """
 
 from __future__ import annotations
@@ -34,10 +40,12 @@ import sqlite3
 import statistics
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 from typing import Any
 
+import ogcapi_compare as ogcapi
 import psycopg
 import wfs_compare as wfs
 import wms_compare as wms
@@ -48,9 +56,11 @@ from psycopg.conninfo import conninfo_to_dict
 
 WORK = OUT_DIR / "postgis_compare"
 PROJECT = WORK / "postgis_compare.yaml"
+GPKG_PROJECT = WORK / "gpkg" / "postgis_compare.yaml"  # same name, so the same OGC API paths
 TEMPLATES = BENCH_DIR / "postgis_templates"
 DSN = "postgresql://postgres:postgres@127.0.0.1:5432/ogcserve_bench"
 SERVERS = ("qgis", "mapserver", "ogcserve")
+API_PORT_OFFSET = 50  # QGIS Server's OGC API (/wfs3/...) is on its own nginx port
 # Targets of issue 14, as ratios of the same run.
 GETMAP_VS_QGIS, GETMAP_VS_MAPSERVER, GFI_VS_QGIS, WFS_VS_BEST, ACL_COST = 2.0, 1.5, 1.5, 2.0, 0.10
 
@@ -99,7 +109,8 @@ def layers_spec(dsn: str) -> list[dict[str, Any]]:
     return out
 
 
-def write_project(layers: list[dict[str, Any]]) -> None:
+def write_project(layers: list[dict[str, Any]], path: Path = PROJECT) -> None:
+    """ogcserve's project: the PostGIS tables, or with `path` GPKG_PROJECT the GeoPackages."""
     doc = {
         "name": "postgis_compare",
         "title": "PostGIS comparison (bench/postgis_compare.py)",
@@ -108,7 +119,11 @@ def write_project(layers: list[dict[str, Any]]) -> None:
             {
                 "name": layer["name"],
                 "title": layer["name"],
-                "source": {"type": "postgis", "dsn": layer["dsn"], "table": layer["table"]},
+                "source": (
+                    {"type": "geopackage", "path": layer["path"], "table": layer["table"]}
+                    if path == GPKG_PROJECT
+                    else {"type": "postgis", "dsn": layer["dsn"], "table": layer["table"]}
+                ),
                 "style": {k: layer[k] for k in ("fill", "stroke", "stroke_width")},
                 "queryable": True,
                 "wfs": {"precision": 8},
@@ -116,7 +131,8 @@ def write_project(layers: list[dict[str, Any]]) -> None:
             for layer in layers
         ],
     }
-    PROJECT.write_text(yaml.safe_dump(doc, sort_keys=False))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
 
 
 def write_mapfile(layers: list[dict[str, Any]], online: str) -> Path:
@@ -189,14 +205,33 @@ def start(procs: wms.Processes, layers: list[dict[str, Any]], ports: dict[str, i
             (ports["mapserver"], "/mapserv", wms.spawn_fcgi(procs, "mapserver", wms.MAPSERV, env))
         )
     if fcgi:
-        wms.start_nginx(procs, wms.write_nginx(fcgi))
+        wms.start_nginx(procs, write_nginx(fcgi))
     if "ogcserve" in ports:
         write_project(layers)
+        write_project(layers, GPKG_PROJECT)
         common = BENCH_DIR / "ogcserve_plugins" / "common"
         wms.start_ogcserve(procs, "ogcserve", ports["ogcserve"], [common])
+        wms.PROJECT = GPKG_PROJECT  # start_ogcserve serves wms.PROJECT
+        wms.start_ogcserve(procs, "ogcserve_gpkg", ports["ogcserve_gpkg"], [common])
+        wms.PROJECT = PROJECT
         os.environ["BENCH_ACL_ROWS"] = "1"  # read by the plugin in ogcserve's workers
         plugins = [common, BENCH_DIR / "qgis_plugins"]
         wms.start_ogcserve(procs, "ogcserve_acl", ports["ogcserve_acl"], plugins)
+
+
+def write_nginx(fcgi: list[tuple[int, str, Path]]) -> Path:
+    """wms_compare's nginx.conf, plus for QGIS Server a port of its own where `/wfs3/...`
+    reaches the same FastCGI group (ogcapi_compare's prefix location)."""
+    conf = wms.write_nginx(fcgi)
+    api_t = Template((ogcapi.TEMPLATES / "nginx_server.conf").read_text())
+    api = "".join(
+        api_t.substitute(port=port + API_PORT_OFFSET, prefix="/wfs3", socket=sock)
+        for port, path, sock in fcgi
+        if path == "/qgis"
+    )
+    text = conf.read_text()
+    conf.write_text(text[: text.rindex("}")] + api + "}\n")
+    return conf
 
 
 def _acl_env() -> dict[str, str]:
@@ -204,11 +239,38 @@ def _acl_env() -> dict[str, str]:
 
 
 def _url(ports: dict[str, int], key: str) -> str:
-    server = key.removesuffix("_acl")
-    return f"http://127.0.0.1:{ports[key]}{wfs.PATHS[server]}"
+    return f"http://127.0.0.1:{ports[key]}{wfs.PATHS[_server(key)]}"
+
+
+def _server(key: str) -> str:
+    """qgis, mapserver or ogcserve, for a key such as qgis_acl or ogcserve_gpkg."""
+    return key.split("_")[0]
+
+
+def target(ports: dict[str, int], key: str, case: wms.Case | wfs.Case | ItemsCase) -> str:
+    """The URL a case requests from the server `key`."""
+    server = _server(key)
+    if isinstance(case, ItemsCase):
+        return case.url(server, ports[key] + (API_PORT_OFFSET if server == "qgis" else 0))
+    if isinstance(case, wfs.Case):
+        return case.url(_url(ports, key), server)
+    return f"{_url(ports, key)}?{case.query()}"
 
 
 # --- cases ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ItemsCase:
+    """OGC API - Features items: `limit=features` in the CRS84 bbox of exactly `features`
+    features (bench/ogcapi_compare.py's request)."""
+
+    name: str = "items_1000"
+    features: int = ogcapi.SMALL
+
+    def url(self, server: str, port: int) -> str:
+        url = ogcapi.items_url(server, f"http://127.0.0.1:{port}", self.features)
+        return url.replace(f"/ogcapi/{ogcapi.OGCSERVE_PROJECT}/", f"/ogcapi/{PROJECT.stem}/")
 
 
 def wms_cases(gpkg: Path) -> list[wms.Case]:
@@ -220,19 +282,25 @@ def wms_cases(gpkg: Path) -> list[wms.Case]:
     return [c for c in cases if c.kind != "capabilities"]
 
 
-def check(key: str, url: str, case: wms.Case | wfs.Case) -> dict[str, Any]:
-    """wms_compare's or wfs_compare's check; with the plugin, fewer features and no `value`."""
-    server, acl = key.removesuffix("_acl"), key.endswith("_acl")
+def check(key: str, ports: dict[str, int], case: wms.Case | wfs.Case | ItemsCase) -> dict[str, Any]:
+    """wms_compare's, wfs_compare's or ogcapi_compare's check; with the plugin, fewer features
+    and no `value`."""
+    server, acl = _server(key), key.endswith("_acl")
     if isinstance(case, wms.Case):
-        return wms.check(wms.Instance(key, key, url, [case.name]), case)
+        return wms.check(wms.Instance(key, key, _url(ports, key), [case.name]), case)
+    if isinstance(case, ItemsCase) and server == "mapserver":
+        raise AssertionError("MapServer's OGC API is not configured in this bench")
     if not acl:
-        return wfs.check(server, url, case)
+        if isinstance(case, ItemsCase):
+            return ogcapi.check(key, target(ports, key, case), case.features)
+        return wfs.check(server, _url(ports, key), case)
     out = WORK / "answers" / f"{key}_{case.name}"
-    done = wfs.curl(case.url(url, server), out)
-    n, _, _ = wfs.count_features(out, case.fmt)
+    done = wfs.curl(target(ports, key, case), out)
+    fmt = "geojson" if isinstance(case, ItemsCase) else case.fmt
+    n, _, _ = wfs.count_features(out, fmt)
     text = out.read_bytes()
     out.unlink()
-    hidden = b'"value"' in text if case.fmt == "geojson" else b"value>" in text
+    hidden = b'"value"' in text if fmt == "geojson" else b"value>" in text
     if done["http_code"] != 200 or not 0.8 * case.features < n < case.features or hidden:
         raise AssertionError(
             f"{key} {case.name}: HTTP {done['http_code']}, {n} features, value shown: {hidden}"
@@ -240,24 +308,18 @@ def check(key: str, url: str, case: wms.Case | wfs.Case) -> dict[str, Any]:
     return {"features": n, "bytes": done["bytes"]}
 
 
-def measure(url: str, case: wms.Case | wfs.Case, args: argparse.Namespace) -> dict[str, Any]:
+def measure(
+    url: str, case: wms.Case | wfs.Case | ItemsCase, args: argparse.Namespace
+) -> dict[str, Any]:
     """requests/s (wrk) for the quick cases; seconds per download for 100,000 features."""
     busy = wms.wait_quiet(args.max_busy, args.patience)
     if isinstance(case, wfs.Case) and case.features == wfs.LARGE:
-        target = case.url(url, _server_of(url))
-        wfs.curl(target)
-        seconds = [wfs.curl(target)["seconds"] for _ in range(args.downloads)]
+        wfs.curl(url)
+        seconds = [wfs.curl(url)["seconds"] for _ in range(args.downloads)]
         return {"seconds": statistics.median(seconds), "runs": seconds, "cpu_busy_before": busy}
-    target = (
-        case.url(url, _server_of(url)) if isinstance(case, wfs.Case) else f"{url}?{case.query()}"
-    )
-    wms.wrk(target, args.warmup, args.connections)
-    run = wms.wrk(target, args.duration, args.connections)
+    wms.wrk(url, args.warmup, args.connections)
+    run = wms.wrk(url, args.duration, args.connections)
     return run | {"cpu_busy_before": busy}
-
-
-def _server_of(url: str) -> str:
-    return next(s for s, path in wfs.PATHS.items() if url.endswith(path))
 
 
 # --- report ---------------------------------------------------------------------------------
@@ -277,16 +339,19 @@ def report(results: dict[str, dict[str, Any]], names: list[str], args: argparse.
     for name in names:
         q, m, o = (value(results.get(f"{k}/{name}")) for k in SERVERS)
         qa, oa = value(results.get(f"qgis_acl/{name}")), value(results.get(f"ogcserve_acl/{name}"))
+        og = value(results.get(f"ogcserve_gpkg/{name}"))
         best = max(v for v in (q, m, 0.0) if v is not None) or None
         rows.append(
             [name, *(wms.fmt(v) for v in (q, m, o)), wms.fmt(wms.ratio(o, q), 2),
              wms.fmt(wms.ratio(o, best), 2), wms.fmt(qa), wms.fmt(oa),
-             _cost(qa, q), _cost(oa, o), wms.fmt(wms.ratio(oa, qa), 2)]
+             _cost(qa, q), _cost(oa, o), wms.fmt(wms.ratio(oa, qa), 2), wms.fmt(og),
+             wms.fmt(wms.ratio(og, best), 2), wms.fmt(wms.ratio(o, og), 2)]
         )  # fmt: skip
     print("\nthroughput (requests/s; for *_100000: downloads/s, 1/seconds)")
     wms.print_table(
         ["case", "QGIS", "MapServer", "ogcserve", "og/QGIS", "og/best", "QGIS+acl",
-         "og+acl", "QGIS acl cost", "og acl cost", "og/QGIS acl"],
+         "og+acl", "QGIS acl cost", "og acl cost", "og/QGIS acl", "og gpkg", "gpkg/best",
+         "og pg/gpkg"],
         rows,
     )  # fmt: skip
     busy = [r.get("cpu_busy_before", 0.0) for r in results.values()]
@@ -321,6 +386,7 @@ def main() -> int:
     parser.add_argument(
         "--patience", type=float, default=60, help="seconds to wait for it before each case"
     )
+    parser.add_argument("--cases", default="", help="only these cases (comma-separated names)")
     parser.add_argument("--check-only", action="store_true")
     parser.add_argument("--no-install", action="store_true")
     args = parser.parse_args()
@@ -334,11 +400,20 @@ def main() -> int:
     (WORK / "xdg").mkdir(parents=True, exist_ok=True)
     (WORK / "xdg").chmod(0o700)
     (WORK / "answers").mkdir(exist_ok=True)
-    wms.WORK, wfs.WORK, wms.PROJECT = WORK, WORK, PROJECT  # their helpers write here
-    keys = [k for s in wanted for k in ((s, f"{s}_acl") if s != "mapserver" else (s,))]
+    wms.WORK, wfs.WORK, ogcapi.WORK, wms.PROJECT = (
+        WORK,
+        WORK,
+        WORK,
+        PROJECT,
+    )  # their helpers write here
+    variants = {"qgis": ("", "_acl"), "mapserver": ("",), "ogcserve": ("", "_acl", "_gpkg")}
+    keys = [s + v for s in wanted for v in variants[s]]
     ports = {k: args.port_base + i for i, k in enumerate(keys)}
-    cases: dict[str, wms.Case | wfs.Case] = {c.name: c for c in wms_cases(args.gpkg)}
+    cases: dict[str, wms.Case | wfs.Case | ItemsCase] = {c.name: c for c in wms_cases(args.gpkg)}
     cases |= {c.name: c for c in wfs.CASES}
+    cases["items_1000"] = ItemsCase()
+    if args.cases:
+        cases = {k: v for k, v in cases.items() if k in args.cases.split(",")}
     procs = wms.Processes()
     results: dict[str, dict[str, Any]] = {}
     with wms.stopping(procs):
@@ -350,14 +425,14 @@ def main() -> int:
         for name, case in cases.items():  # checks first: a wrong answer is never timed
             for key in ports:
                 try:
-                    results[f"{key}/{name}"] = {"check": check(key, _url(ports, key), case)}
+                    results[f"{key}/{name}"] = {"check": check(key, ports, case)}
                 except (AssertionError, OSError) as error:
                     results[f"{key}/{name}"] = {"error": str(error)[:400]}
                     print(f"CHECK FAILED {key} {name}: {str(error)[:300]}", flush=True)
         for name, case in cases.items():
             for key in ports if not args.check_only else ():
                 if "error" not in results[f"{key}/{name}"]:
-                    results[f"{key}/{name}"] |= measure(_url(ports, key), case, args)
+                    results[f"{key}/{name}"] |= measure(target(ports, key, case), case, args)
                     print(
                         f"  {key:14} {name:16} {value(results[f'{key}/{name}']) or 0:9.2f}",
                         flush=True,

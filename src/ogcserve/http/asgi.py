@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import os
 import re
 import socket
@@ -330,6 +331,7 @@ def asgi_app(server: Server) -> ASGIApp:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        settle_garbage_collector()
         async with metrics_upkeep(server):  # pending counts and pool gauges, every second
             yield
         await running.stop()  # the server is stopping: no request works on unseen
@@ -360,3 +362,18 @@ def asgi_app(server: Server) -> ASGIApp:
     for layer in reversed(middleware):
         direct = layer.cls(direct, *layer.args, **layer.kwargs)
     return _Edge(app, direct)
+
+
+# A batch of 1,000 features makes ~10,000 short-lived objects: with CPython's default
+# threshold (700 allocations) the young generation is collected several times per request.
+GC_THRESHOLDS = (50_000, 20, 100)
+
+
+def settle_garbage_collector() -> None:
+    """Once a worker has started: the objects made so far (modules, the project, plugins)
+    leave the collector's generations for good, and collections of young objects come less
+    often. Measured on PostGIS WFS 1.1.0, 1,000 features: CPU per request 14.6 -> 12.8 ms
+    (GeoJSON), 18.9 -> 16.7 ms (GML); docs/performance.md."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)

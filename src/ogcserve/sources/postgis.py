@@ -233,7 +233,7 @@ class PostGISSource:
             return
         if query.wkb:
             with self._db.pooled("read") as pooled:
-                yield from self._cursor(pooled, statement, sel, size, raw)
+                yield from self._cursor(pooled, statement, sel, max(size, DRAWING_FETCH), raw)
             return
         with self._db.pooled("read") as pooled:
             first, more = self._first(pooled, statement, sel, size, raw)
@@ -258,10 +258,15 @@ class PostGISSource:
         """The first batch of `statement`, and whether any row follows it (one row is fetched
         past a full batch to tell: a read of exactly one batch, such as a page of 1,000, then
         needs no query for the rest)."""
-        with conn.cursor(name=f"ogcserve_{uuid.uuid4().hex}", binary=True) as cur:
-            cur.execute(*statement)
-            rows = cur.fetchmany(size)
-            more = len(rows) == size and cur.fetchone() is not None
+        # One round trip: the rows come with the answer to a query limited to one more row
+        # than a batch (a named cursor took three: DECLARE, FETCH, CLOSE). The outer LIMIT
+        # keeps the inner query's order.
+        text, params = statement
+        first = sql.SQL("SELECT * FROM ({}) AS first LIMIT %s").format(text)
+        with conn.cursor(binary=True) as cur:
+            rows = cur.execute(first, [*params, size + 1]).fetchall()
+        more = len(rows) > size
+        rows = rows[:size]
         return (self._batch(rows, sel, raw) if rows else None), more
 
     def _rest(self, query: FeatureQuery, first: FeatureBatch, paged: bool) -> FeatureQuery | None:
@@ -360,6 +365,8 @@ class PostGISSource:
 
 
 # The bbox tests: exact (a page's rows must meet the bbox), or the index's envelopes only.
+# Rows per round trip of a drawing's read: its reader holds every batch at once anyway.
+DRAWING_FETCH = 10_000
 _INTERSECTS = sql.SQL("ST_Intersects({}, ST_MakeEnvelope(%s, %s, %s, %s, %s))")
 _ENVELOPES = sql.SQL("{} && ST_MakeEnvelope(%s, %s, %s, %s, %s)")
 
