@@ -32,9 +32,8 @@ from _common import BENCH_DIR, DATA_DIR, machine, print_table, write_result
 from gpkg_bbox import TABLE, build_gpkg
 
 sys.path.insert(0, str(BENCH_DIR.parent / "tests"))
-import lb_cluster  # noqa: E402
-
-from wms_compare import SPARSE_TARGET, getmap, pick_window  # noqa: E402
+import lb_cluster
+from wms_compare import SPARSE_TARGET, getmap, pick_window
 
 CGROUP = Path("/sys/fs/cgroup/cpu")
 POLYGONS = DATA_DIR / "polygons_1000000.gpkg"
