@@ -179,6 +179,9 @@ class _Dispatcher:
     """The parent's loop: accept, hand over, watch the connections handed over, reload."""
 
     def __init__(self, config: uvicorn.Config, workers: int, options: ReloadOptions) -> None:
+        # First: a SIGHUP while the first workers start is a reload for later, not the end.
+        self.reload_wanted = False
+        signal.signal(signal.SIGHUP, self._hang_up)
         self.config = config
         self.options = options
         self.listener = config.bind_socket()
@@ -194,7 +197,6 @@ class _Dispatcher:
         self.early_deaths = 0  # workers in a row that died soon after they started
         self.incoming: list[_Worker] = []  # a reload's new workers, until all are ready
         self.leaving: list[_Worker] = []  # old workers finishing their requests
-        self.reload_wanted = False
         self.reload_started = 0.0  # wall clock, for the status file
         self.reload_limit = 0.0
         self.next_check = time.monotonic() + options.watch
@@ -207,18 +209,17 @@ class _Dispatcher:
             nonlocal stopping
             stopping = True
 
-        def hang_up(signum: int, frame: FrameType | None) -> None:
-            self.reload_wanted = True
-
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, stop)
-        signal.signal(signal.SIGHUP, hang_up)
         try:
             while not stopping:
                 self._step(0.5)
                 self._reload_step()
         finally:
             self._stop()
+
+    def _hang_up(self, signum: int, frame: FrameType | None) -> None:
+        self.reload_wanted = True
 
     def _step(self, timeout: float) -> None:
         events = self.poll.poll(timeout)
