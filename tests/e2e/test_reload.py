@@ -212,3 +212,17 @@ def _wait(condition: object, timeout: float = HANG) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+def test_a_lone_worker_killed_is_replaced_and_no_later_request_fails(tmp_path: Path) -> None:
+    # With one worker the parent dispatches too: it replaces the worker, and connections
+    # accepted while the replacement loads wait for it instead of failing.
+    with server(tmp_path, workers=1) as (url, pid_file, _):
+        victim = int(httpx.get(url + "/health", timeout=HANG).json()["worker"])
+        os.kill(victim, signal.SIGKILL)
+        answers = [httpx.get(url + CAPABILITIES, timeout=HANG) for _ in range(5)]
+        assert [a.status_code for a in answers] == [200] * 5
+        replacement = int(httpx.get(url + "/health", timeout=HANG).json()["worker"])
+        assert replacement != victim
+        assert _zombie(victim) or not Path(f"/proc/{victim}").exists()
+        assert int(pid_file.read_text()) != replacement

@@ -288,18 +288,31 @@ class _Dispatcher:
                 connection, _ = self.listener.accept()
             except BlockingIOError:
                 return
-            worker = self._least_busy()
             number = next(self.numbers)
-            try:
-                socket.send_fds(worker.channel, [_ID.pack(number)], [connection.fileno()])
-            except OSError as error:
-                log.error("could not hand a connection to worker %s: %s", worker.process.pid, error)
+            worker = self._hand_over(connection, number)
+            if worker is None:
                 connection.close()
                 continue
             # Keep the accepted socket as the duplicate: the worker has its own now.
             worker.connections[number] = connection
             self.watched[connection.fileno()] = (worker, number)
             self.poll.register(connection.fileno(), _RDHUP)
+
+    def _hand_over(self, connection: socket.socket, number: int) -> _Worker | None:
+        """Send the connection to the least busy worker; the worker, or None if none took it."""
+        for _ in range(2):
+            worker = self._least_busy()
+            try:
+                socket.send_fds(worker.channel, [_ID.pack(number)], [connection.fileno()])
+                return worker
+            except BlockingIOError:  # its channel is full: alive, but not reading
+                log.error("worker %s takes no connections; one refused", worker.process.pid)
+                return None
+            except OSError as error:
+                # It died and its death is not handled yet: replace it, and try once more.
+                log.error("could not hand a connection to worker %s: %s", worker.process.pid, error)
+                self._bury(worker)
+        return None
 
     def _forget(self, worker: _Worker, number: int) -> None:
         """A connection is over (the peer hung up or the worker closed it): close our copy."""
@@ -328,6 +341,12 @@ class _Dispatcher:
                 else:
                     self._forget(worker, number)
             return
+        self._bury(worker)
+
+    def _bury(self, worker: _Worker) -> None:
+        """A worker's channel closed: it exited. Replace it if it was serving."""
+        if worker.channel.fileno() < 0:
+            return  # already done
         for number in list(worker.connections):
             self._forget(worker, number)
         self.poll.unregister(worker.channel.fileno())
