@@ -238,9 +238,11 @@ def test_a_killed_worker_costs_only_its_requests(tmp_path: Path) -> None:
         assert {o for o in outcomes if isinstance(o, int)} == {200}
         assert outcomes[-30:] == [200] * 30
 
-        # New connections are served by both workers, the replacement included.
+        # New connections are served by both workers, the replacement included once it has
+        # loaded (until then the parent hands connections to the ready worker only).
         answered = set()
-        for _ in range(20):
+        limit = time.monotonic() + 2 * HANG
+        while replacement not in answered and time.monotonic() < limit:
             with httpx.Client(timeout=HANG) as client:
                 response = client.get(f"{url}/health")
                 assert response.status_code == 200
