@@ -252,7 +252,7 @@ class _Dispatcher:
         grace = (self.config.timeout_graceful_shutdown or 0) + HARD_EXIT_AFTER + 2
         limit = time.monotonic() + grace
         with contextlib.suppress(SystemExit):
-            while self.leaving and time.monotonic() < limit:
+            while time.monotonic() < limit and any(w.channel.fileno() >= 0 for w in self.leaving):
                 self._step(0.2)
         for worker in self.leaving:
             worker.process.join(timeout=max(limit - time.monotonic(), 0))
