@@ -1,7 +1,7 @@
 """Three ogcserve hosts behind nginx against one, on the sparse GetMap case (issue 18).
 
 Each host is a separate `ogcserve serve --workers 1` bound to its own address (127.0.0.2, .3,
-.4), in a cgroup (v1 `cpu` controller) of its own limited to `--quota` CPUs (default 0.25:
+.4), in a cgroup (v1 `cpu` controller) of its own limited to `--quota` CPUs (default 0.2:
 this machine has 2 cores, so three unlimited hosts could not be three times one). nginx
 (tests/lb_cluster.py, from deploy/nginx/ogcserve.conf) is not limited. The case is
 bench/wms_compare.py's sparse GetMap (the 1,000,000-polygon GeoPackage, the 4:3 window
@@ -12,7 +12,7 @@ one) at concurrency 2, and the three hosts through nginx at concurrency 6; one h
 too (the cost of the proxy). Prints requests/s, the ratio three/one (target >= 2.5) and the
 load average, and writes bench/out/scale_out.json.
 
-    python bench/scale_out.py [--quota 0.25] [--duration 10] [--rounds 3]
+    python bench/scale_out.py [--quota 0.2] [--duration 10] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def project(root: Path) -> tuple[Path, str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quota", type=float, default=0.25, help="CPUs per host")
+    parser.add_argument("--quota", type=float, default=0.2, help="CPUs per host")
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
@@ -148,7 +148,12 @@ def main() -> int:
                 print(f"round {round_ + 1}: {name}: {rate:.1f} requests/s")
             loads.append(os.getloadavg()[0])
     for i in range(len(hosts)):
-        (CGROUP / f"ogcserve-bench-{i}").rmdir()
+        for _ in range(50):  # the hosts' last processes may still be exiting
+            try:
+                (CGROUP / f"ogcserve-bench-{i}").rmdir()
+                break
+            except OSError:
+                time.sleep(0.2)
     shutil.rmtree(root, ignore_errors=True)
     best = {name: max(values) for name, values in rates.items()}
     median = {name: sorted(values)[len(values) // 2] for name, values in rates.items()}
