@@ -52,7 +52,7 @@ def limited(name: str, quota: float) -> list[str]:
 def wrk(url: str, connections: int, duration: float) -> tuple[float, int]:
     """Requests/s and the count of non-2xx answers."""
     done = subprocess.run(
-        ["wrk", "-t", str(min(connections, 2)), "-c", str(connections), "-d", f"{round(duration)}s", url],
+        ["wrk", f"-t{min(connections, 2)}", f"-c{connections}", f"-d{round(duration)}s", url],
         capture_output=True,
         text=True,
         check=True,
