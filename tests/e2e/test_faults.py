@@ -238,8 +238,7 @@ def test_a_killed_worker_costs_only_its_requests(tmp_path: Path) -> None:
         assert {o for o in outcomes if isinstance(o, int)} == {200}
         assert outcomes[-30:] == [200] * 30
 
-        # New connections are served by both workers, the replacement included once it has
-        # loaded (until then the parent hands connections to the ready worker only).
+        # New connections are served by both workers, the replacement included.
         answered = set()
         limit = time.monotonic() + 2 * HANG
         while replacement not in answered and time.monotonic() < limit:

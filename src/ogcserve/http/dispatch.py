@@ -171,7 +171,7 @@ class _Worker:
     connections: dict[int, socket.socket] = field(default_factory=dict)
     unread: bytes = b""  # the start of a report that has not fully arrived
     started: float = field(default_factory=time.monotonic)
-    ready: bool = False  # its app has started: it serves what it is handed at once
+    ready: bool = False  # its app has started (a reload waits for every new worker's)
     note: Path | None = None  # a reload's worker: where it writes why it could not start
 
 
@@ -275,11 +275,10 @@ class _Dispatcher:
         return worker
 
     def _least_busy(self) -> _Worker:
-        # Ready workers first (a replacement still loading would hold the connection);
-        # ties go round: two idle workers get one new connection each.
-        ready = [w for w in self.pool if w.ready] or self.pool
-        start = next(self.turn) % len(ready)
-        ring = ready[start:] + ready[:start]
+        # Ties go round: two idle workers get one new connection each. A worker still loading
+        # (a replacement) takes connections too: they wait in its channel until it serves.
+        start = next(self.turn) % len(self.pool)
+        ring = self.pool[start:] + self.pool[:start]
         return min(ring, key=lambda w: len(w.connections))
 
     def _accept(self) -> None:
