@@ -123,6 +123,8 @@ def test_a_reload_under_load_loses_no_request_and_mixes_no_versions(tmp_path: Pa
         for thread in [slow, *threads]:
             thread.start()
         try:
+            # The load is flowing (and the long request, sent first, is on an old worker).
+            assert _wait(lambda: sum(len(mine) for mine in answers) >= 6)
             for new in ("2", "3"):
                 release.write(new)
                 done = reload(pid_file)
