@@ -16,7 +16,7 @@ from ogcserve.compat.qgis import folder_interface
 from ogcserve.http.asgi import asgi_app
 from ogcserve.http.status import allow_any_status
 from ogcserve.plugins.interface import ServerInterface
-from ogcserve.plugins.loader import load_plugins, plugin_folders
+from ogcserve.plugins.loader import PluginsFailedError, load_plugins, plugin_folders
 from ogcserve.projects import ProjectStore, load_project
 from ogcserve.server import Server
 from ogcserve.services import builtin
@@ -46,6 +46,9 @@ def build_server(settings: Settings, environ: Mapping[str, str] | None = None) -
         entry_points=settings.load_entry_points,
         folder_interface=folder_interface,  # QGIS plugins get QgsServerInterface and `qgis`
     )
+    failed = [r for r in server.plugins if r.status == "failed"]
+    if failed and settings.plugin_errors_fatal:
+        raise PluginsFailedError(failed)
     return server
 
 

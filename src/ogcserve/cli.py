@@ -1,4 +1,4 @@
-"""The command line: `ogcserve serve | check | plugins | explain | tiles`."""
+"""The command line: `ogcserve serve | reload | check | plugins | explain | tiles`."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from pathlib import Path
 import uvicorn
 from pydantic import ValidationError
 
-from ogcserve.http import dispatch
+from ogcserve.http import dispatch, reload
 from ogcserve.http.protocol import DEFAULT_LIMITS
 from ogcserve.http.shutdown import GracefulServer
 from ogcserve.logs import log_config
@@ -70,6 +70,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="no line per request (default: the access_log setting, on)",
     )
 
+    reload_ = commands.add_parser(
+        "reload", help="reload a running server (new workers; the old ones finish first)"
+    )
+    reload_.add_argument(
+        "--pid-file", type=Path, default=None, help="the server's pid file (setting pid_file)"
+    )
+    reload_.add_argument("--timeout", type=float, default=None, help="seconds to wait")
+
     check = commands.add_parser("check", help="validate project files and open their sources")
     check.add_argument("projects", nargs="+", type=Path)
 
@@ -107,6 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _check(args.projects)
     if args.command == "explain":
         return _explain(args)
+    if args.command == "reload":
+        return _reload(args)
     return _plugins(args)
 
 
@@ -186,13 +196,19 @@ def _serve_with(args: argparse.Namespace) -> int:
         http="ogcserve.http.protocol:OgcHttpToolsProtocol",  # the request head bounded
     )
     config.ogcserve_head_limits = (settings.max_url_length, settings.max_header_bytes)
-    if args.workers > 1:
-        if not dispatch.SUPPORTED:
-            raise SystemExit(
-                "--workers above 1 needs Linux (epoll); elsewhere run one worker "
-                "per port behind a proxy"
+    if dispatch.SUPPORTED:  # also with one worker: reloads and replacing a worker that died
+        with reload.pid_file(settings):
+            dispatch.serve(
+                config,
+                args.workers,
+                reload.options(settings),
+                getattr(args, "on_worker_exit", None),
             )
-        dispatch.serve(config, args.workers, getattr(args, "on_worker_exit", None))
+    elif args.workers > 1:
+        raise SystemExit(
+            "--workers above 1 needs Linux (epoll); elsewhere run one worker "
+            "per port behind a proxy"
+        )
     else:
         GracefulServer(config).run()
     return 0
@@ -203,6 +219,17 @@ def _settings() -> Settings:
         return Settings()
     except ValidationError as error:
         raise SystemExit(f"invalid settings (OGCSERVE_* variables):\n{error}") from None
+
+
+def _reload(args: argparse.Namespace) -> int:
+    settings = _settings()
+    pid_file = args.pid_file or settings.pid_file
+    if pid_file is None:
+        raise SystemExit("ogcserve reload: name the server's pid file (--pid-file or pid_file)")
+    timeout = args.timeout if args.timeout is not None else settings.reload_timeout + 10
+    status, message = reload.request_reload(pid_file, timeout)
+    print(message, file=sys.stdout if status == 0 else sys.stderr)
+    return status
 
 
 def _check_or_exit(projects: list[Path]) -> None:

@@ -50,7 +50,8 @@ class Server:
         """The project a request is for: a filter's choice, /ows/<name>, MAP, or the default.
 
         A project whose file changed since it was loaded is re-read first, and its cached
-        documents and open sources are dropped.
+        documents and open sources are dropped (unless the setting `project_reread` is off:
+        then only a reload, with new workers, takes the change).
         """
         wanted = (
             ctx.config_file_path or ctx.request.route.get("project") or ctx.request.parameter("MAP")
@@ -59,7 +60,8 @@ class Server:
             return None
         project = self._find(wanted) if wanted else self.projects.default()
         try:
-            reloaded = self.projects.reload_if_changed(project.name)
+            reread = self.settings.project_reread
+            reloaded = self.projects.reload_if_changed(project.name) if reread else None
         except ProjectError as error:
             log.error(
                 "project %s changed but does not load, still serving the old one:\n%s",

@@ -80,6 +80,32 @@ class Settings(BaseSettings):
         ge=0,
         description="Seconds running requests get to finish when the server stops",
     )
+    pid_file: Path | None = Field(
+        default=None,
+        description="File `ogcserve serve` writes its pid to, for `ogcserve reload` (which"
+        " reads the reload's outcome from <pid_file>.reload)",
+    )
+    project_reread: bool = Field(
+        default=True,
+        description="Re-read a project file that changed at its next request (off: project"
+        " changes wait for a reload, which takes them with the plugins' changes)",
+    )
+    reload_watch: float = Field(
+        default=0.0,
+        ge=0,
+        description="Seconds between checks of the project files, plugin folders and installed"
+        " plugins; a change reloads the server (0: no watching, reload on SIGHUP)",
+    )
+    reload_timeout: float = Field(
+        default=120.0,
+        gt=0,
+        description="Seconds a reload's new workers get to load before the reload is given up",
+    )
+    plugin_errors_fatal: bool = Field(
+        default=False,
+        description="A plugin that fails to load stops the server from starting (a reload"
+        " always works so: the old version keeps serving)",
+    )
     xml_max_attributes: int = Field(
         default=100,
         ge=1,

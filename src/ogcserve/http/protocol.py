@@ -8,6 +8,10 @@ settings `max_url_length` or `max_header_bytes` is refused at once, before the r
 any parameter is parsed: 414 or 431 with an OGC ServiceExceptionReport, as is any other
 request that is not HTTP. The connection is then half-closed; what the client still sends is
 read and dropped (never parsed) for a short while, then the connection closes.
+
+When the server stops (or a reload retires this worker), a connection whose first request has
+not arrived yet is not closed at once as uvicorn would: it was opened to send a request, so that
+request is answered (with `Connection: close`) if it comes within `_FIRST_REQUEST_WAIT`.
 """
 
 from __future__ import annotations
@@ -62,6 +66,8 @@ class OgcHttpToolsProtocol(HttpToolsProtocol):
         self._header_bytes = 0
         self._refusal: ServiceError | None = None
         self._refused = False
+        self._heads = 0  # request heads read on this connection
+        self._stopping = False
 
     def data_received(self, data: bytes) -> None:
         if not self._refused:  # once refused, the rest of the request is read and dropped
@@ -71,6 +77,25 @@ class OgcHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_begin()
         self._url_bytes = 0
         self._header_bytes = 0
+
+    def on_headers_complete(self) -> None:
+        super().on_headers_complete()
+        self._heads += 1
+        if self._stopping and self.cycle is not None:
+            self.cycle.keep_alive = False  # answered, then closed
+
+    def shutdown(self) -> None:
+        """Stop gracefully; a connection that has sent nothing yet gets its first request
+        answered (the client opened it to send one), if it comes soon."""
+        if self._heads or self._refused or self.transport.is_closing():
+            super().shutdown()
+            return
+        self._stopping = True
+        self.loop.call_later(_FIRST_REQUEST_WAIT, self._close_if_unused)
+
+    def _close_if_unused(self) -> None:
+        if not self._heads:
+            self.transport.close()
 
     def on_url(self, url: bytes) -> None:
         self._url_bytes += len(url)
@@ -114,5 +139,6 @@ class OgcHttpToolsProtocol(HttpToolsProtocol):
         self.loop.call_later(_LINGER, self.transport.close)
 
 
+_FIRST_REQUEST_WAIT = 2.0  # seconds a stopping server waits for a new connection's request
 _LINGER = 2.0  # seconds a refused connection is read from (and dropped) before it closes
 _REASONS = {400: "Bad Request", 414: "URI Too Long", 431: "Request Header Fields Too Large"}

@@ -38,9 +38,10 @@ def shared_directory() -> Iterator[str]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def worker_exits(path: str) -> Callable[[int], None]:
-    """What the parent does when a worker dies: its live gauges (pools) are dropped from the
-    sums, and the restart is counted. Call inside `shared_directory`."""
+def worker_exits(path: str) -> Callable[[int, bool], None]:
+    """What the parent does when a worker exits: its live gauges (pools) are dropped from the
+    sums, and, when it died and was replaced, the restart is counted (a worker retired by a
+    reload is no restart). Call inside `shared_directory`."""
     from prometheus_client.multiprocess import mark_process_dead
 
     from ogcserve.metrics.registry import Metrics, multiprocess_dir
@@ -51,8 +52,9 @@ def worker_exits(path: str) -> Callable[[int], None]:
             "prometheus_client was imported before %s was set: restarts go uncounted", VARIABLE
         )
 
-    def exited(pid: int) -> None:
+    def exited(pid: int, replaced: bool) -> None:
         mark_process_dead(pid, path)  # type: ignore[no-untyped-call]
-        metrics.worker_restarts.inc()
+        if replaced:
+            metrics.worker_restarts.inc()
 
     return exited

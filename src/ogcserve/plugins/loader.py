@@ -55,6 +55,17 @@ class PluginRecord:
     instance: Any = field(default=None, repr=False)  # what serverClassFactory returned, kept alive
 
 
+class PluginsFailedError(Exception):
+    """Plugins failed to load where that is fatal (setting `plugin_errors_fatal`, reloads)."""
+
+    def __init__(self, failed: Iterable[PluginRecord]) -> None:
+        lines = []
+        for record in failed:
+            last = (record.error or "failed").strip().splitlines()[-1]
+            lines.append(f"{record.name} ({record.location}): {last}")
+        super().__init__("plugins failed to load: " + "; ".join(lines))
+
+
 def plugin_folders(explicit: Iterable[Path], environ: Mapping[str, str]) -> list[Path]:
     """Plugin paths in priority order: explicit ones, OGCSERVE_PLUGINPATH, QGIS_PLUGINPATH."""
     paths = list(explicit)
