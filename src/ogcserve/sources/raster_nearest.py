@@ -1,12 +1,13 @@
 """Nearest-neighbour reprojection without GDAL's warper: each output pixel's centre is carried
 to the raster's pixel grid through control points every `_STEP` pixels (interpolated in
 between, as GDAL's approximate transformer does, with the error estimated from the control
-points' second differences), then the raster window under the output is read once and indexed. Centres that the interpolation could
-put on the wrong side of a pixel edge are transformed exactly, so the pixel picked is the one
-under the exact centre. Anything it cannot do within `_TOLERANCE` of a pixel falls back to the
-warper (None). Every step is a handful of whole-array numpy passes in float32, on positions
-counted from a pixel near the window (no per-pixel gathers but the last one); measured in
-docs/performance.md (WCS) and docs/decisions/0007-wcs-nearest-sampler.md."""
+points' second differences), then the raster window under the output is read once and
+indexed. Centres that the interpolation could put on the wrong side of a pixel edge are
+transformed exactly, so the pixel picked is the one under the exact centre. Anything it
+cannot do within `_TOLERANCE` of a pixel falls back to the warper (None). Every step is a
+handful of whole-array numpy passes in float32, on positions counted from a pixel near the
+window (no per-pixel gathers but the last one); measured in docs/performance.md (WCS) and
+docs/decisions/0007-wcs-nearest-sampler.md."""
 
 from __future__ import annotations
 
@@ -176,12 +177,13 @@ def nearest(
     row *= c1 - c0
     row += col
     row -= h0 * (c1 - c0) + w0
-    index = row.astype(np.intp)
+    # float32 to int32 converts several times faster than to int64; indices are in range.
+    index = row.astype(np.int32 if row.dtype == np.float32 else np.intp)
     flat = source.reshape(len(bands), -1)
     if inside is None:
-        flat.take(index, axis=1, out=dest[:-1])
+        flat.take(index, axis=1, out=dest[:-1], mode="clip")
         dest[-1] = 255
         return dest
-    dest[:-1] = np.where(inside, flat.take(index, axis=1), fill)
+    dest[:-1] = np.where(inside, flat.take(index, axis=1, mode="clip"), fill)
     dest[-1] = np.where(inside, 255, 0)
     return dest
