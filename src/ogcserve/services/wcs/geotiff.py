@@ -59,8 +59,10 @@ def geotiff(
         (_GEOKEYS, "H", len(keys), keys, False),
     ]
     if any(descriptions):
+        # GDAL escapes item values twice (the value, then the XML document) and reads them so.
         items = "".join(
-            f'<Item name="DESCRIPTION" sample="{i}" role="description">{escape(name)}</Item>'
+            f'<Item name="DESCRIPTION" sample="{i}" role="description">{escape(escape(name))}'
+            "</Item>"
             for i, name in enumerate(descriptions)
             if name
         )
