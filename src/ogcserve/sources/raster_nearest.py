@@ -92,7 +92,8 @@ def source_pixels(
     minx, miny, maxx, maxy = bounds
     px, py = (maxx - minx) / width, (maxy - miny) / height
     to_source = transformer(crs, raster_crs)
-    a, b, c, d, e, f = (~ds.transform)[:6]
+    inverse = ~ds.transform  # its attributes: indexing an Affine builds a tuple each time
+    a, b, c, d, e, f = inverse.a, inverse.b, inverse.c, inverse.d, inverse.e, inverse.f
     cols, rows = _controls(width), _controls(height)
     x, y = np.meshgrid(minx + (cols + 0.5) * px, maxy - (rows + 0.5) * py)
     with np.errstate(all="ignore"):
