@@ -65,3 +65,36 @@ def test_between_conformal_projections(tmp_path: Path, size: tuple[int, int]) ->
         out.write(data, 1)
     utm = (401000.0, 5589880.0, 406120.0, 5595000.0)  # 512 x 512 pixels of the raster
     exact_picks(path, transform_bounds("EPSG:32631", "EPSG:3857", *utm), size, "EPSG:3857")
+
+
+@pytest.mark.parametrize(
+    ("raster_crs", "transform", "crs", "size"),
+    [
+        # Geographic at 60 N to Web Mercator and to LAEA Europe; UTM to geographic and LAEA.
+        ("EPSG:4326", Affine(0.0005, 0.0, 5.0, 0.0, -0.0005, 60.6), "EPSG:3857", (400, 512)),
+        ("EPSG:4326", Affine(0.0005, 0.0, 5.0, 0.0, -0.0005, 60.6), "EPSG:3035", (800, 777)),
+        ("EPSG:32631", Affine(10.0, 0.0, 400000.0, 0.0, -10.0, 5600000.0), "EPSG:4326", (512, 512)),
+        ("EPSG:32631", Affine(40.0, 0.0, 400000.0, 0.0, -40.0, 5600000.0), "EPSG:3035", (700, 999)),
+    ],
+)
+def test_error_estimate_keeps_picks_exact(
+    tmp_path: Path, raster_crs: str, transform: Affine, crs: str, size: tuple[int, int]
+) -> None:
+    """The interpolation's error is estimated from the control points' second differences:
+    across projections of different kinds every pick is still the exact centre's pixel."""
+    path = tmp_path / "source.tif"
+    data = np.random.default_rng(5).integers(0, 30000, size=(1000, 1000), dtype=np.int16)
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=1000,
+        height=1000,
+        count=1,
+        dtype="int16",
+        crs=raster_crs,
+        transform=transform,
+    ) as out:
+        out.write(data, 1)
+    inner = (transform * (100, 900)) + (transform * (900, 100))
+    exact_picks(path, transform_bounds(raster_crs, crs, *inner), size, crs)

@@ -143,20 +143,10 @@ class RasterSource:
         ds = self._dataset()
         nodata = info.nodata
         fill = nodata if nodata is not None else 0
-        # An extra band gets GDAL's alpha (0: no source pixel, or nodata), for the mask.
-        dest = np.full(
-            (len(bands) + 1, request.height, request.width), fill, dtype=np.dtype(info.dtype)
-        )
         native = self._native_window(request)
         if native is not None:
             return self._read_native(ds, bands, native, request)
-        window = self._dest_window(request)
-        if window is not None and window.coarse:
-            dest[:, window.rows, window.cols] = self._sample(ds, bands, window, request, fill)
-        elif window is not None:
-            dest[:, window.rows, window.cols] = self._warp(
-                ds, bands, window, dst_crs, request.crs, resampling, fill
-            )
+        dest = self._on_grid(ds, bands, request, dst_crs, resampling, fill)
         data = dest[:-1]
         mask = np.broadcast_to(dest[-1] == 0, data.shape)
         if nodata is not None:
@@ -164,6 +154,30 @@ class RasterSource:
             if np.isnan(nodata):
                 mask = mask | np.isnan(data)
         return np.ma.MaskedArray(data, mask=mask, fill_value=fill)
+
+    def _on_grid(
+        self,
+        ds: Any,
+        bands: list[int],
+        request: CoverageRequest,
+        dst_crs: CRS,
+        resampling: Resampling,
+        fill: float,
+    ) -> npt.NDArray[Any]:
+        """The bands, then GDAL's alpha (0: no source pixel, or nodata), on the request's grid."""
+        window = self._dest_window(request)
+        whole = (slice(0, request.height), slice(0, request.width))
+        if window is not None and not window.coarse and (window.rows, window.cols) == whole:
+            return self._warp(ds, bands, window, dst_crs, request.crs, resampling, fill)
+        shape = (len(bands) + 1, request.height, request.width)
+        dest = np.full(shape, fill, dtype=np.dtype(self._info.dtype))
+        if window is not None and window.coarse:
+            dest[:, window.rows, window.cols] = self._sample(ds, bands, window, request, fill)
+        elif window is not None:
+            dest[:, window.rows, window.cols] = self._warp(
+                ds, bands, window, dst_crs, request.crs, resampling, fill
+            )
+        return dest
 
     def _native_window(self, request: CoverageRequest) -> RasterioWindow | None:
         """The raster's own pixels when the request is on its grid: its CRS, its resolution and

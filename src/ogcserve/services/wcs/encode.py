@@ -12,6 +12,7 @@ from rasterio.transform import from_bounds
 
 from ogcserve.coverages import CoverageInfo, CoverageRequest
 from ogcserve.errors import InvalidFormatError
+from ogcserve.services.wcs.geotiff import geotiff
 
 GEOTIFF = "image/tiff"
 PNG = "image/png"
@@ -51,14 +52,20 @@ def encode(
         return _png(data)
     bands = list(request.bands) if request.bands else list(range(1, info.band_count + 1))
     filled = np.ma.filled(data, info.nodata if info.nodata is not None else 0)
+    crs = CRS.from_user_input(request.crs)
+    transform = from_bounds(*request.bbox, request.width, request.height)
+    names = [info.band_names[b - 1] if len(info.band_names) >= b else "" for b in bands]
+    fast = geotiff(filled, crs, transform, info.nodata, names)
+    if fast is not None:
+        return fast
     profile = {
         "driver": "GTiff",
         "width": request.width,
         "height": request.height,
         "count": len(bands),
         "dtype": str(filled.dtype),
-        "crs": CRS.from_user_input(request.crs),
-        "transform": from_bounds(*request.bbox, request.width, request.height),
+        "crs": crs,
+        "transform": transform,
         "nodata": info.nodata,
     }
     if request.width >= 256 and request.height >= 256:
@@ -66,8 +73,7 @@ def encode(
     with MemoryFile() as memory:
         with memory.open(**profile) as out:
             out.write(filled)
-            for index, band in enumerate(bands, start=1):
-                name = info.band_names[band - 1] if len(info.band_names) >= band else ""
+            for index, name in enumerate(names, start=1):
                 if name:
                     out.set_band_description(index, name)
         return bytes(memory.read())
