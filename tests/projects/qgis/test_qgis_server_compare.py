@@ -196,18 +196,20 @@ def test_capabilities_service(
     assert service(ask(ours, qgis_folder, "wms")) == theirs
 
 
+def tree(element: etree._Element | None) -> Any:
+    """An element as (local name, text, attributes, children), namespaces left out."""
+    if element is None:
+        return None
+    attributes = {k.split("}")[-1]: v for k, v in element.attrib.items()}
+    children = [tree(child) for child in element if isinstance(child.tag, str)]
+    text = (element.text or "").strip()
+    return (etree.QName(element).localname, text, attributes, children)
+
+
 def metadata(body: bytes) -> dict[str, Any]:
     """Contact, maximum size, the root layer's geographic extent and the countries layer's
     keywords and links, as (tag, text, attributes) trees."""
     root = etree.fromstring(body)
-
-    def tree(element: etree._Element | None) -> Any:
-        if element is None:
-            return None
-        attributes = {k.split("}")[-1]: v for k, v in element.attrib.items()}
-        children = [tree(child) for child in element if isinstance(child.tag, str)]
-        text = (element.text or "").strip()
-        return (etree.QName(element).localname, text, attributes, children)
 
     countries = next(
         layer for layer in root.iter("{*}Layer") if layer.findtext("{*}Name") == "countries"
@@ -234,6 +236,30 @@ def test_capabilities_metadata(
         assert theirs["size"] == ["2000", "1500"]
         assert theirs["extent"] is not None
     assert metadata(ask(ours, qgis_folder, key)) == theirs
+
+
+@pytest.mark.parametrize(("key", "path"), [("wfs", "{*}ServiceProvider"), ("wcs", "{*}Service")])
+def test_wfs_and_wcs_contact(
+    key: str,
+    path: str,
+    qgis_answers: dict[str, tuple[int, bytes]],
+    ours: TestClient,
+    qgis_folder: Path,
+) -> None:
+    def contact(body: bytes) -> Any:
+        found = etree.fromstring(body).find(path)
+        if key == "wcs" and found is not None:
+            found = found.find("{*}responsibleParty")
+        return tree(found)
+
+    def unordered(node: Any) -> Any:
+        # QGIS Server writes WCS 1.0's address before phone, the schema phone first (ours).
+        name, text, attributes, children = node
+        return (name, text, attributes, sorted(map(unordered, children), key=str))
+
+    theirs = contact(qgis_ok(qgis_answers, key))
+    assert theirs is not None and "Ada Lovelace" in str(theirs)
+    assert unordered(contact(ask(ours, qgis_folder, key))) == unordered(theirs)
 
 
 def feature_info(body: bytes) -> dict[str, list[dict[str, str]]]:
