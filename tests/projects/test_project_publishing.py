@@ -257,3 +257,9 @@ def test_bad_project_wms_values_are_refused(tmp_path: Path) -> None:
         load_project(path)
     text = "\n".join(str(i) for i in info.value.issues)
     assert "max_width" in text and "feature_info_precision" in text
+
+
+def test_viewer_map_leaves_out_layers_restricted_from_wms(ours: TestClient) -> None:
+    page = ours.get("/viewer/pub")
+    assert page.status_code == 200
+    assert '"cities"' in page.text and '"wfs_only"' not in page.text
