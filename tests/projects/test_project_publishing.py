@@ -8,9 +8,11 @@ import shutil
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from lxml import etree
+from ogc_schemas import assert_valid, ogc_schema
 from starlette.testclient import TestClient
 
 from ogcserve.access import AccessLayer
@@ -63,6 +65,7 @@ GFI = {
     "FEATURE_COUNT": "10",
 }
 WMS = "{http://www.opengis.net/wms}"
+SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
 
 
 @pytest.fixture(scope="module")
@@ -263,3 +266,47 @@ def test_viewer_map_leaves_out_layers_restricted_from_wms(ours: TestClient) -> N
     page = ours.get("/viewer/pub")
     assert page.status_code == 200
     assert '"cities"' in page.text and '"wfs_only"' not in page.text
+
+
+class _WMSSchemas(etree.Resolver):
+    """schemas.opengis.net onto tests/schemas (WMS 1.3.0, SLD, xlink): no network."""
+
+    def resolve(self, url: str, public_id: str, context: Any) -> Any:
+        if url.startswith("http://schemas.opengis.net/"):
+            path = SCHEMAS / url.removeprefix("http://schemas.opengis.net/")
+            return self.resolve_filename(str(path), context)
+        if url.endswith("/xml.xsd"):
+            return self.resolve_filename(str(SCHEMAS / "xml.xsd"), context)
+        return None
+
+
+@pytest.mark.parametrize(
+    ("params", "imports"),
+    [
+        (
+            {"SERVICE": "WFS", "VERSION": "2.0.0"},
+            {"http://www.opengis.net/wfs/2.0": "http://schemas.opengis.net/wfs/2.0/wfs.xsd"},
+        ),
+        (
+            {"SERVICE": "WCS", "VERSION": "1.0.0"},
+            {"http://www.opengis.net/wcs": "http://schemas.opengis.net/wcs/1.0.0/wcsAll.xsd"},
+        ),
+        (
+            {"SERVICE": "WCS", "VERSION": "2.0.1"},
+            {"http://www.opengis.net/wcs/2.0": "http://schemas.opengis.net/wcs/2.0/wcsAll.xsd"},
+        ),
+        ({"SERVICE": "WMS", "VERSION": "1.3.0"}, {}),
+    ],
+)
+def test_capabilities_with_contact_and_links_are_valid(
+    ours: TestClient, params: dict[str, str], imports: dict[str, str]
+) -> None:
+    body = get(ours, REQUEST="GetCapabilities", **params)
+    assert b"Ada Lovelace" in body
+    if imports:
+        assert_valid(etree.fromstring(body), ogc_schema(imports))
+        return
+    parser = etree.XMLParser(no_network=True, load_dtd=False, resolve_entities=False)
+    parser.resolvers.add(_WMSSchemas())
+    xsd = etree.XMLSchema(etree.parse(str(SCHEMAS / "sld/1.1.0/sld_capabilities.xsd"), parser))
+    assert xsd.validate(etree.fromstring(body)), xsd.error_log
