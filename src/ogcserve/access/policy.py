@@ -3,14 +3,22 @@
 It is registered first (lowest priority) through the same API plugins use, so plugins refine
 what the project already restricts: they receive only published attributes, and their
 permissions are ANDed with the layer's `wfs` edit flags.
+
+A layer may hide attributes from one service only (`fields: exclude_wms / exclude_wfs`, QGIS's
+"hide from WMS/WFS"): the service is the current request's, WMS for what WMS draws (WMS,
+WMTS, tiles), WFS for WFS and OGC API - Features. A request of no known service sees only the
+attributes every service publishes.
 """
 
 from __future__ import annotations
 
+from ogcserve.context import RequestContext, current_context
 from ogcserve.plugins.access import AccessControlFilter, LayerPermissions
 from ogcserve.projects import Layer
 
 POLICY_PRIORITY = -1_000_000
+
+_DRAWN = ("/wmts/", "/tiles/")  # routes answered by drawing the layers (WMS's settings apply)
 
 
 class ProjectPolicy(AccessControlFilter):
@@ -28,5 +36,20 @@ class ProjectPolicy(AccessControlFilter):
         return layer.filter
 
     def authorized_layer_attributes(self, layer: Layer, attributes: list[str]) -> list[str]:
-        """Drop the attributes the project does not publish."""
-        return [name for name in attributes if layer.publishes_field(name)]
+        """Drop the attributes the project does not publish in the request's service."""
+        ctx = current_context.get()
+        service = None if ctx is None else publishing_service(ctx)
+        return [name for name in attributes if layer.publishes_field(name, service)]
+
+
+def publishing_service(ctx: RequestContext) -> str | None:
+    """Whose publication settings apply to the request: "WMS", "WFS" or None (unknown)."""
+    name = ctx.request.parameter("SERVICE").strip().upper()
+    if name:
+        return {"WMS": "WMS", "WMTS": "WMS", "WFS": "WFS"}.get(name)
+    path = ctx.request.path
+    if path.startswith(_DRAWN) or (path.startswith("/ogcapi/") and "/tiles" in path):
+        return "WMS"
+    if path.startswith("/ogcapi/"):
+        return "WFS"
+    return None

@@ -189,17 +189,21 @@ def _unknown(name: str, fields: list[str], what: str = "field") -> str:
 
 
 def _data_option_issues(check: LayerCheck, schema: Schema, doc: Document) -> Iterator[ProjectIssue]:
-    """Unknown field names in the layer's `key`, `fields` include/exclude and `filter`."""
+    """Unknown field names in the layer's `key`, `fields` include/exclude, `aliases` and
+    `filter`."""
     layer, loc = check.config, check.loc
     # The key column is an attribute like any other (QGIS publishes a GeoPackage's fid too).
     fields = schema.field_names()
     if layer.key is not None and layer.key not in fields:
         yield doc.issue((*loc, "key"), _unknown(layer.key, fields))
     if layer.fields is not None:
-        for part in ("include", "exclude"):
+        for part in ("include", "exclude", "exclude_wms", "exclude_wfs"):
             for i, name in enumerate(getattr(layer.fields, part) or ()):
                 if name not in fields:
                     yield doc.issue((*loc, "fields", part, i), _unknown(name, fields))
+    for name in layer.aliases:
+        if name not in fields:
+            yield doc.issue((*loc, "aliases"), _unknown(name, fields))
     yield from _time_issues(check, schema, doc)
     if check.filter is not None:
         # Spatial predicates name the geometry column, which is not an attribute.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any, Literal, Self
@@ -45,7 +45,17 @@ PluginPath = Annotated[str, AfterValidator(_check_plugin_path)]
 
 # Options that only make sense for a layer with data; a group setting them is a mistake the
 # author should hear about rather than a value silently ignored.
-_DATA_ONLY_OPTIONS = ("key", "filter", "fields", "style", "wfs", "wcs", "formatters")
+_DATA_ONLY_OPTIONS = (
+    "key",
+    "filter",
+    "fields",
+    "aliases",
+    "style",
+    "wms",
+    "wfs",
+    "wcs",
+    "formatters",
+)
 
 
 class _Config(BaseModel):
@@ -54,10 +64,14 @@ class _Config(BaseModel):
 
 
 class FieldsConfig(_Config):
-    """Which attributes a layer publishes: a whitelist (`include`) or a blacklist (`exclude`)."""
+    """Which attributes a layer publishes: a whitelist (`include`) or a blacklist (`exclude`),
+    and attributes hidden from one service only (`exclude_wms`: WMS, WMTS and tiles;
+    `exclude_wfs`: WFS and OGC API - Features), as QGIS's "hide from WMS/WFS" field flags."""
 
     include: tuple[str, ...] | None = None
     exclude: tuple[str, ...] = ()
+    exclude_wms: tuple[str, ...] = ()
+    exclude_wfs: tuple[str, ...] = ()
 
     @model_validator(mode="after")
     def _one_of(self) -> Self:
@@ -69,6 +83,49 @@ class FieldsConfig(_Config):
                 {"field": "exclude"},
             )
         return self
+
+
+class WMSConfig(_Config):
+    """Whether a data layer appears in WMS (and WMTS / tiles, drawn by WMS): False keeps it for
+    WFS / OGC API only, as QGIS's "WMS restricted layers" with the layer left in `WFSLayers`."""
+
+    publish: bool = True
+
+
+class LinkConfig(_Config):
+    """A link of a layer's capabilities: its URL and, where the capabilities have them, a
+    title (Attribution), a format (DataURL, MetadataURL) and a type (MetadataURL)."""
+
+    url: str = ""
+    title: str = ""
+    format: str = ""
+    type: str = ""
+
+
+class ContactConfig(_Config):
+    """Who answers for the service (WMS ContactInformation, WFS/WCS ServiceProvider)."""
+
+    person: str = ""
+    organization: str = ""
+    position: str = ""
+    email: str = ""
+    phone: str = ""
+
+
+class ProjectWMSConfig(_Config):
+    """Project-wide WMS settings (QGIS's "QGIS Server" tab: advertised extent, maximum image
+    size, GetFeatureInfo precision)."""
+
+    # The extent advertised for the root layer, [minx, miny, maxx, maxy] in `extent_crs`
+    # (None: the union of the layers' extents).
+    extent: tuple[float, float, float, float] | None = None
+    extent_crs: str = "CRS:84"
+    # The largest GetMap/GetFeatureInfo WIDTH and HEIGHT (None: the `wms_max_size` setting;
+    # the smaller of the two applies).
+    max_width: int | None = Field(default=None, gt=0)
+    max_height: int | None = Field(default=None, gt=0)
+    # Decimals of the geometries in GetFeatureInfo answers (None: written in full).
+    feature_info_precision: int | None = Field(default=None, ge=0, le=17)
 
 
 class WFSConfig(_Config):
@@ -115,10 +172,17 @@ class LayerConfig(_Config):
     key: str | None = None
     filter: str | None = None
     fields: FieldsConfig | None = None
+    # Display names of attributes, by field name: GetFeatureInfo's text, HTML, XML and
+    # GeoJSON answers name an attribute by its alias (as QGIS Server does).
+    aliases: dict[str, str] = Field(default_factory=dict)
+    data_url: LinkConfig | None = None
+    attribution: LinkConfig | None = None
+    metadata_urls: tuple[LinkConfig, ...] = ()
     style: dict[str, Any] = Field(default_factory=dict)
     queryable: bool = True
     min_scale: float | None = Field(default=None, ge=0)
     max_scale: float | None = Field(default=None, ge=0)
+    wms: WMSConfig = Field(default_factory=WMSConfig)
     wfs: WFSConfig = Field(default_factory=WFSConfig)
     wcs: WCSConfig = Field(default_factory=WCSConfig)
     tiles: TilesConfig = Field(default_factory=TilesConfig)
@@ -172,6 +236,8 @@ class ProjectConfig(_Config):
     abstract: str | None = None
     keywords: tuple[str, ...] = ()
     crs: tuple[str, ...] = ()
+    contact: ContactConfig = Field(default_factory=ContactConfig)
+    wms: ProjectWMSConfig = Field(default_factory=ProjectWMSConfig)
     layers: tuple[LayerConfig, ...]
     plugins: tuple[PluginPath, ...] = ()
     viewer: ViewerConfig = Field(default_factory=ViewerConfig)
@@ -200,7 +266,8 @@ class Layer:
     """A layer of a loaded project: data (`source` set) or a group (`children` set).
 
     `key` None means "the source's primary key"; `filter` is CQL2 text applied to every read;
-    `fields_include` None means every attribute, minus `fields_exclude`.
+    `fields_include` None means every attribute, minus `fields_exclude`, minus
+    `fields_hidden[service]` for the services that hide some ("WMS", "WFS").
     """
 
     name: str
@@ -214,12 +281,22 @@ class Layer:
     fields_exclude: tuple[str, ...] = ()
     # A read-only mapping is not hashable, so it stays out of __hash__ (and __eq__, which must
     # agree with it); two layers differing only in style are still told apart by name.
+    fields_hidden: Mapping[str, tuple[str, ...]] = field(
+        default_factory=lambda: MappingProxyType({}), compare=False, hash=False
+    )
+    aliases: Mapping[str, str] = field(
+        default_factory=lambda: MappingProxyType({}), compare=False, hash=False
+    )
+    data_url: LinkConfig | None = None
+    attribution: LinkConfig | None = None
+    metadata_urls: tuple[LinkConfig, ...] = ()
     style: Mapping[str, Any] = field(
         default_factory=lambda: MappingProxyType({}), compare=False, hash=False
     )
     queryable: bool = True
     min_scale: float | None = None
     max_scale: float | None = None
+    wms: WMSConfig = field(default_factory=WMSConfig)
     wfs: WFSConfig = field(default_factory=WFSConfig)
     wcs: WCSConfig = field(default_factory=WCSConfig)
     tiles: TilesConfig = field(default_factory=TilesConfig)
@@ -244,11 +321,30 @@ class Layer:
         for child in self.children:
             yield from child.walk()
 
-    def publishes_field(self, name: str) -> bool:
-        """Whether the attribute `name` may be published (the `fields` include/exclude rule)."""
+    def publishes_field(self, name: str, service: str | None = None) -> bool:
+        """Whether the attribute `name` may be published by `service` ("WMS", "WFS", ...)
+        under the `fields` rules; with no service known, only if every service publishes it."""
         if self.fields_include is not None and name not in self.fields_include:
             return False
-        return name not in self.fields_exclude
+        if name in self.fields_exclude:
+            return False
+        if service is None:
+            return not any(name in hidden for hidden in self.fields_hidden.values())
+        return name not in self.fields_hidden.get(service, ())
+
+    def label(self, name: str) -> str:
+        """The attribute's display name: its alias, else its name."""
+        return self.aliases.get(name) or name
+
+    def for_wms(self) -> Layer | None:
+        """The layer as WMS publishes it: None if `wms.publish` is off (a group: if it is left
+        without members)."""
+        if not self.is_group:
+            return self if self.wms.publish else None
+        children = tuple(kept for kept in (c.for_wms() for c in self.children) if kept)
+        if children == self.children:
+            return self
+        return replace(self, children=children) if children else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,16 +362,28 @@ class Project:
     abstract: str = ""
     keywords: tuple[str, ...] = ()
     crs: tuple[str, ...] = ()
+    contact: ContactConfig = field(default_factory=ContactConfig)
+    wms: ProjectWMSConfig = field(default_factory=ProjectWMSConfig)
     layers: tuple[Layer, ...] = ()
     plugins: tuple[PluginPath, ...] = ()
     mtime: float = 0.0
     viewer: ViewerConfig = field(default_factory=ViewerConfig, compare=False, hash=False)
     # Built once so `layer(name)` is a lookup, not a walk, on every request.
     _index: Mapping[str, Layer] = field(init=False, repr=False, compare=False, hash=False)
+    _wms: Project | None = field(init=False, default=None, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         index = {layer.name: layer for layer in self.walk()}
         object.__setattr__(self, "_index", MappingProxyType(index))
+
+    def for_wms(self) -> Project:
+        """The project as WMS (and what draws through it) publishes it: without the layers
+        whose `wms.publish` is off; built once."""
+        if self._wms is None:
+            layers = tuple(kept for kept in (layer.for_wms() for layer in self.layers) if kept)
+            view = self if layers == self.layers else replace(self, layers=layers)
+            object.__setattr__(self, "_wms", view)
+        return self._wms or self
 
     def walk(self) -> Iterator[Layer]:
         """Every layer of the tree, groups included, depth first in file order."""

@@ -26,10 +26,17 @@ _NUMBERS = (FieldType.INTEGER, FieldType.REAL)
 def document(ctx: RequestContext, project: Project, root: str) -> dict[str, Any]:
     """The viewer's configuration for this caller; `root` is the server's URL prefix."""
     access = ctx.server.access
-    tree = access.readable_layers(ctx, project)
+    tree = access.readable_layers(ctx, project.for_wms())  # the map: what WMS publishes
     name = quote(project.name)
     ogcapi = ctx.server.services.match_route(f"/ogcapi/{name}/collections") is not None
     data = [layer for top in tree for layer in top.walk() if not layer.is_group]
+    # Searches read OGC API - Features, which also serves the layers WMS leaves out.
+    searchable = [
+        layer
+        for top in access.readable_layers(ctx, project)
+        for layer in top.walk()
+        if not layer.is_group
+    ]
     return {
         "project": project.name,
         "title": project.viewer.title or project.title,
@@ -38,7 +45,7 @@ def document(ctx: RequestContext, project: Project, root: str) -> dict[str, Any]
         "layers": [_node(ctx, layer) for layer in tree],
         "formatters": {layer.name: _formatters(ctx, layer) for layer in data},
         "modules": [_module_url(root, name, i, m) for i, m in enumerate(project.viewer.modules)],
-        "searches": _searches(ctx, project, data) if ogcapi else [],
+        "searches": _searches(ctx, project, searchable) if ogcapi else [],
     }
 
 

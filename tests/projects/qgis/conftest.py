@@ -31,11 +31,13 @@ def main_spec(folder: Path, out: str) -> dict[str, Any]:
                 keywords=["boundaries", "population"],
                 data_url="https://example.com/countries",
                 attribution="Natural Earth",
+                attribution_url="https://www.naturalearthdata.com/",
+                metadata_url="https://example.com/countries/metadata",
                 subset='"pop_est" > 50000000',
                 scales=[1000, 500000000],
-                hide_wms=["gdp_md_est"],
-                hide_wfs=["gdp_md_est"],
-                aliases={"pop_est": "Population"},
+                hide_wms=["gdp_md_est", "iso_a3"],  # iso_a3: hidden from WMS only
+                hide_wfs=["gdp_md_est", "continent"],  # continent: hidden from WFS only
+                aliases={"pop_est": "Population", "continent": "Continent"},
             ),
             layer("cities", f"{folder}/cities.shp", group="Inner", subset="\"name\" LIKE 'B%'"),
             layer("countries_json", f"{folder}/countries.geojson", hidden=True),
@@ -53,7 +55,7 @@ def main_spec(folder: Path, out: str) -> dict[str, Any]:
             "WMSRestrictedLayers": ["Secret group", "hidden_places"],
             "WFSLayers": [
                 *("Countries", "cities", "countries_json", "boroughs", "b_places"),
-                "hidden_places",  # restricted from WMS: served by neither
+                "hidden_places",  # restricted from WMS: served in WFS only
             ],
             "WFSTUpdate": ["Countries"],
             "WFSTInsert": ["Countries"],
@@ -61,6 +63,14 @@ def main_spec(folder: Path, out: str) -> dict[str, Any]:
             "WFSLayersPrecision": {"Countries": 3},
             "WCSLayers": ["elevation"],
             "WMSMaxWidth": "2000",
+            "WMSMaxHeight": "1500",
+            "WMSPrecision": "3",
+            "WMSExtent": ["-20", "30", "40", "70"],
+            "WMSContactPerson": "Ada Lovelace",
+            "WMSContactOrganization": "Analytical Maps",
+            "WMSContactPosition": "Cartographer",
+            "WMSContactMail": "ada@example.com",
+            "WMSContactPhone": "+44 20 0000 0000",
         },
     }
 

@@ -6,7 +6,7 @@ Run by Debian's Python (which has `qgis.core`), not by the test's. SPECS.json is
 projects: {"out": path (.qgs or .qgz), "title", "settings": {...}, "groups": {name: {"short",
 "title", "abstract", "parent"}}, "layers": [...]}; each layer: {"name", "provider", "uri",
 optional "group", "short", "title", "abstract", "keywords", "data_url", "attribution",
-"subset", "scales": [min_denominator, max_denominator], "hidden" (unchecked), "hide_wms",
+"attribution_url", "metadata_url", "subset", "scales": [min_denominator, max_denominator], "hidden" (unchecked), "hide_wms",
 "hide_wfs" (field names), "aliases" {field: alias}, "identifiable", "invalid_ok"}. Settings name
 layers by their names; they are written under the ids QGIS gives the layers.
 """
@@ -23,6 +23,7 @@ from qgis.core import (  # type: ignore[import-not-found]
     QgsCoordinateReferenceSystem,
     QgsLayerTreeGroup,
     QgsMapLayer,
+    QgsMapLayerServerProperties,
     QgsProject,
     QgsRasterLayer,
     QgsVectorLayer,
@@ -44,6 +45,10 @@ def _layer(item: dict[str, Any]) -> QgsMapLayer:
     layer.setKeywordList(",".join(item.get("keywords", [])))
     layer.setDataUrl(item.get("data_url", ""))
     layer.setAttribution(item.get("attribution", ""))
+    layer.setAttributionUrl(item.get("attribution_url", ""))
+    if "metadata_url" in item:
+        url = QgsMapLayerServerProperties.MetadataUrl(item["metadata_url"], "FGDC", "text/html")
+        layer.serverProperties().setMetadataUrls([url])
     if "subset" in item and not layer.setSubsetString(item["subset"]):
         raise SystemExit(f"QGIS refuses the subset {item['subset']!r}")
     if "scales" in item:
@@ -100,7 +105,9 @@ def _settings(project: QgsProject, settings: dict[str, Any], ids: dict[str, str]
     def layer_ids(names: list[str]) -> list[str]:
         return [ids[name] for name in names]
 
-    for key in ("WMSServiceTitle", "WMSServiceAbstract", "WMSMaxWidth", "WMSMaxHeight"):
+    texts = ("WMSServiceTitle", "WMSServiceAbstract", "WMSMaxWidth", "WMSMaxHeight", "WMSPrecision")
+    contact = ("Person", "Organization", "Position", "Mail", "Phone")
+    for key in (*texts, *(f"WMSContact{part}" for part in contact)):
         if key in settings:
             project.writeEntry(key, "/", settings[key])
     for key in ("WMSCrsList", "WMSRestrictedLayers", "WMSKeywordList", "WMSExtent"):
@@ -110,8 +117,6 @@ def _settings(project: QgsProject, settings: dict[str, Any], ids: dict[str, str]
     project.writeEntry("WMSUseLayerIDs", "/", settings.get("WMSUseLayerIDs", False))
     project.writeEntry("WMSFeatureInfoUseAttributeFormSettings", "/", False)
     project.writeEntry("WMSAddWktGeometry", "/", False)
-    if "WMSFeatureInfoPrecision" in settings:
-        project.writeEntry("WMSFeatureInfoPrecision", "/", settings["WMSFeatureInfoPrecision"])
     project.writeEntry("WFSLayers", "/", layer_ids(settings.get("WFSLayers", [])))
     for edit in ("Insert", "Update", "Delete"):
         project.writeEntry("WFSTLayers", edit, layer_ids(settings.get(f"WFST{edit}", [])))

@@ -20,18 +20,29 @@ def main(request: pytest.FixtureRequest, qgis_folder: Path) -> Project:
 def test_tree_order_names_and_groups(main: Project) -> None:
     tree = [(layer.name, [c.name for c in layer.children]) for layer in main.layers]
     # Short names where set (the group's `wmsShortName`, the layer's short name), else names;
-    # restricted group and layer left out; tree order kept.
+    # the restricted group left out (no other service publishes its layer); the restricted
+    # layer kept for WFS only; tree order kept.
     assert tree == [
         ("world", ["Inner", "countries"]),  # groups were made before the layers
         ("countries_json", []),
         ("boroughs", []),
+        ("hidden_places", []),
         ("b_places", []),
         ("elevation", []),
     ]
     world = main.layers[0]
     assert (world.title, world.abstract) == ("The world", "Grouped")
     assert [c.name for c in world.children[0].children] == ["cities"]
-    assert main.layer("secret") is None and main.layer("hidden_places") is None
+    assert main.layer("secret") is None
+    hidden = main.layer("hidden_places")
+    assert hidden is not None and not hidden.wms.publish and hidden.wfs.publish
+    assert [layer.name for layer in main.for_wms().layers] == [
+        "world",
+        "countries_json",
+        "boroughs",
+        "b_places",
+        "elevation",
+    ]
 
 
 def test_project_metadata_and_crs(main: Project) -> None:
@@ -40,6 +51,16 @@ def test_project_metadata_and_crs(main: Project) -> None:
     assert main.keywords == ("qgis", "test")
     assert main.crs == ("EPSG:4326", "EPSG:3857", "CRS:84")  # QGIS Server adds CRS:84 too
     assert main.name == "main"
+    contact = main.contact
+    assert (contact.person, contact.organization, contact.position) == (
+        "Ada Lovelace",
+        "Analytical Maps",
+        "Cartographer",
+    )
+    assert (contact.email, contact.phone) == ("ada@example.com", "+44 20 0000 0000")
+    wms = main.wms
+    assert (wms.extent, wms.extent_crs) == ((-20, 30, 40, 70), "EPSG:4326")
+    assert (wms.max_width, wms.max_height, wms.feature_info_precision) == (2000, 1500, 3)
 
 
 def test_layer_metadata_scales_and_fields(main: Project) -> None:
@@ -50,8 +71,29 @@ def test_layer_metadata_scales_and_fields(main: Project) -> None:
     assert countries.keywords == ("boundaries", "population")
     # QGIS's maximum scale (most zoomed in) is WMS's MinScaleDenominator.
     assert (countries.min_scale, countries.max_scale) == (1000, 500000000)
-    assert countries.fields_exclude == ("gdp_md_est",)
-    assert not countries.publishes_field("gdp_md_est") and countries.publishes_field("name")
+    assert countries.fields_exclude == ()
+    assert dict(countries.fields_hidden) == {
+        "WMS": ("gdp_md_est", "iso_a3"),
+        "WFS": ("continent", "gdp_md_est"),
+    }
+    assert not countries.publishes_field("gdp_md_est", "WMS")
+    assert not countries.publishes_field("iso_a3", "WMS")
+    assert countries.publishes_field("iso_a3", "WFS")
+    assert countries.publishes_field("continent", "WMS")
+    assert not countries.publishes_field("continent", "WFS")
+    assert not countries.publishes_field("continent") and countries.publishes_field("name")
+    assert dict(countries.aliases) == {"pop_est": "Population", "continent": "Continent"}
+    assert countries.label("pop_est") == "Population" and countries.label("name") == "name"
+    assert countries.data_url is not None
+    assert countries.data_url.url == "https://example.com/countries"
+    assert countries.attribution is not None
+    assert (countries.attribution.title, countries.attribution.url) == (
+        "Natural Earth",
+        "https://www.naturalearthdata.com/",
+    )
+    assert [(m.url, m.type, m.format) for m in countries.metadata_urls] == [
+        ("https://example.com/countries/metadata", "FGDC", "text/html")
+    ]
     boroughs = main.layer("boroughs")
     assert boroughs is not None and not boroughs.queryable and countries.queryable
 
@@ -85,6 +127,7 @@ def test_publishing_per_service(main: Project) -> None:
         "countries_json",
         "boroughs",
         "b_places",
+        "hidden_places",  # restricted from WMS only
     }
     countries = wfs["countries"]
     assert (countries.insert, countries.update, countries.delete) == (True, True, False)
@@ -102,7 +145,7 @@ def test_layer_ids_as_names(qgis_folder: Path) -> None:
     path = qgis_folder / "ids.qgs"
     path.write_text(text.replace(setting, setting.replace(">0<", ">1<")))
     project = load_project(path)
-    restricted = ("secret_", "hidden_places_", "Annotations_")  # and the annotation layer
+    restricted = ("secret_", "Annotations_")  # and the annotation layer
     ids = set(re.findall(r"<id>([^<]+)</id>", text))
     assert {layer.name for layer in project.data_layers()} == {
         layer_id for layer_id in ids if not layer_id.startswith(restricted)
@@ -113,15 +156,16 @@ def test_check_lists_what_is_ignored(qgis_folder: Path) -> None:
     issues = check_project(qgis_folder / "main.qgs", AccessLayer().check_source)
     assert {issue.severity for issue in issues} == {"warning"}
     text = "\n".join(str(issue) for issue in issues)
-    assert "layer 'countries': warning: the layer's data URL, attribution are ignored" in text
-    assert "field aliases (pop_est) are ignored" in text
-    assert "maximum image width" in text
+    # Links, aliases, contact, extent, sizes, precision, per-service publication and fields
+    # are all applied now: nothing of them is named.
+    for applied in ("data URL", "attribution", "alias", "maximum image", "contact", "extent"):
+        assert applied not in text
+    assert "restricted from WMS" not in text and "hidden from one of" not in text
     assert "layer 'cities': warning: WFS-T edits are refused: Shapefile" in text
-    assert "layer 'hidden_places': warning: restricted from WMS but published in WFS" in text
     # Each layer warning is on the line of its <maplayer>.
     lines = (qgis_folder / "main.qgs").read_text().splitlines()
-    aliased = next(issue for issue in issues if "aliases" in issue.message)
-    assert aliased.line is not None and "<maplayer" in lines[aliased.line - 1]
+    refused = next(issue for issue in issues if "WFS-T edits" in issue.message)
+    assert refused.line is not None and "<maplayer" in lines[refused.line - 1]
 
 
 def test_bad_layers_are_refused_and_the_rest_served(qgis_folder: Path) -> None:

@@ -29,9 +29,12 @@ def check(*paths: Path) -> subprocess.CompletedProcess[str]:
 def test_check_passes_with_warnings(qgis_folder: Path) -> None:
     done = check(qgis_folder / "main.qgs", qgis_folder / "main.qgz", demo_project())
     assert done.returncode == 0, done.stderr
-    assert "warning: field aliases (pop_est) are ignored" in done.stderr
+    # Aliases, links, contact and the WMS settings are applied: only the read-only
+    # Shapefile's WFS-T edits are left to warn of.
+    assert "warning: WFS-T edits are refused: Shapefile" in done.stderr
+    assert "alias" not in done.stderr and "ignored" not in done.stderr
     assert f"{demo_project()}: ok\n" in done.stdout
-    assert f"{qgis_folder / 'main.qgs'}: ok (5 warnings)" in done.stdout
+    assert f"{qgis_folder / 'main.qgs'}: ok (1 warning" in done.stdout
 
 
 def test_check_fails_naming_each_refused_layer(qgis_folder: Path) -> None:

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from lxml import etree
@@ -20,7 +21,14 @@ from pygeofilter import ast
 from ogcserve.errors import FilterError
 from ogcserve.expressions import Expression, check_properties, from_ast, parse
 from ogcserve.features import Schema
-from ogcserve.projects.model import Layer, TilesConfig, WCSConfig, WFSConfig, freeze
+from ogcserve.projects.model import (
+    Layer,
+    LinkConfig,
+    TilesConfig,
+    WCSConfig,
+    WFSConfig,
+    freeze,
+)
 from ogcserve.projects.qgis.publishing import Publishing
 from ogcserve.projects.qgis.sources import LayerSource, UnsupportedSourceError, layer_source
 from ogcserve.projects.qgis.symbology import layer_style
@@ -74,8 +82,7 @@ def data_layer(
     publishing = ctx.publishing
     is_raster = isinstance(source.spec, RasterSpec)
     row_filter = None if is_raster else _row_filter(source, schema)
-    excluded = () if is_raster else _excluded_fields(maplayer, schema, warnings)
-    excluded += _synthetic_fid(source, schema)
+    hidden = {} if is_raster else _hidden_fields(maplayer, schema, warnings)
     geometry = None if is_raster else _GEOMETRY.get(maplayer.get("geometry", ""))
     scales = _scales(maplayer, warnings)
     return Layer(
@@ -85,7 +92,10 @@ def data_layer(
         keywords=tuple(v.text.strip() for v in maplayer.iterfind("keywordList/value") if v.text),
         source=source.spec,
         filter=None if row_filter is None else row_filter.text,
-        fields_exclude=excluded,
+        fields_exclude=_synthetic_fid(source, schema),
+        fields_hidden=MappingProxyType(hidden),
+        aliases=MappingProxyType({} if is_raster else _aliases(maplayer)),
+        **_links(maplayer),
         style=freeze(_style(maplayer, geometry, schema, is_raster, warnings)),
         queryable=_text(maplayer, "flags/Identifiable") != "0",
         min_scale=scales[0],
@@ -121,19 +131,34 @@ def _wfs(
 
 def metadata_warnings(maplayer: etree._Element) -> list[str]:
     """What the layer's metadata holds that the capabilities do not publish."""
-    present = [
-        what
-        for path, what in (
-            ("dataUrl", "data URL"),
-            ("attribution", "attribution"),
-            ("metadataUrls/metadataUrl", "metadata URL"),
-            ("legendUrl", "legend URL"),
+    legend = maplayer.find("legendUrl")
+    if legend is not None and (legend.text or "").strip():
+        return ["the layer's legend URL is ignored (the legend is drawn)"]
+    return []
+
+
+def _links(maplayer: etree._Element) -> dict[str, Any]:
+    """The layer's data URL, attribution and metadata URLs (the "QGIS Server" tab of its
+    properties)."""
+    found: dict[str, Any] = {"data_url": None, "attribution": None}
+    data_url = maplayer.find("dataUrl")
+    if data_url is not None and (data_url.text or "").strip():
+        url = (data_url.text or "").strip()
+        found["data_url"] = LinkConfig(url=url, format=data_url.get("format", ""))
+    attribution = maplayer.find("attribution")
+    if attribution is not None:
+        title, url = (attribution.text or "").strip(), attribution.get("href", "").strip()
+        found["attribution"] = LinkConfig(url=url, title=title) if title or url else None
+    found["metadata_urls"] = tuple(
+        LinkConfig(
+            url=(element.text or "").strip(),
+            type=element.get("type", ""),
+            format=element.get("format", ""),
         )
-        if (element := maplayer.find(path)) is not None and (element.text or "").strip()
-    ]
-    if not present:
-        return []
-    return [f"the layer's {', '.join(present)} {'is' if len(present) == 1 else 'are'} ignored"]
+        for element in maplayer.iterfind("metadataUrls/metadataUrl")
+        if (element.text or "").strip()
+    )
+    return found
 
 
 def _text(element: etree._Element, path: str) -> str:
@@ -207,35 +232,35 @@ def _synthetic_fid(source: LayerSource, schema: Schema | None) -> tuple[str, ...
     return (schema.key,)
 
 
-def _excluded_fields(
+def _hidden_fields(
     maplayer: etree._Element, schema: Schema | None, warnings: list[str]
-) -> tuple[str, ...]:
-    """Fields hidden from WMS or WFS; our layers publish the same fields in every service, so
-    a field hidden from either is hidden from both (never more published than the author
-    chose)."""
+) -> dict[str, tuple[str, ...]]:
+    """Fields hidden from WMS and from WFS (QGIS's field flags, or the lists QGIS before 3.16
+    wrote)."""
     hidden: dict[str, set[str]] = {"WMS": set(), "WFS": set()}
     for field_element in maplayer.iterfind("fieldConfiguration/field"):
         flags = field_element.get("configurationFlags", "")
         for service in hidden:
             if f"HideFrom{service.capitalize()}" in flags:
                 hidden[service].add(field_element.get("name", ""))
-    for service in hidden:  # QGIS before 3.16 wrote these lists
+    for service in hidden:
         for attribute in maplayer.iterfind(f"excludeAttributes{service}/attribute"):
             hidden[service].add((attribute.text or "").strip())
-    only = sorted(hidden["WMS"] ^ hidden["WFS"])
-    if only:
-        warnings.append(
-            f"{', '.join(only)}: hidden from one of WMS and WFS only; hidden from every service"
-        )
-    aliases = [a.get("field") for a in maplayer.iterfind("aliases/alias") if a.get("name")]
-    if aliases:
-        warnings.append(f"field aliases ({', '.join(map(str, aliases))}) are ignored")
-    excluded = sorted((hidden["WMS"] | hidden["WFS"]) - {""})
     if schema is not None:
-        unknown = [name for name in excluded if name not in schema.field_names()]
+        known = set(schema.field_names())
+        unknown = sorted(n for n in hidden["WMS"] | hidden["WFS"] if n and n not in known)
         if unknown:
             warnings.append(f"excluded fields the source does not have: {', '.join(unknown)}")
-    return tuple(excluded)
+    return {service: tuple(sorted(names - {""})) for service, names in hidden.items() if names}
+
+
+def _aliases(maplayer: etree._Element) -> dict[str, str]:
+    """Field aliases, by field name."""
+    return {
+        str(alias.get("field")): str(alias.get("name"))
+        for alias in maplayer.iterfind("aliases/alias")
+        if alias.get("field") and alias.get("name")
+    }
 
 
 def _style(

@@ -11,16 +11,10 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
+from ogcserve.projects.model import ContactConfig, ProjectWMSConfig
+
 # Settings the project model has no place for: read, named in `ogcserve check`, not applied.
 _IGNORED = {
-    "WMSExtent": "the WMS extent (the layers' own extents are advertised)",
-    "WMSMaxWidth": "the WMS maximum image width (the server's max_map_size setting applies)",
-    "WMSMaxHeight": "the WMS maximum image height (the server's max_map_size setting applies)",
-    "WMSFeatureInfoPrecision": "the GetFeatureInfo precision (values are written in full)",
-    "WMSContactPerson": "the contact information (not published)",
-    "WMSContactOrganization": "the contact information (not published)",
-    "WMSContactMail": "the contact information (not published)",
-    "WMSContactPhone": "the contact information (not published)",
     "WMSFees": "the fees (not published)",
     "WMSAccessConstraints": "the access constraints (not published)",
 }
@@ -42,11 +36,14 @@ class Publishing:
     wfs_delete: frozenset[str] = frozenset()
     wfs_precision: dict[str, int] = field(default_factory=dict)
     wcs_layers: frozenset[str] = frozenset()
+    contact: ContactConfig = field(default_factory=ContactConfig)
+    wms: ProjectWMSConfig = field(default_factory=ProjectWMSConfig)
     ignored: tuple[str, ...] = ()  # what `_IGNORED` says of each setting present
 
 
-def read_publishing(properties: etree._Element | None) -> Publishing:
-    """The settings found under `<properties>` (defaults for a project without any)."""
+def read_publishing(properties: etree._Element | None, crs: str = "CRS:84") -> Publishing:
+    """The settings found under `<properties>` (defaults for a project without any); `crs` is
+    the project's, which the WMS extent is in."""
     if properties is None:
         return Publishing()
     ignored = dict.fromkeys(
@@ -67,8 +64,47 @@ def read_publishing(properties: etree._Element | None) -> Publishing:
         wfs_delete=frozenset(_values(properties, "WFSTLayers/Delete")),
         wfs_precision=_precisions(properties.find("WFSLayersPrecision")),
         wcs_layers=frozenset(_values(properties, "WCSLayers")),
+        contact=ContactConfig(
+            person=_text(properties, "WMSContactPerson"),
+            organization=_text(properties, "WMSContactOrganization"),
+            position=_text(properties, "WMSContactPosition"),
+            email=_text(properties, "WMSContactMail"),
+            phone=_text(properties, "WMSContactPhone"),
+        ),
+        wms=ProjectWMSConfig(
+            extent=_extent(_values(properties, "WMSExtent")),
+            extent_crs=crs,
+            max_width=_number(_text(properties, "WMSMaxWidth"), 1, None),
+            max_height=_number(_text(properties, "WMSMaxHeight"), 1, None),
+            feature_info_precision=_precision(_text(properties, "WMSPrecision")),
+        ),
         ignored=tuple(ignored),
     )
+
+
+def _number(text: str, low: int, high: int | None) -> int | None:
+    """An integer setting in [low, high]; None if absent or out of range (QGIS's "-1" and
+    empty mean no limit)."""
+    try:
+        value = int(text)
+    except ValueError:
+        return None
+    return value if value >= low and (high is None or value <= high) else None
+
+
+def _precision(text: str) -> int:
+    """`WMSPrecision`: GetFeatureInfo's decimals; QGIS Server's default is 6."""
+    value = _number(text, 0, 17)
+    return 6 if value is None else value
+
+
+def _extent(values: list[str]) -> tuple[float, float, float, float] | None:
+    """`WMSExtent`: four numbers (xmin, ymin, xmax, ymax in the project's CRS), or None."""
+    try:
+        minx, miny, maxx, maxy = (float(v) for v in values)
+    except ValueError:
+        return None
+    return (minx, miny, maxx, maxy) if minx < maxx and miny < maxy else None
 
 
 def _text(properties: etree._Element, path: str) -> str:

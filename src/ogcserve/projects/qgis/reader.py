@@ -4,7 +4,8 @@ The tree is `<layer-tree-group>`'s, in its order (the first layer is the top one
 and group is published under its short name, else its name (or its id with the project's
 "use layer ids" setting), as QGIS Server names it in WMS; names that our URLs and XML cannot
 carry are changed (and the change reported). Groups and layers listed in the WMS restricted
-layers are left out, with everything under them. A layer that cannot be served is refused and
+layers are left out of WMS, with everything under them (`wms.publish` off); a layer there
+that WFS or WCS publishes stays for them. A layer that cannot be served is refused and
 the project loads without it (a group left empty is dropped too); the issues name each one,
 on the line of its `<maplayer>`.
 """
@@ -13,14 +14,14 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pyproj
 from lxml import etree
 
 from ogcserve.projects.document import ProjectIssue, Severity
-from ogcserve.projects.model import Layer, Project
+from ogcserve.projects.model import Layer, Project, WMSConfig
 from ogcserve.projects.qgis.files import ProjectFileError, read_project_xml
 from ogcserve.projects.qgis.layers import (
     LayerContext,
@@ -61,29 +62,30 @@ class _Reader:
         key = f"layer '{name}'" if name else ""
         self.issues.append(ProjectIssue(self.file, line, key, message, severity))
 
-    def group(self, node: etree._Element) -> tuple[Layer, ...]:
-        """The published layers and groups under a `<layer-tree-group>`, in tree order."""
+    def group(self, node: etree._Element, restricted: bool = False) -> tuple[Layer, ...]:
+        """The published layers and groups under a `<layer-tree-group>`, in tree order;
+        `restricted` when the group is a WMS restricted one."""
         found: list[Layer] = []
         for child in node:
             if child.tag == "layer-tree-layer":
-                layer = self.tree_layer(child)
+                layer = self.tree_layer(child, restricted)
             elif child.tag == "layer-tree-group":
-                layer = self.tree_group(child)
+                layer = self.tree_group(child, restricted)
             else:
                 continue
             if layer is not None:
                 found.append(layer)
         return tuple(found)
 
-    def tree_group(self, node: etree._Element) -> Layer | None:
+    def tree_group(self, node: etree._Element, restricted: bool) -> Layer | None:
         label = node.get("name", "")
-        if label in self.ctx.publishing.restricted:
-            return None
+        # A group restricted from WMS keeps the layers other services publish.
+        restricted = restricted or label in self.ctx.publishing.restricted
         props = _custom_properties(node)
         if node.get("embedded") == "1":
             self.report(node, label, "a group embedded from another project is not read", "refused")
             return None
-        children = self.group(node)
+        children = self.group(node, restricted)
         if not children:
             return None  # empty, or every layer in it refused (each reported)
         name = self.publish_name(node, props.get("wmsShortName") or label)
@@ -96,7 +98,7 @@ class _Reader:
             children=children,
         )
 
-    def tree_layer(self, node: etree._Element) -> Layer | None:
+    def tree_layer(self, node: etree._Element, restricted: bool) -> Layer | None:
         layer_id = node.get("id", "")
         maplayer = self.maplayers.get(layer_id)
         label = node.get("name", "") or layer_id
@@ -104,14 +106,10 @@ class _Reader:
             self.report(node, label, "the layer tree names a layer the project lacks", "refused")
             return None
         label = _text(maplayer, "layername") or label
-        if label in self.ctx.publishing.restricted:
-            if layer_id in self.ctx.publishing.wfs_layers:
-                message = (
-                    "restricted from WMS but published in WFS: a layer is served by every "
-                    "service or none here, so it is not served"
-                )
-                self.report(maplayer, label, message, "warning")
-            return None
+        publishing = self.ctx.publishing
+        restricted = restricted or label in publishing.restricted
+        if restricted and layer_id not in publishing.wfs_layers | publishing.wcs_layers:
+            return None  # published by no service
         if maplayer.get("embedded") == "1":
             self.report(node, label, "a layer embedded from another project is not read", "refused")
             return None
@@ -122,6 +120,8 @@ class _Reader:
         warnings = metadata_warnings(maplayer)
         try:
             layer = data_layer(maplayer, name, self.ctx, warnings)
+            if restricted:
+                layer = replace(layer, wms=WMSConfig(publish=False))
         except LayerRefusedError as refused:
             self.names.discard(name)
             self.report(maplayer, name, f"not served: {refused}", "refused")
@@ -154,7 +154,8 @@ def read_qgis_project(path: Path, opener: OpenSource | None) -> QgisLoaded:
         root, file_warnings = read_project_xml(path)
     except (OSError, ProjectFileError) as exc:
         return QgisLoaded(None, [ProjectIssue(file, None, "", str(exc))])
-    publishing = read_publishing(root.find("properties"))
+    crs = _text(root, "projectCrs/spatialrefsys/authid") or "CRS:84"
+    publishing = read_publishing(root.find("properties"), crs)
     maplayers = {
         _text(element, "id"): element for element in root.iterfind("projectlayers/maplayer")
     }
@@ -180,6 +181,8 @@ def read_qgis_project(path: Path, opener: OpenSource | None) -> QgisLoaded:
         abstract=publishing.abstract or _text(root, "projectMetadata/abstract"),
         keywords=publishing.keywords,
         crs=_crs_list(publishing.crs, reader),
+        contact=publishing.contact,
+        wms=publishing.wms,
         layers=layers,
         mtime=mtime,
     )

@@ -9,6 +9,7 @@ import pyproj
 from lxml import etree
 from pyproj.exceptions import CRSError
 
+from ogcserve.services.ows.contact import service_provider
 from ogcserve.services.wms.urls import online_resource
 
 if TYPE_CHECKING:
@@ -76,9 +77,7 @@ def identification(root: etree._Element, ows: str, project: Project, version: st
             sub(ident, f"{{{ows}}}Profile", profile)
     sub(ident, f"{{{ows}}}Fees", "NONE")
     sub(ident, f"{{{ows}}}AccessConstraints", "NONE")
-    provider = sub(root, f"{{{ows}}}ServiceProvider")
-    sub(provider, f"{{{ows}}}ProviderName", project.title or project.name)
-    sub(provider, f"{{{ows}}}ServiceContact")
+    service_provider(root, ows, project.contact, project.title or project.name)
 
 
 def operations_metadata(ctx: RequestContext, root: etree._Element, ows: str) -> None:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from lxml import etree
 
 from ogcserve.errors import InvalidParameterValueError, MissingParameterValueError
+from ogcserve.services.ows.contact import responsible_party
 from ogcserve.services.wms.urls import online_resource
 
 from .encode import FORMATS_1_0, output_format
@@ -55,6 +56,7 @@ def get_capabilities(ctx: RequestContext) -> None:
         sub(service, f"{{{WCS}}}description", project.abstract)
     sub(service, f"{{{WCS}}}name", "WCS")
     sub(service, f"{{{WCS}}}label", project.title)
+    responsible_party(service, WCS, project.contact)
     sub(service, f"{{{WCS}}}fees", "NONE")
     sub(service, f"{{{WCS}}}accessConstraints", "NONE")
     request = sub(sub(root, f"{{{WCS}}}Capability"), f"{{{WCS}}}Request")

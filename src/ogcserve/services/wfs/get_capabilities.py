@@ -11,6 +11,7 @@ from lxml import etree
 from pyproj import Transformer
 
 from ogcserve.errors import VersionNegotiationFailedError
+from ogcserve.services.ows.contact import service_provider
 
 from .crs import urn
 from .filter_capabilities import fes_2_0, filter_1_0, filter_1_1
@@ -130,9 +131,7 @@ def _ows_identification(root: etree._Element, ows: str, project: Project, versio
         sub_element(ident, f"{{{ows}}}ServiceTypeVersion", v)
     sub_element(ident, f"{{{ows}}}Fees", "NONE")
     sub_element(ident, f"{{{ows}}}AccessConstraints", "NONE")
-    provider = sub_element(root, f"{{{ows}}}ServiceProvider")
-    sub_element(provider, f"{{{ows}}}ProviderName", "ogcserve")
-    sub_element(provider, f"{{{ows}}}ServiceContact")
+    service_provider(root, ows, project.contact, "ogcserve")
 
 
 def _ows_operations(root: etree._Element, ows: str, version: str, url: str, editable: bool) -> None:

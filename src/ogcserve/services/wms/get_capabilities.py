@@ -14,6 +14,7 @@ from lxml import etree
 from ogcserve.geo import BBox, from_xy, scale_hint, transform_bbox, union
 from ogcserve.services.wms.formats import MAP_FORMATS, InfoFormat
 from ogcserve.services.wms.layers import project_of, root_name, style_names
+from ogcserve.services.wms.metadata import contact_information, layer_links
 from ogcserve.services.wms.params import VERSIONS
 from ogcserve.services.wms.urls import online_resource, operation_url
 from ogcserve.services.wms.xml import Maker
@@ -106,10 +107,11 @@ class _Builder:
         if project.keywords:
             section.append(self.keywords(project.keywords))
         section.append(self.online(self.url))
+        section.extend(contact_information(w, project.contact))
         if self.v13:
-            size = str(self.service.max_size(self.ctx))
+            width, height = self.service.max_size(self.ctx)
             layers = str(self.ctx.server.settings.max_layers)  # 1.3.0 §7.2.4.3
-            section.extend([w.LayerLimit(layers), w.MaxWidth(size), w.MaxHeight(size)])
+            section.extend([w.LayerLimit(layers), w.MaxWidth(str(width)), w.MaxHeight(str(height))])
         return section
 
     def capability(self) -> etree._Element:
@@ -145,8 +147,9 @@ class _Builder:
         w, project = self.w, self.project
         layers = self.ctx.server.access.readable_layers(self.ctx, project)
         crs_list = tuple(dict.fromkeys(project.crs or DEFAULT_CRS))
-        boxes = [self.lonlat(layer) for layer in layers]
-        extent = union([b for b in boxes if b is not None]) or _WORLD
+        extent = self.advertised_extent() or union(
+            [b for b in (self.lonlat(layer) for layer in layers) if b is not None]
+        )
         # Named, the root is a layer clients may request: every readable layer (as QGIS).
         name = root_name(self.ctx, project)
         root = w.Layer(*([w.Name(name)] if name else []), w.Title(project.title))
@@ -158,9 +161,19 @@ class _Builder:
         if project.keywords:
             root.append(self.keywords(project.keywords))
         root.extend(self.crs_elements(crs_list))
-        root.extend(self.extent_elements(extent, crs_list))
+        root.extend(self.extent_elements(extent or _WORLD, crs_list))
         root.extend(self.layer(layer, crs_list) for layer in layers)
         return root
+
+    def advertised_extent(self) -> BBox | None:
+        """The project's `wms.extent` in lon/lat, if it sets one."""
+        wms = self.project.wms
+        if wms.extent is None:
+            return None
+        try:
+            return transform_bbox(wms.extent, wms.extent_crs, "CRS:84")
+        except ValueError:
+            return None
 
     def layer(self, layer: Layer, inherited: tuple[str, ...]) -> etree._Element:
         """One layer or group, then its children (1.3.0 §7.2.4.6, 1.1.1 §7.1.4.5)."""
@@ -178,6 +191,7 @@ class _Builder:
         extent = self.lonlat(layer)
         if extent is not None:
             element.extend(self.extent_elements(extent, crs_list, layer))
+        element.extend(layer_links(w, layer, self.online, self.v13))
         if not layer.is_group:
             element.extend(self.style(layer, name) for name in style_names(layer))
         element.extend(self.scale_elements(layer))

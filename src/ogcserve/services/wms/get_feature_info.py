@@ -50,6 +50,7 @@ def write_feature_info(ctx: RequestContext, params: GetFeatureInfoParams) -> Non
     view = params.map
     scale = scale_denominator(view.bbox, view.crs, view.width)
     data = ctx.server.access
+    precision = ctx.project.wms.feature_info_precision if ctx.project is not None else None
     results = [
         LayerResult(
             item.layer,
@@ -58,6 +59,7 @@ def write_feature_info(ctx: RequestContext, params: GetFeatureInfoParams) -> Non
             if in_scale_range(scale, item.layer.min_scale, item.layer.max_scale)
             else [],
             view.crs if item.layer.is_raster else data.crs(ctx, item.layer),
+            precision,
         )
         for item in targets
     ]

@@ -1,7 +1,10 @@
 """GetFeatureInfo output formats: plain text, HTML, XML (QGIS's layout), GML 2 and 3.1.1, GeoJSON.
 
 Every writer receives only the attributes the caller may see: a hidden attribute is absent
-from the features and from the field lists, so no format can show it, not even as NULL.
+from the features and from the field lists, so no format can show it, not even as NULL. As in
+QGIS Server, text, HTML, XML and GeoJSON name an attribute by its alias (the layer's
+`aliases`), GML by its field name (an XML element name); geometries are written with the
+project's `wms.feature_info_precision` decimals.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ class LayerResult:
     fields: Sequence[str]
     features: list[Feature]
     crs: str  # of the features' geometries
+    precision: int | None = None  # decimals of the geometries written (None: all)
 
     def names(self, feature: Feature) -> list[str]:
         """Attribute names to show for a feature (raster bands have their own)."""
@@ -67,7 +71,7 @@ def _text(results: list[LayerResult], crs: str) -> bytes:
         for feature in result.features:
             lines.append(f"Feature {_value(feature.id)}")
             lines += [
-                f"{name} = '{_value(feature.properties.get(name))}'"
+                f"{result.layer.label(name)} = '{_value(feature.properties.get(name))}'"
                 for name in result.names(feature)
             ]
         lines.append("")
@@ -85,7 +89,7 @@ def _html(results: list[LayerResult], crs: str) -> bytes:
         for feature in result.features:
             parts.append(f'<tr><th colspan="2">Feature {html.escape(_value(feature.id))}</th></tr>')
             parts += [
-                f"<tr><th>{html.escape(n)}</th>"
+                f"<tr><th>{html.escape(result.layer.label(n))}</th>"
                 f"<td>{html.escape(_value(feature.properties.get(n)))}</td></tr>"
                 for n in result.names(feature)
             ]
@@ -101,9 +105,8 @@ def _xml(results: list[LayerResult], crs: str) -> bytes:
         for feature in result.features:
             element = etree.SubElement(layer, "Feature", id=_value(feature.id))
             for name in result.names(feature):
-                etree.SubElement(
-                    element, "Attribute", name=name, value=_value(feature.properties.get(name))
-                )
+                value = _value(feature.properties.get(name))
+                etree.SubElement(element, "Attribute", name=result.layer.label(name), value=value)
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True))
 
 
@@ -146,7 +149,8 @@ def _geojson(results: list[LayerResult], crs: str) -> bytes:
                     "id": f"{result.layer.name}.{_value(feature.id)}",
                     "geometry": None if geometry is None else shapely.geometry.mapping(geometry),
                     "properties": {
-                        n: _json_value(feature.properties.get(n)) for n in result.names(feature)
+                        result.layer.label(n): _json_value(feature.properties.get(n))
+                        for n in result.names(feature)
                     },
                     "layer": result.layer.name,
                 }
@@ -163,6 +167,9 @@ def _in_crs(result: LayerResult, target: str) -> list[Any]:
         geometries = shapely.transform(
             geometries, lambda c: np.column_stack(move.transform(c[:, 0], c[:, 1]))
         )
+    if result.precision is not None:
+        decimals = result.precision
+        geometries = shapely.transform(geometries, lambda c: np.round(c, decimals))
     return list(geometries)
 
 

@@ -30,10 +30,11 @@ class MapLayer:
 
 
 def project_of(ctx: RequestContext) -> Project:
-    """The request's project (there is none when the server serves nothing)."""
+    """The request's project as WMS publishes it (without the layers whose `wms.publish` is
+    off); there is none when the server serves nothing."""
     if ctx.project is None:
         raise NotFoundError("No project is served here")
-    return ctx.project
+    return ctx.project.for_wms()
 
 
 def style_names(layer: Layer) -> tuple[str, ...]:

@@ -59,15 +59,22 @@ class GetMapParams:
 
     @classmethod
     def parse(
-        cls, params: Mapping[str, str], version: str, max_size: int, *, needs_format: bool = True
+        cls,
+        params: Mapping[str, str],
+        version: str,
+        max_size: int | tuple[int, int],
+        *,
+        needs_format: bool = True,
     ) -> GetMapParams:
-        """Validate the GetMap parameters (WMS 1.3.0 Table 8, 1.1.1 Table 5)."""
+        """Validate the GetMap parameters (WMS 1.3.0 Table 8, 1.1.1 Table 5); `max_size` is
+        the largest WIDTH and HEIGHT, or one for both."""
         layers = _names(_required(params, "LAYERS"))
         styles = _styles(params.get("STYLES", ""), len(layers))
         crs = _crs(params, version)
         bbox = _bbox(params, crs, version)
-        width = cls.size(params, "WIDTH", max_size)
-        height = cls.size(params, "HEIGHT", max_size)
+        max_width, max_height = (max_size, max_size) if isinstance(max_size, int) else max_size
+        width = cls.size(params, "WIDTH", max_width)
+        height = cls.size(params, "HEIGHT", max_height)
         # GetFeatureInfo draws nothing: its FORMAT is not used, so not checked (as QGIS).
         image_format = map_format(params.get("FORMAT", "")) if needs_format else "image/png"
         return cls(
@@ -120,7 +127,9 @@ class GetFeatureInfoParams:
     with_geometry: bool = False
 
     @classmethod
-    def parse(cls, params: Mapping[str, str], version: str, max_size: int) -> GetFeatureInfoParams:
+    def parse(
+        cls, params: Mapping[str, str], version: str, max_size: int | tuple[int, int]
+    ) -> GetFeatureInfoParams:
         """Validate the GetFeatureInfo parameters (WMS 1.3.0 Table 9, 1.1.1 Table 7)."""
         # Many clients leave out the GetMap part they do not need; LAYERS defaults to the
         # queried layers and FORMAT is not used.

@@ -85,9 +85,14 @@ class WMSService(OWSService):
         unversioned = ("GetFeatureInfo", "GetLegendGraphic")
         super().__init__("WMS", version, VERSIONS, operations, ("sxr", version), unversioned)
 
-    def max_size(self, ctx: RequestContext) -> int:
-        """The largest WIDTH/HEIGHT accepted (setting `wms_max_size`)."""
-        return int(getattr(ctx.server.settings, "wms_max_size", DEFAULT_MAX_SIZE))
+    def max_size(self, ctx: RequestContext) -> tuple[int, int]:
+        """The largest WIDTH and HEIGHT accepted: the setting `wms_max_size`, or the project's
+        `wms.max_width` / `max_height` where smaller."""
+        limit = int(getattr(ctx.server.settings, "wms_max_size", DEFAULT_MAX_SIZE))
+        wms = ctx.project.wms if ctx.project is not None else None
+        if wms is None:
+            return limit, limit
+        return min(limit, wms.max_width or limit), min(limit, wms.max_height or limit)
 
     def execute(self, ctx: RequestContext) -> None:
         """Run the operation; errors of image operations become images when EXCEPTIONS asks."""
@@ -134,9 +139,10 @@ class WMSService(OWSService):
             image_format = map_format(params.get("FORMAT", "") or "image/png")
             width, height = _LEGEND_ERROR_SIZE
             if params.get("WIDTH") or operation != "GETLEGENDGRAPHIC":
-                limit = self.max_size(ctx)
+                limits = self.max_size(ctx)
                 width, height = (
-                    GetMapParams.size(params, key, limit) for key in ("WIDTH", "HEIGHT")
+                    GetMapParams.size(params, key, limit)
+                    for key, limit in zip(("WIDTH", "HEIGHT"), limits, strict=True)
                 )
             background = GetMapParams.background_of(params)
         except ServiceError:
