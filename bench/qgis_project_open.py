@@ -2,7 +2,7 @@
 
     /work/main/.venv/bin/python bench/qgis_project_open.py [--layers 100] [--rounds 10]
 
-The project is written by PyQGIS (QgsProject.write, tests/projects/qgis/make_qgis_projects.py)
+The project is written by PyQGIS (QgsProject.write, tests/projects/qgs/make_qgis_projects.py)
 into bench/data/qgis_open/: layers cycling through GeoPackage tables, a Shapefile, a GeoJSON
 file and a GeoTIFF (each layer its own file: no source is shared), in groups of ten, every
 vector layer published in WFS. Timed, in interleaved rounds:
@@ -31,7 +31,7 @@ from pathlib import Path
 from _common import DATA_DIR, machine, print_table, summary_ms, write_result
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests" / "projects" / "qgis")]
+sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests" / "projects" / "qgs")]
 
 from qgis_project_support import layer, make_data, write_projects  # noqa: E402
 

@@ -310,3 +310,18 @@ def test_capabilities_with_contact_and_links_are_valid(
     parser.resolvers.add(_WMSSchemas())
     xsd = etree.XMLSchema(etree.parse(str(SCHEMAS / "sld/1.1.0/sld_capabilities.xsd"), parser))
     assert xsd.validate(etree.fromstring(body)), xsd.error_log
+
+
+def test_decisions_kept_across_requests_stay_per_service(ours: TestClient) -> None:
+    # Capabilities compute the caller's fingerprint, and the project policy's decisions are then
+    # kept across requests (access/memo.py): those of a WMS request must not answer a WFS one.
+    for _ in range(2):
+        capabilities(ours)
+        assert wfs_properties(ours, "countries") == {"fid", "pop_est", "name", "iso_a3"}
+        described = etree.fromstring(
+            get(ours, SERVICE="WFS", VERSION="2.0.0", REQUEST="DescribeFeatureType")
+        )
+        names = {e.get("name") for e in described.iter("{*}element")}
+        assert {"iso_a3", "pop_est"} <= names and "continent" not in names
+        get(ours, SERVICE="WFS", VERSION="2.0.0", REQUEST="GetCapabilities")
+        assert set(info(ours)["countries"][0]) == {"fid", "Population", "continent", "name"}

@@ -35,6 +35,12 @@ class ProjectPolicy(AccessControlFilter):
         """The layer's own row filter."""
         return layer.filter
 
+    def cache_key(self) -> str:
+        """The service whose publication settings apply: the attributes decided differ by it,
+        so decisions kept across requests (`access/memo.py`) are kept per service."""
+        ctx = current_context.get()
+        return "" if ctx is None else publishing_service(ctx) or ""
+
     def authorized_layer_attributes(self, layer: Layer, attributes: list[str]) -> list[str]:
         """Drop the attributes the project does not publish in the request's service."""
         ctx = current_context.get()

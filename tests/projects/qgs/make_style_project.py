@@ -5,7 +5,7 @@
 
 DATA holds `natural_earth.gpkg` (the demo's, with a `borders` line table added by the tests) and
 `elevation.tif`. Every layer is published in WMS under its name (the case name). The cases are
-read back by tests/projects/qgis/test_qgis_symbology*.py.
+read back by tests/projects/qgs/test_qgis_symbology*.py.
 """
 
 from __future__ import annotations
