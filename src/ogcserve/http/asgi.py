@@ -14,7 +14,6 @@ import contextlib
 import functools
 import gc
 import os
-import re
 import socket
 import struct
 from collections.abc import AsyncIterator
@@ -64,9 +63,8 @@ class _StreamBrokenError(Exception):
 _WATCH_AFTER = 0.2
 # Threads running pipelines at once, per process (what anyio's default limiter allowed).
 _THREADS = 40
+CATCH_ALL = "/{path:path}"
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-# Paths Starlette's own routes answer; every other one is the pipeline's.
-_STARLETTE = re.compile(r"/health|/metrics|/ready|/-/explain/[^/]+|/-/plugins|/ows|/ows/[^/]+")
 
 
 class _AsgiSink:
@@ -301,12 +299,16 @@ class _Edge:
         self.app = app
         self.pipeline_app = pipeline_app
         self.state = app.state
+        # The paths Starlette's own routes answer, taken from them (the catch-all aside).
+        self.own = tuple(
+            r.path_regex for r in app.routes if isinstance(r, Route) and r.path != CATCH_ALL
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
             scope["type"] == "http"
             and scope["method"] in _METHODS
-            and not _STARLETTE.fullmatch(scope["path"])
+            and not any(own.match(scope["path"]) for own in self.own)
         ):
             scope["path_params"] = {"path": scope["path"][1:]}  # as Route("/{path:path}")
             await self.pipeline_app(scope, receive, send)
@@ -353,7 +355,7 @@ def asgi_app(server: Server) -> ASGIApp:
             Route("/-/plugins", plugins),
             Route("/ows", ows, methods=methods),
             Route("/ows/{project}", ows, methods=methods),
-            Route("/{path:path}", other, methods=methods),
+            Route(CATCH_ALL, other, methods=methods),
         ],
         middleware=middleware,
     )
