@@ -16,6 +16,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pg_cluster
@@ -93,6 +94,12 @@ class Load:
         }
 
 
+def _why(log: Path) -> str:
+    """The server's warnings and errors, for a failure's message."""
+    lines = log.read_text(errors="replace").splitlines()
+    return "\n".join(line for line in lines if "WARNING" not in line or "PostGIS" in line)[-6000:]
+
+
 def wait_for(condition: Callable[[], bool], timeout: float = 60.0) -> bool:
     limit = time.monotonic() + timeout
     while time.monotonic() < limit:
@@ -124,8 +131,11 @@ def test_postgis_stopped_and_started_mid_load(
             "name: pgproj\ntitle: PostGIS\nlayers:\n  - name: parcels\n    title: Parcels\n"
             f"    source: {{type: postgis, dsn: '{cluster.dsn}', table: parcels}}\n"
         )
+    log = Path(tmp_path) / "serve.log"
     with (
-        serve_process(demo_project(), project, workers=2, env={**os.environ, **SETTINGS}) as url,
+        serve_process(
+            demo_project(), project, workers=2, env={**os.environ, **SETTINGS}, log=log
+        ) as url,
         Load(url, (PG_FEATURES, PG_MAP), clients=4) as pg,
         Load(url, GPKG, clients=2) as gpkg,
     ):
@@ -149,7 +159,7 @@ def test_postgis_stopped_and_started_mid_load(
     # first): never a 500, a dropped connection or a hang.
     assert 503 in pg.statuses("down")
     for phase in ("changing", "down", "restarting"):
-        assert pg.statuses(phase) <= {200, 503}, phase
+        assert pg.statuses(phase) <= {200, 503}, (phase, _why(log))
     for phase, path, status, headers in pg.outcomes:
         if status == 503:
             assert headers is not None and int(headers["Retry-After"]) >= 1, (phase, path)

@@ -55,11 +55,16 @@ _CONSTRAINTS = {
 }
 
 
-def translate(exc: psycopg.Error, what: str, table: str) -> ServiceError:
+def translate(
+    exc: psycopg.Error, what: str, table: str, conn: psycopg.Connection[Any] | None = None
+) -> ServiceError:
     """A database error as the client may see it. PostgreSQL's messages carry values ("Failing
     row contains (...)" lists every column of the row, hidden ones included; "Key (x)=(v)
     already exists"), so none of its text is passed on: only the kind of failure and a
-    constraint's name. The whole message goes to the log."""
+    constraint's name. The whole message goes to the log.
+
+    An error that left `conn` broken is a lost connection (503, to be retried), whatever its
+    class: a server that stops mid-query does not always say so with an OperationalError."""
     state = exc.sqlstate or ""
     log.warning("PostGIS %s on %r failed [%s]: %s", what, table, state, str(exc).strip())
     if state in _CONSTRAINTS:
@@ -76,7 +81,7 @@ def translate(exc: psycopg.Error, what: str, table: str) -> ServiceError:
         return ConstraintError(f"a value does not fit its column (SQLSTATE {state})")
     if state == "57014":
         return SourceTimeoutError("The database did not answer in time", retry_after=1)
-    if isinstance(exc, psycopg.OperationalError):
+    if isinstance(exc, psycopg.OperationalError) or (conn is not None and conn.broken):
         return SourceBusyError("The connection to the layer's database was lost", retry_after=1)
     return SourceError(f"The database refused the {what} (SQLSTATE {state or 'unknown'})")
 
@@ -236,7 +241,7 @@ class PostGISConnections:
         try:
             yield conn
         except psycopg.Error as exc:
-            raise translate(exc, what, self._label) from None
+            raise translate(exc, what, self._label, conn) from None
         finally:
             rollback(conn)
             pool.putconn(conn)

@@ -40,7 +40,7 @@ class PostGISWrites:
         try:
             return self._conn.execute(statement, params)
         except psycopg.Error as exc:
-            raise translate(exc, what, self._table.label) from None
+            raise translate(exc, what, self._table.label, self._conn) from None
 
     def _columns(self, pairs: Pairs) -> tuple[list[sql.Identifier], list[sql.Composable]]:
         """The columns of `pairs` and their placeholders (the geometry's decodes its WKB)."""

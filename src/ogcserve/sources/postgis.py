@@ -229,7 +229,7 @@ class PostGISSource:
             try:
                 yield from self._cursor(conn, statement, sel, size, raw)
             except psycopg.Error as exc:
-                raise translate(exc, "read", self._table_arg) from None
+                raise translate(exc, "read", self._table_arg, conn) from None
             return
         if query.wkb:
             with self._db.pooled("read") as pooled:
