@@ -352,16 +352,20 @@ class _Edge:
         self.pipeline_app = pipeline_app
         self.state = app.state
         # The paths Starlette's own routes answer, taken from them (the catch-all aside).
-        self.own = tuple(
-            r.path_regex for r in app.routes if isinstance(r, Route) and r.path != CATCH_ALL
-        )
+        routes = [r for r in app.routes if isinstance(r, Route) and r.path != CATCH_ALL]
+        self.own = tuple(r.path_regex for r in routes)
+        # Their first segments, where every one is literal: another path (a tile) is not
+        # theirs, without trying each pattern.
+        heads = {r.path[1:].partition("/")[0] for r in routes}
+        self.heads = None if any("{" in h for h in heads) else frozenset(heads)
+
+    def _own(self, path: str) -> bool:
+        if self.heads is not None and path[1:].partition("/")[0] not in self.heads:
+            return False
+        return any(own.match(path) for own in self.own)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] == "http"
-            and scope["method"] in _METHODS
-            and not any(own.match(scope["path"]) for own in self.own)
-        ):
+        if scope["type"] == "http" and scope["method"] in _METHODS and not self._own(scope["path"]):
             scope["path_params"] = {"path": scope["path"][1:]}  # as Route("/{path:path}")
             await self.pipeline_app(scope, receive, send)
         else:
