@@ -1,12 +1,12 @@
 """Tile hits answered before the pipeline, on the event loop: `EdgeHits`.
 
-Through the pipeline a cached tile costs ~250 µs of CPU (the request built and parsed, the
-filter hooks, the route resolved, the access fingerprint, the response checked, the hop to a
-worker thread and back), where uvicorn alone answers in ~60 µs; most of it recomputes what
-the previous request for the same URL found. Here the pipeline, when it answers a RESTful WMTS
-tile, notes where the tile lives (its cache space and key, which the access fingerprint made)
-under the request's URL; the next request for that URL is answered from the backend with the
-same headers, without the pipeline.
+Through the pipeline a cached tile cost ~250 µs of CPU in process (the request built and
+parsed, the filter hooks, the route resolved, the access fingerprint, the response checked,
+the hop to a worker thread and back), this ~35 µs (docs/performance.md); most of the pipeline's
+work recomputed what the previous request for the same URL found. Here the pipeline, when it
+answers a RESTful WMTS tile, notes where the tile lives (its cache space and key, which the
+access fingerprint made) under the request's URL; the next request for that URL is answered
+from the backend with the same headers, without the pipeline.
 
 That is sound only while the answer is a function of the URL, the project file and the stored
 entry, so both noting and answering require:
