@@ -14,6 +14,7 @@ import pytest
 from tile_support import backend_settings, rules_server
 
 from ogcserve import pipeline
+from ogcserve.plugins.filters import RequestFilter
 from ogcserve.server import Server
 from ogcserve.services.tiles.edge import EdgeHits, edge_of
 from ogcserve.testing import call, client, demo_project, make_server
@@ -155,3 +156,30 @@ def test_hits_at_the_edge_are_counted_as_the_pipeline_counts_them() -> None:
     assert sample("ogcserve_requests_total", {**labels, "status": "200"}) == 2
     assert sample("ogcserve_response_bytes_total", labels) == 2 * len(body)
     assert sample("ogcserve_request_duration_seconds_count", labels) == 2
+
+
+def test_the_edge_answers_as_a_server_without_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    edged = make_server(cache_backend="memory", **DRAWING)
+    plain = make_server(cache_backend="memory", **DRAWING)
+    plain.filters.add(RequestFilter(), 0)  # a filter that does nothing: the edge steps aside
+    with_edge, without = client(edged), client(plain)
+    etag = with_edge.get(URL).headers["etag"]
+    assert without.get(URL).headers["etag"] == etag  # the same drawing, the same tag
+    runs = pipeline_runs(monkeypatch)
+    for method, headers in [
+        ("GET", {}),
+        ("HEAD", {}),
+        ("GET", {"If-None-Match": etag}),
+        ("HEAD", {"If-None-Match": f'"other", {etag}'}),
+        ("GET", {"If-None-Match": '"other"'}),
+    ]:
+        mine, theirs = (
+            with_edge.request(method, URL, headers=headers),
+            without.request(method, URL, headers=headers),
+        )
+        assert (mine.status_code, headers_of(mine), mine.content) == (
+            theirs.status_code,
+            headers_of(theirs),
+            theirs.content,
+        )
+    assert len(runs) == 5  # the server without the edge only
