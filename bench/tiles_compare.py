@@ -7,6 +7,8 @@
 
 - before (optional, --before SRC): another ogcserve checkout's `src` served the same way, to
   see a change against the code it replaces in the same run.
+- bare (hits only): an ASGI app of five lines answering nginx's tile file from memory under
+  uvicorn (httptools, uvloop, 2 workers): the ceiling of any Python server on uvicorn here.
 
 hits:   wrk on one cached tile per server (--seconds each, --connections).
 misses: the same N uncached z8 tiles over Europe from each server, by --connections client
@@ -45,6 +47,7 @@ WORK = BENCH_DIR / "data" / "tiles_compare"
 VENV = BENCH_DIR / "data" / "mapproxy-venv"
 DEMO = BENCH_DIR.parent / "src" / "ogcserve" / "demo" / "demo.yaml"
 PORTS: dict[str, int] = {}  # free ports, chosen when the servers start
+_REF = ("nginx", "bare")  # the references (hits only)
 # Misses: z8 over Europe (WMTS rows from the top), the same tiles from each server.
 MISS_LEVEL, MISS_ROWS, MISS_COLS = 8, range(80, 96), range(124, 140)
 
@@ -101,6 +104,28 @@ http {{
   server {{ listen 127.0.0.1:{port}; root {root}; location / {{ try_files $uri =404; }} }}
 }}
 """
+
+
+BARE_APP = """
+BODY = open({tile!r}, "rb").read()
+HEAD = [(b"content-type", b"image/png"), (b"content-length", str(len(BODY)).encode())]
+
+
+async def app(scope, receive, send):
+    if scope["type"] == "http":
+        await send({{"type": "http.response.start", "status": 200, "headers": HEAD}})
+        await send({{"type": "http.response.body", "body": BODY}})
+"""
+
+
+def start_bare(stack: ExitStack, tile: Path) -> str:
+    """The bare ASGI app answering `tile` under uvicorn; its URL."""
+    PORTS["bare"] = free_port()
+    (WORK / "bare_app.py").write_text(BARE_APP.format(tile=str(tile)))
+    uvicorn = [sys.executable, "-m", "uvicorn", "--app-dir", str(WORK), "bare_app:app"]
+    options = ["--workers", "2", "--http", "httptools", "--loop", "uvloop", "--no-access-log"]
+    start(stack, "bare", [*uvicorn, *options, "--port", str(PORTS["bare"])], dict(os.environ))
+    return f"http://127.0.0.1:{PORTS['bare']}/"
 
 
 def tile_urls() -> dict[str, str]:
@@ -198,7 +223,7 @@ def one_round(
     order = list(urls) if turn % 2 == 0 else list(reversed(urls))
     figures: dict[str, Any] = {"loadavg_before": [round(v, 2) for v in os.getloadavg()]}
     figures["misses"] = {name: misses(urls[name], args.connections) for name in order}
-    hit_order = [*order, "nginx"] if turn % 2 == 0 else ["nginx", *order]
+    hit_order = [*order, "nginx", "bare"] if turn % 2 == 0 else ["bare", "nginx", *order]
     figures["hits"] = {name: wrk(hit[name], args.seconds, args.connections) for name in hit_order}
     figures["loadavg_after"] = [round(v, 2) for v in os.getloadavg()]
     return figures
@@ -230,6 +255,7 @@ def main() -> int:
         files = sorted(cache.rglob("*.png"))
         relative = files[len(files) // 2].relative_to(cache)
         hit["nginx"] = f"http://127.0.0.1:{PORTS['nginx']}/{relative}"
+        hit["bare"] = start_bare(stack, cache / relative)
         for turn in range(args.rounds):
             empty_caches(cache)
             result["rounds"].append(one_round(urls, hit, args, turn))
@@ -270,14 +296,15 @@ def report(summary: dict[str, dict[str, float]]) -> None:
     hits, miss = summary["hits"], summary["misses"]
     names = [n for n in ("ogcserve", "before", "mapproxy") if n in miss]
     rows = [
-        ["hits (req/s)", *(f"{hits[n]:.0f}" for n in names), f"{hits['nginx']:.0f}"],
-        ["misses (tiles/s)", *(f"{miss[n]:.1f}" for n in names), "-"],
+        ["hits (req/s)", *(f"{hits[n]:.0f}" for n in names), *(f"{hits[n]:.0f}" for n in _REF)],
+        ["misses (tiles/s)", *(f"{miss[n]:.1f}" for n in names), "-", "-"],
     ]
-    print_table(["median", *names, "nginx"], rows)
+    print_table(["median", *names, *_REF], rows)
     print(
         f"hits: {hits['ogcserve'] / hits['mapproxy']:.2f}x MapProxy (target 2x), "
         f"{100 * hits['ogcserve'] / hits['nginx']:.0f} % of nginx (target 30 %); "
-        f"misses: {miss['ogcserve'] / miss['mapproxy']:.2f}x MapProxy (target 1.5x)"
+        f"misses: {miss['ogcserve'] / miss['mapproxy']:.2f}x MapProxy (target 1.5x); "
+        f"the bare ASGI app on uvicorn: {100 * hits['bare'] / hits['nginx']:.0f} % of nginx"
     )
 
 

@@ -16,6 +16,7 @@ import gc
 import os
 import socket
 import struct
+import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -42,6 +43,8 @@ from ogcserve.http.request import (
 )
 from ogcserve.http.response import ClientDisconnectedError
 from ogcserve.http.shutdown import RunningRequests
+from ogcserve.services.tiles.edge import PREFIX as TILE_PREFIX
+from ogcserve.services.tiles.edge import EdgeAnswer, EdgeHits, edge_of
 
 if TYPE_CHECKING:
     from ogcserve.server import Server
@@ -291,6 +294,55 @@ class PipelineEndpoint:
         pipeline.handle(self.server, request, sink, error, deadline)
 
 
+class _TileHits:
+    """Answers a RESTful WMTS tile that the pipeline answered before for the same URL, from the
+    cache backend and on the event loop, when that gives the pipeline's answer (see
+    services/tiles/edge.py); every other request goes on to the pipeline."""
+
+    def __init__(self, server: Server, edge: EdgeHits, pipeline_app: ASGIApp) -> None:
+        self.server = server
+        self.edge = edge
+        self.pipeline_app = pipeline_app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method = scope["method"]
+        if method in ("GET", "HEAD") and scope["path"].startswith(TILE_PREFIX):
+            started = time.perf_counter()
+            if_none_match: str | None = None
+            for name, value in scope["headers"]:
+                if name == b"if-none-match":
+                    text = value.decode("latin-1")
+                    if_none_match = text if if_none_match is None else f"{if_none_match}, {text}"
+                elif name in (b"content-length", b"transfer-encoding"):  # a body: the pipeline
+                    return await self.pipeline_app(scope, receive, send)
+            query = scope.get("query_string", b"").decode("latin-1")
+            path = scope.get("root_path", "") + scope["path"]
+            answer = self.edge.answer(self.server, method, path, query, if_none_match)
+            if answer is not None:
+                await self._send(answer, receive, send)
+                if self.server.metrics is not None:
+                    seconds = time.perf_counter() - started
+                    sent = len(answer.body)
+                    self.server.metrics.record_answer(answer.labels, answer.status, sent, seconds)
+                return None
+        return await self.pipeline_app(scope, receive, send)
+
+    async def _send(self, answer: EdgeAnswer, receive: Receive, send: Send) -> None:
+        # As the pipeline's sink: a client that accepts nothing for write_timeout is cut off.
+        try:
+            async with asyncio.timeout(self.server.settings.write_timeout):
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": answer.status,
+                        "headers": answer.headers,
+                    }
+                )
+                await send({"type": "http.response.body", "body": answer.body})
+        except TimeoutError:
+            _reset(receive)
+
+
 class _Edge:
     """Sends every request Starlette's own routes do not answer straight to the pipeline,
     through the same middleware; the rest (and the lifespan) to Starlette."""
@@ -300,16 +352,20 @@ class _Edge:
         self.pipeline_app = pipeline_app
         self.state = app.state
         # The paths Starlette's own routes answer, taken from them (the catch-all aside).
-        self.own = tuple(
-            r.path_regex for r in app.routes if isinstance(r, Route) and r.path != CATCH_ALL
-        )
+        routes = [r for r in app.routes if isinstance(r, Route) and r.path != CATCH_ALL]
+        self.own = tuple(r.path_regex for r in routes)
+        # Their first segments, where every one is literal: another path (a tile) is not
+        # theirs, without trying each pattern.
+        heads = {r.path[1:].partition("/")[0] for r in routes}
+        self.heads = None if any("{" in h for h in heads) else frozenset(heads)
+
+    def _own(self, path: str) -> bool:
+        if self.heads is not None and path[1:].partition("/")[0] not in self.heads:
+            return False
+        return any(own.match(path) for own in self.own)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] == "http"
-            and scope["method"] in _METHODS
-            and not any(own.match(scope["path"]) for own in self.own)
-        ):
+        if scope["type"] == "http" and scope["method"] in _METHODS and not self._own(scope["path"]):
             scope["path_params"] = {"path": scope["path"][1:]}  # as Route("/{path:path}")
             await self.pipeline_app(scope, receive, send)
         else:
@@ -361,6 +417,9 @@ def asgi_app(server: Server) -> ASGIApp:
     )
     app.state.server = server
     direct: ASGIApp = other
+    tile_edge = edge_of(server)
+    if tile_edge is not None:  # tile hits the pipeline answered before, without it
+        direct = _TileHits(server, tile_edge, other)
     for layer in reversed(middleware):
         direct = layer.cls(direct, *layer.args, **layer.kwargs)
     return _Edge(app, direct)

@@ -176,6 +176,22 @@ class Metrics:
                 key = (metric, values)
                 pending[key] = pending.get(key, 0) + amount
 
+    def record_answer(
+        self, labels: tuple[str, str, str], status: int, bytes_sent: int, seconds: float
+    ) -> None:
+        """One request answered without the pipeline (a tile hit at the ASGI edge:
+        services/tiles/edge.py), counted as `record` counts it."""
+        self.child(self.request_seconds, *labels).observe(seconds)
+        counts: list[tuple[tuple[Any, tuple[str, ...]], float]] = [
+            ((self.requests, (*labels, str(status))), 1.0)
+        ]
+        if bytes_sent:
+            counts.append(((self.response_bytes, labels), float(bytes_sent)))
+        pending = self._pending
+        with self._lock:
+            for key, amount in counts:
+                pending[key] = pending.get(key, 0) + amount
+
     def flush(self) -> None:
         """Write the pending counts to the metrics (every second, and before a scrape)."""
         with self._lock:

@@ -22,6 +22,7 @@ from ogcserve.rendering import MapView, Renderer, encode
 from ogcserve.services.wms.get_map import layer_data
 from ogcserve.services.wms.layers import check_style, map_layers, named_layer, project_of
 
+from .edge import EdgeHits
 from .keys import TileAddress, tile_key, tile_space
 from .matrices import TILE_SIZE, TileMatrix
 
@@ -66,6 +67,7 @@ class TileRenderer:
 
     def __init__(self) -> None:
         self.renderer = Renderer()
+        self.edge = EdgeHits()  # where the tiles of answered URLs are (hits at the ASGI edge)
         self._drawing: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
@@ -88,6 +90,7 @@ class TileRenderer:
         backend = ctx.server.cache_backend
         space = tile_space(project.name, address)
         cached = self._cached(backend.get(space, key), address, max_age)
+        self.edge.remember(ctx, project, (space, key), address.format, max_age)
         if cached is not None:
             return cached
         size = settings.tile_metatile

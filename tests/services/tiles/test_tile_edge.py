@@ -1,0 +1,185 @@
+"""Tile hits answered at the ASGI edge (`ogcserve.services.tiles.edge`) are the pipeline's own
+answers, and the edge steps aside wherever the pipeline could answer otherwise: a plugin that
+could see the request, a dropped tile, a changed project."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tile_support import backend_settings, rules_server
+
+from ogcserve import pipeline
+from ogcserve.plugins.filters import RequestFilter
+from ogcserve.server import Server
+from ogcserve.services.tiles.edge import EdgeHits, edge_of
+from ogcserve.testing import call, client, demo_project, make_server
+
+URL = "/wmts/demo/countries/default/WebMercatorQuad/1/0/1.png"
+DRAWING = {"tile_metatile": 2, "tile_buffer": 16}
+_VOLATILE = ("date", "server")
+
+
+def pipeline_runs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The URLs the pipeline answers from now on."""
+    runs: list[str] = []
+    handle = pipeline.handle
+
+    def counting(server: Server, request: Any, *args: Any, **kwargs: Any) -> Any:
+        runs.append(request.url)
+        return handle(server, request, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "handle", counting)
+    return runs
+
+
+def headers_of(response: Any) -> dict[str, str]:
+    return {k.lower(): v for k, v in response.headers.items() if k.lower() not in _VOLATILE}
+
+
+def edge(server: Server) -> EdgeHits:
+    found = edge_of(server)
+    assert found is not None
+    return found
+
+
+@pytest.mark.parametrize("kind", ["memory", "disk"])
+def test_a_hit_at_the_edge_is_the_pipelines_answer(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = make_server(**backend_settings(kind, tmp_path), **DRAWING)
+    http = client(server)
+    assert http.get(URL).headers["x-cache"] == "MISS"  # drawn by the pipeline, noted
+    expected = call(server, URL)  # the pipeline's answer to a hit
+    runs = pipeline_runs(monkeypatch)
+    hit = http.get(URL)
+    assert runs == []  # answered at the edge
+    assert hit.status_code == expected.status == 200
+    assert hit.content == expected.body
+    assert headers_of(hit) == {k.lower(): v for k, v in expected.headers.items()}
+    head = http.head(URL)
+    assert head.status_code == 200 and head.content == b""
+    assert headers_of(head) == headers_of(hit)
+    etag = hit.headers["etag"]
+    for wanted in (etag, f'"other", W/{etag}', "*"):
+        current = http.get(URL, headers={"If-None-Match": wanted})
+        assert current.status_code == 304 and current.content == b""
+        assert headers_of(current) == {
+            "etag": etag,
+            "cache-control": hit.headers["cache-control"],
+            "x-cache": "HIT",
+        }
+    assert http.get(URL, headers={"If-None-Match": '"other"'}).content == expected.body
+    assert runs == []
+    # The pipeline's own 304, for comparison.
+    revalidated = call(server, URL, headers={"If-None-Match": etag})
+    assert revalidated.status == 304
+    assert {k.lower() for k in revalidated.headers} == {"etag", "cache-control", "x-cache"}
+
+
+def test_with_a_plugin_that_sees_the_request_every_tile_runs_the_pipeline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server, rules = rules_server(cache_backend="memory", **DRAWING)
+    rules.readable = {"alice": {"countries"}, "bob": set()}
+    http = client(server)
+    runs = pipeline_runs(monkeypatch)
+    for _ in range(2):
+        assert http.get(URL, headers={"X-Role": "alice"}).status_code == 200
+        assert http.get(URL, headers={"X-Role": "bob"}).status_code == 403
+    assert len(runs) == 4
+    assert len(edge(server)) == 0
+
+
+def test_a_dropped_tile_goes_back_to_the_pipeline(monkeypatch: pytest.MonkeyPatch) -> None:
+    server = make_server(cache_backend="memory", **DRAWING)
+    http = client(server)
+    http.get(URL)
+    runs = pipeline_runs(monkeypatch)
+    assert http.get(URL).headers["x-cache"] == "HIT" and runs == []
+    server.cache_backend.drop_tree("demo/tile/countries")  # what an edit of the layer does
+    assert http.get(URL).headers["x-cache"] == "MISS"
+    assert len(runs) == 1
+
+
+def test_a_changed_project_goes_back_to_the_pipeline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "demo"
+    shutil.copytree(demo_project().parent, folder)
+    project = folder / demo_project().name
+    server = make_server([project], cache_backend="disk", cache_dir=tmp_path / "cache", **DRAWING)
+    http = client(server)
+    http.get(URL)
+    runs = pipeline_runs(monkeypatch)
+    assert http.get(URL).headers["x-cache"] == "HIT" and runs == []
+    later = project.stat().st_mtime + 10
+    os.utime(project, (later, later))  # the pipeline re-reads it and drops its tiles
+    assert http.get(URL).headers["x-cache"] == "MISS"
+    assert http.get(URL).headers["x-cache"] == "HIT"
+    assert len(runs) == 1
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda server: server.filters.add(object(), 0),
+        lambda server: server.access_controls.add(object(), 5),
+    ],
+)
+def test_a_plugin_registered_later_turns_the_edge_off(
+    change: Callable[[Server], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = make_server(cache_backend="memory", **DRAWING)
+    http = client(server)
+    http.get(URL)
+    assert edge(server).answer(server, "GET", URL, "", None) is not None
+    change(server)
+    assert edge(server).answer(server, "GET", URL, "", None) is None
+
+
+def test_hits_at_the_edge_are_counted_as_the_pipeline_counts_them() -> None:
+    server = make_server(cache_backend="memory", metrics=True, **DRAWING)
+    metrics = server.metrics
+    assert metrics is not None
+    http = client(server)
+    body = http.get(URL).content  # the pipeline
+    http.get(URL)  # the edge
+    metrics.flush()
+    operation = "/wmts/{project}/{layer}/{style}/{tms}/{level}/{row}/{last}"  # the route
+    labels = {"project": "demo", "service": "WMTS", "operation": operation}
+    sample = metrics.registry.get_sample_value
+    assert sample("ogcserve_requests_total", {**labels, "status": "200"}) == 2
+    assert sample("ogcserve_response_bytes_total", labels) == 2 * len(body)
+    assert sample("ogcserve_request_duration_seconds_count", labels) == 2
+
+
+def test_the_edge_answers_as_a_server_without_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    edged = make_server(cache_backend="memory", **DRAWING)
+    plain = make_server(cache_backend="memory", **DRAWING)
+    plain.filters.add(RequestFilter(), 0)  # a filter that does nothing: the edge steps aside
+    with_edge, without = client(edged), client(plain)
+    etag = with_edge.get(URL).headers["etag"]
+    assert without.get(URL).headers["etag"] == etag  # the same drawing, the same tag
+    runs = pipeline_runs(monkeypatch)
+    for method, headers in [
+        ("GET", {}),
+        ("HEAD", {}),
+        ("GET", {"If-None-Match": etag}),
+        ("HEAD", {"If-None-Match": f'"other", {etag}'}),
+        ("GET", {"If-None-Match": '"other"'}),
+    ]:
+        mine, theirs = (
+            with_edge.request(method, URL, headers=headers),
+            without.request(method, URL, headers=headers),
+        )
+        assert (mine.status_code, headers_of(mine), mine.content) == (
+            theirs.status_code,
+            headers_of(theirs),
+            theirs.content,
+        )
+    assert len(runs) == 5  # the server without the edge only
