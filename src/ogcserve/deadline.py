@@ -3,10 +3,11 @@ stopping.
 
 The pipeline is synchronous and a thread cannot be interrupted, so the work stops itself: the
 places where a request naturally loops call `ctx.deadline.check()` — the access layer per
-batch of features and per raster read, the renderer per layer drawn, the response per chunk
-written. Each C call between two checks is kept short by what it is given (raster reads are
-clipped to the raster's footprint and read at about the output's resolution), so a check is
-never far away.
+batch of features and per raster read, the raster source per strip of rows it reads or
+reprojects, the renderer per layer drawn, the response per chunk written. Each C call between
+two checks is kept short by what it is given (raster reads are clipped to the raster's
+footprint, read at about the output's resolution and cut into strips), so a check is never far
+away.
 """
 
 from __future__ import annotations

@@ -201,6 +201,31 @@ def test_sigterm_lets_running_requests_finish(tmp_path: Path) -> None:
         assert not pid_file.exists()
 
 
+def test_a_request_cut_by_the_end_of_the_grace_gets_an_ogc_503(tmp_path: Path) -> None:
+    """SIGTERM while a request runs past the grace time (1 s; it sleeps 10 s in a plugin):
+    its client gets a 503 OGC exception report with Retry-After (uvicorn's own answer was a
+    plain-text 500), and the server still ends."""
+    with server(tmp_path, workers=1, shutdown_grace="1") as (url, pid_file, _):
+        parent = int(pid_file.read_text())
+        answer: list[httpx.Response] = []
+        slow = threading.Thread(
+            target=lambda: answer.append(httpx.get(url + CAPABILITIES + "&NAP=10", timeout=HANG))
+        )
+        slow.start()
+        time.sleep(1)  # the request is running (not a timing assertion: it only must have begun)
+        os.kill(parent, signal.SIGTERM)
+        slow.join(HANG)
+        assert len(answer) == 1
+        response = answer[0]
+        assert response.status_code == 503
+        assert response.headers["Retry-After"] == "1"
+        assert response.headers["Content-Type"].startswith("text/xml")
+        assert "<ServiceExceptionReport" in response.text
+        assert "The server is stopping" in response.text
+        assert "Internal Server Error" not in response.text
+        assert _wait(lambda: not Path(f"/proc/{parent}").exists() or _zombie(parent))
+
+
 def _zombie(pid: int) -> bool:
     try:
         return "State:\tZ" in Path(f"/proc/{pid}/status").read_text()

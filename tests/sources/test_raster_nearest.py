@@ -21,7 +21,7 @@ def exact_picks(path: Path, bounds: tuple[float, ...], size: tuple[int, int], cr
     height, width = size
     with rasterio.open(path) as ds:
         raster_crs = f"EPSG:{ds.crs.to_epsg()}"
-        got = nearest(ds, raster_crs, [1], bounds, (height, width), crs, -32768)
+        got = nearest(ds, path.name, [1], bounds, (height, width), (raster_crs, crs), -32768)
         source = ds.read(1)
         to_pixel = ~ds.transform
         shape = (ds.height, ds.width)

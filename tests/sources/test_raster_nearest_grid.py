@@ -16,7 +16,16 @@ def test_the_interpolated_grid_has_a_value_for_every_pixel(height: int, width: i
     cols, rows = _controls(width), _controls(height)
     # A plane: interpolation is exact, so every pixel's value is its own position.
     values = rows[:, None] * 1000.0 + cols[None, :]
-    full = _bilinear(values, height, width)
+    full = _bilinear(values, range(height), width)
     assert full.shape == (height, width)
     expected = np.arange(height)[:, None] * 1000.0 + np.arange(width)[None, :]
     assert np.allclose(full, expected, rtol=1e-6, atol=0.05)
+
+
+@pytest.mark.parametrize("rows", [range(0, 16), range(16, 48), range(40, 753), range(752, 754)])
+def test_rows_are_interpolated_alike_in_any_strip(rows: range) -> None:
+    """A strip of rows gets bit for bit the values the whole grid has there."""
+    cols, controls = _controls(795), _controls(754)
+    values = np.sin(controls[:, None] / 97.0) * 1e4 + np.cos(cols[None, :] / 61.0) * 3e3
+    whole = _bilinear(values, range(754), 795)
+    assert np.array_equal(_bilinear(values, rows, 795), whole[rows.start : rows.stop])

@@ -174,7 +174,7 @@ class AccessLayer:
         """A window of a raster layer the caller may read."""
         source = self._coverage(ctx, layer)
         ctx.deadline.check()
-        return source.read(request)
+        return source.read(request, ctx.deadline.check)
 
     def fingerprint(self, ctx: RequestContext, project: Project) -> str:
         """A digest of the caller's rights on `project`: cache entries are keyed on it."""

@@ -42,7 +42,7 @@ from ogcserve.http.request import (
     XMLLimits,
 )
 from ogcserve.http.response import ClientDisconnectedError
-from ogcserve.http.shutdown import RunningRequests
+from ogcserve.http.shutdown import RunningRequests, answer_stopping
 from ogcserve.services.tiles.edge import PREFIX as TILE_PREFIX
 from ogcserve.services.tiles.edge import EdgeAnswer, EdgeHits, edge_of
 
@@ -90,6 +90,8 @@ class _AsgiSink:
         self.timer: asyncio.TimerHandle | None = None
         self.aborted = False
         self.pending: list[dict[str, Any]] = []  # a whole response, sent once the thread is done
+        self.started = False  # a response's head went out
+        self.closed = False  # the endpoint answered for it: nothing more is sent
 
     def _relay(self, message: dict[str, Any]) -> None:
         if self.deadline.cancelled:  # the budget is the pipeline's to check, not the sink's
@@ -100,6 +102,9 @@ class _AsgiSink:
         """Send one message; a client that accepts nothing for `write_timeout` seconds is cut
         off (its connection reset) and the request's work cancelled, so that it holds neither a
         worker thread nor, through the stream it stalls, a database connection."""
+        if self.closed:
+            raise ClientDisconnectedError("the request was cancelled")
+        self.started = True
         try:
             async with asyncio.timeout(self._write_timeout):
                 await self._send(message)
@@ -241,11 +246,16 @@ class PipelineEndpoint:
         answer = functools.partial(self._answer, scope, headers, body, route, error, sink, deadline)
         try:
             await loop.run_in_executor(self.pool, self.running.run, deadline, answer)
-        except BaseException:
+        except BaseException as exc:
             # Cancelled, typically because the ASGI server is stopping and the grace time is
             # over (`serve`: shutdown_grace). The thread cannot be interrupted; its work
-            # stops at its next check instead of running on unseen.
+            # stops at its next check instead of running on unseen. A client that has had
+            # nothing yet is told so in an OGC exception report.
             deadline.cancel("the request was cancelled")
+            sink.closed = True
+            if isinstance(exc, asyncio.CancelledError) and not sink.started:
+                await answer_stopping(send)  # the response is complete: uvicorn adds nothing
+                return
             raise
         finally:
             sink.stop_watching()

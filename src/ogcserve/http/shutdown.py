@@ -6,22 +6,27 @@ cancels their deadlines) and runs the app's lifespan shutdown, which cancels wha
 runs and waits up to `HARD_EXIT_AFTER` seconds for the worker threads to stop at their next
 check (`ogcserve.deadline`) and clean up. A thread can still be stuck in a C call that does not
 return (a database query without a timeout): the process then ends anyway, rather than wait
-for it forever.
+for it forever. A client whose request is cut off before anything was sent gets a 503 OGC
+exception report with Retry-After (`answer_stopping`), not the ASGI server's plain-text 500.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from types import FrameType
+from typing import Any
 
 import uvicorn
 
 from ogcserve.deadline import Deadline
+from ogcserve.errors import ServiceUnavailableError
+from ogcserve.exception_reports import service_exception_report
 
 log = logging.getLogger("ogcserve.shutdown")
 
@@ -52,6 +57,26 @@ class RunningRequests:
         limit = time.monotonic() + patience
         while self._deadlines and time.monotonic() < limit:
             await asyncio.sleep(0.05)
+
+
+class ServerStoppingError(ServiceUnavailableError):
+    """The server stopped before the request was answered: another (or the restarted) server
+    will answer it."""
+
+
+async def answer_stopping(send: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+    """Tell a client whose request is cut off by the end of the grace time, and that has had
+    nothing yet, that the server is stopping: 503, Retry-After, an OGC exception report (the
+    request was not parsed on the event loop, so in the generic OGC format); its connection
+    is then closed."""
+    error = ServerStoppingError("The server is stopping; the request was not completed")
+    body, content_type = service_exception_report(error, "1.3.0")
+    headers = {"Content-Type": content_type, "Connection": "close", **error.headers}
+    head = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    head.append((b"content-length", str(len(body)).encode("ascii")))
+    with contextlib.suppress(Exception):  # the client may be gone as well
+        await send({"type": "http.response.start", "status": error.status, "headers": head})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 class GracefulServer(uvicorn.Server):

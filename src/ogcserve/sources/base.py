@@ -6,7 +6,7 @@ access layer, which applies the caller's rights before any feature leaves the so
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, runtime_checkable
 
@@ -91,8 +91,10 @@ class CoverageSource(Protocol):
         """CRS, extent, size and bands."""
         ...
 
-    def read(self, request: CoverageRequest) -> npt.NDArray[Any]:
-        """A (bands, height, width) masked array for the window, reprojected and resampled."""
+    def read(self, request: CoverageRequest, check: Callable[[], None] = ...) -> npt.NDArray[Any]:
+        """A (bands, height, width) masked array for the window, reprojected and resampled.
+        `check` is called between parts of a long read: it raises to stop it (the request's
+        deadline)."""
         ...
 
     def close(self) -> None:

@@ -7,48 +7,31 @@ import math
 import os
 import threading
 import weakref
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import rasterio
-import rasterio.warp
-from affine import Affine
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.errors import CRSError, RasterioIOError
-from rasterio.transform import from_bounds
 from rasterio.windows import Window as RasterioWindow
-from rasterio.windows import from_bounds as from_bounds_window
 
 from ogcserve.coverages import CoverageInfo, CoverageRequest
 from ogcserve.errors import InvalidCRSError, InvalidParameterValueError
-from ogcserve.geo import UnknownCRSError, clip_to_valid, read_window, transformer, valid_area
+from ogcserve.geo import UnknownCRSError, clip_to_valid, read_window
 from ogcserve.sources.base import SourceError, SourceUnavailableError
 from ogcserve.sources.raster_mosaic import mosaic_vrt
-from ogcserve.sources.raster_nearest import nearest
+from ogcserve.sources.raster_warp import GridWindow, geo_code, sample, warp
 
-# The most pixels a side read for outputs coarser than the raster itself.
-_SAMPLE_SIZE = 512
-# Output this many times coarser than the raster (or more): read the source decimated first.
-_DECIMATE_ABOVE = 2.0
+# Pixels read from the file in one call at most, on the raster's own grid.
+_READ_PIXELS = 1 << 22
 
 
-@dataclass(frozen=True, slots=True)
-class _Window:
-    """Part of the output grid: its rows, its columns and its bounds in the request CRS."""
-
-    rows: slice
-    cols: slice
-    bounds: tuple[float, float, float, float]
-    coarse: bool  # its pixels are larger than the raster's footprint
-
-
-def _geo_code(crs: str) -> str:
-    """The spelling `ogcserve.geo` keys its CRSs by (OGC:CRS84 is CRS:84 there)."""
-    return "CRS:84" if crs.upper() in ("OGC:CRS84", "CRS:84") else crs
+def _never() -> None:
+    """The check of a read nobody stops."""
 
 
 def crs_name(crs: CRS | None) -> str:
@@ -118,8 +101,12 @@ class RasterSource:
         """CRS, extent, size, bands, data type and nodata of the raster."""
         return self._info
 
-    def read(self, request: CoverageRequest) -> npt.NDArray[Any]:
-        """The raster on the requested grid: (bands, height, width), nodata and outside masked."""
+    def read(
+        self, request: CoverageRequest, check: Callable[[], None] = _never
+    ) -> npt.NDArray[Any]:
+        """The raster on the requested grid: (bands, height, width), nodata and outside masked.
+        Large reads are done in parts, `check` called before each (it raises to stop: the
+        request's deadline)."""
         info = self._info
         bands = list(request.bands) if request.bands else list(range(1, info.band_count + 1))
         for b in bands:
@@ -134,7 +121,7 @@ class RasterSource:
                 f"Unknown resampling {request.resampling!r}", locator="resampling"
             ) from None
         try:
-            dst_crs = CRS.from_user_input(request.crs)
+            CRS.from_user_input(request.crs)
         except (CRSError, ValueError):
             raise InvalidCRSError(f"Unknown CRS {request.crs!r}", locator="crs") from None
         minx, miny, maxx, maxy = request.bbox
@@ -145,8 +132,8 @@ class RasterSource:
         fill = nodata if nodata is not None else 0
         native = self._native_window(request)
         if native is not None:
-            return self._read_native(ds, bands, native, request)
-        dest = self._on_grid(ds, bands, request, dst_crs, resampling, fill)
+            return self._read_native(ds, bands, native, request, check)
+        dest = self._on_grid(ds, bands, request, resampling, fill, check)
         data = dest[:-1]
         mask = np.broadcast_to(dest[-1] == 0, data.shape)
         if nodata is not None:
@@ -160,22 +147,23 @@ class RasterSource:
         ds: Any,
         bands: list[int],
         request: CoverageRequest,
-        dst_crs: CRS,
         resampling: Resampling,
         fill: float,
+        check: Callable[[], None],
     ) -> npt.NDArray[Any]:
         """The bands, then GDAL's alpha (0: no source pixel, or nodata), on the request's grid."""
         window = self._dest_window(request)
+        info, name = self._info, self._path.name
         whole = (slice(0, request.height), slice(0, request.width))
         if window is not None and not window.coarse and (window.rows, window.cols) == whole:
-            return self._warp(ds, bands, window, dst_crs, request.crs, resampling, fill)
+            return warp(ds, name, info, bands, window, request, resampling, fill, check)
         shape = (len(bands) + 1, request.height, request.width)
-        dest = np.full(shape, fill, dtype=np.dtype(self._info.dtype))
+        dest = np.full(shape, fill, dtype=np.dtype(info.dtype))
         if window is not None and window.coarse:
-            dest[:, window.rows, window.cols] = self._sample(ds, bands, window, request, fill)
+            dest[:, window.rows, window.cols] = sample(ds, name, info, bands, window, request, fill)
         elif window is not None:
-            dest[:, window.rows, window.cols] = self._warp(
-                ds, bands, window, dst_crs, request.crs, resampling, fill
+            dest[:, window.rows, window.cols] = warp(
+                ds, name, info, bands, window, request, resampling, fill, check
             )
         return dest
 
@@ -198,10 +186,16 @@ class RasterSource:
         return RasterioWindow(round(col0), round(row0), request.width, request.height)
 
     def _read_native(
-        self, ds: Any, bands: list[int], window: RasterioWindow, request: CoverageRequest
+        self,
+        ds: Any,
+        bands: list[int],
+        window: RasterioWindow,
+        request: CoverageRequest,
+        check: Callable[[], None],
     ) -> npt.NDArray[Any]:
         """The raster's pixels under `window`, unchanged; outside the raster is masked.
-        Only the window is read: memory follows the request, not the file."""
+        Only the window is read (in strips of rows): memory follows the request, not the
+        file."""
         info = self._info
         nodata = info.nodata
         fill = nodata if nodata is not None else 0
@@ -211,14 +205,18 @@ class RasterSource:
         c1 = min(window.col_off + window.width, info.width)
         r1 = min(window.row_off + window.height, info.height)
         if c0 < c1 and r0 < r1:
-            rows = slice(r0 - window.row_off, r1 - window.row_off)
             cols = slice(c0 - window.col_off, c1 - window.col_off)
-            part = RasterioWindow(c0, r0, c1 - c0, r1 - r0)
-            try:
-                data[:, rows, cols] = ds.read(bands, window=part)
-                inside[rows, cols] = ds.read_masks(bands[0], window=part) > 0
-            except Exception as exc:
-                raise SourceError(f"Cannot read {self._path.name}: {exc}") from None
+            step = max(_READ_PIXELS // (c1 - c0), 1)
+            for top in range(r0, r1, step):
+                check()
+                bottom = min(top + step, r1)
+                rows = slice(top - window.row_off, bottom - window.row_off)
+                part = RasterioWindow(c0, top, c1 - c0, bottom - top)
+                try:
+                    data[:, rows, cols] = ds.read(bands, window=part)
+                    inside[rows, cols] = ds.read_masks(bands[0], window=part) > 0
+                except Exception as exc:
+                    raise SourceError(f"Cannot read {self._path.name}: {exc}") from None
         mask = np.broadcast_to(~inside, data.shape)
         if info.nodata is not None:
             mask = mask | (data == info.nodata)
@@ -226,7 +224,7 @@ class RasterSource:
                 mask = mask | np.isnan(data)
         return np.ma.MaskedArray(data, mask=mask, fill_value=fill)
 
-    def _dest_window(self, request: CoverageRequest) -> _Window | None:
+    def _dest_window(self, request: CoverageRequest) -> GridWindow | None:
         """The output pixels the raster can reach: the request clipped to the raster's
         footprint and to the request CRS's valid area (None: none at all).
 
@@ -235,8 +233,8 @@ class RasterSource:
         """
         info = self._info
         try:
-            footprint = read_window(info.extent, info.crs, _geo_code(request.crs))
-            clipped = clip_to_valid(request.bbox, _geo_code(request.crs))
+            footprint = read_window(info.extent, info.crs, geo_code(request.crs))
+            clipped = clip_to_valid(request.bbox, geo_code(request.crs))
         except UnknownCRSError:
             raise InvalidCRSError(f"Unknown CRS {request.crs!r}", locator="crs") from None
         except ValueError:
@@ -260,149 +258,7 @@ class RasterSource:
         bounds = (minx + c0 * px, maxy - r1 * py, minx + c1 * px, maxy - r0 * py)
         # Output pixels larger than the raster stall GDAL's warper: those are sampled directly.
         coarse = px > footprint[2] - footprint[0] or py > footprint[3] - footprint[1]
-        return _Window(slice(r0, r1), slice(c0, c1), bounds, coarse)
-
-    def _sample(
-        self, ds: Any, bands: list[int], window: _Window, request: CoverageRequest, fill: float
-    ) -> npt.NDArray[Any]:
-        """Nearest neighbour at each output pixel's centre, from the raster read at no more
-        than `_SAMPLE_SIZE` pixels a side: for outputs whose pixels are larger than the
-        raster (a handful of columns or rows)."""
-        info = self._info
-        code = _geo_code(request.crs)
-        minx, _, _, maxy = request.bbox
-        px = (request.bbox[2] - minx) / request.width
-        py = (maxy - request.bbox[1]) / request.height
-        cols = np.arange(window.cols.start, window.cols.stop)
-        rows = np.arange(window.rows.start, window.rows.stop)
-        x, y = np.meshgrid(minx + (cols + 0.5) * px, maxy - (rows + 0.5) * py)
-        dest = np.full((len(bands) + 1, len(rows), len(cols)), fill, dtype=np.dtype(info.dtype))
-        area = valid_area(code)
-        inside = (
-            np.ones(x.shape, dtype=bool)
-            if area is None
-            else ((x >= area.xy[0]) & (x <= area.xy[2]) & (y >= area.xy[1]) & (y <= area.xy[3]))
-        )
-        with np.errstate(all="ignore"):
-            sx, sy = transformer(code, info.crs).transform(x, y, errcheck=False)
-        shape = (len(bands), min(ds.height, _SAMPLE_SIZE), min(ds.width, _SAMPLE_SIZE))
-        try:
-            array = ds.read(bands, out_shape=shape, resampling=Resampling.nearest)
-        except Exception as exc:
-            raise SourceError(f"Cannot read {self._path.name}: {exc}") from None
-        to_pixel = ~(ds.transform @ Affine.scale(ds.width / shape[2], ds.height / shape[1]))
-        with np.errstate(all="ignore"):
-            a, b, c, d, e, f = to_pixel[:6]
-            col = a * np.asarray(sx) + b * np.asarray(sy) + c
-            row = d * np.asarray(sx) + e * np.asarray(sy) + f
-            inside &= np.isfinite(col) & np.isfinite(row)
-            inside &= (col >= 0) & (col < shape[2]) & (row >= 0) & (row < shape[1])
-        cols_at = np.where(inside, col, 0).astype(np.intp)
-        rows_at = np.where(inside, row, 0).astype(np.intp)
-        values = array[:, rows_at, cols_at]
-        dest[:-1] = np.where(inside, values, fill)
-        valid = inside if info.nodata is None else inside & (values[0] != info.nodata)
-        dest[-1] = np.where(valid, 255, 0)
-        return dest
-
-    def _warp(
-        self,
-        ds: Any,
-        bands: list[int],
-        window: _Window,
-        dst_crs: CRS,
-        request_crs: str,
-        resampling: Resampling,
-        fill: float,
-    ) -> npt.NDArray[Any]:
-        """Warp the source onto `window`: bands, then GDAL's alpha."""
-        height = window.rows.stop - window.rows.start
-        width = window.cols.stop - window.cols.start
-        if resampling is Resampling.nearest:
-            code = _geo_code(request_crs)
-            try:
-                fast = nearest(
-                    ds, self._info.crs, bands, window.bounds, (height, width), code, fill
-                )
-            except Exception as exc:
-                raise SourceError(f"Cannot read {self._path.name}: {exc}") from None
-            if fast is not None:
-                return fast
-        dest = np.full((len(bands) + 1, height, width), fill, dtype=np.dtype(self._info.dtype))
-        source, src_transform = self._source_pixels(
-            ds, bands, window, request_crs, width, height, resampling
-        )
-        try:
-            rasterio.warp.reproject(
-                source=source,
-                destination=dest,
-                src_transform=src_transform,
-                src_crs=ds.crs,
-                src_nodata=self._info.nodata,
-                dst_transform=from_bounds(*window.bounds, width, height),
-                dst_crs=dst_crs,
-                dst_nodata=fill,
-                dst_alpha=len(bands) + 1,
-                resampling=resampling,
-            )
-        except Exception as exc:  # rasterio raises a variety of GDAL-derived errors here
-            raise SourceError(f"Cannot read {self._path.name}: {exc}") from None
-        return dest
-
-    def _source_pixels(
-        self,
-        ds: Any,
-        bands: list[int],
-        window: _Window,
-        request_crs: str,
-        width: int,
-        height: int,
-        resampling: Resampling,
-    ) -> tuple[Any, Any]:
-        """What the warp reads: the raster's bands as they are, or, when the output is much
-        coarser than the raster, only the source window under the output read at about the
-        output's resolution (GDAL takes overviews for it where the file has them)."""
-        whole = (rasterio.band(ds, bands), ds.transform)
-        if not ds.transform.is_rectilinear:
-            return whole
-        try:
-            bounds = read_window(window.bounds, _geo_code(request_crs), self._info.crs)
-        except ValueError:
-            return whole
-        left, bottom, right, top = self._info.extent
-        bounds = (
-            max(bounds[0], left),
-            max(bounds[1], bottom),
-            min(bounds[2], right),
-            min(bounds[3], top),
-        )
-        if bounds[0] >= bounds[2] or bounds[1] >= bounds[3]:
-            return whole
-        area = from_bounds_window(*bounds, transform=ds.transform)
-        # Two source pixels more on each side, for the resampling kernels.
-        col0 = max(math.floor(area.col_off) - 2, 0)
-        row0 = max(math.floor(area.row_off) - 2, 0)
-        col1 = min(math.ceil(area.col_off + area.width) + 2, ds.width)
-        row1 = min(math.ceil(area.row_off + area.height) + 2, ds.height)
-        if col0 >= col1 or row0 >= row1:
-            return whole
-        factor = min((col1 - col0) / width, (row1 - row0) / height)
-        if factor <= _DECIMATE_ABOVE:
-            return whole  # about the output's resolution already: warp from the file as is
-        src = RasterioWindow(col0, row0, col1 - col0, row1 - row0)
-        shape = (
-            len(bands),
-            max(math.ceil(src.height / factor), 1),
-            max(math.ceil(src.width / factor), 1),
-        )
-        try:
-            array = ds.read(bands, window=src, out_shape=shape, resampling=resampling)
-        except Exception as exc:
-            raise SourceError(f"Cannot read {self._path.name}: {exc}") from None
-        transform = ds.window_transform(src) @ Affine.scale(
-            src.width / shape[2], src.height / shape[1]
-        )
-        return array, transform
+        return GridWindow(slice(r0, r1), slice(c0, c1), bounds, coarse)
 
     def close(self) -> None:
         """Close every dataset handle this source opened."""

@@ -5,7 +5,7 @@ or expanding), forbidden coverages (403 Security, by KVP and XML)."""
 from __future__ import annotations
 
 import pytest
-from wcs_support import exception_code, get
+from wcs_support import exception_code, get, xml
 
 from ogcserve.server import Server
 from ogcserve.testing import client
@@ -146,3 +146,58 @@ def test_forbidden_coverage_by_xml_post(server: Server, body: bytes) -> None:
     assert response.status_code == 403
     assert b'exceptionCode="Security"' in response.content
     assert b"<wcs:" not in response.content  # no description, no coverage
+
+
+V11 = "VERSION=1.1.1&REQUEST=GetCoverage&IDENTIFIER=elevation&FORMAT=image/tiff"
+NON_FINITE = ("nan", "inf", "-inf", "NaN", "1e999")
+
+
+@pytest.mark.parametrize("bad", NON_FINITE)
+@pytest.mark.parametrize(
+    ("template", "status", "code", "locator"),
+    [
+        (V1 + "&WIDTH=10&HEIGHT=10&BBOX={},49.5,6.2,49.7", 400, "InvalidParameterValue", "BBOX"),
+        (V1 + "&WIDTH=10&HEIGHT=10&BBOX=6,49.5,6.2,{}", 400, "InvalidParameterValue", "BBOX"),
+        (V11 + "&BOUNDINGBOX={},49.5,6.2,49.7", 400, "InvalidParameterValue", "BoundingBox"),
+        (
+            V11 + "&BOUNDINGBOX=-inf,-inf,{},{},urn:ogc:def:crs:OGC:1.3:CRS84",
+            400,
+            "InvalidParameterValue",
+            "BoundingBox",
+        ),
+        (
+            V11 + "&BOUNDINGBOX=6,49.5,6.2,49.7&GRIDOFFSETS={},0.01",
+            400,
+            "InvalidParameterValue",
+            "GridOffsets",
+        ),
+        (V2 + "&SUBSET=Long({},6.2)", 404, "InvalidSubsetting", "subset"),
+        (V2 + "&SUBSET=Lat(49.5,{})", 404, "InvalidSubsetting", "subset"),
+        (V2 + "&SCALEFACTOR={}", 400, "InvalidParameterValue", "scalefactor"),
+    ],
+)
+def test_non_finite_numbers_are_refused_naming_the_parameter(
+    server: Server, template: str, status: int, code: str, locator: str, bad: str
+) -> None:
+    """nan and inf (which float() reads) name the parameter, as WMS and WFS do; -inf..inf
+    in WCS 1.1.1 was a 500 and nan "lies outside the coverage"."""
+    result = get(server, template.format(bad, bad))
+    assert (result.status, exception_code(result)) == (status, code), result.body[:600]
+    assert xml(result).xpath("//@locator")[0].lower() == locator.lower(), result.body[:600]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        V1 + "&WIDTH=10&HEIGHT=10&BBOX=6.2,49.7,6,49.5",  # reversed
+        V1 + "&WIDTH=10&HEIGHT=10&BBOX=6,49.5,6,49.5",  # empty
+        V11 + "&BOUNDINGBOX=6.2,49.7,6,49.5",
+        V2 + "&SUBSET=Long(6.2,6)",
+    ],
+)
+def test_reversed_and_empty_areas_are_client_errors(server: Server, query: str) -> None:
+    """(A zero-size box on the coverage's own grid is one pixel in 1.1.1, whose BOUNDINGBOX
+    holds pixel centres, and in 2.0, whose trims snap to pixel corners: answered.)"""
+    result = get(server, query)
+    assert 400 <= result.status < 500, result.body[:600]
+    assert exception_code(result) in ("InvalidParameterValue", "InvalidSubsetting")

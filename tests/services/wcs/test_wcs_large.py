@@ -67,3 +67,46 @@ def test_large_raster_read_by_window(tmp_path: Path) -> None:
     assert (out.width, out.height) == (512, 512)
     assert np.array_equal(out.read(), block)
     assert peak < 40 * 2**20  # the file is 400 MB of pixels
+
+
+BUDGET_YAML = """\
+name: budget
+title: Budget
+crs: [EPSG:32631, EPSG:3857]
+layers:
+  - name: dem
+    source: {type: raster, path: dem.tif}
+"""
+
+
+def test_a_large_reprojected_coverage_stops_at_the_budget(tmp_path: Path) -> None:
+    """8192 x 8192 reprojected takes many seconds: the read stops between two strips once the
+    budget (0.5 s) is spent, and the client gets the OGC exception for it (503). It used to
+    run to its end (182 s on a loaded machine) and answer 200."""
+    data = np.random.default_rng(1).integers(0, 3000, size=(1500, 1500), dtype=np.int16)
+    with rasterio.open(
+        tmp_path / "dem.tif",
+        "w",
+        driver="GTiff",
+        width=1500,
+        height=1500,
+        count=1,
+        dtype="int16",
+        crs="EPSG:32631",
+        transform=Affine(10.0, 0.0, 400000.0, 0.0, -10.0, 5600000.0),
+    ) as out:
+        out.write(data, 1)
+    (tmp_path / "budget.yaml").write_text(BUDGET_YAML)
+    server = make_server([tmp_path / "budget.yaml"], request_timeout=0.5)
+    try:
+        result = call(
+            server,
+            "/ows?SERVICE=WCS&VERSION=2.0.1&REQUEST=GetCoverage&COVERAGEID=dem"
+            "&OUTPUTCRS=http://www.opengis.net/def/crs/EPSG/0/3857"
+            "&SCALESIZE=E(8192),N(8192)&FORMAT=image/tiff",
+        )
+    finally:
+        server.close()
+    assert result.status == 503, result.body[:300]
+    assert b"ows:ExceptionReport" in result.body
+    assert b"The request exceeded the time budget of 0.5 s" in result.body

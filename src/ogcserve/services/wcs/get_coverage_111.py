@@ -3,6 +3,7 @@ corner pixels, in the CRS's axis order), GRIDBASECRS, GRIDOFFSETS, RANGESUBSET, 
 
 from __future__ import annotations
 
+import math
 import re
 from typing import TYPE_CHECKING
 
@@ -84,6 +85,10 @@ def _bounding_box(value: str) -> tuple[tuple[float, float, float, float], str]:
         raise InvalidParameterValueError(
             f"Cannot read BOUNDINGBOX {value!r}", locator="BoundingBox"
         ) from None
+    if not all(math.isfinite(n) for n in numbers):  # float() reads nan and inf
+        raise InvalidParameterValueError(
+            f"BOUNDINGBOX {value!r}: its corners must be finite numbers", locator="BoundingBox"
+        )
     half = len(numbers) // 2
     low, high = numbers[:2], numbers[half : half + 2]
     if swap:
@@ -105,6 +110,10 @@ def _offsets(value: str, swapped: bool) -> tuple[float, float] | None:
         raise InvalidParameterValueError(
             f"Cannot read GRIDOFFSETS {value!r}", locator="GridOffsets"
         ) from None
+    if not all(math.isfinite(n) for n in numbers):
+        raise InvalidParameterValueError(
+            f"GRIDOFFSETS {value!r}: offsets must be finite numbers", locator="GridOffsets"
+        )
     if len(numbers) == 4:
         first, second = max(numbers[0], numbers[1]), max(numbers[2], numbers[3])
     elif len(numbers) == 2:

@@ -68,7 +68,7 @@ def plan(ask: CoverageAsk, info: CoverageInfo, max_size: int) -> CoverageRequest
         if ask.scale is not None:
             width, height = _scaled((width, height), ask.scale)
     for name, value in (("width", width), ("height", height)):
-        if value < 1 or value > max_size:
+        if not 1 <= value <= max_size:
             raise InvalidParameterValueError(
                 f"The {name} of the answer would be {value} pixels; it must be 1 to {max_size}",
                 locator=name,
@@ -86,7 +86,15 @@ def _bbox_in(ask: CoverageAsk, info: CoverageInfo) -> BBox:
                 "The lower bound of the area is above its upper bound", locator="subset"
             )
     bbox = ask.bbox if ask.bbox is not None else extent
+    if not all(math.isfinite(v) for v in bbox):  # each version's parser refuses nan and inf
+        raise InvalidParameterValueError(
+            "The requested area's bounds must be finite numbers", locator="subset"
+        )
     native = _transform(bbox, ask.bbox_crs if ask.bbox else info.crs, info.crs)
+    if not all(math.isfinite(v) for v in native):
+        raise InvalidParameterValueError(
+            "The requested area lies outside where its CRS is defined", locator="subset"
+        )
     if not _overlaps(native, extent):
         raise InvalidParameterValueError(
             "The requested area lies outside the coverage", locator="subset"
@@ -138,15 +146,29 @@ def _snap(bbox: BBox, info: CoverageInfo) -> BBox:
 
 def _pixels(bbox: BBox, resolution: tuple[float, float]) -> tuple[int, int]:
     rx, ry = resolution
-    if rx <= 0 or ry <= 0:
-        raise InvalidParameterValueError("The resolution must be positive", locator="resolution")
-    return round((bbox[2] - bbox[0]) / rx), round((bbox[3] - bbox[1]) / ry)
+    if not (rx > 0 and ry > 0 and math.isfinite(rx) and math.isfinite(ry)):
+        raise InvalidParameterValueError(
+            "The resolution must be a positive number", locator="resolution"
+        )
+    return _count((bbox[2] - bbox[0]) / rx, "width"), _count((bbox[3] - bbox[1]) / ry, "height")
 
 
 def _scaled(size: tuple[int, int], scale: tuple[float, float]) -> tuple[int, int]:
-    if scale[0] <= 0 or scale[1] <= 0:
-        raise InvalidParameterValueError("A scale factor must be positive", locator="scale")
-    return round(size[0] * scale[0]), round(size[1] * scale[1])
+    if not (scale[0] > 0 and scale[1] > 0 and math.isfinite(scale[0] * scale[1])):
+        raise InvalidParameterValueError(
+            "A scale factor must be a positive number", locator="scale"
+        )
+    return _count(size[0] * scale[0], "width"), _count(size[1] * scale[1], "height")
+
+
+def _count(pixels: float, name: str) -> int:
+    """`pixels` rounded; a size no grid can have (infinite: a resolution of 1e-320) is
+    refused here, `plan` checks the rest against `max_size`."""
+    if not math.isfinite(pixels):
+        raise InvalidParameterValueError(
+            f"The {name} of the answer would be {pixels} pixels", locator=name
+        )
+    return round(pixels)
 
 
 def _output_resolution(crs: str, info: CoverageInfo) -> tuple[float, float]:

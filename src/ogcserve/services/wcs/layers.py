@@ -90,6 +90,7 @@ def answer(ctx: RequestContext, layer: Layer, ask: CoverageAsk, mime: str) -> No
                 )
     request = plan(ask, info, ctx.server.settings.wcs_max_size)
     data = access.coverage(ctx, layer, request)
+    ctx.deadline.check()  # before encoding, which takes a while for a large coverage
     body = encode(data, request, info, mime)
     ctx.response.set_header("Content-Type", mime)
     filename = f"{layer.name}.{_EXTENSIONS.get(mime, 'bin')}"
