@@ -244,3 +244,22 @@ def test_an_update_of_many_rows_is_refused_whole(pg: tuple[Server, str, str]) ->
     r = post(srv, body, role="a")  # would move 1,250 rows (two chunks) out of the caller's
     assert r.status == 403 and exception_code(r) == "Security"
     assert rows(dsn, table) == before
+
+
+@pytest.mark.parametrize("count", [700, 1000, 2500])
+def test_gml_states_how_many_features_follow(pg: tuple[Server, str, str], count: int) -> None:
+    """GML states numberReturned before the members: counted from the rows read ahead when
+    they are all of it, by a read of ids when more follow."""
+    srv, _, _ = pg
+    root = xml(get(srv, f"{GF}&COUNT={count}", role="admin"))
+    assert root.get("numberReturned") == str(count)
+    assert len(root.findall("wfs:member", NS)) == count
+    old = xml(
+        get(
+            srv,
+            f"SERVICE=WFS&VERSION=1.1.0&REQUEST=GetFeature&TYPENAME=parcels&MAXFEATURES={count}",
+            role="admin",
+        )
+    )
+    assert old.get("numberOfFeatures") == str(count)
+    assert len(old.findall("{http://www.opengis.net/gml}featureMember")) == count
