@@ -326,9 +326,13 @@ def measure(
 
 
 def value(result: dict[str, Any] | None) -> float | None:
-    """Throughput: requests/s, or downloads/s for the 100,000-feature cases."""
+    """Throughput: requests/s, or downloads/s for the 100,000-feature cases; the median of
+    the rounds."""
     if not result or "error" in result:
         return None
+    if "rounds" in result:
+        found = [v for v in map(value, result["rounds"]) if v is not None]
+        return statistics.median(found) if found else None
     return result.get("requests_per_s") or (
         1 / result["seconds"] if result.get("seconds") else None
     )
@@ -354,7 +358,10 @@ def report(results: dict[str, dict[str, Any]], names: list[str], args: argparse.
          "og pg/gpkg"],
         rows,
     )  # fmt: skip
-    busy = [r.get("cpu_busy_before", 0.0) for r in results.values()]
+    busy = [r.get("cpu_busy_before", 0.0) for v in results.values() for r in v.get("rounds", [])]
+    loads = [r["loadavg_1"] for v in results.values() for r in v.get("rounds", [])]
+    if loads:
+        print(f"\nload average (1 min) during the cases: {min(loads)}-{max(loads)}")
     quiet = all(b <= args.max_busy for b in busy)
     print(f"\nmachine busy before cases: max {max(busy, default=0):.0%}; quiet throughout: {quiet}")
     write_result(
@@ -386,6 +393,7 @@ def main() -> int:
     parser.add_argument(
         "--patience", type=float, default=60, help="seconds to wait for it before each case"
     )
+    parser.add_argument("--rounds", type=int, default=1, help="interleaved rounds (medians)")
     parser.add_argument("--cases", default="", help="only these cases (comma-separated names)")
     parser.add_argument("--check-only", action="store_true")
     parser.add_argument("--no-install", action="store_true")
@@ -429,14 +437,21 @@ def main() -> int:
                 except (AssertionError, OSError) as error:
                     results[f"{key}/{name}"] = {"error": str(error)[:400]}
                     print(f"CHECK FAILED {key} {name}: {str(error)[:300]}", flush=True)
-        for name, case in cases.items():
-            for key in ports if not args.check_only else ():
-                if "error" not in results[f"{key}/{name}"]:
-                    results[f"{key}/{name}"] |= measure(target(ports, key, case), case, args)
-                    print(
-                        f"  {key:14} {name:16} {value(results[f'{key}/{name}']) or 0:9.2f}",
-                        flush=True,
-                    )
+        for round_ in range(args.rounds if not args.check_only else 0):
+            for name, case in cases.items():
+                # Every other round the servers go the other way round.
+                order = list(ports) if round_ % 2 == 0 else list(reversed(ports))
+                for key in order:
+                    result = results[f"{key}/{name}"]
+                    if "error" not in result:
+                        done = measure(target(ports, key, case), case, args)
+                        done["loadavg_1"] = round(os.getloadavg()[0], 2)
+                        result.setdefault("rounds", []).append(done)
+                        print(
+                            f"  {round_ + 1} {key:14} {name:16} {value(done) or 0:9.2f}"
+                            f"  load {done['loadavg_1']}",
+                            flush=True,
+                        )
     return report(results, list(cases), args)
 
 

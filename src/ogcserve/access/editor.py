@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from ogcserve.access.read import require_known
 from ogcserve.errors import InvalidParameterValueError, NotFoundError, SecurityError
@@ -87,30 +87,46 @@ class Editor:
 
     def update(self, fid: Any, properties: Mapping[str, Any], geometry: Any | None = None) -> None:
         """Change a feature the caller may see and edit, into one they still may."""
+        self.update_many([fid], properties, geometry)
+
+    def update_many(
+        self, fids: Sequence[Any], properties: Mapping[str, Any], geometry: Any | None = None
+    ) -> None:
+        """Set the same attributes (and geometry) on features the caller may see and edit,
+        each into one they still may; refused whole if one is refused. Read, judged and
+        written by chunks of `CHUNK` rows: a few statements a chunk, not a few a row."""
         self._require("can_update")
         self._check_attributes(properties)
         if self._key in properties:
             value = properties[self._key]
-            if value is not None and value != "" and not _same_id(fid, value):
-                raise InvalidParameterValueError(
-                    f"The key {self._key!r} of feature {fid!r} cannot be changed", locator=self._key
-                )
+            for fid in fids:
+                if value is not None and value != "" and not _same_id(fid, value):
+                    raise InvalidParameterValueError(
+                        f"The key {self._key!r} of feature {fid!r} cannot be changed",
+                        locator=self._key,
+                    )
             properties = {k: v for k, v in properties.items() if k != self._key}
-        before = self._visible_feature(fid)
-        after = Feature(
-            before.id,
-            before.geometry if geometry is None else geometry,
-            {**before.properties, **self._typed(properties)},
-        )
-        # Judge the feature as it will be written: an update may not move it out of the
-        # caller's rows (QGIS re-reads it through the filter and lets it through).
-        self._check_editable(after)
-        with self._naming_columns():
-            self._tx.update(fid, properties, geometry)
-        self._check_subsets([before.id])
-        self._written.append(before.id)
-        self._touch(before.geometry)
-        self._touch(after.geometry)
+        typed = self._typed(properties)
+        for start in range(0, len(fids), CHUNK):
+            befores = self._visible_features(fids[start : start + CHUNK])
+            for before in befores:
+                after = Feature(
+                    before.id,
+                    before.geometry if geometry is None else geometry,
+                    {**before.properties, **typed},
+                )
+                # Judge the feature as it will be written: an update may not move it out of
+                # the caller's rows (QGIS re-reads it through the filter and lets it through).
+                self._check_editable(after)
+            ids = [before.id for before in befores]
+            with self._naming_columns():
+                self._tx.update_many(ids, properties, geometry)
+            self._check_subsets(ids)
+            self._written.extend(ids)
+            for before in befores:
+                self._touch(before.geometry)
+            if befores:
+                self._touch(geometry)
 
     def written(self, fid: Any) -> Feature | None:
         """A feature this editor inserted or updated, as its transaction holds it now, with
@@ -128,7 +144,11 @@ class Editor:
     def delete(self, fids: Sequence[Any]) -> int:
         """Delete features the caller may see and edit."""
         self._require("can_delete")
-        gone = [self._visible_feature(fid) for fid in fids]
+        gone = [
+            f
+            for i in range(0, len(fids), CHUNK)
+            for f in self._visible_features(fids[i : i + CHUNK])
+        ]
         with self._naming_columns():
             count = self._tx.delete(fids)
         for feature in gone:
@@ -155,15 +175,30 @@ class Editor:
                 locator=error.column,
             ) from error
 
-    def _visible_feature(self, fid: Any) -> Feature:
-        # The row filters and subset strings decide whether the caller sees the feature at all.
-        if self._source.get(fid, self._query) is None:
-            raise NotFoundError(f"No feature {fid!r} in {self._layer.name!r}", locator=str(fid))
-        feature = self._tx.get(fid)
-        if feature is None:
-            raise NotFoundError(f"No feature {fid!r} in {self._layer.name!r}", locator=str(fid))
-        self._check_editable(feature)
-        return feature
+    def _visible_features(self, fids: Sequence[Any]) -> list[Feature]:
+        """The features `fids` as the transaction holds them, in their order, each one the
+        caller may see and edit; two reads for all of them."""
+        # The row filters and subset strings decide whether the caller sees a feature at all.
+        q = self._query
+        seeing = FeatureQuery(
+            bbox=q.bbox,
+            filter=q.filter,
+            subsets=q.subsets,
+            properties=(),
+            with_geometry=False,
+            ids=tuple(fids),
+        )
+        batches = self._source.query(seeing, max(len(fids), 1))
+        seen = {fid: fid for batch in batches for fid in batch.ids}
+        held = {f.id: f for f in self._tx.get_many(fids)} if seen else {}
+        out = []
+        for fid in fids:
+            feature = _find(held, fid) if _find(seen, fid) is not None else None
+            if feature is None:
+                raise NotFoundError(f"No feature {fid!r} in {self._layer.name!r}", locator=str(fid))
+            self._check_editable(feature)
+            out.append(feature)
+        return out
 
     def _rows_hidden_by_more_than_key(self) -> bool:
         """Whether row rules (the layer's filter, plugin expressions, subset strings) may hide
@@ -231,6 +266,19 @@ class Editor:
             raise SecurityError(
                 f"You may not {what} features of {self._layer.name!r}", locator=self._layer.name
             )
+
+
+T = TypeVar("T")
+
+# Rows an update or a delete reads, judges and writes at a time.
+CHUNK = 1000
+
+
+def _find(found: Mapping[Any, T], fid: Any) -> T | None:
+    """What `found` holds under the id `fid`, given as the source types it or as text."""
+    if fid in found:
+        return found[fid]
+    return next((v for k, v in found.items() if _same_id(k, fid)), None)
 
 
 def _same_id(fid: Any, value: Any) -> bool:

@@ -163,8 +163,8 @@ class Writes(Protocol):
         is the key, chosen by the client."""
         ...
 
-    def update(self, pairs: Pairs, key: Any) -> None:
-        """Set `pairs` on the row `key`."""
+    def update(self, pairs: Pairs, keys: list[Any]) -> None:
+        """Set `pairs` on the rows `keys`, in one statement."""
         ...
 
     def delete(self, keys: list[Any]) -> int:
@@ -177,6 +177,10 @@ class Writes(Protocol):
 
     def get(self, key: Any) -> Feature | None:
         """The feature `key` as the transaction sees it."""
+        ...
+
+    def get_many(self, keys: list[Any]) -> list[Feature]:
+        """The features `keys` as the transaction sees them, in one read."""
         ...
 
     def ids(self, query: FeatureQuery) -> list[Any]:
@@ -225,14 +229,21 @@ class SourceTransaction:
 
     def update(self, fid: Any, properties: Mapping[str, Any], geometry: Any | None = None) -> None:
         """Change some attributes (and the geometry, when given) of one feature."""
+        self.update_many([fid], properties, geometry)
+
+    def update_many(
+        self, fids: Sequence[Any], properties: Mapping[str, Any], geometry: Any | None = None
+    ) -> None:
+        """Set the same attributes (and geometry, when given) on several features, in one
+        statement (a WFS Update of a thousand rows is one UPDATE, not a thousand)."""
         pairs = self._values(properties)
         if geometry is not None and self._schema.geometry_field is not None:
             pairs.append((self._schema.geometry_field, self._geometry(geometry)))
-        key = coerce_id(fid, self._key_type)
-        if not pairs or key is None:
+        keys = coerce_ids(fids, self._key_type)
+        if not pairs or not keys:
             return
         with self._statement():
-            self._writes.update(pairs, key)
+            self._writes.update(pairs, keys)
             self._writes.touch([geometry] if geometry is not None else [])
 
     def delete(self, fids: Sequence[Any]) -> int:
@@ -249,6 +260,12 @@ class SourceTransaction:
         """One feature as this transaction sees it."""
         self._check()
         return self._writes.get(fid)
+
+    def get_many(self, fids: Sequence[Any]) -> list[Feature]:
+        """The features `fids` as this transaction sees them, in one read."""
+        self._check()
+        keys = coerce_ids(fids, self._key_type)
+        return self._writes.get_many(keys) if keys else []
 
     def ids(self, query: FeatureQuery) -> list[Any]:
         """The ids of the features `query` matches, as this transaction sees them."""

@@ -28,12 +28,23 @@ class Transaction(Protocol):
         """Change some attributes (and the geometry, when given) of one feature."""
         ...
 
+    def update_many(
+        self, fids: Sequence[Any], properties: Mapping[str, Any], geometry: Any | None = None
+    ) -> None:
+        """Set the same attributes (and geometry, when given) on several features at once."""
+        ...
+
     def delete(self, fids: Sequence[Any]) -> int:
         """Delete features by id; return how many were deleted."""
         ...
 
     def get(self, fid: Any) -> Feature | None:
         """Read one feature as the transaction sees it (for checks before and after a change)."""
+        ...
+
+    def get_many(self, fids: Sequence[Any]) -> list[Feature]:
+        """The features `fids` as the transaction sees them, in one read (absent ones left
+        out, in no particular order)."""
         ...
 
     def ids(self, query: FeatureQuery) -> list[Any]:

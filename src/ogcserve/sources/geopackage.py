@@ -296,6 +296,10 @@ class GeoPackageSource:
     ) -> Feature | None:
         return first_feature(self._stream(conn, by_id(fid, query), 1))
 
+    def _features(self, conn: sqlite3.Connection, query: FeatureQuery) -> list[Feature]:
+        """The features `query` matches on `conn` (a transaction's)."""
+        return [f for batch in self._stream(conn, query, 1000) for f in batch.rows()]
+
     def _ids(self, conn: sqlite3.Connection, query: FeatureQuery) -> list[Any]:
         """The keys of the rows `query` matches on `conn` (a transaction's)."""
         return [key for batch in self._stream(conn, keys_only(query), 1000) for key in batch.ids]
@@ -317,7 +321,7 @@ class GeoPackageSource:
                 conn,
                 t,
                 self._path.name,
-                lambda fid: self._get(conn, fid, None),
+                lambda query: self._features(conn, query),
                 lambda query: self._ids(conn, query),
             )
             tx = SourceTransaction(t.schema, t.key_type, writes)

@@ -35,16 +35,16 @@ def _to_sqlite(value: Any) -> Any:
 
 
 class GeoPackageWrites:
-    """Writes on the write connection `conn`, inside its open transaction; `read` reads a
-    feature on it, `find` the keys of the rows a query matches on it. `file` names the
-    GeoPackage in the log."""
+    """Writes on the write connection `conn`, inside its open transaction; `read` reads the
+    features a query matches on it, `find` their keys. `file` names the GeoPackage in the
+    log."""
 
     def __init__(
         self,
         conn: sqlite3.Connection,
         table: GeoPackageTable,
         file: str,
-        read: Callable[[Any], Feature | None],
+        read: Callable[[FeatureQuery], list[Feature]],
         find: Callable[[FeatureQuery], list[Any]],
     ) -> None:
         self._conn = conn
@@ -62,7 +62,12 @@ class GeoPackageWrites:
 
     def get(self, key: Any) -> Feature | None:
         """The feature `key` as the transaction sees it."""
-        return self._read(key)
+        found = self._read(FeatureQuery(ids=(key,), limit=1))
+        return found[0] if found else None
+
+    def get_many(self, keys: list[Any]) -> list[Feature]:
+        """The features `keys` as the transaction sees them, in one read."""
+        return self._read(FeatureQuery(ids=tuple(keys)))
 
     def ids(self, query: FeatureQuery) -> list[Any]:
         """The keys of the rows `query` matches, as the transaction sees them."""
@@ -95,12 +100,16 @@ class GeoPackageWrites:
         rows = self._execute(f"{sql} RETURNING {quote(t.schema.key)}", params).fetchall()
         return rows[0][0] if rows else None
 
-    def update(self, pairs: Pairs, key: Any) -> None:
-        """UPDATE ... SET ... WHERE key = ?."""
+    def update(self, pairs: Pairs, keys: list[Any]) -> None:
+        """UPDATE ... SET ... WHERE key IN (the keys, as one JSON parameter)."""
         t = self._table
         sets = ", ".join(f"{quote(n)} = ?" for n, _ in pairs)
+        if len(keys) == 1:
+            where, key = "= ?", keys[0]
+        else:
+            where, key = "IN (SELECT value FROM json_each(?))", json.dumps(keys)
         self._execute(
-            f"UPDATE {quote(t.name)} SET {sets} WHERE {quote(t.schema.key)} = ?",
+            f"UPDATE {quote(t.name)} SET {sets} WHERE {quote(t.schema.key)} {where}",
             [*(v for _, v in pairs), key],
         )
 

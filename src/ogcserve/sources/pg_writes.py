@@ -19,14 +19,14 @@ from ogcserve.sources.pg_schema import PostGISTable
 
 
 class PostGISWrites:
-    """Writes on `conn`, inside its open transaction; `read` reads a feature on it, `find` the
-    keys of the rows a query matches on it."""
+    """Writes on `conn`, inside its open transaction; `read` reads the features a query
+    matches on it, `find` their keys."""
 
     def __init__(
         self,
         conn: psycopg.Connection[Any],
         table: PostGISTable,
-        read: Callable[[Any], Feature | None],
+        read: Callable[[FeatureQuery], list[Feature]],
         find: Callable[[FeatureQuery], list[Any]],
     ) -> None:
         self._conn = conn
@@ -54,7 +54,12 @@ class PostGISWrites:
 
     def get(self, key: Any) -> Feature | None:
         """The feature `key` as the transaction sees it."""
-        return self._read(key)
+        found = self._read(FeatureQuery(ids=(key,), limit=1))
+        return found[0] if found else None
+
+    def get_many(self, keys: list[Any]) -> list[Feature]:
+        """The features `keys` as the transaction sees them, in one read."""
+        return self._read(FeatureQuery(ids=tuple(keys)))
 
     def ids(self, query: FeatureQuery) -> list[Any]:
         """The keys of the rows `query` matches, as the transaction sees them."""
@@ -82,17 +87,17 @@ class PostGISWrites:
         row = self._execute("insert", statement, [v for _, v in pairs]).fetchone()
         return None if row is None else row[0]
 
-    def update(self, pairs: Pairs, key: Any) -> None:
-        """UPDATE ... SET ... WHERE key = %s."""
+    def update(self, pairs: Pairs, keys: list[Any]) -> None:
+        """UPDATE ... SET ... WHERE key = ANY(%s)."""
         t = self._table
         columns, marks = self._columns(pairs)
         sets = sql.SQL(", ").join(
             sql.SQL("{} = {}").format(c, m) for c, m in zip(columns, marks, strict=True)
         )
-        statement = sql.SQL("UPDATE {} SET {} WHERE {} = %s").format(
+        statement = sql.SQL("UPDATE {} SET {} WHERE {} = ANY(%s)").format(
             t.ident, sets, sql.Identifier(t.schema.key)
         )
-        self._execute("update", statement, [*(v for _, v in pairs), key])
+        self._execute("update", statement, [*(v for _, v in pairs), keys])
 
     def delete(self, keys: list[Any]) -> int:
         """DELETE ... WHERE key = ANY(%s)."""

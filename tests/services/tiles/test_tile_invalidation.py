@@ -162,3 +162,33 @@ def test_a_reload_drops_the_projects_tiles(project: Path) -> None:
         assert tile(server, "countries", 1, 0, 0)[0] == "MISS"
     finally:
         server.close()
+
+
+def test_the_tiles_of_many_extents_are_those_of_each_extent() -> None:
+    """An edit of many features (a WFS Update of a thousand rows) drops, at each level, the
+    union of the tiles each feature's extent touches, or the level whole past `max_tiles`."""
+    from ogcserve.cache.memory import MemoryBackend
+    from ogcserve.services.tiles.invalidate import TileInvalidator, grown
+    from ogcserve.services.tiles.matrices import TileMatrixSets
+
+    rng = np.random.default_rng(7)
+    corner = rng.uniform(-2e7, 2e7, size=(300, 2))
+    size = rng.uniform(0, 3e5, size=(300, 2))
+    extents = [(x, y, x + w, y + h) for (x, y), (w, h) in zip(corner, size, strict=True)]
+    extents += extents[:50]  # the same extent twice, as before and after an attribute update
+    tms = TileMatrixSets().get("WebMercatorQuad")
+    assert tms is not None
+    invalidator = TileInvalidator(MemoryBackend(), TileMatrixSets(), max_tiles=1024)
+    for matrix in tms.matrices:
+        ranges = [matrix.tiles_over(grown(extent, matrix)) for extent in extents]
+        touched = invalidator.touched(matrix, extents)
+        if max(len(rows) * len(cols) for rows, cols in ranges) > 1024:
+            assert touched is None
+            continue
+        one_by_one = {(r, c) for rows, cols in ranges for r in rows for c in cols}
+        if touched is None:
+            # Refused when the tiles so far and the next extent's would pass 1,024: either is
+            # part of the union, so it holds more than half of that.
+            assert len(one_by_one) > 512
+        else:
+            assert touched == sorted(one_by_one)

@@ -209,3 +209,57 @@ def test_large_result_streams_with_flat_memory(tmp_path: Path, fmt: str) -> None
         srv.close()
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def test_an_update_of_many_rows_changes_the_callers_rows_only(pg: tuple[Server, str, str]) -> None:
+    """1,500 rows match the filter, the caller sees 750 of them: those are updated (in
+    chunks, a statement for many rows), the others untouched."""
+    srv, dsn, table = pg
+    body = (
+        f'<wfs:Transaction service="WFS" version="2.0.0" xmlns:wfs="{NS["wfs"]}" '
+        f'xmlns:fes="{NS["fes"]}" xmlns:e="{NS["e"]}"><wfs:Update typeName="e:parcels">'
+        "<wfs:Property><wfs:ValueReference>name</wfs:ValueReference><wfs:Value>many"
+        "</wfs:Value></wfs:Property><fes:Filter><fes:PropertyIsLessThanOrEqualTo>"
+        "<fes:ValueReference>value</fes:ValueReference><fes:Literal>15000</fes:Literal>"
+        "</fes:PropertyIsLessThanOrEqualTo></fes:Filter></wfs:Update></wfs:Transaction>"
+    )
+    r = post(srv, body, role="a")
+    assert r.status == 200, r.body[:500]
+    assert xml(r).findtext(".//wfs:totalUpdated", namespaces=NS) == "750"
+    changed = {fid for fid, role, name, _ in rows(dsn, table) if name == "many"}
+    assert changed == set(range(1, 1501, 2))
+
+
+def test_an_update_of_many_rows_is_refused_whole(pg: tuple[Server, str, str]) -> None:
+    srv, dsn, table = pg
+    before = rows(dsn, table)
+    body = (
+        f'<wfs:Transaction service="WFS" version="2.0.0" xmlns:wfs="{NS["wfs"]}" '
+        f'xmlns:fes="{NS["fes"]}" xmlns:e="{NS["e"]}"><wfs:Update typeName="e:parcels">'
+        "<wfs:Property><wfs:ValueReference>role</wfs:ValueReference><wfs:Value>b"
+        "</wfs:Value></wfs:Property><fes:Filter><fes:PropertyIsLessThanOrEqualTo>"
+        "<fes:ValueReference>value</fes:ValueReference><fes:Literal>25000</fes:Literal>"
+        "</fes:PropertyIsLessThanOrEqualTo></fes:Filter></wfs:Update></wfs:Transaction>"
+    )
+    r = post(srv, body, role="a")  # would move 1,250 rows (two chunks) out of the caller's
+    assert r.status == 403 and exception_code(r) == "Security"
+    assert rows(dsn, table) == before
+
+
+@pytest.mark.parametrize("count", [700, 1000, 2500])
+def test_gml_states_how_many_features_follow(pg: tuple[Server, str, str], count: int) -> None:
+    """GML states numberReturned before the members: counted from the rows read ahead when
+    they are all of it, by a read of ids when more follow."""
+    srv, _, _ = pg
+    root = xml(get(srv, f"{GF}&COUNT={count}", role="admin"))
+    assert root.get("numberReturned") == str(count)
+    assert len(root.findall("wfs:member", NS)) == count
+    old = xml(
+        get(
+            srv,
+            f"SERVICE=WFS&VERSION=1.1.0&REQUEST=GetFeature&TYPENAME=parcels&MAXFEATURES={count}",
+            role="admin",
+        )
+    )
+    assert old.get("numberOfFeatures") == str(count)
+    assert len(old.findall("{http://www.opengis.net/gml}featureMember")) == count

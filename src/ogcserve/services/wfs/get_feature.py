@@ -9,6 +9,7 @@ apply to the caller's rows only.
 from __future__ import annotations
 
 from dataclasses import replace
+from itertools import chain
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -45,7 +46,7 @@ from .params import (
 
 if TYPE_CHECKING:
     from ogcserve.context import RequestContext
-    from ogcserve.features import SortKey
+    from ogcserve.features import FeatureBatch, SortKey
 
 # The WFS parameters a read's values come from, named in the access layer's errors.
 WFS_PARAMETERS = ReadParameters(
@@ -174,6 +175,8 @@ def run(ctx: RequestContext, params: GetFeatureParams) -> None:
             len(planned) > 1 and params.start_index > 0
         )
         matched.append(data.count(ctx, q.layer, q.read) if exact else None)
+    if len(planned) == 1 and not params.hits and matched[0] is None:
+        return _counted_first(ctx, params, planned[0], limit)
     slices = _slices(ctx, planned, matched, params.start_index, limit)
     returned = sum(n for _, _, _, n in slices)
     total = _total(planned, matched, slices, params.start_index, returned, limit)
@@ -206,6 +209,40 @@ def _counted_after(
     if total is None and q.number_matched == "exact":
         total = ctx.server.access.count(ctx, q.layer, q.read)
     writer.end(Totals(total, returned, *_links(ctx, params, total, returned, limit)))
+
+
+def _counted_first(
+    ctx: RequestContext, params: GetFeatureParams, q: PlannedQuery, limit: int
+) -> None:
+    """One query in GML without numberMatched, whose head states how many features follow:
+    the first batches are read before anything is written. When they are the whole answer
+    (a page of 1,000), their number is the count; otherwise the page is counted as
+    `_page_size` counts it (a read of ids), and the batches held are written first."""
+    start = params.start_index
+    batches = iter(
+        ctx.server.access.features(ctx, q.layer, replace(q.read, offset=start, limit=limit))
+    )
+    held: list[FeatureBatch] = []
+    size = 0
+    complete = False
+    while not complete and size <= CHUNK:
+        batch = next(batches, None)
+        complete = batch is None
+        if batch is not None:
+            held.append(batch)
+            size += len(batch)
+    returned = size if complete else _page_size(ctx, q, start, limit)
+    total = None if q.number_matched == "unknown" else _proven_total(start, returned, limit)
+    totals = Totals(total, returned, *_links(ctx, params, total, returned, limit))
+    writer = _begin(ctx, params, totals)
+    pending = 0
+    for batch in chain(held, batches):
+        if pending >= CHUNK:
+            ctx.response.flush()
+            pending = 0
+        writer.batch(q, batch)
+        pending += len(batch)
+    writer.end(totals)
 
 
 def _begin(ctx: RequestContext, params: GetFeatureParams, totals: Totals) -> CollectionWriter:

@@ -307,9 +307,10 @@ def _apply(ctx: RequestContext, action: Action, editor: Editor, outcome: Outcome
         ids = editor.insert(action.features)
         outcome.inserted.extend((action.handle, f"{name}.{fid}") for fid in ids)
     elif action.kind == "Update":
-        for fid in _matching(ctx, action):
-            editor.update(fid, action.properties, action.geometry)
-            outcome.updated += 1
+        fids = _matching(ctx, action)
+        if fids:
+            editor.update_many(fids, action.properties, action.geometry)
+            outcome.updated += len(fids)
     elif action.kind == "Delete":
         fids = _matching(ctx, action)
         if fids:
@@ -319,9 +320,10 @@ def _apply(ctx: RequestContext, action: Action, editor: Editor, outcome: Outcome
         schema = ctx.server.access.schema(ctx, action.layer)
         # WFS 2.0 §15.2.6: the replacement is the whole feature; absent properties become null.
         properties = {f.name: feature.properties.get(f.name) for f in schema.fields}
-        for fid in _matching(ctx, action):
-            editor.update(fid, properties, feature.geometry)
-            outcome.replaced.append((action.handle, f"{name}.{fid}"))
+        fids = _matching(ctx, action)
+        if fids:
+            editor.update_many(fids, properties, feature.geometry)
+        outcome.replaced.extend((action.handle, f"{name}.{fid}") for fid in fids)
 
 
 # --- response -----------------------------------------------------------------------------------
