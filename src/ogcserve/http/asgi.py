@@ -14,9 +14,6 @@ import contextlib
 import functools
 import gc
 import os
-import socket
-import struct
-import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -33,6 +30,7 @@ from ogcserve.deadline import Deadline
 from ogcserve.errors import ServiceError
 from ogcserve.http.accesslog import AccessLogMiddleware
 from ogcserve.http.cors import CorsMiddleware, CorsPolicy
+from ogcserve.http.edge import CATCH_ALL, METHODS, Edge, TileHits, reset_connection
 from ogcserve.http.ops import metrics_upkeep, ops_routes
 from ogcserve.http.plugin_report import plugin_report
 from ogcserve.http.request import (
@@ -43,8 +41,7 @@ from ogcserve.http.request import (
 )
 from ogcserve.http.response import ClientDisconnectedError
 from ogcserve.http.shutdown import RunningRequests, answer_stopping
-from ogcserve.services.tiles.edge import PREFIX as TILE_PREFIX
-from ogcserve.services.tiles.edge import EdgeAnswer, EdgeHits, edge_of
+from ogcserve.services.tiles.edge import edge_of
 
 if TYPE_CHECKING:
     from ogcserve.server import Server
@@ -66,8 +63,6 @@ class _StreamBrokenError(Exception):
 _WATCH_AFTER = 0.2
 # Threads running pipelines at once, per process (what anyio's default limiter allowed).
 _THREADS = 40
-CATCH_ALL = "/{path:path}"
-_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
 class _AsgiSink:
@@ -111,7 +106,7 @@ class _AsgiSink:
         except TimeoutError:
             reason = f"the client accepted nothing for {self._write_timeout:g} s: cut off"
             self.deadline.cancel(reason)
-            _reset(self._receive)
+            reset_connection(self._receive)
             raise ClientDisconnectedError(reason) from None
 
     def start(self, status: int, headers: list[tuple[str, str]]) -> None:
@@ -154,22 +149,6 @@ class _AsgiSink:
 
     def abort(self) -> None:
         self.aborted = True
-
-
-def _reset(receive: Receive) -> None:
-    """Drop the connection now, unsent data and all (RST). ASGI has no word for it, and the
-    server's own close waits for its buffer to drain, which a stalled client never lets happen:
-    the transport is reached through uvicorn's `receive` (a bound method of its per-request
-    cycle, which holds the transport). Elsewhere the server closes the connection when the
-    endpoint returns."""
-    transport = getattr(getattr(receive, "__self__", None), "transport", None)
-    if transport is None:
-        return
-    with contextlib.suppress(Exception):
-        transport.get_extra_info("socket").setsockopt(
-            socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
-        )
-    transport.abort()
 
 
 def _encode(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
@@ -304,84 +283,6 @@ class PipelineEndpoint:
         pipeline.handle(self.server, request, sink, error, deadline)
 
 
-class _TileHits:
-    """Answers a RESTful WMTS tile that the pipeline answered before for the same URL, from the
-    cache backend and on the event loop, when that gives the pipeline's answer (see
-    services/tiles/edge.py); every other request goes on to the pipeline."""
-
-    def __init__(self, server: Server, edge: EdgeHits, pipeline_app: ASGIApp) -> None:
-        self.server = server
-        self.edge = edge
-        self.pipeline_app = pipeline_app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        method = scope["method"]
-        if method in ("GET", "HEAD") and scope["path"].startswith(TILE_PREFIX):
-            started = time.perf_counter()
-            if_none_match: str | None = None
-            for name, value in scope["headers"]:
-                if name == b"if-none-match":
-                    text = value.decode("latin-1")
-                    if_none_match = text if if_none_match is None else f"{if_none_match}, {text}"
-                elif name in (b"content-length", b"transfer-encoding"):  # a body: the pipeline
-                    return await self.pipeline_app(scope, receive, send)
-            query = scope.get("query_string", b"").decode("latin-1")
-            path = scope.get("root_path", "") + scope["path"]
-            answer = self.edge.answer(self.server, method, path, query, if_none_match)
-            if answer is not None:
-                await self._send(answer, receive, send)
-                if self.server.metrics is not None:
-                    seconds = time.perf_counter() - started
-                    sent = len(answer.body)
-                    self.server.metrics.record_answer(answer.labels, answer.status, sent, seconds)
-                return None
-        return await self.pipeline_app(scope, receive, send)
-
-    async def _send(self, answer: EdgeAnswer, receive: Receive, send: Send) -> None:
-        # As the pipeline's sink: a client that accepts nothing for write_timeout is cut off.
-        try:
-            async with asyncio.timeout(self.server.settings.write_timeout):
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": answer.status,
-                        "headers": answer.headers,
-                    }
-                )
-                await send({"type": "http.response.body", "body": answer.body})
-        except TimeoutError:
-            _reset(receive)
-
-
-class _Edge:
-    """Sends every request Starlette's own routes do not answer straight to the pipeline,
-    through the same middleware; the rest (and the lifespan) to Starlette."""
-
-    def __init__(self, app: Starlette, pipeline_app: ASGIApp) -> None:
-        self.app = app
-        self.pipeline_app = pipeline_app
-        self.state = app.state
-        # The paths Starlette's own routes answer, taken from them (the catch-all aside).
-        routes = [r for r in app.routes if isinstance(r, Route) and r.path != CATCH_ALL]
-        self.own = tuple(r.path_regex for r in routes)
-        # Their first segments, where every one is literal: another path (a tile) is not
-        # theirs, without trying each pattern.
-        heads = {r.path[1:].partition("/")[0] for r in routes}
-        self.heads = None if any("{" in h for h in heads) else frozenset(heads)
-
-    def _own(self, path: str) -> bool:
-        if self.heads is not None and path[1:].partition("/")[0] not in self.heads:
-            return False
-        return any(own.match(path) for own in self.own)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] in _METHODS and not self._own(scope["path"]):
-            scope["path_params"] = {"path": scope["path"][1:]}  # as Route("/{path:path}")
-            await self.pipeline_app(scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
-
-
 def asgi_app(server: Server) -> ASGIApp:
     """Routes: /health, /metrics, /ready, /-/explain, /-/plugins, /ows, /ows/<project>, and
     everything else to the pipeline; around them the access log and CORS, as the settings ask."""
@@ -407,7 +308,7 @@ def asgi_app(server: Server) -> ASGIApp:
 
     ows = PipelineEndpoint(server, "ows", running, pool)
     other = PipelineEndpoint(server, "path", running, pool)
-    methods = list(_METHODS)
+    methods = list(METHODS)
     # Outermost first: the access log counts every answer, CORS preflights included.
     middleware = [Middleware(AccessLogMiddleware)] if server.settings.access_log else []
     cors = CorsPolicy.from_settings(server.settings)
@@ -429,10 +330,10 @@ def asgi_app(server: Server) -> ASGIApp:
     direct: ASGIApp = other
     tile_edge = edge_of(server)
     if tile_edge is not None:  # tile hits the pipeline answered before, without it
-        direct = _TileHits(server, tile_edge, other)
+        direct = TileHits(server, tile_edge, other)
     for layer in reversed(middleware):
         direct = layer.cls(direct, *layer.args, **layer.kwargs)
-    return _Edge(app, direct)
+    return Edge(app, direct)
 
 
 # A batch of 1,000 features makes ~10,000 short-lived objects: with CPython's default

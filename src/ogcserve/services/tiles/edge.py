@@ -38,7 +38,7 @@ from ogcserve.access.policy import ProjectPolicy
 from ogcserve.cache.filter import BackendCache
 from ogcserve.errors import ServiceError
 
-from . import render
+from .tile import Tile
 
 if TYPE_CHECKING:
     from ogcserve.context import RequestContext
@@ -159,7 +159,7 @@ class EdgeHits:
         data = server.cache_backend.get(entry.space, entry.key)
         if data is None:  # dropped (an edit), evicted, or the store fails
             return None
-        tile = render.Tile.from_entry(data, "", 0)
+        tile = Tile.from_entry(data, "", 0)
         if tile is None:
             return None
         etag = tile.etag.encode("latin-1")

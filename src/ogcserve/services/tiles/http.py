@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ogcserve.context import RequestContext
 
-    from .render import Tile
+    from .tile import Tile
 
 
 def write_tile(ctx: RequestContext, tile: Tile) -> None:

@@ -10,7 +10,6 @@ backend's lock: a file lock on disk, SET NX in Redis).
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,8 +24,8 @@ from ogcserve.services.wms.layers import check_style, map_layers, named_layer, p
 from .edge import EdgeHits
 from .keys import TileAddress, tile_key, tile_space
 from .matrices import TILE_SIZE, TileMatrix
+from .tile import Tile
 
-_ETAG_SIZE = 34  # a quoted 32-digit hex digest
 _LOCK_WAIT = 30.0  # seconds a request waits for another process drawing its metatile
 
 if TYPE_CHECKING:
@@ -34,32 +33,6 @@ if TYPE_CHECKING:
     import numpy.typing as npt
 
     from ogcserve.context import RequestContext
-
-
-class Tile:
-    """An encoded tile and its validator."""
-
-    def __init__(
-        self, body: bytes, content_type: str, *, cached: bool, max_age: int, etag: str = ""
-    ) -> None:
-        self.body = body
-        self.content_type = content_type
-        self.cached = cached
-        self.max_age = max_age  # Cache-Control: the layer's `tiles: max_age`, or the setting
-        self.etag = etag or '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
-
-    def entry(self) -> bytes:
-        """What the cache keeps: the ETag (34 bytes, quoted) then the body, so that a hit
-        hashes nothing."""
-        return self.etag.encode("ascii") + self.body
-
-    @classmethod
-    def from_entry(cls, data: bytes, content_type: str, max_age: int) -> Tile | None:
-        """The tile `entry` made (None if the bytes are not one)."""
-        if len(data) < _ETAG_SIZE or data[:1] != b'"' or data[_ETAG_SIZE - 1 : _ETAG_SIZE] != b'"':
-            return None
-        etag = data[:_ETAG_SIZE].decode("ascii", "replace")
-        return cls(data[_ETAG_SIZE:], content_type, cached=True, max_age=max_age, etag=etag)
 
 
 class TileRenderer:

@@ -1,0 +1,119 @@
+"""Shortcuts past Starlette's router: `Edge` sends every request its own routes do not answer
+straight to the pipeline's endpoint, and `TileHits` answers a tile the pipeline answered before
+from the cache, on the event loop (services/tiles/edge.py says when that is sound)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import struct
+import time
+from typing import TYPE_CHECKING
+
+from starlette.applications import Starlette
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ogcserve.services.tiles.edge import PREFIX as TILE_PREFIX
+from ogcserve.services.tiles.edge import EdgeAnswer, EdgeHits
+
+if TYPE_CHECKING:
+    from ogcserve.server import Server
+
+CATCH_ALL = "/{path:path}"
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def reset_connection(receive: Receive) -> None:
+    """Drop the connection now, unsent data and all (RST). ASGI has no word for it, and the
+    server's own close waits for its buffer to drain, which a stalled client never lets happen:
+    the transport is reached through uvicorn's `receive` (a bound method of its per-request
+    cycle, which holds the transport). Elsewhere the server closes the connection when the
+    endpoint returns."""
+    transport = getattr(getattr(receive, "__self__", None), "transport", None)
+    if transport is None:
+        return
+    with contextlib.suppress(Exception):
+        transport.get_extra_info("socket").setsockopt(
+            socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+        )
+    transport.abort()
+
+
+class TileHits:
+    """Answers a RESTful WMTS tile that the pipeline answered before for the same URL, from the
+    cache backend and on the event loop, when that gives the pipeline's answer (see
+    services/tiles/edge.py); every other request goes on to the pipeline."""
+
+    def __init__(self, server: Server, edge: EdgeHits, pipeline_app: ASGIApp) -> None:
+        self.server = server
+        self.edge = edge
+        self.pipeline_app = pipeline_app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method = scope["method"]
+        if method in ("GET", "HEAD") and scope["path"].startswith(TILE_PREFIX):
+            started = time.perf_counter()
+            if_none_match: str | None = None
+            for name, value in scope["headers"]:
+                if name == b"if-none-match":
+                    text = value.decode("latin-1")
+                    if_none_match = text if if_none_match is None else f"{if_none_match}, {text}"
+                elif name in (b"content-length", b"transfer-encoding"):  # a body: the pipeline
+                    return await self.pipeline_app(scope, receive, send)
+            query = scope.get("query_string", b"").decode("latin-1")
+            path = scope.get("root_path", "") + scope["path"]
+            answer = self.edge.answer(self.server, method, path, query, if_none_match)
+            if answer is not None:
+                await self._send(answer, receive, send)
+                if self.server.metrics is not None:
+                    seconds = time.perf_counter() - started
+                    sent = len(answer.body)
+                    self.server.metrics.record_answer(answer.labels, answer.status, sent, seconds)
+                return None
+        return await self.pipeline_app(scope, receive, send)
+
+    async def _send(self, answer: EdgeAnswer, receive: Receive, send: Send) -> None:
+        # As the pipeline's sink: a client that accepts nothing for write_timeout is cut off.
+        try:
+            async with asyncio.timeout(self.server.settings.write_timeout):
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": answer.status,
+                        "headers": answer.headers,
+                    }
+                )
+                await send({"type": "http.response.body", "body": answer.body})
+        except TimeoutError:
+            reset_connection(receive)
+
+
+class Edge:
+    """Sends every request Starlette's own routes do not answer straight to the pipeline,
+    through the same middleware; the rest (and the lifespan) to Starlette."""
+
+    def __init__(self, app: Starlette, pipeline_app: ASGIApp) -> None:
+        self.app = app
+        self.pipeline_app = pipeline_app
+        self.state = app.state
+        # The paths Starlette's own routes answer, taken from them (the catch-all aside).
+        routes = [r for r in app.routes if isinstance(r, Route) and r.path != CATCH_ALL]
+        self.own = tuple(r.path_regex for r in routes)
+        # Their first segments, where every one is literal: another path (a tile) is not
+        # theirs, without trying each pattern.
+        heads = {r.path[1:].partition("/")[0] for r in routes}
+        self.heads = None if any("{" in h for h in heads) else frozenset(heads)
+
+    def _own(self, path: str) -> bool:
+        if self.heads is not None and path[1:].partition("/")[0] not in self.heads:
+            return False
+        return any(own.match(path) for own in self.own)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in METHODS and not self._own(scope["path"]):
+            scope["path_params"] = {"path": scope["path"][1:]}  # as Route("/{path:path}")
+            await self.pipeline_app(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
