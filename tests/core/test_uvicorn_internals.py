@@ -1,6 +1,6 @@
 """The parts of uvicorn that are not its public API and that ogcserve builds on: the worker
-dispatcher (http/dispatch.py), the bounded HTTP protocol (http/protocol.py), any status
-(http/status.py), the connection reset of a stalled client (http/asgi.py `_reset`) and the
+dispatcher (http/dispatch.py, http/workers.py, http/worker.py), the bounded HTTP protocol
+(http/protocol.py), any status (http/status.py), the connection reset of a stalled client (http/asgi.py `_reset`) and the
 bounded shutdown (http/shutdown.py). pyproject.toml pins the uvicorn versions these were
 checked with; this test says which internal moved if another version is installed."""
 

@@ -32,7 +32,7 @@ pytestmark = pytest.mark.skipif(not dispatch.SUPPORTED, reason="reloads need Lin
 PLUGIN = Path(__file__).parent / "reload_plugins" / "versioned"
 CAPABILITIES = "/ows?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetCapabilities"
 TITLE = re.compile(r"<Title>ogcserve demo v(\w+)</Title>")
-HANG = 60.0
+HANG = 180.0  # liveness only: a reload on a busy machine can take a minute
 
 
 class Release:
@@ -105,7 +105,11 @@ def version(url: str, query: str = CAPABILITIES) -> tuple[str, str]:
 
 
 def test_a_reload_under_load_loses_no_request_and_mixes_no_versions(tmp_path: Path) -> None:
-    with server(tmp_path) as (url, pid_file, release):
+    # The long request is held by the plugin until the first reload is over (not for a fixed
+    # time: the reload may take long on a busy machine), then finishes within the grace time.
+    hold = tmp_path / "hold"
+    settings = {"shutdown_grace": "60", "request_timeout": "0", "test_hold": str(hold)}
+    with server(tmp_path, **settings) as (url, pid_file, release):
         answers: list[list[object]] = [[] for _ in range(3)]
         stop = threading.Event()
 
@@ -117,13 +121,15 @@ def test_a_reload_under_load_loses_no_request_and_mixes_no_versions(tmp_path: Pa
                     mine.append(error)
 
         # A long request running on an old worker across the reload is answered by it.
+        hold.touch()
         long: list[object] = []
-        slow = threading.Thread(target=lambda: long.append(version(url, CAPABILITIES + "&NAP=4")))
+        slow = threading.Thread(target=lambda: long.append(version(url, CAPABILITIES + "&HOLD=1")))
         threads = [threading.Thread(target=load, args=(mine,)) for mine in answers]
         for thread in [slow, *threads]:
             thread.start()
         try:
-            # The load is flowing (and the long request, sent first, is on an old worker).
+            # The long request runs, and the load is flowing.
+            assert _wait(lambda: Path(f"{hold}.running").exists())
             assert _wait(lambda: sum(len(mine) for mine in answers) >= 6)
             for new in ("2", "3"):
                 release.write(new)
@@ -132,10 +138,12 @@ def test_a_reload_under_load_loses_no_request_and_mixes_no_versions(tmp_path: Pa
                 assert "reloaded" in done.stdout
                 # Every request sent after the reload returned is answered by the new version.
                 assert version(url) == (new, new)
+                hold.unlink(missing_ok=True)  # the long request, on an old worker, ends
             seen = sum(len(mine) for mine in answers)
             assert _wait(lambda: sum(len(mine) for mine in answers) >= seen + 20)
         finally:
             stop.set()
+            hold.unlink(missing_ok=True)
             for thread in [slow, *threads]:
                 thread.join(HANG)
         assert long == [("1", "1")]

@@ -165,3 +165,34 @@ def test_serve_imports_no_prometheus_client_before_it_sets_the_shared_directory(
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_seconds_latencies_written_at_once_read_as_each_observed() -> None:
+    # Metrics.flush writes a histogram's pending observations as one sum and one count per
+    # bucket, through prometheus_client's histogram values: the same as observing each.
+    latencies = [0.001, 0.004, 0.005, 0.02, 0.3, 0.3, 7.0, 100.0]
+    texts = []
+    for batched in (False, True):
+        server = make_server()
+        metrics = server.metrics
+        assert metrics is not None
+        labels = ("demo", "WMS", "GetMap")
+        if batched:
+            for seconds in latencies:
+                metrics._pending.add(labels, 200, 0, seconds, None)
+            metrics.flush()
+        else:
+            for seconds in latencies:
+                metrics.request_seconds.labels(*labels).observe(seconds)
+        texts.append(
+            sorted(
+                (s.name, sorted(s.labels.items()), s.value)
+                for family in text_string_to_metric_families(metrics.exposition().decode())
+                if family.name == "ogcserve_request_duration_seconds"
+                for s in family.samples
+                if not s.name.endswith("_created")
+            )
+        )
+    assert texts[0] == texts[1]
+    counts = [v for name, _, v in texts[1] if name == "ogcserve_request_duration_seconds_count"]
+    assert counts == [len(latencies)]

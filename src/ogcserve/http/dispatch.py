@@ -16,164 +16,37 @@ data), and handles those events before accepting. The worker reports the connect
 itself (keep-alive timeout, `Connection: close`), so that the parent closes its duplicate and
 the FIN goes out.
 
-Reloads (SIGHUP, `ogcserve reload`, or a watched file that changed: http/reload.py) start a
-new set of workers beside the old ones; connections keep going to the old ones until every new
-worker is ready, then go to the new ones while the old ones finish their requests and exit. A
-request is served by one worker from start to end, so it never mixes two versions. If a new
-worker fails to start, the others are stopped and the old ones serve on.
+The parent hands connections only to workers that are ready (their application started:
+http/worker.py); the worker processes, their replacement and reloads are http/workers.py.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import itertools
 import logging
-import os
 import select
-import shutil
 import signal
 import socket
-import struct
-import sys
-import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from functools import partial
-from multiprocessing.process import BaseProcess
-from pathlib import Path
 from types import FrameType
-from typing import Any
 
 import uvicorn
-from uvicorn._subprocess import get_subprocess
 
-from ogcserve.http import reload
 from ogcserve.http.reload import ReloadOptions
-from ogcserve.http.shutdown import HARD_EXIT_AFTER, GracefulServer
+from ogcserve.http.shutdown import HARD_EXIT_AFTER
+from ogcserve.http.worker import ID, READY
+from ogcserve.http.workers import Worker, Workers
 
 log = logging.getLogger("ogcserve.dispatch")
 
-# Parent and worker speak in 8-byte connection numbers: one with each socket handed over, one
-# back for each connection the worker closes. Number 0 (never a connection's) means "ready".
-_ID = struct.Struct("<Q")
-_READY = _ID.pack(0)
-# Workers that die this soon after starting, this many times in a row, stop the server.
-EARLY_DEATH_SECONDS = 10
-EARLY_DEATHS_TO_STOP = 5
 SUPPORTED = hasattr(select, "epoll")  # Linux: epoll with EPOLLRDHUP, and SCM_RIGHTS
 _RDHUP = (
     getattr(select, "EPOLLRDHUP", 0)
     | getattr(select, "EPOLLHUP", 0)
     | getattr(select, "EPOLLERR", 0)
 )
-
-
-class WorkerServer(GracefulServer):
-    """A uvicorn server that serves the connections its parent sends instead of listening."""
-
-    _channel: socket.socket | None = None
-    _receive: Any = None
-    _opening: set[asyncio.Task[Any]]
-
-    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        """Take the connections already handed over (sent before the stop signal) and serve
-        their first request, then stop as uvicorn does (http/protocol.py)."""
-        channel = self._channel
-        if channel is not None:
-            while self._receive():
-                pass
-            await asyncio.gather(*self._opening)
-            asyncio.get_running_loop().remove_reader(channel.fileno())
-        await super().shutdown(sockets)
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        """Start the app's lifespan, then take connections from the channel (`sockets[0]`)."""
-        await self.lifespan.startup()
-        if self.lifespan.should_exit:
-            sys.exit(3)
-        assert sockets, "a worker needs its channel to the parent"
-        channel = sockets[0]
-        channel.setblocking(False)
-        loop = asyncio.get_running_loop()
-        config, state = self.config, self.server_state
-
-        def create_protocol(ident: bytes) -> asyncio.Protocol:
-            protocol: Any = config.http_protocol_class(  # type: ignore[call-arg]
-                config=config, server_state=state, app_state=self.lifespan.state
-            )
-            lost = protocol.connection_lost
-
-            def connection_lost(exc: Exception | None) -> None:
-                lost(exc)
-                with contextlib.suppress(OSError):
-                    channel.send(ident)
-
-            protocol.connection_lost = connection_lost
-            return protocol  # type: ignore[no-any-return]
-
-        opening: set[asyncio.Task[Any]] = set()  # keeps the hand-over tasks alive
-        self._opening = opening
-
-        def receive() -> bool:
-            try:
-                data, fds, _, _ = socket.recv_fds(channel, _ID.size * 64, 64)
-            except BlockingIOError:
-                return False
-            if not data and not fds:  # the parent is gone
-                loop.remove_reader(channel.fileno())
-                self.should_exit = True
-                return False
-            # Each socket comes with its number (one sendmsg each: a read never splits them).
-            idents = [data[i : i + _ID.size] for i in range(0, len(data), _ID.size)]
-            for fd, ident in zip(fds, idents, strict=False):
-                connection = socket.socket(fileno=fd)
-                task = loop.create_task(
-                    loop.connect_accepted_socket(partial(create_protocol, ident), connection)
-                )
-                opening.add(task)
-                task.add_done_callback(opening.discard)
-            for fd in fds[len(idents) :]:
-                socket.close(fd)
-            return True
-
-        loop.add_reader(channel.fileno(), receive)
-        self._channel, self._receive = channel, receive
-        self.servers = []
-        self.started = True
-        channel.send(_READY)
-
-
-def _run_worker(
-    config: uvicorn.Config, sockets: list[socket.socket], note: str | None = None
-) -> None:
-    """A worker process. A reload's worker (`note` given) refuses to start with a plugin that
-    fails to load, and writes why it could not start to the file `note`."""
-    if note is None:
-        WorkerServer(config).run(sockets=sockets)
-        return
-    os.environ["OGCSERVE_PLUGIN_ERRORS_FATAL"] = "true"
-    try:
-        WorkerServer(config).run(sockets=sockets)
-    except BaseException as error:
-        reason = f"{type(error).__name__}: {error}".strip().splitlines()
-        if isinstance(error, SystemExit):
-            reason = [f"the application did not start (exit {error.code}); see the log"]
-        Path(note).write_text(reason[-1] if len(reason) == 1 else "\n".join(reason[-5:]))
-        raise
-
-
-@dataclass
-class _Worker:
-    process: BaseProcess
-    channel: socket.socket
-    # connection number -> the parent's duplicate of that connection
-    connections: dict[int, socket.socket] = field(default_factory=dict)
-    unread: bytes = b""  # the start of a report that has not fully arrived
-    started: float = field(default_factory=time.monotonic)
-    ready: bool = False  # its app has started (a reload waits for every new worker's)
-    note: Path | None = None  # a reload's worker: where it writes why it could not start
 
 
 class _Dispatcher:
@@ -187,29 +60,21 @@ class _Dispatcher:
         on_worker_exit: Callable[[int, bool], None] | None = None,
     ) -> None:
         # First: a SIGHUP while the first workers start is a reload for later, not the end.
-        self.reload_wanted = False
+        self.hung_up = False
         signal.signal(signal.SIGHUP, self._hang_up)
         self.config = config
-        self.options = options
-        # Told each dead worker's pid and whether it was replaced (the metrics).
-        self.on_worker_exit = on_worker_exit
         self.listener = config.bind_socket()
         self.listener.listen(config.backlog)  # uvicorn binds; its servers would call listen()
         self.listener.setblocking(False)
         self.poll = select.epoll()
-        self.poll.register(self.listener.fileno(), select.EPOLLIN)
-        self.channels: dict[int, _Worker] = {}
-        self.watched: dict[int, tuple[_Worker, int]] = {}  # duplicate's fd -> owner, number
+        # Not polled until a worker is ready: connections wait in the backlog meanwhile.
+        self.poll.register(self.listener.fileno(), 0)
+        self.accepting = False
+        self.held: list[tuple[socket.socket, int]] = []  # accepted while no worker was ready
+        self.watched: dict[int, tuple[Worker, int]] = {}  # duplicate's fd -> owner, number
         self.numbers = itertools.count(1)
         self.turn = itertools.count()
-        self.pool = [self._start() for _ in range(workers)]
-        self.early_deaths = 0  # workers in a row that died soon after they started
-        self.incoming: list[_Worker] = []  # a reload's new workers, until all are ready
-        self.leaving: list[_Worker] = []  # old workers finishing their requests
-        self.reload_started = 0.0  # wall clock, for the status file
-        self.reload_limit = 0.0
-        self.next_check = time.monotonic() + options.watch
-        self.seen = options.fingerprint() if options.watch else ()
+        self.workers = Workers(config, workers, options, self.poll, on_worker_exit)
 
     def run(self) -> None:
         stopping = False
@@ -223,47 +88,52 @@ class _Dispatcher:
         try:
             while not stopping:
                 self._step(0.5)
-                self._reload_step()
+                if self.hung_up:
+                    self.hung_up = False
+                    self.workers.reload_wanted = True
+                self.workers.reload_step()
         finally:
             self._stop()
 
     def _hang_up(self, signum: int, frame: FrameType | None) -> None:
-        self.reload_wanted = True
+        self.hung_up = True
 
     def _step(self, timeout: float) -> None:
         events = self.poll.poll(timeout)
         # Hang-ups and worker reports first: the counts must be current when the
         # connections waiting in this same batch are accepted.
         accept = False
+        channels = self.workers.channels
         for fd, _ in events:
             if fd == self.listener.fileno():
                 accept = True
             elif fd in self.watched:
                 worker, number = self.watched[fd]
                 self._forget(worker, number)
-            elif fd in self.channels:
-                self._collect(self.channels[fd])
+            elif fd in channels:
+                self._collect(channels[fd])
         if accept:
             self._accept()
 
     def _stop(self) -> None:
-        """Stop accepting (taking what already waits), then let every worker finish its
-        requests: the grace time, then HARD_EXIT_AFTER (http/shutdown.py); one that does not
-        end by then is killed rather than waited for."""
+        """Stop accepting (taking what already waits, if a worker can take it), then let every
+        worker finish its requests: the grace time, then HARD_EXIT_AFTER (http/shutdown.py);
+        one that does not end by then is killed rather than waited for."""
         if self.listener.fileno() >= 0:
+            if self.accepting:
+                self._accept()
             self.poll.unregister(self.listener.fileno())
-            self._accept()
             self.listener.close()
-        everyone = self.pool + self.incoming + self.leaving
-        for worker in everyone:
-            worker.process.terminate()
-        self.leaving, self.pool, self.incoming = everyone, [], []
+        for connection, _ in self.held:
+            connection.close()
+        self.workers.terminate_all()
+        leaving = self.workers.leaving
         grace = (self.config.timeout_graceful_shutdown or 0) + HARD_EXIT_AFTER + 2
         limit = time.monotonic() + grace
         with contextlib.suppress(SystemExit):
-            while time.monotonic() < limit and any(w.channel.fileno() >= 0 for w in self.leaving):
+            while time.monotonic() < limit and any(w.channel.fileno() >= 0 for w in leaving):
                 self._step(0.2)
-        for worker in self.leaving:
+        for worker in list(leaving):
             worker.process.join(timeout=max(limit - time.monotonic(), 0))
             if worker.process.is_alive():
                 log.error("worker %s did not stop in time; killed", worker.process.pid)
@@ -271,47 +141,53 @@ class _Dispatcher:
                 worker.process.join(timeout=5)
         self.poll.close()
 
-    def _start(self, note: Path | None = None) -> _Worker:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        target = partial(_run_worker, self.config, note=str(note) if note else None)
-        process = get_subprocess(self.config, target=target, sockets=[theirs])
-        process.start()
-        theirs.close()
-        ours.setblocking(False)
-        worker = _Worker(process, ours, note=note)
-        self.channels[ours.fileno()] = worker
-        self.poll.register(ours.fileno(), select.EPOLLIN)
-        return worker
+    def _listen(self, on: bool) -> None:
+        """Poll the listening socket, or leave new connections in its backlog."""
+        if on != self.accepting and self.listener.fileno() >= 0:
+            self.poll.modify(self.listener.fileno(), select.EPOLLIN if on else 0)
+            self.accepting = on
 
-    def _least_busy(self) -> _Worker:
-        # Ties go round: two idle workers get one new connection each. A worker still loading
-        # (a replacement) takes connections too: they wait in its channel until it serves.
-        start = next(self.turn) % len(self.pool)
-        ring = self.pool[start:] + self.pool[:start]
+    def _least_busy(self) -> Worker | None:
+        """The ready worker with the fewest connections, None if no worker is ready. Ties go
+        round: two idle workers get one new connection each."""
+        serving = self.workers.serving()
+        if not serving:
+            return None
+        start = next(self.turn) % len(serving)
+        ring = serving[start:] + serving[:start]
         return min(ring, key=lambda w: len(w.connections))
 
     def _accept(self) -> None:
-        while True:
+        while self.workers.serving():
             try:
                 connection, _ = self.listener.accept()
             except BlockingIOError:
                 return
-            number = next(self.numbers)
-            worker = self._hand_over(connection, number)
-            if worker is None:
-                connection.close()
-                continue
+            self._give(connection, next(self.numbers))
+        self._listen(False)  # until a worker reports ready (`_collect`)
+
+    def _give(self, connection: socket.socket, number: int) -> None:
+        worker = self._hand_over(connection, number)
+        if worker is not None:
             # Keep the accepted socket as the duplicate: the worker has its own now.
             worker.connections[number] = connection
             self.watched[connection.fileno()] = (worker, number)
             self.poll.register(connection.fileno(), _RDHUP)
+        elif self.workers.serving():
+            connection.close()  # refused: a worker is ready but cannot take it
+        else:
+            # Its worker died as it was handed over, and the replacement is not ready yet.
+            self.held.append((connection, number))
 
-    def _hand_over(self, connection: socket.socket, number: int) -> _Worker | None:
-        """Send the connection to the least busy worker; the worker, or None if none took it."""
+    def _hand_over(self, connection: socket.socket, number: int) -> Worker | None:
+        """Send the connection to the least busy ready worker; the worker, or None if none
+        took it."""
         for _ in range(2):
             worker = self._least_busy()
+            if worker is None:
+                return None
             try:
-                socket.send_fds(worker.channel, [_ID.pack(number)], [connection.fileno()])
+                socket.send_fds(worker.channel, [ID.pack(number)], [connection.fileno()])
                 return worker
             except BlockingIOError:  # its channel is full: alive, but not reading
                 log.error("worker %s takes no connections; one refused", worker.process.pid)
@@ -322,7 +198,7 @@ class _Dispatcher:
                 self._bury(worker)
         return None
 
-    def _forget(self, worker: _Worker, number: int) -> None:
+    def _forget(self, worker: Worker, number: int) -> None:
         """A connection is over (the peer hung up or the worker closed it): close our copy."""
         duplicate = worker.connections.pop(number, None)
         if duplicate is None:
@@ -332,129 +208,35 @@ class _Dispatcher:
             self.poll.unregister(duplicate.fileno())
         duplicate.close()
 
-    def _collect(self, worker: _Worker) -> None:
+    def _collect(self, worker: Worker) -> None:
         try:
-            data = worker.channel.recv(_ID.size * 512)
+            data = worker.channel.recv(ID.size * 512)
         except BlockingIOError:
             return
         except ConnectionResetError:  # the worker died with reports unread
             data = b""
         if data:
             data, worker.unread = worker.unread + data, b""
-            whole = len(data) - len(data) % _ID.size
+            whole = len(data) - len(data) % ID.size
             worker.unread = data[whole:]
-            for (number,) in _ID.iter_unpack(data[:whole]):
-                if number == 0:
-                    worker.ready = True
+            for chunk in (data[i : i + ID.size] for i in range(0, whole, ID.size)):
+                if chunk == READY:
+                    self.workers.became_ready(worker)
+                    self._listen(True)
+                    held, self.held = self.held, []
+                    for connection, number in held:
+                        self._give(connection, number)
                 else:
-                    self._forget(worker, number)
+                    self._forget(worker, ID.unpack(chunk)[0])
             return
         self._bury(worker)
 
-    def _bury(self, worker: _Worker) -> None:
-        """A worker's channel closed: it exited. Replace it if it was serving."""
-        if worker.channel.fileno() < 0:
-            return  # already done
+    def _bury(self, worker: Worker) -> None:
+        """A worker's channel closed: it exited. Its connections are over; it is replaced if
+        it was serving (http/workers.py)."""
         for number in list(worker.connections):
             self._forget(worker, number)
-        self.poll.unregister(worker.channel.fileno())
-        del self.channels[worker.channel.fileno()]
-        worker.channel.close()
-        worker.process.join(timeout=1)
-        replaced = False
-        if worker in self.leaving:
-            self.leaving.remove(worker)
-        elif worker in self.incoming:
-            self.incoming.remove(worker)
-            self._reload_failed(self._why_not_started(worker))
-        else:
-            # A serving worker died: replace it so that the server keeps its capacity.
-            log.error(
-                "worker %s exited (code %s); starting another",
-                worker.process.pid,
-                worker.process.exitcode,
-            )
-            self._count_early_death(worker)
-            self.pool[self.pool.index(worker)] = self._start()
-            replaced = True
-        if self.on_worker_exit is not None and worker.process.pid is not None:
-            self.on_worker_exit(worker.process.pid, replaced)
-
-    def _count_early_death(self, worker: _Worker) -> None:
-        """Stop, rather than restart workers for ever, when each dies as it starts (an import
-        that fails, a plugin that ends the process while loading): the server cannot serve."""
-        early = time.monotonic() - worker.started < EARLY_DEATH_SECONDS
-        self.early_deaths = self.early_deaths + 1 if early else 0
-        if self.early_deaths >= EARLY_DEATHS_TO_STOP:
-            log.critical(
-                "%d workers in a row died within %d s of starting; stopping (their errors are "
-                "above)",
-                self.early_deaths,
-                EARLY_DEATH_SECONDS,
-            )
-            raise SystemExit(1)
-
-    # --- reloads ------------------------------------------------------------------------------
-
-    def _reload_step(self) -> None:
-        """Start a reload that was asked for, or finish (or give up) the one under way."""
-        if self.options.watch and time.monotonic() >= self.next_check:
-            self.next_check = time.monotonic() + self.options.watch
-            seen = self.options.fingerprint()
-            if seen != self.seen:
-                self.seen = seen
-                log.info("a watched file changed: reloading")
-                self.reload_wanted = True
-        if self.reload_wanted and not self.incoming:
-            self.reload_wanted = False
-            self.reload_started = time.time()
-            self.reload_limit = time.monotonic() + self.options.timeout
-            log.info("reloading: starting %d new workers", len(self.pool))
-            notes = Path(tempfile.mkdtemp(prefix="ogcserve-reload-"))
-            self.incoming = [self._start(notes / f"{i}") for i in range(len(self.pool))]
-        if not self.incoming:
-            return
-        if all(w.ready for w in self.incoming):
-            old, self.pool, self.incoming = self.pool, self.incoming, []
-            for worker in old:
-                worker.process.terminate()  # it finishes its requests, then exits
-            self.leaving += old
-            self._reload_done(
-                True,
-                f"reloaded: workers {', '.join(str(w.process.pid) for w in self.pool)} serve; "
-                f"{', '.join(str(w.process.pid) for w in old)} finish their requests",
-            )
-        elif time.monotonic() > self.reload_limit:
-            self._reload_failed(
-                f"the new workers were not ready within {self.options.timeout:g} s "
-                "(setting reload_timeout)"
-            )
-
-    def _reload_failed(self, reason: str) -> None:
-        for worker in self.incoming:
-            worker.process.kill()
-        self.leaving += self.incoming
-        self.incoming = []
-        self._reload_done(False, f"reload failed, the previous version keeps serving: {reason}")
-
-    def _reload_done(self, ok: bool, message: str) -> None:
-        (log.info if ok else log.error)("%s", message)
-        for worker in self.pool:
-            if worker.note is not None:
-                shutil.rmtree(worker.note.parent, ignore_errors=True)
-                worker.note = None
-        if self.options.status_file is not None:
-            reload.write_status(self.options.status_file, self.reload_started, ok, message)
-
-    @staticmethod
-    def _why_not_started(worker: _Worker) -> str:
-        code = worker.process.exitcode
-        reason = ""
-        if worker.note is not None:
-            with contextlib.suppress(OSError):
-                reason = worker.note.read_text().strip()
-            shutil.rmtree(worker.note.parent, ignore_errors=True)
-        return f"a new worker exited (code {code}) before it was ready: {reason or 'see the log'}"
+        self.workers.exited(worker)
 
 
 def serve(

@@ -3,7 +3,7 @@
 Plugins cannot be imported again safely inside a process (modules keep references to old
 classes, C extensions never unload), so a reload starts new worker processes, which read the
 project files, plugin folders and installed plugins afresh, and retires the old workers once
-every new one is ready (http/dispatch.py). A reload that fails — a project that does not load,
+every new one is ready (http/workers.py). A reload that fails — a project that does not load,
 a plugin that raises while loading — leaves the old workers serving; the reason is logged and
 written, with the outcome, to `<pid_file>.reload` (JSON), which `ogcserve reload` waits for.
 """

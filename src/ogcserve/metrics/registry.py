@@ -3,10 +3,10 @@
 Names follow Prometheus's conventions (`ogcserve_` prefix, `_total` counters, base units
 `_seconds` and `_bytes`); every label value comes from a bounded set (`labels.py`).
 
-A request's latency is observed at once; its counts (requests, bytes, plugin calls, features)
-are added to a pending sum under one lock and written to the metrics by `flush`, every second
-and before each scrape: a shared value costs a lock, a pid check and a file write per
-increment, and most requests add to the same few series. Under
+A request adds its latency and its counts (requests, bytes, plugin calls, features) to pending
+sums under one lock (`pending.py`), which `flush` writes to the metrics every second and before
+each scrape: a shared value costs a lock, a pid check and a file write per change, and most
+requests add to the same few series. Under
 `ogcserve serve` the values live in files shared by the worker processes
 (PROMETHEUS_MULTIPROC_DIR, see `multiprocess.py` and docs/decisions/0006-metrics.md), so any
 worker answering /metrics reports the sum over all of them.
@@ -14,8 +14,8 @@ worker answering /metrics reports the sum over all of them.
 
 from __future__ import annotations
 
+import math
 import os
-import threading
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import (
@@ -30,6 +30,7 @@ from prometheus_client import (
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from ogcserve.metrics.labels import request_labels
+from ogcserve.metrics.pending import Pending
 
 if TYPE_CHECKING:
     from ogcserve.context import RequestContext
@@ -55,9 +56,7 @@ class Metrics:
         self.content_type = CONTENT_TYPE_LATEST
         self.shared_dir = multiprocess_dir()
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
-        # (counter, label values) -> amount not yet written (see `flush`)
-        self._pending: dict[tuple[Any, tuple[str, ...]], float] = {}
-        self._lock = threading.Lock()
+        self._pending = Pending((*_LATENCY_BUCKETS, math.inf))  # written by `flush`
         r = self.registry
         self.requests = Counter(
             "ogcserve_requests", "Requests answered", (*_REQUEST, "status"), registry=r
@@ -152,29 +151,11 @@ class Metrics:
         return found
 
     def record(self, ctx: RequestContext, target: Target | None, seconds: float) -> None:
-        """One request answered: its latency now, its counts (and its tally's) pending."""
-        labels = request_labels(ctx, target)
-        self.child(self.request_seconds, *labels).observe(seconds)
-        counts: list[tuple[Any, tuple[str, ...], float]] = [
-            (self.requests, (*labels, str(ctx.response.status)), 1)
-        ]
-        if ctx.response.bytes_sent:
-            counts.append((self.response_bytes, labels, ctx.response.bytes_sent))
-        tally = ctx.tally
-        if tally is not None:
-            for names, calls, errors, spent in tally.plugin_totals():
-                counts.append((self.plugin_calls, names, calls))
-                counts.append((self.plugin_seconds, names, spent))
-                if errors:
-                    counts.append((self.plugin_errors, names, errors))
-            for layer, (features, spent) in tally.layers.items():
-                counts.append((self.features, (labels[0], layer), features))
-                counts.append((self.read_seconds, (labels[0], layer), spent))
-        pending = self._pending
-        with self._lock:
-            for metric, values, amount in counts:
-                key = (metric, values)
-                pending[key] = pending.get(key, 0) + amount
+        """One request answered: its latency and counts (and its tally's) pending."""
+        response = ctx.response
+        self._pending.add(
+            request_labels(ctx, target), response.status, response.bytes_sent, seconds, ctx.tally
+        )
 
     def record_answer(
         self, labels: tuple[str, str, str], status: int, bytes_sent: int, seconds: float
@@ -193,11 +174,24 @@ class Metrics:
                 pending[key] = pending.get(key, 0) + amount
 
     def flush(self) -> None:
-        """Write the pending counts to the metrics (every second, and before a scrape)."""
-        with self._lock:
-            pending, self._pending = self._pending, {}
-        for (metric, labels), amount in pending.items():
-            self.child(metric, *labels).inc(amount)
+        """Write the pending sums to the metrics (every second, and before a scrape)."""
+        pending = self._pending.take()
+        child = self.child
+        for labels, (sent, total, *buckets) in pending.requests.items():
+            _observe_many(child(self.request_seconds, *labels), total, buckets)
+            if sent:
+                child(self.response_bytes, *labels).inc(sent)
+        for (labels, status), count in pending.statuses.items():
+            child(self.requests, *labels, str(status)).inc(count)
+        for (plugin, kind, method), (calls, errors, spent) in pending.plugins.items():
+            names = (plugin, kind.__name__, method)
+            child(self.plugin_calls, *names).inc(calls)
+            child(self.plugin_seconds, *names).inc(spent)
+            if errors:
+                child(self.plugin_errors, *names).inc(errors)
+        for (project, layer), (features, read) in pending.layers.items():
+            child(self.features, project, layer).inc(features)
+            child(self.read_seconds, project, layer).inc(read)
 
     def cache_lookup(self, backend: str, hit: bool) -> None:
         """A cache get: found or not."""
@@ -224,3 +218,15 @@ class Metrics:
         registry = CollectorRegistry()
         MultiProcessCollector(registry, self.shared_dir)  # type: ignore[no-untyped-call]
         return generate_latest(registry)
+
+
+def _observe_many(histogram: Any, total: float, buckets: list[int]) -> None:
+    """What `histogram.observe` of each value would have written, in one write per bucket:
+    `total` to the sum, each bucket's count to it. prometheus_client has no call for that, so
+    this writes its histogram's values (`_sum`, `_buckets`, one per upper bound, each counting
+    the observations of its own bucket: the exposition adds them up); tests/ops/test_metrics.py
+    compares the result with `observe`, so a change in them fails loudly."""
+    histogram._sum.inc(total)
+    for value, count in zip(histogram._buckets, buckets, strict=True):
+        if count:
+            value.inc(count)

@@ -2,7 +2,8 @@
 
 Plugin calls and feature batches are many per request (the project policy alone is asked
 about every layer): adding to a dict owned by the request takes no lock and writes no shared
-value. A call is keyed by its plugin, class and method; the class's name is looked up once.
+value. A call is keyed by its plugin, class and method; the class's name is looked up only
+when the metrics are written (`Metrics.flush`, once a second, for every request of that second).
 """
 
 from __future__ import annotations
@@ -26,11 +27,6 @@ class Tally:
     def __init__(self) -> None:
         self.plugins: dict[tuple[str, type, str], list[Any]] = {}
         self.layers: dict[str, list[float]] = {}
-
-    def plugin_totals(self) -> Iterator[tuple[tuple[str, str, str], int, int, float]]:
-        """(plugin, class, method), calls, errors, seconds: the labels of each entry."""
-        for (plugin, kind, method), (calls, errors, seconds) in self.plugins.items():
-            yield (plugin, kind.__name__, method), calls, errors, seconds
 
     def layer_read(self, layer: str, features: int, seconds: float) -> None:
         """Features a source gave for `layer`, and the time it took."""

@@ -128,14 +128,15 @@ def serve_process(
     *args: str | Path,
     workers: int = 2,
     env: Mapping[str, str] | None = None,
-    startup_timeout: float = 90.0,
+    startup_timeout: float = 180.0,
     log_level: str = "warning",
     log: Path | None = None,
 ) -> Iterator[str]:
     """Run a real `ogcserve serve ARGS --workers N` on a free 127.0.0.1 port.
 
-    Yields its base URL once `/health` answers, and stops it afterwards. Plugin folders come
-    only from ARGS (`--plugins DIR`): OGCSERVE_PLUGINPATH and QGIS_PLUGINPATH are not passed on.
+    Yields its base URL once every worker has answered `/health` (each is ready), and stops it
+    afterwards. Plugin folders come only from ARGS (`--plugins DIR`): OGCSERVE_PLUGINPATH and
+    QGIS_PLUGINPATH are not passed on.
     The server's output (its log, access lines included) goes to the file `log`, or to a
     temporary file that is dropped afterwards.
     """
@@ -172,7 +173,10 @@ def serve_process(
         url = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + startup_timeout
-            while not _answers(f"{url}/health"):
+            # Every worker answers: a worker is handed connections only once it is ready, and
+            # new connections go round the idle ones.
+            answered: set[object] = set()
+            while len(answered) < workers:
                 if process.poll() is not None or time.monotonic() > deadline:
                     process.kill()
                     process.wait()
@@ -180,15 +184,21 @@ def serve_process(
                     raise RuntimeError(
                         f"ogcserve serve did not start:\n{output.read().decode(errors='replace')}"
                     )
-                time.sleep(0.2)
+                worker = _answering_worker(f"{url}/health")
+                if worker is None:
+                    time.sleep(0.2)
+                answered.add(worker)
+                answered.discard(None)
             yield url
         finally:
             process.terminate()
             process.wait(timeout=10)
 
 
-def _answers(url: str) -> bool:
+def _answering_worker(url: str) -> object:
+    """The worker that answered /health at `url`, None if none did."""
     try:
-        return httpx.get(url, timeout=1).status_code == 200
+        response = httpx.get(url, timeout=1)
     except httpx.HTTPError:
-        return False
+        return None
+    return response.json().get("worker") if response.status_code == 200 else None
