@@ -162,16 +162,7 @@ class Metrics:
     ) -> None:
         """One request answered without the pipeline (a tile hit at the ASGI edge:
         services/tiles/edge.py), counted as `record` counts it."""
-        self.child(self.request_seconds, *labels).observe(seconds)
-        counts: list[tuple[tuple[Any, tuple[str, ...]], float]] = [
-            ((self.requests, (*labels, str(status))), 1.0)
-        ]
-        if bytes_sent:
-            counts.append(((self.response_bytes, labels), float(bytes_sent)))
-        pending = self._pending
-        with self._lock:
-            for key, amount in counts:
-                pending[key] = pending.get(key, 0) + amount
+        self._pending.add(labels, status, bytes_sent, seconds, None)
 
     def flush(self) -> None:
         """Write the pending sums to the metrics (every second, and before a scrape)."""
