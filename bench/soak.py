@@ -31,6 +31,7 @@ import csv
 import json
 import random
 import re
+import signal
 import statistics
 import threading
 import time
@@ -74,6 +75,8 @@ class Tally:
                 self.seconds[op].append(took)
             if problem is not None:
                 self.unexpected.append(f"{op}: {problem}")
+                if len(self.unexpected) <= 50:  # as it happens, to look at the server's log
+                    print(f"unexpected ({time.strftime('%H:%M:%S')}): {op}: {problem}", flush=True)
 
     def errors(self) -> int:
         with self.lock:
@@ -428,6 +431,7 @@ def main() -> int:
     with _servers(args) as (url, tile_urls, servers):
         tally = Tally()
         stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())  # ends the run, with its report
         clients = [httpx.Client(timeout=120) for _ in range(args.concurrency)]
         threads = [
             threading.Thread(
