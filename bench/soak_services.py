@@ -182,9 +182,10 @@ class ServiceLoad:
     # --- WCS ------------------------------------------------------------------------------
 
     def _window(self) -> tuple[float, float, float, float]:
-        """A window of the elevation model (Luxembourg), sometimes past its edge."""
+        """A window of the elevation model (Luxembourg: 5.74-6.53 E, 49.44-50.19 N), sometimes
+        past its edge, never wholly outside it (that is a 400)."""
         w = self.rng.uniform(0.05, 0.9)
-        x, y = self.rng.uniform(5.6, 6.5), self.rng.uniform(49.4, 50.1)
+        x, y = self.rng.uniform(5.7, 6.45), self.rng.uniform(49.42, 50.1)
         return x, y, x + w, y + w * 0.8
 
     def coverage_10(self, client: httpx.Client, role: str) -> int | None:
