@@ -432,7 +432,10 @@ def main() -> int:
         tally = Tally()
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())  # ends the run, with its report
-        clients = [httpx.Client(timeout=120) for _ in range(args.concurrency)]
+        # Idle connections dropped before the server's 5 s keep-alive timeout (uvicorn's): at
+        # httpx's default (5 s too) a POST sent as the server closed the connection was reset.
+        keepalive = httpx.Limits(keepalive_expiry=2.0)
+        clients = [httpx.Client(timeout=120, limits=keepalive) for _ in range(args.concurrency)]
         threads = [
             threading.Thread(
                 target=worker_loop,
