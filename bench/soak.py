@@ -1,21 +1,27 @@
-"""Soak: mixed load for a long time, with the server's RSS and open file descriptors sampled.
+"""Soak: mixed load for a long time, with the servers' RSS and open file descriptors sampled.
 
     PYTHONPATH=src /work/main/.venv/bin/python bench/soak.py --duration 1800 --concurrency 4
 
-Without `--url` it starts its own `ogcserve serve --workers 2` on the demo project plus a
-writable project (`edits`: a copy of the demo GeoPackage whose `cities` table is the editable
-layer `sites`, and a `grid` of points for large streamed answers) in `bench/out/soak/`, with
-the access plugin `bench/ogcserve_plugins/soak/soak_access` (roles from `X-Role`). With
-`--url` it drives that server (which must run the same projects and plugin) and samples the
+Without `--url` it starts its own `ogcserve serve --workers 2` (disk cache) on the demo project
+plus a writable project (`edits`: a copy of the demo GeoPackage whose `cities` table is the
+editable layer `sites`, and a `grid` of points for large streamed answers) in
+`bench/out/soak/`, and a second `ogcserve serve --workers 1` of the demo with the Redis cache
+(`--redis`, a key prefix of its own) that half of the tile requests go to; both with the access
+plugin `bench/ogcserve_plugins/soak/soak_access` (roles from `X-Role`). With `--url` it drives
+that server for everything (which must run the same projects and plugin) and samples the
 processes of `--server-pid` if given.
 
-Every request is checked (status, content type, no `pop_est` in what a non-admin reads, the
-transaction summary), and counted by operation and status. Every `--interval` seconds the RSS
-and the open file descriptors of the parent and of each worker are read from /proc and written
-to `bench/out/soak.csv`. The run stops after `--duration` seconds or `--max-requests`
-requests, prints a table and exits 1 on any unexpected answer, on a worker that was replaced,
-or when a process's RSS or FD count after the warm-up grew beyond `--rss-growth-mb` /
-`--fd-growth` by the end.
+The operations: every WMS and WFS request (GetFeature streamed, WFS-T), OGC API - Features
+(items, one item, queryables, CQL2 filters, POST/PUT/PATCH/DELETE), WCS GetCoverage 1.0 and
+2.0, and tiles by WMTS KVP and RESTful, OGC API - Tiles and XYZ (hits and misses), each in one
+of three roles (`bench/soak_services.py` has the ones beyond WMS and WFS). Every request is
+checked (status, content type, no `pop_est` in what a non-admin reads, row rules, the
+transaction summaries, refusals), and counted by operation and status. Every `--interval`
+seconds the RSS and the open file descriptors of each server's parent and workers are read from
+/proc and written to `bench/out/soak.csv`. The run stops after `--duration` seconds or
+`--max-requests` requests, prints a table and exits 1 on any unexpected answer, on a worker
+that was replaced, or when a process's RSS or FD count after the warm-up grew beyond
+`--rss-growth-mb` / `--fd-growth` by the end.
 """
 
 from __future__ import annotations
@@ -23,204 +29,30 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import random
 import re
-import shutil
-import socket
-import sqlite3
+import signal
 import statistics
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import shapely
+from soak_checks import UnexpectedError, expect, random_bbox
+from soak_server import Sample, own_server, prepare, sample_once
+from soak_services import ServiceLoad
 
 BENCH = Path(__file__).resolve().parent
 OUT = BENCH / "out"
-PLUGINS = BENCH / "ogcserve_plugins" / "soak"
-DEMO = BENCH.parent / "src" / "ogcserve" / "demo"
 ROLES = ("admin", "user", "anonymous")
 WFS2 = "http://www.opengis.net/wfs/2.0"
 FES = "http://www.opengis.net/fes/2.0"
 GML32 = "http://www.opengis.net/gml/3.2"
 EDITS_NS = "https://ogcserve.org/edits"
-
-EDITS_YAML = """
-name: edits
-title: Soak edits
-crs: [EPSG:4326, EPSG:3857]
-layers:
-  - name: sites
-    title: Sites (editable)
-    source: {type: geopackage, path: edits.gpkg, table: cities}
-    key: fid
-    queryable: true
-    wfs: {publish: true, insert: true, update: true, delete: true}
-  - name: grid
-    title: Grid of points
-    source: {type: geopackage, path: edits.gpkg, table: grid}
-    key: fid
-    wfs: {publish: true}
-"""
-
-
-class UnexpectedError(Exception):
-    """An answer the soak did not expect (wrong status, type or content)."""
-
-
-# --- the server ---------------------------------------------------------------------------------
-
-
-def prepare(work: Path, grid_rows: int) -> list[Path]:
-    """The demo project and a fresh writable copy with a `grid` table of `grid_rows` points."""
-    from ogcserve.sources.gpkg_binary import encode_gpkg_geometry
-
-    if work.exists():
-        shutil.rmtree(work)
-    work.mkdir(parents=True)
-    gpkg = work / "edits.gpkg"
-    shutil.copyfile(DEMO / "natural_earth.gpkg", gpkg)
-    gpkg.chmod(0o644)
-    side = max(1, int(grid_rows**0.5))
-    with sqlite3.connect(gpkg) as conn:
-        conn.execute(
-            "CREATE TABLE grid (fid INTEGER PRIMARY KEY, geom BLOB, label TEXT, value REAL)"
-        )
-        conn.execute(
-            "INSERT INTO gpkg_contents (table_name, data_type, identifier, srs_id)"
-            " VALUES ('grid', 'features', 'grid', 4326)"
-        )
-        conn.execute(
-            "INSERT INTO gpkg_geometry_columns (table_name, column_name,"
-            " geometry_type_name, srs_id, z, m) VALUES ('grid', 'geom', 'POINT',"
-            " 4326, 0, 0)"
-        )
-        conn.executemany(
-            "INSERT INTO grid VALUES (?, ?, ?, ?)",
-            (
-                (
-                    i + 1,
-                    encode_gpkg_geometry(
-                        shapely.Point(
-                            -170 + 340 * (i % side) / side, -80 + 160 * (i // side) / side
-                        ),
-                        4326,
-                    ),
-                    f"point {i + 1}",
-                    i * 0.5,
-                )
-                for i in range(grid_rows)
-            ),
-        )
-    (work / "edits.yaml").write_text(EDITS_YAML)
-    return [DEMO / "demo.yaml", work / "edits.yaml"]
-
-
-@contextmanager
-def own_server(projects: list[Path], workers: int, log: Path) -> Iterator[tuple[str, int]]:
-    """`ogcserve serve` on a free port; yields (base URL, parent pid); stopped by pid."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    env = {
-        k: v for k, v in os.environ.items() if k not in ("OGCSERVE_PLUGINPATH", "QGIS_PLUGINPATH")
-    }
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "ogcserve",
-                "serve",
-                *map(str, projects),
-                "--port",
-                str(port),
-                "--workers",
-                str(workers),
-                "--plugins",
-                str(PLUGINS),
-                "--log-level",
-                "WARNING",
-                "--no-access-log",
-            ],
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"ogcserve did not start; see {log}")
-                time.sleep(0.3)
-            yield url, process.pid
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-# --- /proc sampling -----------------------------------------------------------------------------
-
-
-def children(pid: int) -> list[int]:
-    """The direct children of `pid`, from /proc/<pid>/task/*/children."""
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            found += [int(p) for p in (task / "children").read_text().split()]
-        except OSError:
-            continue
-    return sorted(set(found))
-
-
-def rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
-def fd_count(pid: int) -> int:
-    return len(os.listdir(f"/proc/{pid}/fd"))
-
-
-def is_worker(pid: int) -> bool:
-    """A worker of the dispatching parent (not a resource tracker or another helper)."""
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
-    return b"resource_tracker" not in cmdline
-
-
-@dataclass
-class Sample:
-    elapsed: float
-    pid: int
-    kind: str
-    rss_kb: int
-    fds: int
-    requests: int
-    errors: int
-
 
 # --- the load -----------------------------------------------------------------------------------
 
@@ -243,47 +75,27 @@ class Tally:
                 self.seconds[op].append(took)
             if problem is not None:
                 self.unexpected.append(f"{op}: {problem}")
+                if len(self.unexpected) <= 50:  # as it happens, to look at the server's log
+                    print(f"unexpected ({time.strftime('%H:%M:%S')}): {op}: {problem}", flush=True)
 
     def errors(self) -> int:
         with self.lock:
             return len(self.unexpected)
 
 
-def expect(
-    response: httpx.Response,
-    content_type: str,
-    role: str,
-    *,
-    hidden: bool = True,
-    status: int = 200,
-) -> None:
-    if response.status_code != status:
-        raise UnexpectedError(f"HTTP {response.status_code}: {response.text[:300]!r}")
-    got = response.headers.get("content-type", "")
-    if not got.startswith(content_type):
-        raise UnexpectedError(f"content type {got!r}, wanted {content_type!r}")
-    if hidden and role != "admin" and b"pop_est" in response.content:
-        raise UnexpectedError(f"pop_est shown to {role}")
-
-
-def random_bbox(rng: random.Random) -> tuple[float, float, float, float]:
-    width = rng.choice((360.0, 90.0, 20.0, 2.0))
-    x = rng.uniform(-180, 180 - width)
-    y = rng.uniform(-90, 90 - width / 2)
-    return x, y, x + width, y + width / 2
-
-
 class Load:
     """The operations; each picks a role and checks its answer."""
 
-    def __init__(self, url: str, rng: random.Random) -> None:
+    def __init__(self, url: str, tile_urls: list[str], rng: random.Random) -> None:
         self.demo = f"{url}/ows/demo"
         self.edits = f"{url}/ows/edits"
         self.rng = rng
         self.sequence = 0
+        self.services = ServiceLoad(url, tile_urls, rng, self._next_name)
 
     def operations(self) -> list[tuple[str, int, Callable[[httpx.Client, str], int | None]]]:
         return [
+            *self.services.operations(),
             ("WMS GetCapabilities", 2, self.wms_capabilities),
             ("WMS GetMap", 10, self.get_map),
             ("WMS GetFeatureInfo", 5, self.feature_info),
@@ -577,30 +389,6 @@ def worker_loop(
 # --- the run ------------------------------------------------------------------------------------
 
 
-def sample_once(parent: int | None, started: float, tally: Tally) -> list[Sample]:
-    if parent is None:
-        return []
-    elapsed = time.monotonic() - started
-    found = [(parent, "parent")] + [(p, "worker") for p in children(parent) if is_worker(p)]
-    samples = []
-    for pid, kind in found:
-        try:
-            samples.append(
-                Sample(
-                    round(elapsed, 1),
-                    pid,
-                    kind,
-                    rss_kb(pid),
-                    fd_count(pid),
-                    tally.total,
-                    tally.errors(),
-                )
-            )
-        except OSError:
-            continue
-    return samples
-
-
 def growth(samples: list[Sample], warmup: float) -> dict[int, tuple[Sample, Sample, Sample]]:
     """Per pid: first sample, first one after the warm-up, last one."""
     by_pid: dict[int, list[Sample]] = defaultdict(list)
@@ -631,20 +419,29 @@ def main() -> int:
     parser.add_argument("--grid-rows", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--csv", type=Path, default=OUT / "soak.csv")
+    parser.add_argument(
+        "--redis",
+        default="redis://127.0.0.1:6379/0",
+        help="Redis of the second server's tile cache ('' : no second server)",
+    )
     args = parser.parse_args()
     warmup = args.warmup if args.warmup is not None else min(300.0, args.duration * 0.2)
     OUT.mkdir(exist_ok=True)
 
-    with _server(args) as (url, parent):
+    with _servers(args) as (url, tile_urls, servers):
         tally = Tally()
         stop = threading.Event()
-        clients = [httpx.Client(timeout=120) for _ in range(args.concurrency)]
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())  # ends the run, with its report
+        # Idle connections dropped before the server's 5 s keep-alive timeout (uvicorn's): at
+        # httpx's default (5 s too) a POST sent as the server closed the connection was reset.
+        keepalive = httpx.Limits(keepalive_expiry=2.0)
+        clients = [httpx.Client(timeout=120, limits=keepalive) for _ in range(args.concurrency)]
         threads = [
             threading.Thread(
                 target=worker_loop,
                 daemon=True,
                 args=(
-                    Load(url, random.Random(args.seed * 1000 + n)),
+                    Load(url, tile_urls, random.Random(args.seed * 1000 + n)),
                     c,
                     tally,
                     stop,
@@ -654,7 +451,7 @@ def main() -> int:
             for n, c in enumerate(clients)
         ]
         started = time.monotonic()
-        samples = sample_once(parent, started, tally)
+        samples = sample_once(servers, started, tally.total, tally.errors())
         for t in threads:
             t.start()
         print(
@@ -664,7 +461,7 @@ def main() -> int:
         )
         try:
             while not stop.wait(args.interval):
-                samples += (now := sample_once(parent, started, tally))
+                samples += (now := sample_once(servers, started, tally.total, tally.errors()))
                 line = "  ".join(
                     f"{s.kind}[{s.pid}] {s.rss_kb / 1024:.0f} MB {s.fds} fd" for s in now
                 )
@@ -680,21 +477,42 @@ def main() -> int:
         for t in threads:
             t.join(timeout=180)
         elapsed = time.monotonic() - started
-        samples += sample_once(parent, started, tally)
+        samples += sample_once(servers, started, tally.total, tally.errors())
         for c in clients:
             c.close()
     return report(args, tally, samples, warmup, elapsed)
 
 
 @contextmanager
-def _server(args: argparse.Namespace) -> Iterator[tuple[str, int | None]]:
+def _servers(
+    args: argparse.Namespace,
+) -> Iterator[tuple[str, list[str], list[tuple[str, int]]]]:
+    """(URL of the main server, URLs tiles are asked of, (name, parent pid) of each server)."""
     if args.url:
-        yield args.url.rstrip("/"), args.server_pid
+        url = args.url.rstrip("/")
+        yield url, [url], [("server", args.server_pid)] if args.server_pid else []
         return
     work = OUT / "soak"
     projects = prepare(work, args.grid_rows)
-    with own_server(projects, args.workers, work / "server.log") as (url, pid):
-        yield url, pid
+    disk = {"OGCSERVE_CACHE_BACKEND": "disk", "OGCSERVE_CACHE_DIR": str(work / "cache")}
+    with ExitStack() as stack:
+        url, pid = stack.enter_context(
+            own_server(projects, args.workers, work / "server.log", disk)
+        )
+        servers, tile_urls = [("disk", pid)], [url]
+        if args.redis:
+            redis = {
+                "OGCSERVE_CACHE_BACKEND": "redis",
+                "OGCSERVE_CACHE_REDIS_URL": args.redis,
+                # a prefix of this run's own: no tile of an earlier run is a hit
+                "OGCSERVE_CACHE_REDIS_PREFIX": f"ogcserve-soak-{time.time_ns()}:",
+            }
+            url2, pid2 = stack.enter_context(
+                own_server(projects[:1], 1, work / "server-redis.log", redis)
+            )
+            servers.append(("redis", pid2))
+            tile_urls.append(url2)
+        yield url, tile_urls, servers
 
 
 def report(
@@ -706,27 +524,27 @@ def report(
         for s in samples:
             writer.writerow([s.elapsed, s.pid, s.kind, s.rss_kb, s.fds, s.requests, s.errors])
     print(f"\n{tally.total} requests in {elapsed:.0f} s ({tally.total / elapsed:.1f}/s)\n")
-    print(f"{'operation':28s} {'requests':>9s} {'median ms':>10s} {'p99 ms':>8s}  statuses")
+    print(f"{'operation':38s} {'requests':>9s} {'median ms':>10s} {'p99 ms':>8s}  statuses")
     for op in sorted(tally.by_op):
         times = sorted(tally.seconds[op])
         p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
         statuses = ", ".join(f"{k}: {v}" for k, v in sorted(tally.by_op[op].items()))
         print(
-            f"{op:28s} {sum(tally.by_op[op].values()):9d} "
+            f"{op:38s} {sum(tally.by_op[op].values()):9d} "
             f"{statistics.median(times) * 1000:10.1f} {p99 * 1000:8.1f}  {statuses}"
         )
     failed = []
     pids = {s.pid for s in samples}
-    workers = {s.pid for s in samples if s.kind == "worker"}
-    if len(workers) > args.workers:
+    workers = {s.pid for s in samples if s.kind.endswith("worker")}
+    if len(workers) > args.workers + (1 if args.redis and not args.url else 0):
         failed.append(f"workers replaced: {len(workers)} worker pids seen")
     print(
-        f"\n{'process':16s} {'RSS start':>10s} {'warm':>8s} {'end':>8s} {'FDs start':>10s} "
+        f"\n{'process':24s} {'RSS start':>10s} {'warm':>8s} {'end':>8s} {'FDs start':>10s} "
         f"{'warm':>5s} {'end':>5s}"
     )
     for pid, (first, warm, last) in sorted(growth(samples, warmup).items()):
         print(
-            f"{first.kind}[{pid}]".ljust(16) + f" {first.rss_kb / 1024:8.1f}MB "
+            f"{first.kind}[{pid}]".ljust(24) + f" {first.rss_kb / 1024:8.1f}MB "
             f"{warm.rss_kb / 1024:6.1f}MB {last.rss_kb / 1024:6.1f}MB {first.fds:10d} "
             f"{warm.fds:5d} {last.fds:5d}"
         )

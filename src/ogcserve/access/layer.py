@@ -12,7 +12,6 @@ key or a property list is an unknown property, so its values cannot be probed.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -26,6 +25,7 @@ from typing_extensions import TypeIs
 from ogcserve.access.editor import Editor
 from ogcserve.access.events import Edit, EditEvents
 from ogcserve.access.read import Read, check_read
+from ogcserve.access.sources import SourceCache, SourceKey, unreachable_databases
 from ogcserve.coverages import CoverageInfo, CoverageRequest
 from ogcserve.errors import (
     FilterError,
@@ -38,18 +38,15 @@ from ogcserve.expressions import Expression, check_properties, conjunction, pars
 from ogcserve.features import BBox, Feature, FeatureBatch, FeatureQuery, Schema
 from ogcserve.geo import read_window
 from ogcserve.plugins.access import LayerPermissions
-from ogcserve.sources import SourceLimits, SourceUnreachableError, expand_env, open_source
+from ogcserve.sources import SourceLimits, SourceUnreachableError
 from ogcserve.sources.base import CoverageSource, FeatureSource
-from ogcserve.sources.limits import SourceDownError
-from ogcserve.sources.specs import PostGISSpec, SourceSpec
+from ogcserve.sources.specs import SourceSpec
 
 if TYPE_CHECKING:
     import numpy.typing as npt
 
     from ogcserve.context import RequestContext
     from ogcserve.projects.model import Layer, Project
-
-_SourceKey = tuple[Path, SourceSpec, str | None]
 
 log = logging.getLogger("ogcserve.access")
 
@@ -61,11 +58,8 @@ class AccessLayer:
         self, *, max_features: int = 1_000_000, limits: SourceLimits | None = None
     ) -> None:
         self.max_features = max_features
-        self._limits = limits
-        # Keyed by project folder, source and the layer's `key` (which decides the ids).
-        self._sources: dict[_SourceKey, FeatureSource | CoverageSource] = {}
-        self._schemas: dict[_SourceKey, Schema] = {}
-        self._lock = threading.Lock()
+        self._sources = SourceCache(limits)  # opened once per layer, sharing database guards
+        self._schemas: dict[SourceKey, Schema] = {}
         self._coverage_classes: dict[type, bool] = {}
         self.edited = EditEvents()  # committed edits, for caches (the tile cache subscribes)
 
@@ -208,14 +202,7 @@ class AccessLayer:
         """Open a source, read its schema (vector) or description (raster) and close it: how
         projects are checked when they load (`ogcserve check`, the server). Raises if it
         cannot be opened."""
-        source = open_source(spec, base_dir, key, self._limits)
-        try:
-            return source.info() if self._is_coverage(source) else source.schema()
-        except SourceDownError as error:
-            # The operator is told which database and why; a client never is.
-            raise SourceUnreachableError(error.detail or error.message) from None
-        finally:
-            source.close()
+        return self._sources.check(spec, base_dir, key)
 
     def check_source_if_reachable(
         self, spec: SourceSpec, base_dir: Path, key: str | None = None
@@ -236,64 +223,31 @@ class AccessLayer:
     def pool_stats(self) -> dict[str, dict[str, int]]:
         """The connection pools of the open database sources by table, added up over the
         layers that read the same table (for the metrics)."""
-        totals: dict[str, dict[str, int]] = {}
-        for (_, spec, _), source in list(self._sources.items()):
-            stats = getattr(source, "pool_stats", None)
-            if not isinstance(spec, PostGISSpec) or stats is None:
-                continue
-            total = totals.setdefault(spec.table, {})
-            for name, value in stats().items():
-                total[name] = total.get(name, 0) + value
-        return totals
+        return self._sources.pool_stats()
 
     def unreachable_databases(
         self, projects: Iterable[Project], timeout: float
     ) -> dict[str, list[str]]:
         """The databases of `projects`' layers that do not accept a connection now (each probed
         once, `timeout` seconds at most), with the layers (`project/layer`) they serve."""
-        from ogcserve.sources.pg_connections import describe, probe
-
-        layers: dict[str, list[str]] = {}
-        for project in projects:
-            for layer in project.walk():
-                if isinstance(layer.source, PostGISSpec):
-                    dsn = expand_env(layer.source.dsn)
-                    layers.setdefault(dsn, []).append(f"{project.name}/{layer.name}")
-        return {describe(dsn): names for dsn, names in layers.items() if not probe(dsn, timeout)}
+        return unreachable_databases(projects, timeout)
 
     def release(self, project: Project) -> None:
         """Close the sources of a project (its file changed or the server stops)."""
-        with self._lock:
-            keys = [k for k in self._sources if k[0] == project.base_dir]
-            sources = [self._sources.pop(k) for k in keys]
-            for k in keys:
-                self._schemas.pop(k, None)
-        for source in sources:
-            source.close()
+        for key in self._sources.release(project.base_dir):
+            self._schemas.pop(key, None)
 
     def close(self) -> None:
         """Close every source."""
-        with self._lock:
-            sources = list(self._sources.values())
-            self._sources.clear()
-            self._schemas.clear()
-        for source in sources:
-            source.close()
+        self._sources.close()
+        self._schemas.clear()
 
     def _source(self, ctx: RequestContext, layer: Layer) -> FeatureSource | CoverageSource:
         if layer.source is None:
             raise LayerNotDefinedError(
                 f"{layer.name!r} is a group, it has no data", locator=layer.name
             )
-        key = (_project(ctx).base_dir, layer.source, layer.key)
-        source = self._sources.get(key)
-        if source is None:
-            with self._lock:
-                source = self._sources.get(key)
-                if source is None:
-                    source = open_source(layer.source, key[0], layer.key, self._limits)
-                    self._sources[key] = source
-        return source
+        return self._sources.get((_project(ctx).base_dir, layer.source, layer.key))
 
     def _is_coverage(self, source: object) -> TypeIs[CoverageSource]:
         """Whether a source is a raster. An isinstance check on a Protocol walks its members

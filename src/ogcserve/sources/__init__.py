@@ -25,6 +25,8 @@ from ogcserve.sources.specs import GeoPackageSpec, OGRSpec, PostGISSpec, RasterS
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from ogcserve.sources.pg_databases import Databases
+
 __all__ = [
     "ConstraintError",
     "CoverageSource",
@@ -71,6 +73,7 @@ def open_source(
     base_dir: pathlib.Path,
     key: str | None = None,
     limits: SourceLimits | None = None,
+    databases: Databases | None = None,
 ) -> FeatureSource | CoverageSource:
     """Open the source `spec` names (relative paths are relative to `base_dir`, the project
     file's folder). `key` is the layer's `key`: the attribute whose values are the feature ids
@@ -78,7 +81,8 @@ def open_source(
     or key column is not there. PostGIS sources connect on first use, under their circuit
     breaker and `limits`, so that a database that is down costs each request a bounded wait at
     most (`ogcserve check`, the server's project checks and `AccessLayer.check_source`
-    introspect them at once).
+    introspect them at once). Sources opened with the same `databases` share the breaker of
+    each database (`pg_databases.py`): one that is found down fails fast for all its tables.
     """
     if isinstance(spec, GeoPackageSpec):
         from ogcserve.sources.geopackage import GeoPackageSource
@@ -101,12 +105,14 @@ def open_source(
             raise SourceUnavailableError(
                 f"The layer's key {key!r} and its source's key {spec.key!r} differ: give one"
             )
+        dsn = expand_env(spec.dsn)
         return PostGISSource(
-            expand_env(spec.dsn),
+            dsn,
             spec.table,
             geometry=spec.geometry,
             key=key or spec.key,
             pool_size=spec.pool_size,
             limits=limits,
+            database=None if databases is None else databases.guard(dsn),
         )
     raise SourceUnavailableError(f"Unknown source type {type(spec).__name__}")

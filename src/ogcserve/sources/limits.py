@@ -1,10 +1,11 @@
 """How long a networked source may make a request wait, and what it does while it is down.
 
 `SourceLimits` carries the process settings a source needs (timeouts, queue bounds); the
-`CircuitBreaker` is one per source: after a failed connection the source is "down" for
-`retry_after` seconds, during which every request fails at once (503 with Retry-After) instead
-of waiting for a connect timeout; then a single request probes, the others keep failing fast
-until the probe has answered.
+`CircuitBreaker` is one per database (`pg_databases.DatabaseGuard`), shared by the sources that
+use it: after a failed connection the database is "down" for `retry_after` seconds, during
+which every request fails at once (503 with Retry-After) instead of waiting for a connect
+timeout; then a single request probes, the others keep failing fast until the probe has
+answered.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ class CircuitBreaker:
         self._lock = threading.Lock()
         self._down_until: float | None = None  # None: closed
         self._probing = False
+        self._detail: str | None = None  # why it is down, for the operator
 
     @property
     def is_open(self) -> bool:
@@ -77,6 +79,12 @@ class CircuitBreaker:
                 raise self._error(max(wait, 1.0))
             self._probing = True
             return True
+
+    def check(self) -> None:
+        """Raise `SourceDownError` while the source is down (never admits a probe)."""
+        with self._lock:
+            if self._down_until is not None:
+                raise self._error(max(self._down_until - self._clock(), 1.0))
 
     def settle(self) -> None:
         """End a probe that neither succeeded nor failed (it was refused for another reason):
@@ -98,12 +106,13 @@ class CircuitBreaker:
         with self._lock:
             self._down_until = self._clock() + self._retry_after
             self._probing = False
-            error = self._error(self._retry_after)
-            error.detail = detail
-            return error
+            self._detail = detail or self._detail
+            return self._error(self._retry_after)
 
     def _error(self, wait: float) -> SourceDownError:
-        return SourceDownError(
+        error = SourceDownError(
             "The layer's database cannot be reached; try again later",
             retry_after=max(1, math.ceil(wait)),
         )
+        error.detail = self._detail
+        return error

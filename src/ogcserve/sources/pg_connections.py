@@ -1,10 +1,12 @@
 """The connections of one PostGIS source: a pool opened on first use, the circuit breaker in
-front of it, connections of their own for long streams, and the one place where a database
-error becomes what the client sees (`translate`).
+front of it (its database's, shared with the other sources of that database:
+`pg_databases.DatabaseGuard`), connections of their own for long streams, and the one place
+where a database error becomes what the client sees (`translate`).
 
-Every use of the database passes `pooled()`, which asks the circuit breaker first (a source that
-failed to connect answers 503 at once for a while), waits a bounded time for a pooled
-connection (503 when the pool stays busy), and translates database errors raised in its block:
+Every use of the database passes `pooled()`, which asks the circuit breaker first (while the
+database is known to be down, every source of it answers 503 at once), waits a bounded time
+for a pooled connection (503 when the pool stays busy), and translates database errors raised
+in its block:
 the action and the constraint's name, never the row or the SQL; the full message goes to the
 log. `dedicated()` gives a streamed read a connection outside the pool
 (docs/decisions/0005-streams-off-the-pool.md).
@@ -26,12 +28,8 @@ from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout, TooManyRequest
 
 from ogcserve.errors import ServiceError
 from ogcserve.sources.base import ConstraintError, SourceError
-from ogcserve.sources.limits import (
-    CircuitBreaker,
-    SourceBusyError,
-    SourceLimits,
-    SourceTimeoutError,
-)
+from ogcserve.sources.limits import SourceBusyError, SourceLimits, SourceTimeoutError
+from ogcserve.sources.pg_databases import DatabaseGuard
 
 log = logging.getLogger("ogcserve.sources.postgis")
 
@@ -87,21 +85,30 @@ def translate(
 
 
 class PostGISConnections:
-    """Pool, breaker and stream connections of one source (`label` names it in the log)."""
+    """Pool and stream connections of one source (`label` names it in the log), under the
+    guard of its database (`database`; one of its own if not given)."""
 
-    def __init__(self, dsn: str, label: str, pool_size: int, limits: SourceLimits) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        label: str,
+        pool_size: int,
+        limits: SourceLimits,
+        database: DatabaseGuard | None = None,
+    ) -> None:
         self._dsn = dsn
         self._label = label
         self._pool_size = pool_size
         self._limits = limits
-        self._breaker = CircuitBreaker(limits.retry_after)
+        self._guard = database or DatabaseGuard(limits)
+        self._breaker = self._guard.breaker
         self._streams = threading.BoundedSemaphore(max(limits.stream_connections, 1))
         self._lock = threading.Lock()
-        self._waiting_lock = threading.Lock()
-        self._opening = 0  # requests connecting or waiting for the first pool to open
         self._pool: ConnectionPool | None = None
+        self._epoch = 0  # the database's outages counted when the pool was opened
         self._stream_pool: ConnectionPool | None = None
         self._closed = False
+        self._guard.watch(self, self._database_down)
 
     @property
     def pool(self) -> ConnectionPool | None:
@@ -132,67 +139,66 @@ class PostGISConnections:
 
     def _down(self, exc: Exception) -> ServiceError:
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        detail = f"Cannot connect to {describe(self._dsn)} for table {self._label!r}: {reason}"
-        log.warning("%s", detail)
-        return self._breaker.failed(detail)
+        detail = f"Cannot connect to {describe(self._dsn)}: {reason}"
+        log.warning("%s (table %r)", detail, self._label)
+        return self._guard.down(detail)
+
+    def _database_down(self) -> None:
+        """The database was found down (by this source or another of it): requests waiting for
+        a connection of the pool get their 503 now (`PoolClosed`), and the next request after
+        the outage opens a fresh pool (`_epoch`). Takes no lock: the source finding the outage
+        may hold its own while this source's requests wait on the database's guard."""
+        pool = self._pool
+        if pool is not None:
+            pool.close(timeout=0)
 
     def _admit(self) -> ConnectionPool:
         """The pool, opened on first use; raises `SourceDownError` while the database is known
         to be down, before taking any lock. The first request after that is the probe, and
         opens a fresh pool: the old one may be waiting out its reconnection back-off, and holds
-        only dead connections."""
+        only dead connections. A pool opened before an outage that another source of the
+        database found and saw the end of is replaced as well."""
         if self._closed:
             raise SourceError(f"PostGIS source {self._label!r} is closed")
         if self._breaker.admit():
             return self._replace_pool()
         pool = self._pool
-        if pool is not None:
+        if pool is not None and self._epoch == self._guard.outages:
             return pool
-        with self._first_use(), self._lock:
-            # First use: one request connects, the others wait for it (a connect timeout at
-            # most) and then fail fast if it failed.
+        # First use, or an old pool: one request of this source connects, the others wait for
+        # it (a connect timeout at most), all of them counted by the database's bound.
+        with self._guard.waiting(), self._lock, self._guard.first_contact():
             if self._closed:
                 raise SourceError(f"PostGIS source {self._label!r} is closed")
-            if self._pool is None:
+            if self._pool is None or self._epoch != self._guard.outages:
+                # Asked again: the request that connected before this one may have failed
+                # (here or for another source of the database): then this one fails fast.
                 probe = self._breaker.admit()
+                epoch = self._guard.outages
                 try:
-                    self._pool = self._open_pool()
+                    pool = self._open_pool()
                 except BaseException:
                     if probe:
                         self._breaker.settle()
                     raise
                 if probe:
                     self._breaker.succeeded()
+                old, self._pool, self._epoch = self._pool, pool, epoch
+                if old is not None:
+                    old.close(timeout=0)
             return self._pool
-
-    @contextmanager
-    def _first_use(self) -> Iterator[None]:
-        """Bound the requests that wait for the first pool to open as the pool bounds its queue
-        (`max_waiting`): past that, 503 at once. Each waiter holds one of the process's worker
-        threads for up to a connect timeout; unbounded, a burst for a database that hangs
-        while the first connection is tried took every thread, and other projects waited."""
-        cap = self._limits.max_waiting
-        with self._waiting_lock:
-            if cap and self._opening > cap:
-                raise SourceBusyError(
-                    "Too many requests wait for this layer's database", retry_after=1
-                )
-            self._opening += 1
-        try:
-            yield
-        finally:
-            with self._waiting_lock:
-                self._opening -= 1
 
     def _replace_pool(self) -> ConnectionPool:
         """The probe: a fresh pool if the database answers (the breaker closes)."""
+        epoch = self._guard.outages
         try:
-            pool = self._open_pool()
+            with self._guard.waiting():
+                pool = self._open_pool()
         except BaseException:
             self._breaker.settle()  # a probe that failed otherwise than to connect
             raise
         with self._lock:
-            old, self._pool = self._pool, pool
+            old, self._pool, self._epoch = self._pool, pool, epoch
             closed = self._closed
         self._breaker.succeeded()
         if old is not None:
@@ -205,10 +211,7 @@ class PostGISConnections:
     def _open_pool(self) -> ConnectionPool:
         # One direct attempt first: the pool would retry quietly until its timeout, while this
         # fails at once with the server's reason (refused, no database...).
-        try:
-            psycopg.connect(self._dsn, **self._connect_args()).close()
-        except psycopg.Error as exc:
-            raise self._down(exc) from None
+        self._connect()
         pool = ConnectionPool(
             self._dsn,
             kwargs=self._connect_args(),
@@ -246,13 +249,22 @@ class PostGISConnections:
             rollback(conn)
             pool.putconn(conn)
 
-    def _probe(self) -> None:
+    def _connect(self) -> None:
         """A direct connection attempt: raises the outage if the database is down (a pool
-        only logs why it cannot connect), returns if it is merely busy."""
+        only logs why it cannot connect)."""
         try:
             psycopg.connect(self._dsn, **self._connect_args()).close()
         except psycopg.Error as exc:
             raise self._down(exc) from None
+        self._guard.reached()
+
+    def _probe(self) -> None:
+        """After a pool did not give a connection in time: raises the outage if the database
+        is down (known already, or found now by a direct attempt), returns if it is merely
+        busy."""
+        self._breaker.check()
+        with self._guard.waiting():
+            self._connect()
 
     def _getconn(self, pool: ConnectionPool) -> psycopg.Connection[Any]:
         try:
@@ -262,7 +274,9 @@ class PostGISConnections:
                 "Too many requests wait for this layer's database", retry_after=1
             ) from None
         except PoolClosed:
-            # Replaced by a fresh pool after an outage while this request waited.
+            # Closed as the database was found down, or replaced by a fresh pool after an
+            # outage, while this request waited.
+            self._breaker.check()
             raise SourceBusyError("The layer's database is reconnecting", retry_after=1) from None
         except PoolTimeout:
             pass
@@ -321,6 +335,7 @@ class PostGISConnections:
 
     def close(self) -> None:
         """Close the pool (connections still lent out close when given back)."""
+        self._guard.unwatch(self)
         with self._lock:
             self._closed = True
             pool, self._pool = self._pool, None

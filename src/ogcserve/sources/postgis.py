@@ -45,6 +45,7 @@ from ogcserve.sources._transaction import SourceTransaction, transaction_scope
 from ogcserve.sources.base import Transaction
 from ogcserve.sources.limits import SourceLimits
 from ogcserve.sources.pg_connections import PostGISConnections, describe, rollback, translate
+from ogcserve.sources.pg_databases import DatabaseGuard
 from ogcserve.sources.pg_schema import PostGISTable, introspect
 from ogcserve.sources.pg_writes import PostGISWrites
 
@@ -60,12 +61,13 @@ class PostGISSource:
         key: str | None = None,
         pool_size: int = 4,
         limits: SourceLimits | None = None,
+        database: DatabaseGuard | None = None,
     ) -> None:
         self._dsn = dsn
         self._table_arg = table
         self._geometry_arg = geometry
         self._key_arg = key
-        self._db = PostGISConnections(dsn, table, pool_size, limits or SourceLimits())
+        self._db = PostGISConnections(dsn, table, pool_size, limits or SourceLimits(), database)
         self._table: PostGISTable | None = None
 
     # -- metadata ----------------------------------------------------------------------------
