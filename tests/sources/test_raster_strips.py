@@ -57,6 +57,25 @@ def _tiny_strips(monkeypatch: pytest.MonkeyPatch) -> None:
 
 EXTENT = (400000.0, 5595000.0, 406000.0, 5600000.0)
 PART = (401234.0, 5596000.0, 408000.0, 5601500.0)  # over the raster's east and north edges
+
+
+def _assert_strips_change_nothing(
+    path: Path, request: CoverageRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`request` read whole, then in tiny strips (checked before each): the same pixels."""
+    source = RasterSource(path)
+    try:
+        whole = source.read(request)
+        _tiny_strips(monkeypatch)
+        checks: list[int] = []
+        stripped = source.read(request, lambda: checks.append(1))
+    finally:
+        source.close()
+    assert len(checks) > 1  # it was done in strips, checked before each
+    assert np.array_equal(np.ma.getmaskarray(stripped), np.ma.getmaskarray(whole))
+    assert np.array_equal(stripped.filled(0), whole.filled(0))
+
+
 CASES = [
     # request CRS, area (UTM), size, resampling
     ("EPSG:3857", EXTENT, (401, 377), "nearest"),  # our sampler
@@ -78,17 +97,7 @@ def test_strips_change_no_pixel(
 ) -> None:
     bbox = transform_bounds("EPSG:32631", crs, *area) if crs != "EPSG:32631" else area
     request = CoverageRequest(bbox, crs, size[0], size[1], resampling)
-    source = RasterSource(utm_tif)
-    try:
-        whole = source.read(request)
-        _tiny_strips(monkeypatch)
-        checks: list[int] = []
-        stripped = source.read(request, lambda: checks.append(1))
-    finally:
-        source.close()
-    assert len(checks) > 1  # it was done in strips, checked before each
-    assert np.array_equal(np.ma.getmaskarray(stripped), np.ma.getmaskarray(whole))
-    assert np.array_equal(stripped.filled(0), whole.filled(0))
+    _assert_strips_change_nothing(utm_tif, request, monkeypatch)
 
 
 def test_gdal_warps_nearest_alike_in_strips(utm_tif: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -98,32 +107,12 @@ def test_gdal_warps_nearest_alike_in_strips(utm_tif: Path, monkeypatch: pytest.M
     monkeypatch.setattr(raster_nearest, "_TOLERANCE", -1.0)  # the sampler always gives up
     bbox = transform_bounds("EPSG:32631", "EPSG:3857", *PART)
     request = CoverageRequest(bbox, "EPSG:3857", 420, 390)
-    source = RasterSource(utm_tif)
-    try:
-        whole = source.read(request)
-        _tiny_strips(monkeypatch)
-        checks: list[int] = []
-        stripped = source.read(request, lambda: checks.append(1))
-    finally:
-        source.close()
-    assert len(checks) > 1
-    assert np.array_equal(np.ma.getmaskarray(stripped), np.ma.getmaskarray(whole))
-    assert np.array_equal(stripped.filled(0), whole.filled(0))
+    _assert_strips_change_nothing(utm_tif, request, monkeypatch)
 
 
 def test_the_native_grid_is_read_in_strips(utm_tif: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     request = CoverageRequest(EXTENT, "EPSG:32631", 600, 500)
-    source = RasterSource(utm_tif)
-    try:
-        whole = source.read(request)
-        _tiny_strips(monkeypatch)
-        checks: list[int] = []
-        stripped = source.read(request, lambda: checks.append(1))
-    finally:
-        source.close()
-    assert len(checks) > 1
-    assert np.array_equal(np.ma.getmaskarray(stripped), np.ma.getmaskarray(whole))
-    assert np.array_equal(stripped.filled(0), whole.filled(0))
+    _assert_strips_change_nothing(utm_tif, request, monkeypatch)
 
 
 @pytest.mark.parametrize("resampling", ["nearest", "bilinear", "cubic"])
