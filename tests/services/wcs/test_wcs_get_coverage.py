@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -210,6 +211,20 @@ def test_png(server: Server) -> None:
     assert result.body[:8] == b"\x89PNG\r\n\x1a\n"
     png = open_tiff(result.body)
     assert (png.width, png.height) == (95, 90)
+
+
+@pytest.mark.parametrize("coverage", ["elevation", "rgb"])
+def test_png_writes_no_warning(server: Server, coverage: str) -> None:
+    """rasterio warned NotGeoreferencedWarning (to the server's stderr) on every PNG answer:
+    the stretched int16 grey + alpha one and the uint16 RGB + alpha one. Warnings from any
+    thread are recorded here (the test alone changes the filters)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = get(
+            server, f"VERSION=2.0.1&REQUEST=GetCoverage&COVERAGEID={coverage}&FORMAT=image/png"
+        )
+    assert result.status == 200 and result.body[:4] == b"\x89PNG"
+    assert [str(w.message) for w in caught] == []
 
 
 def test_xml_post(server: Server) -> None:
