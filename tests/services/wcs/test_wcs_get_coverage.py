@@ -280,3 +280,56 @@ def test_xml_post_describe_and_scaled_reprojected_coverage(server: Server) -> No
     out = open_tiff(result.body)
     assert (out.width, out.height) == (64, 48)
     assert out.crs.to_epsg() == 3857
+
+
+@pytest.mark.parametrize(
+    ("v201", "v100", "v111"),
+    [
+        ("nearest-neighbor", "nearest neighbor", "nearest"),
+        ("linear", "bilinear", "linear"),
+        ("cubic", "bicubic", "cubic"),
+    ],
+)
+def test_interpolation_names_of_each_version(
+    server: Server, v201: str, v100: str, v111: str
+) -> None:
+    """Each version's name for a method (2.0: OGC 12-049's URIs; 1.0.0: "nearest neighbor",
+    "bilinear", "bicubic"; 1.1.1: "nearest", "linear", "cubic") resamples alike: UTM to Web
+    Mercator on one 10 m grid (the 2.0 answers are checked against rasterio above)."""
+    mercator = "urn:ogc:def:crs:EPSG::3857"
+    answers = [
+        get(
+            server,
+            "VERSION=2.0.1&REQUEST=GetCoverage&COVERAGEID=rgb&FORMAT=image/tiff"
+            "&OUTPUTCRS=http://www.opengis.net/def/crs/EPSG/0/3857"
+            "&SUBSETTINGCRS=http://www.opengis.net/def/crs/EPSG/0/3857"
+            "&SUBSET=E(335000,338400)&SUBSET=N(6383300,6385600)&SCALESIZE=E(340),N(230)"
+            "&INTERPOLATION=http://www.opengis.net/def/interpolation/OGC/1/" + v201,
+        ),
+        get(
+            server,
+            "VERSION=1.0.0&REQUEST=GetCoverage&COVERAGE=rgb&FORMAT=GeoTIFF&CRS=EPSG:3857"
+            "&BBOX=335000,6383300,338400,6385600&WIDTH=340&HEIGHT=230&INTERPOLATION=" + v100,
+        ),
+        get(
+            server,
+            "VERSION=1.1.1&REQUEST=GetCoverage&IDENTIFIER=rgb&FORMAT=image/tiff"
+            f"&BOUNDINGBOX=335005,6383305,338395,6385595,{mercator}&GRIDBASECRS={mercator}"
+            f"&GRIDOFFSETS=10,0,0,-10&RANGESUBSET=contents:{v111}",
+        ),
+    ]
+    assert [a.status for a in answers] == [200, 200, 200], [a.body[:300] for a in answers]
+    files = [open_tiff(a.body) for a in answers]
+    for out in files:
+        assert (out.width, out.height) == (340, 230) and out.crs.to_epsg() == 3857
+        assert out.transform.almost_equals(files[0].transform, precision=1e-6)
+    first = files[0].read()
+    assert all(np.array_equal(out.read(), first) for out in files[1:])
+    nearest = open_tiff(
+        get(
+            server,
+            "VERSION=1.0.0&REQUEST=GetCoverage&COVERAGE=rgb&FORMAT=GeoTIFF&CRS=EPSG:3857"
+            "&BBOX=335000,6383300,338400,6385600&WIDTH=340&HEIGHT=230",
+        ).body
+    ).read()
+    assert np.array_equal(first, nearest) == (v100 == "nearest neighbor")
