@@ -213,17 +213,26 @@ def test_png(server: Server) -> None:
     assert (png.width, png.height) == (95, 90)
 
 
-@pytest.mark.parametrize("coverage", ["elevation", "rgb"])
-def test_png_writes_no_warning(server: Server, coverage: str) -> None:
+@pytest.mark.parametrize(
+    "query",
+    [
+        "VERSION=2.0.1&REQUEST=GetCoverage&COVERAGEID=elevation&FORMAT=image/png",
+        "VERSION=2.0.1&REQUEST=GetCoverage&COVERAGEID=rgb&FORMAT=image/png",
+        "VERSION=1.0.0&REQUEST=GetCoverage&COVERAGE=rgb&CRS=EPSG:32631&FORMAT=PNG"
+        "&BBOX=500000,5497600,503600,5500000&WIDTH=120&HEIGHT=80",
+        "VERSION=1.1.1&REQUEST=GetCoverage&IDENTIFIER=rgb&FORMAT=image/png"
+        "&BOUNDINGBOX=500015,5497615,503585,5499985,urn:ogc:def:crs:EPSG::32631",
+    ],
+)
+def test_png_writes_no_warning(server: Server, query: str) -> None:
     """rasterio warned NotGeoreferencedWarning (to the server's stderr) on every PNG answer:
-    the stretched int16 grey + alpha one and the uint16 RGB + alpha one. Warnings from any
-    thread are recorded here (the test alone changes the filters)."""
+    the stretched int16 grey + alpha one and the uint16 RGB + alpha ones, in each version.
+    Warnings from any thread are recorded here (the test alone changes the filters)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = get(
-            server, f"VERSION=2.0.1&REQUEST=GetCoverage&COVERAGEID={coverage}&FORMAT=image/png"
-        )
-    assert result.status == 200 and result.body[:4] == b"\x89PNG"
+        result = get(server, query)
+    assert result.status == 200 and result.headers["Content-Type"] == "image/png"
+    assert result.body[:4] == b"\x89PNG"
     assert [str(w.message) for w in caught] == []
 
 
