@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from wcs_support import NS, exception_code, get, xml
 
+from ogcserve.context import RequestContext
 from ogcserve.server import Server
 
 
@@ -74,14 +75,31 @@ def test_forbidden_coverage_is_403(server: Server, query: str) -> None:
     assert exception_code(result) == "Security"
 
 
-def test_capabilities_are_cached_per_access_fingerprint(server: Server) -> None:
-    query = "REQUEST=GetCapabilities&VERSION=2.0.1"
+@pytest.mark.parametrize("version", ["2.0.1", "1.1.1", "1.0.0"])
+def test_capabilities_are_cached_per_access_fingerprint(
+    server: Server, version: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Built once per access fingerprint, the user's first: were the cache key blind to the
+    fingerprint, the administrator would get the user's document."""
+    from ogcserve.services.wcs import service
+
+    operations = service._OPERATIONS[version]
+    build = operations["GetCapabilities"]
+    built: list[str] = []
+
+    def counted(ctx: RequestContext) -> None:
+        built.append(version)
+        build(ctx)
+
+    monkeypatch.setitem(operations, "GetCapabilities", counted)
+    query = f"REQUEST=GetCapabilities&VERSION={version}"
     user = get(server, query).body
     admin = get(server, query, "admin").body
-    assert b"<wcs:CoverageId>secret</wcs:CoverageId>" in admin
+    assert b">secret</" in admin
     assert b"secret" not in user
     assert get(server, query).body == user
     assert get(server, query, "admin").body == admin
+    assert len(built) == 2
 
 
 def test_documents_go_through_the_cache(server: Server) -> None:
