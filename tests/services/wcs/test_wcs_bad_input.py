@@ -67,12 +67,22 @@ def test_refused(server: Server, query: str, status: int, code: str) -> None:
     assert (result.status, exception_code(result)) == (status, code), result.body[:600]
 
 
-def test_xml_with_entities_is_refused_unresolved(server: Server) -> None:
-    body = b"""<?xml version="1.0"?>
+@pytest.mark.parametrize(
+    ("namespace", "version", "element"),
+    [
+        ("http://www.opengis.net/wcs/2.0", "2.0.1", "CoverageId"),
+        ("http://www.opengis.net/wcs/1.1", "1.1.1", "Identifier"),
+        ("http://www.opengis.net/wcs", "1.0.0", "sourceCoverage"),
+    ],
+)
+def test_xml_with_entities_is_refused_unresolved(
+    server: Server, namespace: str, version: str, element: str
+) -> None:
+    body = f"""<?xml version="1.0"?>
 <!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>
-<wcs:GetCoverage xmlns:wcs="http://www.opengis.net/wcs/2.0" service="WCS" version="2.0.1">
-  <wcs:CoverageId>&e;</wcs:CoverageId>
-</wcs:GetCoverage>"""
+<wcs:GetCoverage xmlns:wcs="{namespace}" service="WCS" version="{version}">
+  <wcs:{element}>&e;</wcs:{element}>
+</wcs:GetCoverage>""".encode()
     response = client(server).post("/ows", content=body, headers={"Content-Type": "text/xml"})
     assert response.status_code == 400
     assert b"root:" not in response.content
