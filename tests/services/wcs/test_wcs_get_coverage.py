@@ -196,6 +196,11 @@ def test_size_and_scaling(server: Server) -> None:
     assert (halved.width, halved.height) == (48, 45)
     axes = open_tiff(get(server, base + "&SCALEAXES=Long(0.5),Lat(1)").body)
     assert (axes.width, axes.height) == (190, 90)
+    # ScaleToExtent: grid coordinates low to high, both included; "," or ":" between.
+    for extent in ("Long(0,39),Lat(0,29)", "Long(10:49),Lat(100:129)"):
+        extended = open_tiff(get(server, base + "&SCALEEXTENT=" + extent).body)
+        assert (extended.width, extended.height) == (40, 30)
+        assert np.array_equal(extended.read(), sized.read())
     old = get(
         server,
         "VERSION=1.0.0&REQUEST=GetCoverage&COVERAGE=elevation&CRS=EPSG:4326&FORMAT=GeoTIFF"
@@ -289,6 +294,19 @@ def test_xml_post_describe_and_scaled_reprojected_coverage(server: Server) -> No
     out = open_tiff(result.body)
     assert (out.width, out.height) == (64, 48)
     assert out.crs.to_epsg() == 3857
+    extent = (
+        b"<scal:ScaleToExtent><scal:TargetAxisExtent><scal:axis>Long</scal:axis>"
+        b"<scal:low>0</scal:low><scal:high>63</scal:high></scal:TargetAxisExtent>"
+        b"<scal:TargetAxisExtent><scal:axis>Lat</scal:axis><scal:low>0</scal:low>"
+        b"<scal:high>47</scal:high></scal:TargetAxisExtent></scal:ScaleToExtent>"
+    )
+    start, end = body.index(b"<scal:ScaleToSize>"), body.index(b"</scal:ScaleToSize>")
+    by_extent = body[:start] + extent + body[end + len(b"</scal:ScaleToSize>") :]
+    result = call(
+        server, "/ows", method="POST", headers={"Content-Type": "text/xml"}, body=by_extent
+    )
+    assert result.status == 200, result.body[:400]
+    assert np.array_equal(open_tiff(result.body).read(), out.read())
 
 
 @pytest.mark.parametrize(
