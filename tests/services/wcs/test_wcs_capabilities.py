@@ -22,6 +22,29 @@ def test_capabilities_2_0_1_lists_readable_published_coverages(server: Server) -
     assert "image/tiff" in root.xpath("//wcs:formatSupported/text()", namespaces=NS)
 
 
+def test_capabilities_2_0_1_advertise_the_crs_and_interpolations(server: Server) -> None:
+    """The CRS and interpolation extensions the profiles claim list what may be asked for:
+    each coverage's CRS then the project's, and the three interpolation methods."""
+    root = xml(get(server, "REQUEST=GetCapabilities&VERSION=2.0.1"))
+    ns = {
+        **NS,
+        "crs": "http://www.opengis.net/wcs/crs/1.0",
+        "int": "http://www.opengis.net/wcs/interpolation/1.0",
+    }
+    extension = "//wcs:ServiceMetadata/wcs:Extension"
+    crss = root.xpath(f"{extension}/crs:CrsMetadata/crs:crsSupported/text()", namespaces=ns)
+    assert crss == [f"http://www.opengis.net/def/crs/EPSG/0/{code}" for code in (4326, 3857, 32631)]
+    methods = root.xpath(
+        f"{extension}/int:InterpolationMetadata/int:InterpolationSupported/text()",
+        namespaces=ns,
+    )
+    assert [m.rsplit("/", 1)[1] for m in methods] == ["nearest-neighbor", "linear", "cubic"]
+    for uri in [*crss[1:], *methods]:  # each one is served
+        query = "REQUEST=GetCoverage&VERSION=2.0.1&COVERAGEID=elevation&SCALESIZE=Long(8),Lat(8)"
+        key = "INTERPOLATION" if "interpolation" in uri else "OUTPUTCRS"
+        assert get(server, f"{query}&{key}={uri}").status == 200
+
+
 def test_capabilities_1_0_0(server: Server) -> None:
     root = xml(get(server, "REQUEST=GetCapabilities&VERSION=1.0.0"))
     assert root.tag == "{http://www.opengis.net/wcs}WCS_Capabilities"
