@@ -104,6 +104,34 @@ def test_the_whole_large_raster_at_a_coarse_size(tmp_path: Path, extra: str) -> 
     assert peak < 40 * 2**20
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        "VERSION=2.0.1&REQUEST=GetCoverage&COVERAGEID=large",
+        "VERSION=1.1.1&REQUEST=GetCoverage&IDENTIFIER=large&FORMAT=image/tiff"
+        "&BOUNDINGBOX=400000.5,5580000.5,419999.5,5599999.5,urn:ogc:def:crs:EPSG::32631",
+        "VERSION=1.0.0&REQUEST=GetCoverage&COVERAGE=large&CRS=EPSG:32631&FORMAT=GeoTIFF"
+        "&BBOX=400000,5580000,420000,5600000&WIDTH=20000&HEIGHT=20000",
+    ],
+)
+def test_the_whole_large_raster_natively_is_refused(tmp_path: Path, query: str) -> None:
+    """20,000 pixels a side is above `wcs_max_size` (8192 by default): an error naming the
+    limit, before anything is read, not a 400 MB answer."""
+    _write_large(tmp_path / "large.tif")
+    (tmp_path / "large.yaml").write_text(LARGE_YAML)
+    server = make_server([tmp_path / "large.yaml"])
+    try:
+        tracemalloc.start()
+        result = call(server, "/ows?SERVICE=WCS&" + query)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    finally:
+        server.close()
+    assert result.status == 400, result.body[:300]
+    assert b"InvalidParameterValue" in result.body and b"8192" in result.body
+    assert peak < 40 * 2**20
+
+
 BUDGET_YAML = """\
 name: budget
 title: Budget
