@@ -28,7 +28,10 @@ from ogcserve.sources.raster_nearest import nearest
 
 # The most pixels a side read for outputs coarser than the raster itself.
 _SAMPLE_SIZE = 512
-# Output this many times coarser than the raster (or more): read the source decimated first.
+# Output more than this many times coarser than the raster: read the source decimated first,
+# from the overview GDAL picks for that resolution where the file has overviews
+# (tests/services/wcs/test_wcs_overviews.py). At 2x or less the raster is read as it is: the
+# nearest picks stay the pixels under the exact centres.
 _DECIMATE_ABOVE = 2.0
 # Output pixels GDAL warps in one call at most. Smaller outputs (every usual request) are
 # one call, as before; larger ones are warped in strips of `_WARP_STRIP` pixels. GDAL scales

@@ -46,6 +46,10 @@ V1 = "VERSION=1.0.0&REQUEST=GetCoverage&COVERAGE=elevation&CRS=EPSG:4326&FORMAT=
         (V2 + "&SCALESIZE=Long(0),Lat(10)", 400, "InvalidParameterValue"),
         (V2 + "&SCALESIZE=Long(2001),Lat(10)", 400, "InvalidParameterValue"),
         (V2 + "&SCALEFACTOR=0.001", 400, "InvalidParameterValue"),
+        (V2 + "&SCALEEXTENT=Long(0,2000),Lat(0,9)", 400, "InvalidParameterValue"),
+        (V2 + "&SCALEEXTENT=Long(9,0),Lat(0,9)", 400, "InvalidParameterValue"),
+        (V2 + "&SCALEEXTENT=Long(0,9)", 400, "InvalidParameterValue"),
+        (V2 + "&SCALEEXTENT=Long(9),Lat(0,9)", 400, "InvalidParameterValue"),
         (V2 + "&SCALEFACTOR=0", 400, "InvalidParameterValue"),
         (V1 + "&BBOX=6,49.5,6.2,49.7&WIDTH=0&HEIGHT=10", 400, "InvalidParameterValue"),
         (V1 + "&BBOX=6,49.5,6.2,49.7&WIDTH=100000&HEIGHT=100000", 400, "InvalidParameterValue"),
@@ -67,12 +71,22 @@ def test_refused(server: Server, query: str, status: int, code: str) -> None:
     assert (result.status, exception_code(result)) == (status, code), result.body[:600]
 
 
-def test_xml_with_entities_is_refused_unresolved(server: Server) -> None:
-    body = b"""<?xml version="1.0"?>
+@pytest.mark.parametrize(
+    ("namespace", "version", "element"),
+    [
+        ("http://www.opengis.net/wcs/2.0", "2.0.1", "CoverageId"),
+        ("http://www.opengis.net/wcs/1.1", "1.1.1", "Identifier"),
+        ("http://www.opengis.net/wcs", "1.0.0", "sourceCoverage"),
+    ],
+)
+def test_xml_with_entities_is_refused_unresolved(
+    server: Server, namespace: str, version: str, element: str
+) -> None:
+    body = f"""<?xml version="1.0"?>
 <!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>
-<wcs:GetCoverage xmlns:wcs="http://www.opengis.net/wcs/2.0" service="WCS" version="2.0.1">
-  <wcs:CoverageId>&e;</wcs:CoverageId>
-</wcs:GetCoverage>"""
+<wcs:GetCoverage xmlns:wcs="{namespace}" service="WCS" version="{version}">
+  <wcs:{element}>&e;</wcs:{element}>
+</wcs:GetCoverage>""".encode()
     response = client(server).post("/ows", content=body, headers={"Content-Type": "text/xml"})
     assert response.status_code == 400
     assert b"root:" not in response.content

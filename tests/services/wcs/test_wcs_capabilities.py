@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from wcs_support import NS, exception_code, get, xml
 
+from ogcserve.context import RequestContext
 from ogcserve.server import Server
 
 
@@ -19,6 +20,29 @@ def test_capabilities_2_0_1_lists_readable_published_coverages(server: Server) -
     ops = root.xpath("//ows:Operation/@name", namespaces=NS)
     assert ops == ["GetCapabilities", "DescribeCoverage", "GetCoverage"]
     assert "image/tiff" in root.xpath("//wcs:formatSupported/text()", namespaces=NS)
+
+
+def test_capabilities_2_0_1_advertise_the_crs_and_interpolations(server: Server) -> None:
+    """The CRS and interpolation extensions the profiles claim list what may be asked for:
+    each coverage's CRS then the project's, and the three interpolation methods."""
+    root = xml(get(server, "REQUEST=GetCapabilities&VERSION=2.0.1"))
+    ns = {
+        **NS,
+        "crs": "http://www.opengis.net/wcs/crs/1.0",
+        "int": "http://www.opengis.net/wcs/interpolation/1.0",
+    }
+    extension = "//wcs:ServiceMetadata/wcs:Extension"
+    crss = root.xpath(f"{extension}/crs:CrsMetadata/crs:crsSupported/text()", namespaces=ns)
+    assert crss == [f"http://www.opengis.net/def/crs/EPSG/0/{code}" for code in (4326, 3857, 32631)]
+    methods = root.xpath(
+        f"{extension}/int:InterpolationMetadata/int:InterpolationSupported/text()",
+        namespaces=ns,
+    )
+    assert [m.rsplit("/", 1)[1] for m in methods] == ["nearest-neighbor", "linear", "cubic"]
+    for uri in [*crss[1:], *methods]:  # each one is served
+        query = "REQUEST=GetCoverage&VERSION=2.0.1&COVERAGEID=elevation&SCALESIZE=Long(8),Lat(8)"
+        key = "INTERPOLATION" if "interpolation" in uri else "OUTPUTCRS"
+        assert get(server, f"{query}&{key}={uri}").status == 200
 
 
 def test_capabilities_1_0_0(server: Server) -> None:
@@ -74,14 +98,31 @@ def test_forbidden_coverage_is_403(server: Server, query: str) -> None:
     assert exception_code(result) == "Security"
 
 
-def test_capabilities_are_cached_per_access_fingerprint(server: Server) -> None:
-    query = "REQUEST=GetCapabilities&VERSION=2.0.1"
+@pytest.mark.parametrize("version", ["2.0.1", "1.1.1", "1.0.0"])
+def test_capabilities_are_cached_per_access_fingerprint(
+    server: Server, version: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Built once per access fingerprint, the user's first: were the cache key blind to the
+    fingerprint, the administrator would get the user's document."""
+    from ogcserve.services.wcs import service
+
+    operations = service._OPERATIONS[version]
+    build = operations["GetCapabilities"]
+    built: list[str] = []
+
+    def counted(ctx: RequestContext) -> None:
+        built.append(version)
+        build(ctx)
+
+    monkeypatch.setitem(operations, "GetCapabilities", counted)
+    query = f"REQUEST=GetCapabilities&VERSION={version}"
     user = get(server, query).body
     admin = get(server, query, "admin").body
-    assert b"<wcs:CoverageId>secret</wcs:CoverageId>" in admin
+    assert b">secret</" in admin
     assert b"secret" not in user
     assert get(server, query).body == user
     assert get(server, query, "admin").body == admin
+    assert len(built) == 2
 
 
 def test_documents_go_through_the_cache(server: Server) -> None:

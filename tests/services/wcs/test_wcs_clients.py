@@ -153,3 +153,19 @@ def test_qgis_wcs_provider(served: tuple[str, Path]) -> None:
         assert report["size"] == [src.width, src.height]
         assert report["extent"] == pytest.approx(list(src.bounds), abs=1e-12)
         assert np.array_equal(np.array(report["values"]), src.read(1))
+
+
+def test_png_answers_leave_the_server_log_clean(tmp_path: Path) -> None:
+    """A real `ogcserve serve`: rasterio's NotGeoreferencedWarning went to its stderr on
+    every PNG answer (grey + alpha, RGB + alpha)."""
+    import urllib.request
+
+    project = write_project(tmp_path)
+    log = tmp_path / "serve.log"
+    with serve_process(project, workers=1, log=log) as url:
+        for coverage in ("elevation", "rgb", "elevation"):
+            query = f"SERVICE=WCS&VERSION=2.0.1&REQUEST=GetCoverage&COVERAGEID={coverage}"
+            with urllib.request.urlopen(f"{url}/ows?{query}&FORMAT=image/png") as answer:
+                assert answer.read(4) == b"\x89PNG"
+    text = log.read_text(errors="replace")
+    assert "Warning" not in text, text[-2000:]

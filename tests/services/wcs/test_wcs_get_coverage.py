@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -195,6 +196,11 @@ def test_size_and_scaling(server: Server) -> None:
     assert (halved.width, halved.height) == (48, 45)
     axes = open_tiff(get(server, base + "&SCALEAXES=Long(0.5),Lat(1)").body)
     assert (axes.width, axes.height) == (190, 90)
+    # ScaleToExtent: grid coordinates low to high, both included; "," or ":" between.
+    for extent in ("Long(0,39),Lat(0,29)", "Long(10:49),Lat(100:129)"):
+        extended = open_tiff(get(server, base + "&SCALEEXTENT=" + extent).body)
+        assert (extended.width, extended.height) == (40, 30)
+        assert np.array_equal(extended.read(), sized.read())
     old = get(
         server,
         "VERSION=1.0.0&REQUEST=GetCoverage&COVERAGE=elevation&CRS=EPSG:4326&FORMAT=GeoTIFF"
@@ -210,6 +216,29 @@ def test_png(server: Server) -> None:
     assert result.body[:8] == b"\x89PNG\r\n\x1a\n"
     png = open_tiff(result.body)
     assert (png.width, png.height) == (95, 90)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "VERSION=2.0.1&REQUEST=GetCoverage&COVERAGEID=elevation&FORMAT=image/png",
+        "VERSION=2.0.1&REQUEST=GetCoverage&COVERAGEID=rgb&FORMAT=image/png",
+        "VERSION=1.0.0&REQUEST=GetCoverage&COVERAGE=rgb&CRS=EPSG:32631&FORMAT=PNG"
+        "&BBOX=500000,5497600,503600,5500000&WIDTH=120&HEIGHT=80",
+        "VERSION=1.1.1&REQUEST=GetCoverage&IDENTIFIER=rgb&FORMAT=image/png"
+        "&BOUNDINGBOX=500015,5497615,503585,5499985,urn:ogc:def:crs:EPSG::32631",
+    ],
+)
+def test_png_writes_no_warning(server: Server, query: str) -> None:
+    """rasterio warned NotGeoreferencedWarning (to the server's stderr) on every PNG answer:
+    the stretched int16 grey + alpha one and the uint16 RGB + alpha ones, in each version.
+    Warnings from any thread are recorded here (the test alone changes the filters)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = get(server, query)
+    assert result.status == 200 and result.headers["Content-Type"] == "image/png"
+    assert result.body[:4] == b"\x89PNG"
+    assert [str(w.message) for w in caught] == []
 
 
 def test_xml_post(server: Server) -> None:
@@ -265,3 +294,69 @@ def test_xml_post_describe_and_scaled_reprojected_coverage(server: Server) -> No
     out = open_tiff(result.body)
     assert (out.width, out.height) == (64, 48)
     assert out.crs.to_epsg() == 3857
+    extent = (
+        b"<scal:ScaleToExtent><scal:TargetAxisExtent><scal:axis>Long</scal:axis>"
+        b"<scal:low>0</scal:low><scal:high>63</scal:high></scal:TargetAxisExtent>"
+        b"<scal:TargetAxisExtent><scal:axis>Lat</scal:axis><scal:low>0</scal:low>"
+        b"<scal:high>47</scal:high></scal:TargetAxisExtent></scal:ScaleToExtent>"
+    )
+    start, end = body.index(b"<scal:ScaleToSize>"), body.index(b"</scal:ScaleToSize>")
+    by_extent = body[:start] + extent + body[end + len(b"</scal:ScaleToSize>") :]
+    result = call(
+        server, "/ows", method="POST", headers={"Content-Type": "text/xml"}, body=by_extent
+    )
+    assert result.status == 200, result.body[:400]
+    assert np.array_equal(open_tiff(result.body).read(), out.read())
+
+
+@pytest.mark.parametrize(
+    ("v201", "v100", "v111"),
+    [
+        ("nearest-neighbor", "nearest neighbor", "nearest"),
+        ("linear", "bilinear", "linear"),
+        ("cubic", "bicubic", "cubic"),
+    ],
+)
+def test_interpolation_names_of_each_version(
+    server: Server, v201: str, v100: str, v111: str
+) -> None:
+    """Each version's name for a method (2.0: OGC 12-049's URIs; 1.0.0: "nearest neighbor",
+    "bilinear", "bicubic"; 1.1.1: "nearest", "linear", "cubic") resamples alike: UTM to Web
+    Mercator on one 10 m grid (the 2.0 answers are checked against rasterio above)."""
+    mercator = "urn:ogc:def:crs:EPSG::3857"
+    answers = [
+        get(
+            server,
+            "VERSION=2.0.1&REQUEST=GetCoverage&COVERAGEID=rgb&FORMAT=image/tiff"
+            "&OUTPUTCRS=http://www.opengis.net/def/crs/EPSG/0/3857"
+            "&SUBSETTINGCRS=http://www.opengis.net/def/crs/EPSG/0/3857"
+            "&SUBSET=E(335000,338400)&SUBSET=N(6383300,6385600)&SCALESIZE=E(340),N(230)"
+            "&INTERPOLATION=http://www.opengis.net/def/interpolation/OGC/1/" + v201,
+        ),
+        get(
+            server,
+            "VERSION=1.0.0&REQUEST=GetCoverage&COVERAGE=rgb&FORMAT=GeoTIFF&CRS=EPSG:3857"
+            "&BBOX=335000,6383300,338400,6385600&WIDTH=340&HEIGHT=230&INTERPOLATION=" + v100,
+        ),
+        get(
+            server,
+            "VERSION=1.1.1&REQUEST=GetCoverage&IDENTIFIER=rgb&FORMAT=image/tiff"
+            f"&BOUNDINGBOX=335005,6383305,338395,6385595,{mercator}&GRIDBASECRS={mercator}"
+            f"&GRIDOFFSETS=10,0,0,-10&RANGESUBSET=contents:{v111}",
+        ),
+    ]
+    assert [a.status for a in answers] == [200, 200, 200], [a.body[:300] for a in answers]
+    files = [open_tiff(a.body) for a in answers]
+    for out in files:
+        assert (out.width, out.height) == (340, 230) and out.crs.to_epsg() == 3857
+        assert out.transform.almost_equals(files[0].transform, precision=1e-6)
+    first = files[0].read()
+    assert all(np.array_equal(out.read(), first) for out in files[1:])
+    nearest = open_tiff(
+        get(
+            server,
+            "VERSION=1.0.0&REQUEST=GetCoverage&COVERAGE=rgb&FORMAT=GeoTIFF&CRS=EPSG:3857"
+            "&BBOX=335000,6383300,338400,6385600&WIDTH=340&HEIGHT=230",
+        ).body
+    ).read()
+    assert np.array_equal(first, nearest) == (v100 == "nearest neighbor")

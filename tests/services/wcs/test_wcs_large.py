@@ -6,6 +6,7 @@ import tracemalloc
 from pathlib import Path
 
 import numpy as np
+import pytest
 import rasterio
 from affine import Affine
 from rasterio.windows import Window
@@ -20,6 +21,7 @@ layers:
   - name: large
     source: {type: raster, path: large.tif}
 """
+MERCATOR = "crs: [EPSG:32631, EPSG:3857]\n"
 
 
 def _write_large(path: Path) -> np.ndarray:
@@ -67,6 +69,67 @@ def test_large_raster_read_by_window(tmp_path: Path) -> None:
     assert (out.width, out.height) == (512, 512)
     assert np.array_equal(out.read(), block)
     assert peak < 40 * 2**20  # the file is 400 MB of pixels
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        "",
+        "&OUTPUTCRS=http://www.opengis.net/def/crs/EPSG/0/3857",
+        "&INTERPOLATION=http://www.opengis.net/def/interpolation/OGC/1/average",
+    ],
+)
+def test_the_whole_large_raster_at_a_coarse_size(tmp_path: Path, extra: str) -> None:
+    """The whole 20,000 x 20,000 raster at 500 x 500 (natively, reprojected, averaged) is
+    read decimated: memory follows the 500 x 500 answer, not the 400 MB of pixels."""
+    _write_large(tmp_path / "large.tif")
+    (tmp_path / "large.yaml").write_text(LARGE_YAML.replace("layers:", MERCATOR + "layers:"))
+    server = make_server([tmp_path / "large.yaml"])
+    try:
+        query = (
+            "/ows?SERVICE=WCS&VERSION=2.0.1&REQUEST=GetCoverage&COVERAGEID=large"
+            "&SCALESIZE=E(500),N(500)" + extra
+        )
+        call(server, query)  # opens the source once
+        tracemalloc.start()
+        result = call(server, query)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    finally:
+        server.close()
+    assert result.status == 200, result.body[:300]
+    out = open_tiff(result.body)
+    assert (out.width, out.height) == (500, 500)
+    assert 0 < np.count_nonzero(out.read()) < 500  # the 512 x 512 block, about 13 x 13 here
+    assert peak < 40 * 2**20
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "VERSION=2.0.1&REQUEST=GetCoverage&COVERAGEID=large",
+        "VERSION=1.1.1&REQUEST=GetCoverage&IDENTIFIER=large&FORMAT=image/tiff"
+        "&BOUNDINGBOX=400000.5,5580000.5,419999.5,5599999.5,urn:ogc:def:crs:EPSG::32631",
+        "VERSION=1.0.0&REQUEST=GetCoverage&COVERAGE=large&CRS=EPSG:32631&FORMAT=GeoTIFF"
+        "&BBOX=400000,5580000,420000,5600000&WIDTH=20000&HEIGHT=20000",
+    ],
+)
+def test_the_whole_large_raster_natively_is_refused(tmp_path: Path, query: str) -> None:
+    """20,000 pixels a side is above `wcs_max_size` (8192 by default): an error naming the
+    limit, before anything is read, not a 400 MB answer."""
+    _write_large(tmp_path / "large.tif")
+    (tmp_path / "large.yaml").write_text(LARGE_YAML)
+    server = make_server([tmp_path / "large.yaml"])
+    try:
+        tracemalloc.start()
+        result = call(server, "/ows?SERVICE=WCS&" + query)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    finally:
+        server.close()
+    assert result.status == 400, result.body[:300]
+    assert b"InvalidParameterValue" in result.body and b"8192" in result.body
+    assert peak < 40 * 2**20
 
 
 BUDGET_YAML = """\

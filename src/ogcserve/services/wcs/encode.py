@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from affine import Affine
 from rasterio.crs import CRS
 from rasterio.io import MemoryFile
 from rasterio.transform import from_bounds
@@ -91,9 +92,19 @@ def _png(data: npt.NDArray[Any]) -> bytes:
         alpha = np.where(np.ma.getmaskarray(bands).any(axis=0), 0, top).astype(values.dtype)
         values = np.concatenate([values, alpha[np.newaxis]])
     count, height, width = values.shape
+    # The PNG holds no georeferencing, but a dataset opened without a transform makes
+    # rasterio warn (NotGeoreferencedWarning, to the server's stderr on every answer). The
+    # pixel grid itself, row 0 at the top, is a transform that is neither the identity nor
+    # its flip (rasterio warns about those too) and changes no byte of the file.
+    pixel_grid = Affine(1.0, 0.0, 0.0, 0.0, -1.0, float(height))
     with MemoryFile() as memory:
         with memory.open(
-            driver="PNG", width=width, height=height, count=count, dtype=str(values.dtype)
+            driver="PNG",
+            width=width,
+            height=height,
+            count=count,
+            dtype=str(values.dtype),
+            transform=pixel_grid,
         ) as out:
             out.write(values)
         return bytes(memory.read())

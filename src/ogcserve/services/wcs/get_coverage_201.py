@@ -62,6 +62,7 @@ class Raw:
     scale_factor: str = ""
     scale_axes: list[tuple[str, str]] = field(default_factory=list)
     scale_size: list[tuple[str, str]] = field(default_factory=list)
+    scale_extent: list[tuple[str, str]] = field(default_factory=list)  # axis, "low,high"
     range_subset: list[str] = field(default_factory=list)
     subsetting_crs: str = ""
     output_crs: str = ""
@@ -108,7 +109,12 @@ def from_kvp(ctx: RequestContext) -> Raw:
         axis, bounds = _axis_call(value, "subset")
         low, _, high = bounds.partition(",")
         raw.subsets.append((axis, low.strip(), (high if high else low).strip()))
-    for key, target in (("SCALEAXES", raw.scale_axes), ("SCALESIZE", raw.scale_size)):
+    scaling = (
+        ("SCALEAXES", raw.scale_axes),
+        ("SCALESIZE", raw.scale_size),
+        ("SCALEEXTENT", raw.scale_extent),
+    )
+    for key, target in scaling:
         for item in _split_calls(params.get(key, "")):
             target.append(_axis_call(item, key.lower()))
     raw.range_subset = [b.strip() for b in params.get("RANGESUBSET", "").split(",") if b.strip()]
@@ -162,6 +168,9 @@ def _xml_extension(raw: Raw, name: str, element: etree._Element, text: str) -> N
         raw.scale_axes.append((values.get("axis", ""), values.get("scaleFactor", "")))
     elif name == "TargetAxisSize":
         raw.scale_size.append((values.get("axis", ""), values.get("targetSize", "")))
+    elif name == "TargetAxisExtent":
+        extent = f"{values.get('low', '')},{values.get('high', '')}"
+        raw.scale_extent.append((values.get("axis", ""), extent))
     elif name == "RangeComponent":
         raw.range_subset.append(text)
     elif name == "subsettingCrs":
@@ -181,6 +190,8 @@ def to_ask(raw: Raw, info: CoverageInfo) -> CoverageAsk:
     size: tuple[int, int] | None = None
     if raw.scale_size:
         size = _per_axis(raw.scale_size, "scaleSize", int)  # type: ignore[assignment]
+    elif raw.scale_extent:
+        size = _extent_size(raw.scale_extent)
     scale: tuple[float, float] | None = None
     if raw.scale_factor:
         factor = _number(raw.scale_factor, "scaleFactor")
@@ -246,6 +257,28 @@ def _per_axis(items: list[tuple[str, str]], locator: str, kind: type) -> tuple[f
     if kind is int and not all(seen):
         raise InvalidParameterValueError("SCALESIZE needs both axes", locator=locator)
     return values[0], values[1]
+
+
+def _extent_size(items: list[tuple[str, str]]) -> tuple[int, int]:
+    """The size of SCALEEXTENT=Long(0,99),Lat(0,49) (also "0:99"): the grid coordinates from
+    low to high, both included (100 x 50), as OGC 12-039's ScaleToExtent counts them."""
+    sizes, seen = [0, 0], [False, False]
+    for axis, value in items:
+        low, sep, high = value.replace(":", ",").partition(",")
+        if not sep:
+            raise InvalidParameterValueError(
+                f"SCALEEXTENT wants axis(low,high), not {value!r}", locator="scaleExtent"
+            )
+        first, last = _number(low, "scaleExtent"), _number(high, "scaleExtent")
+        if last < first:
+            raise InvalidParameterValueError(
+                f"The high of {axis}({value}) is below its low", locator="scaleExtent"
+            )
+        i = _axis_index(axis)
+        sizes[i], seen[i] = int(last - first) + 1, True
+    if not all(seen):
+        raise InvalidParameterValueError("SCALEEXTENT needs both axes", locator="scaleExtent")
+    return sizes[0], sizes[1]
 
 
 def _number(value: str, locator: str) -> float:

@@ -14,7 +14,7 @@ from ogcserve.errors import MissingParameterValueError
 from ogcserve.http.xml_body import parse_xml
 
 from .encode import FORMATS
-from .layers import coverage_layer, published, require_project, wgs84_extent
+from .layers import advertised_crs, coverage_layer, published, require_project, wgs84_extent
 from .ows_sections import (
     XLINK,
     XSI,
@@ -36,6 +36,10 @@ GML = "http://www.opengis.net/gml/3.2"
 GMLCOV = "http://www.opengis.net/gmlcov/1.0"
 SWE = "http://www.opengis.net/swe/2.0"
 CRS_URI = "http://www.opengis.net/def/crs/EPSG/0/"
+# The CRS (OGC 11-053r1) and interpolation (OGC 12-049) extensions' namespaces.
+CRS_EXT = "http://www.opengis.net/wcs/crs/1.0"
+INT_EXT = "http://www.opengis.net/wcs/interpolation/1.0"
+INTERPOLATION_URI = "http://www.opengis.net/def/interpolation/OGC/1/"
 _NSMAP = {
     "wcs": WCS,
     "ows": OWS,
@@ -44,6 +48,8 @@ _NSMAP = {
     "swe": SWE,
     "xlink": XLINK,
     "xsi": XSI,
+    "crs": CRS_EXT,
+    "int": INT_EXT,
 }
 _SCHEMA = "http://schemas.opengis.net/wcs/2.0/wcsAll.xsd"
 
@@ -72,12 +78,15 @@ def get_capabilities(ctx: RequestContext) -> None:
     root.set(f"{{{XSI}}}schemaLocation", f"{WCS} {_SCHEMA}")
     identification(root, OWS, project, "2.0.1")
     operations_metadata(ctx, root, OWS)
+    coverages = [
+        (layer, ctx.server.access.coverage_info(ctx, layer)) for layer in published(ctx, project)
+    ]
     meta = sub(root, f"{{{WCS}}}ServiceMetadata")
     for mime in FORMATS:
         sub(meta, f"{{{WCS}}}formatSupported", mime)
+    _extension_metadata(ctx, sub(meta, f"{{{WCS}}}Extension"), [info for _, info in coverages])
     contents = sub(root, f"{{{WCS}}}Contents")
-    for layer in published(ctx, project):
-        info = ctx.server.access.coverage_info(ctx, layer)
+    for layer, info in coverages:
         summary = sub(contents, f"{{{WCS}}}CoverageSummary")
         if layer.title:
             sub(summary, f"{{{OWS}}}Title", layer.title)
@@ -90,6 +99,24 @@ def get_capabilities(ctx: RequestContext) -> None:
         sub(summary, f"{{{WCS}}}CoverageId", layer.name)
         sub(summary, f"{{{WCS}}}CoverageSubtype", "RectifiedGridCoverage")
     xml_answer(ctx, root)
+
+
+def _extension_metadata(
+    ctx: RequestContext, extension: etree._Element, infos: list[CoverageInfo]
+) -> None:
+    """What the CRS and interpolation extensions list: every CRS a subset or an output may
+    be in (each coverage's own, then the project's) and the interpolation methods."""
+    codes: list[str] = []
+    for info in infos:
+        codes.extend(c for c in advertised_crs(ctx, info) if c not in codes)
+    uris = [crs_uri(code) for code in codes if code.upper().startswith("EPSG:")]
+    if uris:  # (crsSupported: one or more)
+        crs = sub(extension, f"{{{CRS_EXT}}}CrsMetadata")
+        for uri in uris:
+            sub(crs, f"{{{CRS_EXT}}}crsSupported", uri)
+    methods = sub(extension, f"{{{INT_EXT}}}InterpolationMetadata")
+    for name in ("nearest-neighbor", "linear", "cubic"):
+        sub(methods, f"{{{INT_EXT}}}InterpolationSupported", INTERPOLATION_URI + name)
 
 
 def describe_coverage(ctx: RequestContext) -> None:
