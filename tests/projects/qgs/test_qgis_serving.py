@@ -3,6 +3,7 @@ a mixed set of `.qgs` and `.yaml` projects, a changed `.qgs` re-read without a r
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -81,6 +82,14 @@ def test_viewer_and_ogc_api_serve_the_qgs(qgis_folder: Path) -> None:
         assert landing.status_code == 200 and "/viewer/main" in landing.text
         viewer = http.get("/viewer/main")
         assert viewer.status_code == 200 and "countries" in viewer.text
+        # The page lists layers in drawing order, the bottom one first (it shows the top one
+        # first): a QGIS tree's, whose first layer is on top, reversed at every level.
+        config = json.loads(
+            etree.fromstring(viewer.content, etree.HTMLParser()).findtext(".//script[@id='config']")
+        )
+        order = [node["name"] for node in config["layers"]]
+        assert order == ["elevation", "b_places", "boroughs", "countries_json", "world"]
+        assert [node["name"] for node in config["layers"][-1]["children"]] == ["countries", "Inner"]
         items = http.get("/ogcapi/main/collections/countries/items", params={"limit": 1000})
         assert items.status_code == 200
         features = items.json()["features"]
