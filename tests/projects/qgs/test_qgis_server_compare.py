@@ -64,6 +64,7 @@ REQUESTS: dict[str, dict[str, str]] = {
     "gfi_json": {**GFI, "INFO_FORMAT": "application/json"},
     "gfi_text": {**GFI, "INFO_FORMAT": "text/plain"},
     "gfi_hidden": {**GFI, "LAYERS": "hidden_places", "QUERY_LAYERS": "hidden_places"},
+    "gfi_group": {**GFI, "LAYERS": "world", "QUERY_LAYERS": "world"},
     "map_at_max": {**MAP, "WIDTH": "2000", "HEIGHT": "20"},
     "map_too_wide": {**MAP, "WIDTH": "2001", "HEIGHT": "20"},
     "map_too_high": {**MAP, "WIDTH": "20", "HEIGHT": "1501"},
@@ -295,6 +296,17 @@ def test_feature_info_attributes(
     assert theirs["cities"], "Berlin is under the pixel"
     assert set(theirs["countries"][0]) == {"fid", "Population", "Continent", "name"}
     assert mine == theirs
+
+
+def test_feature_info_of_a_group_in_tree_order(
+    qgis_answers: dict[str, tuple[int, bytes]], ours: TestClient, qgis_folder: Path
+) -> None:
+    """A group answers for its members in the layer tree's order (the top one first), though
+    it draws them the other way round."""
+    theirs = qgis_ok(qgis_answers, "gfi_group")
+    mine = ask(ours, qgis_folder, "gfi_group")
+    assert list(feature_info(theirs)) == ["cities", "countries"]
+    assert list(feature_info(mine).items()) == list(feature_info(theirs).items())
 
 
 def test_feature_info_aliases_per_format(
