@@ -101,6 +101,49 @@ def test_viewer_and_ogc_api_serve_the_qgs(qgis_folder: Path) -> None:
     server.close()
 
 
+WFS2, FES = "http://www.opengis.net/wfs/2.0", "http://www.opengis.net/fes/2.0"
+
+
+def transaction(action: str, typename: str, rid: str, body: str = "") -> str:
+    return (
+        f'<wfs:Transaction service="WFS" version="2.0.0" xmlns:wfs="{WFS2}" xmlns:fes="{FES}">'
+        f'<wfs:{action} typeName="{typename}">{body}'
+        f'<fes:Filter><fes:ResourceId rid="{rid}"/></fes:Filter></wfs:{action}></wfs:Transaction>'
+    )
+
+
+def test_wfst_flags_of_the_qgs(qgis_folder: Path, tmp_path: Path) -> None:
+    """WFSTLayers: countries may be updated (and inserted into) but not deleted from; the
+    Shapefile's delete flag is refused (read-only here); a layer without flags is read-only."""
+    copy = tmp_path / "copy"  # the edits go to a copy of the data
+    shutil.copytree(qgis_folder, copy, ignore=shutil.ignore_patterns("qgis*home", "*.qgz"))
+    server = make_server([copy / "main.qgs"])
+    rename = (
+        "<wfs:Property><wfs:ValueReference>name</wfs:ValueReference>"
+        "<wfs:Value>Francia</wfs:Value></wfs:Property>"
+    )
+    with client(server) as http:
+
+        def post(body: str) -> httpx.Response:
+            return http.post("/ows", content=body, headers={"Content-Type": "text/xml"})
+
+        updated = post(transaction("Update", "countries", "countries.44", rename))
+        assert updated.status_code == 200, updated.text
+        assert b"<wfs:totalUpdated>1</wfs:totalUpdated>" in updated.content
+        for typename, rid, reason in (
+            ("countries", "countries.44", "you may not delete features of 'countries'"),
+            ("cities", "cities.1", "No permission to change the layer 'cities'"),
+            ("b_places", "b_places.1", "No permission to change the layer 'b_places'"),
+        ):
+            refused = post(transaction("Delete", typename, rid))
+            assert refused.status_code == 403 and reason in refused.text, refused.text
+        features = http.get(
+            "/ogcapi/main/collections/countries/items/44", headers={"Accept": "application/json"}
+        )
+        assert features.json()["properties"]["name"] == "Francia"
+    server.close()
+
+
 def test_changed_qgs_is_reloaded(qgis_folder: Path) -> None:
     path = qgis_folder / "reloaded.qgs"
     original = (qgis_folder / "main.qgs").read_text()
