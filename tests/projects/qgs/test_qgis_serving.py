@@ -75,6 +75,34 @@ def test_map_as_qgis_clients_send_it(qgis_folder: Path, tmp_path: Path) -> None:
     server.close()
 
 
+def test_a_qgz_is_served(qgis_folder: Path) -> None:
+    qgz = qgis_folder / "main.qgz"
+    server = make_server([demo_project(), qgz])
+    with client(server) as http:
+        for wanted in (str(qgz), "main.qgz"):
+            answer = http.get("/ows", params={"MAP": wanted, **CAPABILITIES})
+            assert answer.status_code == 200
+            assert titles(answer.content)[0] == "Main WMS"
+        drawn = http.get(
+            "/ows",
+            params={
+                "MAP": "main.qgz",
+                "SERVICE": "WMS",
+                "VERSION": "1.3.0",
+                "REQUEST": "GetMap",
+                "LAYERS": "world,elevation",
+                "STYLES": ",",
+                "CRS": "EPSG:4326",
+                "BBOX": "35,-10,60,30",
+                "WIDTH": "200",
+                "HEIGHT": "125",
+                "FORMAT": "image/png",
+            },
+        )
+        assert drawn.status_code == 200 and drawn.headers["content-type"] == "image/png"
+    server.close()
+
+
 def test_viewer_and_ogc_api_serve_the_qgs(qgis_folder: Path) -> None:
     server = make_server([demo_project(), qgis_folder / "main.qgs"])
     with client(server) as http:
