@@ -353,6 +353,9 @@ class Project:
 
     `path` is the absolute path of the file and `base_dir` its folder (source paths are relative
     to it); `mtime` is the file's modification time when it was read, for reload checks.
+    `top_first` says how `layers` and each group's children are listed: a YAML project lists
+    them in drawing order (the first at the bottom); a QGIS project as its layer tree does (the
+    first on top), which its capabilities keep and drawing reverses.
     """
 
     name: str
@@ -367,6 +370,7 @@ class Project:
     layers: tuple[Layer, ...] = ()
     plugins: tuple[PluginPath, ...] = ()
     mtime: float = 0.0
+    top_first: bool = False
     viewer: ViewerConfig = field(default_factory=ViewerConfig, compare=False, hash=False)
     # Built once so `layer(name)` is a lookup, not a walk, on every request.
     _index: Mapping[str, Layer] = field(init=False, repr=False, compare=False, hash=False)

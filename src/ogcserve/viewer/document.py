@@ -15,6 +15,8 @@ from ogcserve.features import FieldType
 from ogcserve.geo import transform_bbox
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from ogcserve.context import RequestContext
     from ogcserve.features import Schema
     from ogcserve.projects.model import Layer, Project
@@ -42,7 +44,7 @@ def document(ctx: RequestContext, project: Project, root: str) -> dict[str, Any]
         "title": project.viewer.title or project.title,
         "wms": f"{root}/ows/{name}",
         "ogcapi": f"{root}/ogcapi/{name}" if ogcapi else None,
-        "layers": [_node(ctx, layer) for layer in tree],
+        "layers": _nodes(ctx, tree, project.top_first),
         "formatters": {layer.name: _formatters(ctx, layer) for layer in data},
         "modules": [_module_url(root, name, i, m) for i, m in enumerate(project.viewer.modules)],
         "searches": _searches(ctx, project, searchable) if ogcapi else [],
@@ -56,10 +58,16 @@ def _module_url(root: str, project: str, index: int, module: str) -> str:
     return f"{root}/viewer/{project}/modules/{index}"
 
 
-def _node(ctx: RequestContext, layer: Layer) -> dict[str, Any]:
+def _nodes(ctx: RequestContext, layers: Sequence[Layer], top_first: bool) -> list[dict[str, Any]]:
+    """The layers in drawing order, the bottom one first, as the page expects them."""
+    ordered = reversed(layers) if top_first else layers
+    return [_node(ctx, layer, top_first) for layer in ordered]
+
+
+def _node(ctx: RequestContext, layer: Layer, top_first: bool) -> dict[str, Any]:
     node: dict[str, Any] = {"name": layer.name, "title": layer.title}
     if layer.is_group:
-        node["children"] = [_node(ctx, child) for child in layer.children]
+        node["children"] = _nodes(ctx, layer.children, top_first)
         return node
     node["queryable"] = layer.queryable
     node["extent"] = _extent(ctx, layer)

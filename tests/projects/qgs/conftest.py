@@ -109,8 +109,18 @@ def qgis_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     make_data(folder)
     pyogrio_copy = folder / "gone.gpkg"
     pyogrio_copy.write_bytes((folder / "natural_earth.gpkg").read_bytes())
+    absolute = {
+        "out": str(folder / "absolute.qgs"),
+        "absolute": True,
+        "layers": [
+            layer("countries", f"{folder}/natural_earth.gpkg|layername=countries"),
+            layer("cities", f"{folder}/cities.shp"),
+            layer("elevation", f"{folder}/elevation.tif", "gdal"),
+        ],
+    }
     write_projects(
-        [main_spec(folder, "main.qgs"), main_spec(folder, "main.qgz"), bad_spec(folder)], folder
+        [main_spec(folder, "main.qgs"), main_spec(folder, "main.qgz"), bad_spec(folder), absolute],
+        folder,
     )
     pyogrio_copy.unlink()  # the project names a file that is gone now
     return folder

@@ -3,7 +3,7 @@
     QT_QPA_PLATFORM=offscreen /usr/bin/python3 make_qgis_projects.py SPECS.json
 
 Run by Debian's Python (which has `qgis.core`), not by the test's. SPECS.json is a list of
-projects: {"out": path (.qgs or .qgz), "title", "settings": {...}, "groups": {name: {"short",
+projects: {"out": path (.qgs or .qgz), "title", "absolute" (paths saved absolute), "settings": {...}, "groups": {name: {"short",
 "title", "abstract", "parent"}}, "layers": [...]}; each layer: {"name", "provider", "uri",
 optional "group", "short", "title", "abstract", "keywords", "data_url", "attribution",
 "attribution_url", "metadata_url", "subset", "scales": [min_denominator, max_denominator], "hidden" (unchecked), "hide_wms",
@@ -19,6 +19,7 @@ import sys
 from typing import Any
 
 from qgis.core import (  # type: ignore[import-not-found]
+    Qgis,
     QgsApplication,
     QgsCoordinateReferenceSystem,
     QgsLayerTreeGroup,
@@ -140,6 +141,8 @@ def build(spec: dict[str, Any]) -> None:
         node.setItemVisibilityChecked(not item.get("hidden", False))
         ids[item["name"]] = layer.id()
     _settings(project, spec.get("settings", {}), ids)
+    if spec.get("absolute"):  # "Save paths: absolute" in the project properties
+        project.setFilePathStorage(Qgis.FilePathType.Absolute)
     if not project.write(spec["out"]):
         raise SystemExit(f"could not write {spec['out']}")
 

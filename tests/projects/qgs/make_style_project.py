@@ -272,6 +272,44 @@ def point_data_defined() -> Any:
     return single(symbol)
 
 
+def point_categorized() -> Any:
+    def cat(value: str, color: str, size: str) -> Any:
+        symbol = marker(name="square", color=color, outline_color="0,0,0,255", size=size)
+        return QgsRendererCategory(value, symbol, value or "other")
+
+    categories = [cat("Paris", "228,26,28,255", "5"), cat("Tokyo", "55,126,184,255", "5"),
+                  cat("", "150,150,150,255", "2")]  # fmt: skip
+    return QgsCategorizedSymbolRenderer("name", categories)
+
+
+def point_graduated() -> Any:
+    # Graduated on an expression, marker sizes growing with the name's length.
+    steps = [(0, 5, "27,158,119,255", "2"), (5, 8, "217,95,2,255", "3"),
+             (8, 40, "117,112,179,255", "4.5")]  # fmt: skip
+    ranges = [
+        QgsRendererRange(lo, hi, marker(name="circle", color=c, size=size), f"{lo}-{hi}")
+        for lo, hi, c, size in steps
+    ]
+    return QgsGraduatedSymbolRenderer('length("name")', ranges)
+
+
+def line_rules() -> Any:
+    root = QgsRuleBasedRenderer.Rule(None)
+    root.appendChild(
+        QgsRuleBasedRenderer.Rule(line(line_color="215,48,39,255", line_width="1"),
+                                  0, 0, "\"continent\" = 'Africa'", "Africa")
+    )  # fmt: skip
+    root.appendChild(
+        QgsRuleBasedRenderer.Rule(line(line_color="69,117,180,255", line_width="0.5"),
+                                  0, 0, "\"continent\" IN ('Asia', 'Europe')", "Eurasia")
+    )  # fmt: skip
+    root.appendChild(
+        QgsRuleBasedRenderer.Rule(line(line_color="120,120,120,255", line_width="0.2"),
+                                  0, 0, "ELSE", "other")
+    )  # fmt: skip
+    return QgsRuleBasedRenderer(root)
+
+
 def point_svg() -> Any:
     symbol = QgsMarkerSymbol()
     symbol.changeSymbolLayer(0, QgsSvgMarkerSymbolLayer("/nonexistent/pin.svg", 5))
@@ -315,20 +353,38 @@ VECTOR_CASES: list[tuple[str, str, Callable[[], Any]]] = [
     ("point_shapes", "cities", point_shapes),
     ("point_svg", "cities", point_svg),
     ("point_data_defined", "cities", point_data_defined),
+    ("point_categorized", "cities", point_categorized),
+    ("point_graduated", "cities", point_graduated),
+    ("line_rules", "borders", line_rules),
     ("poly_expressions", "countries", poly_expressions),
     ("poly_graduated_expression", "countries", poly_graduated_expression),
 ]
 
 
-def add_vector(project: Any, data: str, name: str, table: str, renderer: Any) -> Any:
+def add_vector(
+    project: Any, data: str, name: str, table: str, renderer: Any, group: Any = None
+) -> Any:
     layer = QgsVectorLayer(f"{data}/natural_earth.gpkg|layername={table}", name, "ogr")
     if not layer.isValid():
         raise SystemExit(f"invalid layer {table}")
     layer.setShortName(name)
     layer.setRenderer(renderer)
     layer.setFlags(layer.flags() | QgsMapLayer.Identifiable)
-    project.addMapLayer(layer)
+    project.addMapLayer(layer, group is None)
+    if group is not None:
+        group.addLayer(layer)
     return layer
+
+
+def add_group(project: Any, data: str) -> None:
+    """A group drawn as one WMS layer: its first (top) layer over the next, as in QGIS."""
+    group = project.layerTreeRoot().addGroup("Drawing order")
+    group.setCustomProperty("wmsShortName", "group_order")
+    add_vector(project, data, "order_cities", "cities", point_single(), group)
+    inner = group.addGroup("Inner")
+    inner.setCustomProperty("wmsShortName", "group_order_inner")
+    add_vector(project, data, "order_borders", "borders", line_single(), inner)
+    add_vector(project, data, "order_countries", "countries", poly_single(), inner)
 
 
 def add_labels(project: Any, data: str) -> None:
@@ -390,6 +446,7 @@ def build(data: str, out: str) -> None:
         add_vector(project, data, name, table, make())
     add_labels(project, data)
     add_rasters(project, data)
+    add_group(project, data)
     project.writeEntry("WMSServiceCapabilities", "/", True)
     project.writeEntry("WMSCrsList", "/", ["EPSG:4326", "EPSG:3857"])
     project.writeEntry("WMSUseLayerIDs", "/", False)

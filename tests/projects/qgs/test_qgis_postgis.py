@@ -17,6 +17,7 @@ from qgis_project_support import QGIS_SERVER, layer, make_data, qgis_server, wri
 
 from ogcserve.access import AccessLayer
 from ogcserve.projects import check_project, load_project
+from ogcserve.sources.specs import PostGISSpec
 from ogcserve.testing import client, make_server
 
 pytestmark = pytest.mark.postgis
@@ -29,6 +30,23 @@ WFS = {
     "TYPENAME": "pg_countries",
     "OUTPUTFORMAT": "application/vnd.geo+json",
     "SRSNAME": "EPSG:4326",
+}
+# Berlin, in a map of Europe (WMS 1.3.0, EPSG:4326: latitude first).
+GFI = {
+    "SERVICE": "WMS",
+    "VERSION": "1.3.0",
+    "REQUEST": "GetFeatureInfo",
+    "CRS": "EPSG:4326",
+    "BBOX": "35,-10,60,30",
+    "WIDTH": "400",
+    "HEIGHT": "250",
+    "LAYERS": "pg_countries",
+    "QUERY_LAYERS": "pg_countries",
+    "STYLES": "",
+    "INFO_FORMAT": "application/json",
+    "I": "234",
+    "J": "75",
+    "FEATURE_COUNT": "10",
 }
 
 
@@ -87,6 +105,19 @@ def test_postgres_layers_read(pg_project: Path) -> None:
     assert [layer.name for layer in project.layers] == ["pg_countries"]
     countries = project.layers[0]
     assert countries.filter == '"pop_est" > 50000000'
+    # Every part of the connection string QGIS wrote, the table, its geometry column and key.
+    source = countries.source
+    assert isinstance(source, PostGISSpec)
+    assert (source.table, source.geometry, source.key) == (f"{SCHEMA}.countries", "geom", "fid")
+    parts = conninfo_to_dict(os.environ["OGCSERVE_TEST_POSTGIS"])
+    assert conninfo_to_dict(source.dsn) == {
+        "dbname": parts["dbname"],
+        "host": parts.get("host", "127.0.0.1"),
+        "port": parts.get("port", "5432"),
+        "user": parts.get("user", ""),
+        "password": parts.get("password", ""),
+        "sslmode": "disable",
+    }
     issues = {i.key: i for i in check_project(pg_project, AccessLayer().check_source)}
     regex = issues["layer 'pg_regex'"]
     assert regex.severity == "refused" and "cannot be translated" in regex.message
@@ -97,11 +128,19 @@ def test_same_features_as_qgis_server(pg_project: Path) -> None:
         pytest.skip(f"QGIS Server is not installed ({QGIS_SERVER})")
     status, _, body = qgis_server(pg_project, WFS, pg_project.parent)
     assert status == 200, body[:300]
+    status, _, info = qgis_server(pg_project, GFI, pg_project.parent)
+    assert status == 200, info[:300]
     server = make_server([pg_project])
     with client(server) as http:
         mine = http.get("/ows", params={"MAP": str(pg_project), **WFS})
+        my_info = http.get("/ows", params={"MAP": str(pg_project), **GFI})
     server.close()
-    assert mine.status_code == 200
+    assert mine.status_code == 200 and my_info.status_code == 200
+    # GetFeatureInfo: the same features (Germany; the subset leaves no small neighbour) with
+    # the same attributes.
+    theirs_info = [f["properties"] for f in json.loads(info)["features"]]
+    assert [p["name"] for p in theirs_info] == ["Germany"]
+    assert [f["properties"] for f in my_info.json()["features"]] == theirs_info
 
     def rows(payload: bytes) -> list[str]:
         return sorted(

@@ -109,6 +109,23 @@ def test_sources_by_format(main: Project) -> None:
     assert specs["elevation"] == RasterSpec(type="raster", path="./elevation.tif")
 
 
+def test_absolute_paths(qgis_folder: Path, tmp_path: Path) -> None:
+    """A project saved with absolute paths names its data wherever the .qgs is moved to."""
+    text = (qgis_folder / "absolute.qgs").read_text()
+    assert f"<datasource>{qgis_folder}/cities.shp</datasource>" in text
+    moved = tmp_path / "elsewhere" / "absolute.qgs"
+    moved.parent.mkdir()
+    moved.write_text(text)
+    project = load_project(moved, opener=AccessLayer().check_source)
+    assert {layer.name: layer.source for layer in project.data_layers()} == {
+        "countries": GeoPackageSpec(
+            type="geopackage", path=f"{qgis_folder}/natural_earth.gpkg", table="countries"
+        ),
+        "cities": OGRSpec(type="ogr", path=f"{qgis_folder}/cities.shp"),
+        "elevation": RasterSpec(type="raster", path=f"{qgis_folder}/elevation.tif"),
+    }
+
+
 def test_subset_strings_become_row_filters(main: Project) -> None:
     countries, cities = main.layer("countries"), main.layer("cities")
     assert countries is not None and cities is not None

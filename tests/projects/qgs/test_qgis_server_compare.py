@@ -64,6 +64,7 @@ REQUESTS: dict[str, dict[str, str]] = {
     "gfi_json": {**GFI, "INFO_FORMAT": "application/json"},
     "gfi_text": {**GFI, "INFO_FORMAT": "text/plain"},
     "gfi_hidden": {**GFI, "LAYERS": "hidden_places", "QUERY_LAYERS": "hidden_places"},
+    "gfi_group": {**GFI, "LAYERS": "world", "QUERY_LAYERS": "world"},
     "map_at_max": {**MAP, "WIDTH": "2000", "HEIGHT": "20"},
     "map_too_wide": {**MAP, "WIDTH": "2001", "HEIGHT": "20"},
     "map_too_high": {**MAP, "WIDTH": "20", "HEIGHT": "1501"},
@@ -75,6 +76,16 @@ REQUESTS: dict[str, dict[str, str]] = {
     },
     "wfs": {"SERVICE": "WFS", "VERSION": "1.1.0", "REQUEST": "GetCapabilities"},
     "wcs": {"SERVICE": "WCS", "VERSION": "1.0.0", "REQUEST": "GetCapabilities"},
+    **{
+        f"gml:{name}": {
+            "SERVICE": "WFS",
+            "VERSION": "1.1.0",
+            "REQUEST": "GetFeature",
+            "TYPENAME": name,
+            "SRSNAME": "EPSG:4326",
+        }
+        for name in ("countries", "cities")
+    },
     **{
         f"features:{name}": {
             "SERVICE": "WFS",
@@ -297,6 +308,17 @@ def test_feature_info_attributes(
     assert mine == theirs
 
 
+def test_feature_info_of_a_group_in_tree_order(
+    qgis_answers: dict[str, tuple[int, bytes]], ours: TestClient, qgis_folder: Path
+) -> None:
+    """A group answers for its members in the layer tree's order (the top one first), though
+    it draws them the other way round."""
+    theirs = qgis_ok(qgis_answers, "gfi_group")
+    mine = ask(ours, qgis_folder, "gfi_group")
+    assert list(feature_info(theirs)) == ["cities", "countries"]
+    assert list(feature_info(mine).items()) == list(feature_info(theirs).items())
+
+
 def test_feature_info_aliases_per_format(
     qgis_answers: dict[str, tuple[int, bytes]], ours: TestClient, qgis_folder: Path
 ) -> None:
@@ -401,3 +423,27 @@ def test_wfs_feature_sets(
     mine = feature_set(ask(ours, qgis_folder, f"features:{name}"))
     assert theirs, f"QGIS Server serves features of {name}"
     assert mine == theirs
+
+
+def _decimals(body: bytes) -> int:
+    """The most decimals of any coordinate of a GML answer (its pos and posList texts)."""
+    root = etree.fromstring(body)
+    texts = [e.text or "" for e in root.iter() if etree.QName(e).localname in ("pos", "posList")]
+    assert texts
+    return max(len(number.partition(".")[2]) for text in texts for number in text.split())
+
+
+@pytest.mark.parametrize(("name", "decimals"), [("countries", 3), ("cities", 6)])
+def test_wfs_precision(
+    name: str,
+    decimals: int,
+    qgis_answers: dict[str, tuple[int, bytes]],
+    ours: TestClient,
+    qgis_folder: Path,
+) -> None:
+    """WFSLayersPrecision (3 for countries), else QGIS Server's default of 6 decimals, in GML.
+    (QGIS Server 3.22 writes GeoJSON with 6 decimals whatever the setting; ogcserve applies it
+    to GeoJSON too.)"""
+    theirs = _decimals(qgis_ok(qgis_answers, f"gml:{name}"))
+    mine = _decimals(ask(ours, qgis_folder, f"gml:{name}"))
+    assert (theirs, mine) == (decimals, decimals)

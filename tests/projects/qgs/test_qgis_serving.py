@@ -3,6 +3,7 @@ a mixed set of `.qgs` and `.yaml` projects, a changed `.qgs` re-read without a r
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -74,6 +75,34 @@ def test_map_as_qgis_clients_send_it(qgis_folder: Path, tmp_path: Path) -> None:
     server.close()
 
 
+def test_a_qgz_is_served(qgis_folder: Path) -> None:
+    qgz = qgis_folder / "main.qgz"
+    server = make_server([demo_project(), qgz])
+    with client(server) as http:
+        for wanted in (str(qgz), "main.qgz"):
+            answer = http.get("/ows", params={"MAP": wanted, **CAPABILITIES})
+            assert answer.status_code == 200
+            assert titles(answer.content)[0] == "Main WMS"
+        drawn = http.get(
+            "/ows",
+            params={
+                "MAP": "main.qgz",
+                "SERVICE": "WMS",
+                "VERSION": "1.3.0",
+                "REQUEST": "GetMap",
+                "LAYERS": "world,elevation",
+                "STYLES": ",",
+                "CRS": "EPSG:4326",
+                "BBOX": "35,-10,60,30",
+                "WIDTH": "200",
+                "HEIGHT": "125",
+                "FORMAT": "image/png",
+            },
+        )
+        assert drawn.status_code == 200 and drawn.headers["content-type"] == "image/png"
+    server.close()
+
+
 def test_viewer_and_ogc_api_serve_the_qgs(qgis_folder: Path) -> None:
     server = make_server([demo_project(), qgis_folder / "main.qgs"])
     with client(server) as http:
@@ -81,6 +110,14 @@ def test_viewer_and_ogc_api_serve_the_qgs(qgis_folder: Path) -> None:
         assert landing.status_code == 200 and "/viewer/main" in landing.text
         viewer = http.get("/viewer/main")
         assert viewer.status_code == 200 and "countries" in viewer.text
+        # The page lists layers in drawing order, the bottom one first (it shows the top one
+        # first): a QGIS tree's, whose first layer is on top, reversed at every level.
+        config = json.loads(
+            etree.fromstring(viewer.content, etree.HTMLParser()).findtext(".//script[@id='config']")
+        )
+        order = [node["name"] for node in config["layers"]]
+        assert order == ["elevation", "b_places", "boroughs", "countries_json", "world"]
+        assert [node["name"] for node in config["layers"][-1]["children"]] == ["countries", "Inner"]
         items = http.get("/ogcapi/main/collections/countries/items", params={"limit": 1000})
         assert items.status_code == 200
         features = items.json()["features"]
@@ -89,6 +126,49 @@ def test_viewer_and_ogc_api_serve_the_qgs(qgis_folder: Path) -> None:
         assert all("gdp_md_est" not in f["properties"] for f in features)
         hidden = http.get("/ogcapi/main/collections/secret/items")
         assert hidden.status_code == 404
+    server.close()
+
+
+WFS2, FES = "http://www.opengis.net/wfs/2.0", "http://www.opengis.net/fes/2.0"
+
+
+def transaction(action: str, typename: str, rid: str, body: str = "") -> str:
+    return (
+        f'<wfs:Transaction service="WFS" version="2.0.0" xmlns:wfs="{WFS2}" xmlns:fes="{FES}">'
+        f'<wfs:{action} typeName="{typename}">{body}'
+        f'<fes:Filter><fes:ResourceId rid="{rid}"/></fes:Filter></wfs:{action}></wfs:Transaction>'
+    )
+
+
+def test_wfst_flags_of_the_qgs(qgis_folder: Path, tmp_path: Path) -> None:
+    """WFSTLayers: countries may be updated (and inserted into) but not deleted from; the
+    Shapefile's delete flag is refused (read-only here); a layer without flags is read-only."""
+    copy = tmp_path / "copy"  # the edits go to a copy of the data
+    shutil.copytree(qgis_folder, copy, ignore=shutil.ignore_patterns("qgis*home", "*.qgz"))
+    server = make_server([copy / "main.qgs"])
+    rename = (
+        "<wfs:Property><wfs:ValueReference>name</wfs:ValueReference>"
+        "<wfs:Value>Francia</wfs:Value></wfs:Property>"
+    )
+    with client(server) as http:
+
+        def post(body: str) -> httpx.Response:
+            return http.post("/ows", content=body, headers={"Content-Type": "text/xml"})
+
+        updated = post(transaction("Update", "countries", "countries.44", rename))
+        assert updated.status_code == 200, updated.text
+        assert b"<wfs:totalUpdated>1</wfs:totalUpdated>" in updated.content
+        for typename, rid, reason in (
+            ("countries", "countries.44", "you may not delete features of 'countries'"),
+            ("cities", "cities.1", "No permission to change the layer 'cities'"),
+            ("b_places", "b_places.1", "No permission to change the layer 'b_places'"),
+        ):
+            refused = post(transaction("Delete", typename, rid))
+            assert refused.status_code == 403 and reason in refused.text, refused.text
+        features = http.get(
+            "/ogcapi/main/collections/countries/items/44", headers={"Accept": "application/json"}
+        )
+        assert features.json()["properties"]["name"] == "Francia"
     server.close()
 
 

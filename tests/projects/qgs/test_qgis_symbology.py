@@ -11,6 +11,8 @@ import pytest
 from lxml import etree
 from qgis_style_compare import qgis_available, write_project
 
+from ogcserve.access import AccessLayer
+from ogcserve.projects import check_project
 from ogcserve.projects.qgis.style_labels import expression_template
 from ogcserve.projects.qgis.symbology import layer_style
 from ogcserve.rendering.styles import validate_style
@@ -352,3 +354,19 @@ def test_garbage_values_never_break_the_reader(project: etree._ElementTree) -> N
                 tried += 1
             element.set(attr, old or "")
     assert tried > 500, tried
+
+
+def test_check_names_each_fallback(project: etree._ElementTree) -> None:
+    """What is drawn in a fallback is a warning of `ogcserve check`, on its layer's line."""
+    path = Path(str(project.docinfo.URL))
+    issues = check_project(path, AccessLayer().check_source)
+    assert {issue.severity for issue in issues} == {"warning"}
+    found = {(issue.key, issue.message) for issue in issues}
+    assert ("layer 'point_svg'", "symbol layer SvgMarker is drawn as a circle marker") in found
+    assert (
+        "layer 'poly_hatch'",
+        "fill pattern 'b_diagonal' is drawn solid at 0.18 of its opacity",
+    ) in found
+    assert ("layer 'point_data_defined'", "data-defined size of SimpleMarker is ignored") in found
+    lines = path.read_text().splitlines()
+    assert all(issue.line and "<maplayer" in lines[issue.line - 1] for issue in issues)

@@ -55,6 +55,10 @@ CASES = {
     "raster_gray": EXACT,
     "raster_pseudo": EXACT,
     "raster_discrete": EXACT,
+    "point_categorized": EXACT,
+    "point_graduated": EXACT,
+    "line_rules": EXACT,
+    "group_order": EXACT,  # a group: its top layer drawn last, as in QGIS's layer tree
     "line_dashes": APPROXIMATE,
     "point_shapes": APPROXIMATE,
     "point_data_defined": APPROXIMATE,

@@ -185,6 +185,7 @@ def read_qgis_project(path: Path, opener: OpenSource | None) -> QgisLoaded:
         wms=publishing.wms,
         layers=layers,
         mtime=mtime,
+        top_first=True,
     )
     return QgisLoaded(project, reader.issues)
 

@@ -26,7 +26,7 @@ from ogcserve.geo import (
 from ogcserve.rendering.styles import geometry_family
 from ogcserve.services.wms.exceptions import LayerNotQueryableError
 from ogcserve.services.wms.info_formats import LayerResult, write_info
-from ogcserve.services.wms.layers import MapLayer, map_layers
+from ogcserve.services.wms.layers import MapLayer, map_layers, project_of
 from ogcserve.services.wms.params import GetFeatureInfoParams, GetMapParams
 
 if TYPE_CHECKING:
@@ -73,12 +73,16 @@ def query_layers(ctx: RequestContext, params: GetFeatureInfoParams) -> list[MapL
 
     LAYERS (the map clicked on) is resolved too, as QGIS Server does: a layer there that does
     not exist is LayerNotDefined, one the caller may not read is Security, even when only
-    readable layers are queried.
+    readable layers are queried. A group's members are answered in project order (a QGIS
+    project's top layer first, as QGIS Server answers), not in drawing order.
     """
     map_layers(ctx, params.map.layers, params.map.styles, params.map.filters)
+    top_first = project_of(ctx).top_first
     result = []
     for name in params.query_layers:
         members = map_layers(ctx, [name], [""], params.map.filters)
+        if top_first:
+            members.reverse()
         if members and not any(m.layer.queryable for m in members):
             raise LayerNotQueryableError(f"The layer {name!r} is not queryable", locator=name)
         result += [m for m in members if m.layer.queryable]

@@ -101,20 +101,27 @@ def map_layers(
     filters: Mapping[str, Expression],
 ) -> list[MapLayer]:
     """LAYERS in drawing order (first is bottom, WMS 1.3.0 §7.3.3.3); a group (or the project)
-    stands for its readable data layers in project order, with the one STYLES entry given for
-    it. FILTER entries may name a layer, a group or the project."""
+    stands for its readable data layers in drawing order (project order, or its reverse for a
+    project that lists its top layer first, as a QGIS project does), with the one STYLES entry
+    given for it. FILTER entries may name a layer, a group or the project."""
     for name in filters:
         named_layer(ctx, name)  # LayerNotDefined / Security, as for LAYERS
+    top_first = project_of(ctx).top_first
     result = []
     for layer, style in zip(named_layers(ctx, names), styles, strict=True):
         style = check_style(layer, style)
-        for member, ancestors in _members(layer, ()):
+        for member, ancestors in _members(layer, (), top_first):
             parts = [filters.get(n) for n in (*ancestors, member.name)]
             result.append(MapLayer(member, style, conjunction([p for p in parts if p])))
     return result
 
 
-def _members(layer: Layer, ancestors: tuple[str, ...]) -> list[tuple[Layer, tuple[str, ...]]]:
+def _members(
+    layer: Layer, ancestors: tuple[str, ...], top_first: bool
+) -> list[tuple[Layer, tuple[str, ...]]]:
+    """The data layers under `layer`, the bottom one first."""
     if not layer.is_group:
         return [(layer, ancestors)]
-    return [m for child in layer.children for m in _members(child, (*ancestors, layer.name))]
+    children = reversed(layer.children) if top_first else layer.children
+    path = (*ancestors, layer.name)
+    return [m for child in children for m in _members(child, path, top_first)]
