@@ -174,7 +174,11 @@ Compared with QGIS Server's WFS (3.22–3.40), as QGIS desktop, GDAL and OWSLib 
 - Type names: both list bare names (`countries`); ogcserve also accepts `ogcserve:countries`
   in every request, and can list the prefixed form instead (`wfs_prefixed_type_names`). QGIS
   desktop matches its layer's typename exactly against the capabilities, so a QGIS project
-  saved with `typename='ogcserve:countries'` needs that setting (or the bare name).
+  saved with `typename='ogcserve:countries'` needs that setting (or the bare name). GDAL's
+  driver also picks a layer by the listed name (and by the bare one when prefixed names are
+  listed): `ogr2ogr ... WFS:<url> ogcserve:countries` fails with "Couldn't fetch requested
+  layer" under the default listing, as it does against QGIS Server; no one listing serves
+  both tools' exact matches, so a prefixed name given to GDAL needs the setting too.
 - Axis order: QGIS Server advertises `EPSG:4326` and reads a URN `srsName` latitude first in
   WFS 1.0.0 too (its PR #41242). ogcserve advertises URNs from 1.1.0 on and reads WFS 1.0.0
   always x/y (GeoServer's rule): QGIS desktop 3.22 posts 1.0.0 Transactions with GML 2 x,y
@@ -254,7 +258,10 @@ A `QgsAccessControlFilter` written as QGIS users write them (`layerFilterExpress
 `getEnv("HTTP_X_ROLE")`) ran unchanged in `ogcserve serve --plugins` and in Debian's QGIS
 Server 3.22 (`qgis_mapserv.fcgi` as CGI, `QGIS_PLUGINPATH`), on the same GeoPackage. The rows,
 the visible attributes and the forbidden layers (403 `Security`) were the same in GetFeature
-and GetFeatureInfo; these answers differ, on purpose:
+and GetFeatureInfo; `tests/projects/qgs/test_qgis_server_same_plugin.py` holds both servers to
+that for the read rules (`EXP_FILTER` with `"fid"` and `$id`, an FES filter, `SORTBY` and
+`PROPERTYNAME` on the key; `Security` in GetMap, GetFeatureInfo by `QUERY_LAYERS` or `LAYERS`,
+and GetFeature). These answers differ, on purpose:
 
 | QGIS Server 3.22 | ogcserve |
 |---|---|

@@ -80,6 +80,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     check = commands.add_parser("check", help="validate project files and open their sources")
     check.add_argument("projects", nargs="+", type=Path)
+    check.add_argument(
+        "--plugins",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="DIR",
+        help="a folder of plugin folders (repeatable): also load the plugins as serve would"
+        " and report each failure and warning",
+    )
 
     plugins = commands.add_parser("plugins", help="list loaded and failed plugins")
     plugins.add_argument("projects", nargs="*", type=Path)
@@ -112,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         return _serve(args)
     if args.command == "check":
-        return _check(args.projects)
+        return _check(args.projects) or _check_plugins(args.projects, args.plugins)
     if args.command == "explain":
         return _explain(args)
     if args.command == "reload":
@@ -257,6 +266,46 @@ def _check(projects: Sequence[Path], quiet: bool = False, serving: bool = False)
         if len(issues) == warnings and not quiet:
             print(f"{path}: ok" + (f" ({warnings} warnings)" if warnings else ""))
     return 1 if failures else 0
+
+
+def _check_plugins(projects: Sequence[Path], plugin_paths: Sequence[Path]) -> int:
+    """With `--plugins`: load the plugins as `serve` would (those folders, the plugin variables,
+    entry points, the projects' own) and print each failure and warning, `plugin <name>
+    (<location>): <message>`; 1 if one failed to load. Warnings (found twice, registered
+    nothing) never fail the check."""
+    if not plugin_paths:
+        return 0
+    from ogcserve.app import build_server
+    from ogcserve.http.plugin_report import plugin_report
+
+    settings = Settings(
+        projects=[p.resolve() for p in projects],
+        plugin_paths=list(plugin_paths),
+        metrics=False,
+        plugin_errors_fatal=False,
+    )
+    logging.disable(logging.CRITICAL)  # the loader logs what is printed below
+    try:
+        server = build_server(settings)
+    except ValueError as error:  # projects that cannot be served together
+        print(f"the projects cannot be served together: {error}", file=sys.stderr)
+        return 1
+    finally:
+        logging.disable(logging.NOTSET)
+    try:
+        report = plugin_report(server)
+    finally:
+        server.close()
+    failed = 0
+    for record in report["plugins"]:
+        where = f"plugin {record['name']} ({record['location']})"
+        for warning in record["warnings"]:
+            print(f"{where}: warning: {warning}", file=sys.stderr)
+        if record["status"] == "failed":
+            failed += 1
+            last = (record["error"] or "failed").strip().splitlines()[-1]
+            print(f"{where}: {last} (`ogcserve plugins` shows the traceback)", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def _plugins(args: argparse.Namespace) -> int:

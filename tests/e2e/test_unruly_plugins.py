@@ -1,18 +1,22 @@
 """Whatever a plugin does to a response, over a real connection: the client gets the status it
 set (any final three-digit code) or a 500 exception report without internals, the connection
 stays usable, and the worker goes on serving. Both an ogcserve plugin and a QGIS plugin
-(through the facade), in one process and with two workers (tests/e2e/plugins/)."""
+(through the facade), in one process and with two workers (tests/e2e/plugins/). Every hook a
+plugin can have raises in turn: filters, access control (WFS-T edits on an editable project
+included), cache, services and the plugin's own URLs."""
 
 from __future__ import annotations
 
 import http.client
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
+from ogcserve.cli import demo_project
 from ogcserve.testing import serve_process
 
 pytestmark = pytest.mark.e2e
@@ -70,12 +74,40 @@ CASES = [
 STYLES = {"ogcserve": ("BREAK", "UNRULY"), "qgis": ("QBREAK", "QUNRULY")}
 
 
+# A second project, `edit`, whose cities may be inserted (allow_to_edit is asked).
+EDIT_PROJECT = """
+name: edit
+title: Editable
+layers:
+  - name: cities
+    title: Cities
+    source: {type: geopackage, path: natural_earth.gpkg, table: cities}
+    key: fid
+    wfs: {publish: true, insert: true, update: true, delete: true}
+"""
+INSERT = (
+    '<wfs:Transaction service="WFS" version="2.0.0" xmlns:wfs="http://www.opengis.net/wfs/2.0" '
+    'xmlns:gml="http://www.opengis.net/gml/3.2" xmlns:e="https://ogcserve.org/edit">'
+    '<wfs:Insert><e:cities><e:geom><gml:Point gml:id="p1" srsName="EPSG:4326">'
+    "<gml:pos>2.35 48.85</gml:pos></gml:Point></e:geom><e:name>Unruly</e:name></e:cities>"
+    "</wfs:Insert></wfs:Transaction>"
+)
+HITS = "/ows/edit?SERVICE=WFS&VERSION=2.0.0&REQUEST=GetFeature&TYPENAMES=cities&RESULTTYPE=hits"
+
+
 @pytest.fixture(scope="module", params=[1, 2], ids=["1-worker", "2-workers"])
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, Path]]:
-    log = tmp_path_factory.mktemp("unruly") / "server.log"
-    with serve_process("--plugins", PLUGINS, workers=request.param, log=log) as url:
+    folder = tmp_path_factory.mktemp("unruly")
+    (folder / "natural_earth.gpkg").write_bytes(
+        (demo_project().parent / "natural_earth.gpkg").read_bytes()
+    )
+    (folder / "edit.yaml").write_text(EDIT_PROJECT)
+    log = folder / "server.log"
+    with serve_process(
+        demo_project(), folder / "edit.yaml", "--plugins", PLUGINS, workers=request.param, log=log
+    ) as url:
         yield url, log
 
 
@@ -135,6 +167,60 @@ def test_the_deprecated_qgis_hooks_too(server: tuple[str, Path], misdeed: str, q
         assert _get(connection, "/health")[0] == 200 and connection.sock is socket
     finally:
         connection.close()
+
+
+# Hooks met on other paths: (misdeed, method, target); `{route}` is the plugin's own URL.
+MORE_HOOKS = [
+    ("raise:layer_filter_subset_string", "GET", f"/ows?{GETMAP}"),
+    ("raise:layer_filter_subset_string", "GET", f"/ows?{GETFEATURE}"),
+    ("raise:allow_to_edit", "POST", "/ows/edit?SERVICE=WFS"),
+    ("exit:allow_to_edit", "POST", "/ows/edit?SERVICE=WFS"),
+    ("raise:route", "GET", "{route}"),
+    ("exit:route", "GET", "{route}"),
+]
+ROUTES = {"ogcserve": "/unruly-route", "qgis": "/qunruly-api/route"}
+
+
+@pytest.mark.parametrize("style", sorted(STYLES))
+@pytest.mark.parametrize(("misdeed", "method", "target"), MORE_HOOKS)
+def test_raising_in_edit_checks_subset_strings_and_routes(
+    server: tuple[str, Path], style: str, misdeed: str, method: str, target: str
+) -> None:
+    parameter = STYLES[style][0]
+    target = target.format(route=ROUTES[style])
+    address = urlsplit(server[0])
+    connection = http.client.HTTPConnection(address.hostname or "", address.port, timeout=20)
+    try:
+        before, health = _get(connection, "/health")
+        assert before == 200
+        counted = _matched(connection)
+        socket = connection.sock
+        sep = "&" if "?" in target else "?"
+        body = INSERT if method == "POST" else None
+        connection.request(method, f"{target}{sep}{parameter}={misdeed}", body=body)
+        response = connection.getresponse()
+        got = response.read()
+        assert response.status == REFUSED, got[:300]
+        assert b"NoApplicableCode" in got and SECRET.encode() not in got
+        # nothing was written, and the same connection and worker serve the next request
+        assert _matched(connection) == counted
+        after, again = _get(connection, "/health")
+        assert after == 200 and connection.sock is socket
+        assert _worker(again) == _worker(health)
+        # unbroken, the same request is served
+        connection.request(method, target, body=body)
+        unbroken = connection.getresponse()
+        assert unbroken.status == 200, unbroken.read()[:300]
+        unbroken.read()
+    finally:
+        connection.close()
+
+
+def _matched(connection: http.client.HTTPConnection) -> bytes:
+    """How many cities the edit project holds (numberMatched of a hits request)."""
+    status, body = _get(connection, HITS)
+    assert status == 200, body[:300]
+    return re.findall(rb'numberMatched="(\d+)"', body)[0]
 
 
 def _worker(health: bytes) -> int:

@@ -129,3 +129,32 @@ def test_a_plugin_that_registers_nothing_is_warned_about(
         sys.modules.pop(name, None)
     assert main(["plugins", "--plugins", str(tmp_path)]) == 0
     assert f"    warning: {message}" in capsys.readouterr().out
+
+
+def test_check_loads_the_plugins_and_reports_them(
+    tmp_path: Path, cleanup: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `ogcserve check` catches what breaks at run time: a plugin that registers nothing or is
+    # found twice is a warning (the check passes), one that fails to load an error.
+    _folder(tmp_path / "a", "lw_idle_check", "def serverClassFactory(iface):\n    return iface\n")
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "lw_idle_check").symlink_to(tmp_path / "a" / "lw_idle_check")
+    demo = str(demo_project())
+    assert (
+        main(["check", demo, "--plugins", str(tmp_path / "a"), "--plugins", str(tmp_path / "b")])
+        == 0
+    )
+    err = capsys.readouterr().err.splitlines()
+    where = f"plugin lw_idle_check ({tmp_path / 'a' / 'lw_idle_check'})"
+    idle = (
+        f"{where}: warning: serverClassFactory() registered nothing (no filter, service, "
+        "access control, cache filter or route): the plugin has no effect"
+    )
+    assert idle in err, err
+    assert any(line.startswith(f"{where}: warning: found again in ") for line in err), err
+    _folder(tmp_path / "c", "lw_broken_check", "raise ImportError('lw gone')\n")
+    assert main(["check", demo, "--plugins", str(tmp_path / "c")]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"plugin lw_broken_check ({tmp_path / 'c' / 'lw_broken_check'}): ImportError: lw gone"
+        " (`ogcserve plugins` shows the traceback)"
+    ]

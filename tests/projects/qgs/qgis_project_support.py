@@ -79,8 +79,11 @@ def layer(name: str, uri: str, provider: str = "ogr", **options: Any) -> dict[st
     return {"name": name, "uri": uri, "provider": provider, **options}
 
 
-def qgis_server(project: Path, params: dict[str, str], home: Path) -> tuple[int, str, bytes]:
-    """One request to QGIS Server as CGI: (status, content type, body)."""
+def qgis_server(
+    project: Path, params: dict[str, str], home: Path, plugins: Path | None = None
+) -> tuple[int, str, bytes]:
+    """One request to QGIS Server as CGI: (status, content type, body); with the server plugins
+    of the folder `plugins` (QGIS_PLUGINPATH) when given."""
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(home),
@@ -94,6 +97,7 @@ def qgis_server(project: Path, params: dict[str, str], home: Path) -> tuple[int,
         "QGIS_SERVER_LOG_STDERR": "1",
         "QGIS_SERVER_IGNORE_BAD_LAYERS": "true",
         "QGIS_SERVER_PARALLEL_RENDERING": "false",
+        **({"QGIS_PLUGINPATH": str(plugins)} if plugins is not None else {}),
     }
     done = subprocess.run([QGIS_SERVER], env=env, capture_output=True, timeout=120, check=False)
     head, _, body = done.stdout.partition(b"\r\n\r\n")

@@ -223,3 +223,26 @@ def test_ogr2ogr_inserts_paris_through_wfs_t(
     assert len(blobs) == 1
     point = shapely.from_wkb(strip_gpkg_headers([blobs[0][0]])[0])
     assert (point.x, point.y) == pytest.approx(PARIS, abs=1e-9)
+
+
+def test_gdal_finds_a_layer_by_the_listed_name(demo_url: str) -> None:
+    """GDAL selects a layer by the name the capabilities list, and by the bare name when the
+    prefixed one is listed, never the other way round. Listed bare (the default, as QGIS
+    Server does) `ogcserve:countries` is no layer to GDAL, though every request takes it; under
+    `wfs_prefixed_type_names` both names are (docs/services/wfs.md)."""
+    ogrinfo = _gdal_tool("ogrinfo")
+    source = f"WFS:{demo_url}/ows?VERSION=2.0.0"
+    assert "Feature Count: 177" in _run(ogrinfo, "-ro", "-so", source, "countries")
+    refused = subprocess.run(
+        [ogrinfo, "-ro", "-so", source, "ogcserve:countries"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert "Couldn't fetch requested layer ogcserve:countries" in refused.stdout + refused.stderr
+    env = {**os.environ, "OGCSERVE_WFS_PREFIXED_TYPE_NAMES": "true"}
+    with serve_process(DEMO / "demo.yaml", env=env) as url:
+        source = f"WFS:{url}/ows?VERSION=2.0.0"
+        for name in ("ogcserve:countries", "countries"):
+            assert "Feature Count: 177" in _run(ogrinfo, "-ro", "-so", source, name), name

@@ -55,9 +55,17 @@ class UnrulyAccess(AccessControlFilter):
         misbehave(_asked(), "layer_filter_expression")
         return None
 
+    def layer_filter_subset_string(self, layer):  # type: ignore[no-untyped-def]
+        misbehave(_asked(), "layer_filter_subset_string")
+        return None
+
     def authorized_layer_attributes(self, layer, attributes):  # type: ignore[no-untyped-def]
         misbehave(_asked(), "authorized_layer_attributes")
         return attributes
+
+    def allow_to_edit(self, layer, feature):  # type: ignore[no-untyped-def]
+        misbehave(_asked(), "allow_to_edit")
+        return True
 
     def cache_key(self) -> str:
         misbehave(_asked(), "cache_key")
@@ -93,10 +101,18 @@ class UnrulyService(Service):
                 ctx.response.flush()
 
 
+def unruly_route(ctx: RequestContext) -> None:
+    """GET /unruly-route: a plugin's own URL (BREAK=raise:route raises)."""
+    misbehave(_asked(), "route")
+    ctx.response.set_header("Content-Type", "text/plain")
+    ctx.response.write("route")
+
+
 def serverClassFactory(server_iface: ServerInterface) -> Unruly:
     unruly = Unruly()
     server_iface.register_filter(unruly, priority=50)
     server_iface.register_access_control(UnrulyAccess())
     server_iface.register_cache(UnrulyCache())
     server_iface.register_service(UnrulyService())
+    server_iface.add_route("/unruly-route", unruly_route)
     return unruly

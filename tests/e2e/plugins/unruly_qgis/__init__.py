@@ -2,10 +2,13 @@
 written against QGIS's API only: it runs through ogcserve's facade."""
 
 from qgis.core import Qgis, QgsMessageLog
+from qgis.PyQt.QtCore import QRegularExpression
 from qgis.server import (
     QgsAccessControlFilter,
     QgsServerCacheFilter,
     QgsServerFilter,
+    QgsServerOgcApi,
+    QgsServerOgcApiHandler,
     QgsService,
 )
 
@@ -71,6 +74,14 @@ class UnrulyAccess(QgsAccessControlFilter):
         misbehave(_asked(self.serverInterface()), "layer_filter_expression")
         return super().layerFilterExpression(layer)
 
+    def layerFilterSubsetString(self, layer):
+        misbehave(_asked(self.serverInterface()), "layer_filter_subset_string")
+        return super().layerFilterSubsetString(layer)
+
+    def allowToEdit(self, layer, feature):
+        misbehave(_asked(self.serverInterface()), "allow_to_edit")
+        return super().allowToEdit(layer, feature)
+
     def authorizedLayerAttributes(self, layer, attributes):
         misbehave(_asked(self.serverInterface()), "authorized_layer_attributes")
         return super().authorizedLayerAttributes(layer, attributes)
@@ -119,6 +130,24 @@ class UnrulyService(QgsService):
                 response.flush()
 
 
+class UnrulyHandler(QgsServerOgcApiHandler):
+    """GET /qunruly-api/route: an OGC API handler (QBREAK=raise:route raises)."""
+
+    def __init__(self, server_iface):
+        super().__init__()
+        self.server_iface = server_iface
+
+    def path(self):
+        return QRegularExpression(r"^/route$")
+
+    def operationId(self):
+        return "route"
+
+    def handleRequest(self, context):
+        misbehave(_asked(self.server_iface), "route")
+        self.write({"route": True}, context)
+
+
 class UnrulyServer:
     def __init__(self, server_iface):
         server_iface.registerFilter(UnrulyFilter(server_iface), 60)
@@ -126,6 +155,9 @@ class UnrulyServer:
         server_iface.registerAccessControl(UnrulyAccess(server_iface), 60)
         server_iface.registerServerCache(UnrulyCache(server_iface), 60)
         server_iface.serviceRegistry().registerService(UnrulyService(server_iface))
+        api = QgsServerOgcApi(server_iface, "/qunruly-api", "unruly", "", "1.0")
+        api.registerHandler(UnrulyHandler(server_iface))
+        server_iface.serviceRegistry().registerApi(api)
 
 
 def serverClassFactory(serverIface):
