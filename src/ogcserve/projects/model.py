@@ -262,6 +262,20 @@ def freeze(value: Any) -> Any:
 
 
 @dataclass(frozen=True, slots=True)
+class QgisNames:
+    """What QGIS calls a layer (or group) read from a QGIS project: its `name` there (QGIS's
+    `QgsMapLayer.name()`, e.g. "Populous countries"), its layer `id` ('' for a group), its
+    `short_name` ('' if none) and `wms_name`, the name QGIS Server's WMS publishes it by (the
+    short name, else the name, else the id under "use layer ids"), which may hold characters
+    ogcserve's names cannot."""
+
+    name: str
+    id: str = ""
+    short_name: str = ""
+    wms_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Layer:
     """A layer of a loaded project: data (`source` set) or a group (`children` set).
 
@@ -304,6 +318,12 @@ class Layer:
     formatters: Mapping[str, Formatters] = field(
         default_factory=lambda: MappingProxyType({}), compare=False, hash=False
     )
+    qgis: QgisNames | None = field(default=None, compare=False, hash=False)
+
+    @property
+    def qgis_names(self) -> QgisNames:
+        """What QGIS calls the layer: as read from a QGIS project, else its name throughout."""
+        return self.qgis or QgisNames(self.name, self.name, self.name, self.name)
 
     @property
     def is_group(self) -> bool:
@@ -378,6 +398,9 @@ class Project:
 
     def __post_init__(self) -> None:
         index = {layer.name: layer for layer in self.walk()}
+        for layer in self.walk():  # QGIS Server's names, where they differ and are free
+            if layer.qgis is not None and layer.qgis.wms_name:
+                index.setdefault(layer.qgis.wms_name, layer)
         object.__setattr__(self, "_index", MappingProxyType(index))
 
     def for_wms(self) -> Project:
@@ -395,7 +418,8 @@ class Project:
             yield from layer.walk()
 
     def layer(self, name: str) -> Layer | None:
-        """The layer (or group) called `name` anywhere in the tree, or None."""
+        """The layer (or group) called `name` anywhere in the tree, or None; a layer of a
+        QGIS project is also found by the name QGIS Server's WMS gives it."""
         return self._index.get(name)
 
     def data_layers(self) -> tuple[Layer, ...]:

@@ -200,7 +200,11 @@ def test_bad_layers_are_refused_and_the_rest_served(qgis_folder: Path) -> None:
     assert "the name 'good' is used by another layer" in issues["layer 'good'"].message
     renamed = issues["layer 'My places'"]
     assert renamed.severity == "warning"
-    assert renamed.message == "published as 'My_places' (QGIS Server: 'My places')"
+    assert renamed.message == (
+        "published as 'My_places' (QGIS Server: 'My places', which requests may use too)"
+    )
+    # A request naming it as QGIS Server's WMS does still finds it.
+    assert project.layer("My places") is project.layer("My_places") is not None
     assert "the data source is missing: file not found" in issues["layer 'gone'"].message
     assert "the provider 'delimitedtext' is not supported" in issues["layer 'csv_points'"].message
     globbed = issues["layer 'globbed'"].message

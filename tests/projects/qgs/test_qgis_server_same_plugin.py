@@ -2,8 +2,8 @@
 Server 3.22 (Debian's qgis_mapserv.fcgi as CGI, QGIS_PLUGINPATH) and by ogcserve on the same
 `.qgs` and GeoPackage: its rules on the feature key (`"fid" IN (...)`, a subset string on
 `fid`) keep the same rows, the key is an attribute in both, the same attribute is hidden, and
-a forbidden layer is 403 `Security` in GetMap, GetFeatureInfo and GetFeature in both (issue 10,
-items 1 and 3; docs/qgis-compat.md, "One access-control plugin, both servers")."""
+a layer forbidden by its QGIS name (not the short name requests use) is 403 `Security` in
+GetMap, GetFeatureInfo and GetFeature in both (issue 10, items 1 and 3; docs/qgis-compat.md, "One access-control plugin, both servers")."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ from qgis.server import QgsAccessControlFilter
 class KeyRules(QgsAccessControlFilter):
     def layerPermissions(self, layer):
         rights = super().layerPermissions(layer)
-        if layer.name() == "cities":
+        if layer.name() == "Big cities":  # the layer's name in QGIS, not its short name
             rights.canRead = rights.canInsert = rights.canUpdate = rights.canDelete = False
         return rights
 
@@ -136,9 +136,9 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "title": "Rules",
         "layers": [
             layer("countries", f"{gpkg}|layername=countries"),
-            layer("cities", f"{gpkg}|layername=cities"),
+            layer("Big cities", f"{gpkg}|layername=cities", short="cities"),
         ],
-        "settings": {"WMSCrsList": ["EPSG:4326"], "WFSLayers": ["countries", "cities"]},
+        "settings": {"WMSCrsList": ["EPSG:4326"], "WFSLayers": ["countries", "Big cities"]},
     }
     write_projects([spec], folder)
     plugin = folder / "plugins" / "KeyRules"

@@ -263,16 +263,16 @@ class QgsMapLayer:
         self.layer = layer
 
     def name(self) -> str:
-        """The layer name (the name requests use)."""
-        return self.layer.name
+        """The name: a QGIS project's layer name, else the name requests use."""
+        return self.layer.qgis_names.name
 
     def id(self) -> str:
-        """The layer id: ogcserve layer names are unique, so the name."""
-        return self.layer.name
+        """The id: a QGIS project's layer id, else the name (names are unique)."""
+        return self.layer.qgis_names.id or self.layer.name
 
     def shortName(self) -> str:
-        """The name requests use."""
-        return self.layer.name
+        """The short name: a QGIS project's ('' if none), else the name requests use."""
+        return self.layer.qgis_names.short_name
 
     def title(self) -> str:
         """The title."""
@@ -348,12 +348,12 @@ class QgsProject:
         return _project_text(self.project, "name")
 
     def mapLayersByName(self, name: str) -> list[QgsMapLayer]:
-        """The layers called `name` (none or one)."""
-        return [_map_layer(layer) for layer in _project_layers(self.project, name)]
+        """The layers whose `name()` is `name`."""
+        return [_map_layer(x) for x in _layers(self.project) if x.qgis_names.name == name]
 
     def mapLayers(self) -> dict[str, QgsMapLayer]:
-        """Every layer by id."""
-        return {x.name: _map_layer(x) for x in _project_layers(self.project)}
+        """Every layer by its `id()`."""
+        return {x.qgis_names.id or x.name: _map_layer(x) for x in _layers(self.project)}
 
 
 def _current_project() -> Project | None:
@@ -367,11 +367,9 @@ def _project_text(project: Project | None, attribute: str) -> str:
     return "" if project is None else str(getattr(project, attribute))
 
 
-def _project_layers(project: Project | None, name: str | None = None) -> list[Layer]:
-    """The data layers of a project (all, or those called `name`)."""
-    if project is None:
-        return []
-    return [layer for layer in project.walk() if name is None or layer.name == name]
+def _layers(project: Project | None) -> list[Layer]:
+    """The layers of a project with a source (QGIS's map layers; groups are none)."""
+    return [] if project is None else list(project.data_layers())
 
 
 def _map_layer(layer: Layer) -> QgsMapLayer:

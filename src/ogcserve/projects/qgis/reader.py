@@ -21,7 +21,7 @@ import pyproj
 from lxml import etree
 
 from ogcserve.projects.document import ProjectIssue, Severity
-from ogcserve.projects.model import Layer, Project, WMSConfig
+from ogcserve.projects.model import Layer, Project, QgisNames, WMSConfig
 from ogcserve.projects.qgis.files import ProjectFileError, read_project_xml
 from ogcserve.projects.qgis.layers import (
     LayerContext,
@@ -88,7 +88,8 @@ class _Reader:
         children = self.group(node, restricted)
         if not children:
             return None  # empty, or every layer in it refused (each reported)
-        name = self.publish_name(node, props.get("wmsShortName") or label)
+        short_name = props.get("wmsShortName", "")
+        name = self.publish_name(node, short_name or label)
         if name is None:
             return None
         return Layer(
@@ -96,6 +97,7 @@ class _Reader:
             title=props.get("wmsTitle") or label or name,
             abstract=props.get("wmsAbstract", ""),
             children=children,
+            qgis=QgisNames(label, "", short_name, short_name or label),
         )
 
     def tree_layer(self, node: etree._Element, restricted: bool) -> Layer | None:
@@ -113,13 +115,15 @@ class _Reader:
         if maplayer.get("embedded") == "1":
             self.report(node, label, "a layer embedded from another project is not read", "refused")
             return None
-        wanted = layer_id if self.ctx.publishing.use_layer_ids else None
-        name = self.publish_name(maplayer, wanted or _text(maplayer, "shortname") or label)
+        short_name = _text(maplayer, "shortname")
+        wanted = (layer_id if self.ctx.publishing.use_layer_ids else None) or short_name or label
+        name = self.publish_name(maplayer, wanted)
         if name is None:
             return None
+        qgis = QgisNames(label, layer_id, short_name, wanted)
         warnings = metadata_warnings(maplayer)
         try:
-            layer = data_layer(maplayer, name, self.ctx, warnings)
+            layer = replace(data_layer(maplayer, name, self.ctx, warnings), qgis=qgis)
             if restricted:
                 layer = replace(layer, wms=WMSConfig(publish=False))
         except LayerRefusedError as refused:
@@ -140,7 +144,7 @@ class _Reader:
             self.report(element, wanted, f"not served: {message}", "refused")
             return None
         if name != wanted:
-            message = f"published as '{name}' (QGIS Server: '{wanted}')"
+            message = f"published as '{name}' (QGIS Server: '{wanted}', which requests may use too)"
             self.report(element, wanted, message, "warning")
         self.names.add(name)
         return name
