@@ -223,24 +223,25 @@ class PostGISSource:
         back before the batch is yielded, and the rest (the query again, less the rows already
         sent) from a connection for streams, so that a consumer that waits on a slow client
         holds nothing the pool lends (docs/decisions/0005-streams-off-the-pool.md)."""
-        statement = self._select(query, plan, sel, paged)
-        if statement is None:
-            return
         raw = query.wkb and plan.predicate is None
-        if conn is not None:
+        if conn is not None or query.wkb:
+            statement = self._select(query, plan, sel, paged)
+            if statement is None:
+                return
+            if conn is None:
+                with self._db.pooled("read") as pooled:
+                    yield from self._cursor(pooled, statement, sel, max(size, DRAWING_FETCH), raw)
+                return
             try:
                 yield from self._cursor(conn, statement, sel, size, raw)
             except psycopg.Error as exc:
                 raise translate(exc, "read", self._table_arg, conn) from None
             return
-        if query.wkb:
-            with self._db.pooled("read") as pooled:
-                yield from self._cursor(pooled, statement, sel, max(size, DRAWING_FETCH), raw)
+        head = self._head(query, plan, sel, paged, size)
+        if head is None:
             return
         with self._db.pooled("read") as pooled:
-            first, more = self._first(
-                pooled, self._head(query, plan, sel, paged, size), sel, size, raw
-            )
+            first, more = self._first(pooled, head, sel, size, raw)
         if first is None:
             return
         yield first
@@ -253,17 +254,17 @@ class PostGISSource:
 
     def _head(
         self, query: FeatureQuery, plan: FilterPlan, sel: Selection, paged: bool, size: int
-    ) -> tuple[sql.Composed, list[Any]]:
-        """The statement of the first batch and the row after it. An ordered read (a page)
-        takes its own LIMIT, so that PostgreSQL keeps the top rows only (a top-N heap) instead
-        of sorting every match, geometries and all, for a subquery limited outside it."""
+    ) -> tuple[sql.Composed, list[Any]] | None:
+        """The statement of the first batch and the row after it (None: it matches nothing).
+        An ordered read (a page) takes its own LIMIT, so that PostgreSQL keeps the top rows
+        only (a top-N heap) instead of sorting every match, geometries and all, for a subquery
+        limited outside it."""
         if paged and (query.limit is not None or query.offset > 0):
             limit = size + 1 if query.limit is None else min(query.limit, size + 1)
-            statement = self._select(replace(query, limit=limit), plan, sel, paged)
-            assert statement is not None
-            return statement
+            return self._select(replace(query, limit=limit), plan, sel, paged)
         statement = self._select(query, plan, sel, paged)
-        assert statement is not None
+        if statement is None:
+            return None
         text, params = statement
         # The outer LIMIT keeps the inner query's order.
         first = sql.SQL("SELECT * FROM ({}) AS first LIMIT %s").format(text)
