@@ -13,8 +13,8 @@ Cases, one interleaved run (each case on every server in turn, then the next cas
 - WFS 1.1.0: 1,000 features in GML and GeoJSON (wrk), 100,000 features in GML and GeoJSON
   (seconds per full download with curl, the median of --downloads);
 - OGC API - Features: `limit=1000` in a bbox of 1,000 features (f=json, CRS84), bench/
-  ogcapi_compare.py's request: QGIS Server's `/wfs3` API, ogcserve's `/ogcapi/postgis_compare`
-  (MapServer's OGC API is not configured here);
+  ogcapi_compare.py's request: QGIS Server's `/wfs3` API, MapServer's OGC API (on in the
+  mapfile, `/mapserv/ogcapi_compare/ogcapi/...`), ogcserve's `/ogcapi/postgis_compare`;
 - ogcserve on the GeoPackage the parcels were loaded from (`ogcserve_gpkg`, the same project
   with `geopackage` sources), every case, so the PostGIS-to-GeoPackage cost is of the same run;
 - the same with the access-control plugin bench/qgis_plugins/bench_acl (QGIS Server API),
@@ -60,7 +60,7 @@ GPKG_PROJECT = WORK / "gpkg" / "postgis_compare.yaml"  # same name, so the same 
 TEMPLATES = BENCH_DIR / "postgis_templates"
 DSN = "postgresql://postgres:postgres@127.0.0.1:5432/ogcserve_bench"
 SERVERS = ("qgis", "mapserver", "ogcserve")
-API_PORT_OFFSET = 50  # QGIS Server's OGC API (/wfs3/...) is on its own nginx port
+API_PORT_OFFSET = 50  # QGIS Server's and MapServer's OGC API are on nginx ports of their own
 # Targets of issue 14, as ratios of the same run.
 GETMAP_VS_QGIS, GETMAP_VS_MAPSERVER, GFI_VS_QGIS, WFS_VS_BEST, ACL_COST = 2.0, 1.5, 1.5, 2.0, 0.10
 
@@ -158,9 +158,14 @@ def write_mapfile(layers: list[dict[str, Any]], online: str) -> Path:
             crs_list=" ".join(wms.CRS_LIST), layers=body,
         )
     )  # fmt: skip
+    # ogcapi_compare's configuration: the map alias of the OGC API's URLs.
     conf = WORK / "mapserver.conf"
-    template = Template((wms.TEMPLATES / "mapserver.conf").read_text())
-    conf.write_text(template.substitute(mapfile=mapfile))
+    template = Template((ogcapi.TEMPLATES / "mapserver.conf").read_text())
+    conf.write_text(
+        template.substitute(
+            mapfile=mapfile, alias=ogcapi.MAP_ALIAS, templates=ogcapi.HTML_TEMPLATES
+        )
+    )
     return conf
 
 
@@ -220,14 +225,16 @@ def start(procs: wms.Processes, layers: list[dict[str, Any]], ports: dict[str, i
 
 
 def write_nginx(fcgi: list[tuple[int, str, Path]]) -> Path:
-    """wms_compare's nginx.conf, plus for QGIS Server a port of its own where `/wfs3/...`
-    reaches the same FastCGI group (ogcapi_compare's prefix location)."""
+    """wms_compare's nginx.conf, plus for QGIS Server and MapServer a port of their own where
+    the OGC API's paths (`/wfs3/...`, `/mapserv/<alias>/ogcapi/...`) reach the same FastCGI
+    group with PATH_INFO set (ogcapi_compare's prefix location)."""
     conf = wms.write_nginx(fcgi)
     api_t = Template((ogcapi.TEMPLATES / "nginx_server.conf").read_text())
+    prefixes = {"/qgis": "/wfs3", "/mapserv": "/mapserv"}
     api = "".join(
-        api_t.substitute(port=port + API_PORT_OFFSET, prefix="/wfs3", socket=sock)
+        api_t.substitute(port=port + API_PORT_OFFSET, prefix=prefixes[path], socket=sock)
         for port, path, sock in fcgi
-        if path == "/qgis"
+        if path in prefixes
     )
     text = conf.read_text()
     conf.write_text(text[: text.rindex("}")] + api + "}\n")
@@ -251,7 +258,8 @@ def target(ports: dict[str, int], key: str, case: wms.Case | wfs.Case | ItemsCas
     """The URL a case requests from the server `key`."""
     server = _server(key)
     if isinstance(case, ItemsCase):
-        return case.url(server, ports[key] + (API_PORT_OFFSET if server == "qgis" else 0))
+        api = server in ("qgis", "mapserver")
+        return case.url(server, ports[key] + (API_PORT_OFFSET if api else 0))
     if isinstance(case, wfs.Case):
         return case.url(_url(ports, key), server)
     return f"{_url(ports, key)}?{case.query()}"
@@ -288,8 +296,6 @@ def check(key: str, ports: dict[str, int], case: wms.Case | wfs.Case | ItemsCase
     server, acl = _server(key), key.endswith("_acl")
     if isinstance(case, wms.Case):
         return wms.check(wms.Instance(key, key, _url(ports, key), [case.name]), case)
-    if isinstance(case, ItemsCase) and server == "mapserver":
-        raise AssertionError("MapServer's OGC API is not configured in this bench")
     if not acl:
         if isinstance(case, ItemsCase):
             return ogcapi.check(key, target(ports, key, case), case.features)

@@ -70,7 +70,7 @@ def cases() -> dict[str, tuple[FeatureQuery, str]]:
 def database(dsn: str, source: PostGISSource, query: FeatureQuery) -> Callable[[], int]:
     """The source's own SQL, read through a named binary cursor and dropped."""
     plan = source._plan(query)
-    sel = selection(source.schema(), query, plan.predicate is not None)
+    sel = selection(source.schema(), query, plan.predicate is not None, bbox_in_store=True)
     statement = source._select(query, plan, sel, paged=True)
     assert statement is not None
     conn = psycopg.connect(dsn, options="-c jit=off -c cursor_tuple_fraction=1")

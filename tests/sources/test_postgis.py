@@ -249,6 +249,35 @@ def test_abandoned_streams_return_connections(pg_tables: dict[str, str]) -> None
         source.close()
 
 
+def test_continued_streams_page_and_stop_cleanly(pg_tables: dict[str, str]) -> None:
+    """A page read in batches (the first with its own LIMIT, the rest continued on a stream
+    connection) has the rows of the page read at once, in order; a stream abandoned (closed,
+    or dropped) in the middle of the continued part gives its connection back and leaves the
+    source usable."""
+    from ogcserve.sources.postgis import PostGISSource
+
+    assert DSN is not None
+    source = PostGISSource(DSN, pg_tables["big"], pool_size=1)
+    try:
+        page = FeatureQuery(limit=1_050, offset=10, with_geometry=False)
+        ids = [i for batch in source.query(page, batch_size=100) for i in batch.ids]
+        whole = [i for batch in source.query(page, batch_size=5_000) for i in batch.ids]
+        assert ids == whole and len(ids) == 1_050 and ids == sorted(ids)
+        for _ in range(4):  # more than the stream connections
+            stream = source.query(FeatureQuery(), batch_size=100)
+            for _ in range(3):  # the first batch from the pool, two continued
+                assert len(next(stream)) == 100
+            stream.close()
+        stream = source.query(FeatureQuery(), batch_size=100)
+        next(stream), next(stream)
+        del stream
+        gc.collect()
+        assert len(collect(source.query(FeatureQuery(limit=10, with_geometry=False)))) == 10
+        assert source.count(FeatureQuery()) == 200_000
+    finally:
+        source.close()
+
+
 def _rss_kib() -> int:
     with open("/proc/self/status") as status:
         for line in status:

@@ -84,13 +84,17 @@ def output_fields(schema: Schema, query: FeatureQuery) -> tuple[str, ...]:
     return tuple(n for n in names if n in wanted)
 
 
-def selection(schema: Schema, query: FeatureQuery, predicate: bool) -> Selection:
+def selection(
+    schema: Schema, query: FeatureQuery, predicate: bool, bbox_in_store: bool = False
+) -> Selection:
     """What to read for `query`: a residual `predicate` may name any attribute and the geometry,
-    so it reads them all; an exact bbox test needs the geometry even when none is returned."""
+    so it reads them all; an exact bbox test needs the geometry even when none is returned,
+    unless the store makes it (`bbox_in_store`: PostGIS's ST_Intersects)."""
     output = output_fields(schema, query)
     has_geometry = schema.geometry_field is not None
     out_geom = has_geometry and query.with_geometry
-    fetch_geom = has_geometry and (out_geom or predicate or query.bbox is not None)
+    tested = query.bbox is not None and not bbox_in_store
+    fetch_geom = has_geometry and (out_geom or predicate or tested)
     fetch = tuple(schema.field_names()) if predicate else output
     return Selection.of(schema, fetch, output, fetch_geom, out_geom)
 

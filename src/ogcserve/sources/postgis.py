@@ -223,22 +223,25 @@ class PostGISSource:
         back before the batch is yielded, and the rest (the query again, less the rows already
         sent) from a connection for streams, so that a consumer that waits on a slow client
         holds nothing the pool lends (docs/decisions/0005-streams-off-the-pool.md)."""
-        statement = self._select(query, plan, sel, paged)
-        if statement is None:
-            return
         raw = query.wkb and plan.predicate is None
-        if conn is not None:
+        if conn is not None or query.wkb:
+            statement = self._select(query, plan, sel, paged)
+            if statement is None:
+                return
+            if conn is None:
+                with self._db.pooled("read") as pooled:
+                    yield from self._cursor(pooled, statement, sel, max(size, DRAWING_FETCH), raw)
+                return
             try:
                 yield from self._cursor(conn, statement, sel, size, raw)
             except psycopg.Error as exc:
                 raise translate(exc, "read", self._table_arg, conn) from None
             return
-        if query.wkb:
-            with self._db.pooled("read") as pooled:
-                yield from self._cursor(pooled, statement, sel, max(size, DRAWING_FETCH), raw)
+        head = self._head(query, plan, sel, paged, size)
+        if head is None:
             return
         with self._db.pooled("read") as pooled:
-            first, more = self._first(pooled, statement, sel, size, raw)
+            first, more = self._first(pooled, head, sel, size, raw)
         if first is None:
             return
         yield first
@@ -249,6 +252,24 @@ class PostGISSource:
         with self._db.dedicated("read") as own:
             yield from self._cursor(own, statement, sel, size, raw)
 
+    def _head(
+        self, query: FeatureQuery, plan: FilterPlan, sel: Selection, paged: bool, size: int
+    ) -> tuple[sql.Composed, list[Any]] | None:
+        """The statement of the first batch and the row after it (None: it matches nothing).
+        An ordered read (a page) takes its own LIMIT, so that PostgreSQL keeps the top rows
+        only (a top-N heap) instead of sorting every match, geometries and all, for a subquery
+        limited outside it."""
+        if paged and (query.limit is not None or query.offset > 0):
+            limit = size + 1 if query.limit is None else min(query.limit, size + 1)
+            return self._select(replace(query, limit=limit), plan, sel, paged)
+        statement = self._select(query, plan, sel, paged)
+        if statement is None:
+            return None
+        text, params = statement
+        # The outer LIMIT keeps the inner query's order.
+        first = sql.SQL("SELECT * FROM ({}) AS first LIMIT %s").format(text)
+        return first, [*params, size + 1]
+
     def _first(
         self,
         conn: psycopg.Connection[Any],
@@ -257,16 +278,13 @@ class PostGISSource:
         size: int,
         raw: bool,
     ) -> tuple[FeatureBatch | None, bool]:
-        """The first batch of `statement`, and whether any row follows it (one row is fetched
-        past a full batch to tell: a read of exactly one batch, such as a page of 1,000, then
-        needs no query for the rest)."""
+        """The first batch of `statement` (`_head`'s), and whether any row follows it (one row
+        is fetched past a full batch to tell: a read of exactly one batch, such as a page of
+        1,000, then needs no query for the rest)."""
         # One round trip: the rows come with the answer to a query limited to one more row
-        # than a batch (a named cursor took three: DECLARE, FETCH, CLOSE). The outer LIMIT
-        # keeps the inner query's order.
-        text, params = statement
-        first = sql.SQL("SELECT * FROM ({}) AS first LIMIT %s").format(text)
+        # than a batch (`_head`; a named cursor took three: DECLARE, FETCH, CLOSE).
         with conn.cursor(binary=True) as cur:
-            rows = cur.execute(first, [*params, size + 1]).fetchall()
+            rows = cur.execute(*statement).fetchall()
         more = len(rows) > size
         rows = rows[:size]
         return (self._batch(rows, sel, raw) if rows else None), more
@@ -299,7 +317,8 @@ class PostGISSource:
     ) -> Iterator[FeatureBatch]:
         plan = self._plan(query)
         predicate = plan.predicate
-        sel = selection(self._meta().schema, query, predicate is not None)
+        # The bbox is tested in SQL: a read that returns no geometry fetches none.
+        sel = selection(self._meta().schema, query, predicate is not None, bbox_in_store=True)
         rows = self._rows(conn, query, plan, sel, predicate is None, max(batch_size, 1))
         if predicate is None:
             return rows

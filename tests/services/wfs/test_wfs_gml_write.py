@@ -73,3 +73,24 @@ def test_attribute_values_are_escaped_once_whatever_their_type() -> None:
         "",
         "<p:n>7&amp;</p:n>",
     ]
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ([1, 22, -3], ["1", "22", "-3"]),
+        ([2.5, 1e-09, float("nan"), 3.0], ["2.5", "1e-09", "nan", "3.0"]),
+        (["a&b", "<c>", ""], ["a&amp;b", "&lt;c&gt;", ""]),
+        (["nul\x00", "x"], ["nul\x00", "x"]),  # a NUL in the text: escaped one by one
+    ],
+)
+def test_columns_of_one_type_are_written_as_any_column_of_their_kind(
+    values: list[object], expected: list[str]
+) -> None:
+    from ogcserve.features import FieldType
+    from ogcserve.services.wfs.gml_write import column_elements
+
+    # Whatever type the schema declares (SQLite stores anything anywhere), a column of one
+    # Python type without nulls takes the one-pass path and writes what the typed paths write.
+    for kind in FieldType:
+        assert column_elements("p:v", values, kind) == [f"<p:v>{e}</p:v>" for e in expected]
