@@ -4,6 +4,7 @@ could see the request, a dropped tile, a changed project."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 from collections.abc import Callable
@@ -14,9 +15,10 @@ import pytest
 from tile_support import backend_settings, rules_server
 
 from ogcserve import pipeline
+from ogcserve.http.edge import TileHits
 from ogcserve.plugins.filters import RequestFilter
 from ogcserve.server import Server
-from ogcserve.services.tiles.edge import EdgeHits, edge_of
+from ogcserve.services.tiles.edge import EdgeAnswer, EdgeHits, edge_of
 from ogcserve.testing import call, client, demo_project, make_server
 
 URL = "/wmts/demo/countries/default/WebMercatorQuad/1/0/1.png"
@@ -225,3 +227,48 @@ def test_another_query_for_the_same_tile_is_its_own_entry(monkeypatch: pytest.Mo
     assert http.get(f"/ows?{reordered}").content == first.content  # now the edge's
     assert http.get(kvp).content == first.content
     assert len(runs) == 1
+
+
+class _Transport:
+    def __init__(self, queued: int) -> None:
+        self.queued = queued
+        self.aborted = False
+
+    def get_write_buffer_size(self) -> int:
+        return self.queued
+
+    def get_extra_info(self, name: str) -> None:
+        return None
+
+    def abort(self) -> None:
+        self.aborted = True
+
+
+class _Cycle:  # as uvicorn's request cycle: `receive` is its bound method, it holds the transport
+    def __init__(self, transport: _Transport) -> None:
+        self.transport = transport
+
+    async def receive(self) -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+
+@pytest.mark.parametrize("queued", [0, 70_000])
+def test_a_hit_to_a_client_that_reads_nothing_is_cut_off(queued: int) -> None:
+    """With bytes still queued the sends may wait: past write_timeout the connection is reset
+    (with none queued they cannot wait, and go without a timer)."""
+    server = make_server(cache_backend="memory", write_timeout=0.2, **DRAWING)
+    edge_app = TileHits(server, edge(server), pipeline_app=None)  # type: ignore[arg-type]
+    answer = EdgeAnswer(200, [(b"content-length", b"2")], b"ok", ("", "", ""))
+    transport = _Transport(queued)
+    sent: list[str] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message["type"])
+        if queued:
+            await asyncio.sleep(60)  # a client that reads nothing: the buffer never drains
+
+    asyncio.run(edge_app._send(answer, _Cycle(transport).receive, send))
+    assert transport.aborted == bool(queued)
+    assert sent == (
+        ["http.response.start"] if queued else ["http.response.start", "http.response.body"]
+    )
