@@ -2,12 +2,12 @@
 
 Through the pipeline a cached tile cost ~250 µs of CPU in process (the request built and
 parsed, the filter hooks, the route resolved, the access fingerprint, the response checked,
-the hop to a worker thread and back), this ~35 µs (docs/performance.md); most of the pipeline's
+the hop to a worker thread and back), this ~18 µs (docs/performance.md); most of the pipeline's
 work recomputed what the previous request for the same URL found. Here the pipeline, when it
-answers a RESTful WMTS tile, notes where the tile lives (its cache space and key, which the
-access fingerprint made) under the request's URL; the next request for that URL is answered
-from the backend with the same headers, without the pipeline. This holds for every tile URL
-whose answer follows from its path and query: RESTful WMTS, XYZ, WMTS KVP GetTile (keyed by its
+answers a tile, notes where the tile lives (its cache space and key, which the access
+fingerprint made) under the request's path and query; the next request for that URL is
+answered from the backend with the same headers, without the pipeline. That covers every tile
+URL whose answer its path and query decide: RESTful WMTS, XYZ, WMTS KVP GetTile (keyed by its
 query exactly as sent) and OGC API - Tiles asked with `f=` (a tile whose format the Accept
 header chose is not noted: `url_decides`).
 
