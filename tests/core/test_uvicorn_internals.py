@@ -94,6 +94,16 @@ def test_a_request_cycle_holds_its_transport() -> None:
     )
 
 
+def test_a_send_waits_only_while_the_transport_is_paused() -> None:
+    # A tile hit at the edge sends without a write timer when nothing waits in the transport's
+    # buffer (http/edge.py `TileHits._send`): uvicorn's send must wait for nothing else.
+    source = inspect.getsource(httptools_impl.RequestResponseCycle.send)
+    require(
+        source.count("await ") == 1 and "await self.flow.drain()" in source,
+        "RequestResponseCycle.send awaits only flow.drain() (while writing is paused)",
+    )
+
+
 def test_the_config_the_cli_and_dispatcher_use() -> None:
     config = uvicorn.Config("ogcserve.app:create_app", factory=True, timeout_graceful_shutdown=3)
     for name in ("backlog", "timeout_graceful_shutdown", "bind_socket", "load"):

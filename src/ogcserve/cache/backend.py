@@ -114,6 +114,21 @@ class Guarded:
             self._metrics.cache_lookup(self.name, found is not None)
         return found
 
+    def reader(self, space: str, key: str) -> Callable[[], bytes | None] | None:
+        """A direct read of one entry of a local store (memory, disk; None for another), made
+        once and called for every tile hit at the ASGI edge (services/tiles/edge.py). It is
+        neither guarded nor counted: the caller goes to the pipeline while the store is not
+        `healthy` or when the read raises, and counts what it finds (`found`)."""
+        make: Callable[[str, str], Callable[[], bytes | None]] | None = getattr(
+            self.inner, "reader", None
+        )
+        return None if make is None else make(space, key)
+
+    def found(self) -> None:
+        """Count a hit read through `reader`."""
+        if self._metrics is not None:
+            self._metrics.cache_lookup(self.name, True)
+
     def set(self, space: str, key: str, value: bytes) -> None:
         """Store, unless the store fails."""
         self._call("set", lambda: self.inner.set(space, key, value), None)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 
 
 class MemoryBackend:
@@ -27,6 +28,10 @@ class MemoryBackend:
             if value is not None:
                 self._entries.move_to_end((space, key))
             return value
+
+    def reader(self, space: str, key: str) -> Callable[[], bytes | None]:
+        """A read of one entry (the ASGI edge's, per tile URL)."""
+        return partial(self.get, space, key)
 
     def set(self, space: str, key: str, value: bytes) -> None:
         """Store, evicting the least recently used entries; one larger than the bound is not

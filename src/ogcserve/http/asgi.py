@@ -306,8 +306,11 @@ def asgi_app(server: Server) -> ASGIApp:
         await running.stop()  # the server is stopping: no request works on unseen
         pool.shutdown(wait=False)
 
-    ows = PipelineEndpoint(server, "ows", running, pool)
-    other = PipelineEndpoint(server, "path", running, pool)
+    ows: ASGIApp = PipelineEndpoint(server, "ows", running, pool)
+    other: ASGIApp = PipelineEndpoint(server, "path", running, pool)
+    tile_edge = edge_of(server)
+    if tile_edge is not None:  # tile hits the pipeline answered before, without it
+        ows, other = TileHits(server, tile_edge, ows), TileHits(server, tile_edge, other)
     methods = list(METHODS)
     # Outermost first: the access log counts every answer, CORS preflights included.
     middleware = [Middleware(AccessLogMiddleware)] if server.settings.access_log else []
@@ -327,10 +330,7 @@ def asgi_app(server: Server) -> ASGIApp:
         middleware=middleware,
     )
     app.state.server = server
-    direct: ASGIApp = other
-    tile_edge = edge_of(server)
-    if tile_edge is not None:  # tile hits the pipeline answered before, without it
-        direct = TileHits(server, tile_edge, other)
+    direct = other
     for layer in reversed(middleware):
         direct = layer.cls(direct, *layer.args, **layer.kwargs)
     return Edge(app, direct)

@@ -1,6 +1,7 @@
 """Shortcuts past Starlette's router: `Edge` sends every request its own routes do not answer
 straight to the pipeline's endpoint, and `TileHits` answers a tile the pipeline answered before
-from the cache, on the event loop (services/tiles/edge.py says when that is sound)."""
+from the cache, on the event loop (services/tiles/edge.py says when that is sound), in front of
+that endpoint and of /ows (WMTS KVP)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,13 @@ import contextlib
 import socket
 import struct
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ogcserve.services.tiles.edge import PREFIX as TILE_PREFIX
-from ogcserve.services.tiles.edge import EdgeAnswer, EdgeHits
+from ogcserve.services.tiles.edge import EdgeAnswer, EdgeHits, answer
 
 if TYPE_CHECKING:
     from ogcserve.server import Server
@@ -25,13 +25,19 @@ CATCH_ALL = "/{path:path}"
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
+def _transport(receive: Receive) -> Any:
+    """The connection's transport, reached through uvicorn's `receive` (a bound method of its
+    per-request cycle, which holds it); None under another server."""
+    return getattr(getattr(receive, "__self__", None), "transport", None)
+
+
 def reset_connection(receive: Receive) -> None:
     """Drop the connection now, unsent data and all (RST). ASGI has no word for it, and the
     server's own close waits for its buffer to drain, which a stalled client never lets happen:
     the transport is reached through uvicorn's `receive` (a bound method of its per-request
     cycle, which holds the transport). Elsewhere the server closes the connection when the
     endpoint returns."""
-    transport = getattr(getattr(receive, "__self__", None), "transport", None)
+    transport = _transport(receive)
     if transport is None:
         return
     with contextlib.suppress(Exception):
@@ -42,8 +48,8 @@ def reset_connection(receive: Receive) -> None:
 
 
 class TileHits:
-    """Answers a RESTful WMTS tile that the pipeline answered before for the same URL, from the
-    cache backend and on the event loop, when that gives the pipeline's answer (see
+    """Answers a tile that the pipeline answered before for the same URL, from the cache
+    backend and on the event loop, when that gives the pipeline's answer (see
     services/tiles/edge.py); every other request goes on to the pipeline."""
 
     def __init__(self, server: Server, edge: EdgeHits, pipeline_app: ASGIApp) -> None:
@@ -53,39 +59,46 @@ class TileHits:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
-        if method in ("GET", "HEAD") and scope["path"].startswith(TILE_PREFIX):
+        if method in ("GET", "HEAD") and not scope.get("root_path"):
             started = time.perf_counter()
-            if_none_match: str | None = None
-            for name, value in scope["headers"]:
-                if name == b"if-none-match":
-                    text = value.decode("latin-1")
-                    if_none_match = text if if_none_match is None else f"{if_none_match}, {text}"
-                elif name in (b"content-length", b"transfer-encoding"):  # a body: the pipeline
-                    return await self.pipeline_app(scope, receive, send)
-            query = scope.get("query_string", b"").decode("latin-1")
-            path = scope.get("root_path", "") + scope["path"]
-            answer = self.edge.answer(self.server, method, path, query, if_none_match)
-            if answer is not None:
-                await self._send(answer, receive, send)
-                if self.server.metrics is not None:
-                    seconds = time.perf_counter() - started
-                    sent = len(answer.body)
-                    self.server.metrics.record_answer(answer.labels, answer.status, sent, seconds)
-                return None
+            query = scope["query_string"].decode("latin-1")
+            entry = self.edge.find(scope["path"], query)
+            if entry is not None:
+                if_none_match: str | None = None
+                for name, value in scope["headers"]:
+                    if name == b"if-none-match":
+                        text = value.decode("latin-1")
+                        if_none_match = (
+                            text if if_none_match is None else f"{if_none_match}, {text}"
+                        )
+                    elif name in (b"content-length", b"transfer-encoding"):  # a body
+                        return await self.pipeline_app(scope, receive, send)
+                found = answer(self.server, entry, method, if_none_match)
+                if found is not None:
+                    await self._send(found, receive, send)
+                    if self.server.metrics is not None:
+                        seconds = time.perf_counter() - started
+                        self.server.metrics.record_answer(
+                            found.labels, found.status, len(found.body), seconds
+                        )
+                    return None
         return await self.pipeline_app(scope, receive, send)
 
     async def _send(self, answer: EdgeAnswer, receive: Receive, send: Send) -> None:
+        start = {"type": "http.response.start", "status": answer.status, "headers": answer.headers}
+        body = {"type": "http.response.body", "body": answer.body}
+        transport = _transport(receive)
+        if transport is not None and not transport.get_write_buffer_size():
+            # Nothing waits to be sent, so neither send waits (uvicorn's send waits only while
+            # the transport's buffer is above its limit): no timer is needed.
+            await send(start)
+            await send(body)
+            return
         # As the pipeline's sink: a client that accepts nothing for write_timeout is cut off.
         try:
             async with asyncio.timeout(self.server.settings.write_timeout):
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": answer.status,
-                        "headers": answer.headers,
-                    }
-                )
-                await send({"type": "http.response.body", "body": answer.body})
+                await send(start)
+                await send(body)
         except TimeoutError:
             reset_connection(receive)
 

@@ -23,7 +23,7 @@ RequestLabels = tuple[str, str, str]
 class Pending:
     """The sums, swapped out whole by `take` (the next second starts empty)."""
 
-    __slots__ = ("_bounds", "_lock", "layers", "plugins", "requests", "statuses")
+    __slots__ = ("_bounds", "_lock", "layers", "lookups", "plugins", "requests", "statuses")
 
     def __init__(self, bounds: tuple[float, ...]) -> None:
         self._bounds = bounds  # the histogram's upper bounds, +Inf last
@@ -34,6 +34,7 @@ class Pending:
         # (plugin, class, method) -> [calls, errors, seconds], as in the tally
         self.plugins: dict[tuple[str, type, str], list[Any]] = {}
         self.layers: dict[tuple[str, str], list[float]] = {}  # (project, layer) -> [n, seconds]
+        self.lookups: dict[tuple[str, bool], int] = {}  # (cache backend, found) -> count
 
     def add(
         self, labels: RequestLabels, status: int, sent: int, seconds: float, tally: Tally | None
@@ -70,6 +71,12 @@ class Pending:
                         sums[0] += read[0]
                         sums[1] += read[1]
 
+    def lookup(self, backend: str, found: bool) -> None:
+        """One cache get: found or not."""
+        key = (backend, found)
+        with self._lock:
+            self.lookups[key] = self.lookups.get(key, 0) + 1
+
     def take(self) -> Pending:
         """The sums so far, as a Pending of their own; this one starts again empty."""
         taken = Pending(self._bounds)
@@ -78,4 +85,5 @@ class Pending:
             taken.statuses, self.statuses = self.statuses, taken.statuses
             taken.plugins, self.plugins = self.plugins, taken.plugins
             taken.layers, self.layers = self.layers, taken.layers
+            taken.lookups, self.lookups = self.lookups, taken.lookups
         return taken

@@ -183,10 +183,12 @@ class Metrics:
         for (project, layer), (features, read) in pending.layers.items():
             child(self.features, project, layer).inc(features)
             child(self.read_seconds, project, layer).inc(read)
+        for (backend, found), count in pending.lookups.items():
+            child(self.cache_hits if found else self.cache_misses, backend).inc(count)
 
     def cache_lookup(self, backend: str, hit: bool) -> None:
-        """A cache get: found or not."""
-        self.child(self.cache_hits if hit else self.cache_misses, backend).inc()
+        """A cache get: found or not (pending, as the requests' counts)."""
+        self._pending.lookup(backend, hit)
 
     def cache_error(self, backend: str) -> None:
         """A cache call failed or was skipped because the store had just failed."""

@@ -173,7 +173,8 @@ def routes(tiles: TileService) -> list[tuple[str, RouteHandler]]:
         route = ctx.request.route
         indices = (route["z"], route["row"], route["col"])
         address = _address(ctx, _tms(tiles, ctx), indices, _format(ctx))
-        write_tile(ctx, tiles.renderer.tile(ctx, address))
+        by_url = bool(ctx.request.parameter("F").strip())  # else the Accept header chose
+        write_tile(ctx, tiles.renderer.tile(ctx, address, url_decides=by_url))
 
     def xyz(ctx: RequestContext) -> None:
         route = ctx.request.route

@@ -2,11 +2,14 @@
 
 Through the pipeline a cached tile cost ~250 µs of CPU in process (the request built and
 parsed, the filter hooks, the route resolved, the access fingerprint, the response checked,
-the hop to a worker thread and back), this ~35 µs (docs/performance.md); most of the pipeline's
+the hop to a worker thread and back), this ~18 µs (docs/performance.md); most of the pipeline's
 work recomputed what the previous request for the same URL found. Here the pipeline, when it
-answers a RESTful WMTS tile, notes where the tile lives (its cache space and key, which the
-access fingerprint made) under the request's URL; the next request for that URL is answered
-from the backend with the same headers, without the pipeline.
+answers a tile, notes where the tile lives (its cache space and key, which the access
+fingerprint made) under the request's path and query; the next request for that URL is
+answered from the backend with the same headers, without the pipeline. That covers every tile
+URL whose answer its path and query decide: RESTful WMTS, XYZ, WMTS KVP GetTile (keyed by its
+query exactly as sent) and OGC API - Tiles asked with `f=` (a tile whose format the Accept
+header chose is not noted: `url_decides`).
 
 That is sound only while the answer is a function of the URL, the project file and the stored
 entry, so both noting and answering require:
@@ -23,14 +26,17 @@ entry, so both noting and answering require:
   (else the pipeline runs, and reloads it).
 
 The entry is read from the backend every time, so an edit's invalidation (by this host or
-another sharing the directory) is seen at once: a missing entry runs the pipeline. Only GET and
-HEAD without a body, and only paths under /wmts/.
+another sharing the directory) is seen at once: a missing entry runs the pipeline. The read is
+the backend's own (`Guarded.reader`: the entry's path is found once per URL), and the answer's
+header lines are kept with the ETag they were built for, so a hit builds nothing while its tile
+is the same. Only GET and HEAD without a body, and no root path.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -38,27 +44,30 @@ from ogcserve.access.policy import ProjectPolicy
 from ogcserve.cache.filter import BackendCache
 from ogcserve.errors import ServiceError
 
-from .tile import Tile
+from .tile import ETAG_SIZE
 
 if TYPE_CHECKING:
     from ogcserve.context import RequestContext
     from ogcserve.projects.model import Project
     from ogcserve.server import Server
 
-PREFIX = "/wmts/"
 _LOCAL = ("memory", "disk")
 Head = list[tuple[bytes, bytes]]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Entry:
     project: Project
+    path: str  # the project file's
     mtime: float
-    space: str
-    key: str
+    where: tuple[str, str]  # the cache space and key
+    read: Callable[[], bytes | None]  # the backend's read of that entry
     content_type: bytes
     cache_control: bytes
     labels: tuple[str, str, str]  # the request's metrics labels (project, service, operation)
+    # The last tile answered: its stored ETag, that as text, the 304's and the 200's header
+    # lines. Replaced whole (on the event loop), never changed in place.
+    known: tuple[bytes, str, Head, Head] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,13 +82,15 @@ class EdgeAnswer:
 
 def plain(server: Server) -> bool:
     """Whether nothing but the built-in registrations could see a request."""
-    if server.filters:
+    if server.filters or server.cache_backend.name not in _LOCAL:
         return False
-    if server.cache_backend.name not in _LOCAL:
-        return False
-    if any(type(r.item) is not ProjectPolicy for r in server.access_controls):
-        return False
-    return all(type(r.item) is BackendCache for r in server.caches)
+    for control in server.access_controls:  # loops, not all(): this runs on every hit
+        if type(control.item) is not ProjectPolicy:
+            return False
+    for cache in server.caches:  # noqa: SIM110
+        if type(cache.item) is not BackendCache:
+            return False
+    return True
 
 
 class EdgeHits:
@@ -106,73 +117,87 @@ class EdgeHits:
         request = ctx.request
         if request.method not in ("GET", "HEAD") or request.body:
             return
-        path = request.environ.get("PATH_INFO", "")
-        if request.environ.get("SCRIPT_NAME") or not path.startswith(PREFIX):
-            return
-        if not plain(ctx.server):
+        if request.environ.get("SCRIPT_NAME") or not plain(ctx.server):
             return
         from ogcserve.metrics.labels import request_labels
         from ogcserve.plugins.targets import resolve
 
-        url = (path, request.environ.get("QUERY_STRING", ""))
+        url = (request.environ.get("PATH_INFO", ""), request.environ.get("QUERY_STRING", ""))
         control = f"private, max-age={max_age}".encode("latin-1")
+        kind = content_type.encode("latin-1")
         known = self._entries.get(url)
         if (
             known is not None
             and known.project is project
             and known.mtime == project.mtime
-            and (known.space, known.key) == where
+            and known.where == where
             and known.cache_control == control
-            and known.content_type == content_type.encode("latin-1")
+            and known.content_type == kind
         ):
+            return
+        read = ctx.server.cache_backend.reader(*where)
+        if read is None:
             return
         labels = request_labels(ctx, resolve(ctx)) if ctx.server.metrics is not None else ("",) * 3
         entry = _Entry(
-            project,
-            project.mtime,
-            where[0],
-            where[1],
-            content_type.encode("latin-1"),
-            control,
-            labels,
+            project, str(project.path), project.mtime, where, read, kind, control, labels
         )
         with self._lock:
             if len(self._entries) >= self.max_entries:
                 self._entries = {}
             self._entries[url] = entry
 
+    def find(self, path: str, query: str) -> _Entry | None:
+        """What the pipeline noted for this URL, if anything."""
+        return self._entries.get((path, query))
+
     def answer(
         self, server: Server, method: str, path: str, query: str, if_none_match: str | None
     ) -> EdgeAnswer | None:
         """The answer the pipeline would give, or None (the pipeline must answer)."""
         entry = self._entries.get((path, query))
-        if entry is None or not plain(server):
+        return None if entry is None else answer(server, entry, method, if_none_match)
+
+
+def answer(
+    server: Server, entry: _Entry, method: str, if_none_match: str | None
+) -> EdgeAnswer | None:
+    """The answer the pipeline would give to a request for `entry`'s URL, or None."""
+    backend = server.cache_backend
+    if not backend.healthy or not plain(server):  # a failing store: the pipeline says how
+        return None
+    project = entry.project
+    try:
+        if server.projects.get(project.name) is not project:
             return None
-        project = entry.project
-        try:
-            if server.projects.get(project.name) is not project:
-                return None
-            if os.stat(project.path).st_mtime != entry.mtime:
-                return None
-        except (OSError, ServiceError):  # gone: the pipeline says what that means
+        if os.stat(entry.path).st_mtime != entry.mtime:
             return None
-        data = server.cache_backend.get(entry.space, entry.key)
-        if data is None:  # dropped (an edit), evicted, or the store fails
+        data = entry.read()
+    except (OSError, ServiceError):  # gone, or unreadable: the pipeline says what that means
+        return None
+    if data is None:  # dropped (an edit) or evicted
+        return None
+    known = entry.known
+    if known is None or data[:ETAG_SIZE] != known[0]:
+        known = _heads(entry, data)
+        if known is None:
             return None
-        tile = Tile.from_entry(data, "", 0)
-        if tile is None:
-            return None
-        etag = tile.etag.encode("latin-1")
-        headers = [
-            (b"cache-control", entry.cache_control),
-            (b"etag", etag),
-            (b"x-cache", b"HIT"),
-        ]
-        if if_none_match is not None and _matches(if_none_match, tile.etag):
-            return EdgeAnswer(304, headers, b"", entry.labels)
-        headers.append((b"content-type", entry.content_type))
-        headers.append((b"content-length", str(len(tile.body)).encode("latin-1")))
-        return EdgeAnswer(200, headers, b"" if method == "HEAD" else tile.body, entry.labels)
+        entry.known = known
+    backend.found()
+    if if_none_match is not None and _matches(if_none_match, known[1]):
+        return EdgeAnswer(304, known[2], b"", entry.labels)
+    return EdgeAnswer(200, known[3], b"" if method == "HEAD" else data[ETAG_SIZE:], entry.labels)
+
+
+def _heads(entry: _Entry, data: bytes) -> tuple[bytes, str, Head, Head] | None:
+    """The header lines of the tile stored as `data` (None if the bytes are not a tile)."""
+    stored = data[:ETAG_SIZE]
+    if len(data) < ETAG_SIZE or stored[:1] != b'"' or stored[-1:] != b'"':
+        return None
+    common = [(b"cache-control", entry.cache_control), (b"etag", stored), (b"x-cache", b"HIT")]
+    length = str(len(data) - ETAG_SIZE).encode("latin-1")
+    full = [*common, (b"content-type", entry.content_type), (b"content-length", length)]
+    return stored, stored.decode("ascii", "replace"), common, full
 
 
 def _matches(wanted: str, etag: str) -> bool:
@@ -181,7 +206,7 @@ def _matches(wanted: str, etag: str) -> bool:
 
 
 def edge_of(server: Server) -> EdgeHits | None:
-    """The built-in WMTS's edge hits (None if a plugin replaced WMTS)."""
+    """The built-in tile services' edge hits (None if a plugin replaced WMTS)."""
     service = server.services.get("WMTS")
     renderer = getattr(getattr(service, "tiles", None), "renderer", None)
     edge = getattr(renderer, "edge", None)

@@ -44,8 +44,9 @@ class TileRenderer:
         self._drawing: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
-    def tile(self, ctx: RequestContext, address: TileAddress) -> Tile:
-        """The tile, from the cache or drawn (with its metatile) and cached.
+    def tile(self, ctx: RequestContext, address: TileAddress, url_decides: bool = True) -> Tile:
+        """The tile, from the cache or drawn (with its metatile) and cached; `url_decides`:
+        the request's URL alone chose it (not a header), so hits may be answered at the edge.
 
         The layer is resolved first, through the access layer: LayerNotDefined for an unknown
         name or a group the caller can read nothing of, Security (403) for a forbidden layer.
@@ -63,7 +64,8 @@ class TileRenderer:
         backend = ctx.server.cache_backend
         space = tile_space(project.name, address)
         cached = self._cached(backend.get(space, key), address, max_age)
-        self.edge.remember(ctx, project, (space, key), address.format, max_age)
+        if url_decides:
+            self.edge.remember(ctx, project, (space, key), address.format, max_age)
         if cached is not None:
             return cached
         size = settings.tile_metatile

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-_ETAG_SIZE = 34  # a quoted 32-digit hex digest
+ETAG_SIZE = 34  # a quoted 32-digit hex digest
 
 
 class Tile:
@@ -27,7 +27,7 @@ class Tile:
     @classmethod
     def from_entry(cls, data: bytes, content_type: str, max_age: int) -> Tile | None:
         """The tile `entry` made (None if the bytes are not one)."""
-        if len(data) < _ETAG_SIZE or data[:1] != b'"' or data[_ETAG_SIZE - 1 : _ETAG_SIZE] != b'"':
+        if len(data) < ETAG_SIZE or data[:1] != b'"' or data[ETAG_SIZE - 1 : ETAG_SIZE] != b'"':
             return None
-        etag = data[:_ETAG_SIZE].decode("ascii", "replace")
-        return cls(data[_ETAG_SIZE:], content_type, cached=True, max_age=max_age, etag=etag)
+        etag = data[:ETAG_SIZE].decode("ascii", "replace")
+        return cls(data[ETAG_SIZE:], content_type, cached=True, max_age=max_age, etag=etag)
