@@ -1,5 +1,6 @@
 """Projects: the YAML files that say which layers a server publishes, and how they are loaded."""
 
+from ogcserve.projects.config import FieldsConfig, LayerConfig, ProjectConfig, WCSConfig, WFSConfig
 from ogcserve.projects.loader import (
     OpenSource,
     ProjectError,
@@ -7,15 +8,7 @@ from ogcserve.projects.loader import (
     check_project,
     load_project,
 )
-from ogcserve.projects.model import (
-    FieldsConfig,
-    Layer,
-    LayerConfig,
-    Project,
-    ProjectConfig,
-    WCSConfig,
-    WFSConfig,
-)
+from ogcserve.projects.model import Layer, Project
 from ogcserve.projects.store import ProjectLoader, ProjectStore
 
 __all__ = [

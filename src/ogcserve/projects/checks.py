@@ -25,8 +25,8 @@ from ogcserve.coverages import CoverageInfo
 from ogcserve.errors import FilterError
 from ogcserve.expressions import Expression, parse
 from ogcserve.features import FieldType, Schema
+from ogcserve.projects.config import LayerConfig
 from ogcserve.projects.document import Document, Loc, ProjectIssue
-from ogcserve.projects.model import LayerConfig
 from ogcserve.projects.schema import schema_issues, suggestion
 from ogcserve.rendering.styles import Marker, Style, Symbol, template_fields, validate_style
 from ogcserve.sources.specs import GeoPackageSpec, OGRSpec, RasterSpec, SourceSpec

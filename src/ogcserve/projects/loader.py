@@ -34,8 +34,9 @@ from pydantic import ValidationError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ogcserve.projects.checks import OpenSource, layer_issues, source_issues
+from ogcserve.projects.config import FieldsConfig, LayerConfig, ProjectConfig
 from ogcserve.projects.document import Document, Loc, ProjectError, ProjectIssue, line_of
-from ogcserve.projects.model import FieldsConfig, Layer, LayerConfig, Project, ProjectConfig, freeze
+from ogcserve.projects.model import Layer, Project, freeze
 from ogcserve.projects.qgis import is_qgis_project, log_issues, read_qgis_project
 from ogcserve.projects.schema import schema_issues
 from ogcserve.projects.viewer_checks import viewer_field_issues, viewer_issues

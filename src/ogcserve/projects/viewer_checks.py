@@ -9,8 +9,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from ogcserve.projects.checks import LayerCheck
+from ogcserve.projects.config import LayerConfig
 from ogcserve.projects.document import Document, Loc, ProjectIssue
-from ogcserve.projects.model import LayerConfig
 from ogcserve.projects.schema import suggestion
 from ogcserve.projects.viewer import ViewerConfig
 from ogcserve.sources.specs import RasterSpec

@@ -21,14 +21,8 @@ from pygeofilter import ast
 from ogcserve.errors import FilterError
 from ogcserve.expressions import Expression, check_properties, from_ast, parse
 from ogcserve.features import Schema
-from ogcserve.projects.model import (
-    Layer,
-    LinkConfig,
-    TilesConfig,
-    WCSConfig,
-    WFSConfig,
-    freeze,
-)
+from ogcserve.projects.config import LinkConfig, TilesConfig, WCSConfig, WFSConfig
+from ogcserve.projects.model import Layer, freeze
 from ogcserve.projects.qgis.publishing import Publishing
 from ogcserve.projects.qgis.sources import LayerSource, UnsupportedSourceError, layer_source
 from ogcserve.projects.qgis.symbology import layer_style

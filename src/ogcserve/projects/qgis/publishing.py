@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from ogcserve.projects.model import ContactConfig, ProjectWMSConfig
+from ogcserve.projects.config import ContactConfig, ProjectWMSConfig
 
 # Settings the project model has no place for: read, named in `ogcserve check`, not applied.
 _IGNORED = {

@@ -20,8 +20,9 @@ from pathlib import Path
 import pyproj
 from lxml import etree
 
+from ogcserve.projects.config import WMSConfig
 from ogcserve.projects.document import ProjectIssue, Severity
-from ogcserve.projects.model import Layer, Project, QgisNames, WMSConfig
+from ogcserve.projects.model import Layer, Project, QgisNames
 from ogcserve.projects.qgis.files import ProjectFileError, read_project_xml
 from ogcserve.projects.qgis.layers import (
     LayerContext,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from ogcserve.projects.model import ContactConfig
+from ogcserve.projects.config import ContactConfig
 
 
 def _sub(parent: etree._Element, tag: str, text: str | None = None) -> etree._Element:

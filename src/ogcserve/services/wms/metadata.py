@@ -8,7 +8,8 @@ from collections.abc import Callable
 
 from lxml import etree
 
-from ogcserve.projects.model import ContactConfig, Layer, LinkConfig
+from ogcserve.projects.config import ContactConfig, LinkConfig
+from ogcserve.projects.model import Layer
 from ogcserve.services.wms.xml import Maker
 
 Online = Callable[[str], etree._Element]
