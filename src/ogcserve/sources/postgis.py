@@ -76,10 +76,12 @@ class PostGISSource:
         table = self._table
         if table is not None:
             return table
-        with self._db.pooled("introspection") as conn:
-            table = introspect(
+        table = self._db.read(
+            "introspection",
+            lambda conn: introspect(
                 conn, self._table_arg, describe(self._dsn), self._geometry_arg, self._key_arg
-            )
+            ),
+        )
         self._table = table
         return table
 
@@ -100,7 +102,8 @@ class PostGISSource:
         corners = sql.SQL("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM ({}) s(e)")
         estimated = corners.format(sql.SQL("SELECT ST_EstimatedExtent(%s, %s, %s)"))
         exact = corners.format(sql.SQL("SELECT ST_Extent({}) FROM {}").format(g, t.ident))
-        with self._db.pooled("extent") as conn:
+
+        def run(conn: psycopg.Connection[Any]) -> Any:
             row = None
             try:
                 row = conn.execute(
@@ -110,9 +113,13 @@ class PostGISSource:
                 raise
             except psycopg.Error:
                 # Views and never-analysed tables have no statistics to estimate from.
-                conn.rollback()
+                if conn.broken:
+                    raise
             if row is None or row[0] is None:
                 row = conn.execute(exact).fetchone()
+            return row
+
+        row = self._db.read("extent", run)
         if row is None or row[0] is None:
             return None
         return (float(row[0]), float(row[1]), float(row[2]), float(row[3]))
@@ -237,8 +244,9 @@ class PostGISSource:
             with self._db.pooled("read") as pooled:
                 yield from self._cursor(pooled, statement, sel, max(size, DRAWING_FETCH), raw)
             return
-        with self._db.pooled("read") as pooled:
-            first, more = self._first(pooled, statement, sel, size, raw)
+        # Read whole before anything is yielded, so it may be tried again on a lost connection.
+        whole = statement
+        first, more = self._db.read("read", lambda conn: self._first(conn, whole, sel, size, raw))
         if first is None:
             return
         yield first
@@ -322,8 +330,7 @@ class PostGISSource:
             return 0
         clause, params = where
         counting = sql.SQL("SELECT COUNT(*) FROM {}").format(self._meta().ident) + clause
-        with self._db.pooled("count") as conn:
-            row = conn.execute(counting, params).fetchone()
+        row = self._db.read("count", lambda conn: conn.execute(counting, params).fetchone())
         return int(row[0]) if row else 0
 
     def get(self, fid: Any, query: FeatureQuery | None = None) -> Feature | None:
