@@ -7,7 +7,8 @@ only the index's envelope test (`FeatureQuery.exact`).
 Identifiers are always composed with `psycopg.sql.Identifier`; request values only ever travel
 as bound parameters.
 
-What the relation is comes from `pg_schema.py`; connections, the circuit breaker and the
+What the relation is comes from `pg_schema.py`; the SQL of a read from `pg_statements.py`
+(composed once per shape of query); connections, the circuit breaker and the
 translation of database errors live in `pg_connections.py`; writes are a `SourceTransaction`
 over `pg_writes.py`. A streamed read takes its first batch on a pooled connection and gives it
 back before the batch is yielded; a longer answer continues on a connection of its own, outside
@@ -32,7 +33,6 @@ from ogcserve.sources._query import (
     FilterPlan,
     Selection,
     by_id,
-    coerce_ids,
     count_selection,
     first_feature,
     keys_only,
@@ -47,6 +47,7 @@ from ogcserve.sources.limits import SourceLimits
 from ogcserve.sources.pg_connections import PostGISConnections, describe, rollback, translate
 from ogcserve.sources.pg_databases import DatabaseGuard
 from ogcserve.sources.pg_schema import PostGISTable, introspect
+from ogcserve.sources.pg_statements import Statements, where_clause
 from ogcserve.sources.pg_writes import PostGISWrites
 
 
@@ -69,7 +70,7 @@ class PostGISSource:
         self._key_arg = key
         self._db = PostGISConnections(dsn, table, pool_size, limits or SourceLimits(), database)
         self._table: PostGISTable | None = None
-        self._statements: dict[tuple[Any, ...], str] = {}  # `_select`'s texts, by shape
+        self._statements = Statements()
 
     # -- metadata ----------------------------------------------------------------------------
 
@@ -131,98 +132,10 @@ class PostGISSource:
         t = self._meta()
         return plan_query(t.schema, query, "postgresql", _quote, t.srid)
 
-    def _where(
-        self, query: FeatureQuery, plan: FilterPlan
-    ) -> tuple[sql.Composable, list[Any]] | None:
-        t = self._meta()
-        terms: list[sql.Composable] = []
-        params: list[Any] = []
-        if query.ids is not None:
-            ids = coerce_ids(query.ids, t.key_type)
-            if not ids:
-                return None
-            terms.append(sql.SQL("{} = ANY(%s)").format(sql.Identifier(t.schema.key)))
-            params.append(ids)
-        if query.bbox is not None and t.schema.geometry_field is not None:
-            # ST_Intersects uses the index (&&) and then tests exactly, so paging stays in SQL;
-            # a drawing needs only the index's envelope test (its shapes are culled anyway).
-            test = _INTERSECTS if query.exact else _ENVELOPES
-            terms.append(test.format(sql.Identifier(t.schema.geometry_field)))
-            params.extend((*query.bbox, t.srid))
-        if plan.sql:
-            terms.append(sql.SQL("(" + plan.sql + ")"))
-            params.extend(plan.params)
-        for subset in query.subsets:
-            # Trusted SQL, but a literal '%' (LIKE 'a%') would be read as a placeholder.
-            terms.append(sql.SQL("(" + subset.replace("%", "%%") + ")"))
-        if not terms:
-            return sql.Composed([]), params
-        return sql.SQL(" WHERE ") + sql.SQL(" AND ").join(terms), params
-
     def _select(
         self, query: FeatureQuery, plan: FilterPlan, sel: Selection, paged: bool
     ) -> tuple[str, list[Any]] | None:
-        """The statement of `query` and its parameters. The statement's text depends on the
-        query's shape only (which terms, columns, order), not on its values: it is composed
-        once per shape (`_statements`), which saved 40-50 us of a GetFeatureInfo's ~700."""
-        t = self._meta()
-        params: list[Any] = []
-        if query.ids is not None:
-            ids = coerce_ids(query.ids, t.key_type)
-            if not ids:
-                return None
-            params.append(ids)
-        bbox = query.bbox is not None and t.schema.geometry_field is not None
-        if query.bbox is not None and bbox:
-            params.extend((*query.bbox, t.srid))
-        if plan.sql:
-            params.extend(plan.params)
-        limited = paged and (query.limit is not None or query.offset > 0)
-        if limited:
-            params.extend((query.limit, max(query.offset, 0)))
-        shape = (
-            query.ids is not None,
-            bbox,
-            query.exact,
-            plan.sql,
-            query.subsets,
-            sel.fetch_geometry,
-            sel.stored,
-            query.sort,
-            limited,
-        )
-        text = self._statements.get(shape)
-        if text is None:
-            text = self._compose(query, plan, sel, limited).as_string(None)
-            if len(self._statements) >= _STATEMENTS:
-                self._statements.clear()  # shapes are few; streams' rests are one-offs
-            self._statements[shape] = text
-        return text, params
-
-    def _compose(
-        self, query: FeatureQuery, plan: FilterPlan, sel: Selection, limited: bool
-    ) -> sql.Composed:
-        """The statement `_select` gives the text of, its placeholders in `_select`'s order."""
-        t = self._meta()
-        where = self._where(query, plan)
-        assert where is not None  # an empty id list is answered before composing
-        cols: list[sql.Composable] = [sql.Identifier(t.schema.key)]
-        if sel.fetch_geometry and t.schema.geometry_field is not None:
-            cols.append(sql.SQL("ST_AsBinary({})").format(sql.Identifier(t.schema.geometry_field)))
-        cols.extend(t.select[n] for n in sel.stored)
-        statement = sql.SQL("SELECT {} FROM {}").format(sql.SQL(", ").join(cols), t.ident)
-        statement += where[0]
-        order: list[sql.Composable] = [
-            sql.SQL("{} DESC" if k.descending else "{}").format(sql.Identifier(k.name))
-            for k in query.sort
-        ]
-        if order or limited:
-            # The key breaks ties so that pages never overlap.
-            order.append(sql.Identifier(t.schema.key))
-            statement += sql.SQL(" ORDER BY ") + sql.SQL(", ").join(order)
-        if limited:
-            statement += sql.SQL(" LIMIT %s OFFSET %s")
-        return statement
+        return self._statements.select(self._meta(), query, plan, sel, paged)
 
     def _batch(self, rows: list[Any], sel: Selection, raw: bool) -> FeatureBatch:
         """A batch of rows; with `raw`, the geometries stay WKB (`FeatureBatch.wkb`)."""
@@ -363,7 +276,7 @@ class PostGISSource:
             sel = count_selection(self._meta().schema, counted, True)
             rows = self._rows(None, counted, plan, sel, False, 5000)
             return sum(len(b) for b in refine(rows, sel, None, plan.predicate, 0, None))
-        where = self._where(counted, plan)
+        where = where_clause(self._meta(), counted, plan)
         if where is None:
             return 0
         clause, params = where
@@ -415,13 +328,8 @@ class PostGISSource:
         self._db.close()
 
 
-# The bbox tests: exact (a page's rows must meet the bbox), or the index's envelopes only.
 # Rows per round trip of a drawing's read: its reader holds every batch at once anyway.
 DRAWING_FETCH = 10_000
-# Statement texts kept per source (`PostGISSource._select`).
-_STATEMENTS = 256
-_INTERSECTS = sql.SQL("ST_Intersects({}, ST_MakeEnvelope(%s, %s, %s, %s, %s))")
-_ENVELOPES = sql.SQL("{} && ST_MakeEnvelope(%s, %s, %s, %s, %s)")
 
 
 def _quote(name: str) -> str:
