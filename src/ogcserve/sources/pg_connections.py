@@ -3,13 +3,18 @@ front of it (its database's, shared with the other sources of that database:
 `pg_databases.DatabaseGuard`), connections of their own for long streams, and the one place
 where a database error becomes what the client sees (`translate`).
 
-Every use of the database passes `pooled()`, which asks the circuit breaker first (while the
-database is known to be down, every source of it answers 503 at once), waits a bounded time
-for a pooled connection (503 when the pool stays busy), and translates database errors raised
-in its block:
-the action and the constraint's name, never the row or the SQL; the full message goes to the
-log. `dedicated()` gives a streamed read a connection outside the pool
+Every use of the database passes `read()` or `pooled()`, which ask the circuit breaker first
+(while the database is known to be down, every source of it answers 503 at once), wait a
+bounded time for a pooled connection (503 when the pool stays busy), and translate database
+errors: the action and the constraint's name, never the row or the SQL; the full message goes
+to the log. `dedicated()` gives a streamed read a connection outside the pool
 (docs/decisions/0005-streams-off-the-pool.md).
+
+Pooled connections are in autocommit and lent unchecked to `read()`: a one-statement read is
+one round trip, with no check, BEGIN or ROLLBACK around it. A connection found lost in use
+probes the database the way a failed check did, and the read is tried once more
+(docs/decisions/0008-unchecked-autocommit-reads.md). `pooled()` lends a checked connection in
+a transaction, for blocks that cannot be run twice: writes, and reads through a named cursor.
 """
 
 from __future__ import annotations
@@ -18,9 +23,9 @@ import contextlib
 import logging
 import math
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
@@ -32,6 +37,8 @@ from ogcserve.sources.limits import SourceBusyError, SourceLimits, SourceTimeout
 from ogcserve.sources.pg_databases import DatabaseGuard
 
 log = logging.getLogger("ogcserve.sources.postgis")
+
+T = TypeVar("T")
 
 
 def describe(dsn: str) -> str:
@@ -214,40 +221,102 @@ class PostGISConnections:
         self._connect()
         pool = ConnectionPool(
             self._dsn,
-            kwargs=self._connect_args(),
+            # Autocommit: a read of one statement is its own implicit transaction. No check on
+            # every loan: `read` finds a dead connection in use and tries again, `pooled`
+            # checks its own. No statement prepared by psycopg after five uses: that took a
+            # round trip of its own, and PostgreSQL may then plan for any parameter (a
+            # generic plan) where each request's values were planned for before
+            # (docs/decisions/0008-unchecked-autocommit-reads.md).
+            kwargs={**self._connect_args(), "autocommit": True, "prepare_threshold": None},
             min_size=1,
             max_size=self._pool_size,
             open=False,
             timeout=self._limits.queue_timeout,
             max_waiting=self._limits.max_waiting,
-            # A server restart must not leave dead connections in the pool.
-            check=ConnectionPool.check_connection,
             name=f"ogcserve:{self._label}",
         )
         pool.open(wait=False)
         return pool
 
+    def read(self, what: str, run: Callable[[psycopg.Connection[Any]], T]) -> T:
+        """`run(conn)` on a pooled connection in autocommit, lent without a check: a read of
+        one statement is one round trip. `run` must only read and must return everything it
+        read (nothing of it has reached the client): it may run twice. When the connection
+        turns out lost in use (the backend was terminated, the server restarted, the network
+        dropped), the database is probed as a failed check did, by a direct connection (which
+        opens the database's breaker when it fails: 503 with Retry-After), the pool's idle
+        connections are checked, and `run` is tried once more on a checked connection.
+        Database errors leave translated for the client."""
+        pool = self._admit()
+        conn = self._getconn(pool)
+        try:
+            return run(conn)
+        except psycopg.Error as exc:
+            if not conn.broken:
+                raise translate(exc, what, self._label, conn) from None
+            log.info("PostGIS connection of %r found lost in use: %s", self._label, exc)
+        finally:
+            rollback(conn)  # no round trip unless `run` opened a transaction
+            pool.putconn(conn)  # a lost one is discarded and replaced by the pool
+        with self._lent(pool, self._recovered(pool), what, transaction=False) as conn:
+            return run(conn)
+
     @contextmanager
     def pooled(self, what: str) -> Iterator[psycopg.Connection[Any]]:
-        """A pooled connection for the block (given back rolled back); database errors inside
-        the block leave it translated for the client."""
+        """A checked pooled connection for the block, in a transaction (rolled back when the
+        block ends unless it committed): for writes, and reads that yield as they go and so
+        cannot run twice. Database errors inside the block leave translated for the client."""
         pool = self._admit()
-        with self._lent(pool, self._getconn(pool), what) as conn:
+        with self._lent(pool, self._checked(pool), what, transaction=True) as conn:
             yield conn
 
     @contextmanager
     def _lent(
-        self, pool: ConnectionPool, conn: psycopg.Connection[Any], what: str
+        self, pool: ConnectionPool, conn: psycopg.Connection[Any], what: str, transaction: bool
     ) -> Iterator[psycopg.Connection[Any]]:
-        """`conn` for the block, given back to `pool` rolled back; database errors inside the
-        block leave it translated for the client."""
+        """`conn` for the block (out of autocommit with `transaction`), given back to `pool`
+        rolled back and in autocommit; database errors inside the block leave it translated
+        for the client."""
         try:
+            if transaction:
+                conn.autocommit = False
             yield conn
         except psycopg.Error as exc:
             raise translate(exc, what, self._label, conn) from None
         finally:
             rollback(conn)
+            if not conn.broken:
+                with contextlib.suppress(psycopg.Error):
+                    conn.autocommit = True
             pool.putconn(conn)
+
+    def _checked(self, pool: ConnectionPool) -> psycopg.Connection[Any]:
+        """A pooled connection that answered a check (one round trip)."""
+        conn = self._getconn(pool)
+        try:
+            ConnectionPool.check_connection(conn)
+        except psycopg.Error as exc:
+            log.info("PostGIS connection of %r failed its check: %s", self._label, exc)
+            pool.putconn(conn)
+            return self._recovered(pool)
+        return conn
+
+    def _recovered(self, pool: ConnectionPool) -> psycopg.Connection[Any]:
+        """After a pooled connection was found lost: the outage (503, the breaker open) if the
+        database does not take a direct connection; else the pool's idle connections checked
+        (the lost ones replaced: after a restart, all of them) and a checked connection."""
+        self._probe()
+        with contextlib.suppress(PoolClosed):
+            pool.check()
+        conn = self._getconn(pool)
+        try:
+            ConnectionPool.check_connection(conn)
+        except psycopg.Error:
+            pool.putconn(conn)
+            raise SourceBusyError(
+                "The connection to the layer's database was lost", retry_after=1
+            ) from None
+        return conn
 
     def _connect(self) -> None:
         """A direct connection attempt: raises the outage if the database is down (a pool
@@ -303,7 +372,7 @@ class PostGISConnections:
                 raise SourceBusyError(
                     "The layer's database is reconnecting", retry_after=1
                 ) from None
-            with self._lent(pool, conn, what) as lent:
+            with self._lent(pool, conn, what, transaction=True) as lent:
                 yield lent
         finally:
             self._streams.release()
@@ -316,7 +385,11 @@ class PostGISConnections:
             if self._stream_pool is None:
                 self._stream_pool = ConnectionPool(
                     self._dsn,
-                    kwargs={**self._connect_args(), "application_name": "ogcserve stream"},
+                    kwargs={
+                        **self._connect_args(),
+                        "application_name": "ogcserve stream",
+                        "autocommit": True,
+                    },
                     min_size=0,
                     max_size=max(self._limits.stream_connections, 1),
                     max_idle=60.0,

@@ -7,7 +7,8 @@ only the index's envelope test (`FeatureQuery.exact`).
 Identifiers are always composed with `psycopg.sql.Identifier`; request values only ever travel
 as bound parameters.
 
-What the relation is comes from `pg_schema.py`; connections, the circuit breaker and the
+What the relation is comes from `pg_schema.py`; the SQL of a read from `pg_statements.py`
+(composed once per shape of query); connections, the circuit breaker and the
 translation of database errors live in `pg_connections.py`; writes are a `SourceTransaction`
 over `pg_writes.py`. A streamed read takes its first batch on a pooled connection and gives it
 back before the batch is yielded; a longer answer continues on a connection of its own, outside
@@ -32,7 +33,6 @@ from ogcserve.sources._query import (
     FilterPlan,
     Selection,
     by_id,
-    coerce_ids,
     count_selection,
     first_feature,
     keys_only,
@@ -47,6 +47,7 @@ from ogcserve.sources.limits import SourceLimits
 from ogcserve.sources.pg_connections import PostGISConnections, describe, rollback, translate
 from ogcserve.sources.pg_databases import DatabaseGuard
 from ogcserve.sources.pg_schema import PostGISTable, introspect
+from ogcserve.sources.pg_statements import Statements, where_clause
 from ogcserve.sources.pg_writes import PostGISWrites
 
 
@@ -69,6 +70,7 @@ class PostGISSource:
         self._key_arg = key
         self._db = PostGISConnections(dsn, table, pool_size, limits or SourceLimits(), database)
         self._table: PostGISTable | None = None
+        self._statements = Statements()
 
     # -- metadata ----------------------------------------------------------------------------
 
@@ -76,10 +78,12 @@ class PostGISSource:
         table = self._table
         if table is not None:
             return table
-        with self._db.pooled("introspection") as conn:
-            table = introspect(
+        table = self._db.read(
+            "introspection",
+            lambda conn: introspect(
                 conn, self._table_arg, describe(self._dsn), self._geometry_arg, self._key_arg
-            )
+            ),
+        )
         self._table = table
         return table
 
@@ -100,7 +104,8 @@ class PostGISSource:
         corners = sql.SQL("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM ({}) s(e)")
         estimated = corners.format(sql.SQL("SELECT ST_EstimatedExtent(%s, %s, %s)"))
         exact = corners.format(sql.SQL("SELECT ST_Extent({}) FROM {}").format(g, t.ident))
-        with self._db.pooled("extent") as conn:
+
+        def run(conn: psycopg.Connection[Any]) -> Any:
             row = None
             try:
                 row = conn.execute(
@@ -110,9 +115,13 @@ class PostGISSource:
                 raise
             except psycopg.Error:
                 # Views and never-analysed tables have no statistics to estimate from.
-                conn.rollback()
+                if conn.broken:
+                    raise
             if row is None or row[0] is None:
                 row = conn.execute(exact).fetchone()
+            return row
+
+        row = self._db.read("extent", run)
         if row is None or row[0] is None:
             return None
         return (float(row[0]), float(row[1]), float(row[2]), float(row[3]))
@@ -123,61 +132,10 @@ class PostGISSource:
         t = self._meta()
         return plan_query(t.schema, query, "postgresql", _quote, t.srid)
 
-    def _where(
-        self, query: FeatureQuery, plan: FilterPlan
-    ) -> tuple[sql.Composable, list[Any]] | None:
-        t = self._meta()
-        terms: list[sql.Composable] = []
-        params: list[Any] = []
-        if query.ids is not None:
-            ids = coerce_ids(query.ids, t.key_type)
-            if not ids:
-                return None
-            terms.append(sql.SQL("{} = ANY(%s)").format(sql.Identifier(t.schema.key)))
-            params.append(ids)
-        if query.bbox is not None and t.schema.geometry_field is not None:
-            # ST_Intersects uses the index (&&) and then tests exactly, so paging stays in SQL;
-            # a drawing needs only the index's envelope test (its shapes are culled anyway).
-            test = _INTERSECTS if query.exact else _ENVELOPES
-            terms.append(test.format(sql.Identifier(t.schema.geometry_field)))
-            params.extend((*query.bbox, t.srid))
-        if plan.sql:
-            terms.append(sql.SQL("(" + plan.sql + ")"))
-            params.extend(plan.params)
-        for subset in query.subsets:
-            # Trusted SQL, but a literal '%' (LIKE 'a%') would be read as a placeholder.
-            terms.append(sql.SQL("(" + subset.replace("%", "%%") + ")"))
-        if not terms:
-            return sql.Composed([]), params
-        return sql.SQL(" WHERE ") + sql.SQL(" AND ").join(terms), params
-
     def _select(
         self, query: FeatureQuery, plan: FilterPlan, sel: Selection, paged: bool
-    ) -> tuple[sql.Composed, list[Any]] | None:
-        t = self._meta()
-        where = self._where(query, plan)
-        if where is None:
-            return None
-        clause, params = where
-        cols: list[sql.Composable] = [sql.Identifier(t.schema.key)]
-        if sel.fetch_geometry and t.schema.geometry_field is not None:
-            cols.append(sql.SQL("ST_AsBinary({})").format(sql.Identifier(t.schema.geometry_field)))
-        cols.extend(t.select[n] for n in sel.stored)
-        statement = sql.SQL("SELECT {} FROM {}").format(sql.SQL(", ").join(cols), t.ident)
-        statement += clause
-        order: list[sql.Composable] = [
-            sql.SQL("{} DESC" if k.descending else "{}").format(sql.Identifier(k.name))
-            for k in query.sort
-        ]
-        limited = paged and (query.limit is not None or query.offset > 0)
-        if order or limited:
-            # The key breaks ties so that pages never overlap.
-            order.append(sql.Identifier(t.schema.key))
-            statement += sql.SQL(" ORDER BY ") + sql.SQL(", ").join(order)
-        if limited:
-            statement += sql.SQL(" LIMIT %s OFFSET %s")
-            params.extend((query.limit, max(query.offset, 0)))
-        return statement, params
+    ) -> tuple[str, list[Any]] | None:
+        return self._statements.select(self._meta(), query, plan, sel, paged)
 
     def _batch(self, rows: list[Any], sel: Selection, raw: bool) -> FeatureBatch:
         """A batch of rows; with `raw`, the geometries stay WKB (`FeatureBatch.wkb`)."""
@@ -197,14 +155,14 @@ class PostGISSource:
     def _cursor(
         self,
         conn: psycopg.Connection[Any],
-        statement: tuple[sql.Composed, list[Any]],
+        statement: tuple[str, list[Any]],
         sel: Selection,
         size: int,
         raw: bool,
     ) -> Generator[FeatureBatch]:
         # A named cursor keeps the result on the server; each fetchmany is one round trip.
         with conn.cursor(name=f"ogcserve_{uuid.uuid4().hex}", binary=True) as cur:
-            cur.execute(*statement)
+            cur.execute(statement[0].encode(conn.info.encoding), statement[1])
             while rows := cur.fetchmany(size):
                 yield self._batch(rows, sel, raw)
 
@@ -240,8 +198,8 @@ class PostGISSource:
         head = self._head(query, plan, sel, paged, size)
         if head is None:
             return
-        with self._db.pooled("read") as pooled:
-            first, more = self._first(pooled, head, sel, size, raw)
+        # Read whole before anything is yielded, so it may be tried again on a lost connection.
+        first, more = self._db.read("read", lambda conn: self._first(conn, head, sel, size, raw))
         if first is None:
             return
         yield first
@@ -254,7 +212,7 @@ class PostGISSource:
 
     def _head(
         self, query: FeatureQuery, plan: FilterPlan, sel: Selection, paged: bool, size: int
-    ) -> tuple[sql.Composed, list[Any]] | None:
+    ) -> tuple[str, list[Any]] | None:
         """The statement of the first batch and the row after it (None: it matches nothing).
         An ordered read (a page) takes its own LIMIT, so that PostgreSQL keeps the top rows
         only (a top-N heap) instead of sorting every match, geometries and all, for a subquery
@@ -267,13 +225,12 @@ class PostGISSource:
             return None
         text, params = statement
         # The outer LIMIT keeps the inner query's order.
-        first = sql.SQL("SELECT * FROM ({}) AS first LIMIT %s").format(text)
-        return first, [*params, size + 1]
+        return f"SELECT * FROM ({text}) AS first LIMIT %s", [*params, size + 1]
 
     def _first(
         self,
         conn: psycopg.Connection[Any],
-        statement: tuple[sql.Composed, list[Any]],
+        statement: tuple[str, list[Any]],
         sel: Selection,
         size: int,
         raw: bool,
@@ -283,8 +240,9 @@ class PostGISSource:
         1,000, then needs no query for the rest)."""
         # One round trip: the rows come with the answer to a query limited to one more row
         # than a batch (`_head`; a named cursor took three: DECLARE, FETCH, CLOSE).
+        text, params = statement
         with conn.cursor(binary=True) as cur:
-            rows = cur.execute(*statement).fetchall()
+            rows = cur.execute(text.encode(conn.info.encoding), params).fetchall()
         more = len(rows) > size
         rows = rows[:size]
         return (self._batch(rows, sel, raw) if rows else None), more
@@ -336,13 +294,12 @@ class PostGISSource:
             sel = count_selection(self._meta().schema, counted, True)
             rows = self._rows(None, counted, plan, sel, False, 5000)
             return sum(len(b) for b in refine(rows, sel, None, plan.predicate, 0, None))
-        where = self._where(counted, plan)
+        where = where_clause(self._meta(), counted, plan)
         if where is None:
             return 0
         clause, params = where
         counting = sql.SQL("SELECT COUNT(*) FROM {}").format(self._meta().ident) + clause
-        with self._db.pooled("count") as conn:
-            row = conn.execute(counting, params).fetchone()
+        row = self._db.read("count", lambda conn: conn.execute(counting, params).fetchone())
         return int(row[0]) if row else 0
 
     def get(self, fid: Any, query: FeatureQuery | None = None) -> Feature | None:
@@ -389,11 +346,8 @@ class PostGISSource:
         self._db.close()
 
 
-# The bbox tests: exact (a page's rows must meet the bbox), or the index's envelopes only.
 # Rows per round trip of a drawing's read: its reader holds every batch at once anyway.
 DRAWING_FETCH = 10_000
-_INTERSECTS = sql.SQL("ST_Intersects({}, ST_MakeEnvelope(%s, %s, %s, %s, %s))")
-_ENVELOPES = sql.SQL("{} && ST_MakeEnvelope(%s, %s, %s, %s, %s)")
 
 
 def _quote(name: str) -> str:

@@ -1,0 +1,123 @@
+"""The SQL of a PostGIS read, composed with `psycopg.sql` (identifiers quoted, request values
+only ever as bound parameters), and `Statements`, which keeps the text of each shape of query.
+
+A statement's text depends on the query's shape only (which terms, columns and order), not on
+its values: a source composes it once per shape. Composing it with `psycopg.sql` and having
+psycopg convert the result took 40-50 us of a ~700 us GetFeatureInfo
+(docs/performance.md, PostGIS, fourth pass).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg import sql
+
+from ogcserve.features import FeatureQuery
+from ogcserve.sources._query import FilterPlan, Selection, coerce_ids
+from ogcserve.sources.pg_schema import PostGISTable
+
+# The bbox tests: exact (a page's rows must meet the bbox), or the index's envelopes only.
+_INTERSECTS = sql.SQL("ST_Intersects({}, ST_MakeEnvelope(%s, %s, %s, %s, %s))")
+_ENVELOPES = sql.SQL("{} && ST_MakeEnvelope(%s, %s, %s, %s, %s)")
+# Texts kept per source: shapes are few; the rest of a stream (its sent ids) is a one-off.
+_KEPT = 256
+
+
+def where_clause(
+    t: PostGISTable, query: FeatureQuery, plan: FilterPlan
+) -> tuple[sql.Composable, list[Any]] | None:
+    """The WHERE clause of `query` on `t` and its parameters (None: no row can match)."""
+    terms: list[sql.Composable] = []
+    params: list[Any] = []
+    if query.ids is not None:
+        ids = coerce_ids(query.ids, t.key_type)
+        if not ids:
+            return None
+        terms.append(sql.SQL("{} = ANY(%s)").format(sql.Identifier(t.schema.key)))
+        params.append(ids)
+    if query.bbox is not None and t.schema.geometry_field is not None:
+        # ST_Intersects uses the index (&&) and then tests exactly, so paging stays in SQL;
+        # a drawing needs only the index's envelope test (its shapes are culled anyway).
+        test = _INTERSECTS if query.exact else _ENVELOPES
+        terms.append(test.format(sql.Identifier(t.schema.geometry_field)))
+        params.extend((*query.bbox, t.srid))
+    if plan.sql:
+        terms.append(sql.SQL("(" + plan.sql + ")"))
+        params.extend(plan.params)
+    for subset in query.subsets:
+        # Trusted SQL, but a literal '%' (LIKE 'a%') would be read as a placeholder.
+        terms.append(sql.SQL("(" + subset.replace("%", "%%") + ")"))
+    if not terms:
+        return sql.Composed([]), params
+    return sql.SQL(" WHERE ") + sql.SQL(" AND ").join(terms), params
+
+
+def compose(
+    t: PostGISTable, query: FeatureQuery, plan: FilterPlan, sel: Selection, limited: bool
+) -> sql.Composed:
+    """The SELECT of `query`, its placeholders in the order `Statements.select` gives."""
+    where = where_clause(t, query, plan)
+    assert where is not None  # an empty id list is answered before composing
+    cols: list[sql.Composable] = [sql.Identifier(t.schema.key)]
+    if sel.fetch_geometry and t.schema.geometry_field is not None:
+        cols.append(sql.SQL("ST_AsBinary({})").format(sql.Identifier(t.schema.geometry_field)))
+    cols.extend(t.select[n] for n in sel.stored)
+    statement = sql.SQL("SELECT {} FROM {}").format(sql.SQL(", ").join(cols), t.ident)
+    statement += where[0]
+    order: list[sql.Composable] = [
+        sql.SQL("{} DESC" if k.descending else "{}").format(sql.Identifier(k.name))
+        for k in query.sort
+    ]
+    if order or limited:
+        # The key breaks ties so that pages never overlap.
+        order.append(sql.Identifier(t.schema.key))
+        statement += sql.SQL(" ORDER BY ") + sql.SQL(", ").join(order)
+    if limited:
+        statement += sql.SQL(" LIMIT %s OFFSET %s")
+    return statement
+
+
+class Statements:
+    """The texts of one source's reads, by shape of query."""
+
+    def __init__(self) -> None:
+        self._texts: dict[tuple[Any, ...], str] = {}
+
+    def select(
+        self, t: PostGISTable, query: FeatureQuery, plan: FilterPlan, sel: Selection, paged: bool
+    ) -> tuple[str, list[Any]] | None:
+        """The SELECT of `query` on `t` and its parameters (None: no row can match); with
+        `paged`, the query's limit and offset are the statement's."""
+        params: list[Any] = []
+        if query.ids is not None:
+            ids = coerce_ids(query.ids, t.key_type)
+            if not ids:
+                return None
+            params.append(ids)
+        bbox = query.bbox is not None and t.schema.geometry_field is not None
+        if query.bbox is not None and bbox:
+            params.extend((*query.bbox, t.srid))
+        if plan.sql:
+            params.extend(plan.params)
+        limited = paged and (query.limit is not None or query.offset > 0)
+        if limited:
+            params.extend((query.limit, max(query.offset, 0)))
+        shape = (
+            query.ids is not None,
+            bbox,
+            query.exact,
+            plan.sql,
+            query.subsets,
+            sel.fetch_geometry,
+            sel.stored,
+            query.sort,
+            limited,
+        )
+        text = self._texts.get(shape)
+        if text is None:
+            text = compose(t, query, plan, sel, limited).as_string(None)
+            if len(self._texts) >= _KEPT:
+                self._texts.clear()
+            self._texts[shape] = text
+        return text, params
