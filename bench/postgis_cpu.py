@@ -10,7 +10,8 @@ GeoPackage it was loaded from, each request goes through the pipeline without HT
   stime of every `postgres:` process connected to the database, from /proc, before and after
   the requests; the pool's and the stream pool's connections outlive the requests);
 - `children`: the postmaster's reaped children's CPU per request (parallel workers; other
-  databases' exited backends too, so only an upper bound on a shared server).
+  databases' exited backends too, so only an upper bound on a shared server);
+- `wall`: the request's elapsed time, the median (meaningful on a quiet machine only).
 
     PYTHONPATH=src python bench/postgis_cpu.py [--dsn ...] [--gpkg PATH] [--cases gml_1000,...]
         [--layers pg,gp] [--profile pg_gml_1000]
@@ -115,20 +116,22 @@ def main() -> None:
                 profile = cProfile.Profile(time.process_time)
                 profiled = args.profile == f"{layer}_{case}"
                 live0, children0 = backend_seconds(database)
-                cpu = []
+                cpu, wall = [], []
                 for _ in range(repeat):
-                    started = time.process_time()
+                    started, clock = time.process_time(), time.perf_counter()
                     if profiled:
                         profile.enable()
                     call(server, target)
                     if profiled:
                         profile.disable()
                     cpu.append(time.process_time() - started)
+                    wall.append(time.perf_counter() - clock)
                 live1, children1 = backend_seconds(database)
                 print(
                     f"{case:15s} {layer}: cpu {statistics.median(cpu) * 1000:7.1f} ms"
                     f"  backends {(live1 - live0) / repeat * 1000:6.1f} ms"
                     f"  children {(children1 - children0) / repeat * 1000:6.1f} ms"
+                    f"  wall {statistics.median(wall) * 1000:7.1f} ms"
                     f"  ({len(first.body):,} bytes)",
                     flush=True,
                 )

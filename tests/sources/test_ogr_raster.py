@@ -91,6 +91,9 @@ def test_ogr_bbox_is_exact(ogr: OGRSource) -> None:
     }
     assert set(collect(ogr.query(FeatureQuery(bbox=bbox), batch_size=4)).ids) == expected
     assert ogr.count(FeatureQuery(bbox=bbox)) == len(expected)
+    for offset, limit in ((0, None), (2, 5), (len(expected) - 2, 5)):
+        page = FeatureQuery(bbox=bbox, offset=offset, limit=limit)
+        assert ogr.count(page, paged=True) == len(collect(ogr.query(page)).ids)
 
 
 def test_ogr_sort_page_properties_ids(ogr: OGRSource) -> None:

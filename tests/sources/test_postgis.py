@@ -132,6 +132,35 @@ def test_ids_get_subsets(src: Any) -> None:
     assert src.get(1, FeatureQuery(subsets=("false",))) is None
 
 
+@pytest.mark.parametrize(
+    "where",
+    [
+        {},
+        {"bbox": (-20.0, 30.0, 40.0, 70.0)},
+        {"filter": "pop_est > 5000000"},
+        {"filter": "name <> 'x\u0000'"},  # PostgreSQL text holds no NUL: tested in Python
+        {"subsets": ("continent = 'Europe'", "name LIKE '%a%'"), "bbox": (-20, 30, 40, 70)},
+    ],
+)
+def test_a_paged_count_is_the_size_of_the_page(
+    src: Any, gpkg: GeoPackageSource, where: dict[str, Any]
+) -> None:
+    """`count(paged=True)`: as many rows as the read of the same page returns, under the same
+    bbox, filter and subset strings (how a GML page states its size before its members)."""
+    from ogcserve.expressions import parse
+
+    if "filter" in where:
+        where = {**where, "filter": parse(where["filter"], "cql2-text")}
+    for source in (src, gpkg):
+        matched = source.count(FeatureQuery(**where))
+        assert matched > 3
+        for offset, limit in ((0, None), (0, 3), (2, 5), (matched - 2, 5), (matched + 4, 5)):
+            query = FeatureQuery(**where, offset=offset, limit=limit, sort=(SortKey("fid"),))
+            page = collect(source.query(query))
+            assert source.count(query, paged=True) == len(page.ids)
+            assert source.count(query) == matched  # unpaged: offset and limit ignored
+
+
 def test_sql_payload_values_never_break_the_table(src: Any) -> None:
     payload = "x'); DROP TABLE countries; --"
     with src.transaction() as tx:

@@ -140,10 +140,12 @@ class AccessLayer:
                 batch.columns = {k: v for k, v in batch.columns.items() if k in keep}
             yield batch
 
-    def count(self, ctx: RequestContext, layer: Layer, read: Read) -> int:
-        """How many features of `read` the caller may see (limit and offset ignored)."""
+    def count(self, ctx: RequestContext, layer: Layer, read: Read, paged: bool = False) -> int:
+        """How many features of `read` the caller may see (limit and offset ignored); with
+        `paged`, how many of them `read`'s offset and limit select: the size of the page
+        `features` would stream, under the same rules and subset strings."""
         source, query, _ = self._plan(ctx, layer, read)
-        return source.count(query)
+        return source.count(query, paged)
 
     def get(self, ctx: RequestContext, layer: Layer, fid: Any) -> Feature | None:
         """One feature by id, or None if it does not exist for the caller."""

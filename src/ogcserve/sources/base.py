@@ -70,8 +70,10 @@ class FeatureSource(Protocol):
         """Bounding box of all features in the native CRS (None when empty or unknown)."""
         ...
 
-    def count(self, query: FeatureQuery) -> int:
-        """How many features `query` matches (limit and offset ignored)."""
+    def count(self, query: FeatureQuery, paged: bool = False) -> int:
+        """How many features `query` matches (limit and offset ignored); with `paged`, how
+        many of them its offset and limit select (the size of a page, counted without reading
+        it where the store can)."""
         ...
 
     def query(self, query: FeatureQuery, batch_size: int = 1000) -> Iterator[FeatureBatch]:

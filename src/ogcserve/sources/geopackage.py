@@ -15,6 +15,7 @@ import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -248,8 +249,12 @@ class GeoPackageSource:
         """Stream matching features; bbox through the R-tree then an exact intersects test."""
         return self._stream(None, query, batch_size)
 
-    def count(self, query: FeatureQuery) -> int:
-        """How many features match (limit and offset ignored)."""
+    def count(self, query: FeatureQuery, paged: bool = False) -> int:
+        """How many features match (limit and offset ignored); with `paged`, how many of them
+        the query's offset and limit select (a read of ids: SQLite sends no rows over a
+        socket, and the bbox's exact test is made here)."""
+        if paged:
+            return sum(len(b) for b in self.query(replace(keys_only(query), sort=())))
         plan = self._plan(query)
         predicate = plan.predicate
         counted = unpaged(query)

@@ -11,6 +11,7 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from ogcserve.sources._query import (
     coerce_ids,
     count_selection,
     first_feature,
+    keys_only,
     plan_filter,
     refine,
     selection,
@@ -246,8 +248,12 @@ class OGRSource:
         way are small enough for it)."""
         return self._stream(query, batch_size, count=False)
 
-    def count(self, query: FeatureQuery) -> int:
-        """How many features match (the layer's own count when nothing filters)."""
+    def count(self, query: FeatureQuery, paged: bool = False) -> int:
+        """How many features match (the layer's own count when nothing filters); with `paged`,
+        how many of them the query's offset and limit select."""
+        if paged:
+            page = self._stream(replace(keys_only(query), sort=()), 10_000, count=False)
+            return sum(len(b) for b in page)
         unfiltered = (
             query.bbox is None and query.filter is None and query.ids is None and not query.subsets
         )

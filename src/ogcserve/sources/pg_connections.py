@@ -128,10 +128,13 @@ class PostGISConnections:
         # bbox read of a large table past jit_above_cost, and compiling then took 0.6-0.9 s
         # of a 0.4 s read of 100,000 rows. A cursor's plan is chosen for every row, not the
         # first tenth: each is read to its end (a fast-start plan read 100,000 ids in 180 ms
-        # instead of 55). See docs/performance.md, PostGIS.
+        # instead of 55). No parallel plans: a server's requests already keep the CPUs busy,
+        # and a read's workers cost more CPU than they save (a page's count and first batch,
+        # 100,000 features: ~100 ms more CPU in the workers, ~40 ms less in the backend).
+        # See docs/performance.md, PostGIS.
         options = (
             f"-c statement_timeout={int(limits.query_timeout * 1000)}"
-            " -c jit=off -c cursor_tuple_fraction=1"
+            " -c jit=off -c cursor_tuple_fraction=1 -c max_parallel_workers_per_gather=0"
         )
         return {
             "connect_timeout": max(1, round(limits.connect_timeout)),

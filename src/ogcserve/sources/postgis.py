@@ -286,19 +286,30 @@ class PostGISSource:
         """Stream matching features through a server-side cursor."""
         return self._stream(None, query, batch_size)
 
-    def count(self, query: FeatureQuery) -> int:
-        """COUNT(*) of the matching rows (through Python when a residual filter remains)."""
+    def count(self, query: FeatureQuery, paged: bool = False) -> int:
+        """COUNT(*) of the matching rows (through Python when a residual filter remains); with
+        `paged`, of those the query's offset and limit select, the database stopping at the
+        limit (`SELECT count(*) FROM (... LIMIT n OFFSET m)`): no row travels."""
         plan = self._plan(query)
+        bounded = paged and (query.limit is not None or query.offset > 0)
         counted = unpaged(query)
         if plan.predicate is not None:
             sel = count_selection(self._meta().schema, counted, True)
             rows = self._rows(None, counted, plan, sel, False, 5000)
-            return sum(len(b) for b in refine(rows, sel, None, plan.predicate, 0, None))
-        where = where_clause(self._meta(), counted, plan)
+            offset, limit = (query.offset, query.limit) if bounded else (0, None)
+            return sum(len(b) for b in refine(rows, sel, None, plan.predicate, offset, limit))
+        t = self._meta()
+        where = where_clause(t, counted, plan)
         if where is None:
             return 0
         clause, params = where
-        counting = sql.SQL("SELECT COUNT(*) FROM {}").format(self._meta().ident) + clause
+        if bounded:
+            inner = sql.SQL("SELECT 1 FROM {}").format(t.ident) + clause
+            inner += sql.SQL(" LIMIT %s OFFSET %s")
+            params = [*params, query.limit, max(query.offset, 0)]
+            counting = sql.SQL("SELECT COUNT(*) FROM ({}) AS page").format(inner)
+        else:
+            counting = sql.SQL("SELECT COUNT(*) FROM {}").format(t.ident) + clause
         row = self._db.read("count", lambda conn: conn.execute(counting, params).fetchone())
         return int(row[0]) if row else 0
 

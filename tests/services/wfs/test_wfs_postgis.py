@@ -263,3 +263,28 @@ def test_gml_states_how_many_features_follow(pg: tuple[Server, str, str], count:
     )
     assert old.get("numberOfFeatures") == str(count)
     assert len(old.findall("{http://www.opengis.net/gml}featureMember")) == count
+
+
+@pytest.mark.parametrize(("count", "start", "returned"), [(1400, 0, 1400), (1400, 300, 1200)])
+def test_gml_counts_a_long_page_under_the_callers_row_filter(
+    pg: tuple[Server, str, str], count: int, start: int, returned: int
+) -> None:
+    """A page longer than the rows read ahead is counted by the database up to its limit
+    (`count(paged=True)`), with the caller's row filter applied as to the read: role `a` sees
+    the 1,500 odd parcels of 3,000."""
+    srv, _, _ = pg
+    root = xml(get(srv, f"{GF}&COUNT={count}&STARTINDEX={start}", role="a"))
+    members = root.findall("wfs:member/*", NS)
+    assert root.get("numberReturned") == str(returned) == str(len(members))
+    assert {m.findtext("e:role", namespaces=NS) for m in members} == {"a"}
+    assert members[0].get(f"{{{NS['gml']}}}id") == f"parcels.{2 * start + 1}"
+    old = xml(
+        get(
+            srv,
+            "SERVICE=WFS&VERSION=1.1.0&REQUEST=GetFeature&TYPENAME=parcels"
+            f"&MAXFEATURES={count}&STARTINDEX={start}",
+            role="a",
+        )
+    )
+    members = old.findall("{http://www.opengis.net/gml}featureMember")
+    assert old.get("numberOfFeatures") == str(returned) == str(len(members))

@@ -217,7 +217,7 @@ def _counted_first(
     """One query in GML without numberMatched, whose head states how many features follow:
     the first batches are read before anything is written. When they are the whole answer
     (a page of 1,000), their number is the count; otherwise the page is counted as
-    `_page_size` counts it (a read of ids), and the batches held are written first."""
+    `_page_size` counts it (a count bounded by the page), and the batches held are written first."""
     start = params.start_index
     batches = iter(
         ctx.server.access.features(ctx, q.layer, replace(q.read, offset=start, limit=limit))
@@ -296,8 +296,8 @@ def _slices(
             rows = max(0, min(size - offset, left))
             skip -= offset
         else:
-            # No count was asked for: count the page itself by reading ids only (bounded by
-            # COUNT), since a GML 2.0 collection states numberReturned before its members.
+            # No count was asked for: count the page itself (bounded by COUNT), since a GML
+            # 2.0 collection states numberReturned before its members.
             offset = skip
             rows = _page_size(ctx, q, offset, left)
             skip = 0
@@ -310,7 +310,7 @@ def _page_size(ctx: RequestContext, q: PlannedQuery, offset: int, limit: int) ->
     if limit <= 0:
         return 0
     read = replace(q.read, offset=offset, limit=limit, properties=(), with_geometry=False, sort=())
-    return sum(len(b) for b in ctx.server.access.features(ctx, q.layer, read))
+    return ctx.server.access.count(ctx, q.layer, read, paged=True)
 
 
 def _total(
