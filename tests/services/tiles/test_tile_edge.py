@@ -272,3 +272,18 @@ def test_a_hit_to_a_client_that_reads_nothing_is_cut_off(queued: int) -> None:
     assert sent == (
         ["http.response.start"] if queued else ["http.response.start", "http.response.body"]
     )
+
+
+def test_long_urls_cannot_hold_more_than_the_edges_bytes() -> None:
+    """A KVP query takes any parameter and a URL may be 64 KiB: the URLs kept are bounded by
+    their text, not only by their count."""
+    server = make_server(cache_backend="memory", **DRAWING)
+    hits = edge(server)
+    hits.max_url_bytes = 20_000
+    http = client(server)
+    padding = "x" * 4000
+    for n in range(12):
+        assert http.get(f"{URLS[3]}&PAD{n}={padding}").status_code == 200
+        assert hits.url_bytes <= hits.max_url_bytes
+        assert hits.url_bytes == sum(len(p) + len(q) for p, q in hits._entries)
+    assert 0 < len(hits) <= 5

@@ -94,10 +94,15 @@ def plain(server: Server) -> bool:
 
 
 class EdgeHits:
-    """URL -> where its tile is cached, as the pipeline last answered it."""
+    """URL -> where its tile is cached, as the pipeline last answered it; at most `max_entries`
+    URLs and `max_url_bytes` of their text (a URL may be as long as the setting
+    `max_url_length`, 64 KiB, and a KVP query takes any parameter: the count alone would let
+    long URLs hold gigabytes). Past either bound every entry is dropped."""
 
-    def __init__(self, max_entries: int = 65536) -> None:
+    def __init__(self, max_entries: int = 65536, max_url_bytes: int = 16 << 20) -> None:
         self.max_entries = max_entries
+        self.max_url_bytes = max_url_bytes
+        self.url_bytes = 0  # the text of the URLs kept
         self._entries: dict[tuple[str, str], _Entry] = {}
         self._lock = threading.Lock()
 
@@ -142,9 +147,13 @@ class EdgeHits:
         entry = _Entry(
             project, str(project.path), project.mtime, where, read, kind, control, labels
         )
+        size = len(url[0]) + len(url[1])
         with self._lock:
-            if len(self._entries) >= self.max_entries:
-                self._entries = {}
+            if url not in self._entries:
+                full = len(self._entries) >= self.max_entries
+                if full or self.url_bytes + size > self.max_url_bytes:
+                    self._entries, self.url_bytes = {}, 0
+                self.url_bytes += size
             self._entries[url] = entry
 
     def find(self, path: str, query: str) -> _Entry | None:
