@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING
 from ogcserve.access.policy import ProjectPolicy
 from ogcserve.cache.filter import BackendCache
 from ogcserve.errors import ServiceError
+from ogcserve.http.conditional import etag_matches
 
 from .tile import ETAG_SIZE
 
@@ -193,7 +194,7 @@ def answer(
             return None
         entry.known = known
     backend.found()
-    if if_none_match is not None and _matches(if_none_match, known[1]):
+    if if_none_match is not None and etag_matches(if_none_match, known[1]):
         return EdgeAnswer(304, known[2], b"", entry.labels)
     return EdgeAnswer(200, known[3], b"" if method == "HEAD" else data[ETAG_SIZE:], entry.labels)
 
@@ -207,11 +208,6 @@ def _heads(entry: _Entry, data: bytes) -> tuple[bytes, str, Head, Head] | None:
     length = str(len(data) - ETAG_SIZE).encode("latin-1")
     full = [*common, (b"content-type", entry.content_type), (b"content-length", length)]
     return stored, stored.decode("ascii", "replace"), common, full
-
-
-def _matches(wanted: str, etag: str) -> bool:
-    tags = {t.strip().removeprefix("W/") for t in wanted.split(",")}
-    return "*" in tags or etag in tags
 
 
 def edge_of(server: Server) -> EdgeHits | None:
