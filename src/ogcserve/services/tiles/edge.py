@@ -45,7 +45,7 @@ from ogcserve.cache.filter import BackendCache
 from ogcserve.errors import ServiceError
 from ogcserve.http.conditional import etag_matches
 
-from .tile import ETAG_SIZE
+from .tile import ETAG_SIZE, stored_etag
 
 if TYPE_CHECKING:
     from ogcserve.context import RequestContext
@@ -201,8 +201,8 @@ def answer(
 
 def _heads(entry: _Entry, data: bytes) -> tuple[bytes, str, Head, Head] | None:
     """The header lines of the tile stored as `data` (None if the bytes are not a tile)."""
-    stored = data[:ETAG_SIZE]
-    if len(data) < ETAG_SIZE or stored[:1] != b'"' or stored[-1:] != b'"':
+    stored = stored_etag(data)
+    if stored is None:
         return None
     common = [(b"cache-control", entry.cache_control), (b"etag", stored), (b"x-cache", b"HIT")]
     length = str(len(data) - ETAG_SIZE).encode("latin-1")
