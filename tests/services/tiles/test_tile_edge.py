@@ -18,7 +18,7 @@ from ogcserve import pipeline
 from ogcserve.http.edge import TileHits
 from ogcserve.plugins.filters import RequestFilter
 from ogcserve.server import Server
-from ogcserve.services.tiles.edge import EdgeAnswer, EdgeHits, edge_of
+from ogcserve.services.tiles.edge import EdgeAnswer, EdgeHits, answer, edge_of
 from ogcserve.testing import call, client, demo_project, make_server
 
 URL = "/wmts/demo/countries/default/WebMercatorQuad/1/0/1.png"
@@ -151,9 +151,11 @@ def test_a_plugin_registered_later_turns_the_edge_off(
     server = make_server(cache_backend="memory", **DRAWING)
     http = client(server)
     http.get(URL)
-    assert edge(server).answer(server, "GET", URL, "", None) is not None
+    entry = edge(server).find(URL, "")
+    assert entry is not None
+    assert answer(server, entry, "GET", None) is not None
     change(server)
-    assert edge(server).answer(server, "GET", URL, "", None) is None
+    assert answer(server, entry, "GET", None) is None
 
 
 def test_hits_at_the_edge_are_counted_as_the_pipeline_counts_them() -> None:

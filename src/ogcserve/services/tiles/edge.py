@@ -161,13 +161,6 @@ class EdgeHits:
         """What the pipeline noted for this URL, if anything."""
         return self._entries.get((path, query))
 
-    def answer(
-        self, server: Server, method: str, path: str, query: str, if_none_match: str | None
-    ) -> EdgeAnswer | None:
-        """The answer the pipeline would give, or None (the pipeline must answer)."""
-        entry = self._entries.get((path, query))
-        return None if entry is None else answer(server, entry, method, if_none_match)
-
 
 def answer(
     server: Server, entry: _Entry, method: str, if_none_match: str | None
