@@ -138,6 +138,31 @@ def test_a_changed_project_goes_back_to_the_pipeline(
     assert len(runs) == 1
 
 
+def test_a_changed_project_leaves_no_entry_of_its_old_version(tmp_path: Path) -> None:
+    """Entries of the old version can only miss; kept, they would hold it in memory."""
+    folder = tmp_path / "demo"
+    shutil.copytree(demo_project().parent, folder)
+    project = folder / demo_project().name
+    server = make_server([project], cache_backend="memory", **DRAWING)
+    http = client(server)
+    hits = edge(server)
+    other = URLS[1]
+    for url in (URL, other):
+        http.get(url)
+    old = server.projects.get("demo")
+    assert {e.project for e in hits._entries.values()} == {old} and len(hits) == 2
+    later = project.stat().st_mtime + 10
+    os.utime(project, (later, later))
+    assert http.get(URL).headers["x-cache"] == "MISS"  # the new version, noted
+    new = server.projects.get("demo")
+    assert new is not old
+    assert list(hits._entries) == [(URL, "")]  # the other URL's old entry is gone
+    assert hits._entries[(URL, "")].project is new
+    assert hits.url_bytes == len(URL)
+    assert http.get(other).status_code == 200  # the pipeline's (the same tile: drawn above)
+    assert {e.project for e in hits._entries.values()} == {new} and len(hits) == 2
+
+
 @pytest.mark.parametrize(
     "change",
     [

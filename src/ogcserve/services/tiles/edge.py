@@ -98,13 +98,15 @@ class EdgeHits:
     """URL -> where its tile is cached, as the pipeline last answered it; at most `max_entries`
     URLs and `max_url_bytes` of their text (a URL may be as long as the setting
     `max_url_length`, 64 KiB, and a KVP query takes any parameter: the count alone would let
-    long URLs hold gigabytes). Past either bound every entry is dropped."""
+    long URLs hold gigabytes). Past either bound every entry is dropped. A project re-read drops
+    the entries of its previous version, which could only miss and would keep it in memory."""
 
     def __init__(self, max_entries: int = 65536, max_url_bytes: int = 16 << 20) -> None:
         self.max_entries = max_entries
         self.max_url_bytes = max_url_bytes
         self.url_bytes = 0  # the text of the URLs kept
         self._entries: dict[tuple[str, str], _Entry] = {}
+        self._projects: dict[str, Project] = {}  # by name, the version the entries were made for
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -150,12 +152,20 @@ class EdgeHits:
         )
         size = len(url[0]) + len(url[1])
         with self._lock:
+            if self._projects.setdefault(project.name, project) is not project:
+                self._forget(project.name)
+                self._projects[project.name] = project
             if url not in self._entries:
                 full = len(self._entries) >= self.max_entries
                 if full or self.url_bytes + size > self.max_url_bytes:
                     self._entries, self.url_bytes = {}, 0
                 self.url_bytes += size
             self._entries[url] = entry
+
+    def _forget(self, name: str) -> None:
+        """Drop the entries of project `name` (the lock held)."""
+        self._entries = {url: e for url, e in self._entries.items() if e.project.name != name}
+        self.url_bytes = sum(len(path) + len(query) for path, query in self._entries)
 
     def find(self, path: str, query: str) -> _Entry | None:
         """What the pipeline noted for this URL, if anything."""
