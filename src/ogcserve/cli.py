@@ -86,8 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=Path,
         default=[],
         metavar="DIR",
-        help="a folder of plugin folders (repeatable): also load the plugins as serve would"
-        " and report each failure and warning",
+        help="a folder of plugin folders (repeatable): once the projects pass, also load the"
+        " plugins as serve would and report each failure and warning",
     )
 
     plugins = commands.add_parser("plugins", help="list loaded and failed plugins")

@@ -36,10 +36,16 @@ def revalidate(request: ServerRequest, response: ServerResponse, modified: float
 def _not_modified(request: ServerRequest, tag: str, modified: int) -> bool:
     if_none_match = request.headers.get("If-None-Match")
     if if_none_match is not None:  # when present, If-Modified-Since is ignored (§13.2.2)
-        tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
-        return "*" in tags or tag in tags
+        return etag_matches(if_none_match, tag)
     since = _http_date(request.headers.get("If-Modified-Since", ""))
     return since is not None and modified <= since
+
+
+def etag_matches(if_none_match: str, tag: str) -> bool:
+    """Whether an If-None-Match header names `tag` (or is `*`): the weak comparison that
+    RFC 9110 §13.1.2 asks for, so `W/"x"` names `"x"`."""
+    tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
+    return "*" in tags or tag in tags
 
 
 def _http_date(value: str) -> int | None:

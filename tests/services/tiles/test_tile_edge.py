@@ -18,7 +18,7 @@ from ogcserve import pipeline
 from ogcserve.http.edge import TileHits
 from ogcserve.plugins.filters import RequestFilter
 from ogcserve.server import Server
-from ogcserve.services.tiles.edge import EdgeAnswer, EdgeHits, edge_of
+from ogcserve.services.tiles.edge import EdgeAnswer, EdgeHits, answer, edge_of
 from ogcserve.testing import call, client, demo_project, make_server
 
 URL = "/wmts/demo/countries/default/WebMercatorQuad/1/0/1.png"
@@ -138,6 +138,31 @@ def test_a_changed_project_goes_back_to_the_pipeline(
     assert len(runs) == 1
 
 
+def test_a_changed_project_leaves_no_entry_of_its_old_version(tmp_path: Path) -> None:
+    """Entries of the old version can only miss; kept, they would hold it in memory."""
+    folder = tmp_path / "demo"
+    shutil.copytree(demo_project().parent, folder)
+    project = folder / demo_project().name
+    server = make_server([project], cache_backend="memory", **DRAWING)
+    http = client(server)
+    hits = edge(server)
+    other = URLS[1]
+    for url in (URL, other):
+        http.get(url)
+    old = server.projects.get("demo")
+    assert {e.project for e in hits._entries.values()} == {old} and len(hits) == 2
+    later = project.stat().st_mtime + 10
+    os.utime(project, (later, later))
+    assert http.get(URL).headers["x-cache"] == "MISS"  # the new version, noted
+    new = server.projects.get("demo")
+    assert new is not old
+    assert list(hits._entries) == [(URL, "")]  # the other URL's old entry is gone
+    assert hits._entries[(URL, "")].project is new
+    assert hits.url_bytes == len(URL)
+    assert http.get(other).status_code == 200  # the pipeline's (the same tile: drawn above)
+    assert {e.project for e in hits._entries.values()} == {new} and len(hits) == 2
+
+
 @pytest.mark.parametrize(
     "change",
     [
@@ -151,9 +176,11 @@ def test_a_plugin_registered_later_turns_the_edge_off(
     server = make_server(cache_backend="memory", **DRAWING)
     http = client(server)
     http.get(URL)
-    assert edge(server).answer(server, "GET", URL, "", None) is not None
+    entry = edge(server).find(URL, "")
+    assert entry is not None
+    assert answer(server, entry, "GET", None) is not None
     change(server)
-    assert edge(server).answer(server, "GET", URL, "", None) is None
+    assert answer(server, entry, "GET", None) is None
 
 
 def test_hits_at_the_edge_are_counted_as_the_pipeline_counts_them() -> None:
@@ -272,3 +299,18 @@ def test_a_hit_to_a_client_that_reads_nothing_is_cut_off(queued: int) -> None:
     assert sent == (
         ["http.response.start"] if queued else ["http.response.start", "http.response.body"]
     )
+
+
+def test_long_urls_cannot_hold_more_than_the_edges_bytes() -> None:
+    """A KVP query takes any parameter and a URL may be 64 KiB: the URLs kept are bounded by
+    their text, not only by their count."""
+    server = make_server(cache_backend="memory", **DRAWING)
+    hits = edge(server)
+    hits.max_url_bytes = 20_000
+    http = client(server)
+    padding = "x" * 4000
+    for n in range(12):
+        assert http.get(f"{URLS[3]}&PAD{n}={padding}").status_code == 200
+        assert hits.url_bytes <= hits.max_url_bytes
+        assert hits.url_bytes == sum(len(p) + len(q) for p, q in hits._entries)
+    assert 0 < len(hits) <= 5

@@ -72,6 +72,23 @@ def test_refused(server: Server, query: str, status: int, code: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("scaling", "locator"),
+    [
+        ("SUBSET=Height(0,10)", "subset"),
+        ("SCALESIZE=Height(10),Lat(10)", "scaleSize"),
+        ("SCALEAXES=Height(2)", "scaleAxes"),
+        ("SCALEEXTENT=Height(0,9),Lat(0,9)", "scaleExtent"),
+    ],
+)
+def test_an_unknown_axis_is_located_at_the_parameter_naming_it(
+    server: Server, scaling: str, locator: str
+) -> None:
+    result = get(server, f"{V2}&{scaling}")
+    assert (result.status, exception_code(result)) == (404, "InvalidAxisLabel")
+    assert xml(result).xpath("//@locator") == [locator]
+
+
+@pytest.mark.parametrize(
     ("namespace", "version", "element"),
     [
         ("http://www.opengis.net/wcs/2.0", "2.0.1", "CoverageId"),

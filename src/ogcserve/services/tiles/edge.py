@@ -43,8 +43,9 @@ from typing import TYPE_CHECKING
 from ogcserve.access.policy import ProjectPolicy
 from ogcserve.cache.filter import BackendCache
 from ogcserve.errors import ServiceError
+from ogcserve.http.conditional import etag_matches
 
-from .tile import ETAG_SIZE
+from .tile import ETAG_SIZE, stored_etag
 
 if TYPE_CHECKING:
     from ogcserve.context import RequestContext
@@ -94,11 +95,18 @@ def plain(server: Server) -> bool:
 
 
 class EdgeHits:
-    """URL -> where its tile is cached, as the pipeline last answered it."""
+    """URL -> where its tile is cached, as the pipeline last answered it; at most `max_entries`
+    URLs and `max_url_bytes` of their text (a URL may be as long as the setting
+    `max_url_length`, 64 KiB, and a KVP query takes any parameter: the count alone would let
+    long URLs hold gigabytes). Past either bound every entry is dropped. A project re-read drops
+    the entries of its previous version, which could only miss and would keep it in memory."""
 
-    def __init__(self, max_entries: int = 65536) -> None:
+    def __init__(self, max_entries: int = 65536, max_url_bytes: int = 16 << 20) -> None:
         self.max_entries = max_entries
+        self.max_url_bytes = max_url_bytes
+        self.url_bytes = 0  # the text of the URLs kept
         self._entries: dict[tuple[str, str], _Entry] = {}
+        self._projects: dict[str, Project] = {}  # by name, the version the entries were made for
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -142,21 +150,26 @@ class EdgeHits:
         entry = _Entry(
             project, str(project.path), project.mtime, where, read, kind, control, labels
         )
+        size = len(url[0]) + len(url[1])
         with self._lock:
-            if len(self._entries) >= self.max_entries:
-                self._entries = {}
+            if self._projects.setdefault(project.name, project) is not project:
+                self._forget(project.name)
+                self._projects[project.name] = project
+            if url not in self._entries:
+                full = len(self._entries) >= self.max_entries
+                if full or self.url_bytes + size > self.max_url_bytes:
+                    self._entries, self.url_bytes = {}, 0
+                self.url_bytes += size
             self._entries[url] = entry
+
+    def _forget(self, name: str) -> None:
+        """Drop the entries of project `name` (the lock held)."""
+        self._entries = {url: e for url, e in self._entries.items() if e.project.name != name}
+        self.url_bytes = sum(len(path) + len(query) for path, query in self._entries)
 
     def find(self, path: str, query: str) -> _Entry | None:
         """What the pipeline noted for this URL, if anything."""
         return self._entries.get((path, query))
-
-    def answer(
-        self, server: Server, method: str, path: str, query: str, if_none_match: str | None
-    ) -> EdgeAnswer | None:
-        """The answer the pipeline would give, or None (the pipeline must answer)."""
-        entry = self._entries.get((path, query))
-        return None if entry is None else answer(server, entry, method, if_none_match)
 
 
 def answer(
@@ -184,25 +197,20 @@ def answer(
             return None
         entry.known = known
     backend.found()
-    if if_none_match is not None and _matches(if_none_match, known[1]):
+    if if_none_match is not None and etag_matches(if_none_match, known[1]):
         return EdgeAnswer(304, known[2], b"", entry.labels)
     return EdgeAnswer(200, known[3], b"" if method == "HEAD" else data[ETAG_SIZE:], entry.labels)
 
 
 def _heads(entry: _Entry, data: bytes) -> tuple[bytes, str, Head, Head] | None:
     """The header lines of the tile stored as `data` (None if the bytes are not a tile)."""
-    stored = data[:ETAG_SIZE]
-    if len(data) < ETAG_SIZE or stored[:1] != b'"' or stored[-1:] != b'"':
+    stored = stored_etag(data)
+    if stored is None:
         return None
     common = [(b"cache-control", entry.cache_control), (b"etag", stored), (b"x-cache", b"HIT")]
     length = str(len(data) - ETAG_SIZE).encode("latin-1")
     full = [*common, (b"content-type", entry.content_type), (b"content-length", length)]
     return stored, stored.decode("ascii", "replace"), common, full
-
-
-def _matches(wanted: str, etag: str) -> bool:
-    tags = {t.strip().removeprefix("W/") for t in wanted.split(",")}
-    return "*" in tags or etag in tags
 
 
 def edge_of(server: Server) -> EdgeHits | None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ogcserve.http.conditional import etag_matches
+
 if TYPE_CHECKING:
     from ogcserve.context import RequestContext
 
@@ -23,10 +25,9 @@ def write_tile(ctx: RequestContext, tile: Tile) -> None:
     response.set_header("Cache-Control", f"private, max-age={tile.max_age}")
     response.set_header("X-Cache", "HIT" if tile.cached else "MISS")
     wanted = ctx.request.headers.get("If-None-Match")
-    if wanted is not None and ctx.request.method in ("GET", "HEAD"):
-        tags = {t.strip().removeprefix("W/") for t in wanted.split(",")}
-        if "*" in tags or tile.etag in tags:
-            response.status = 304
-            return
+    fresh = wanted is not None and etag_matches(wanted, tile.etag)
+    if fresh and ctx.request.method in ("GET", "HEAD"):
+        response.status = 304
+        return
     response.set_header("Content-Type", tile.content_type)
     response.write(tile.body)

@@ -27,7 +27,16 @@ class Tile:
     @classmethod
     def from_entry(cls, data: bytes, content_type: str, max_age: int) -> Tile | None:
         """The tile `entry` made (None if the bytes are not one)."""
-        if len(data) < ETAG_SIZE or data[:1] != b'"' or data[ETAG_SIZE - 1 : ETAG_SIZE] != b'"':
+        stored = stored_etag(data)
+        if stored is None:
             return None
-        etag = data[:ETAG_SIZE].decode("ascii", "replace")
+        etag = stored.decode("ascii", "replace")
         return cls(data[ETAG_SIZE:], content_type, cached=True, max_age=max_age, etag=etag)
+
+
+def stored_etag(data: bytes) -> bytes | None:
+    """The quoted ETag an `entry` begins with (None if the bytes are not an entry)."""
+    stored = data[:ETAG_SIZE]
+    if len(stored) < ETAG_SIZE or stored[:1] != b'"' or stored[-1:] != b'"':
+        return None
+    return stored

@@ -217,14 +217,15 @@ def _crs(value: str, locator: str) -> str:
     return check_crs(f"EPSG:{match.group(1)}", locator)
 
 
-def _axis_index(axis: str) -> int:
-    """0 for the x axis (Long, E), 1 for y (Lat, N), whatever the CRS's axis order."""
+def _axis_index(axis: str, locator: str = "subset") -> int:
+    """0 for the x axis (Long, E), 1 for y (Lat, N), whatever the CRS's axis order; an
+    unknown axis is InvalidAxisLabel at `locator` (the parameter that named it)."""
     lowered = axis.strip().lower()
     if lowered in _X_NAMES:
         return 0
     if lowered in _Y_NAMES:
         return 1
-    raise InvalidAxisLabelError(f"The coverage has no axis {axis!r}", locator="subset")
+    raise InvalidAxisLabelError(f"The coverage has no axis {axis!r}", locator=locator)
 
 
 def _bbox(
@@ -251,7 +252,7 @@ def _per_axis(items: list[tuple[str, str]], locator: str, kind: type) -> tuple[f
     values = [1.0, 1.0] if kind is float else [0, 0]
     seen = [False, False]
     for axis, value in items:
-        i = _axis_index(axis)
+        i = _axis_index(axis, locator)
         values[i] = kind(_number(value, locator))
         seen[i] = True
     if kind is int and not all(seen):
@@ -274,7 +275,7 @@ def _extent_size(items: list[tuple[str, str]]) -> tuple[int, int]:
             raise InvalidParameterValueError(
                 f"The high of {axis}({value}) is below its low", locator="scaleExtent"
             )
-        i = _axis_index(axis)
+        i = _axis_index(axis, "scaleExtent")
         sizes[i], seen[i] = int(last - first) + 1, True
     if not all(seen):
         raise InvalidParameterValueError("SCALEEXTENT needs both axes", locator="scaleExtent")
