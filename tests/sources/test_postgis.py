@@ -307,6 +307,23 @@ def test_continued_streams_page_and_stop_cleanly(pg_tables: dict[str, str]) -> N
         source.close()
 
 
+def test_one_off_statements_are_not_kept(pg_tables: dict[str, str]) -> None:
+    """The source keeps a statement's text per shape of query, not the one-off texts of
+    continued streams (each names the ids already sent)."""
+    from ogcserve.sources.postgis import PostGISSource
+
+    assert DSN is not None
+    source = PostGISSource(DSN, pg_tables["big"], pool_size=1)
+    try:
+        for limit in (250, 350, 450):  # three continued streams, one shape of first batch
+            page = FeatureQuery(limit=limit, with_geometry=False)
+            assert len(collect(source.query(page, batch_size=100))) == limit
+        kept = source._statements._texts
+        assert len(kept) == 1 and not any("ALL(" in text for text in kept.values())
+    finally:
+        source.close()
+
+
 def _rss_kib() -> int:
     with open("/proc/self/status") as status:
         for line in status:

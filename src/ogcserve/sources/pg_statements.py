@@ -20,8 +20,10 @@ from ogcserve.sources.pg_schema import PostGISTable
 # The bbox tests: exact (a page's rows must meet the bbox), or the index's envelopes only.
 _INTERSECTS = sql.SQL("ST_Intersects({}, ST_MakeEnvelope(%s, %s, %s, %s, %s))")
 _ENVELOPES = sql.SQL("{} && ST_MakeEnvelope(%s, %s, %s, %s, %s)")
-# Texts kept per source: shapes are few; the rest of a stream (its sent ids) is a one-off.
+# Texts kept per source: shapes are few. A one-off (the rest of a stream, which names the ids
+# already sent) is not kept, nor a text longer than a shape's (a long IN list of a filter).
 _KEPT = 256
+_KEPT_CHARS = 8192
 
 
 def where_clause(
@@ -85,10 +87,17 @@ class Statements:
         self._texts: dict[tuple[Any, ...], str] = {}
 
     def select(
-        self, t: PostGISTable, query: FeatureQuery, plan: FilterPlan, sel: Selection, paged: bool
+        self,
+        t: PostGISTable,
+        query: FeatureQuery,
+        plan: FilterPlan,
+        sel: Selection,
+        paged: bool,
+        keep: bool = True,
     ) -> tuple[str, list[Any]] | None:
         """The SELECT of `query` on `t` and its parameters (None: no row can match); with
-        `paged`, the query's limit and offset are the statement's."""
+        `paged`, the query's limit and offset are the statement's. `keep` False: a one-off,
+        composed and not kept."""
         params: list[Any] = []
         if query.ids is not None:
             ids = coerce_ids(query.ids, t.key_type)
@@ -96,7 +105,7 @@ class Statements:
                 return None
             params.append(ids)
         bbox = query.bbox is not None and t.schema.geometry_field is not None
-        if query.bbox is not None and bbox:
+        if query.bbox is not None and bbox:  # (the first test narrows the type)
             params.extend((*query.bbox, t.srid))
         if plan.sql:
             params.extend(plan.params)
@@ -114,10 +123,11 @@ class Statements:
             query.sort,
             limited,
         )
-        text = self._texts.get(shape)
+        text = self._texts.get(shape) if keep else None
         if text is None:
             text = compose(t, query, plan, sel, limited).as_string(None)
-            if len(self._texts) >= _KEPT:
-                self._texts.clear()
-            self._texts[shape] = text
+            if keep and len(text) <= _KEPT_CHARS:
+                if len(self._texts) >= _KEPT:
+                    self._texts.clear()
+                self._texts[shape] = text
         return text, params

@@ -133,9 +133,9 @@ class PostGISSource:
         return plan_query(t.schema, query, "postgresql", _quote, t.srid)
 
     def _select(
-        self, query: FeatureQuery, plan: FilterPlan, sel: Selection, paged: bool
+        self, query: FeatureQuery, plan: FilterPlan, sel: Selection, paged: bool, keep: bool = True
     ) -> tuple[str, list[Any]] | None:
-        return self._statements.select(self._meta(), query, plan, sel, paged)
+        return self._statements.select(self._meta(), query, plan, sel, paged, keep)
 
     def _batch(self, rows: list[Any], sel: Selection, raw: bool) -> FeatureBatch:
         """A batch of rows; with `raw`, the geometries stay WKB (`FeatureBatch.wkb`)."""
@@ -204,7 +204,8 @@ class PostGISSource:
             return
         yield first
         rest = self._rest(query, first, paged) if more else None
-        statement = None if rest is None else self._select(rest, plan, sel, paged)
+        # The rest names the ids already sent: a one-off text, not kept.
+        statement = None if rest is None else self._select(rest, plan, sel, paged, keep=False)
         if statement is None:
             return
         with self._db.dedicated("read") as own:
