@@ -4,7 +4,8 @@
 
 SPEC.json: {"title": ..., "crs": ["EPSG:4326", ...], "extent": [minx, miny, maxx, maxy]
 (EPSG:4326), "layers": [{"name", "path", "table", "fill", "stroke", "stroke_width"}]}; a layer
-with "provider" and "uri" (bench/postgis_compare.py: "postgres") is read through that provider.
+with "provider" and "uri" (bench/postgis_compare.py: "postgres") is read through that provider;
+one with "geometry": "line" (no "fill") gets a line symbol.
 Fill and stroke widths are in pixels, as in the ogcserve project's `style:` block; the layers
 are identifiable (GetFeatureInfo) and published with their names (not ids).
 """
@@ -19,6 +20,7 @@ from qgis.core import (  # type: ignore[import-not-found]
     QgsApplication,
     QgsCoordinateReferenceSystem,
     QgsFillSymbol,
+    QgsLineSymbol,
     QgsMapLayer,
     QgsProject,
     QgsRectangle,
@@ -40,16 +42,20 @@ def build(spec: dict[str, Any], out: str) -> None:
         if not layer.isValid():
             raise SystemExit(f"invalid layer {uri}")
         layer.setShortName(item["name"])
-        symbol = QgsFillSymbol.createSimple(
-            {
-                "color": item["fill"],
-                "outline_color": item["stroke"],
-                "outline_width": str(item["stroke_width"]),
-                "outline_width_unit": "Pixel",
-                "outline_style": "solid",
-                "style": "solid",
-                "joinstyle": "miter",
-            }
+        symbol = (
+            line_symbol(item)
+            if item.get("geometry") == "line"
+            else QgsFillSymbol.createSimple(
+                {
+                    "color": item["fill"],
+                    "outline_color": item["stroke"],
+                    "outline_width": str(item["stroke_width"]),
+                    "outline_width_unit": "Pixel",
+                    "outline_style": "solid",
+                    "style": "solid",
+                    "joinstyle": "miter",
+                }
+            )
         )
         symbol.setOutputUnit(QgsUnitTypes.RenderPixels)
         layer.setRenderer(QgsSingleSymbolRenderer(symbol))
@@ -73,6 +79,20 @@ def build(spec: dict[str, Any], out: str) -> None:
     project.writeEntry("WMSMaxHeight", "/", "4096")
     if not project.write(out):
         raise SystemExit(f"could not write {out}")
+
+
+def line_symbol(item: dict[str, Any]) -> Any:
+    """A line layer's ("geometry": "line") solid stroke, its width in pixels."""
+    return QgsLineSymbol.createSimple(
+        {
+            "line_color": item["stroke"],
+            "line_width": str(item["stroke_width"]),
+            "line_width_unit": "Pixel",
+            "line_style": "solid",
+            "capstyle": "square",
+            "joinstyle": "miter",
+        }
+    )
 
 
 def main() -> None:

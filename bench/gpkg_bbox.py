@@ -198,8 +198,19 @@ def gpkg_blobs(geoms: npt.NDArray[np.object_], srs_id: int) -> tuple[list[bytes]
     return [raw[i * size : (i + 1) * size] + w for i, w in enumerate(wkb)], bounds
 
 
-def build_gpkg(path: Path, count: int, seed: int = 42) -> float:
-    """Write the benchmark GeoPackage to `path` (via a temporary file); seconds taken."""
+def build_gpkg(
+    path: Path,
+    count: int,
+    seed: int = 42,
+    table: str = TABLE,
+    kind: str = "POLYGON",
+    make: Callable[[int, int, np.random.Generator], npt.NDArray[np.object_]] | None = None,
+    label: str = "parcel",
+) -> float:
+    """Write the benchmark GeoPackage to `path` (via a temporary file); seconds taken. By
+    default the parcels; bench/postgis_lines.py gives another `table`, geometry `kind`, `make`
+    (geometries of rows start..stop-1) and name `label`."""
+    make = make or polygons
     started = time.perf_counter()
     tmp = path.with_suffix(".tmp")
     tmp.unlink(missing_ok=True)
@@ -232,10 +243,10 @@ def build_gpkg(path: Path, count: int, seed: int = 42) -> float:
           table_name TEXT, column_name TEXT, extension_name TEXT NOT NULL,
           definition TEXT NOT NULL, scope TEXT NOT NULL,
           CONSTRAINT ge_tce UNIQUE (table_name, column_name, extension_name));
-        CREATE TABLE "{TABLE}" (
+        CREATE TABLE "{table}" (
           fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
-          "{GEOMETRY}" POLYGON, name TEXT, category INTEGER, value REAL);
-        CREATE VIRTUAL TABLE "rtree_{TABLE}_{GEOMETRY}" USING rtree(id, minx, maxx, miny, maxy);
+          "{GEOMETRY}" {kind}, name TEXT, category INTEGER, value REAL);
+        CREATE VIRTUAL TABLE "rtree_{table}_{GEOMETRY}" USING rtree(id, minx, maxx, miny, maxy);
     """)
     conn.executemany("INSERT INTO gpkg_spatial_ref_sys VALUES (?, ?, ?, ?, ?, ?)", _SRS_ROWS)
     rng = np.random.default_rng(seed)
@@ -243,19 +254,19 @@ def build_gpkg(path: Path, count: int, seed: int = 42) -> float:
     conn.execute("BEGIN")
     for start in range(0, count, CHUNK):
         stop = min(start + CHUNK, count)
-        geoms = polygons(start, stop, rng)
+        geoms = make(start, stop, rng)
         blobs, bounds = gpkg_blobs(geoms, SRS_ID)
         fids = range(start + 1, stop + 1)
         category = rng.integers(0, 10, stop - start).tolist()
         value = np.round(rng.uniform(0, 1000, stop - start), 3).tolist()
-        names = [f"parcel {i}" for i in fids]
+        names = [f"{label} {i}" for i in fids]
         conn.executemany(
-            f'INSERT INTO "{TABLE}" (fid, "{GEOMETRY}", name, category, value)'
+            f'INSERT INTO "{table}" (fid, "{GEOMETRY}", name, category, value)'
             " VALUES (?, ?, ?, ?, ?)",
             zip(fids, blobs, names, category, value, strict=True),
         )
         conn.executemany(
-            f'INSERT INTO "rtree_{TABLE}_{GEOMETRY}" VALUES (?, ?, ?, ?, ?)',
+            f'INSERT INTO "rtree_{table}_{GEOMETRY}" VALUES (?, ?, ?, ?, ?)',
             zip(fids, *(bounds[:, i].tolist() for i in (0, 2, 1, 3)), strict=True),
         )
         low, high = bounds.min(axis=0), bounds.max(axis=0)
@@ -268,19 +279,19 @@ def build_gpkg(path: Path, count: int, seed: int = 42) -> float:
     conn.execute(
         "INSERT INTO gpkg_contents (table_name, data_type, identifier, min_x, min_y, max_x, max_y,"
         " srs_id) VALUES (?, 'features', ?, ?, ?, ?, ?, ?)",
-        (TABLE, TABLE, *extent, SRS_ID),
+        (table, table, *extent, SRS_ID),
     )
     conn.execute(
-        "INSERT INTO gpkg_geometry_columns VALUES (?, ?, 'POLYGON', ?, 0, 0)",
-        (TABLE, GEOMETRY, SRS_ID),
+        "INSERT INTO gpkg_geometry_columns VALUES (?, ?, ?, ?, 0, 0)",
+        (table, GEOMETRY, kind, SRS_ID),
     )
     conn.execute(
         "INSERT INTO gpkg_extensions VALUES (?, ?, 'gpkg_rtree_index',"
         " 'http://www.geopackage.org/spec/#extension_rtree', 'write-only')",
-        (TABLE, GEOMETRY),
+        (table, GEOMETRY),
     )
     conn.execute("COMMIT")
-    conn.executescript(_TRIGGERS.format(t=TABLE, g=GEOMETRY, k="fid"))
+    conn.executescript(_TRIGGERS.format(t=table, g=GEOMETRY, k="fid"))
     conn.execute("PRAGMA journal_mode = DELETE")
     conn.close()
     os.replace(tmp, path)

@@ -3,15 +3,20 @@
 The arrangement of bench/wms_compare.py and bench/wfs_compare.py (their functions are reused):
 QGIS Server and MapServer as 2 FastCGI processes each behind one nginx, ogcserve with
 `--workers 2`. The data are theirs, loaded into PostGIS with ogr2ogr as users load it (GiST
-index, primary key `fid`, ANALYZE): the 1,000,000 generated parcels (bench/gpkg_bbox.py) and
-the Natural Earth countries. QGIS Server reads them through its postgres provider, MapServer
-through CONNECTIONTYPE POSTGIS, ogcserve through its `postgis` source.
+index, primary key `fid`, ANALYZE): the 1,000,000 generated parcels (bench/gpkg_bbox.py), the
+200,000 generated lines (`roads`, bench/postgis_lines.py) and the Natural Earth countries.
+QGIS Server reads them through its postgres provider, MapServer through CONNECTIONTYPE
+POSTGIS, ogcserve through its `postgis` source.
 
 Cases, one interleaved run (each case on every server in turn, then the next case):
 - WMS: GetMap countries whole world, parcels dense (~10,000 polygons) and sparse (~50)
   windows, GetFeatureInfo (France), requests/s with wrk at concurrency 2;
 - WFS 1.1.0: 1,000 features in GML and GeoJSON (wrk), 100,000 features in GML and GeoJSON
   (seconds per full download with curl, the median of --downloads);
+- lines (`lines_*`): GetMap of the whole line layer (seconds per download, as the 100,000
+  features: one map takes seconds), a dense (~10,000 lines) and a sparse (~50) window, checked
+  by the stroke colour; WFS 1.1.0 1,000 lines in GML and GeoJSON (not with the
+  plugin, which restricts the parcels only);
 - OGC API - Features: `limit=1000` in a bbox of 1,000 features (f=json, CRS84), bench/
   ogcapi_compare.py's request: QGIS Server's `/wfs3` API, MapServer's OGC API (on in the
   mapfile, `/mapserv/ogcapi_compare/ogcapi/...`), ogcserve's `/ogcapi/postgis_compare`;
@@ -46,6 +51,7 @@ from string import Template
 from typing import Any
 
 import ogcapi_compare as ogcapi
+import postgis_lines
 import psycopg
 import wfs_compare as wfs
 import wms_compare as wms
@@ -60,6 +66,7 @@ GPKG_PROJECT = WORK / "gpkg" / "postgis_compare.yaml"  # same name, so the same 
 TEMPLATES = BENCH_DIR / "postgis_templates"
 DSN = "postgresql://postgres:postgres@127.0.0.1:5432/ogcserve_bench"
 SERVERS = ("qgis", "mapserver", "ogcserve")
+LINES = "lines_"  # the cases of bench/postgis_lines.py
 API_PORT_OFFSET = 50  # QGIS Server's and MapServer's OGC API are on nginx ports of their own
 # Targets of issue 14, as ratios of the same run.
 GETMAP_VS_QGIS, GETMAP_VS_MAPSERVER, GFI_VS_QGIS, WFS_VS_BEST, ACL_COST = 2.0, 1.5, 1.5, 2.0, 0.10
@@ -69,11 +76,12 @@ GETMAP_VS_QGIS, GETMAP_VS_MAPSERVER, GFI_VS_QGIS, WFS_VS_BEST, ACL_COST = 2.0, 1
 
 
 def load(dsn: str, gpkg: Path) -> None:
-    """The parcels and the countries in PostGIS, unless they are there already."""
+    """The parcels, the lines and the countries in PostGIS, unless they are there already."""
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
         for table, path, source_table, rows in (
             (TABLE, gpkg, TABLE, 1_000_000),
+            (postgis_lines.TABLE, postgis_lines.GPKG, postgis_lines.TABLE, postgis_lines.COUNT),
             ("countries", wms.NATURAL_EARTH, "countries", None),
         ):
             found = conn.execute("SELECT to_regclass(%s)", (table,)).fetchone()
@@ -99,7 +107,8 @@ def _count(conn: psycopg.Connection[Any], table: str) -> int:
 def layers_spec(dsn: str) -> list[dict[str, Any]]:
     p = conninfo_to_dict(dsn)
     out = []
-    for layer, geometry in zip(wms.layers_spec(), ("MultiPolygon", "Polygon"), strict=True):
+    layers = [*wms.layers_spec(), postgis_lines.layer_spec()]
+    for layer, geometry in zip(layers, ("MultiPolygon", "Polygon", "LineString"), strict=True):
         uri = (
             f"dbname='{p.get('dbname')}' host={p.get('host')} port={p.get('port', 5432)}"
             f" user='{p.get('user')}' password='{p.get('password')}' sslmode=disable key='fid'"
@@ -124,7 +133,7 @@ def write_project(layers: list[dict[str, Any]], path: Path = PROJECT) -> None:
                     if path == GPKG_PROJECT
                     else {"type": "postgis", "dsn": layer["dsn"], "table": layer["table"]}
                 ),
-                "style": {k: layer[k] for k in ("fill", "stroke", "stroke_width")},
+                "style": {k: layer[k] for k in ("fill", "stroke", "stroke_width") if k in layer},
                 "queryable": True,
                 "wfs": {"precision": 8},
             }
@@ -144,6 +153,13 @@ def write_mapfile(layers: list[dict[str, Any]], online: str) -> Path:
     body = "".join(
         layer_t.substitute(
             layer,
+            ms_type="LINE" if layer.get("geometry") == "line" else "POLYGON",
+            # A line's colour is its stroke; a polygon's fill with an outline.
+            style=(
+                f'COLOR "{layer["stroke"]}"'
+                if layer.get("geometry") == "line"
+                else f'COLOR "{layer["fill"]}"\n        OUTLINECOLOR "{layer["stroke"]}"'
+            ),
             connection=connection,
             crs_list=" ".join(wms.CRS_LIST),
             # The countries answer GetFeatureInfo only, without geometries (as in wms_compare).
@@ -317,9 +333,12 @@ def check(key: str, ports: dict[str, int], case: wms.Case | wfs.Case | ItemsCase
 def measure(
     url: str, case: wms.Case | wfs.Case | ItemsCase, args: argparse.Namespace
 ) -> dict[str, Any]:
-    """requests/s (wrk) for the quick cases; seconds per download for 100,000 features."""
+    """requests/s (wrk) for the quick cases; seconds per download for 100,000 features and
+    the map of every line."""
     busy = wms.wait_quiet(args.max_busy, args.patience)
-    if isinstance(case, wfs.Case) and case.features == wfs.LARGE:
+    if (isinstance(case, wfs.Case) and case.features == wfs.LARGE) or (
+        case.name in postgis_lines.DOWNLOADS
+    ):
         wfs.curl(url)
         seconds = [wfs.curl(url)["seconds"] for _ in range(args.downloads)]
         return {"seconds": statistics.median(seconds), "runs": seconds, "cpu_busy_before": busy}
@@ -332,7 +351,7 @@ def measure(
 
 
 def value(result: dict[str, Any] | None) -> float | None:
-    """Throughput: requests/s, or downloads/s for the 100,000-feature cases; the median of
+    """Throughput: requests/s, or downloads/s for the cases timed by download; the median of
     the rounds."""
     if not result or "error" in result:
         return None
@@ -357,7 +376,7 @@ def report(results: dict[str, dict[str, Any]], names: list[str], args: argparse.
              _cost(qa, q), _cost(oa, o), wms.fmt(wms.ratio(oa, qa), 2), wms.fmt(og),
              wms.fmt(wms.ratio(og, best), 2), wms.fmt(wms.ratio(o, og), 2)]
         )  # fmt: skip
-    print("\nthroughput (requests/s; for *_100000: downloads/s, 1/seconds)")
+    print("\nthroughput (requests/s; for *_100000, lines_getmap_world: downloads/s, 1/seconds)")
     wms.print_table(
         ["case", "QGIS", "MapServer", "ogcserve", "og/QGIS", "og/best", "QGIS+acl",
          "og+acl", "QGIS acl cost", "og acl cost", "og/QGIS acl", "og gpkg", "gpkg/best",
@@ -410,6 +429,7 @@ def main() -> int:
     wms.install(args.no_install)
     if not args.gpkg.exists():
         build_gpkg(args.gpkg, 1_000_000)
+    postgis_lines.ensure_gpkg()
     load(args.dsn, args.gpkg)
     (WORK / "xdg").mkdir(parents=True, exist_ok=True)
     (WORK / "xdg").chmod(0o700)
@@ -426,6 +446,8 @@ def main() -> int:
     cases: dict[str, wms.Case | wfs.Case | ItemsCase] = {c.name: c for c in wms_cases(args.gpkg)}
     cases |= {c.name: c for c in wfs.CASES}
     cases["items_1000"] = ItemsCase()
+    cases |= {c.name: c for c in postgis_lines.cases()}
+    print(f"lines windows, R-tree candidates: {postgis_lines.counts()}", flush=True)
     if args.cases:
         cases = {k: v for k, v in cases.items() if k in args.cases.split(",")}
     procs = wms.Processes()
@@ -438,6 +460,8 @@ def main() -> int:
         time.sleep(2)
         for name, case in cases.items():  # checks first: a wrong answer is never timed
             for key in ports:
+                if key.endswith("_acl") and name.startswith(LINES):
+                    continue  # the plugin restricts the parcels only
                 try:
                     results[f"{key}/{name}"] = {"check": check(key, ports, case)}
                 except (AssertionError, OSError) as error:
@@ -448,7 +472,7 @@ def main() -> int:
                 # Every other round the servers go the other way round.
                 order = list(ports) if round_ % 2 == 0 else list(reversed(ports))
                 for key in order:
-                    result = results[f"{key}/{name}"]
+                    result = results.get(f"{key}/{name}", {"error": "not run"})
                     if "error" not in result:
                         done = measure(target(ports, key, case), case, args)
                         done["loadavg_1"] = round(os.getloadavg()[0], 2)

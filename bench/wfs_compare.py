@@ -96,6 +96,10 @@ class Case:
     name: str  # gml_1000, geojson_100000, ...
     fmt: str  # gml | geojson
     features: int
+    # Another layer (bench/postgis_lines.py): its type name and a BBOX holding exactly its
+    # features 1..`features`; by default the parcels and rows_bbox.
+    typename: str = TABLE
+    bbox: tuple[float, float, float, float] | None = None
 
     @property
     def title(self) -> str:
@@ -106,9 +110,9 @@ class Case:
             "SERVICE": "WFS",
             "VERSION": VERSION,
             "REQUEST": "GetFeature",
-            "TYPENAME": TABLE,
+            "TYPENAME": self.typename,
             "SRSNAME": f"EPSG:{SRS_ID}",
-            "BBOX": ",".join(wms._num(v) for v in rows_bbox(self.features // GRID))
+            "BBOX": ",".join(wms._num(v) for v in self.bbox or rows_bbox(self.features // GRID))
             + f",EPSG:{SRS_ID}",
         }
         if self.fmt == "geojson":
@@ -193,8 +197,9 @@ def _id_number(value: Any) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def count_features(path: Path, fmt: str) -> tuple[int, list[int], str]:
-    """(features, their numeric ids where given, a note) of a saved answer."""
+def count_features(path: Path, fmt: str, typename: str = TABLE) -> tuple[int, list[int], str]:
+    """(features, their numeric ids where given, a note) of a saved answer (GML: the
+    `typename` elements)."""
     if fmt == "geojson":
         doc = json.loads(path.read_bytes())
         if doc.get("type") != "FeatureCollection":
@@ -227,7 +232,7 @@ def count_features(path: Path, fmt: str) -> tuple[int, list[int], str]:
             continue
         if local == "name" and elem.text:
             name = elem.text
-        if local == TABLE:
+        if local == typename:
             count += 1
             gid = next(
                 (v for k, v in elem.attrib.items() if k.rsplit("}", 1)[-1] in ("id", "fid")), None
@@ -257,7 +262,7 @@ def check(server: str, base: str, case: Case) -> dict[str, Any]:
     if done["http_code"] != 200:
         raise AssertionError(f"HTTP {done['http_code']} ({done['content_type']}): {head}")
     try:
-        n, ids, note = count_features(out, case.fmt)
+        n, ids, note = count_features(out, case.fmt, case.typename)
     except (ValueError, ElementTree.ParseError, KeyError) as error:
         raise AssertionError(f"cannot read the answer ({error}): {head}") from error
     if n != case.features:
