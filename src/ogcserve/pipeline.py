@@ -69,12 +69,20 @@ def handle(
         log.info("request stopped (%s): %s %s", stopped, request.method, request.url)
     finally:
         current_context.reset(token)
+        # The hook refers back to the context, which holds the response: without it, the
+        # request's objects are freed as it ends, not left to the cyclic garbage collector.
+        response.flush_hook = _answered
         if metrics is not None:
             try:
                 metrics.record(ctx, lifecycle.target, time.perf_counter() - started)
             except Exception:
                 log.exception("the request's metrics could not be recorded")
     return ctx
+
+
+def _answered() -> bool:
+    """The flush hook of a response whose request has been handled: no more hooks."""
+    return True
 
 
 @dataclass

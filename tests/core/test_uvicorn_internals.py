@@ -92,6 +92,12 @@ def test_a_request_cycle_holds_its_transport() -> None:
         "self.transport = transport" in inspect.getsource(cycle.__init__),
         "RequestResponseCycle keeps its transport as .transport",
     )
+    # http/protocol.py gives each cycle a transport that joins its head and body writes.
+    send = inspect.getsource(cycle.send)
+    require(
+        send.count("self.transport.write(") >= 2,
+        "RequestResponseCycle.send writes the head and the body through self.transport",
+    )
 
 
 def test_a_send_waits_only_while_the_transport_is_paused() -> None:

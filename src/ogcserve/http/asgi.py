@@ -93,16 +93,17 @@ class _AsgiSink:
             raise ClientDisconnectedError("the request was cancelled")
         asyncio.run_coroutine_threadsafe(self.deliver(message), self._loop).result()
 
-    async def deliver(self, message: dict[str, Any]) -> None:
-        """Send one message; a client that accepts nothing for `write_timeout` seconds is cut
-        off (its connection reset) and the request's work cancelled, so that it holds neither a
-        worker thread nor, through the stream it stalls, a database connection."""
+    async def deliver(self, *messages: dict[str, Any]) -> None:
+        """Send messages in order; a client that accepts nothing for `write_timeout` seconds
+        is cut off (its connection reset) and the request's work cancelled, so that it holds
+        neither a worker thread nor, through the stream it stalls, a database connection."""
         if self.closed:
             raise ClientDisconnectedError("the request was cancelled")
         self.started = True
         try:
             async with asyncio.timeout(self._write_timeout):
-                await self._send(message)
+                for message in messages:
+                    await self._send(message)
         except TimeoutError:
             reason = f"the client accepted nothing for {self._write_timeout:g} s: cut off"
             self.deadline.cancel(reason)
@@ -239,8 +240,8 @@ class PipelineEndpoint:
         finally:
             sink.stop_watching()
         try:
-            for message in sink.pending:
-                await sink.deliver(message)
+            if sink.pending:  # a whole response (head and body): one timeout for both
+                await sink.deliver(*sink.pending)
         except ClientDisconnectedError:
             return
         if sink.aborted:

@@ -12,12 +12,18 @@ read and dropped (never parsed) for a short while, then the connection closes.
 When the server stops (or a reload retires this worker), a connection whose first request has
 not arrived yet is not closed at once as uvicorn would: it was opened to send a request, so that
 request is answered (with `Connection: close`) if it comes within `_FIRST_REQUEST_WAIT`.
+
+A response's head and its body go out in one write where they are sent together: uvicorn
+writes the head when the application sends `http.response.start` and the body when it sends
+the body, two system calls and two TCP segments for a small answer. Each request's cycle writes
+through `_Coalescing`, which holds a write until the end of the event loop's turn and sends it
+with whatever is written after it in that turn.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, cast
 
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -81,6 +87,9 @@ class OgcHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         super().on_headers_complete()
         self._heads += 1
+        if self.cycle is not None:  # not yet started: its task runs in a later turn
+            # What the cycle calls (write, close, is_closing) is _Coalescing's; the rest passes on.
+            self.cycle.transport = cast(asyncio.Transport, _Coalescing(self.transport, self.loop))
         if self._stopping and self.cycle is not None:
             self.cycle.keep_alive = False  # answered, then closed
 
@@ -139,6 +148,46 @@ class OgcHttpToolsProtocol(HttpToolsProtocol):
         self.loop.call_later(_LINGER, self.transport.close)
 
 
+class _Coalescing:
+    """A request cycle's view of the connection's transport: a write is held until the end of
+    the event loop's turn (or the next write, or a close) and goes out with what follows it,
+    so that a response head and a body sent together leave in one `send`."""
+
+    __slots__ = ("_held", "_loop", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._held = b""
+
+    def write(self, data: bytes) -> None:
+        if self._held:
+            if len(data) > _COALESCE_BELOW:  # not worth copying: two writes
+                self.flush()
+            else:
+                data, self._held = self._held + data, b""
+            self._transport.write(data)
+        elif data:
+            self._held = data
+            self._loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        if self._held:
+            data, self._held = self._held, b""
+            self._transport.write(data)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+_COALESCE_BELOW = 65_536  # bytes; a larger body is written on its own, not copied after a head
 _FIRST_REQUEST_WAIT = 2.0  # seconds a stopping server waits for a new connection's request
 _LINGER = 2.0  # seconds a refused connection is read from (and dropped) before it closes
 _REASONS = {400: "Bad Request", 414: "URI Too Long", 431: "Request Header Fields Too Large"}

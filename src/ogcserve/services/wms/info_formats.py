@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -114,26 +115,27 @@ def _gml(results: list[LayerResult], crs: str, *, gml3: bool) -> bytes:
     # GML 2: srsName EPSG:n with x,y coordinates; GML 3.1.1: the URN, in the CRS's axis order.
     srs = _srs_name(crs, gml3)
     swap = gml3 and is_north_first(crs)
-    maker = Maker(
-        namespace=FEATURE_NS, nsmap={"ogcserve": FEATURE_NS, "gml": GML_NS, "wfs": WFS_NS}
-    )
     gml = Maker(namespace=GML_NS)
     root = etree.Element(
         f"{{{WFS_NS}}}FeatureCollection",
         nsmap={"wfs": WFS_NS, "gml": GML_NS, "ogcserve": FEATURE_NS},
     )
+    # Elements made in place under the root, which declares the namespaces once.
+    member_tag, geometry_tag = f"{{{GML_NS}}}featureMember", f"{{{FEATURE_NS}}}geometry"
     for result in results:
         geometries = _in_crs(result, crs)
+        layer_tag = _feature_tag(result.layer.name)
         for feature, geometry in zip(result.features, geometries, strict=True):
-            member = etree.SubElement(root, f"{{{GML_NS}}}featureMember")
-            element = getattr(maker, _xml_name(result.layer.name))()
+            member = etree.SubElement(root, member_tag)
+            element = etree.SubElement(member, layer_tag)
             element.set("fid", f"{result.layer.name}.{_value(feature.id)}")
             if geometry is not None:
-                element.append(maker.geometry(_gml_geometry(gml, geometry, srs, swap, gml3)))
+                etree.SubElement(element, geometry_tag).append(
+                    _gml_geometry(gml, geometry, srs, swap, gml3)
+                )
+            properties = feature.properties
             for name in result.names(feature):
-                value = _value(feature.properties.get(name))
-                element.append(getattr(maker, _xml_name(name))(value))
-            member.append(element)
+                etree.SubElement(element, _feature_tag(name)).text = _value(properties.get(name))
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True))
 
 
@@ -225,6 +227,13 @@ def _srs_name(crs: str, gml3: bool) -> str:
 
 
 _INVALID_XML_NAME = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+@lru_cache(maxsize=4096)
+def _feature_tag(name: str) -> str:
+    """The qualified tag of a layer or an attribute in the feature namespace (names are the
+    project's and its sources': a bounded set)."""
+    return f"{{{FEATURE_NS}}}{_xml_name(name)}"
 
 
 def _xml_name(name: str) -> str:
