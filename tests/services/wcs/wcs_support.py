@@ -4,6 +4,7 @@ forbids one coverage, and request helpers."""
 
 from __future__ import annotations
 
+import io
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -135,5 +136,6 @@ def exception_code(result: Result) -> str:
 
 
 def open_tiff(body: bytes) -> rasterio.io.DatasetReader:
-    memory = rasterio.io.MemoryFile(body)
-    return memory.open()
+    """The GeoTIFF `body` opened; the dataset keeps its in-memory file alive (a `MemoryFile`
+    dropped while its dataset is read frees the bytes under it)."""
+    return rasterio.open(io.BytesIO(body))
