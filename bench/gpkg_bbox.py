@@ -345,11 +345,11 @@ def timed(runs: dict[str, Callable[[], int]], repeat: int) -> dict[str, tuple[li
     return {name: (samples[name], counts[name]) for name in runs}
 
 
-def rtree_count(conn: sqlite3.Connection, bbox: tuple[float, ...]) -> int:
-    """How many rows the R-tree hands over for `bbox` (before the exact intersects test)."""
+def rtree_count(conn: sqlite3.Connection, bbox: tuple[float, ...], table: str = TABLE) -> int:
+    """How many rows the R-tree of `table` hands over for `bbox` (before the exact test)."""
     minx, miny, maxx, maxy = bbox
     row = conn.execute(
-        f'SELECT count(*) FROM "rtree_{TABLE}_{GEOMETRY}"'
+        f'SELECT count(*) FROM "rtree_{table}_{GEOMETRY}"'
         " WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?",
         (maxx, minx, maxy, miny),
     ).fetchone()

@@ -22,7 +22,7 @@ import shapely
 import wfs_compare as wfs
 import wms_compare as wms
 from _common import DATA_DIR
-from gpkg_bbox import CELL, GEOMETRY, GRID, SRS_ID, X0, Y0, build_gpkg
+from gpkg_bbox import CELL, GRID, SRS_ID, X0, Y0, build_gpkg, rtree_count
 
 TABLE = "roads"
 COUNT = 200_000
@@ -85,22 +85,12 @@ def _window(cells_x: float) -> tuple[float, float, float, float]:
     return (x, y, x + w, y + w * wms.HEIGHT / wms.WIDTH)
 
 
-def _count(conn: sqlite3.Connection, bbox: tuple[float, ...]) -> int:
-    minx, miny, maxx, maxy = bbox
-    row = conn.execute(
-        f'SELECT count(*) FROM "rtree_{TABLE}_{GEOMETRY}"'
-        " WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?",
-        (maxx, minx, maxy, miny),
-    ).fetchone()
-    return int(row[0])
-
-
 def _pick(conn: sqlite3.Connection, target: int) -> tuple[float, float, float, float]:
     """The window of _window whose R-tree count is nearest `target` (wms.pick_window's way)."""
     best: tuple[int, tuple[float, float, float, float]] | None = None
     for tenth in range(10, 4000):
         bbox = _window(tenth / 10)
-        count = _count(conn, bbox)
+        count = rtree_count(conn, bbox, TABLE)
         if best is None or abs(count - target) < best[0]:
             best = (abs(count - target), bbox)
         if count > target * 1.5:
@@ -137,7 +127,7 @@ def counts(gpkg: Path = GPKG) -> dict[str, int]:
     """R-tree candidates of the lines GetMap windows (for the record)."""
     with sqlite3.connect(gpkg.resolve().as_uri() + "?mode=ro", uri=True) as conn:
         return {
-            c.name: _count(conn, tuple(float(v) for v in c.params["BBOX"].split(",")))
+            c.name: rtree_count(conn, tuple(float(v) for v in c.params["BBOX"].split(",")), TABLE)
             for c in cases(gpkg)
             if isinstance(c, wms.Case)
         }

@@ -12,7 +12,8 @@ from affine import Affine
 from rasterio.windows import Window
 from wcs_support import open_tiff
 
-from ogcserve.testing import call, make_server
+from ogcserve.server import Server
+from ogcserve.testing import Result, call, make_server
 
 LARGE_YAML = """\
 name: large
@@ -47,6 +48,16 @@ def _write_large(path: Path) -> np.ndarray:
     return block
 
 
+def _measured(server: Server, query: str) -> tuple[Result, int]:
+    """The answer to `query` and the peak of Python memory while it was made."""
+    tracemalloc.start()
+    try:
+        result = call(server, query)
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 def test_large_raster_read_by_window(tmp_path: Path) -> None:
     block = _write_large(tmp_path / "large.tif")
     (tmp_path / "large.yaml").write_text(LARGE_YAML)
@@ -58,10 +69,7 @@ def test_large_raster_read_by_window(tmp_path: Path) -> None:
             f"&SUBSET=E({x0},{x0 + 512})&SUBSET=N({y0 - 512},{y0})"
         )
         call(server, query)  # opens the source once
-        tracemalloc.start()
-        result = call(server, query)
-        _, peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
+        result, peak = _measured(server, query)
     finally:
         server.close()
     assert result.status == 200
@@ -91,10 +99,7 @@ def test_the_whole_large_raster_at_a_coarse_size(tmp_path: Path, extra: str) -> 
             "&SCALESIZE=E(500),N(500)" + extra
         )
         call(server, query)  # opens the source once
-        tracemalloc.start()
-        result = call(server, query)
-        _, peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
+        result, peak = _measured(server, query)
     finally:
         server.close()
     assert result.status == 200, result.body[:300]
@@ -121,10 +126,7 @@ def test_the_whole_large_raster_natively_is_refused(tmp_path: Path, query: str) 
     (tmp_path / "large.yaml").write_text(LARGE_YAML)
     server = make_server([tmp_path / "large.yaml"])
     try:
-        tracemalloc.start()
-        result = call(server, "/ows?SERVICE=WCS&" + query)
-        _, peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
+        result, peak = _measured(server, "/ows?SERVICE=WCS&" + query)
     finally:
         server.close()
     assert result.status == 400, result.body[:300]
