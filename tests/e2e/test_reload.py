@@ -235,8 +235,12 @@ def test_a_request_cut_by_the_end_of_the_grace_gets_an_ogc_503(tmp_path: Path) -
 
 
 def _zombie(pid: int) -> bool:
+    """Whether every thread of `pid` has exited. The leader of a killed process with threads
+    shows state Z while its other threads still exit and hold its files (its channel to the
+    parent among them): only a group whose threads are all gone is dead."""
     try:
-        return "State:\tZ" in Path(f"/proc/{pid}/status").read_text()
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+        return all("State:\tZ" in (task / "status").read_text() for task in tasks)
     except FileNotFoundError:
         return True
 
