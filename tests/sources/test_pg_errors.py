@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from ogcserve.errors import ServiceUnavailableError
-from ogcserve.sources.pg_connections import translate
+from ogcserve.sources.pg_errors import translate
 
 
 @pytest.fixture

@@ -104,7 +104,8 @@ class SourceCache:
 def unreachable_databases(projects: Iterable[Project], timeout: float) -> dict[str, list[str]]:
     """The databases of `projects`' layers that do not accept a connection now (each probed
     once, `timeout` seconds at most), with the layers (`project/layer`) they serve."""
-    from ogcserve.sources.pg_connections import describe, probe
+    from ogcserve.sources.pg_connections import probe
+    from ogcserve.sources.pg_errors import describe
 
     layers: dict[str, list[str]] = {}
     for project in projects:

@@ -14,7 +14,7 @@ from psycopg import sql
 
 from ogcserve.features import Feature, FeatureQuery
 from ogcserve.sources._transaction import Pairs
-from ogcserve.sources.pg_connections import translate
+from ogcserve.sources.pg_errors import translate
 from ogcserve.sources.pg_schema import PostGISTable
 
 

@@ -44,8 +44,9 @@ from ogcserve.sources._query import (
 from ogcserve.sources._transaction import SourceTransaction, transaction_scope
 from ogcserve.sources.base import Transaction
 from ogcserve.sources.limits import SourceLimits
-from ogcserve.sources.pg_connections import PostGISConnections, describe, rollback, translate
+from ogcserve.sources.pg_connections import PostGISConnections, rollback
 from ogcserve.sources.pg_databases import DatabaseGuard
+from ogcserve.sources.pg_errors import describe, translate
 from ogcserve.sources.pg_schema import PostGISTable, introspect
 from ogcserve.sources.pg_statements import Statements, where_clause
 from ogcserve.sources.pg_writes import PostGISWrites
