@@ -2,9 +2,11 @@
 
 Wall-clock throughput means little when other work shares the CPUs; CPU time mostly does.
 For bench/postgis_compare.py's four WFS cases (1.1.0, EPSG:3857, 1,000 and 100,000 parcels,
-GML and GeoJSON, `precision: 8` as that bench's project has it) on a PostGIS layer and on the
-GeoPackage it was loaded from, each request goes through the pipeline without HTTP
-(`ogcserve.testing.call`) and reports:
+GML and GeoJSON, `precision: 8` as that bench's project has it), its 1,000 lines as GeoJSON
+(`lines_geojson_1000`, the `roads` table) and its OGC API items case (`items_1000`: limit=1000
+in the CRS84 bbox of 1,000 parcels), on a PostGIS layer and on the GeoPackage it was loaded
+from, each request goes through the pipeline without HTTP (`ogcserve.testing.call`), after
+the collector is settled as a worker settles it, and reports:
 - `cpu`: this process's CPU time per request (`time.process_time`), the median;
 - `backends`: the CPU time the database's backends of this run used per request (utime +
   stime of every `postgres:` process connected to the database, from /proc, before and after
@@ -14,7 +16,7 @@ GeoPackage it was loaded from, each request goes through the pipeline without HT
 - `wall`: the request's elapsed time, the median (meaningful on a quiet machine only).
 
     PYTHONPATH=src python bench/postgis_cpu.py [--dsn ...] [--gpkg PATH] [--cases gml_1000,...]
-        [--layers pg,gp] [--profile pg_gml_1000]
+        [--lines-gpkg PATH] [--layers pg,gp] [--profile pg_gml_1000]
 
 `--profile LAYER_CASE` prints cProfile's top functions (CPU timer) for that one.
 """
@@ -30,20 +32,34 @@ import tempfile
 import time
 from pathlib import Path
 
-from gpkg_bbox import GRID, TABLE
+import postgis_lines
+from gpkg_bbox import CELL, GRID, TABLE, X0, Y0
+from ogcapi_compare import crs84_bbox
 from postgis_compare import DSN
 from postgis_read import band
 from psycopg.conninfo import conninfo_to_dict
 
+from ogcserve.http.asgi import settle_garbage_collector
 from ogcserve.testing import call, make_server
 
 CASES = ("gml_1000", "geojson_1000", "gml_100000", "geojson_100000")
+EXTRA = ("lines_geojson_1000", "items_1000")
 STYLE = "{fill: '#fdd49e', stroke: '#d7301f', stroke_width: 0.5}"
 
 
 def url(layer: str, case: str) -> str:
-    fmt, n = case.split("_")
-    bbox = ",".join(map(repr, band(int(n) // GRID)))
+    if case == "items_1000":
+        bbox = ",".join(f"{v:.10f}" for v in crs84_bbox(1000))
+        return f"/ogcapi/postgis_cpu/collections/{layer}/items?f=json&limit=1000&bbox={bbox}"
+    if case == "lines_geojson_1000":
+        layer, case = f"{layer}_{postgis_lines.TABLE}", "geojson_1000"
+        # postgis_lines.cases()'s band: the first row of lines, GRID of them.
+        cell = postgis_lines.CELL_Y
+        box = (X0, Y0 + 0.05 * cell, X0 + GRID * CELL, Y0 + 0.95 * cell)
+    else:
+        box = band(int(case.split("_")[1]) // GRID)
+    fmt = case.split("_")[0]
+    bbox = ",".join(map(repr, box))
     out = (
         "/ows?SERVICE=WFS&VERSION=1.1.0&REQUEST=GetFeature"
         f"&TYPENAME={layer}&SRSNAME=EPSG:3857&BBOX={bbox},EPSG:3857"
@@ -51,15 +67,20 @@ def url(layer: str, case: str) -> str:
     return out + ("&OUTPUTFORMAT=application/json" if fmt == "geojson" else "")
 
 
-def project(dsn: str, gpkg: Path, folder: Path) -> Path:
+def project(dsn: str, gpkg: Path, lines: Path, folder: Path) -> Path:
     path = folder / "postgis_cpu.yaml"
     wfs = "wfs: {precision: 8}"
+    roads = postgis_lines.TABLE
     path.write_text(
         "title: postgis_cpu\ncrs: [EPSG:3857]\nlayers:\n"
         f"  - {{name: pg, style: {STYLE}, {wfs},"
         f" source: {{type: postgis, dsn: '{dsn}', table: {TABLE}}}}}\n"
         f"  - {{name: gp, style: {STYLE}, {wfs}, source: {{type: geopackage,"
         f" path: '{gpkg.resolve()}', table: {TABLE}}}}}\n"
+        f"  - {{name: pg_{roads}, style: {STYLE}, {wfs},"
+        f" source: {{type: postgis, dsn: '{dsn}', table: {roads}}}}}\n"
+        f"  - {{name: gp_{roads}, style: {STYLE}, {wfs}, source: {{type: geopackage,"
+        f" path: '{lines.resolve()}', table: {roads}}}}}\n"
     )
     return path
 
@@ -97,6 +118,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dsn", default=DSN)
     parser.add_argument("--gpkg", type=Path, default=Path("bench/data/polygons_1000000.gpkg"))
+    parser.add_argument("--lines-gpkg", type=Path, default=postgis_lines.GPKG)
     parser.add_argument("--cases", default=",".join(CASES))
     parser.add_argument("--layers", default="pg,gp")
     parser.add_argument("--repeat-small", type=int, default=40)
@@ -105,10 +127,13 @@ def main() -> None:
     args = parser.parse_args()
     database = str(conninfo_to_dict(args.dsn).get("dbname", ""))
     with tempfile.TemporaryDirectory() as folder:
-        server = make_server([project(args.dsn, args.gpkg, Path(folder))])
+        server = make_server([project(args.dsn, args.gpkg, args.lines_gpkg, Path(folder))])
+        settle_garbage_collector()
         print(f"load average {os.getloadavg()[0]:.1f}")
         for case in args.cases.split(","):
             repeat = args.repeat_small if case.endswith("_1000") else args.repeat_large
+            if case not in CASES + EXTRA:
+                parser.error(f"unknown case {case!r}")
             for layer in args.layers.split(","):
                 target = url(layer, case)
                 first = call(server, target)

@@ -307,6 +307,36 @@ def test_continued_streams_page_and_stop_cleanly(pg_tables: dict[str, str]) -> N
         source.close()
 
 
+def test_a_page_one_row_past_a_batch_is_one_statement(pg_tables: dict[str, str]) -> None:
+    """A page of a batch and one row (as OGC API reads a page of 1,000: 1,001 rows, to know
+    whether more follow) is the first statement's rows, in two batches: no statement for the
+    rest, no connection for streams."""
+    from ogcserve.sources.postgis import PostGISSource
+
+    assert DSN is not None
+    source = PostGISSource(DSN, pg_tables["big"], pool_size=1)
+    streams: list[str] = []
+    dedicated = source._db.dedicated
+
+    def counted(operation: str) -> Any:
+        streams.append(operation)
+        return dedicated(operation)
+
+    source._db.dedicated = counted  # type: ignore[method-assign]
+    try:
+        page = FeatureQuery(limit=101, offset=7, with_geometry=False)
+        sizes = [len(batch) for batch in source.query(page, batch_size=100)]
+        ids = [i for batch in source.query(page, batch_size=100) for i in batch.ids]
+        assert sizes == [100, 1] and not streams
+        whole = [i for batch in source.query(page, batch_size=5_000) for i in batch.ids]
+        assert ids == whole and len(ids) == 101
+        longer = FeatureQuery(limit=102, offset=7, with_geometry=False)
+        assert [len(batch) for batch in source.query(longer, batch_size=100)] == [100, 2]
+        assert streams == ["read"]
+    finally:
+        source.close()
+
+
 def test_one_off_statements_are_not_kept(pg_tables: dict[str, str]) -> None:
     """The source keeps a statement's text per shape of query, not the one-off texts of
     continued streams (each names the ids already sent)."""

@@ -200,11 +200,18 @@ class PostGISSource:
         if head is None:
             return
         # Read whole before anything is yielded, so it may be tried again on a lost connection.
-        first, more = self._db.read("read", lambda conn: self._first(conn, head, sel, size, raw))
+        first, after = self._db.read("read", lambda conn: self._first(conn, head, sel, size, raw))
         if first is None:
             return
         yield first
-        rest = self._rest(query, first, paged) if more else None
+        if paged and query.limit is not None and query.limit <= size + 1:
+            # The head was the whole page (an OGC API page of 1,000 reads 1,001 rows, to
+            # know whether more follow): its row past the batch is the last one, not a reason
+            # to query the rest.
+            if after is not None:
+                yield after
+            return
+        rest = self._rest(query, first, paged) if after is not None else None
         # The rest names the ids already sent: a one-off text, not kept.
         statement = None if rest is None else self._select(rest, plan, sel, paged, keep=False)
         if statement is None:
@@ -236,18 +243,18 @@ class PostGISSource:
         sel: Selection,
         size: int,
         raw: bool,
-    ) -> tuple[FeatureBatch | None, bool]:
-        """The first batch of `statement` (`_head`'s), and whether any row follows it (one row
-        is fetched past a full batch to tell: a read of exactly one batch, such as a page of
+    ) -> tuple[FeatureBatch | None, FeatureBatch | None]:
+        """The first batch of `statement` (`_head`'s), and the row that follows it, if any (one
+        row is fetched past a full batch to tell: a read of exactly one batch, such as a page of
         1,000, then needs no query for the rest)."""
         # One round trip: the rows come with the answer to a query limited to one more row
         # than a batch (`_head`; a named cursor took three: DECLARE, FETCH, CLOSE).
         text, params = statement
         with conn.cursor(binary=True) as cur:
             rows = cur.execute(text.encode(conn.info.encoding), params).fetchall()
-        more = len(rows) > size
+        after = self._batch(rows[size:], sel, raw) if len(rows) > size else None
         rows = rows[:size]
-        return (self._batch(rows, sel, raw) if rows else None), more
+        return (self._batch(rows, sel, raw) if rows else None), after
 
     def _rest(self, query: FeatureQuery, first: FeatureBatch, paged: bool) -> FeatureQuery | None:
         """`query` less the rows of its first batch (None when its limit is reached). Paging

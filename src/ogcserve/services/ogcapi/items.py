@@ -24,6 +24,8 @@ from ogcserve.expressions import ID
 from ogcserve.features import FeatureBatch, Schema, SortKey
 from ogcserve.services.wfs.crs import bbox_to_xy
 from ogcserve.services.wfs.formats import OutputFormat
+from ogcserve.services.wfs.geojson_features import json_column
+from ogcserve.services.wfs.geojson_write import TextColumn
 from ogcserve.services.wfs.output import GeoJSONWriter, PlannedQuery, Totals, timestamp
 from ogcserve.services.wfs.params import CHUNK
 
@@ -176,9 +178,9 @@ class _FeaturesWriter(GeoJSONWriter):
     """The WFS GeoJSON writer with OGC API's ids (bare, as `/items/{featureId}` takes them)
     and its collection members (counts, links)."""
 
-    def ids(self, query: PlannedQuery, batch: FeatureBatch) -> list[Any]:
+    def ids(self, query: PlannedQuery, batch: FeatureBatch) -> TextColumn:
         """The keys themselves."""
-        return batch.ids
+        return json_column(batch.ids)
 
     def finish(self, matched: int | None, links: list[dict[str, Any]]) -> None:
         """Part 1 §7.15.7-8: numberMatched (when known), numberReturned, links."""

@@ -19,7 +19,6 @@ import shapely
 from ogcserve.features import FieldType
 
 from .formats import OutputFormat
-from .geojson_write import geojson_texts
 
 GML_URI = {
     OutputFormat.GML32: "http://www.opengis.net/gml/3.2",
@@ -119,14 +118,6 @@ class GeometryTexts:
     ) -> GeometryTexts:
         """WKT, 2D, with at most `precision` decimals (None: full precision)."""
         return cls(wkt_batch(geometries, precision), _kinds(geometries))
-
-    @classmethod
-    def geojson(
-        cls, geometries: npt.NDArray[np.object_], precision: int | None = None
-    ) -> GeometryTexts:
-        """RFC 7946 geometry objects, with at most `precision` decimals (None: full)."""
-        kinds = _kinds(geometries)
-        return cls(geojson_texts(geometries, kinds, precision), kinds)
 
 
 def _kinds(geometries: npt.NDArray[np.object_]) -> npt.NDArray[np.int64]:

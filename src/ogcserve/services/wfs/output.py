@@ -19,6 +19,8 @@ import shapely
 
 from .crs import SrsName, coordinate_function
 from .formats import OutputFormat
+from .geojson_features import feature_texts, features_text, json_column, prefixed_ids
+from .geojson_write import TextColumn, geojson_column
 from .gml_write import GML_URI, GeometryTexts, GeometryWriter, column_elements, escape
 from .params import FEATURE_PREFIX
 from .xml_input import WFS_NS
@@ -207,12 +209,6 @@ class GMLWriter(CollectionWriter):
         self.response.write("</wfs:FeatureCollection>\n")
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value).hex()
-    return str(value)
-
-
 class GeoJSONWriter(CollectionWriter):
     """An RFC 7946 FeatureCollection; the counts go at the end, once known."""
 
@@ -222,50 +218,34 @@ class GeoJSONWriter(CollectionWriter):
         self._first = True
         self._crs: str | None = None
 
-    def texts(self, query: PlannedQuery, batch: FeatureBatch) -> GeometryTexts | None:
-        """The batch's geometries as GeoJSON text."""
-        geoms = self.geometries(query, batch)
-        return None if geoms is None else GeometryTexts.geojson(geoms, query.precision)
-
     def batch(self, query: PlannedQuery, batch: FeatureBatch) -> None:
-        """Features serialised by orjson, geometries pre-rendered in bulk."""
+        """The batch's features, written as one text."""
         if not len(batch):
             return
-        # One orjson call per batch: the list's brackets are cut off, the members stay.
-        text = orjson.dumps(self._dicts(query, batch), default=_json_default)[1:-1]
-        self.response.write(text if self._first else b"," + text)
+        text = features_text(*self._columns(query, batch))
+        self.response.write(text if self._first else "," + text)
         self._first = False
         self.written += len(batch)
 
     def features(self, query: PlannedQuery, batch: FeatureBatch) -> list[bytes]:
         """Each feature of the batch as a GeoJSON Feature."""
-        return [orjson.dumps(f, default=_json_default) for f in self._dicts(query, batch)]
+        return [text.encode() for text in feature_texts(*self._columns(query, batch))]
 
-    def _dicts(self, query: PlannedQuery, batch: FeatureBatch) -> list[dict[str, Any]]:
-        n = len(batch.ids)
-        geometry_texts = self.texts(query, batch)
-        texts = geometry_texts.texts if geometry_texts is not None else repeat(None, n)
-        # GEOS writes the geometry JSON in C; orjson splices it in as a fragment.
-        geometries = [orjson.Fragment(t) if t is not None else None for t in texts]
-        names = [name for name in query.properties if name in batch.columns]
-        rows = (
-            zip(*(batch.columns[name] for name in names), strict=True) if names else repeat((), n)
-        )
+    def _columns(
+        self, query: PlannedQuery, batch: FeatureBatch
+    ) -> tuple[TextColumn, TextColumn | None, list[tuple[str, TextColumn]]]:
+        """The batch's ids, geometries (in the output CRS) and attributes as JSON texts."""
         self._crs = query.srs.code
-        return [
-            {
-                "type": "Feature",
-                "id": fid,
-                "geometry": geometry,
-                "properties": dict(zip(names, row, strict=True)),
-            }
-            for fid, geometry, row in zip(self.ids(query, batch), geometries, rows, strict=True)
-        ]
+        geometries = None
+        if batch.geometries is not None:
+            geometries = geojson_column(batch.geometries, None, query.precision, query.transform())
+        names = [name for name in query.properties if name in batch.columns]
+        columns = [(name, json_column(batch.columns[name])) for name in names]
+        return self.ids(query, batch), geometries, columns
 
-    def ids(self, query: PlannedQuery, batch: FeatureBatch) -> list[Any]:
+    def ids(self, query: PlannedQuery, batch: FeatureBatch) -> TextColumn:
         """The features' `id` members: WFS's `<layer>.<key>`, as its GML ids."""
-        prefix = f"{query.layer.name}."
-        return [f"{prefix}{fid}" for fid in batch.ids]
+        return prefixed_ids(f"{query.layer.name}.", batch.ids)
 
     def end(self, totals: Totals) -> None:
         """Counts, links and the CRS when it is not CRS84."""
