@@ -19,6 +19,7 @@ from .passes import IntArray, Pass, column, numbers
 from .paths import PathBatch, serialize
 from .styles import Marker, Placement, Style, geometry_family
 from .symbols import Sprite, fill_paint, stroke_paint
+from .thinning import thin
 
 POINT_TYPES = (shapely.GeometryType.POINT, shapely.GeometryType.MULTIPOINT)
 
@@ -35,7 +36,9 @@ def draw_paths(
     subpaths = clip_far(
         lambda k: shapes.objects(rows[k]), subpaths, to_pixels, view.width, view.height
     )
-    batch: PathBatch = serialize(subpaths)
+    # Vertices within half a pixel of the last kept one change no more than anti-aliased
+    # edge pixels, and cost most of a small-scale map of many short lines (thinning.py).
+    batch: PathBatch = serialize(thin(subpaths))
     if len(batch.feature) == 0:
         return
     record_of_row = np.full(len(rows), -1, dtype=np.intp)
