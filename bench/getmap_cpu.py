@@ -9,6 +9,7 @@ time per request (median and least), the database backends' CPU per request (ben
 
     PYTHONPATH=src python bench/getmap_cpu.py [--dsn ...] [--data DIR] [--cases lines_world,...]
         [--layers pg,gp] [--repeat 5] [--save DIR] [--profile pg_lines_world]
+        [--line-style round,round]
 
 `--save DIR` writes every answer as DIR/LAYER_CASE.png (to compare two versions' images);
 `--profile LAYER_CASE` prints cProfile's top functions (CPU timer) for that one.
@@ -88,10 +89,16 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--save", type=Path)
     parser.add_argument("--profile", default="")
+    parser.add_argument(
+        "--line-style", default="", help="JOIN,CAP of the lines instead of the bench's own"
+    )
     args = parser.parse_args()
     database = str(conninfo_to_dict(args.dsn).get("dbname", ""))
     gpkg = args.data / wms.POLYGONS.name
     postgis_lines.GPKG = args.data / postgis_lines.GPKG.name
+    if args.line_style:
+        join, cap = args.line_style.split(",")
+        postgis_lines.STYLE |= {"line_join": join, "line_cap": cap}
     targets = urls(gpkg)
     if args.save:
         args.save.mkdir(parents=True, exist_ok=True)
