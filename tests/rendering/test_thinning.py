@@ -76,6 +76,14 @@ def test_does_nothing_where_vertices_are_a_pixel_apart() -> None:
     assert thin(sp) is sp
 
 
+def test_subpaths_of_one_vertex_or_none_are_left_as_they_are() -> None:
+    line = np.array([(0, 0), (0.1, 0), (0.2, 0), (3, 0)], dtype=float)
+    dot = np.array([(0.3, 0)], dtype=float)
+    empty = np.zeros((0, 2))
+    out = thin(subpaths([dot, line, empty, dot, dot, line, empty]))
+    assert out.counts.tolist() == [1, 2, 0, 1, 1, 2, 0]
+
+
 def test_a_ring_smaller_than_the_tolerance_keeps_its_vertices() -> None:
     tiny = np.array([(0, 0), (0.1, 0), (0.1, 0.1), (0, 0.1), (0, 0)])
     big = np.array([(0, 0), (0.1, 0), (5, 0), (5, 5), (0, 0)])

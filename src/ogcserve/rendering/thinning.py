@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ogcserve.geo.wkb import starts_of
+from ogcserve.geo.wkb import ranges, starts_of
 
 from .geometry import IntArray, Subpaths
 
@@ -56,9 +56,21 @@ def _keep(
     x: np.ndarray, y: np.ndarray, first: IntArray, last: IntArray, tolerance: float
 ) -> np.ndarray:
     """Which vertices the rule keeps (subpath i spans first[i]..last[i], inclusive)."""
-    keep = np.zeros(len(x), dtype=bool)
-    keep[first] = True
-    keep[last] = True
+    limit = tolerance * tolerance
+    keep = np.ones(len(x), dtype=bool)
+    # A vertex at least the tolerance from the one before it is kept when that one is: only
+    # subpaths with a shorter step need the rule (none on a map at a large scale).
+    dx, dy = np.diff(x), np.diff(y)
+    short = np.zeros(len(x), dtype=bool)
+    short[1:] = dx * dx + dy * dy < limit
+    short[first[first < len(x)]] = False  # a subpath's first vertex has no step before it
+    long_enough = last > first  # two vertices or more
+    first, last = first[long_enough], last[long_enough]
+    if not len(first) or not short.any():
+        return keep
+    some = np.logical_or.reduceat(short, first)
+    first, last = first[some], last[some]
+    keep[ranges(first + 1, last - first - 1)] = False
     # Pieces: every _PIECE-th vertex of a subpath starts one and is kept.
     n_pieces = (last - first + _PIECE - 1) // _PIECE  # pieces with a vertex after their start
     owner = np.repeat(np.arange(len(first)), n_pieces)
@@ -71,7 +83,6 @@ def _keep(
     start, length = start[order], length[order]
     active = np.searchsorted(-length, -np.arange(1, _PIECE), side="right")
     kept_x, kept_y = x[start], y[start]
-    limit = tolerance * tolerance
     for q in range(1, _PIECE):
         m = int(active[q - 1])
         if m == 0:
