@@ -5,7 +5,7 @@
 SPEC.json: {"title": ..., "crs": ["EPSG:4326", ...], "extent": [minx, miny, maxx, maxy]
 (EPSG:4326), "layers": [{"name", "path", "table", "fill", "stroke", "stroke_width"}]}; a layer
 with "provider" and "uri" (bench/postgis_compare.py: "postgres") is read through that provider;
-one with "geometry": "line" (no "fill") gets a line symbol.
+one with "geometry": "line" (no "fill") gets a line symbol, with its "line_join" and "line_cap".
 Fill and stroke widths are in pixels, as in the ogcserve project's `style:` block; the layers
 are identifiable (GetFeatureInfo) and published with their names (not ids).
 """
@@ -82,15 +82,17 @@ def build(spec: dict[str, Any], out: str) -> None:
 
 
 def line_symbol(item: dict[str, Any]) -> Any:
-    """A line layer's ("geometry": "line") solid stroke, its width in pixels."""
+    """A line layer's ("geometry": "line") solid stroke, its width in pixels, with the join and
+    cap of "line_join" and "line_cap" (ogcserve's names; QGIS's defaults bevel and square)."""
+    cap = item.get("line_cap", "square")
     return QgsLineSymbol.createSimple(
         {
             "line_color": item["stroke"],
             "line_width": str(item["stroke_width"]),
             "line_width_unit": "Pixel",
             "line_style": "solid",
-            "capstyle": "square",
-            "joinstyle": "miter",
+            "capstyle": "flat" if cap == "butt" else cap,
+            "joinstyle": item.get("line_join", "bevel"),
         }
     )
 

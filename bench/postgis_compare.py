@@ -67,6 +67,7 @@ TEMPLATES = BENCH_DIR / "postgis_templates"
 DSN = "postgresql://postgres:postgres@127.0.0.1:5432/ogcserve_bench"
 SERVERS = ("qgis", "mapserver", "ogcserve")
 LINES = "lines_"  # the cases of bench/postgis_lines.py
+STYLE_KEYS = ("fill", "stroke", "stroke_width", "line_join", "line_cap")
 API_PORT_OFFSET = 50  # QGIS Server's and MapServer's OGC API are on nginx ports of their own
 # Targets of issue 14, as ratios of the same run.
 GETMAP_VS_QGIS, GETMAP_VS_MAPSERVER, GFI_VS_QGIS, WFS_VS_BEST, ACL_COST = 2.0, 1.5, 1.5, 2.0, 0.10
@@ -133,7 +134,7 @@ def write_project(layers: list[dict[str, Any]], path: Path = PROJECT) -> None:
                     if path == GPKG_PROJECT
                     else {"type": "postgis", "dsn": layer["dsn"], "table": layer["table"]}
                 ),
-                "style": {k: layer[k] for k in ("fill", "stroke", "stroke_width") if k in layer},
+                "style": {k: layer[k] for k in STYLE_KEYS if k in layer},
                 "queryable": True,
                 "wfs": {"precision": 8},
             }
@@ -154,9 +155,11 @@ def write_mapfile(layers: list[dict[str, Any]], online: str) -> Path:
         layer_t.substitute(
             layer,
             ms_type="LINE" if layer.get("geometry") == "line" else "POLYGON",
-            # A line's colour is its stroke; a polygon's fill with an outline.
+            # A line's colour is its stroke (with its join and cap); a polygon's fill with an
+            # outline.
             style=(
-                f'COLOR "{layer["stroke"]}"'
+                f'COLOR "{layer["stroke"]}"\n        LINEJOIN {layer["line_join"]}'
+                f"\n        LINECAP {layer['line_cap']}"
                 if layer.get("geometry") == "line"
                 else f'COLOR "{layer["fill"]}"\n        OUTLINECOLOR "{layer["stroke"]}"'
             ),

@@ -29,7 +29,9 @@ COUNT = 200_000
 GPKG = DATA_DIR / f"lines_{COUNT}.gpkg"
 ROWS = COUNT // GRID  # grid rows; columns as the parcels' (GRID)
 CELL_Y = GRID * CELL / ROWS  # 500 m: the parcels' extent
-STYLE = {"stroke": "#08519c", "stroke_width": 2}
+# The same join and cap in the three servers (each has its own default: QGIS bevel joins and
+# square caps, MapServer and ogcserve round ones): QGIS's, the look of its default line.
+STYLE = {"stroke": "#08519c", "stroke_width": 2, "line_join": "bevel", "line_cap": "square"}
 MIN_SHARE = 0.005  # of the image in the stroke colour: ~50 lines cover ~2 %
 # Timed as whole downloads (seconds, median of --downloads), as the 100,000-feature cases: one
 # map of all 200,000 lines takes seconds, so a short wrk run finishes none and leaves the

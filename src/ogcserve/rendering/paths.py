@@ -57,6 +57,25 @@ class PathBatch:
         padding = bytes(-len(verbs) % 4)
         return header.tobytes() + points.tobytes() + verbs.tobytes() + padding
 
+    def grouped(self, records: IntArray, size: IntArray) -> tuple[bytes, IntArray, IntArray]:
+        """Records that each join the subpaths of `size[i]` consecutive ones of `records` (to
+        stroke them with one draw each): one buffer, and each record's start and size."""
+        points = self.points[ranges(self.point_start[records], self.n_points[records])]
+        verbs = self.verbs[ranges(self.verb_start[records], self.n_verbs[records])]
+        at = starts_of(size)
+        n_points = np.add.reduceat(self.n_points[records], at)
+        n_verbs = np.add.reduceat(self.n_verbs[records], at)
+        buffer, start, length = _write(points, n_points, verbs, n_verbs)
+        return buffer.tobytes(), start, length
+
+    def extents(self) -> npt.NDArray[np.float32]:
+        """The longer side of each record's bounding box, in pixels."""
+        x, y, at = self.points[:, 0], self.points[:, 1], self.point_start
+        width = np.maximum.reduceat(x, at) - np.minimum.reduceat(x, at)
+        height = np.maximum.reduceat(y, at) - np.minimum.reduceat(y, at)
+        extent: npt.NDArray[np.float32] = np.maximum(width, height)
+        return extent
+
     def paths(self, records: IntArray | None = None) -> list[tuple[int, skia.Path]]:
         """(feature index, path) for the given records (default: all)."""
         view = memoryview(self.buffer)  # type: ignore[arg-type]
@@ -105,33 +124,13 @@ def serialize(subpaths: Subpaths) -> PathBatch:
     is_point[sub_last[closed]] = False
 
     # Per feature (record): how many points and verbs, and where the record starts.
-    features, first_sub = np.unique(subpaths.feature, return_index=True)
+    features, first_sub = _firsts(subpaths.feature)
     coord_start = sub_start[first_sub]
     n_verbs = np.diff(np.append(coord_start, len(verbs)))
     n_points = np.add.reduceat(is_point.astype(np.intp), coord_start)
-    size = 16 + 8 * n_points + ((n_verbs + 3) // 4) * 4
-    start = starts_of(size)
-    buffer = np.zeros(int(size.sum()), dtype=np.uint8)
-
-    header = buffer.view(np.int32)
-    words = start // 4
-    header[words] = (_EVEN_ODD << 8) | _PATH_VERSION
-    header[words + 1] = n_points
-    header[words + 2] = 0
-    header[words + 3] = n_verbs
-
-    floats = buffer.view(np.float32)
-    record_of_coord = np.repeat(np.arange(len(features)), n_verbs)
     points = subpaths.coords[is_point].astype(np.float32)
-    record_of_point = record_of_coord[is_point]
+    buffer, start, size = _write(points, n_points, verbs, n_verbs)
     point_start = starts_of(n_points)
-    point_rank = np.arange(len(points)) - np.repeat(point_start, n_points)
-    slot = (start[record_of_point] + 16) // 4 + 2 * point_rank
-    floats[slot] = points[:, 0]
-    floats[slot + 1] = points[:, 1]
-
-    verb_rank = np.arange(len(verbs)) - np.repeat(coord_start, n_verbs)
-    buffer[start[record_of_coord] + 16 + 8 * n_points[record_of_coord] + verb_rank] = verbs
     return PathBatch(
         buffer,
         features.astype(np.intp),
@@ -144,3 +143,45 @@ def serialize(subpaths: Subpaths) -> PathBatch:
         coord_start.astype(np.intp),
         n_verbs.astype(np.intp),
     )
+
+
+def _firsts(feature: IntArray) -> tuple[IntArray, IntArray]:
+    """The distinct features of the subpaths and the index of each one's first subpath (as
+    `np.unique(..., return_index=True)`; subpaths come in feature order, so without sorting)."""
+    step = np.diff(feature)
+    if (step < 0).any():
+        features, first = np.unique(feature, return_index=True)
+        return features, first.astype(np.intp)
+    first = np.flatnonzero(np.concatenate(([True], step != 0)))
+    return feature[first], first
+
+
+def _write(
+    points: npt.NDArray[np.float32],
+    n_points: IntArray,
+    verbs: npt.NDArray[np.uint8],
+    n_verbs: IntArray,
+) -> tuple[npt.NDArray[np.uint8], IntArray, IntArray]:
+    """SkPath records in one buffer, record i of the next `n_points[i]` points and `n_verbs[i]`
+    verbs; with each record's start and size in bytes."""
+    size = 16 + 8 * n_points + ((n_verbs + 3) // 4) * 4
+    start = starts_of(size)
+    buffer = np.zeros(int(size.sum()), dtype=np.uint8)
+    header = buffer.view(np.int32)
+    words = start // 4
+    header[words] = (_EVEN_ODD << 8) | _PATH_VERSION
+    header[words + 1] = n_points
+    header[words + 2] = 0
+    header[words + 3] = n_verbs
+
+    floats = buffer.view(np.float32)
+    record_of_point = np.repeat(np.arange(len(n_points)), n_points)
+    point_rank = np.arange(len(points)) - np.repeat(starts_of(n_points), n_points)
+    slot = (start[record_of_point] + 16) // 4 + 2 * point_rank
+    floats[slot] = points[:, 0]
+    floats[slot + 1] = points[:, 1]
+
+    record_of_verb = np.repeat(np.arange(len(n_verbs)), n_verbs)
+    verb_rank = np.arange(len(verbs)) - np.repeat(starts_of(n_verbs), n_verbs)
+    buffer[start[record_of_verb] + 16 + 8 * n_points[record_of_verb] + verb_rank] = verbs
+    return buffer, start, size

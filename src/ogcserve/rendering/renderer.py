@@ -20,7 +20,7 @@ from ogcserve.expressions import to_predicate
 from ogcserve.features import Feature
 
 from .api import LayerData, MapView, RasterLayerData, VectorLayerData
-from .geometry import Projector, Shapes, cull
+from .geometry import IntArray, Projector, Shapes, cull
 from .labels import Candidate, Fonts, draw_labels
 from .legend import draw_legend
 from .passes import choose_passes
@@ -143,7 +143,7 @@ class Renderer:
             return []
         to_pixels = self._projector.to_pixels(view, layer.crs)
         # A labels-only style (no symbol) labels every feature in view.
-        drawn = np.unique(np.concatenate([p.rows for p in passes])) if passes else rows
+        drawn = _union([p.rows for p in passes]) if passes else rows
         is_point = np.isin(shapes.kinds[drawn], POINT_TYPES)
 
         layer_alpha = style.opacity < 1
@@ -217,3 +217,11 @@ class Renderer:
         if fonts is None:
             fonts = self._local.fonts = Fonts()
         return fonts
+
+
+def _union(rows: list[IntArray]) -> IntArray:
+    """The sorted distinct rows of every pass (one pass's rows, when sorted, as they are)."""
+    if len(rows) == 1 and not (np.diff(rows[0]) <= 0).any():
+        return rows[0]
+    result: IntArray = np.unique(np.concatenate(rows))
+    return result

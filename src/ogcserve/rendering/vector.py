@@ -19,8 +19,15 @@ from .passes import IntArray, Pass, column, numbers
 from .paths import PathBatch, serialize
 from .styles import Marker, Placement, Style, geometry_family
 from .symbols import Sprite, fill_paint, stroke_paint
+from .thinning import thin
 
 POINT_TYPES = (shapely.GeometryType.POINT, shapely.GeometryType.MULTIPOINT)
+# A line no longer than this many stroke widths is mostly its stroke's blob: consecutive such
+# lines are stroked together, up to _GROUP a draw (200,000 lines of ~4 px: one Python call and
+# one Skia draw per feature cost more than stroking them; docs/performance.md, sixth pass).
+# Only where two lines of one group overlap do their anti-aliased edges add up differently.
+_TINY = 2.0
+_GROUP = 32
 
 
 def draw_paths(
@@ -35,7 +42,9 @@ def draw_paths(
     subpaths = clip_far(
         lambda k: shapes.objects(rows[k]), subpaths, to_pixels, view.width, view.height
     )
-    batch: PathBatch = serialize(subpaths)
+    # Vertices within half a pixel of the last kept one change no more than anti-aliased
+    # edge pixels, and cost most of a small-scale map of many short lines (thinning.py).
+    batch: PathBatch = serialize(thin(subpaths))
     if len(batch.feature) == 0:
         return
     record_of_row = np.full(len(rows), -1, dtype=np.intp)
@@ -46,6 +55,7 @@ def draw_paths(
     raw = batch.buffer.tobytes()
     path = skia.Path()  # one path, re-read per feature: no allocation in the loop
     read, draw = path.readFromMemory, canvas.drawPath
+    extents: npt.NDArray[np.float32] | None = None  # of the records, once a pass strokes lines
     for p in passes:
         local = np.searchsorted(rows, p.rows)  # `rows` is sorted; a pass may hold points
         ok = local < len(rows)
@@ -69,16 +79,44 @@ def draw_paths(
             # half-covered by the neighbour's fill). Polygon outlines in one path: one draw
             # call instead of one per feature. Lines one draw each, as QGIS draws them: Skia
             # strokes many short paths faster than one path of all of them (10,000 lines
-            # 0.37 -> 0.20 s; docs/performance.md, PostGIS, the lines).
+            # 0.37 -> 0.20 s; docs/performance.md, PostGIS, the lines), but for tiny ones.
             outlines = np.sort(records[is_area[local]])
             if len(outlines):
                 path.readFromMemory(batch.merged(outlines))
                 draw(path, stroke)
             lines = np.sort(records[~is_area[local]])
-            starts, ends = batch.start[lines], batch.start[lines] + batch.size[lines]
-            for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
-                read(raw[start:end])
+            if not len(lines):
+                continue
+            if extents is None:
+                extents = batch.extents()
+            tiny = extents[lines] <= _TINY * p.symbol.stroke_width
+            first, size = _groups(tiny)
+            # Groups of one are read from the batch; the others from records made for them.
+            alone = size == 1
+            starts = np.where(alone, batch.start[lines[first]], -1)
+            ends = starts + batch.size[lines[first]]
+            several = ~alone
+            if several.any():
+                joined, g_start, g_size = batch.grouped(
+                    lines[np.repeat(several, size)], size[several]
+                )
+                starts[several] = g_start
+                ends[several] = g_start + g_size
+            for start, end, one in zip(starts.tolist(), ends.tolist(), alone.tolist(), strict=True):
+                read(raw[start:end] if one else joined[start:end])
                 draw(path, stroke)
+
+
+def _groups(tiny: npt.NDArray[np.bool_]) -> tuple[IntArray, IntArray]:
+    """Where each draw starts among the lines and how many lines it strokes: runs of
+    consecutive tiny lines, cut every _GROUP lines; every other line alone."""
+    n = len(tiny)
+    new = np.ones(n, dtype=bool)
+    new[1:] = ~(tiny[1:] & tiny[:-1])
+    run_start = np.maximum.accumulate(np.where(new, np.arange(n), 0))
+    new |= (np.arange(n) - run_start) % _GROUP == 0
+    first = np.flatnonzero(new)
+    return first, np.diff(np.append(first, n))
 
 
 def draw_markers(
