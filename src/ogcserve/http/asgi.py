@@ -331,10 +331,11 @@ def asgi_app(server: Server) -> ASGIApp:
         middleware=middleware,
     )
     app.state.server = server
-    direct = other
+    direct, direct_ows = other, ows
     for layer in reversed(middleware):
         direct = layer.cls(direct, *layer.args, **layer.kwargs)
-    return Edge(app, direct)
+        direct_ows = layer.cls(direct_ows, *layer.args, **layer.kwargs)
+    return Edge(app, direct, direct_ows)
 
 
 # A batch of 1,000 features makes ~10,000 short-lived objects: with CPython's default
