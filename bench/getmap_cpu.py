@@ -37,9 +37,12 @@ from psycopg.conninfo import conninfo_to_dict
 
 from ogcserve.testing import call, make_server
 
+# The 1,000,000 parcels' whole extent (EPSG:3857, WMS 1.3.0 order: x/y there).
+PARCELS_WORLD = "1000000,6000000,1133334,6100000"
 # Case name here -> the bench's case name.
 CASES = {
     "countries_world": "getmap_world",
+    "parcels_world": "getmap_dense",  # with the whole layer's extent (PARCELS_WORLD)
     "parcels_dense": "getmap_dense",
     "parcels_sparse": "getmap_sparse",
     "lines_world": "lines_getmap_world",
@@ -76,6 +79,8 @@ def urls(gpkg: Path) -> dict[str, tuple[str, str]]:
         case = found[bench_name]
         params = dict(case.params)  # type: ignore[union-attr]
         layer = params.pop("LAYERS")
+        if name == "parcels_world":
+            params["BBOX"] = PARCELS_WORLD
         out[name] = (layer, urlencode(params))
     return out
 

@@ -98,6 +98,12 @@ class FeatureQuery:
     # on one pooled connection (docs/decisions/0005-streams-off-the-pool.md).
     exact: bool = True
     wkb: bool = False
+    # For drawing lines and polygons whose look depends on their outlines only (no label, no
+    # marker): the smallest length one pixel of the map spans, in the source's CRS units (0: no
+    # such drawing). The source may drop the vertices of a line or ring that lie within half
+    # of it from the last one kept (PostGIS: ST_RemoveRepeatedPoints); the renderer drops them
+    # anyway (rendering/thinning.py). Points are never thinned; sources may ignore it.
+    pixel_size: float = 0.0
 
 
 @dataclass(slots=True)

@@ -141,3 +141,31 @@ def test_many_short_lines_at_a_small_scale_look_the_same(monkeypatch: pytest.Mon
     diff = differences(thinned, full)
     assert diff.max() <= 128
     assert diff.mean() < 1.0
+
+
+@pytest.mark.parametrize(
+    ("style", "outlines"),
+    [
+        ({"stroke": "#000000"}, True),
+        ({"fill": "#ff0000", "stroke": "#000000"}, True),
+        ({"stroke": "#000000", "label": {"field": "name"}}, False),
+        ({"fill": "#ff0000", "marker": {"size": 6}}, False),
+        (
+            {
+                "categorized": {
+                    "field": "kind",
+                    "categories": [
+                        {"value": "a", "stroke": "#000000"},
+                        {"value": "b", "marker": {"size": 4}},
+                    ],
+                }
+            },
+            False,
+        ),
+    ],
+)
+def test_only_styles_of_outlines_may_take_thinned_geometries(
+    style: dict[str, object], outlines: bool
+) -> None:
+    # A label's anchor and angle and a marker's point on the surface follow every vertex.
+    assert Renderer().outlines_only(style) is outlines

@@ -342,6 +342,7 @@ class AccessLayer:
             ids=ids,
             exact=read.exact,
             wkb=read.wkb,
+            pixel_size=read.pixel_size,
         )
         return source, query, visible
 

@@ -45,6 +45,7 @@ class Read:
     # geometries may come as WKB (`FeatureBatch.wkb`).
     exact: bool = True
     wkb: bool = False
+    pixel_size: float = 0.0  # in the layer's CRS units (see `FeatureQuery`)
     parameters: ReadParameters = ReadParameters()
 
 

@@ -22,7 +22,13 @@ from ogcserve.geo.crs import (
     proj_code,
     transformer,
 )
-from ogcserve.geo.scale import OGC_PIXEL_SIZE_M, in_scale_range, scale_denominator, scale_hint
+from ogcserve.geo.scale import (
+    OGC_PIXEL_SIZE_M,
+    in_scale_range,
+    pixel_size,
+    scale_denominator,
+    scale_hint,
+)
 
 __all__ = [
     "OGC_PIXEL_SIZE_M",
@@ -37,6 +43,7 @@ __all__ = [
     "metres_per_unit",
     "normalize_crs",
     "parse_bbox",
+    "pixel_size",
     "proj_code",
     "read_window",
     "scale_denominator",

@@ -61,6 +61,11 @@ class Renderer:
         markers, labels): callers read features from `view.grown(reach)`."""
         return self.parsed(style).reach()
 
+    def outlines_only(self, style: Mapping[str, Any]) -> bool:
+        """Whether the style draws nothing but strokes and fills of the geometries' outlines
+        (no label, no marker): its features may come thinned (`FeatureQuery.pixel_size`)."""
+        return self.parsed(style).outlines_only()
+
     def parsed(self, style: Mapping[str, Any]) -> Style:
         """The validated `Style` of a style block (cached; raises `ValueError` if invalid)."""
         key = id(style)

@@ -20,6 +20,24 @@ from ogcserve.sources.pg_schema import PostGISTable
 # The bbox tests: exact (a page's rows must meet the bbox), or the index's envelopes only.
 _INTERSECTS = sql.SQL("ST_Intersects({}, ST_MakeEnvelope(%s, %s, %s, %s, %s))")
 _ENVELOPES = sql.SQL("{} && ST_MakeEnvelope(%s, %s, %s, %s, %s)")
+# The geometries a drawing may have thinned by the database (`FeatureQuery.pixel_size`): lines
+# only. ST_RemoveRepeatedPoints (PostGIS 3.3) keeps a line's ends, but merges the members of a
+# MultiPoint within the tolerance (a marker map would lose markers), and keeps 4 coordinates
+# of a ring smaller than the tolerance where the renderer keeps all of them (a sub-pixel
+# parcel turns from a square into a triangle: 75 % of the pixels of the 1,000,000 parcels'
+# whole-layer map changed, docs/performance.md, PostGIS, sixth pass (the database's thinning)).
+# Points, polygons, mixed columns (GEOMETRY) and curves are read whole. Z/M variants carry a
+# suffix in geometry_columns (LINESTRINGM); PostGIS measures the tolerance in x/y.
+_THINNED = frozenset({"LINESTRING", "MULTILINESTRING"})
+# The tolerance, in pixels: under the renderer's half pixel (thinning.TOLERANCE, kept strictly:
+# a vertex exactly half a pixel away stays; PostGIS drops at the tolerance), so that the
+# database rarely drops a vertex the renderer would keep. Rarely, not never: PostGIS keeps a
+# line's last point by dropping the kept vertex before it when the two lie within the
+# tolerance, and a vertex it keeps can hide the next one from the renderer's rule. The
+# outline moves by less than a pixel either way (what changes is measured in
+# docs/performance.md); at 0.2 px the 200,000 lines' whole map already lost 7 % of its bytes
+# only, and below 0.1 px none.
+_THIN_PIXELS = 0.45
 # Texts kept per source: shapes are few. A one-off (the rest of a stream, which names the ids
 # already sent) is not kept, nor a text longer than a shape's (a long IN list of a filter).
 _KEPT = 256
@@ -55,15 +73,41 @@ def where_clause(
     return sql.SQL(" WHERE ") + sql.SQL(" AND ").join(terms), params
 
 
+def thinning(t: PostGISTable, query: FeatureQuery, plan: FilterPlan, sel: Selection) -> float:
+    """The ST_RemoveRepeatedPoints tolerance of a drawing's read, in the table's units (0.0:
+    the geometries are read whole). Only a drawing asks (`pixel_size`), only for lines
+    (`_THINNED`), and only when no filter is left for Python to test on the geometries."""
+    kind = (t.schema.geometry_type or "").rstrip("ZM")
+    if query.pixel_size <= 0 or plan.predicate is not None or kind not in _THINNED:
+        return 0.0
+    if not (sel.fetch_geometry and sel.output_geometry):
+        return 0.0
+    return query.pixel_size * _THIN_PIXELS
+
+
 def compose(
-    t: PostGISTable, query: FeatureQuery, plan: FilterPlan, sel: Selection, limited: bool
+    t: PostGISTable,
+    query: FeatureQuery,
+    plan: FilterPlan,
+    sel: Selection,
+    limited: bool,
+    thinned: bool = False,
 ) -> sql.Composed:
-    """The SELECT of `query`, its placeholders in the order `Statements.select` gives."""
+    """The SELECT of `query`, its placeholders in the order `Statements.select` gives; with
+    `thinned`, its geometries go through ST_RemoveRepeatedPoints (the tolerance is the first
+    parameter)."""
     where = where_clause(t, query, plan)
     assert where is not None  # an empty id list is answered before composing
     cols: list[sql.Composable] = [sql.Identifier(t.schema.key)]
     if sel.fetch_geometry and t.schema.geometry_field is not None:
-        cols.append(sql.SQL("ST_AsBinary({})").format(sql.Identifier(t.schema.geometry_field)))
+        geometry = sql.Identifier(t.schema.geometry_field)
+        if thinned:
+            # (double precision: a text-typed parameter would make it ambiguous)
+            cols.append(
+                sql.SQL("ST_AsBinary(ST_RemoveRepeatedPoints({}, %s::float8))").format(geometry)
+            )
+        else:
+            cols.append(sql.SQL("ST_AsBinary({})").format(geometry))
     cols.extend(t.select[n] for n in sel.stored)
     statement = sql.SQL("SELECT {} FROM {}").format(sql.SQL(", ").join(cols), t.ident)
     statement += where[0]
@@ -99,6 +143,9 @@ class Statements:
         `paged`, the query's limit and offset are the statement's. `keep` False: a one-off,
         composed and not kept."""
         params: list[Any] = []
+        tolerance = thinning(t, query, plan, sel)
+        if tolerance > 0:
+            params.append(tolerance)
         if query.ids is not None:
             ids = coerce_ids(query.ids, t.key_type)
             if not ids:
@@ -122,10 +169,11 @@ class Statements:
             sel.stored,
             query.sort,
             limited,
+            tolerance > 0,
         )
         text = self._texts.get(shape) if keep else None
         if text is None:
-            text = compose(t, query, plan, sel, limited).as_string(None)
+            text = compose(t, query, plan, sel, limited, tolerance > 0).as_string(None)
             if keep and len(text) <= _KEPT_CHARS:
                 if len(self._texts) >= _KEPT:
                     self._texts.clear()

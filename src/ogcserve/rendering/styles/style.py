@@ -68,6 +68,12 @@ class Style(Model):
                 return kind
         return "single"
 
+    def outlines_only(self) -> bool:
+        """Whether drawing depends on the geometries' outlines alone: no label (its anchor and
+        angle follow every vertex) and no marker (placed on a point of the surface). Such a
+        style may be drawn from geometries a source thinned (`FeatureQuery.pixel_size`)."""
+        return self.label is None and all(s.marker is None for s in self.symbols())
+
     def symbols(self) -> list[Symbol]:
         """Every symbol the style can draw with."""
         if self.categorized is not None:

@@ -11,7 +11,7 @@ import numpy.typing as npt
 from ogcserve.access import Read
 from ogcserve.coverages import CoverageRequest
 from ogcserve.features import FeatureBatch
-from ogcserve.geo import in_scale_range, normalize_crs, proj_code, read_window
+from ogcserve.geo import in_scale_range, normalize_crs, pixel_size, proj_code, read_window
 from ogcserve.geo.wkb import WKBColumn
 from ogcserve.rendering import LayerData, MapView, RasterLayerData, VectorLayerData, encode
 from ogcserve.services.wms.layers import MapLayer, map_layers
@@ -65,7 +65,13 @@ def layer_data(
     # Drawing needs no exact test against the window (the renderer culls on envelopes), and
     # reads WKB itself where the source can hand it over undecoded.
     read = Read(
-        bbox=window, bbox_crs=crs, filter=item.filter, properties=fields, exact=False, wkb=True
+        bbox=window,
+        bbox_crs=crs,
+        filter=item.filter,
+        properties=fields,
+        exact=False,
+        wkb=True,
+        pixel_size=_pixel_size(renderer, view, item, crs),
     )
     batches = [b for b in data.features(ctx, layer, read) if len(b)]
     geometries = _geometries(batches)
@@ -77,6 +83,14 @@ def layer_data(
     return VectorLayerData(
         layer.name, layer.title, layer.style, crs, geometries, columns, schema.geometry_type
     )
+
+
+def _pixel_size(renderer: Renderer, view: MapView, item: MapLayer, crs: str) -> float:
+    """The smallest length a pixel of `view` spans in the layer's CRS `crs`, when the layer's
+    style lets the source thin its lines and polygons to it (0.0: it does not)."""
+    if not renderer.outlines_only(item.layer.style):
+        return 0.0
+    return pixel_size(view.bbox, normalize_crs(view.crs), view.width, view.height, crs)
 
 
 def _geometries(batches: list[FeatureBatch]) -> npt.NDArray[np.object_] | WKBColumn:
