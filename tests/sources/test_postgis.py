@@ -262,7 +262,7 @@ def test_abandoned_streams_return_connections(pg_tables: dict[str, str]) -> None
     try:
         for _ in range(5):  # more streams than connections: each must be given back
             stream = source.query(FeatureQuery(), batch_size=100)
-            assert len(next(stream)) == 100
+            assert len(next(stream)) == 101  # a batch and the row that tells more follow
             stream.close()
         for _ in range(5):  # dropped without close(): collected, and the finally still runs
             stream = source.query(FeatureQuery(), batch_size=100)
@@ -294,8 +294,8 @@ def test_continued_streams_page_and_stop_cleanly(pg_tables: dict[str, str]) -> N
         assert ids == whole and len(ids) == 1_050 and ids == sorted(ids)
         for _ in range(4):  # more than the stream connections
             stream = source.query(FeatureQuery(), batch_size=100)
-            for _ in range(3):  # the first batch from the pool, two continued
-                assert len(next(stream)) == 100
+            # The first batch from the pool, with the row that tells more follow; two continued.
+            assert [len(next(stream)) for _ in range(3)] == [101, 100, 100]
             stream.close()
         stream = source.query(FeatureQuery(), batch_size=100)
         next(stream), next(stream)
@@ -303,6 +303,44 @@ def test_continued_streams_page_and_stop_cleanly(pg_tables: dict[str, str]) -> N
         gc.collect()
         assert len(collect(source.query(FeatureQuery(limit=10, with_geometry=False)))) == 10
         assert source.count(FeatureQuery()) == 200_000
+    finally:
+        source.close()
+
+
+def test_read_ahead_pages_as_one_statement(pg_tables: dict[str, str]) -> None:
+    """The rest of a page read ahead (its cursor declared and each fetch sent before the
+    batch in hand is handed on) has the rows, order and columns of the same page read in one
+    batch, with a bbox, a filter pushed into SQL, a subset string, an offset, a descending
+    sort and an unsorted read; the first batch of a longer read holds one row more than a
+    batch (the row that tells more follow), and a read of exactly one batch holds no more."""
+    from ogcserve.expressions import parse
+    from ogcserve.sources.postgis import PostGISSource
+
+    assert DSN is not None
+    source = PostGISSource(DSN, pg_tables["big"], pool_size=1)
+    try:
+        pushed = parse("id >= 1000 AND label <> 'x'")
+        pages = [
+            FeatureQuery(limit=2_345, offset=17, sort=(SortKey("id"),)),
+            FeatureQuery(bbox=(-30.0, -84.0, 30.0, -80.0), limit=3_000, offset=5),
+            FeatureQuery(filter=pushed, subsets=("id % 3 <> 0",), limit=2_500, offset=250),
+            FeatureQuery(limit=1_500, offset=3, sort=(SortKey("label", descending=True),)),
+            FeatureQuery(filter=pushed, subsets=("id % 7 = 0",)),
+        ]
+        for page in pages:
+            batches = list(source.query(page, batch_size=500))
+            whole = list(source.query(page, batch_size=1_000_000))
+            assert len(whole) == 1
+            assert [len(b) for b in batches][:2] == [501, 500]
+            assert [i for b in batches for i in b.ids] == whole[0].ids
+            for name, values in whole[0].columns.items():
+                assert [v for b in batches for v in b.columns[name]] == values
+            assert [g.wkb for b in batches for g in b.geometries] == [  # type: ignore[union-attr]
+                g.wkb
+                for g in whole[0].geometries  # type: ignore[union-attr]
+            ]
+        exact = FeatureQuery(limit=500, sort=(SortKey("id"),))
+        assert [len(b) for b in source.query(exact, batch_size=500)] == [500]
     finally:
         source.close()
 
