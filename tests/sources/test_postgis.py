@@ -262,7 +262,7 @@ def test_abandoned_streams_return_connections(pg_tables: dict[str, str]) -> None
     try:
         for _ in range(5):  # more streams than connections: each must be given back
             stream = source.query(FeatureQuery(), batch_size=100)
-            assert len(next(stream)) == 100
+            assert len(next(stream)) == 101  # a batch and the row that tells more follow
             stream.close()
         for _ in range(5):  # dropped without close(): collected, and the finally still runs
             stream = source.query(FeatureQuery(), batch_size=100)
@@ -294,8 +294,8 @@ def test_continued_streams_page_and_stop_cleanly(pg_tables: dict[str, str]) -> N
         assert ids == whole and len(ids) == 1_050 and ids == sorted(ids)
         for _ in range(4):  # more than the stream connections
             stream = source.query(FeatureQuery(), batch_size=100)
-            for _ in range(3):  # the first batch from the pool, two continued
-                assert len(next(stream)) == 100
+            # The first batch from the pool, with the row that tells more follow; two continued.
+            assert [len(next(stream)) for _ in range(3)] == [101, 100, 100]
             stream.close()
         stream = source.query(FeatureQuery(), batch_size=100)
         next(stream), next(stream)
@@ -309,7 +309,7 @@ def test_continued_streams_page_and_stop_cleanly(pg_tables: dict[str, str]) -> N
 
 def test_a_page_one_row_past_a_batch_is_one_statement(pg_tables: dict[str, str]) -> None:
     """A page of a batch and one row (as OGC API reads a page of 1,000: 1,001 rows, to know
-    whether more follow) is the first statement's rows, in two batches: no statement for the
+    whether more follow) is the first statement's rows, in one batch: no statement for the
     rest, no connection for streams."""
     from ogcserve.sources.postgis import PostGISSource
 
@@ -327,12 +327,50 @@ def test_a_page_one_row_past_a_batch_is_one_statement(pg_tables: dict[str, str])
         page = FeatureQuery(limit=101, offset=7, with_geometry=False)
         sizes = [len(batch) for batch in source.query(page, batch_size=100)]
         ids = [i for batch in source.query(page, batch_size=100) for i in batch.ids]
-        assert sizes == [100, 1] and not streams
+        assert sizes == [101] and not streams
         whole = [i for batch in source.query(page, batch_size=5_000) for i in batch.ids]
         assert ids == whole and len(ids) == 101
         longer = FeatureQuery(limit=102, offset=7, with_geometry=False)
-        assert [len(batch) for batch in source.query(longer, batch_size=100)] == [100, 2]
+        assert [len(batch) for batch in source.query(longer, batch_size=100)] == [101, 1]
         assert streams == ["read"]
+    finally:
+        source.close()
+
+
+def test_read_ahead_pages_as_one_statement(pg_tables: dict[str, str]) -> None:
+    """The rest of a page read ahead (its cursor declared and each fetch sent before the
+    batch in hand is handed on) has the rows, order and columns of the same page read in one
+    batch, with a bbox, a filter pushed into SQL, a subset string, an offset, a descending
+    sort and an unsorted read; the first batch of a longer read holds one row more than a
+    batch (the row that tells more follow), and a read of exactly one batch holds no more."""
+    from ogcserve.expressions import parse
+    from ogcserve.sources.postgis import PostGISSource
+
+    assert DSN is not None
+    source = PostGISSource(DSN, pg_tables["big"], pool_size=1)
+    try:
+        pushed = parse("id >= 1000 AND label <> 'x'")
+        pages = [
+            FeatureQuery(limit=2_345, offset=17, sort=(SortKey("id"),)),
+            FeatureQuery(bbox=(-30.0, -84.0, 30.0, -80.0), limit=3_000, offset=5),
+            FeatureQuery(filter=pushed, subsets=("id % 3 <> 0",), limit=2_500, offset=250),
+            FeatureQuery(limit=1_500, offset=3, sort=(SortKey("label", descending=True),)),
+            FeatureQuery(filter=pushed, subsets=("id % 7 = 0",)),
+        ]
+        for page in pages:
+            batches = list(source.query(page, batch_size=500))
+            whole = list(source.query(page, batch_size=1_000_000))
+            assert len(whole) == 1
+            assert [len(b) for b in batches][:2] == [501, 500]
+            assert [i for b in batches for i in b.ids] == whole[0].ids
+            for name, values in whole[0].columns.items():
+                assert [v for b in batches for v in b.columns[name]] == values
+            assert [g.wkb for b in batches for g in b.geometries] == [  # type: ignore[union-attr]
+                g.wkb
+                for g in whole[0].geometries  # type: ignore[union-attr]
+            ]
+        exact = FeatureQuery(limit=500, sort=(SortKey("id"),))
+        assert [len(b) for b in source.query(exact, batch_size=500)] == [500]
     finally:
         source.close()
 

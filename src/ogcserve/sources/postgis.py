@@ -13,7 +13,8 @@ translation of database errors live in `pg_connections.py`; writes are a `Source
 over `pg_writes.py`. A streamed read takes its first batch on a pooled connection and gives it
 back before the batch is yielded; a longer answer continues on a connection of its own, outside
 the pool, so that a client that reads slowly never holds a pooled connection
-(docs/decisions/0005-streams-off-the-pool.md).
+(docs/decisions/0005-streams-off-the-pool.md), and is read one batch ahead there (pipeline
+mode: the database works while the caller writes; docs/performance.md, PostGIS, sixth pass).
 """
 
 from __future__ import annotations
@@ -200,24 +201,45 @@ class PostGISSource:
         if head is None:
             return
         # Read whole before anything is yielded, so it may be tried again on a lost connection.
-        first, after = self._db.read("read", lambda conn: self._first(conn, head, sel, size, raw))
+        first, more = self._db.read("read", lambda conn: self._first(conn, head, sel, size, raw))
         if first is None:
             return
-        yield first
-        if paged and query.limit is not None and query.limit <= size + 1:
-            # The head was the whole page (an OGC API page of 1,000 reads 1,001 rows, to
-            # know whether more follow): its row past the batch is the last one, not a reason
-            # to query the rest.
-            if after is not None:
-                yield after
-            return
-        rest = self._rest(query, first, paged) if after is not None else None
+        rest = self._rest(query, first, paged) if more else None
         # The rest names the ids already sent: a one-off text, not kept.
         statement = None if rest is None else self._select(rest, plan, sel, paged, keep=False)
         if statement is None:
+            yield first
             return
         with self._db.dedicated("read") as own:
-            yield from self._cursor(own, statement, sel, size, raw)
+            yield from self._ahead(own, statement, sel, size, raw, first)
+
+    def _ahead(
+        self,
+        conn: psycopg.Connection[Any],
+        statement: tuple[str, list[Any]],
+        sel: Selection,
+        size: int,
+        raw: bool,
+        first: FeatureBatch,
+    ) -> Generator[FeatureBatch]:
+        """`first`, then the batches of `statement` through a cursor on `conn`, each fetch
+        sent before the batch in hand is yielded (psycopg's pipeline mode): PostgreSQL runs the
+        cursor's query, and later each next fetch, while the caller handles the batch before
+        it. A page's query sorts every row before its first (100,000 parcels: ~150-250 ms);
+        meanwhile a GML answer counts its page on another connection (`_first` keeps the row
+        that tells more follow, so the first batch shows it) and writes the first batch."""
+        name = sql.Identifier(f"ogcserve_{uuid.uuid4().hex}")
+        declare = sql.SQL("DECLARE {} NO SCROLL CURSOR FOR ").format(name).as_string(None)
+        fetch = sql.SQL("FETCH FORWARD {} FROM {}").format(sql.Literal(size), name)
+        text, params = statement
+        with conn.pipeline(), conn.cursor(binary=True) as cur:
+            conn.execute((declare + text).encode(conn.info.encoding), params)
+            cur.execute(fetch)
+            yield first
+            while rows := cur.fetchall():
+                batch = self._batch(rows, sel, raw)
+                cur.execute(fetch)
+                yield batch
 
     def _head(
         self, query: FeatureQuery, plan: FilterPlan, sel: Selection, paged: bool, size: int
@@ -243,18 +265,20 @@ class PostGISSource:
         sel: Selection,
         size: int,
         raw: bool,
-    ) -> tuple[FeatureBatch | None, FeatureBatch | None]:
-        """The first batch of `statement` (`_head`'s), and the row that follows it, if any (one
-        row is fetched past a full batch to tell: a read of exactly one batch, such as a page of
-        1,000, then needs no query for the rest)."""
+    ) -> tuple[FeatureBatch | None, bool]:
+        """The first batch of `statement` (`_head`'s), and whether more rows follow (one row
+        is fetched past a full batch to tell, and kept in the batch: a read of exactly one
+        batch, such as a page of 1,000, then needs no query for the rest)."""
         # One round trip: the rows come with the answer to a query limited to one more row
         # than a batch (`_head`; a named cursor took three: DECLARE, FETCH, CLOSE).
         text, params = statement
         with conn.cursor(binary=True) as cur:
             rows = cur.execute(text.encode(conn.info.encoding), params).fetchall()
-        after = self._batch(rows[size:], sel, raw) if len(rows) > size else None
-        rows = rows[:size]
-        return (self._batch(rows, sel, raw) if rows else None), after
+        # The row that tells more follow stays in the batch: a caller that reads on until it
+        # has more than a batch then stops here (a GML answer, which counts a longer page
+        # while its rest is read ahead, `_ahead`).
+        more = len(rows) > size
+        return (self._batch(rows, sel, raw) if rows else None), more
 
     def _rest(self, query: FeatureQuery, first: FeatureBatch, paged: bool) -> FeatureQuery | None:
         """`query` less the rows of its first batch (None when its limit is reached). Paging
