@@ -14,7 +14,8 @@ import contextlib
 import functools
 import gc
 import os
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,7 @@ from ogcserve.errors import ServiceError
 from ogcserve.http.accesslog import AccessLogMiddleware
 from ogcserve.http.cors import CorsMiddleware, CorsPolicy
 from ogcserve.http.edge import CATCH_ALL, METHODS, Edge, TileHits, reset_connection
+from ogcserve.http.inline import QuickAnswers
 from ogcserve.http.ops import metrics_upkeep, ops_routes
 from ogcserve.http.plugin_report import plugin_report
 from ogcserve.http.request import (
@@ -87,10 +89,16 @@ class _AsgiSink:
         self.pending: list[dict[str, Any]] = []  # a whole response, sent once the thread is done
         self.started = False  # a response's head went out
         self.closed = False  # the endpoint answered for it: nothing more is sent
+        # The pipeline runs on the event loop itself (http/inline.py): what it streams is kept
+        # and sent, in order, once it returns.
+        self.on_loop = False
 
     def _relay(self, message: dict[str, Any]) -> None:
         if self.deadline.cancelled:  # the budget is the pipeline's to check, not the sink's
             raise ClientDisconnectedError("the request was cancelled")
+        if self.on_loop:
+            self.pending.append(message)
+            return
         asyncio.run_coroutine_threadsafe(self.deliver(message), self._loop).result()
 
     async def deliver(self, *messages: dict[str, Any]) -> None:
@@ -112,7 +120,8 @@ class _AsgiSink:
 
     def start(self, status: int, headers: list[tuple[str, str]]) -> None:
         # A response that streams may run long: from now on, watch for the client leaving.
-        self._loop.call_soon_threadsafe(self.watch)  # before the message below: FIFO
+        if not self.on_loop:
+            self._loop.call_soon_threadsafe(self.watch)  # before the message below: FIFO
         self._relay({"type": "http.response.start", "status": status, "headers": _encode(headers)})
 
     def watch(self) -> None:
@@ -201,12 +210,18 @@ class PipelineEndpoint:
     """Runs the request pipeline for OWS endpoints (`endpoint="ows"`) and every other path."""
 
     def __init__(
-        self, server: Server, endpoint: str, running: RunningRequests, pool: ThreadPoolExecutor
+        self,
+        server: Server,
+        endpoint: str,
+        running: RunningRequests,
+        pool: ThreadPoolExecutor,
+        quick: QuickAnswers,
     ) -> None:
         self.server = server
         self.endpoint = endpoint
         self.running = running
         self.pool = pool
+        self.quick = quick
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         route = {"endpoint": self.endpoint, **scope.get("path_params", {})}
@@ -222,8 +237,17 @@ class PipelineEndpoint:
         deadline = Deadline(self.server.settings.request_timeout)
         loop = asyncio.get_running_loop()
         sink = _AsgiSink(send, receive, deadline, self.server.settings.write_timeout, loop)
-        sink.timer = loop.call_later(_WATCH_AFTER, sink.watch)
         answer = functools.partial(self._answer, scope, headers, body, route, error, sink, deadline)
+        kind = self.quick.kind(scope) if not body and error is None else None
+        took: list[float] = []
+        if kind is not None and not self.running.busy and self.quick.on_loop(kind):
+            sink.on_loop = True
+            self.running.run(deadline, functools.partial(_timed, answer, took))
+            self.quick.ran(kind, took[0], on_loop=True)
+            return await self._send_pending(sink)
+        sink.timer = loop.call_later(_WATCH_AFTER, sink.watch)
+        if kind is not None:
+            answer = functools.partial(_timed, answer, took)
         try:
             await loop.run_in_executor(self.pool, self.running.run, deadline, answer)
         except BaseException as exc:
@@ -239,6 +263,11 @@ class PipelineEndpoint:
             raise
         finally:
             sink.stop_watching()
+        if kind is not None and took:
+            self.quick.ran(kind, took[0], on_loop=False)
+        await self._send_pending(sink)
+
+    async def _send_pending(self, sink: _AsgiSink) -> None:
         try:
             if sink.pending:  # a whole response (head and body): one timeout for both
                 await sink.deliver(*sink.pending)
@@ -284,6 +313,15 @@ class PipelineEndpoint:
         pipeline.handle(self.server, request, sink, error, deadline)
 
 
+def _timed(work: Callable[[], None], took: list[float]) -> None:
+    """`work()`, its wall time appended to `took`."""
+    started = time.perf_counter()
+    try:
+        work()
+    finally:
+        took.append(time.perf_counter() - started)
+
+
 def asgi_app(server: Server) -> ASGIApp:
     """Routes: /health, /metrics, /ready, /-/explain, /-/plugins, /ows, /ows/<project>, and
     everything else to the pipeline; around them the access log and CORS, as the settings ask."""
@@ -307,8 +345,9 @@ def asgi_app(server: Server) -> ASGIApp:
         await running.stop()  # the server is stopping: no request works on unseen
         pool.shutdown(wait=False)
 
-    ows: ASGIApp = PipelineEndpoint(server, "ows", running, pool)
-    other: ASGIApp = PipelineEndpoint(server, "path", running, pool)
+    quick = QuickAnswers()
+    ows: ASGIApp = PipelineEndpoint(server, "ows", running, pool, quick)
+    other: ASGIApp = PipelineEndpoint(server, "path", running, pool, quick)
     tile_edge = edge_of(server)
     if tile_edge is not None:  # tile hits the pipeline answered before, without it
         ows, other = TileHits(server, tile_edge, ows), TileHits(server, tile_edge, other)

@@ -42,6 +42,11 @@ class RunningRequests:
     def __init__(self) -> None:
         self._deadlines: set[Deadline] = set()
 
+    @property
+    def busy(self) -> bool:
+        """Whether any request is running."""
+        return bool(self._deadlines)
+
     def run(self, deadline: Deadline, work: Callable[[], object]) -> None:
         """Call `work` (in the request's thread), registered under `deadline`."""
         self._deadlines.add(deadline)
