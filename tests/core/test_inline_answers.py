@@ -59,6 +59,18 @@ def test_a_kind_earns_the_loop_and_one_slow_run_loses_it() -> None:
     assert quick.on_loop(kind)
 
 
+def test_a_kind_that_streamed_stays_in_threads() -> None:
+    quick = QuickAnswers(promote_after=2)
+    kind = ("/ows", b"getfeature")
+    for _ in range(2):
+        quick.ran(kind, 0.001, on_loop=False)
+    assert quick.on_loop(kind)
+    quick.ran(kind, 0.001, on_loop=True, streamed=True)  # quick, but it streamed
+    for _ in range(5):
+        quick.ran(kind, 0.001, on_loop=False)
+    assert not quick.on_loop(kind)
+
+
 def test_kinds_beyond_the_limit_stay_in_threads() -> None:
     quick = QuickAnswers(promote_after=1, max_kinds=2)
     for n in range(3):
@@ -84,6 +96,7 @@ def test_what_streams_on_the_loop_is_sent_in_order_once_done() -> None:
         sink.send(b"two")
         sink.end()
         assert sent == [] and sink.watcher is None  # nothing waits on the loop meanwhile
+        assert sink.streamed  # the kind is kept off the loop from now on
         await sink.deliver(*sink.pending)
 
     asyncio.run(run())

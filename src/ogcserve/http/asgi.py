@@ -92,6 +92,7 @@ class _AsgiSink:
         # The pipeline runs on the event loop itself (http/inline.py): what it streams is kept
         # and sent, in order, once it returns.
         self.on_loop = False
+        self.streamed = False  # the pipeline started a streamed response (`start`)
 
     def _relay(self, message: dict[str, Any]) -> None:
         if self.deadline.cancelled:  # the budget is the pipeline's to check, not the sink's
@@ -120,6 +121,7 @@ class _AsgiSink:
 
     def start(self, status: int, headers: list[tuple[str, str]]) -> None:
         # A response that streams may run long: from now on, watch for the client leaving.
+        self.streamed = True
         if not self.on_loop:
             self._loop.call_soon_threadsafe(self.watch)  # before the message below: FIFO
         self._relay({"type": "http.response.start", "status": status, "headers": _encode(headers)})
@@ -243,7 +245,7 @@ class PipelineEndpoint:
         if kind is not None and not self.running.busy and self.quick.on_loop(kind):
             sink.on_loop = True
             self.running.run(deadline, functools.partial(_timed, answer, took))
-            self.quick.ran(kind, took[0], on_loop=True)
+            self.quick.ran(kind, took[0], on_loop=True, streamed=sink.streamed)
             return await self._send_pending(sink)
         sink.timer = loop.call_later(_WATCH_AFTER, sink.watch)
         if kind is not None:
@@ -264,7 +266,7 @@ class PipelineEndpoint:
         finally:
             sink.stop_watching()
         if kind is not None and took:
-            self.quick.ran(kind, took[0], on_loop=False)
+            self.quick.ran(kind, took[0], on_loop=False, streamed=sink.streamed)
         await self._send_pending(sink)
 
     async def _send_pending(self, sink: _AsgiSink) -> None:

@@ -8,6 +8,9 @@ GetFeatureInfo's. A request runs on the loop only when all of these hold:
 - it is an OWS KVP request (a `REQUEST` parameter in the query string) without a body, and
   the same kind (path and REQUEST) answered quickly the last `promote_after` times it ran in
   a worker thread, each in at most `quick` seconds: a kind earns the loop by measurement;
+- no request of that kind ever streamed its answer in this process (a WFS GetFeature of many
+  features): what a run on the loop streams is held until it returns, so a kind that may
+  stream a large answer is kept off the loop once it has;
 - no other request of the process is running in a worker thread, so none of them waits for
   the loop to relay its answer, and no database connection this one might need is held.
 
@@ -31,6 +34,8 @@ PROMOTE_AFTER = 8
 QUICK = 0.005
 # Kinds remembered per process; others run in threads (paths are the client's choice).
 MAX_KINDS = 256
+
+_NEVER = -1  # a kind's streak once it has streamed: it stays in threads
 
 _REQUEST = re.compile(rb"(?:^|&)request=([^&]{1,64})(?:&|$)", re.IGNORECASE)
 
@@ -61,15 +66,23 @@ class QuickAnswers:
         """Whether a request of `kind` may run on the event loop."""
         return self._streaks.get(kind, 0) >= self.promote_after
 
-    def ran(self, kind: tuple[str, bytes], seconds: float, on_loop: bool) -> None:
-        """A request of `kind` took `seconds` (its pipeline's own time), on the loop or not."""
+    def ran(
+        self, kind: tuple[str, bytes], seconds: float, on_loop: bool, streamed: bool = False
+    ) -> None:
+        """A request of `kind` took `seconds` (its pipeline's own time), on the loop or not,
+        and streamed its answer or not."""
+        streak = self._streaks.get(kind)
+        if streak is None and len(self._streaks) >= self.max_kinds:
+            return
+        if streamed:
+            self._streaks[kind] = _NEVER
+            return
+        if streak == _NEVER:
+            return
         if seconds > self.quick:
-            if kind in self._streaks:
+            if streak is not None:
                 self._streaks[kind] = 0
             return
         if on_loop:
-            return
-        streak = self._streaks.get(kind)
-        if streak is None and len(self._streaks) >= self.max_kinds:
             return
         self._streaks[kind] = min((streak or 0) + 1, self.promote_after)
