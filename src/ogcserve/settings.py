@@ -239,6 +239,11 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds a client may take to accept the next part of a response",
     )
+    quick_on_loop: bool = Field(
+        default=True,
+        description="Answer quick OWS requests on the event loop, without the hand-over to a"
+        " worker thread (http/inline.py); off for plugins that run an asyncio loop of their own",
+    )
 
     def source_limits(self) -> SourceLimits:
         """The source_* settings, as the sources take them."""

@@ -130,3 +130,18 @@ def test_served_answers_are_the_same_on_the_loop(monkeypatch: pytest.MonkeyPatch
     assert other.status_code == 200
     pooled = [name.startswith("ogcserve-request") for name in where.threads]
     assert pooled == [True] * inline.PROMOTE_AFTER + [False] * (32 - inline.PROMOTE_AFTER)
+
+
+def test_quick_on_loop_off_keeps_every_answer_in_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(inline, "QUICK", 60.0)
+    where = _Where()
+
+    def setup(iface: ServerInterface) -> None:
+        iface.register_filter(where)
+
+    server = make_server(plugins=[setup], quick_on_loop=False)
+    with client(server) as http:
+        answers = [http.get(GFI) for _ in range(20)]
+    assert {a.status_code for a in answers} == {200}
+    assert len(where.threads) == 20
+    assert all(name.startswith("ogcserve-request") for name in where.threads)

@@ -217,7 +217,7 @@ class PipelineEndpoint:
         endpoint: str,
         running: RunningRequests,
         pool: ThreadPoolExecutor,
-        quick: QuickAnswers,
+        quick: QuickAnswers | None,
     ) -> None:
         self.server = server
         self.endpoint = endpoint
@@ -240,12 +240,13 @@ class PipelineEndpoint:
         loop = asyncio.get_running_loop()
         sink = _AsgiSink(send, receive, deadline, self.server.settings.write_timeout, loop)
         answer = functools.partial(self._answer, scope, headers, body, route, error, sink, deadline)
-        kind = self.quick.kind(scope) if not body and error is None else None
+        quick = self.quick
+        kind = quick.kind(scope) if quick is not None and not body and error is None else None
         took: list[float] = []
-        if kind is not None and not self.running.busy and self.quick.on_loop(kind):
+        if kind and quick and not self.running.busy and quick.on_loop(kind):
             sink.on_loop = True
             self.running.run(deadline, functools.partial(_timed, answer, took))
-            self.quick.ran(kind, took[0], on_loop=True, streamed=sink.streamed)
+            quick.ran(kind, took[0], on_loop=True, streamed=sink.streamed)
             return await self._send_pending(sink)
         sink.timer = loop.call_later(_WATCH_AFTER, sink.watch)
         if kind is not None:
@@ -265,8 +266,8 @@ class PipelineEndpoint:
             raise
         finally:
             sink.stop_watching()
-        if kind is not None and took:
-            self.quick.ran(kind, took[0], on_loop=False, streamed=sink.streamed)
+        if kind and quick and took:
+            quick.ran(kind, took[0], on_loop=False, streamed=sink.streamed)
         await self._send_pending(sink)
 
     async def _send_pending(self, sink: _AsgiSink) -> None:
@@ -347,7 +348,8 @@ def asgi_app(server: Server) -> ASGIApp:
         await running.stop()  # the server is stopping: no request works on unseen
         pool.shutdown(wait=False)
 
-    quick = QuickAnswers()
+    # Quick OWS requests answered on the event loop (http/inline.py), unless turned off.
+    quick = QuickAnswers() if server.settings.quick_on_loop else None
     ows: ASGIApp = PipelineEndpoint(server, "ows", running, pool, quick)
     other: ASGIApp = PipelineEndpoint(server, "path", running, pool, quick)
     tile_edge = edge_of(server)
