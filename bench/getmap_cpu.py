@@ -32,7 +32,7 @@ import postgis_lines
 import wms_compare as wms
 import yaml
 from postgis_compare import DSN, wms_cases
-from postgis_cpu import backend_seconds
+from postgis_cpu import backend_seconds, timed
 from psycopg.conninfo import conninfo_to_dict
 
 from ogcserve.testing import call, make_server
@@ -123,16 +123,7 @@ def main() -> None:
                 profile = cProfile.Profile(time.process_time)
                 profiled = args.profile == f"{prefix}_{case}"
                 live0, _ = backend_seconds(database)
-                cpu, wall = [], []
-                for _ in range(repeat):
-                    started, clock = time.process_time(), time.perf_counter()
-                    if profiled:
-                        profile.enable()
-                    call(server, target)
-                    if profiled:
-                        profile.disable()
-                    cpu.append(time.process_time() - started)
-                    wall.append(time.perf_counter() - clock)
+                cpu, wall = timed(server, target, repeat, profile if profiled else None)
                 live1, _ = backend_seconds(database)
                 backends = (live1 - live0) / repeat if prefix == "pg" else 0.0
                 print(

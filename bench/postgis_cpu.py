@@ -31,6 +31,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import postgis_lines
 from gpkg_bbox import CELL, GRID, TABLE, X0, Y0
@@ -114,6 +115,24 @@ def backend_seconds(database: str) -> tuple[float, float]:
     return live / tick, children / tick
 
 
+def timed(
+    server: Any, target: str, repeat: int, profile: cProfile.Profile | None
+) -> tuple[list[float], list[float]]:
+    """This process's CPU seconds and the wall seconds of `repeat` calls of `target`, each
+    profiled into `profile` when given."""
+    cpu, wall = [], []
+    for _ in range(repeat):
+        started, clock = time.process_time(), time.perf_counter()
+        if profile is not None:
+            profile.enable()
+        call(server, target)
+        if profile is not None:
+            profile.disable()
+        cpu.append(time.process_time() - started)
+        wall.append(time.perf_counter() - clock)
+    return cpu, wall
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dsn", default=DSN)
@@ -141,16 +160,7 @@ def main() -> None:
                 profile = cProfile.Profile(time.process_time)
                 profiled = args.profile == f"{layer}_{case}"
                 live0, children0 = backend_seconds(database)
-                cpu, wall = [], []
-                for _ in range(repeat):
-                    started, clock = time.process_time(), time.perf_counter()
-                    if profiled:
-                        profile.enable()
-                    call(server, target)
-                    if profiled:
-                        profile.disable()
-                    cpu.append(time.process_time() - started)
-                    wall.append(time.perf_counter() - clock)
+                cpu, wall = timed(server, target, repeat, profile if profiled else None)
                 live1, children1 = backend_seconds(database)
                 print(
                     f"{case:15s} {layer}: cpu {statistics.median(cpu) * 1000:7.1f} ms"
