@@ -22,7 +22,7 @@ import pytest
 from PIL import Image
 
 from ogcserve.http import dispatch
-from ogcserve.testing import serve_process
+from ogcserve.testing import exited, serve_process
 
 pytestmark = pytest.mark.e2e
 
@@ -134,15 +134,6 @@ def serving_process(url: str, workers: int) -> int:
         return worker
     stat = Path(f"/proc/{worker}/stat").read_text()
     return int(stat.rsplit(")", 1)[1].split()[1])
-
-
-def exited(pid: int) -> bool:
-    """Gone, or a zombie waiting for its parent (serve_process) to collect it."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except FileNotFoundError:
-        return True
-    return "State:\tZ" in status
 
 
 def test_an_xml_body_with_many_attributes_is_refused_and_health_answers(tmp_path: Path) -> None:

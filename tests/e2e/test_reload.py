@@ -25,7 +25,7 @@ import pytest
 
 from ogcserve.cli import demo_project
 from ogcserve.http import dispatch
-from ogcserve.testing import serve_process
+from ogcserve.testing import exited, serve_process
 
 pytestmark = pytest.mark.skipif(not dispatch.SUPPORTED, reason="reloads need Linux (epoll)")
 
@@ -205,7 +205,7 @@ def test_sigterm_lets_running_requests_finish(tmp_path: Path) -> None:
         os.kill(parent, signal.SIGTERM)
         slow.join(HANG)
         assert answer == [("1", "1")]
-        assert _wait(lambda: not Path(f"/proc/{parent}").exists() or _zombie(parent))
+        assert _wait(lambda: exited(parent))
         assert not pid_file.exists()
 
 
@@ -231,18 +231,7 @@ def test_a_request_cut_by_the_end_of_the_grace_gets_an_ogc_503(tmp_path: Path) -
         assert "<ServiceExceptionReport" in response.text
         assert "The server is stopping" in response.text
         assert "Internal Server Error" not in response.text
-        assert _wait(lambda: not Path(f"/proc/{parent}").exists() or _zombie(parent))
-
-
-def _zombie(pid: int) -> bool:
-    """Whether every thread of `pid` has exited. The leader of a killed process with threads
-    shows state Z while its other threads still exit and hold its files (its channel to the
-    parent among them): only a group whose threads are all gone is dead."""
-    try:
-        tasks = list(Path(f"/proc/{pid}/task").iterdir())
-        return all("State:\tZ" in (task / "status").read_text() for task in tasks)
-    except FileNotFoundError:
-        return True
+        assert _wait(lambda: exited(parent))
 
 
 def _wait(condition: object, timeout: float = HANG) -> bool:
@@ -262,10 +251,10 @@ def test_a_lone_worker_killed_is_replaced_and_no_later_request_fails(tmp_path: P
         os.kill(victim, signal.SIGKILL)
         # Requests sent while it dies are its in-flight ones (lost, as with any crash); once it
         # is dead, the parent gives every connection to the replacement.
-        assert _wait(lambda: _zombie(victim))
+        assert _wait(lambda: exited(victim))
         answers = [httpx.get(url + CAPABILITIES, timeout=HANG) for _ in range(5)]
         assert [a.status_code for a in answers] == [200] * 5
         replacement = int(httpx.get(url + "/health", timeout=HANG).json()["worker"])
         assert replacement != victim
-        assert _zombie(victim) or not Path(f"/proc/{victim}").exists()
+        assert exited(victim)
         assert int(pid_file.read_text()) != replacement

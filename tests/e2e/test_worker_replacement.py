@@ -20,7 +20,7 @@ import pytest
 
 from ogcserve.cli import demo_project
 from ogcserve.http import dispatch
-from ogcserve.testing import serve_process
+from ogcserve.testing import exited, serve_process
 
 pytestmark = pytest.mark.skipif(not dispatch.SUPPORTED, reason="the dispatcher needs epoll")
 
@@ -44,13 +44,6 @@ def wait(condition: object, timeout: float = 120.0) -> bool:
             return True
         time.sleep(0.05)
     return False
-
-
-def gone(pid: int) -> bool:
-    try:
-        return "State:\tZ" in Path(f"/proc/{pid}/status").read_text()
-    except FileNotFoundError:
-        return True
 
 
 def test_a_replacement_takes_connections_only_once_it_is_ready(tmp_path: Path) -> None:
@@ -81,7 +74,7 @@ def test_a_replacement_takes_connections_only_once_it_is_ready(tmp_path: Path) -
             thread.start()
         try:
             os.kill(victim, signal.SIGKILL)
-            assert wait(lambda: gone(victim))
+            assert wait(lambda: exited(victim))
             dead.set()  # requests in flight on the victim are lost, as with any crash
             # The replacement is started and held at its start.
             assert wait(lambda: any(tmp_path.glob("gate.*")))

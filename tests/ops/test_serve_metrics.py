@@ -13,7 +13,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from ogcserve.testing import demo_project, serve_process
+from ogcserve.testing import demo_project, exited, serve_process
 
 pytestmark = pytest.mark.e2e
 
@@ -38,13 +38,6 @@ def settle(url: str, name: str, expected: float) -> None:
     while {total(url, name) for _ in range(6)} != {expected}:
         assert time.monotonic() < limit, f"{name} never reached {expected}"
         time.sleep(0.3)
-
-
-def _zombie(pid: int) -> bool:
-    try:
-        return "State:\tZ" in Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return True
 
 
 def metrics_dir(pid: int) -> Path:
@@ -78,7 +71,7 @@ def test_workers_add_up_and_a_killed_worker_is_counted() -> None:
         # The kill is asynchronous: a connection handed over in the instant before the worker
         # is gone dies with it. What the issue asks is that requests after the death succeed.
         limit = time.monotonic() + 30
-        while Path(f"/proc/{victim}").exists() and not _zombie(victim):
+        while not exited(victim):
             assert time.monotonic() < limit, "the killed worker is still running"
             time.sleep(0.05)
         settle(url, "ogcserve_worker_restarts_total", 1)

@@ -195,6 +195,25 @@ def serve_process(
             process.wait(timeout=10)
 
 
+def exited(pid: int) -> bool:
+    """Whether process `pid` is gone: reaped, or every one of its threads has exited. The
+    leader of a killed process with threads shows state Z while its other threads still exit
+    and hold its files (a worker's channel to the parent among them), so the leader's state
+    alone is not enough."""
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except FileNotFoundError:
+        return True
+    return all(_thread_exited(task / "status") for task in tasks)
+
+
+def _thread_exited(status: Path) -> bool:
+    try:
+        return "State:\tZ" in status.read_text()
+    except FileNotFoundError:  # reaped since the listing
+        return True
+
+
 def _answering_worker(url: str) -> object:
     """The worker that answered /health at `url`, None if none did."""
     try:
