@@ -57,8 +57,9 @@ def thin(
     first = starts_of(counts)
     last = first + counts - 1
     limit = np.full(len(counts), tolerance * tolerance)
-    if tiny > 0 and tiny_tolerance > tolerance:
-        small = ~subpaths.closed & (counts > 2) & (_extents(x, y, first, counts) <= tiny)
+    lines = ~subpaths.closed & (counts > 2)  # rings never (a polygon layer: no extents)
+    if tiny > 0 and tiny_tolerance > tolerance and lines.any():
+        small = lines & (_extents(x, y, first, counts) <= tiny)
         limit[small] = tiny_tolerance * tiny_tolerance
     keep = _keep(x, y, first, last, limit)
     if keep.all():
