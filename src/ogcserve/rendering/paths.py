@@ -174,14 +174,12 @@ def _write(
     header[words + 2] = 0
     header[words + 3] = n_verbs
 
+    # Record i's points are one run of 2 * n_points[i] floats from its word start + 4, its verbs
+    # one run of bytes after them: each written by one shifted arange (half the passes of
+    # indexing point by point: 70 -> 36 ms for 1.4 M points).
     floats = buffer.view(np.float32)
-    record_of_point = np.repeat(np.arange(len(n_points)), n_points)
-    point_rank = np.arange(len(points)) - np.repeat(starts_of(n_points), n_points)
-    slot = (start[record_of_point] + 16) // 4 + 2 * point_rank
-    floats[slot] = points[:, 0]
-    floats[slot + 1] = points[:, 1]
-
-    record_of_verb = np.repeat(np.arange(len(n_verbs)), n_verbs)
-    verb_rank = np.arange(len(verbs)) - np.repeat(starts_of(n_verbs), n_verbs)
-    buffer[start[record_of_verb] + 16 + 8 * n_points[record_of_verb] + verb_rank] = verbs
+    shift = words + 4 - 2 * starts_of(n_points)
+    floats[np.arange(2 * len(points)) + np.repeat(shift, 2 * n_points)] = points.reshape(-1)
+    verb_shift = start + 16 + 8 * n_points - starts_of(n_verbs)
+    buffer[np.arange(len(verbs)) + np.repeat(verb_shift, n_verbs)] = verbs
     return buffer, start, size

@@ -17,15 +17,18 @@ from .geometry import Shapes, clip_far, point_coords
 from .labels import Candidate, anchors, label_texts
 from .passes import IntArray, Pass, column, numbers
 from .paths import PathBatch, serialize
-from .styles import Marker, Placement, Style, geometry_family
+from .styles import LineCap, LineJoin, Marker, Placement, Style, Symbol, geometry_family
 from .symbols import Sprite, fill_paint, stroke_paint
-from .thinning import thin
+from .thinning import TINY_TOLERANCE, TOLERANCE, thin
 
 POINT_TYPES = (shapely.GeometryType.POINT, shapely.GeometryType.MULTIPOINT)
 # A line no longer than this many stroke widths is mostly its stroke's blob: consecutive such
 # lines are stroked together, up to _GROUP a draw (200,000 lines of ~4 px: one Python call and
 # one Skia draw per feature cost more than stroking them; docs/performance.md, sixth pass).
 # Only where two lines of one group overlap do their anti-aliased edges add up differently.
+# Such a line is also thinned harder (thinning.TINY_TOLERANCE, at most half the stroke width):
+# its vertices move by less than the stroke's half width, inside its blob (the 200,000 lines:
+# stroking 1.3 -> 0.6 s; docs/performance.md, PostGIS, seventh pass).
 _TINY = 2.0
 _GROUP = 32
 
@@ -44,7 +47,9 @@ def draw_paths(
     )
     # Vertices within half a pixel of the last kept one change no more than anti-aliased
     # edge pixels, and cost most of a small-scale map of many short lines (thinning.py).
-    batch: PathBatch = serialize(thin(subpaths))
+    width = _tiny_width(passes)
+    tiny_tolerance = min(TINY_TOLERANCE, width / 2)
+    batch: PathBatch = serialize(thin(subpaths, TOLERANCE, _TINY * width, tiny_tolerance))
     if len(batch.feature) == 0:
         return
     record_of_row = np.full(len(rows), -1, dtype=np.intp)
@@ -105,6 +110,26 @@ def draw_paths(
             for start, end, one in zip(starts.tolist(), ends.tolist(), alone.tolist(), strict=True):
                 read(raw[start:end] if one else joined[start:end])
                 draw(path, stroke)
+
+
+def _tiny_width(passes: list[Pass]) -> float:
+    """The stroke width that decides which lines are tiny for every pass: the least width of
+    the passes that stroke; 0 when none does, or one dashes (its dashes would move along the
+    line), joins in miters (a miter's spike follows the angle between two segments) or ends
+    in butt caps (a butt end turns with the last segment: tests/rendering/test_thinning.py)."""
+    strokes = [p.symbol for p in passes if stroke_paint(p.symbol) is not None]
+    if not strokes or any(_moves(s) for s in strokes):
+        return 0.0
+    return min(s.stroke_width for s in strokes)
+
+
+def _moves(symbol: Symbol) -> bool:
+    """Whether the stroke's shape follows a line's vertices beyond its blob (see _tiny_width)."""
+    return (
+        symbol.dash is not None
+        or symbol.line_join is LineJoin.MITER
+        or symbol.line_cap is LineCap.BUTT
+    )
 
 
 def _groups(tiny: npt.NDArray[np.bool_]) -> tuple[IntArray, IntArray]:
