@@ -1,9 +1,11 @@
 """PostGIS tables and views through psycopg 3 and a connection pool.
 
-Reads stream in batches, geometries as WKB (`ST_AsBinary`, binary protocol) decoded per batch
-with one `shapely.from_wkb` call, or not at all for a drawing (`FeatureQuery.wkb`: its bbox is
-only the index's envelope test, and its rows come as one row of aggregates, `pg_drawing.py`).
-Identifiers are composed with `psycopg.sql.Identifier`; request values are bound parameters.
+Reads stream through a server-side (named) cursor, so a million rows pass in constant memory;
+geometries come as WKB (`ST_AsBinary`, binary protocol) and decode per batch with one
+`shapely.from_wkb` call, or not at all for a drawing (`FeatureQuery.wkb`), whose bbox is then
+only the index's envelope test (`FeatureQuery.exact`).
+Identifiers are always composed with `psycopg.sql.Identifier`; request values only ever travel
+as bound parameters.
 
 What the relation is comes from `pg_schema.py`; the SQL of a read from `pg_statements.py`
 (composed once per shape of query); connections, the circuit breaker and the
@@ -45,10 +47,9 @@ from ogcserve.sources.base import Transaction
 from ogcserve.sources.limits import SourceLimits
 from ogcserve.sources.pg_connections import PostGISConnections, rollback
 from ogcserve.sources.pg_databases import DatabaseGuard
-from ogcserve.sources.pg_drawing import read_drawing
 from ogcserve.sources.pg_errors import describe, translate
 from ogcserve.sources.pg_schema import PostGISTable, introspect
-from ogcserve.sources.pg_statements import Statements, quote, where_clause
+from ogcserve.sources.pg_statements import Statements, where_clause
 from ogcserve.sources.pg_writes import PostGISWrites
 
 
@@ -131,7 +132,7 @@ class PostGISSource:
 
     def _plan(self, query: FeatureQuery) -> FilterPlan:
         t = self._meta()
-        return plan_query(t.schema, query, "postgresql", quote, t.srid)
+        return plan_query(t.schema, query, "postgresql", _quote, t.srid)
 
     def _select(
         self, query: FeatureQuery, plan: FilterPlan, sel: Selection, paged: bool, keep: bool = True
@@ -177,10 +178,9 @@ class PostGISSource:
         size: int,
     ) -> Iterator[FeatureBatch]:
         """Batches of `query`. With `conn` (a transaction's), all of them from it. A drawing
-        (`wkb`: its reader takes every row at once and waits on no client) reads them all as
-        one row of aggregates when its WKB goes to the renderer undecoded, else on one pooled
-        connection. Otherwise the first batch comes from a pooled connection, given back
-        before the batch is yielded, and the rest (the query again, less the rows already
+        (`wkb`: its reader takes every batch at once and waits on no client) reads them all on
+        one pooled connection. Otherwise the first batch comes from a pooled connection, given
+        back before the batch is yielded, and the rest (the query again, less the rows already
         sent) from a connection for streams, so that a consumer that waits on a slow client
         holds nothing the pool lends (docs/decisions/0005-streams-off-the-pool.md)."""
         raw = query.wkb and plan.predicate is None
@@ -189,11 +189,6 @@ class PostGISSource:
             if statement is None:
                 return
             if conn is None:
-                if raw and sel.fetch_geometry and self._meta().schema.geometry_field is not None:
-                    done, batch = read_drawing(self._db, statement, sel)  # past 1 GB: not done
-                    yield from [batch] if batch is not None else []
-                    if done:
-                        return
                 with self._db.pooled("read") as pooled:
                     yield from self._cursor(pooled, statement, sel, max(size, DRAWING_FETCH), raw)
                 return
@@ -273,14 +268,15 @@ class PostGISSource:
     ) -> tuple[FeatureBatch | None, bool]:
         """The first batch of `statement` (`_head`'s), and whether more rows follow (one row
         is fetched past a full batch to tell, and kept in the batch: a read of exactly one
-        batch, such as a page of 1,000, then needs no query for the rest, and a GML answer
-        that reads on until it holds more than a batch stops there to count its page while
-        the rest is read ahead, `_ahead`)."""
+        batch, such as a page of 1,000, then needs no query for the rest)."""
         # One round trip: the rows come with the answer to a query limited to one more row
         # than a batch (`_head`; a named cursor took three: DECLARE, FETCH, CLOSE).
         text, params = statement
         with conn.cursor(binary=True) as cur:
             rows = cur.execute(text.encode(conn.info.encoding), params).fetchall()
+        # The row that tells more follow stays in the batch: a caller that reads on until it
+        # has more than a batch then stops here (a GML answer, which counts a longer page
+        # while its rest is read ahead, `_ahead`).
         more = len(rows) > size
         return (self._batch(rows, sel, raw) if rows else None), more
 
@@ -394,5 +390,10 @@ class PostGISSource:
         self._db.close()
 
 
-# Rows per fetch of a drawing read row by row: its reader holds every batch at once anyway.
+# Rows per round trip of a drawing's read: its reader holds every batch at once anyway.
 DRAWING_FETCH = 10_000
+
+
+def _quote(name: str) -> str:
+    """A PostgreSQL identifier, quoted as a filter's SQL names it."""
+    return sql.Identifier(name).as_string(None)
