@@ -2,9 +2,10 @@
 
 bench/postgis_compare.py's maps (the parcels' dense and sparse windows, the countries' world,
 the 200,000 lines' whole layer and dense and sparse windows), each through the pipeline without
-HTTP (`ogcserve.testing.call`) from the PostGIS table and from the GeoPackage it was loaded
-from, with bench/postgis_compare.py's styles. Per map and layer it prints this process's CPU
-time per request (median and least), the database backends' CPU per request (bench/postgis_cpu.py's
+HTTP (`ogcserve.testing.call`, the collector settled as a worker settles it) from the PostGIS
+table and from the GeoPackage it was loaded from, with bench/postgis_compare.py's styles. Per
+map and layer it prints this process's CPU time per request (median and least), the CPU per
+request of the database backends serving this process (bench/postgis_cpu.py's
 `backend_seconds`) and the wall time (meaningful on a quiet machine only).
 
     PYTHONPATH=src python bench/getmap_cpu.py [--dsn ...] [--data DIR] [--cases lines_world,...]
@@ -35,6 +36,7 @@ from postgis_compare import DSN, wms_cases
 from postgis_cpu import backend_seconds, timed
 from psycopg.conninfo import conninfo_to_dict
 
+from ogcserve.http.asgi import settle_garbage_collector
 from ogcserve.testing import call, make_server
 
 # The 1,000,000 parcels' whole extent (EPSG:3857, WMS 1.3.0 order: x/y there).
@@ -109,6 +111,7 @@ def main() -> None:
         args.save.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as folder:
         server = make_server([project(args.dsn, gpkg, Path(folder))])
+        settle_garbage_collector()  # as a worker settles it
         print(f"load average {os.getloadavg()[0]:.1f}")
         for case in args.cases.split(","):
             layer, query = targets[case]

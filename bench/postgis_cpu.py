@@ -2,15 +2,16 @@
 
 Wall-clock throughput means little when other work shares the CPUs; CPU time mostly does.
 For bench/postgis_compare.py's four WFS cases (1.1.0, EPSG:3857, 1,000 and 100,000 parcels,
-GML and GeoJSON, `precision: 8` as that bench's project has it), its 1,000 lines as GeoJSON
-(`lines_geojson_1000`, the `roads` table) and its OGC API items case (`items_1000`: limit=1000
-in the CRS84 bbox of 1,000 parcels), on a PostGIS layer and on the GeoPackage it was loaded
-from, each request goes through the pipeline without HTTP (`ogcserve.testing.call`), after
-the collector is settled as a worker settles it, and reports:
+GML and GeoJSON, `precision: 8` as that bench's project has it), its 1,000 lines in GML and
+GeoJSON (`lines_gml_1000`, `lines_geojson_1000`, the `roads` table) and its OGC API items
+case (`items_1000`: limit=1000 in the CRS84 bbox of 1,000 parcels), on a PostGIS layer and
+on the GeoPackage it was loaded from, each request goes through the pipeline without HTTP
+(`ogcserve.testing.call`), after the collector is settled as a worker settles it, and reports:
 - `cpu`: this process's CPU time per request (`time.process_time`), the median;
 - `backends`: the CPU time the database's backends of this run used per request (utime +
-  stime of every `postgres:` process connected to the database, from /proc, before and after
-  the requests; the pool's and the stream pool's connections outlive the requests);
+  stime of every `postgres:` process connected to the database from one of this process's
+  sockets, from /proc, before and after the requests; the pool's and the stream pool's
+  connections outlive the requests);
 - `children`: the postmaster's reaped children's CPU per request (parallel workers; other
   databases' exited backends too, so only an upper bound on a shared server);
 - `wall`: the request's elapsed time, the median (meaningful on a quiet machine only).
@@ -44,7 +45,7 @@ from ogcserve.http.asgi import settle_garbage_collector
 from ogcserve.testing import call, make_server
 
 CASES = ("gml_1000", "geojson_1000", "gml_100000", "geojson_100000")
-EXTRA = ("lines_geojson_1000", "items_1000")
+EXTRA = ("lines_gml_1000", "lines_geojson_1000", "items_1000")
 STYLE = "{fill: '#fdd49e', stroke: '#d7301f', stroke_width: 0.5}"
 
 
@@ -52,8 +53,8 @@ def url(layer: str, case: str) -> str:
     if case == "items_1000":
         bbox = ",".join(f"{v:.10f}" for v in crs84_bbox(1000))
         return f"/ogcapi/postgis_cpu/collections/{layer}/items?f=json&limit=1000&bbox={bbox}"
-    if case == "lines_geojson_1000":
-        layer, case = f"{layer}_{postgis_lines.TABLE}", "geojson_1000"
+    if case.startswith("lines_"):
+        layer, case = f"{layer}_{postgis_lines.TABLE}", case.removeprefix("lines_")
         # postgis_lines.cases()'s band: the first row of lines, GRID of them.
         cell = postgis_lines.CELL_Y
         box = (X0, Y0 + 0.05 * cell, X0 + GRID * CELL, Y0 + 0.95 * cell)
@@ -95,11 +96,33 @@ def _ticks(pid: str, fields: slice) -> int:
     return sum(int(v) for v in stat[fields])
 
 
+def _own_ports() -> set[int]:
+    """The local TCP ports of this process's sockets (its database connections' ports)."""
+    inodes = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            link = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    ports = set()
+    for table in ("/proc/self/net/tcp", "/proc/self/net/tcp6"):
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                if fields[9] in inodes:
+                    ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
 def backend_seconds(database: str) -> tuple[float, float]:
-    """CPU seconds of the live backends of `database`, and their postmaster's reaped
-    children."""
+    """CPU seconds of the live backends of `database` that serve this process (other
+    sessions' work on the same database is not counted), and their postmaster's reaped
+    children (other databases' and sessions' too)."""
     tick = os.sysconf("SC_CLK_TCK")
     live, postmaster = 0, None
+    own = {f"({port})".encode() for port in _own_ports()}
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
@@ -109,8 +132,9 @@ def backend_seconds(database: str) -> tuple[float, float]:
         except OSError:
             continue
         if cmd.startswith(b"postgres: ") and f" {database} ".encode() in cmd:
-            live += _ticks(pid, slice(11, 13))
             postmaster = parent
+            if any(port in cmd for port in own):
+                live += _ticks(pid, slice(11, 13))
     children = _ticks(postmaster, slice(13, 15)) if postmaster else 0
     return live / tick, children / tick
 
