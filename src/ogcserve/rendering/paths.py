@@ -20,6 +20,7 @@ from .geometry import IntArray, Subpaths
 _PATH_VERSION = 5
 _EVEN_ODD = 1
 _MOVE, _LINE, _CLOSE = 0, 1, 5
+MOVE = _MOVE  # the verb that starts a subpath (a line: its points and verbs pair up)
 
 
 @dataclass(frozen=True, slots=True)
