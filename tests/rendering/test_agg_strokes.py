@@ -5,6 +5,8 @@ and opaque backgrounds, and AGG's buffer read as straight RGBA."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import numpy as np
@@ -233,3 +235,10 @@ def test_the_agg_buffer_is_straight_rgba() -> None:
     assert np.abs(partial[:, :3].astype(int) - (0x33, 0x66, 0x99)).max() <= 2
     assert abs(int(partial[0, 3]) + int(partial[1, 3]) - 255) <= 3  # 0.2 + 0.8 of a pixel
     strokes.flush(canvas)  # nothing new: draws nothing
+
+
+def test_importing_the_renderer_leaves_matplotlib_alone() -> None:
+    """matplotlib's backends load its font list when imported: only the first AGG stroke
+    imports them."""
+    code = "import sys, ogcserve.rendering; assert 'matplotlib' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)

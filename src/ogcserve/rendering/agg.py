@@ -14,17 +14,16 @@ strokes (a translucent one darkens where lines cross, as in QGIS), and no dashes
 from __future__ import annotations
 
 import itertools
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import numpy.typing as npt
 import skia  # type: ignore[import-not-found,unused-ignore]  # no stubs; see ADR 0003
-from matplotlib.backend_bases import GraphicsContextBase
-from matplotlib.backends.backend_agg import RendererAgg
-from matplotlib.path import Path
-from matplotlib.transforms import Affine2D
 
 from .styles import LineCap, LineJoin, Symbol
+
+if TYPE_CHECKING:
+    from matplotlib.backends.backend_agg import RendererAgg
 
 # Lines per compound path: 100, 1,000 and 10,000 cost alike (the whole line layer, 0.79 M
 # vertices); one path per line costs 3x more in Python.
@@ -38,7 +37,7 @@ _JOINS: dict[LineJoin, Literal["bevel", "round"]] = {
     LineJoin.ROUND: "round",
     LineJoin.BEVEL: "bevel",
 }
-_MOVETO, _LINETO = Path.MOVETO, Path.LINETO
+_MOVETO, _LINETO = 1, 2  # matplotlib.path.Path's codes
 
 
 def strokes_with_agg(symbol: Symbol) -> bool:
@@ -59,8 +58,6 @@ class AggStrokes:
     def __init__(self, width: int, height: int) -> None:
         self._width, self._height = width, height
         self._renderer: RendererAgg | None = None
-        # matplotlib's AGG has y up: this transform undoes its flip (pixels stay y down).
-        self._transform = Affine2D.from_values(1, 0, 0, -1, 0, height)
         self._box = [np.inf, np.inf, -np.inf, -np.inf]
 
     def stroke(
@@ -69,6 +66,15 @@ class AggStrokes:
         """Stroke the lines of `points` (pixels), each starting at one of `starts`."""
         if len(points) == 0:
             return
+        # Imported on first use, not with the renderer: matplotlib's backends load its font
+        # list (and write its cache under MPLCONFIGDIR) when imported, ~0.6 s once a process.
+        from matplotlib.backend_bases import GraphicsContextBase
+        from matplotlib.backends.backend_agg import RendererAgg
+        from matplotlib.path import Path
+        from matplotlib.transforms import Affine2D
+
+        # matplotlib's AGG has y up: this transform undoes its flip (pixels stay y down).
+        transform = Affine2D.from_values(1, 0, 0, -1, 0, self._height)
         if self._renderer is None:
             # 72 dpi: 1 pt = 1 px
             self._renderer = RendererAgg(self._width, self._height, 72)  # type: ignore[no-untyped-call]
@@ -88,7 +94,7 @@ class AggStrokes:
         for start, end in itertools.pairwise(cuts):
             path = Path(vertices[start:end], codes[start:end])
             path.should_simplify = False  # thinned already (thinning.py)
-            self._renderer.draw_path(gc, path, self._transform)  # type: ignore[no-untyped-call]
+            self._renderer.draw_path(gc, path, transform)  # type: ignore[no-untyped-call]
         reach = symbol.stroke_width  # a square cap or a bevel reaches < w from a vertex
         low, high = points.min(axis=0) - reach, points.max(axis=0) + reach
         box = self._box
