@@ -12,8 +12,6 @@ import numpy.typing as npt
 import shapely
 import skia  # type: ignore[import-not-found,unused-ignore]  # no stubs; see ADR 0003
 
-from ogcserve.geo.wkb import ranges
-
 from .agg import AggStrokes, strokes_with_agg
 from .api import MapView, VectorLayerData
 from .geometry import Shapes, clip_far, point_coords
@@ -105,8 +103,7 @@ def draw_paths(
             if not len(lines):
                 continue
             if strokes_with_agg(p.symbol):
-                points = batch.points[ranges(batch.point_start[lines], batch.n_points[lines])]
-                verbs = batch.verbs[ranges(batch.verb_start[lines], batch.n_verbs[lines])]
+                points, verbs = batch.runs(lines)
                 if len(points) >= _AGG_LEAST and len(points) == len(verbs):  # (no ring)
                     agg.stroke(points, np.flatnonzero(verbs == MOVE), p.symbol)
                     continue
