@@ -1,5 +1,6 @@
 """Drawing a vector layer's passes on a Skia canvas: paths (one fill per feature, then each
-pass's outlines in one stroke), point markers, and the candidates for label placement."""
+pass's outlines in one stroke; many wide opaque lines stroked by AGG, agg.py), point markers,
+and the candidates for label placement."""
 
 from __future__ import annotations
 
