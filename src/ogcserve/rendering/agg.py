@@ -8,7 +8,8 @@ anything Skia draws next (painter's order stays exact; a layer's opacity applies
 as to any draw). Within a path AGG fills the union of its lines' strokes, where Skia, drawing
 each line apart, adds up the anti-aliased edges of two lines that meet: hence only opaque
 strokes (a translucent one darkens where lines cross, as in QGIS), and no dashes, miter joins
-(miter limits differ) or widths up to 1 px (Skia's hairlines) here: those stay Skia's.
+(their spikes differ at sharp joins: twice the pixels off by > 64 levels as bevel joins) or
+widths up to 1 px (Skia's hairlines) here: those stay Skia's.
 """
 
 from __future__ import annotations
