@@ -20,6 +20,7 @@ from .geometry import IntArray, Subpaths
 _PATH_VERSION = 5
 _EVEN_ODD = 1
 _MOVE, _LINE, _CLOSE = 0, 1, 5
+MOVE = _MOVE  # the verb that starts a subpath (a line: its points and verbs pair up)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,16 +47,20 @@ class PathBatch:
     def merged(self, records: IntArray) -> bytes:
         """One SkPath record holding the subpaths of `records`, in their order (to stroke
         many features with one draw)."""
-        if len(records) == len(self.feature) and np.array_equal(records, np.arange(len(records))):
-            points, verbs = self.points, self.verbs
-        else:
-            points = self.points[ranges(self.point_start[records], self.n_points[records])]
-            verbs = self.verbs[ranges(self.verb_start[records], self.n_verbs[records])]
+        points, verbs = self.runs(records)
         header = np.array(
             [(_EVEN_ODD << 8) | _PATH_VERSION, len(points), 0, len(verbs)], dtype=np.int32
         )
         padding = bytes(-len(verbs) % 4)
         return header.tobytes() + points.tobytes() + verbs.tobytes() + padding
+
+    def runs(self, records: IntArray) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.uint8]]:
+        """The points and verbs of `records`, in their order (as stored when that is all)."""
+        if len(records) == len(self.feature) and np.array_equal(records, np.arange(len(records))):
+            return self.points, self.verbs
+        points = self.points[ranges(self.point_start[records], self.n_points[records])]
+        verbs = self.verbs[ranges(self.verb_start[records], self.n_verbs[records])]
+        return points, verbs
 
     def grouped(self, records: IntArray, size: IntArray) -> tuple[bytes, IntArray, IntArray]:
         """Records that each join the subpaths of `size[i]` consecutive ones of `records` (to

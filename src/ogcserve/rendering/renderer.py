@@ -1,4 +1,5 @@
-"""The map renderer: layers in, straight RGBA pixels out (Skia, anti-aliased).
+"""The map renderer: layers in, straight RGBA pixels out (Skia, anti-aliased; AGG strokes
+passes of many wide opaque lines, composited in order: agg.py).
 
 For each vector layer: cull features by bbox in the layer's CRS, decide which symbol draws which
 feature (one "pass" per symbol), reproject all coordinates at once, build every feature's path

@@ -1,5 +1,6 @@
 """Drawing a vector layer's passes on a Skia canvas: paths (one fill per feature, then each
-pass's outlines in one stroke), point markers, and the candidates for label placement."""
+pass's outlines in one stroke; many wide opaque lines stroked by AGG, agg.py), point markers,
+and the candidates for label placement."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ import numpy.typing as npt
 import shapely
 import skia  # type: ignore[import-not-found,unused-ignore]  # no stubs; see ADR 0003
 
+from .agg import AggStrokes, strokes_with_agg
 from .api import MapView, VectorLayerData
 from .geometry import Shapes, clip_far, point_coords
 from .labels import Candidate, anchors, label_texts
 from .passes import IntArray, Pass, column, numbers
-from .paths import PathBatch, serialize
+from .paths import MOVE, PathBatch, serialize
 from .styles import LineCap, LineJoin, Marker, Placement, Style, Symbol, geometry_family
 from .symbols import Sprite, fill_paint, stroke_paint
 from .thinning import TINY_TOLERANCE, TOLERANCE, thin
@@ -31,6 +33,10 @@ POINT_TYPES = (shapely.GeometryType.POINT, shapely.GeometryType.MULTIPOINT)
 # stroking 1.3 -> 0.6 s; docs/performance.md, PostGIS, seventh pass).
 _TINY = 2.0
 _GROUP = 32
+# AGG strokes a pass's lines from this many vertices: its composite costs ~10-20 ms a map (a
+# straight-RGBA image drawn over the canvas), what Skia spends stroking ~20,000 vertices
+# (the sparse line window, ~50 lines: 7 -> 18 ms with AGG; docs/decisions/0009-agg-strokes.md).
+_AGG_LEAST = 20_000
 
 
 def draw_paths(
@@ -61,6 +67,8 @@ def draw_paths(
     path = skia.Path()  # one path, re-read per feature: no allocation in the loop
     read, draw = path.readFromMemory, canvas.drawPath
     extents: npt.NDArray[np.float32] | None = None  # of the records, once a pass strokes lines
+    # Opaque wide strokes of lines go to AGG (agg.py), composited before Skia's next draw.
+    agg = AggStrokes(view.width, view.height)
     for p in passes:
         local = np.searchsorted(rows, p.rows)  # `rows` is sorted; a pass may hold points
         ok = local < len(rows)
@@ -73,6 +81,8 @@ def draw_paths(
         stroke = stroke_paint(p.symbol)
         if fill is not None:
             areas = records[is_area[local]]
+            if len(areas):
+                agg.flush(canvas)
             starts, ends = batch.start[areas], batch.start[areas] + batch.size[areas]
             # One draw per feature: each feature is its own even-odd path (holes stay
             # holes, and overlapping translucent features add up as in QGIS).
@@ -87,11 +97,18 @@ def draw_paths(
             # 0.37 -> 0.20 s; docs/performance.md, PostGIS, the lines), but for tiny ones.
             outlines = np.sort(records[is_area[local]])
             if len(outlines):
+                agg.flush(canvas)
                 path.readFromMemory(batch.merged(outlines))
                 draw(path, stroke)
             lines = np.sort(records[~is_area[local]])
             if not len(lines):
                 continue
+            if strokes_with_agg(p.symbol):
+                points, verbs = batch.runs(lines)
+                if len(points) >= _AGG_LEAST and len(points) == len(verbs):  # (no ring)
+                    agg.stroke(points, np.flatnonzero(verbs == MOVE), p.symbol)
+                    continue
+            agg.flush(canvas)
             if extents is None:
                 extents = batch.extents()
             tiny = extents[lines] <= _TINY * p.symbol.stroke_width
@@ -110,6 +127,7 @@ def draw_paths(
             for start, end, one in zip(starts.tolist(), ends.tolist(), alone.tolist(), strict=True):
                 read(raw[start:end] if one else joined[start:end])
                 draw(path, stroke)
+    agg.flush(canvas)
 
 
 def _tiny_width(passes: list[Pass]) -> float:
