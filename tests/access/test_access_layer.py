@@ -47,6 +47,22 @@ def test_rows_are_filtered_per_role(role_server: Server) -> None:
     assert admin["count"] == 177
 
 
+def test_rows_stay_exact_while_roles_alternate(role_server: Server) -> None:
+    # The source keeps the plan of each rule it was asked with (sources/_query.FilterPlans):
+    # the plugin's rule for `user`, none for `admin`, and a request's own filter ANDed with
+    # the rule each time: every answer is still exactly the caller's rows.
+    for _ in range(3):
+        _, user = _get(role_server, "countries")
+        assert {f["properties"]["continent"] for f in user["features"]} == {"Africa", "Europe"}
+        _, admin = _get(role_server, "countries", "admin")
+        assert admin["count"] == 177
+        _, mixed = _get(role_server, "countries?filter=continent='Asia'")
+        assert mixed["count"] == 0
+        _, asia = _get(role_server, "countries?filter=continent='Asia'", "admin")
+        assert asia["count"] > 0
+        assert {f["properties"]["continent"] for f in asia["features"]} == {"Asia"}
+
+
 def test_hidden_attribute_never_appears(role_server: Server) -> None:
     _, doc = _get(role_server, "countries")
     assert all("pop_est" not in f["properties"] for f in doc["features"])

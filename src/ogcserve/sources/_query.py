@@ -211,6 +211,46 @@ def plan_query(
     )
 
 
+class FilterPlans:
+    """`plan_query` for one source, keeping the plan of each filter it was asked with.
+
+    An access rule (the project's `filter`, an access-control plugin's expression) reaches the
+    source as the same `Expression` object on every request (`ogcserve.access.layer` parses
+    each text once), and translating it took ~20 us a read (every column name quoted, the
+    tree walked): docs/performance.md, PostGIS, seventh pass. A plan is kept by the filter's
+    identity and the schema's, both held by the entry (so neither id can be reused while it
+    is kept), never by text: what a filter means is its tree. A new filter of each request
+    (a request's own FILTER, combined with a rule) is planned each time, as before; the
+    entries are dropped all at once when `size` are kept.
+    """
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self._plans: dict[int, tuple[object, Schema, FilterPlan]] = {}
+
+    def plan(
+        self,
+        schema: Schema,
+        query: FeatureQuery,
+        dialect: str,
+        quote: Callable[[str], str],
+        srid: int,
+    ) -> FilterPlan:
+        """`plan_query(schema, query, dialect, quote, srid)`, the same plan for the same filter."""
+        expression = query.filter
+        if expression is None:
+            return plan_query(schema, query, dialect, quote, srid)
+        check_sort(schema, query)
+        found = self._plans.get(id(expression))
+        if found is not None and found[0] is expression and found[1] is schema:
+            return found[2]
+        plan = plan_query(schema, query, dialect, quote, srid)
+        if len(self._plans) >= self.size:
+            self._plans = {}
+        self._plans[id(expression)] = (expression, schema, plan)
+        return plan
+
+
 def unpaged(query: FeatureQuery) -> FeatureQuery:
     """What `count` matches of `query`: its bbox, filters and ids, without paging or output."""
     return FeatureQuery(bbox=query.bbox, filter=query.filter, subsets=query.subsets, ids=query.ids)

@@ -23,13 +23,13 @@ from ogcserve.features import BBox, Feature, FeatureBatch, FeatureQuery, FieldTy
 from ogcserve.geo.wkb import decode_wkb
 from ogcserve.sources._query import (
     FilterPlan,
+    FilterPlans,
     Selection,
     by_id,
     coerce_ids,
     count_selection,
     first_feature,
     keys_only,
-    plan_query,
     refine,
     selection,
     unpaged,
@@ -75,6 +75,7 @@ class GeoPackageSource:
         """`key`: the column whose values are the feature ids (default: the primary key)."""
         self._path = Path(path)
         self._db = GeoPackageConnections(self._path)
+        self._plans = FilterPlans()
         if not self._path.is_file():
             raise SourceUnavailableError(f"GeoPackage file not found: {self._path}")
         try:
@@ -121,7 +122,7 @@ class GeoPackageSource:
 
     def _plan(self, query: FeatureQuery) -> FilterPlan:
         t = self._table
-        return plan_query(t.schema, query, "sqlite", quote, t.srs_id)
+        return self._plans.plan(t.schema, query, "sqlite", quote, t.srs_id)
 
     def _where(
         self, query: FeatureQuery, plan: FilterPlan, envelopes: str = _INTERSECTING

@@ -32,12 +32,12 @@ from ogcserve.features import BBox, Feature, FeatureBatch, FeatureQuery, Schema
 from ogcserve.geo.wkb import WKBColumn, decode_wkb
 from ogcserve.sources._query import (
     FilterPlan,
+    FilterPlans,
     Selection,
     by_id,
     count_selection,
     first_feature,
     keys_only,
-    plan_query,
     refine,
     selection,
     unpaged,
@@ -72,7 +72,7 @@ class PostGISSource:
         self._key_arg = key
         self._db = PostGISConnections(dsn, table, pool_size, limits or SourceLimits(), database)
         self._table: PostGISTable | None = None
-        self._statements = Statements()
+        self._statements, self._plans = Statements(), FilterPlans()
 
     # -- metadata ----------------------------------------------------------------------------
 
@@ -132,7 +132,7 @@ class PostGISSource:
 
     def _plan(self, query: FeatureQuery) -> FilterPlan:
         t = self._meta()
-        return plan_query(t.schema, query, "postgresql", _quote, t.srid)
+        return self._plans.plan(t.schema, query, "postgresql", _quote, t.srid)
 
     def _select(
         self, query: FeatureQuery, plan: FilterPlan, sel: Selection, paged: bool, keep: bool = True
