@@ -8,8 +8,9 @@ posList / coordinates strings.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,7 @@ import shapely
 from ogcserve.features import FieldType
 
 from .formats import OutputFormat
+from .gml_numbers import sequences_text
 
 GML_URI = {
     OutputFormat.GML32: "http://www.opengis.net/gml/3.2",
@@ -198,6 +200,53 @@ class GeometryWriter:
         for i in np.flatnonzero(~np.isin(kinds, list(self._templates)) & (kinds >= 0)).tolist():
             out[i] = self.write(wkts[i], gids[i])
         return out
+
+    def write_batch(
+        self, geometries: npt.NDArray[np.object_], precision: int | None, gids: Sequence[str]
+    ) -> list[str]:
+        """`write_many` of the batch's WKT, the same bytes (`write_parts` joined)."""
+        return list(map("".join, zip(*self.write_parts(geometries, precision, gids), strict=True)))
+
+    def write_parts(
+        self,
+        geometries: npt.NDArray[np.object_],
+        precision: int | None,
+        gids: Sequence[str],
+        start: str = "",
+        end: str = "",
+    ) -> list[Iterable[str]]:
+        """The GML of each geometry of a batch between `start` and `end` ('' for none or
+        empty), as pieces to be zipped and joined (`write_many`'s bytes).
+
+        In GML 3, a batch of points or lines or of polygons (or multipolygons of one polygon)
+        of one ring has its coordinates formatted for all features at once (gml_numbers.py,
+        unless GEOS's text could differ) and the pieces are the template's text repeated, the
+        gml:ids and the coordinates: no Python work per feature. Other batches: their WKT."""
+        kinds = _kinds(geometries)
+        kind = int(kinds[0]) if len(kinds) else -1
+        rings = geometries
+        if (
+            kind == shapely.GeometryType.MULTIPOLYGON
+            and (shapely.get_num_geometries(geometries) == 1).all()
+        ):
+            kind, rings = shapely.GeometryType.POLYGON, shapely.get_geometry(geometries, 0)
+        # One sequence of coordinates per geometry.
+        single = kind in (shapely.GeometryType.POINT, shapely.GeometryType.LINESTRING) or (
+            kind == shapely.GeometryType.POLYGON and not shapely.get_num_interior_rings(rings).any()
+        )
+        n = len(kinds)
+        if single and not self.v2 and (kinds == kinds[0]).all() and not shapely.has_z(rings).any():
+            bounds = np.zeros(n + 1, dtype=np.int64)
+            np.cumsum(shapely.get_num_coordinates(geometries), out=bounds[1:])
+            texts = sequences_text(shapely.get_coordinates(geometries), bounds, precision)
+            if texts is not None:
+                pieces, _, _, _, tail = self._templates[int(kinds[0])]
+                parts: list[Iterable[str]] = [repeat(start + pieces[0], n)]
+                for piece in pieces[1:]:
+                    parts += [gids, repeat(piece, n)]
+                return [*parts, texts, repeat(tail + end, n)]
+        gml = self.write_many(GeometryTexts(wkt_batch(geometries, precision), kinds), gids)
+        return [[f"{start}{g}{end}" if g else "" for g in gml]]
 
     def write(self, wkt: str | None, gid: str) -> str:
         """The GML of a WKT geometry ('' for none or empty); `gid` seeds the gml:ids (3.2)."""

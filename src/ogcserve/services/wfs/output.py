@@ -187,14 +187,12 @@ class GMLWriter(CollectionWriter):
         idents = [str(fid) if type(fid) is int else escape(str(fid)) for fid in batch.ids]
         parts: list[Iterable[str]] = [repeat(open_, n), idents, repeat('">', n)]
         geom_tag = query.schema.geometry_field
-        texts = self.texts(query, batch) if geom_tag else None
-        if texts is not None:
+        geoms = self.geometries(query, batch) if geom_tag else None
+        if geoms is not None:
             start, end = f"<{FEATURE_PREFIX}:{geom_tag}>", f"</{FEATURE_PREFIX}:{geom_tag}>"
             prefix = f"{query.layer.name}."
             gids = [f"{prefix}{ident}.g" for ident in idents] if geometry.v32 else [""] * n
-            parts.append(
-                [f"{start}{gml}{end}" if gml else "" for gml in geometry.write_many(texts, gids)]
-            )
+            parts += geometry.write_parts(geoms, query.precision, gids, start, end)
         types = {f.name: f.type for f in query.schema.fields}
         for name in query.properties:
             values = batch.columns.get(name)
