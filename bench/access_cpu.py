@@ -34,7 +34,7 @@ from typing import Any
 import postgis_compare as pc
 import wfs_compare as wfs
 from _common import BENCH_DIR
-from postgis_cpu import timed
+from postgis_cpu import backend_seconds, timed
 from psycopg.conninfo import conninfo_to_dict
 
 from ogcserve.http.asgi import settle_garbage_collector
@@ -66,46 +66,6 @@ def targets(gpkg: Path) -> dict[str, str]:
         name: pc.target(ports, "ogcserve", case).removeprefix("http://127.0.0.1:1")
         for name, case in cases.items()
     }
-
-
-def _socket_ports() -> set[int]:
-    """The local TCP ports of this process's open sockets."""
-    inodes = set()
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            link = os.readlink(f"/proc/self/fd/{fd}")
-        except OSError:
-            continue
-        if link.startswith("socket:["):
-            inodes.add(link[8:-1])
-    ports = set()
-    for table in ("/proc/self/net/tcp", "/proc/self/net/tcp6"):
-        with open(table) as f:
-            for line in f.readlines()[1:]:
-                fields = line.split()
-                if fields[9] in inodes:
-                    ports.add(int(fields[1].rsplit(":", 1)[1], 16))
-    return ports
-
-
-def own_backends_seconds(database: str) -> float:
-    """CPU seconds of the backends of `database` whose clients are this process's sockets."""
-    ports = _socket_ports()
-    tick, total = os.sysconf("SC_CLK_TCK"), 0
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                cmd = f.read().decode(errors="replace")
-            with open(f"/proc/{pid}/stat") as f:
-                stat = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if not cmd.startswith("postgres: ") or f" {database} " not in cmd or "(" not in cmd:
-            continue
-        port = cmd.split("(", 1)[1].split(")", 1)[0]
-        if port.isdigit() and int(port) in ports:
-            total += int(stat[11]) + int(stat[12])
-    return total / tick
 
 
 def check(name: str, server: str, body: bytes) -> None:
@@ -150,9 +110,9 @@ def main() -> None:
                 for key in order:
                     profiled = args.profile == f"{key}_{name}"
                     profile = cProfile.Profile(time.process_time) if profiled else None
-                    before = own_backends_seconds(database)
+                    before = backend_seconds(database)[0]
                     cpu, _ = timed(by_name[key], urls[name], repeat, profile)
-                    backends = (own_backends_seconds(database) - before) / repeat
+                    backends = (backend_seconds(database)[0] - before) / repeat
                     results.setdefault((name, key), []).append((cpu, backends))
                     if profile is not None and round_ == 0:
                         pstats.Stats(profile).sort_stats("tottime").print_stats(30)
