@@ -104,6 +104,10 @@ class FeatureQuery:
     # of it from the last one kept (PostGIS: ST_RemoveRepeatedPoints); the renderer drops them
     # anyway (rendering/thinning.py). Points are never thinned; sources may ignore it.
     pixel_size: float = 0.0
+    # With `pixel_size`: (extent, tolerance) in pixels. A line whose bounding box is no longer
+    # than `extent` is mostly its stroke's blob and may lose the vertices within `tolerance`
+    # pixels of the last one kept, not only half a pixel (rendering/thinning.py, tiny lines).
+    tiny_lines: tuple[float, float] = (0.0, 0.0)
 
 
 @dataclass(slots=True)

@@ -134,3 +134,26 @@ def test_broken_row_decodes_to_none_with_a_warning() -> None:
     with pytest.warns(Warning, match="Invalid WKB"):
         decoded = column([b"\x01\x03\x00\x00\x00\xff", wkb(LINE)]).geometries()
     assert decoded[0] is None and shapely.equals(decoded[1], LINE)
+
+
+def test_rings_read_column_by_column_are_the_rings_of_the_whole() -> None:
+    # A drawing reads each batch's rings as it comes (WKBColumn.with_rings), then joins them.
+    point = shapely.Point(1, 2)
+    parts = [
+        [wkb(DONUT), None, wkb(LINE)],
+        [wkb(point), wkb(TWO_PARTS)],
+        [wkb(shapely.Polygon())],
+        [wkb(LINES), wkb(LINE), None],
+    ]
+    joined = WKBColumn.concat([column(p).with_rings() for p in parts])
+    whole = read_rings(WKBColumn.concat([column(p) for p in parts]))
+    assert joined.rings is not None
+    for name in ("coords", "counts", "owner", "closed", "read", "kind", "bounds"):
+        np.testing.assert_array_equal(getattr(joined.rings, name), getattr(whole, name), name)
+    assert joined.blobs() == [b for p in parts for b in p]
+    # A column some of whose parts were not read has no rings: the reader reads it whole.
+    assert WKBColumn.concat([column(parts[0]).with_rings(), column(parts[1])]).rings is None
+    once = column(parts[0]).with_rings()
+    assert once.with_rings() is once
+    # Taking rows or skipping headers makes new rows: their rings are read again.
+    assert once.take(np.array([0])).rings is None

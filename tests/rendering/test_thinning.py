@@ -215,6 +215,35 @@ def test_which_width_makes_a_line_tiny(styles: list[dict[str, Any]], width: floa
     assert vector._tiny_width(passes) == width
 
 
+@pytest.mark.parametrize(
+    ("style", "tiny"),
+    [
+        ({"stroke": "#000000", "stroke_width": 2}, (4.0, 1.0)),
+        ({"stroke": "#000000", "stroke_width": 1.5}, (3.0, 0.75)),
+        ({"stroke": "#000000", "stroke_width": 6}, (12.0, 1.0)),  # at most QGIS's 1 px
+        ({"stroke": "#000000", "stroke_width": 2, "dash": [2, 1]}, (0.0, 0.0)),
+        (
+            {
+                "categorized": {
+                    "field": "kind",
+                    "categories": [
+                        {"value": "a", "stroke": "#000000", "stroke_width": 3},
+                        {"value": "b", "stroke": "#000000", "stroke_width": 2},
+                    ],
+                }
+            },
+            (4.0, 1.0),  # the least width of every symbol the style may draw with
+        ),
+        ({"fill": "#ff0000", "stroke": "none"}, (0.0, 0.0)),
+    ],
+)
+def test_a_style_tells_sources_which_lines_are_tiny(
+    style: dict[str, Any], tiny: tuple[float, float]
+) -> None:
+    # A source may thin those as the renderer would (FeatureQuery.tiny_lines).
+    assert Renderer().tiny_lines(style) == tiny
+
+
 def short_lines(n: int = 4000) -> np.ndarray:
     """The bench's layer seen whole: lines of 5-20 vertices, ~1 x 4 pixels each."""
     rng = np.random.default_rng(11)

@@ -33,7 +33,12 @@ LINES = [
     (2, f"MULTILINESTRING((100 100, {CROWD}, 800 200), (50 900, 900 900))"),
     (3, None),
     (4, "LINESTRING EMPTY"),
+    # Tiny at a style's 1.5 px strokes (its bounding diagonal 2.4 px, under 3 px): vertices
+    # 0.6 px apart, which half a pixel keeps and the tiny lines' 0.75 px does not.
+    (5, "LINESTRING(300 300, 306 300, 312 300, 318 300, 324 302)"),
 ]
+# What `Renderer.tiny_lines` gives for strokes 1.5 px wide: (extent, tolerance) in pixels.
+TINY = (3.0, 0.75)
 POINTS = [(1, "MULTIPOINT((500 500), (500.01 500))"), (2, "POINT(200 200)")]
 POLYGONS = [(1, "POLYGON((500 500, 500.01 500, 500.01 500.01, 500 500.01, 500 500))")]
 
@@ -102,9 +107,9 @@ def test_a_drawing_reads_lines_thinned_and_their_ends_kept(
         whole, thinned = _drawn(source, 0.0), _drawn(source, PIXEL)
         assert "ST_RemoveRepeatedPoints" not in statements[0]
         assert "ST_RemoveRepeatedPoints" in statements[1]
-        assert shapely.get_num_coordinates(whole).tolist() == [23, 24]
+        assert shapely.get_num_coordinates(whole).tolist() == [23, 24, 5]
         # The crowd (within 0.45 px of the line's start) goes.
-        assert shapely.get_num_coordinates(thinned).tolist() == [3, 4]
+        assert shapely.get_num_coordinates(thinned).tolist() == [3, 4, 5]
         for a, b in zip(whole, thinned, strict=True):
             for pa, pb in zip(shapely.get_parts(a), shapely.get_parts(b), strict=True):
                 ca, cb = shapely.get_coordinates(pa), shapely.get_coordinates(pb)
@@ -119,7 +124,27 @@ def test_a_drawing_reads_lines_thinned_and_their_ends_kept(
         from ogcserve.expressions import parse
 
         residual = _drawn(source, PIXEL, filter=parse("kind <> 3 OR id > 0", "cql2-text"))
-        assert shapely.get_num_coordinates(residual).tolist() == [23, 24]
+        assert shapely.get_num_coordinates(residual).tolist() == [23, 24, 5]
+    finally:
+        source.close()
+
+
+def test_tiny_lines_are_thinned_at_their_own_tolerance(
+    tables: dict[str, str], statements: list[str]
+) -> None:
+    source = PostGISSource(tables["dsn"], tables["lines"])
+    try:
+        drawn = _drawn(source, PIXEL, tiny_lines=TINY)
+        assert "ST_BoundingDiagonal" in statements[0]
+        # The long lines as at half a pixel; the tiny one keeps every other vertex.
+        assert shapely.get_num_coordinates(drawn).tolist() == [3, 4, 3]
+        assert shapely.get_coordinates(drawn[2]).tolist() == [[300, 300], [312, 300], [324, 302]]
+        # A tolerance no larger than half a pixel, or no extent: the usual statement.
+        for tiny in ((3.0, 0.25), (0.0, 0.75)):
+            statements.clear()
+            drawn = _drawn(source, PIXEL, tiny_lines=tiny)
+            assert "ST_BoundingDiagonal" not in statements[0]
+            assert shapely.get_num_coordinates(drawn).tolist() == [3, 4, 5]
     finally:
         source.close()
 
@@ -171,6 +196,8 @@ def test_the_map_is_drawn_the_same_and_only_drawing_thins(
     thinned = http.get(_getmap("lines"))
     assert thinned.status_code == 200, thinned.text[:300]
     assert all("ST_RemoveRepeatedPoints" in s for s in statements) and statements
+    # Strokes of 1.5 px: lines of up to 3 px are tiny (the tiny line above among them).
+    assert all("ST_BoundingDiagonal" in s for s in statements)
     statements.clear()
     whole_size: Callable[..., float] = lambda *args: 0.0  # noqa: E731
     monkeypatch.setattr(get_map, "_pixel_size", whole_size)
@@ -210,3 +237,28 @@ def _pixels(png: bytes) -> bytes:
     from PIL import Image
 
     return Image.open(io.BytesIO(png)).convert("RGBA").tobytes()
+
+
+def test_a_drawing_reads_batch_after_batch_and_a_stop_frees_its_connection(
+    tables: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A drawing's batches come through a cursor whose next fetch is sent before the batch in
+    # hand is handed over (pipeline mode): the same rows, in the same order, as one read.
+    from ogcserve.sources import postgis
+
+    source = PostGISSource(tables["dsn"], tables["lines"], pool_size=1)
+    try:
+        query = FeatureQuery(bbox=(0, 0, 1000, 1000), exact=False, wkb=True, properties=())
+        whole = [i for b in source.query(query) for i in b.ids]
+        monkeypatch.setattr(postgis, "DRAWING_FETCH", 1)
+        batches = list(source.query(query, batch_size=1))
+        assert [len(b) for b in batches] == [1] * len(whole)
+        assert [i for b in batches for i in b.ids] == whole == [1, 2, 5]
+        # A reader that stops after the first batch (a deadline) gives the connection back
+        # in a state the next read can use (the pool holds one).
+        stream = source.query(query, batch_size=1)
+        assert next(stream).ids == [1]
+        stream.close()
+        assert [i for b in source.query(query) for i in b.ids] == whole
+    finally:
+        source.close()

@@ -343,6 +343,7 @@ class AccessLayer:
             exact=read.exact,
             wkb=read.wkb,
             pixel_size=read.pixel_size,
+            tiny_lines=read.tiny_lines,
         )
         return source, query, visible
 

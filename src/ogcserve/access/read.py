@@ -46,6 +46,7 @@ class Read:
     exact: bool = True
     wkb: bool = False
     pixel_size: float = 0.0  # in the layer's CRS units (see `FeatureQuery`)
+    tiny_lines: tuple[float, float] = (0.0, 0.0)  # pixels (see `FeatureQuery`)
     parameters: ReadParameters = ReadParameters()
 
 

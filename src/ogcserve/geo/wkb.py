@@ -41,11 +41,13 @@ _FOUR = np.arange(4, dtype=np.intp)
 @dataclass(frozen=True, slots=True)
 class WKBColumn:
     """Geometries as standard WKB, packed in one buffer: row i is `data[start[i]:end[i]]`
-    (an empty row is a NULL geometry)."""
+    (an empty row is a NULL geometry); `rings`, once read (`with_rings`), what `read_rings`
+    finds in them."""
 
     data: bytes
     start: IntArray
     end: IntArray
+    rings: Rings | None = None
 
     @classmethod
     def pack(cls, blobs: Sequence[bytes | None]) -> WKBColumn:
@@ -75,11 +77,19 @@ class WKBColumn:
             empty = np.zeros(0, dtype=np.intp)
             return cls(b"", empty, empty)
         shift = np.cumsum([0] + [len(c.data) for c in columns[:-1]])
+        found = [c.rings for c in columns if c.rings is not None]
         return cls(
             b"".join(c.data for c in columns),
             np.concatenate([c.start + s for c, s in zip(columns, shift, strict=True)]),
             np.concatenate([c.end + s for c, s in zip(columns, shift, strict=True)]),
+            Rings.concat(found) if len(found) == len(columns) else None,
         )
+
+    def with_rings(self) -> WKBColumn:
+        """The same rows with their rings read (`read_rings`)."""
+        if self.rings is not None:
+            return self
+        return WKBColumn(self.data, self.start, self.end, read_rings(self))
 
     def __len__(self) -> int:
         return len(self.start)
@@ -133,6 +143,22 @@ class Rings:
     read: npt.NDArray[np.bool_]
     kind: npt.NDArray[np.int8]
     bounds: FloatArray
+
+    @classmethod
+    def concat(cls, found: Sequence[Rings]) -> Rings:
+        """The rings of consecutive columns' rows, as if read from one column."""
+        if len(found) == 1:
+            return found[0]
+        shift = np.cumsum([0] + [len(r.read) for r in found[:-1]])
+        return cls(
+            np.concatenate([r.coords for r in found]).reshape(-1, 2),
+            np.concatenate([r.counts for r in found]),
+            np.concatenate([r.owner + s for r, s in zip(found, shift, strict=True)]),
+            np.concatenate([r.closed for r in found]),
+            np.concatenate([r.read for r in found]),
+            np.concatenate([r.kind for r in found]),
+            np.concatenate([r.bounds for r in found]).reshape(-1, 4),
+        )
 
 
 def _u32(data: npt.NDArray[np.uint8], pos: IntArray) -> IntArray:

@@ -180,7 +180,9 @@ class Shapes:
         self._rings: Rings | None = None
         if isinstance(geometries, WKBColumn):
             self._column = geometries
-            self._rings = rings = read_rings(geometries)
+            # (a reader may have read them already, batch by batch: WKBColumn.with_rings)
+            rings = geometries.rings if geometries.rings is not None else read_rings(geometries)
+            self._rings = rings
             self._objects = np.full(len(geometries), None, dtype=object)
             self._decoded = np.zeros(len(geometries), dtype=bool)
             self.kinds: IntArray = rings.kind.astype(np.intp)

@@ -28,7 +28,7 @@ from .passes import choose_passes
 from .raster import colorize
 from .styles import Marker, Style, parse_style
 from .symbols import Sprite, color
-from .vector import POINT_TYPES, draw_markers, draw_paths, label_candidates
+from .vector import POINT_TYPES, draw_markers, draw_paths, label_candidates, tiny_lines
 
 Image = npt.NDArray[np.uint8]
 
@@ -66,6 +66,11 @@ class Renderer:
         """Whether the style draws nothing but strokes and fills of the geometries' outlines
         (no label, no marker): its features may come thinned (`FeatureQuery.pixel_size`)."""
         return self.parsed(style).outlines_only()
+
+    def tiny_lines(self, style: Mapping[str, Any]) -> tuple[float, float]:
+        """The lines the style draws as little more than their strokes' blobs and how hard
+        they may be thinned: (extent, tolerance) in pixels (`FeatureQuery.tiny_lines`)."""
+        return tiny_lines(self.parsed(style).symbols())
 
     def parsed(self, style: Mapping[str, Any]) -> Style:
         """The validated `Style` of a style block (cached; raises `ValueError` if invalid)."""

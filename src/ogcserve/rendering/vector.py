@@ -5,7 +5,7 @@ and the candidates for label placement."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -53,9 +53,8 @@ def draw_paths(
     )
     # Vertices within half a pixel of the last kept one change no more than anti-aliased
     # edge pixels, and cost most of a small-scale map of many short lines (thinning.py).
-    width = _tiny_width(passes)
-    tiny_tolerance = min(TINY_TOLERANCE, width / 2)
-    batch: PathBatch = serialize(thin(subpaths, TOLERANCE, _TINY * width, tiny_tolerance))
+    extent, tiny_tolerance = tiny_lines(p.symbol for p in passes)
+    batch: PathBatch = serialize(thin(subpaths, TOLERANCE, extent, tiny_tolerance))
     if len(batch.feature) == 0:
         return
     record_of_row = np.full(len(rows), -1, dtype=np.intp)
@@ -130,12 +129,27 @@ def draw_paths(
     agg.flush(canvas)
 
 
+def tiny_lines(symbols: Iterable[Symbol]) -> tuple[float, float]:
+    """Which lines `symbols` draw as little more than their strokes' blobs, and how hard those
+    may be thinned: (extent, tolerance) in pixels, (0.0, 0.0) for none. A source may thin a
+    drawing's lines no longer than `extent` at `tolerance` (`FeatureQuery.tiny_lines`)."""
+    width = _least_width(symbols)
+    if width <= 0:
+        return 0.0, 0.0
+    return _TINY * width, min(TINY_TOLERANCE, width / 2)
+
+
 def _tiny_width(passes: list[Pass]) -> float:
-    """The stroke width that decides which lines are tiny for every pass: the least width of
-    the passes that stroke; 0 when none does, or one dashes (its dashes would move along the
-    line), joins in miters (a miter's spike follows the angle between two segments) or ends
-    in butt caps (a butt end turns with the last segment: tests/rendering/test_thinning.py)."""
-    strokes = [p.symbol for p in passes if stroke_paint(p.symbol) is not None]
+    """The stroke width that decides which lines are tiny for every pass."""
+    return _least_width(p.symbol for p in passes)
+
+
+def _least_width(symbols: Iterable[Symbol]) -> float:
+    """The least width of the symbols that stroke; 0 when none does, or one dashes (its dashes
+    would move along the line), joins in miters (a miter's spike follows the angle between two
+    segments) or ends in butt caps (a butt end turns with the last segment:
+    tests/rendering/test_thinning.py)."""
+    strokes = [s for s in symbols if stroke_paint(s) is not None]
     if not strokes or any(_moves(s) for s in strokes):
         return 0.0
     return min(s.stroke_width for s in strokes)

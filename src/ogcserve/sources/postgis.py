@@ -179,7 +179,8 @@ class PostGISSource:
     ) -> Iterator[FeatureBatch]:
         """Batches of `query`. With `conn` (a transaction's), all of them from it. A drawing
         (`wkb`: its reader takes every batch at once and waits on no client) reads them all on
-        one pooled connection. Otherwise the first batch comes from a pooled connection, given
+        one pooled connection, one batch ahead (`_ahead`: the renderer reads each batch's
+        rings while the database makes the next). Otherwise the first batch comes from a pooled connection, given
         back before the batch is yielded, and the rest (the query again, less the rows already
         sent) from a connection for streams, so that a consumer that waits on a slow client
         holds nothing the pool lends (docs/decisions/0005-streams-off-the-pool.md)."""
@@ -190,7 +191,7 @@ class PostGISSource:
                 return
             if conn is None:
                 with self._db.pooled("read") as pooled:
-                    yield from self._cursor(pooled, statement, sel, max(size, DRAWING_FETCH), raw)
+                    yield from self._ahead(pooled, statement, sel, max(size, DRAWING_FETCH), raw)
                 return
             try:
                 yield from self._cursor(conn, statement, sel, size, raw)
@@ -220,14 +221,15 @@ class PostGISSource:
         sel: Selection,
         size: int,
         raw: bool,
-        first: FeatureBatch,
+        first: FeatureBatch | None = None,
     ) -> Generator[FeatureBatch]:
-        """`first`, then the batches of `statement` through a cursor on `conn`, each fetch
-        sent before the batch in hand is yielded (psycopg's pipeline mode): PostgreSQL runs the
-        cursor's query, and later each next fetch, while the caller handles the batch before
-        it. A page's query sorts every row before its first (100,000 parcels: ~150-250 ms);
-        meanwhile a GML answer counts its page on another connection (`_first` keeps the row
-        that tells more follow, so the first batch shows it) and writes the first batch."""
+        """`first` (if any), then the batches of `statement` through a cursor on `conn`, each
+        fetch sent before the batch in hand is yielded (psycopg's pipeline mode): PostgreSQL
+        runs the cursor's query, and later each next fetch, while the caller handles the batch
+        before it. A page's query sorts every row before its first (100,000 parcels: ~150-250
+        ms); meanwhile a GML answer counts its page on another connection (`_first` keeps the
+        row that tells more follow, so the first batch shows it) and writes the first batch.
+        A drawing reads its rings off each batch while the database makes the next."""
         name = sql.Identifier(f"ogcserve_{uuid.uuid4().hex}")
         declare = sql.SQL("DECLARE {} NO SCROLL CURSOR FOR ").format(name).as_string(None)
         fetch = sql.SQL("FETCH FORWARD {} FROM {}").format(sql.Literal(size), name)
@@ -235,7 +237,8 @@ class PostGISSource:
         with conn.pipeline(), conn.cursor(binary=True) as cur:
             conn.execute((declare + text).encode(conn.info.encoding), params)
             cur.execute(fetch)
-            yield first
+            if first is not None:
+                yield first
             while rows := cur.fetchall():
                 batch = self._batch(rows, sel, raw)
                 cur.execute(fetch)

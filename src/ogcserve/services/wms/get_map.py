@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from itertools import chain
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,10 @@ from ogcserve.geo.wkb import WKBColumn
 from ogcserve.rendering import LayerData, MapView, RasterLayerData, VectorLayerData, encode
 from ogcserve.services.wms.layers import MapLayer, map_layers
 from ogcserve.services.wms.params import GetMapParams
+
+# Rows whose rings are read at once as a drawing's batches come (a PostGIS drawing's batch:
+# sources/postgis.DRAWING_FETCH); fewer cost more per row.
+_RINGS_ROWS = 10_000
 
 if TYPE_CHECKING:
     from ogcserve.context import RequestContext
@@ -64,6 +69,7 @@ def layer_data(
     # layer's per-read transformation is not.
     # Drawing needs no exact test against the window (the renderer culls on envelopes), and
     # reads WKB itself where the source can hand it over undecoded.
+    size = _pixel_size(renderer, view, item, crs)
     read = Read(
         bbox=window,
         bbox_crs=crs,
@@ -71,10 +77,11 @@ def layer_data(
         properties=fields,
         exact=False,
         wkb=True,
-        pixel_size=_pixel_size(renderer, view, item, crs),
+        pixel_size=size,
+        tiny_lines=renderer.tiny_lines(layer.style) if size > 0 else (0.0, 0.0),
     )
-    batches = [b for b in data.features(ctx, layer, read) if len(b)]
-    geometries = _geometries(batches)
+    batches, column = _collect(b for b in data.features(ctx, layer, read) if len(b))
+    geometries = column if column is not None else _geometries(batches)
     columns = {
         n: list(chain.from_iterable(b.columns.get(n, [None] * len(b)) for b in batches))
         for n in fields
@@ -93,10 +100,29 @@ def _pixel_size(renderer: Renderer, view: MapView, item: MapLayer, crs: str) -> 
     return pixel_size(view.bbox, normalize_crs(view.crs), view.width, view.height, crs)
 
 
-def _geometries(batches: list[FeatureBatch]) -> npt.NDArray[np.object_] | WKBColumn:
-    """The batches' geometries as one WKB column if all came as WKB, else as shapely objects."""
-    if batches and all(b.wkb is not None for b in batches):
-        return WKBColumn.concat([b.wkb for b in batches if b.wkb is not None])
+def _collect(batches: Iterable[FeatureBatch]) -> tuple[list[FeatureBatch], WKBColumn | None]:
+    """`batches`, and their geometries as one WKB column with its rings read when every batch
+    came as WKB (None otherwise). The rings are read every `_RINGS_ROWS` rows as the batches
+    come: a database source makes its next batch meanwhile (`PostGISSource._ahead`)."""
+    out: list[FeatureBatch] = []
+    read: list[WKBColumn] = []
+    pending: list[WKBColumn] = []
+    for batch in batches:
+        out.append(batch)
+        if batch.wkb is not None:
+            pending.append(batch.wkb)
+            if sum(len(c) for c in pending) >= _RINGS_ROWS:
+                read.append(WKBColumn.concat(pending).with_rings())
+                pending = []
+    if pending:
+        read.append(WKBColumn.concat(pending).with_rings())
+    if not out or any(b.wkb is None for b in out):
+        return out, None
+    return out, WKBColumn.concat(read)
+
+
+def _geometries(batches: list[FeatureBatch]) -> npt.NDArray[np.object_]:
+    """The batches' geometries as shapely objects (when some did not come as WKB)."""
     parts = [
         b.geometries
         if b.geometries is not None
