@@ -180,10 +180,11 @@ class PostGISSource:
         """Batches of `query`. With `conn` (a transaction's), all of them from it. A drawing
         (`wkb`: its reader takes every batch at once and waits on no client) reads them all on
         one pooled connection, one batch ahead (`_ahead`: the renderer reads each batch's
-        rings while the database makes the next). Otherwise the first batch comes from a pooled connection, given
-        back before the batch is yielded, and the rest (the query again, less the rows already
-        sent) from a connection for streams, so that a consumer that waits on a slow client
-        holds nothing the pool lends (docs/decisions/0005-streams-off-the-pool.md)."""
+        rings while the database makes the next). Otherwise the first batch comes from a
+        pooled connection, given back before the batch is yielded, and the rest (the query
+        again, less the rows already sent) from a connection for streams, so that a consumer
+        that waits on a slow client holds nothing the pool lends
+        (docs/decisions/0005-streams-off-the-pool.md)."""
         raw = query.wkb and plan.predicate is None
         if conn is not None or query.wkb:
             statement = self._select(query, plan, sel, paged)
