@@ -5,6 +5,7 @@ and read back (`Path.readFromMemory`), 6-9x faster than the tuple API
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -23,18 +24,16 @@ _MOVE, _LINE, _CLOSE = 0, 1, 5
 MOVE = _MOVE  # the verb that starts a subpath (a line: its points and verbs pair up)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class PathBatch:
     """Serialized SkPath records, one per feature, in one buffer.
 
     `feature[i]` is the index (into the layer's arrays) of record i, which occupies
-    `buffer[start[i]:start[i] + size[i]]`.
+    `buffer[start[i]:start[i] + size[i]]`. The records are written when first asked for: a
+    layer whose lines AGG strokes (agg.py) takes the points and verbs alone.
     """
 
-    buffer: npt.NDArray[np.uint8]
     feature: IntArray
-    start: IntArray
-    size: IntArray
     # Every record's points (float32 x/y) and verbs, concatenated, with each record's share:
     # what `merged` joins into one path without serializing again.
     points: npt.NDArray[np.float32]
@@ -43,6 +42,31 @@ class PathBatch:
     n_points: IntArray
     verb_start: IntArray
     n_verbs: IntArray
+
+    @cached_property
+    def _records(self) -> tuple[npt.NDArray[np.uint8], IntArray, IntArray]:
+        buffer, start, size = _write(self.points, self.n_points, self.verbs, self.n_verbs)
+        return buffer, start.astype(np.intp), size.astype(np.intp)
+
+    @property
+    def buffer(self) -> npt.NDArray[np.uint8]:
+        """Every record, one after another."""
+        return self._records[0]
+
+    @property
+    def start(self) -> IntArray:
+        """Where each record starts in `buffer` (bytes)."""
+        return self._records[1]
+
+    @property
+    def size(self) -> IntArray:
+        """Each record's size (bytes)."""
+        return self._records[2]
+
+    @cached_property
+    def raw(self) -> bytes:
+        """`buffer` as bytes (what `Path.readFromMemory` reads slices of)."""
+        return self.buffer.tobytes()
 
     def merged(self, records: IntArray) -> bytes:
         """One SkPath record holding the subpaths of `records`, in their order (to stroke
@@ -106,9 +130,6 @@ def serialize(subpaths: Subpaths) -> PathBatch:
     if n_sub == 0:
         empty = np.zeros(0, dtype=np.intp)
         return PathBatch(
-            np.zeros(0, dtype=np.uint8),
-            empty,
-            empty,
             empty,
             np.zeros((0, 2), dtype=np.float32),
             np.zeros(0, dtype=np.uint8),
@@ -134,13 +155,9 @@ def serialize(subpaths: Subpaths) -> PathBatch:
     n_verbs = np.diff(np.append(coord_start, len(verbs)))
     n_points = np.add.reduceat(is_point.astype(np.intp), coord_start)
     points = subpaths.coords[is_point].astype(np.float32)
-    buffer, start, size = _write(points, n_points, verbs, n_verbs)
     point_start = starts_of(n_points)
     return PathBatch(
-        buffer,
         features.astype(np.intp),
-        start.astype(np.intp),
-        size.astype(np.intp),
         points,
         verbs,
         point_start.astype(np.intp),

@@ -62,7 +62,6 @@ def draw_paths(
     is_area = np.isin(
         shapes.kinds[rows], (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON)
     )
-    raw = batch.buffer.tobytes()
     path = skia.Path()  # one path, re-read per feature: no allocation in the loop
     read, draw = path.readFromMemory, canvas.drawPath
     extents: npt.NDArray[np.float32] | None = None  # of the records, once a pass strokes lines
@@ -82,12 +81,13 @@ def draw_paths(
             areas = records[is_area[local]]
             if len(areas):
                 agg.flush(canvas)
-            starts, ends = batch.start[areas], batch.start[areas] + batch.size[areas]
-            # One draw per feature: each feature is its own even-odd path (holes stay
-            # holes, and overlapping translucent features add up as in QGIS).
-            for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
-                read(raw[start:end])
-                draw(path, fill)
+                starts, ends = batch.start[areas], batch.start[areas] + batch.size[areas]
+                raw = batch.raw
+                # One draw per feature: each feature is its own even-odd path (holes stay
+                # holes, and overlapping translucent features add up as in QGIS).
+                for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+                    read(raw[start:end])
+                    draw(path, fill)
         if stroke is not None and len(records):
             # Outlines go on top of every fill of the pass (a shared border is not
             # half-covered by the neighbour's fill). Polygon outlines in one path: one draw
@@ -123,6 +123,7 @@ def draw_paths(
                 )
                 starts[several] = g_start
                 ends[several] = g_start + g_size
+            raw = batch.raw if alone.any() else b""
             for start, end, one in zip(starts.tolist(), ends.tolist(), alone.tolist(), strict=True):
                 read(raw[start:end] if one else joined[start:end])
                 draw(path, stroke)
