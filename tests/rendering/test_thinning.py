@@ -221,6 +221,7 @@ def test_which_width_makes_a_line_tiny(styles: list[dict[str, Any]], width: floa
         ({"stroke": "#000000", "stroke_width": 2}, (4.0, 1.0)),
         ({"stroke": "#000000", "stroke_width": 1.5}, (3.0, 0.75)),
         ({"stroke": "#000000", "stroke_width": 6}, (12.0, 1.0)),  # at most QGIS's 1 px
+        ({"stroke": "#000000", "stroke_width": 1}, (0.0, 0.0)),  # no harder than usual
         ({"stroke": "#000000", "stroke_width": 2, "dash": [2, 1]}, (0.0, 0.0)),
         (
             {

@@ -236,6 +236,21 @@ def test_query_timeout_is_a_503(cluster: OwnPostgres) -> None:
         source.close()
 
 
+def test_a_drawing_read_one_fetch_ahead_times_out_as_a_503(cluster: OwnPostgres) -> None:
+    # A drawing's batches come in pipeline mode (PostGISSource._ahead): a fetch that runs past
+    # the query timeout is the same clean 503, and the pooled connection serves the next read.
+    source = PostGISSource(cluster.dsn, "big", limits=quick(query_timeout=0.3))
+    try:
+        slow = FeatureQuery(exact=False, wkb=True, subsets=("pg_sleep(0.01) IS NOT NULL",))
+        with pytest.raises(SourceTimeoutError) as late:
+            ids_of(source.query(slow))
+        assert late.value.status == 503 and "pg_sleep" not in late.value.message
+        drawn = ids_of(source.query(FeatureQuery(exact=False, wkb=True)))
+        assert len(drawn) == ROWS
+    finally:
+        source.close()
+
+
 # --- streams off the pool ------------------------------------------------------------------------
 
 

@@ -135,9 +135,10 @@ def tiny_lines(symbols: Iterable[Symbol]) -> tuple[float, float]:
     may be thinned: (extent, tolerance) in pixels, (0.0, 0.0) for none. A source may thin a
     drawing's lines no longer than `extent` at `tolerance` (`FeatureQuery.tiny_lines`)."""
     width = _least_width(symbols)
-    if width <= 0:
+    tolerance = min(TINY_TOLERANCE, width / 2)
+    if tolerance <= TOLERANCE:  # (strokes of 1 px or less: no line is thinned harder)
         return 0.0, 0.0
-    return _TINY * width, min(TINY_TOLERANCE, width / 2)
+    return _TINY * width, tolerance
 
 
 def _tiny_width(passes: list[Pass]) -> float:
