@@ -212,7 +212,7 @@ def symbol(**style: Any) -> Symbol:
 )
 def test_which_width_makes_a_line_tiny(styles: list[dict[str, Any]], width: float) -> None:
     passes = [Pass(symbol(**s), np.arange(3)) for s in styles]
-    assert vector._tiny_width(passes) == width
+    assert vector._least_width(p.symbol for p in passes) == width
 
 
 @pytest.mark.parametrize(

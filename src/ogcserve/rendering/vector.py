@@ -141,11 +141,6 @@ def tiny_lines(symbols: Iterable[Symbol]) -> tuple[float, float]:
     return _TINY * width, tolerance
 
 
-def _tiny_width(passes: list[Pass]) -> float:
-    """The stroke width that decides which lines are tiny for every pass."""
-    return _least_width(p.symbol for p in passes)
-
-
 def _least_width(symbols: Iterable[Symbol]) -> float:
     """The least width of the symbols that stroke; 0 when none does, or one dashes (its dashes
     would move along the line), joins in miters (a miter's spike follows the angle between two
@@ -158,7 +153,7 @@ def _least_width(symbols: Iterable[Symbol]) -> float:
 
 
 def _moves(symbol: Symbol) -> bool:
-    """Whether the stroke's shape follows a line's vertices beyond its blob (see _tiny_width)."""
+    """Whether the stroke's shape follows a line's vertices beyond its blob (see _least_width)."""
     return (
         symbol.dash is not None
         or symbol.line_join is LineJoin.MITER
