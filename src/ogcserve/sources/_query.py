@@ -240,9 +240,9 @@ class FilterPlans:
         expression = query.filter
         if expression is None:
             return plan_query(schema, query, dialect, quote, srid)
-        check_sort(schema, query)
         found = self._plans.get(id(expression))
         if found is not None and found[0] is expression and found[1] is schema:
+            check_sort(schema, query)  # (the sort is the request's own; plan_query checks it)
             return found[2]
         plan = plan_query(schema, query, dialect, quote, srid)
         if len(self._plans) >= self.size:

@@ -50,6 +50,11 @@ _KEPT = 256
 _KEPT_CHARS = 8192
 
 
+def quote(name: str) -> str:
+    """A PostgreSQL identifier, quoted as a filter's SQL names it."""
+    return sql.Identifier(name).as_string(None)
+
+
 def where_clause(
     t: PostGISTable, query: FeatureQuery, plan: FilterPlan
 ) -> tuple[sql.Composable, list[Any]] | None:

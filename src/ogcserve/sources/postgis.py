@@ -49,7 +49,7 @@ from ogcserve.sources.pg_connections import PostGISConnections, rollback
 from ogcserve.sources.pg_databases import DatabaseGuard
 from ogcserve.sources.pg_errors import describe, translate
 from ogcserve.sources.pg_schema import PostGISTable, introspect
-from ogcserve.sources.pg_statements import Statements, where_clause
+from ogcserve.sources.pg_statements import Statements, quote, where_clause
 from ogcserve.sources.pg_writes import PostGISWrites
 
 
@@ -132,7 +132,7 @@ class PostGISSource:
 
     def _plan(self, query: FeatureQuery) -> FilterPlan:
         t = self._meta()
-        return self._plans.plan(t.schema, query, "postgresql", _quote, t.srid)
+        return self._plans.plan(t.schema, query, "postgresql", quote, t.srid)
 
     def _select(
         self, query: FeatureQuery, plan: FilterPlan, sel: Selection, paged: bool, keep: bool = True
@@ -396,8 +396,3 @@ class PostGISSource:
 
 # Rows per round trip of a drawing's read: its reader holds every batch at once anyway.
 DRAWING_FETCH = 10_000
-
-
-def _quote(name: str) -> str:
-    """A PostgreSQL identifier, quoted as a filter's SQL names it."""
-    return sql.Identifier(name).as_string(None)
