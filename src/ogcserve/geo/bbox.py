@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+from pyproj.exceptions import ProjError
 
 from ogcserve.geo.crs import crs_object, is_north_first, transformer
 
@@ -179,7 +180,12 @@ def _intersect(bbox: BBox, area: BBox, crs: str) -> BBox:
 def _transform(bbox: BBox, source: str, target: str) -> BBox:
     if source == target:
         return bbox
-    result = transformer(source, target).transform_bounds(*bbox, densify_pts=21)
+    try:
+        result = transformer(source, target).transform_bounds(*bbox, densify_pts=21)
+    except ProjError:
+        # A transformation PROJ made but cannot run: EPSG:9006 to CRS:84 answers inf once,
+        # then "NULL transformation not allowed" (found by the kvp fuzzer through WCS).
+        raise ValueError(f"the bbox cannot be expressed in {target}") from None
     if not all(math.isfinite(v) for v in result):
         raise ValueError(f"the bbox cannot be expressed in {target}")
     return (float(result[0]), float(result[1]), float(result[2]), float(result[3]))
